@@ -1,0 +1,3 @@
+from inboxbot.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,150 @@
+"""The archive of every mail exactly as it was received.
+
+Raw bytes are stored before anything parses them, so that a parser bug, a crash or a bad
+decision can always be replayed from the original: "nothing lost". Files are named by the
+SHA-256 of their content, which makes storing idempotent ("nothing doubled") — a mail fetched
+twice after a crash lands on the same file — and lets anyone check a file was not altered.
+
+Layout under the root:
+
+    YYYY/MM/<sha256>.eml                 the mail, byte for byte
+    YYYY/MM/<sha256>/<NN>-<name>         its attachments, extracted for staff
+
+YYYY/MM is the month of `received_at` in UTC. Pass the server's receipt time (IMAP INTERNALDATE),
+not the time of fetching: it is what keeps a re-fetched mail in the same month folder.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from inboxbot.parse import safe_filename
+
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+@dataclass(frozen=True)
+class StoredMail:
+    """Where a mail was archived: `path` is relative to the archive root."""
+
+    path: Path
+    sha256: str
+    size: int
+
+
+class Archive:
+    """Content-addressed, write-once storage of raw mails and their attachments."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+
+    def store(self, raw: bytes, received_at: datetime) -> StoredMail:
+        """Archive `raw` unless an identical copy is already there; either way say where it is."""
+        digest = hashlib.sha256(raw).hexdigest()
+        relative = _month(received_at) / f"{digest}.eml"
+        target = self._inside(relative)
+        if not _same_size(target, len(raw)):
+            _write_atomically(target, raw)
+        return StoredMail(path=relative, sha256=digest, size=len(raw))
+
+    def read(self, path: Path | str) -> bytes:
+        """The bytes archived at `path` (relative to the root, as `store` returned it)."""
+        return self._inside(Path(path)).read_bytes()
+
+    def store_attachment(
+        self,
+        sha256_of_mail: str,
+        index: int,
+        filename: str,
+        payload: bytes,
+        received_at: datetime,
+    ) -> Path:
+        """Write attachment number `index` of a stored mail; returns its path under the root.
+
+        `filename` comes from the sender: it is sanitised again here and prefixed with the
+        index, so two attachments both called "scan.pdf" are both kept, and nothing it says can
+        place the file outside the mail's own folder.
+        """
+        if not isinstance(sha256_of_mail, str) or not _SHA256.fullmatch(sha256_of_mail):
+            raise ValueError(f"not a SHA-256 hex digest: {sha256_of_mail!r}")
+        if isinstance(index, bool) or not isinstance(index, int) or index < 0:
+            raise ValueError(f"attachment index must be a non-negative integer: {index!r}")
+        name = f"{index:02d}-{safe_filename(filename, f'piece-jointe-{index}.bin')}"
+        folder = _month(received_at) / sha256_of_mail
+        relative = folder / name
+        target = self._inside(relative)
+        if target.parent != self._inside(folder):
+            raise ValueError(f"attachment name escapes its folder: {filename!r}")
+        if not (_same_size(target, len(payload)) and target.read_bytes() == payload):
+            _write_atomically(target, payload)
+        return relative
+
+    def _inside(self, relative: Path) -> Path:
+        """The absolute path of `relative`, refusing anything that resolves outside the root.
+
+        Resolving follows symbolic links, so a link planted in the tree cannot redirect writes.
+        """
+        root = self.root.resolve()
+        target = (root / relative).resolve()
+        if target == root or root not in target.parents:
+            raise ValueError(f"path escapes the archive: {relative}")
+        return target
+
+
+def _month(received_at: datetime) -> Path:
+    if received_at.tzinfo is not None:
+        received_at = received_at.astimezone(UTC)
+    return Path(f"{received_at.year:04d}", f"{received_at.month:02d}")
+
+
+def _same_size(path: Path, size: int) -> bool:
+    """Whether a complete copy is already there: names are content hashes, and a file is only
+    ever put in place whole, so a file of the right size holds the right bytes."""
+    try:
+        return path.stat().st_size == size
+    except FileNotFoundError:
+        return False
+
+
+def _write_atomically(target: Path, data: bytes) -> None:
+    """Put `data` at `target` so that readers see either no file or the whole file, never part.
+
+    The temporary file lives in the same folder, so the final rename stays on one filesystem
+    and is atomic; both the file and the folder are synced, so a power cut after returning
+    cannot lose the mail we have told the caller is safe.
+    """
+    folder = target.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(temporary, target)
+    except BaseException:
+        try:
+            os.unlink(temporary)
+        except FileNotFoundError:
+            pass
+        raise
+    _sync_folder(folder)
+
+
+def _sync_folder(folder: Path) -> None:
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # platforms where folders cannot be opened (Windows)
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

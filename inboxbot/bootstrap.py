@@ -1,0 +1,101 @@
+"""The one place that builds the program's parts from the settings.
+
+Everything else receives its clock, calendar, store, rules and templates from here, which is what
+lets tests pin the date and point the program at throw-away servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+
+import inboxbot
+from inboxbot.archive import Archive
+from inboxbot.config import Settings
+from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.decide import Policy
+from inboxbot.mailbox import Mailbox
+from inboxbot.outbox import SmtpSender
+from inboxbot.render import MAIL_TEMPLATES, Renderer
+from inboxbot.rules import RuleSet, load_rules
+from inboxbot.store.repository import Store
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def shipped(name: str) -> Path:
+    """A directory shipped with the program: inside the installed wheel, or the source checkout."""
+    packaged = Path(inboxbot.__file__).parent / "_data" / name
+    return packaged if packaged.is_dir() else Path(inboxbot.__file__).parent.parent / name
+
+
+@dataclass
+class App:
+    settings: Settings
+    store: Store
+    archive: Archive
+    rules: RuleSet
+    renderer: Renderer
+    policy: Policy
+    clock: Clock
+
+    def mailbox(self) -> Mailbox:
+        return Mailbox(self.settings.imap)
+
+    def sender(self) -> SmtpSender:
+        return SmtpSender(self.settings.smtp)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def load_rule_set(settings: Settings) -> RuleSet:
+    dirs = [shipped("rules")]
+    if settings.rules_dir is not None:
+        dirs.append(settings.rules_dir)
+    return load_rules(dirs)
+
+
+def build_renderer(settings: Settings) -> Renderer:
+    dirs = [shipped("templates")]
+    if settings.templates_dir is not None:
+        dirs.insert(0, settings.templates_dir)
+    renderer = Renderer(dirs, settings.organisation.timezone)
+    renderer.check(MAIL_TEMPLATES)
+    return renderer
+
+
+def build(settings: Settings, clock: Clock = system_clock, calendar: WorkingDayCalendar | None = None) -> App:
+    """Every part, validated: a bad rule file or template stops here, before any mail is touched."""
+    rules = load_rule_set(settings)
+    renderer = build_renderer(settings)
+    calendar = calendar or WorkingDayCalendar.for_country(
+        settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
+    )
+    policy = Policy(
+        mode=settings.imap.mode,
+        acknowledge=settings.acknowledgement.enabled,
+        daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
+        due=DuePolicy(
+            calendar=calendar,
+            timezone=settings.organisation.timezone,
+            acknowledge_working_days=settings.deadlines.acknowledge_working_days,
+            response_days=settings.deadlines.response_days,
+        ),
+    )
+    store = Store.open(settings.database.url)
+    return App(
+        settings=settings,
+        store=store,
+        archive=Archive(settings.storage.archive_dir),
+        rules=rules,
+        renderer=renderer,
+        policy=policy,
+        clock=clock,
+    )

@@ -1,0 +1,105 @@
+"""Cases and their exchange log as plain values, the form in which they leave the store.
+
+Templates, the register and the command line read these; none of them ever holds a database row,
+so nothing outside the storage layer can lazy-load, mutate or outlive a session by accident.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+KINDS = ("reclamation", "difficulte", "alea")
+KIND_LABELS = {"reclamation": "réclamation", "difficulte": "difficulté", "alea": "aléa"}
+CHANNELS = ("email", "form", "oral", "third_party")
+OPEN = "open"
+CLOSED = "closed"
+
+
+@dataclass(frozen=True)
+class CaseRef:
+    """What threading and the decision need to know about an existing case."""
+
+    id: int
+    number: str
+    status: str
+    claimant: str | None
+    participants: frozenset[str]
+
+
+@dataclass(frozen=True)
+class Case:
+    """One line of the register (tableau de suivi)."""
+
+    id: int
+    number: str
+    kind: str
+    status: str
+    channel: str
+    claimant: str | None
+    claimant_name: str
+    subject: str
+    received_at: datetime
+    acknowledge_due: date
+    response_due: date
+    acknowledged_at: datetime | None
+    responded_at: datetime | None
+    closed_at: datetime | None
+    nature: str | None
+    priority: str | None
+    rules_hit: tuple[str, ...]
+
+    @property
+    def kind_label(self) -> str:
+        return KIND_LABELS.get(self.kind, self.kind)
+
+
+@dataclass(frozen=True)
+class LogEntry:
+    """One mail of a case's exchange log, incoming or outgoing.
+
+    `recorded_at` is when inboxbot wrote it down: it orders mails whose dates fall in the same
+    second, since IMAP gives arrival times to the second only.
+    """
+
+    direction: str
+    message_id: str | None
+    from_address: str | None
+    date: datetime
+    subject: str
+    summary: str
+    note: str
+    recorded_at: datetime
+
+    @property
+    def sort_key(self) -> tuple[datetime, datetime]:
+        return (self.date.replace(microsecond=0), self.recorded_at)
+
+
+@dataclass(frozen=True)
+class CaseEvent:
+    at: datetime
+    actor: str
+    type: str
+    detail: str
+
+
+@dataclass(frozen=True)
+class CaseDetail:
+    case: Case
+    messages: tuple[LogEntry, ...]
+    events: tuple[CaseEvent, ...]
+
+
+@dataclass(frozen=True)
+class OutgoingMail:
+    """A queued mail, as the sender sees it: the bytes are final, Message-ID included."""
+
+    id: int
+    message_id: str
+    recipient: str
+    sender: str
+    raw: bytes
+    attempts: int
+    case_id: int | None
+    purpose: str

@@ -1,0 +1,95 @@
+"""`inboxbot check`: everything that can be wrong with a set-up, said plainly, before any mail moves.
+
+Each check prints one line; the first failure stops with a non-zero exit, since later checks
+(folders, say) mean nothing once an earlier one (the login) failed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import stat
+from collections.abc import Callable
+
+import aiosmtplib
+
+from inboxbot.bootstrap import build_renderer, load_rule_set
+from inboxbot.config import Settings
+from inboxbot.mailbox import Mailbox, MailboxError
+from inboxbot.rules import RuleError
+from inboxbot.store.repository import Store
+
+
+class CheckFailed(Exception):
+    pass
+
+
+def _check_smtp(settings: Settings) -> str:
+    s = settings.smtp
+    where = f"SMTP {s.host}:{s.port}"
+
+    async def probe() -> str:
+        client = aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            timeout=s.timeout,
+        )
+        try:
+            await client.connect()
+        except aiosmtplib.SMTPConnectError as exc:
+            raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
+        except (aiosmtplib.SMTPException, OSError) as exc:
+            raise CheckFailed(f"{where}: {exc}") from exc
+        try:
+            if s.username:
+                try:
+                    await client.login(s.username, s.password or "")
+                except aiosmtplib.SMTPAuthenticationError as exc:
+                    raise CheckFailed(f"{where}: login refused for {s.username}: {exc.message}") from exc
+            return f"{where}: connected ({s.security}){', logged in as ' + s.username if s.username else ''}"
+        finally:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError):
+                client.close()
+
+    return asyncio.run(probe())
+
+
+def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
+    try:
+        say(f"config: {settings.source or '(built in)'}: valid")
+        if settings.source is not None and os.name == "posix":
+            mode = settings.source.stat().st_mode
+            if mode & (stat.S_IRGRP | stat.S_IROTH):
+                say(f"warning: {settings.source} is readable by other users; it may hold passwords (chmod 600)")
+        try:
+            rules = load_rule_set(settings)
+        except RuleError as exc:
+            raise CheckFailed(f"rules: {exc}") from exc
+        say(f"rules: {len(rules)} rule(s) from {len(rules.files)} file(s)")
+        try:
+            build_renderer(settings)
+        except Exception as exc:  # noqa: BLE001 - any Jinja2 error is a template problem to report
+            raise CheckFailed(f"templates: {type(exc).__name__}: {exc}") from exc
+        say("templates: all mail templates compile")
+        try:
+            Store.open(settings.database.url).close()
+        except Exception as exc:  # noqa: BLE001 - any driver error is a database problem to report
+            raise CheckFailed(f"database: {type(exc).__name__}: {exc}") from exc
+        say(f"database: {settings.database.url.split('@')[-1]}: schema up to date")
+        try:
+            with Mailbox(settings.imap) as mailbox:
+                say(f"IMAP {settings.imap.host}:{settings.imap.port}: logged in as {settings.imap.username}")
+                for folder in mailbox.watched_folders():
+                    say(f"  watching {folder.name!r} ({folder.role})")
+        except MailboxError as exc:
+            raise CheckFailed(str(exc)) from exc
+        say(_check_smtp(settings))
+    except CheckFailed as exc:
+        say(f"error: {exc}")
+        return 1
+    say("all good")
+    return 0

@@ -1,0 +1,201 @@
+"""The `inboxbot` command: parses arguments, builds the program, prints for a person.
+
+Errors the user can fix (config, account, rules, templates) are printed as one plain line and give
+a non-zero exit; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from inboxbot import __version__
+from inboxbot.config import ConfigError, Settings, load
+
+log = logging.getLogger("inboxbot")
+
+
+def _config_path(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("INBOXBOT_CONFIG") or "config.toml")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load(_config_path(args.config))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.pipeline import run_once
+
+    app = build(_settings(args))
+    try:
+        if args.once:
+            report = run_once(app)
+            print(
+                f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
+                f"{' (' + ', '.join(report.opened) + ')' if report.opened else ''}, "
+                f"{report.sent} mail(s) sent, {report.send_failures} sending failure(s)"
+            )
+            return 0
+        from inboxbot.daemon import Daemon
+
+        return Daemon(app).run()
+    finally:
+        app.close()
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from inboxbot.check import run_checks
+
+    return run_checks(_settings(args), print)
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.register import case_record
+
+    settings = _settings(args)
+    app = build(settings)
+    tz = settings.organisation.timezone
+    try:
+        with app.store.unit() as unit:
+            if args.cases_command == "list":
+                cases = unit.cases(open_only=args.open)
+                if args.json:
+                    details = unit.case_details(cases)
+                    print(json.dumps([case_record(d, tz, settings.smtp.from_address) for d in details], ensure_ascii=False, indent=2))
+                    return 0
+                if not cases:
+                    print("Aucun dossier.")
+                for case in cases:
+                    acknowledged = case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+                    print(
+                        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
+                        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+                        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
+                        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
+                    )
+                return 0
+            detail = unit.case_detail(args.number)
+        if detail is None:
+            print(f"inboxbot: no case numbered {args.number}", file=sys.stderr)
+            return 1
+        record = case_record(detail, tz, settings.smtp.from_address)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False, indent=2))
+            return 0
+        _print_case(record)
+        return 0
+    finally:
+        app.close()
+
+
+def _print_case(record: dict[str, object]) -> None:
+    for key in (
+        "number", "kind", "status", "channel", "claimant", "subject", "received_at", "acknowledge_due",
+        "acknowledged_at", "response_due", "responded_at", "closed_at", "nature", "priority", "rules",
+    ):
+        print(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
+    print("\nÉchanges :")
+    for message in record["messages"]:  # type: ignore[attr-defined]
+        arrow = "→" if message["direction"] == "out" else "←"
+        note = f"  [{message['note']}]" if message["note"] else ""
+        print(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
+    print("\nHistorique :")
+    for event in record["history"]:  # type: ignore[attr-defined]
+        print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.register import to_csv, to_json
+
+    settings = _settings(args)
+    app = build(settings)
+    try:
+        with app.store.unit() as unit:
+            details = unit.case_details(unit.cases(open_only=args.open, year=args.year))
+    finally:
+        app.close()
+    writer = to_json if args.format == "json" else to_csv
+    content = writer(details, settings.organisation.timezone, settings.smtp.from_address)
+    if args.output in (None, "-"):
+        sys.stdout.write(content)
+    else:
+        Path(args.output).write_text(content, encoding="utf-8", newline="")
+        print(f"{len(details)} case(s) written to {args.output}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from inboxbot.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inboxbot", description="Runs the complaints procedure from a mailbox.")
+    parser.add_argument("--version", action="version", version=f"inboxbot {__version__}")
+    parser.add_argument("--config", help="config file (default: $INBOXBOT_CONFIG, else ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="watch the mailbox (or one cycle with --once)")
+    run.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    run.set_defaults(func=cmd_run)
+
+    check = sub.add_parser("check", help="validate config, rules and templates; log in to IMAP and SMTP")
+    check.set_defaults(func=cmd_check)
+
+    cases = sub.add_parser("cases", help="the register and its cases")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    listing = cases_sub.add_parser("list", help="every case, one line each")
+    listing.add_argument("--open", action="store_true", help="open cases only")
+    listing.add_argument("--json", action="store_true")
+    show = cases_sub.add_parser("show", help="one case with its exchange log")
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
+    cases.set_defaults(func=cmd_cases)
+
+    register = sub.add_parser("register", help="the tableau de suivi")
+    register_sub = register.add_subparsers(dest="register_command", required=True)
+    export = register_sub.add_parser("export", help="write the register to a file")
+    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--year", type=int, help="only cases numbered in this year")
+    export.add_argument("--open", action="store_true", help="open cases only")
+    register.set_defaults(func=cmd_register)
+
+    demo = sub.add_parser("demo", help="the whole flow on an embedded mail server, nothing to set up")
+    demo.add_argument("--keep", metavar="DIR", help="keep the demo's database and archive in DIR")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from inboxbot.mailbox import MailboxError
+    from inboxbot.rules import RuleError
+    from inboxbot.store.repository import AlreadyRunning
+
+    try:
+        result: int = args.func(args)
+        return result
+    except (ConfigError, RuleError, MailboxError, AlreadyRunning) as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,415 @@
+"""The configuration file, read once into typed, frozen settings.
+
+Every error names the key (`imap.port`) and what was expected, because the person reading it is
+setting up a mail account, not reading Python. Relative paths are taken relative to the config
+file, so a config works the same whatever directory the daemon is started from.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import date, time
+from pathlib import Path
+from typing import Any, TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+T = TypeVar("T")
+
+SECURITY_MODES = ("tls", "starttls", "plain")
+MAILBOX_MODES = ("dedicated", "shared")
+
+
+class ConfigError(Exception):
+    """A configuration problem, phrased for the person who edits the file."""
+
+    def __init__(self, key: str, message: str, source: Path | None = None) -> None:
+        self.key = key
+        self.source = source
+        where = f"{source}: " if source else ""
+        super().__init__(f"{where}{key}: {message}")
+
+
+@dataclass(frozen=True)
+class OrganisationSettings:
+    name: str
+    timezone: ZoneInfo
+    case_label: str = "Dossier"
+
+
+@dataclass(frozen=True)
+class ImapSettings:
+    host: str
+    port: int
+    security: str
+    username: str
+    password: str = field(repr=False)
+    inbox_folder: str = "INBOX"
+    sent_folder: str | None = None
+    watch_sent: bool = True
+    mode: str = "shared"
+    poll_interval: float = 60.0
+    idle: bool = True
+    ingest_since: date | None = None
+    fetch_batch: int = 200
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    host: str
+    port: int
+    security: str
+    from_address: str
+    from_name: str = ""
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 60.0
+
+
+@dataclass(frozen=True)
+class DirectorSettings:
+    addresses: tuple[str, ...]
+    digest_time: time = time(8, 0)
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+
+
+@dataclass(frozen=True)
+class StorageSettings:
+    archive_dir: Path
+    retention_years: int = 3
+
+
+@dataclass(frozen=True)
+class DeadlineSettings:
+    acknowledge_working_days: int = 15
+    response_days: int = 30
+    holiday_country: str = "FR"
+    holiday_subdivision: str | None = None
+
+
+@dataclass(frozen=True)
+class AcknowledgementSettings:
+    enabled: bool = True
+    daily_cap_per_sender: int = 3
+
+
+@dataclass(frozen=True)
+class OutboxSettings:
+    max_attempts: int = 20
+    first_retry_seconds: float = 30.0
+    max_retry_seconds: float = 3600.0
+
+
+@dataclass(frozen=True)
+class Settings:
+    organisation: OrganisationSettings
+    imap: ImapSettings
+    smtp: SmtpSettings
+    director: DirectorSettings
+    database: DatabaseSettings
+    storage: StorageSettings
+    deadlines: DeadlineSettings
+    acknowledgement: AcknowledgementSettings
+    outbox: OutboxSettings
+    rules_dir: Path | None
+    templates_dir: Path | None
+    source: Path | None = None
+
+
+class _Section:
+    """Typed access to one TOML table, remembering the dotted path for error messages."""
+
+    def __init__(self, data: Mapping[str, Any], path: str, source: Path | None) -> None:
+        self.data = data
+        self.path = path
+        self.source = source
+        self.used: set[str] = set()
+
+    def _key(self, name: str) -> str:
+        return f"{self.path}.{name}" if self.path else name
+
+    def error(self, name: str, message: str) -> ConfigError:
+        return ConfigError(self._key(name), message, self.source)
+
+    def _get(self, name: str, kind: type[T] | tuple[type, ...], expected: str, default: Any) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is _REQUIRED:
+                raise self.error(name, f"missing; expected {expected}")
+            return default
+        value = self.data[name]
+        # bool is an int in Python; a port of `true` is a mistake worth naming.
+        if isinstance(value, bool) and kind is not bool and kind != (bool,):
+            raise self.error(name, f"expected {expected}, got {value!r}")
+        if not isinstance(value, kind):
+            raise self.error(name, f"expected {expected}, got {value!r}")
+        return value
+
+    def str(self, name: str, default: Any = None) -> Any:
+        value = self._get(name, str, "a string", default)
+        if value is not None and isinstance(value, str) and not value.strip() and default is _REQUIRED:
+            raise self.error(name, "must not be empty")
+        return value
+
+    def int(self, name: str, default: Any = None, minimum: int | None = None) -> Any:
+        value = self._get(name, int, "a whole number", default)
+        if value is not None and minimum is not None and value < minimum:
+            raise self.error(name, f"must be at least {minimum}, got {value}")
+        return value
+
+    def number(self, name: str, default: Any = None, minimum: float = 0) -> Any:
+        value = self._get(name, (int, float), "a number", default)
+        if value is not None and value < minimum:
+            raise self.error(name, f"must be at least {minimum}, got {value}")
+        return None if value is None else float(value)
+
+    def bool(self, name: str, default: Any = None) -> Any:
+        return self._get(name, bool, "true or false", default)
+
+    def choice(self, name: str, choices: tuple[str, ...], default: Any = None) -> Any:
+        value = self.str(name, default)
+        if value is not None and value not in choices:
+            raise self.error(name, f"expected one of {', '.join(choices)}, got {value!r}")
+        return value
+
+    def str_list(self, name: str, default: Any = None) -> Any:
+        value = self._get(name, list, "a list of strings", default)
+        if value is not None and not all(isinstance(item, str) for item in value):
+            raise self.error(name, f"expected a list of strings, got {value!r}")
+        return value
+
+    def parsed(self, name: str, parse: Callable[[str], T], expected: str, default: Any = None) -> Any:
+        self.used.add(name)
+        if name not in self.data:
+            if default is _REQUIRED:
+                raise self.error(name, f"missing; expected {expected}")
+            return default
+        value = self.data[name]
+        if isinstance(value, (date, time)) and not isinstance(value, str):
+            return value
+        if not isinstance(value, str):
+            raise self.error(name, f"expected {expected}, got {value!r}")
+        try:
+            return parse(value)
+        except ValueError:
+            raise self.error(name, f"expected {expected}, got {value!r}") from None
+
+    def secret(self, name: str, required: bool) -> str | None:
+        """`name` given in the file, or `name_env` naming an environment variable that holds it."""
+        env_key = f"{name}_env"
+        direct = self.str(name)
+        env_name = self.str(env_key)
+        if direct is not None and env_name is not None:
+            raise self.error(name, f"give either {name} or {env_key}, not both")
+        if env_name is not None:
+            if env_name not in os.environ:
+                raise self.error(env_key, f"environment variable {env_name} is not set")
+            return os.environ[env_name]
+        if direct is None and required:
+            raise self.error(name, f"missing; give {name} or {env_key}")
+        return direct
+
+    def path_value(self, name: str, base: Path, default: Any = None) -> Path | None:
+        value = self.str(name, default)
+        if value is None:
+            return None
+        path = Path(value).expanduser()
+        return path if path.is_absolute() else base / path
+
+    def sub(self, name: str, required: bool = True) -> _Section:
+        self.used.add(name)
+        value = self.data.get(name)
+        if value is None:
+            if required:
+                raise ConfigError(self._key(name), "missing section", self.source)
+            value = {}
+        if not isinstance(value, dict):
+            raise ConfigError(self._key(name), "expected a section (a [table])", self.source)
+        return _Section(value, self._key(name), self.source)
+
+    def reject_unknown(self) -> None:
+        unknown = sorted(set(self.data) - self.used)
+        if unknown:
+            raise self.error(unknown[0], "unknown key (a typo?)")
+
+
+_REQUIRED: Any = object()
+
+
+def _port(section: _Section, default: int) -> int:
+    port: int = section.int("port", default, minimum=1)
+    if port > 65535:
+        raise section.error("port", f"must be at most 65535, got {port}")
+    return port
+
+
+def _zone(value: str) -> ZoneInfo:
+    try:
+        return ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(value) from None
+
+
+def _clock_time(value: str) -> time:
+    return time.fromisoformat(value)
+
+
+def _address(section: _Section, name: str, value: str) -> str:
+    if "@" not in value or any(ch.isspace() for ch in value.strip()):
+        raise section.error(name, f"expected an email address, got {value!r}")
+    return value.strip().lower()
+
+
+def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path | None = None) -> Settings:
+    """Validate an already-parsed TOML document; used by `load` and by the embedded demo."""
+    root = _Section(data, "", source)
+
+    org = root.sub("organisation")
+    organisation = OrganisationSettings(
+        name=org.str("name", _REQUIRED),
+        timezone=org.parsed(
+            "timezone", _zone, "an IANA time zone such as Europe/Paris", ZoneInfo("Europe/Paris")
+        ),
+        case_label=org.str("case_label", "Dossier"),
+    )
+    org.reject_unknown()
+
+    im = root.sub("imap")
+    security = im.choice("security", SECURITY_MODES, "tls")
+    ingest_since = im.parsed("ingest_since", date.fromisoformat, "a date YYYY-MM-DD")
+    imap = ImapSettings(
+        host=im.str("host", _REQUIRED),
+        port=_port(im, {"tls": 993}.get(security, 143)),
+        security=security,
+        username=im.str("username", _REQUIRED),
+        password=im.secret("password", required=True) or "",
+        inbox_folder=im.str("inbox_folder", "INBOX"),
+        sent_folder=im.str("sent_folder"),
+        watch_sent=im.bool("watch_sent", True),
+        mode=im.choice("mode", MAILBOX_MODES, "shared"),
+        poll_interval=im.number("poll_interval", 60.0, minimum=1),
+        idle=im.bool("idle", True),
+        ingest_since=ingest_since,
+        fetch_batch=im.int("fetch_batch", 200, minimum=1),
+        timeout=im.number("timeout", 60.0, minimum=1),
+    )
+    im.reject_unknown()
+
+    sm = root.sub("smtp")
+    smtp_security = sm.choice("security", SECURITY_MODES, "starttls")
+    from_address_raw = sm.str("from_address", _REQUIRED)
+    smtp = SmtpSettings(
+        host=sm.str("host", _REQUIRED),
+        port=_port(sm, {"tls": 465, "starttls": 587}.get(smtp_security, 25)),
+        security=smtp_security,
+        from_address=_address(sm, "from_address", from_address_raw),
+        from_name=sm.str("from_name", organisation.name),
+        username=sm.str("username"),
+        password=sm.secret("password", required=False),
+        timeout=sm.number("timeout", 60.0, minimum=1),
+    )
+    sm.reject_unknown()
+
+    di = root.sub("director")
+    addresses = di.str_list("addresses", _REQUIRED)
+    if not addresses:
+        raise di.error("addresses", "give at least one address")
+    director = DirectorSettings(
+        addresses=tuple(_address(di, "addresses", a) for a in addresses),
+        digest_time=di.parsed("digest_time", _clock_time, 'a time such as "08:00"', time(8, 0)),
+    )
+    di.reject_unknown()
+
+    db = root.sub("database")
+    url = db.str("url", "sqlite:///inboxbot.db")
+    database = DatabaseSettings(url=_resolve_sqlite(url, base_dir))
+    db.reject_unknown()
+
+    st = root.sub("storage")
+    retention = st.int("retention_years", 3)
+    if retention < 3:
+        raise st.error("retention_years", f"the procedure keeps records at least 3 years, got {retention}")
+    storage = StorageSettings(
+        archive_dir=st.path_value("archive_dir", base_dir, "archive") or base_dir / "archive",
+        retention_years=retention,
+    )
+    st.reject_unknown()
+
+    dl = root.sub("deadlines", required=False)
+    deadlines = DeadlineSettings(
+        acknowledge_working_days=dl.int("acknowledge_working_days", 15, minimum=1),
+        response_days=dl.int("response_days", 30, minimum=1),
+        holiday_country=dl.str("holiday_country", "FR"),
+        holiday_subdivision=dl.str("holiday_subdivision"),
+    )
+    dl.reject_unknown()
+
+    ack = root.sub("acknowledgement", required=False)
+    acknowledgement = AcknowledgementSettings(
+        enabled=ack.bool("enabled", True),
+        daily_cap_per_sender=ack.int("daily_cap_per_sender", 3, minimum=1),
+    )
+    ack.reject_unknown()
+
+    ob = root.sub("outbox", required=False)
+    outbox = OutboxSettings(
+        max_attempts=ob.int("max_attempts", 20, minimum=1),
+        first_retry_seconds=ob.number("first_retry_seconds", 30.0, minimum=0),
+        max_retry_seconds=ob.number("max_retry_seconds", 3600.0, minimum=0),
+    )
+    ob.reject_unknown()
+
+    ru = root.sub("rules", required=False)
+    rules_dir = ru.path_value("dir", base_dir)
+    ru.reject_unknown()
+    te = root.sub("templates", required=False)
+    templates_dir = te.path_value("dir", base_dir)
+    te.reject_unknown()
+
+    root.reject_unknown()
+    return Settings(
+        organisation=organisation,
+        imap=imap,
+        smtp=smtp,
+        director=director,
+        database=database,
+        storage=storage,
+        deadlines=deadlines,
+        acknowledgement=acknowledgement,
+        outbox=outbox,
+        rules_dir=rules_dir,
+        templates_dir=templates_dir,
+        source=source,
+    )
+
+
+def _resolve_sqlite(url: str, base_dir: Path) -> str:
+    """Make a relative SQLite path relative to the config file, like every other path."""
+    prefix = "sqlite:///"
+    if url.startswith(prefix) and not url.startswith(prefix + "/") and url != prefix + ":memory:":
+        return prefix + str(base_dir / url[len(prefix) :])
+    return url
+
+
+def load(path: Path) -> Settings:
+    """Read and validate the config file at `path`."""
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ConfigError("config", f"file not found: {path}") from None
+    except OSError as exc:
+        raise ConfigError("config", f"cannot read {path}: {exc.strerror}") from None
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError:
+        raise ConfigError("config", "the file is not UTF-8 text", path) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError("config", f"not valid TOML: {exc}", path) from None
+    return settings_from_mapping(data, path.resolve().parent, path)

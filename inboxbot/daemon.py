@@ -1,0 +1,150 @@
+"""`inboxbot run`: the long-running process.
+
+APScheduler holds the jobs; the mail job is one full cycle (read every watched folder, send the
+outbox), run every `imap.poll_interval` seconds and at once when IMAP IDLE announces new mail in
+the inbox. Cycles never overlap: a wake-up that arrives during a cycle makes it run once more.
+An outage is logged when it starts and when it ends, not at every attempt.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from datetime import datetime, timezone
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from imapclient.exceptions import IMAPClientError
+from sqlalchemy.exc import SQLAlchemyError
+
+from inboxbot.bootstrap import App
+from inboxbot.mailbox import MailboxError
+from inboxbot.pipeline import CycleReport, Pipeline
+from inboxbot.store.repository import AlreadyRunning
+
+log = logging.getLogger(__name__)
+
+IDLE_RENEW_SECONDS = 25 * 60  # servers drop IDLE after 30 minutes (RFC 2177 asks clients to re-issue)
+MAIL_JOB = "mail"
+OUTAGE_ERRORS = (MailboxError, IMAPClientError, OSError, SQLAlchemyError)
+
+
+class Outage:
+    """Remembers whether a part is failing, so each outage is logged once, with its cause."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.failing: str | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        cause = f"{type(exc).__name__}: {exc}"
+        if self.failing is None:
+            log.error("%s failing: %s (retrying quietly)", self.what, cause)
+        else:
+            log.debug("%s still failing: %s", self.what, cause)
+        self.failing = cause
+
+    def succeeded(self) -> None:
+        if self.failing is not None:
+            log.warning("%s recovered", self.what)
+            self.failing = None
+
+
+class Daemon:
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.stop = threading.Event()
+        self.wanted = threading.Event()
+        self.cycle_lock = threading.Lock()
+        self.mail_outage = Outage("mail cycle")
+        self.idle_outage = Outage("IMAP IDLE")
+        self.scheduler = BackgroundScheduler(timezone=app.settings.organisation.timezone)
+
+    def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        self.stop.set()
+
+    def run(self) -> int:
+        try:
+            with self.app.store.instance_lock():
+                return self._run()
+        except AlreadyRunning as exc:
+            log.error("%s; not starting a second one", exc)
+            return 3
+
+    def _run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_signal)
+        signal.signal(signal.SIGINT, self._on_signal)
+        self.scheduler.add_job(
+            self.cycle,
+            "interval",
+            seconds=self.app.settings.imap.poll_interval,
+            id=MAIL_JOB,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(timezone.utc),
+        )
+        self.scheduler.start()
+        log.info("inboxbot running: polling every %ss", self.app.settings.imap.poll_interval)
+        watcher = threading.Thread(target=self.watch_inbox, name="idle", daemon=True)
+        if self.app.settings.imap.idle:
+            watcher.start()
+        self.stop.wait()
+        self.scheduler.shutdown(wait=True)
+        if watcher.is_alive():
+            watcher.join(timeout=5)
+        log.info("inboxbot stopped")
+        return 0
+
+    def request_cycle(self) -> None:
+        self.wanted.set()
+        try:
+            self.scheduler.modify_job(MAIL_JOB, next_run_time=datetime.now(timezone.utc))
+        except Exception:  # noqa: BLE001 - the scheduler is shutting down; the flag is enough
+            pass
+
+    def cycle(self) -> None:
+        with self.cycle_lock:
+            while not self.stop.is_set():
+                self.wanted.clear()
+                report = CycleReport()
+                pipeline = Pipeline(self.app, should_stop=self.stop.is_set)
+                try:
+                    with self.app.mailbox() as mailbox:
+                        pipeline.poll(mailbox, report)
+                    pipeline.flush_outbox(report)
+                except OUTAGE_ERRORS as exc:
+                    self.mail_outage.failed(exc)
+                    return
+                except Exception:  # noqa: BLE001 - one failing job must never stop the daemon
+                    log.exception("mail cycle failed")
+                    return
+                self.mail_outage.succeeded()
+                if report.fetched or report.sent or report.send_failures:
+                    log.info(
+                        "cycle: %d mail(s) read, %d case(s) opened, %d sent, %d failed to send",
+                        report.fetched, len(report.opened), report.sent, report.send_failures,
+                    )
+                if not self.wanted.is_set():
+                    return
+
+    def watch_inbox(self) -> None:
+        """Wait on the inbox in IDLE and wake the mail job when something arrives."""
+        backoff = 1.0
+        while not self.stop.is_set():
+            try:
+                with self.app.mailbox() as mailbox:
+                    if not mailbox.has_idle():
+                        log.info("the IMAP server has no IDLE; polling only")
+                        return
+                    mailbox.examine(self.app.settings.imap.inbox_folder)
+                    self.idle_outage.succeeded()
+                    backoff = 1.0
+                    while not self.stop.is_set():
+                        if mailbox.idle_wait(IDLE_RENEW_SECONDS, self.stop.is_set):
+                            self.request_cycle()
+            except OUTAGE_ERRORS as exc:
+                self.idle_outage.failed(exc)
+                self.stop.wait(backoff)
+                backoff = min(backoff * 2, 300.0)

@@ -1,0 +1,72 @@
+"""Deadlines of the procedure, in the organisation's calendar.
+
+The acknowledgement is due within 15 *jours ouvrés* (Monday to Friday, minus French public holidays),
+the response within 30 calendar days, both counted from the reception of the claim. Day 1 is the first
+working day after the day of reception, in the organisation's time zone: a claim received on a Friday
+evening in Paris is received on Friday, whatever the UTC date says.
+
+Public holidays come from the maintained `holidays` package, never from a list kept here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Container
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import holidays
+
+
+class WorkingDayCalendar:
+    """Which days are working days: Monday to Friday, minus the given public holidays."""
+
+    def __init__(self, public_holidays: Container[date]) -> None:
+        self._holidays = public_holidays
+
+    @classmethod
+    def for_country(cls, country: str = "FR", subdivision: str | None = None) -> WorkingDayCalendar:
+        """The calendar of `country` (ISO code), e.g. France's metropolitan public holidays."""
+        return cls(holidays.country_holidays(country, subdiv=subdivision))
+
+    def is_working_day(self, day: date) -> bool:
+        return day.weekday() < 5 and day not in self._holidays
+
+    def add_working_days(self, start: date, count: int) -> date:
+        """The `count`-th working day after `start` (`start` itself never counts)."""
+        day = start
+        remaining = count
+        while remaining > 0:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                remaining -= 1
+        return day
+
+    def working_days_between(self, start: date, end: date) -> int:
+        """How many working days lie after `start` up to and including `end`."""
+        count = 0
+        day = start
+        while day < end:
+            day += timedelta(days=1)
+            if self.is_working_day(day):
+                count += 1
+        return count
+
+
+@dataclass(frozen=True)
+class DuePolicy:
+    """The two deadlines of the procedure, computed from a reception instant."""
+
+    calendar: WorkingDayCalendar
+    timezone: ZoneInfo
+    acknowledge_working_days: int = 15
+    response_days: int = 30
+
+    def local_day(self, instant: datetime) -> date:
+        return instant.astimezone(self.timezone).date()
+
+    def acknowledge_due(self, received_at: datetime) -> date:
+        return self.calendar.add_working_days(self.local_day(received_at), self.acknowledge_working_days)
+
+    def response_due(self, received_at: datetime) -> date:
+        return self.local_day(received_at) + timedelta(days=self.response_days)

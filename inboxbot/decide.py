@@ -1,0 +1,160 @@
+"""The pure core: what to do with one mail, given what is known about it.
+
+No I/O happens here. Everything the decision depends on — the parsed mail, the case it continues,
+what the rules said, how many acknowledgements the sender already had today, the calendar and the
+reception instant — is passed in, so every branch of the procedure is tested without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from inboxbot.cases import CaseRef
+from inboxbot.conversation import ThreadMatch, base_subject
+from inboxbot.deadlines import DuePolicy
+from inboxbot.message import Address, ParsedMail
+from inboxbot.rules import Verdict
+
+INBOX = "inbox"
+SENT = "sent"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is known about one fetched mail when its fate is decided."""
+
+    mail: ParsedMail
+    folder_role: str  # INBOX or SENT
+    received_at: datetime  # the server's INTERNALDATE, never the sender's Date header
+    thread: ThreadMatch | None
+    verdict: Verdict
+    own: bool = False  # carries our loop header or one of our Message-IDs
+    automatic: str | None = None
+    from_director: bool = False
+    acknowledgements_today: int = 0
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: str  # "dedicated" or "shared"
+    acknowledge: bool
+    daily_cap_per_sender: int
+    due: DuePolicy
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    kind: str
+    channel: str
+    claimant: Address | None
+    subject: str
+    received_at: datetime
+    acknowledge_due: date
+    response_due: date
+    nature: str | None
+    priority: str | None
+    rules_hit: tuple[str, ...]
+    acknowledgement: str | None  # the template to acknowledge with, or None
+    note: str  # why no acknowledgement, when there is none
+
+    outcome = "opened"
+
+
+@dataclass(frozen=True)
+class Attach:
+    case: CaseRef
+    direction: str  # "in" from the claimant's side, "out" written by the organisation
+    note: str
+
+    outcome = "attached"
+
+
+@dataclass(frozen=True)
+class Ignore:
+    outcome: str  # "ignored", "own", "automatic", "triage", "set_aside"
+    reason: str
+
+
+Decision = OpenCase | Attach | Ignore
+
+
+def decide(facts: Facts, policy: Policy) -> Decision:
+    mail = facts.mail
+    if facts.own:
+        return Ignore("own", "sent by inboxbot itself")
+    if facts.folder_role == SENT:
+        if facts.thread is not None:
+            return Attach(facts.thread.case, "out", "written by the director")
+        return Ignore("ignored", "sent mail about no case")
+    if facts.automatic is not None:
+        if facts.thread is not None:
+            return Attach(facts.thread.case, "in", f"automatic mail: {facts.automatic}")
+        return Ignore("automatic", facts.automatic)
+
+    action = facts.verdict.action
+    if action is None and policy.mode == "dedicated":
+        action = "claim"
+    if action == "ignore":
+        return Ignore("ignored", f"rules {_rules(facts.verdict)}")
+    if facts.thread is not None:
+        return _continue(facts)
+    if action is None:
+        return Ignore("ignored", "no rule claimed it")
+    if action == "triage":
+        return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
+    if mail.from_ is None:
+        return Ignore("set_aside", "no sender address")
+    return _open(facts, policy, incident=action == "incident")
+
+
+def _continue(facts: Facts) -> Attach:
+    thread = facts.thread
+    assert thread is not None
+    if facts.from_director:
+        return Attach(thread.case, "in", "from the director")
+    if thread.case.status != "open":
+        return Attach(thread.case, "in", "new mail on a closed case, for the director to decide")
+    if not thread.sender_participates:
+        return Attach(thread.case, "in", "from a sender new to the case")
+    return Attach(thread.case, "in", "")
+
+
+def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
+    mail, verdict = facts.mail, facts.verdict
+    kind = verdict.kind or ("alea" if incident else "reclamation")
+    channel = verdict.channel or "email"
+    claimant = mail.from_
+    note = ""
+    if facts.from_director and channel in ("third_party", "oral"):
+        # She is passing on someone else's claim; she is not the claimant.
+        claimant = None
+        note = "transmitted by the director: claimant to identify"
+    template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
+    if claimant is None:
+        template = None
+        note = note or "no claimant address"
+    elif facts.from_director:
+        template, note = None, "written by the director herself"
+    elif not policy.acknowledge:
+        template, note = None, "acknowledgements are turned off"
+    elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
+        template, note = None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+    return OpenCase(
+        kind=kind,
+        channel=channel,
+        claimant=claimant,
+        subject=base_subject(mail.subject) or mail.subject,
+        received_at=facts.received_at,
+        acknowledge_due=policy.due.acknowledge_due(facts.received_at),
+        response_due=policy.due.response_due(facts.received_at),
+        nature=verdict.nature,
+        priority=verdict.priority,
+        rules_hit=verdict.hits,
+        acknowledgement=template,
+        note=note,
+    )
+
+
+def _rules(verdict: Verdict) -> str:
+    return ", ".join(verdict.hits) or "(none)"

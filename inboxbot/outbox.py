@@ -1,0 +1,179 @@
+"""Outgoing mail: composed once when queued, sent after the commit, retried with back-off.
+
+The bytes, Message-ID included, are fixed when the outbox row is written, so a retry after a crash
+is recognisably the same mail, and a reply to it threads into the case even if the first attempt's
+fate is unknown. Mail is built with the compat32 API: the notes measured it ~8x cheaper than
+`EmailMessage` under `policy.default` for the same headers, which matters in a mail storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email import policy as email_policy
+from email.charset import QP, Charset
+from email.header import Header
+from email.mime.multipart import MIMEMultipart
+from email.mime.text import MIMEText
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+from inboxbot.automatic import LOOP_HEADER
+from inboxbot.cases import OutgoingMail
+from inboxbot.config import OutboxSettings, SmtpSettings
+from inboxbot.message import Address
+from inboxbot.render import RenderedMail
+
+log = logging.getLogger(__name__)
+
+_CRLF_POLICY = email_policy.compat32.clone(linesep="\r\n")
+# Quoted-printable keeps French text readable in the raw mail, and smaller than base64.
+_UTF8_QP = Charset("utf-8")
+_UTF8_QP.body_encoding = QP
+
+
+class UnsafeHeader(ValueError):
+    """Claimant-controlled text that would have added a header or a recipient."""
+
+
+def new_message_id(from_address: str) -> str:
+    """A Message-ID that only inboxbot makes: how it later recognises its own mail."""
+    domain = from_address.rpartition("@")[2] or "localhost"
+    return f"inboxbot.{uuid.uuid4().hex}@{domain}"
+
+
+def is_inboxbot_message_id(message_id: str) -> bool:
+    return message_id.startswith("inboxbot.")
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def _address_header(address: Address) -> str:
+    email = address.email
+    if any(ch in email for ch in "\r\n,<>;\"() \t") or email.count("@") != 1:
+        raise UnsafeHeader(f"refusing to send to {email!r}")
+    name = _one_line(address.name)
+    if not name:
+        return email
+    if name.isascii():
+        return formataddr((name, email))
+    return formataddr((Header(name, "utf-8").encode(), email))
+
+
+def compose(
+    *,
+    sender: Address,
+    recipient: Address,
+    rendered: RenderedMail,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    auto_submitted: str = "auto-replied",
+) -> bytes:
+    """The bytes of a French text+HTML mail, threaded under `in_reply_to` when given."""
+    message = MIMEMultipart("alternative")
+    message["From"] = _address_header(sender)
+    message["To"] = _address_header(recipient)
+    subject = _one_line(rendered.subject)
+    message["Subject"] = subject if subject.isascii() else Header(subject, "utf-8", header_name="Subject")  # type: ignore[assignment]
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{_one_line(in_reply_to)}>"
+    refs = [_one_line(r) for r in references if r]
+    if refs:
+        message["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+    # RFC 3834: this mail is automatic, so well-behaved responders must not answer it.
+    message["Auto-Submitted"] = auto_submitted
+    message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = sender.email
+    message["Content-Language"] = "fr"
+    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    return message.as_bytes(policy=_CRLF_POLICY)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outgoing_id: int
+    accepted: bool
+    permanent: bool
+    error: str
+
+
+class SmtpSender:
+    """Sends a batch over one SMTP connection; reports each mail's fate, never raises for one."""
+
+    def __init__(self, settings: SmtpSettings) -> None:
+        self.settings = settings
+
+    def _client(self) -> aiosmtplib.SMTP:
+        s = self.settings
+        return aiosmtplib.SMTP(
+            hostname=s.host,
+            port=s.port,
+            use_tls=s.security == "tls",
+            start_tls=True if s.security == "starttls" else False,
+            timeout=s.timeout,
+            username=s.username,
+            password=s.password,
+        )
+
+    def send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
+        """Send `mails`, calling `on_result` right after each one's fate is known.
+
+        Recording each result at once keeps the window in which an accepted mail is not yet
+        recorded as small as it can be: that window is the only way a mail can go out twice.
+        """
+        asyncio.run(self._send(mails, on_result))
+
+    async def _send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
+        if not mails:
+            return
+        client = self._client()
+        try:
+            for index, mail in enumerate(mails):
+                if not client.is_connected:
+                    try:
+                        await client.connect()
+                    except (aiosmtplib.SMTPException, OSError) as exc:
+                        error = f"cannot connect to SMTP {self.settings.host}:{self.settings.port}: {exc}"
+                        for rest in mails[index:]:
+                            on_result(SendResult(rest.id, False, False, error))
+                        return
+                try:
+                    await client.sendmail(mail.sender, [mail.recipient], mail.raw)
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    refusal = exc.recipients[0] if exc.recipients else None
+                    code = refusal.code if refusal else 550
+                    on_result(SendResult(mail.id, False, code >= 500, f"recipient refused: {exc}"))
+                except aiosmtplib.SMTPResponseException as exc:
+                    on_result(SendResult(mail.id, False, exc.code >= 500, f"{exc.code} {exc.message}"))
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    # The connection is gone: this mail waits for the next attempt.
+                    on_result(SendResult(mail.id, False, False, f"connection lost: {exc}"))
+                    client.close()
+                else:
+                    on_result(SendResult(mail.id, True, False, ""))
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+
+
+def retry_at(settings: OutboxSettings, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after `attempts` failures, doubling each time; None to give up."""
+    if attempts >= settings.max_attempts:
+        return None
+    delay = min(settings.first_retry_seconds * (2 ** max(attempts - 1, 0)), settings.max_retry_seconds)
+    return now + timedelta(seconds=delay)

@@ -1,0 +1,127 @@
+"""The register (tableau de suivi des réclamations), as an auditor or a script reads it.
+
+JSON follows the contract in DESIGN.md: instants in ISO 8601 with their UTC offset in the
+organisation's time zone, due dates as plain dates. CSV is written for a French Excel: UTF-8 with a
+byte-order mark, `;` between fields, French headers, and claimant text that cannot turn into a formula.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Sequence
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from inboxbot.cases import KIND_LABELS, CaseDetail
+
+CHANNEL_LABELS = {
+    "email": "e-mail",
+    "form": "formulaire en ligne",
+    "oral": "oral",
+    "third_party": "transmise par un tiers",
+}
+STATUS_LABELS = {"open": "ouverte", "closed": "clôturée"}
+
+
+def _instant(value: datetime | None, tz: ZoneInfo) -> str | None:
+    return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
+
+
+def _day(value: date | None) -> str | None:
+    return None if value is None else value.isoformat()
+
+
+def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str) -> dict[str, Any]:
+    case = detail.case
+    return {
+        "number": case.number,
+        "kind": case.kind,
+        "status": case.status,
+        "channel": case.channel,
+        "claimant": case.claimant,
+        "claimant_name": case.claimant_name,
+        "subject": case.subject,
+        "received_at": _instant(case.received_at, tz),
+        "acknowledged_at": _instant(case.acknowledged_at, tz),
+        "acknowledge_due": _day(case.acknowledge_due),
+        "response_due": _day(case.response_due),
+        "responded_at": _instant(case.responded_at, tz),
+        "closed_at": _instant(case.closed_at, tz),
+        "nature": case.nature,
+        "priority": case.priority,
+        "rules": list(case.rules_hit),
+        "messages": [
+            {
+                "direction": entry.direction,
+                "message_id": entry.message_id,
+                "from": entry.from_address or own_address,
+                "date": _instant(entry.date, tz),
+                "subject": entry.subject,
+                "note": entry.note,
+            }
+            for entry in detail.messages
+        ],
+        "history": [
+            {"at": _instant(event.at, tz), "actor": event.actor, "event": event.type, "detail": event.detail}
+            for event in detail.events
+        ],
+    }
+
+
+def to_json(details: Sequence[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
+    return json.dumps([case_record(d, tz, own_address) for d in details], ensure_ascii=False, indent=2) + "\n"
+
+
+CSV_COLUMNS = (
+    ("Numéro", "number"),
+    ("Type", "kind"),
+    ("Statut", "status"),
+    ("Canal", "channel"),
+    ("Réclamant", "claimant"),
+    ("Nom", "claimant_name"),
+    ("Objet", "subject"),
+    ("Date de réception", "received_at"),
+    ("Accusé de réception dû le", "acknowledge_due"),
+    ("Accusé de réception envoyé le", "acknowledged_at"),
+    ("Accusé de réception dans les délais", "acknowledge_met"),
+    ("Réponse due le", "response_due"),
+    ("Réponse apportée le", "responded_at"),
+    ("Réponse dans les délais", "response_met"),
+    ("Clôturée le", "closed_at"),
+    ("Nature", "nature"),
+    ("Priorité", "priority"),
+    ("Échanges", "exchanges"),
+)
+
+
+def _met(done: str | None, due: str | None) -> str:
+    if done is None or due is None:
+        return ""
+    return "oui" if done[:10] <= due else "non"
+
+
+def neutralise_formula(value: str) -> str:
+    """Claimant text starting like a formula is prefixed so a spreadsheet shows it as text."""
+    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+
+
+def to_csv(details: Sequence[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
+    out = io.StringIO()
+    out.write("\ufeff")
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow([header for header, _key in CSV_COLUMNS])
+    for detail in details:
+        record = case_record(detail, tz, own_address)
+        record["kind"] = KIND_LABELS.get(record["kind"], record["kind"])
+        record["status"] = STATUS_LABELS.get(record["status"], record["status"])
+        record["channel"] = CHANNEL_LABELS.get(record["channel"], record["channel"])
+        record["acknowledge_met"] = _met(record["acknowledged_at"], record["acknowledge_due"])
+        record["response_met"] = _met(record["responded_at"], record["response_due"])
+        record["exchanges"] = len(record["messages"])
+        writer.writerow(
+            [neutralise_formula(str(record[key])) if record[key] is not None else "" for _header, key in CSV_COLUMNS]
+        )
+    return out.getvalue()

@@ -1,0 +1,601 @@
+"""The store: every read and write of the database, returning plain values.
+
+A `Unit` is one transaction. The pipeline opens one per mail, so a mail, the case it opens, the
+acknowledgement it queues and the folder's progress are committed together or not at all: a crash
+between two mails loses nothing and a restart does nothing twice.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from inboxbot.cases import (
+    OPEN,
+    Case,
+    CaseDetail,
+    CaseEvent,
+    CaseRef,
+    LogEntry,
+    OutgoingMail,
+)
+from inboxbot.store.models import (
+    AttachmentRow,
+    CaseCounterRow,
+    CaseEventRow,
+    CaseRow,
+    FolderRow,
+    MailRow,
+    OutboxRow,
+)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+class AlreadyRunning(Exception):
+    """Another inboxbot process holds this database."""
+
+PENDING = "pending"
+SENT = "sent"
+FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class FolderState:
+    """How far a watched folder has been read (see `mailbox` for how it is used)."""
+
+    name: str
+    uidvalidity: int
+    baseline_uid: int
+    last_uid: int
+    cutoff: datetime | None
+    first_seen_at: datetime
+    last_poll_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class MailRecord:
+    """A fetched mail and what became of it, as written to the log of mails."""
+
+    message_key: str
+    message_id: str | None
+    case_id: int | None
+    direction: str
+    folder: str
+    uidvalidity: int
+    uid: int
+    received_at: datetime
+    header_date: datetime | None
+    from_address: str | None
+    from_name: str
+    to_addresses: str
+    subject: str
+    summary: str
+    archive_path: str
+    sha256: str
+    size: int
+    outcome: str
+    reason: str
+    automatic: str | None
+    rules_hit: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class OutgoingDraft:
+    message_id: str
+    case_id: int | None
+    purpose: str
+    recipient: str
+    subject: str
+    raw: bytes
+
+
+def create_store_engine(url: str) -> Engine:
+    """An engine tuned so that two processes can share one database safely.
+
+    SQLite: WAL so readers never block the daemon, a busy timeout instead of instant "database is
+    locked", and BEGIN IMMEDIATE so a transaction takes the write lock up front rather than failing
+    to upgrade it halfway through.
+    """
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.isolation_level = None
+            cursor = dbapi_connection.cursor()
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+            cursor.execute("PRAGMA foreign_keys=ON")
+            cursor.close()
+
+        @event.listens_for(engine, "begin")
+        def _on_begin(connection: Any) -> None:
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+        return engine
+    return create_engine(url, pool_pre_ping=True)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @classmethod
+    def open(cls, url: str) -> Store:
+        """Connect to `url` and bring its schema up to date."""
+        store = cls(create_store_engine(url))
+        store.migrate()
+        return store
+
+    def migrate(self) -> None:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                # Two daemons starting at once must not both create the tables.
+                connection.execute(text("SELECT pg_advisory_xact_lock(734517)"))
+            config.attributes["connection"] = connection
+            command.upgrade(config, "head")
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    @contextmanager
+    def instance_lock(self) -> Iterator[None]:
+        """Held while a process reads the mailbox, so a second one refuses to start.
+
+        SQLite: an exclusive lock on a file beside the database. PostgreSQL: a session advisory
+        lock on a connection kept open for as long as the lock is held.
+        """
+        url = self.engine.url
+        if url.get_backend_name() == "sqlite":
+            database = url.database
+            if not database or database == ":memory:":
+                yield
+                return
+            with open(f"{database}.lock", "a+b") as handle:
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except BlockingIOError:
+                    raise AlreadyRunning(f"another inboxbot is already using {database}") from None
+                try:
+                    yield
+                finally:
+                    fcntl.flock(handle, fcntl.LOCK_UN)
+            return
+        with self.engine.connect() as connection:
+            if not connection.scalar(text("SELECT pg_try_advisory_lock(734518)")):
+                raise AlreadyRunning(f"another inboxbot is already using the database {url.database}")
+            try:
+                yield
+            finally:
+                connection.execute(text("SELECT pg_advisory_unlock(734518)"))
+                connection.commit()
+
+    @contextmanager
+    def unit(self) -> Iterator[Unit]:
+        """One transaction: committed when the block ends, rolled back if it raises."""
+        with Session(self.engine, expire_on_commit=False) as session, session.begin():
+            yield Unit(session)
+
+
+class Unit:
+    """The operations available inside one transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # -- folders ---------------------------------------------------------------------------
+
+    def folder(self, name: str) -> FolderState | None:
+        row = self.session.get(FolderRow, name)
+        if row is None:
+            return None
+        return FolderState(
+            name=row.name,
+            uidvalidity=row.uidvalidity,
+            baseline_uid=row.baseline_uid,
+            last_uid=row.last_uid,
+            cutoff=row.cutoff,
+            first_seen_at=row.first_seen_at,
+            last_poll_at=row.last_poll_at,
+        )
+
+    def save_folder(self, state: FolderState) -> None:
+        row = self.session.get(FolderRow, state.name)
+        if row is None:
+            row = FolderRow(name=state.name)
+            self.session.add(row)
+        row.uidvalidity = state.uidvalidity
+        row.baseline_uid = state.baseline_uid
+        row.last_uid = state.last_uid
+        row.cutoff = state.cutoff
+        row.first_seen_at = state.first_seen_at
+        row.last_poll_at = state.last_poll_at
+
+    def advance_folder(self, name: str, uid: int) -> None:
+        """Record that every UID up to `uid` of folder `name` has been dealt with."""
+        self.session.execute(
+            update(FolderRow).where(FolderRow.name == name, FolderRow.last_uid < uid).values(last_uid=uid)
+        )
+
+    # -- what is known ---------------------------------------------------------------------
+
+    def has_mail(self, message_key: str) -> bool:
+        return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key)) is not None
+
+    def is_own_message_id(self, message_id: str) -> bool:
+        return (
+            self.session.scalar(select(OutboxRow.id).where(OutboxRow.message_id == message_id)) is not None
+        )
+
+    def case_for_message_ids(self, message_ids: Sequence[str]) -> CaseRef | None:
+        """The case that any of these Message-IDs belongs to, trying them in the order given."""
+        if not message_ids:
+            return None
+        found: dict[str, int] = {}
+        for mid, case_id in self.session.execute(
+            select(MailRow.message_id, MailRow.case_id).where(
+                MailRow.message_id.in_(message_ids), MailRow.case_id.is_not(None)
+            )
+        ):
+            found.setdefault(mid, case_id)
+        for mid, case_id in self.session.execute(
+            select(OutboxRow.message_id, OutboxRow.case_id).where(
+                OutboxRow.message_id.in_(message_ids), OutboxRow.case_id.is_not(None)
+            )
+        ):
+            found.setdefault(mid, case_id)
+        for mid in message_ids:
+            if mid in found:
+                return self._case_ref(self.session.get_one(CaseRow, found[mid]))
+        return None
+
+    def case_by_number(self, number: str) -> CaseRef | None:
+        row = self.session.scalar(select(CaseRow).where(CaseRow.number == number))
+        return None if row is None else self._case_ref(row)
+
+    def _case_ref(self, row: CaseRow) -> CaseRef:
+        senders = self.session.scalars(
+            select(MailRow.from_address)
+            .where(MailRow.case_id == row.id, MailRow.from_address.is_not(None), MailRow.automatic.is_(None))
+            .distinct()
+        )
+        recipients = self.session.scalars(select(OutboxRow.recipient).where(OutboxRow.case_id == row.id))
+        participants = {a for a in senders if a} | set(recipients)
+        if row.claimant:
+            participants.add(row.claimant)
+        return CaseRef(
+            id=row.id,
+            number=row.number,
+            status=row.status,
+            claimant=row.claimant,
+            participants=frozenset(participants),
+        )
+
+    def acknowledgements_since(self, recipient: str, since: datetime) -> int:
+        return self.session.scalar(
+            select(func.count(OutboxRow.id)).where(
+                OutboxRow.recipient == recipient,
+                OutboxRow.purpose.like("%acknowledgement"),
+                OutboxRow.created_at >= since,
+            )
+        ) or 0
+
+    # -- writes ----------------------------------------------------------------------------
+
+    def next_case_number(self, year: int) -> str:
+        """A new number for `year`, unique even with two processes on one database."""
+        while True:
+            last = self.session.scalar(
+                update(CaseCounterRow)
+                .where(CaseCounterRow.year == year)
+                .values(last=CaseCounterRow.last + 1)
+                .returning(CaseCounterRow.last)
+            )
+            if last is not None:
+                return f"{year}-{last:04d}"
+            try:
+                with self.session.begin_nested():
+                    self.session.add(CaseCounterRow(year=year, last=1))
+                return f"{year}-0001"
+            except IntegrityError:
+                continue  # another process created the year's counter first; take the next one
+
+    def open_case(
+        self,
+        *,
+        number: str,
+        kind: str,
+        channel: str,
+        claimant: str | None,
+        claimant_name: str,
+        subject: str,
+        received_at: datetime,
+        acknowledge_due: date,
+        response_due: date,
+        nature: str | None,
+        priority: str | None,
+        rules_hit: Sequence[str],
+        now: datetime,
+    ) -> int:
+        row = CaseRow(
+            number=number,
+            kind=kind,
+            status=OPEN,
+            channel=channel,
+            claimant=claimant,
+            claimant_name=claimant_name,
+            subject=subject,
+            received_at=received_at,
+            acknowledge_due=acknowledge_due,
+            response_due=response_due,
+            nature=nature,
+            priority=priority,
+            rules_hit=json.dumps(list(rules_hit)),
+            created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def record_mail(self, record: MailRecord, now: datetime) -> int:
+        row = MailRow(
+            message_key=record.message_key,
+            message_id=record.message_id,
+            case_id=record.case_id,
+            direction=record.direction,
+            folder=record.folder,
+            uidvalidity=record.uidvalidity,
+            uid=record.uid,
+            received_at=record.received_at,
+            header_date=record.header_date,
+            from_address=record.from_address,
+            from_name=record.from_name,
+            to_addresses=record.to_addresses,
+            subject=record.subject,
+            summary=record.summary,
+            archive_path=record.archive_path,
+            sha256=record.sha256,
+            size=record.size,
+            outcome=record.outcome,
+            reason=record.reason,
+            automatic=record.automatic,
+            rules_hit=json.dumps(list(record.rules_hit)),
+            created_at=now,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id
+
+    def add_attachment(self, mail_id: int, filename: str, content_type: str, size: int, path: str) -> None:
+        self.session.add(
+            AttachmentRow(mail_id=mail_id, filename=filename, content_type=content_type, size=size, path=path)
+        )
+
+    def add_event(self, case_id: int, at: datetime, actor: str, type_: str, detail: str = "") -> None:
+        self.session.add(CaseEventRow(case_id=case_id, at=at, actor=actor, type=type_, detail=detail))
+
+    def queue(self, draft: OutgoingDraft, now: datetime) -> None:
+        self.session.add(
+            OutboxRow(
+                message_id=draft.message_id,
+                case_id=draft.case_id,
+                purpose=draft.purpose,
+                recipient=draft.recipient,
+                subject=draft.subject,
+                raw=draft.raw,
+                status=PENDING,
+                attempts=0,
+                next_attempt_at=now,
+                last_error="",
+                created_at=now,
+            )
+        )
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def due_outgoing(self, now: datetime, sender: str, limit: int = 500) -> list[OutgoingMail]:
+        rows = self.session.scalars(
+            select(OutboxRow)
+            .where(OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now)
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return [
+            OutgoingMail(
+                id=row.id,
+                message_id=row.message_id,
+                recipient=row.recipient,
+                sender=sender,
+                raw=row.raw,
+                attempts=row.attempts,
+                case_id=row.case_id,
+                purpose=row.purpose,
+            )
+            for row in rows
+        ]
+
+    def mark_sent(self, outgoing_id: int, at: datetime) -> bool:
+        """Record a mail the SMTP server accepted; False if it was already recorded as sent."""
+        row = self.session.get_one(OutboxRow, outgoing_id)
+        if row.status == SENT:
+            return False
+        row.status = SENT
+        row.sent_at = at
+        row.attempts += 1
+        if row.case_id is not None:
+            self.add_event(row.case_id, at, "inboxbot", f"sent:{row.purpose}", row.recipient)
+            if row.purpose.endswith("acknowledgement"):
+                case = self.session.get_one(CaseRow, row.case_id)
+                if case.acknowledged_at is None:
+                    case.acknowledged_at = at
+        return True
+
+    def mark_attempt_failed(self, outgoing_id: int, error: str, now: datetime, retry_at: datetime | None) -> None:
+        """A failed attempt: retried at `retry_at`, or given up on for good when None."""
+        row = self.session.get_one(OutboxRow, outgoing_id)
+        row.attempts += 1
+        row.last_error = error[:2000]
+        if retry_at is None:
+            row.status = FAILED
+            if row.case_id is not None:
+                self.add_event(row.case_id, now, "inboxbot", f"failed:{row.purpose}", error[:2000])
+        else:
+            row.next_attempt_at = retry_at
+
+    def outbox_counts(self) -> dict[str, int]:
+        return dict(
+            self.session.execute(select(OutboxRow.status, func.count(OutboxRow.id)).group_by(OutboxRow.status)).tuples()
+        )
+
+    # -- the register ----------------------------------------------------------------------
+
+    def cases(self, open_only: bool = False, year: int | None = None) -> list[Case]:
+        query = select(CaseRow).order_by(CaseRow.received_at, CaseRow.id)
+        if open_only:
+            query = query.where(CaseRow.status == OPEN)
+        if year is not None:
+            query = query.where(CaseRow.number.like(f"{year}-%"))
+        return [_case(row) for row in self.session.scalars(query)]
+
+    def case_details(self, cases: Iterable[Case]) -> list[CaseDetail]:
+        """Cases with their exchange logs and histories, read in three queries whatever their count."""
+        by_id = {case.id: case for case in cases}
+        logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in by_id}
+        events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in by_id}
+        ids = list(by_id)
+        for chunk in _chunks(ids, 500):
+            for mail in self.session.scalars(select(MailRow).where(MailRow.case_id.in_(chunk))):
+                logs[mail.case_id or 0].append(
+                    LogEntry(
+                        direction=mail.direction,
+                        message_id=mail.message_id,
+                        from_address=mail.from_address,
+                        date=mail.received_at,
+                        subject=mail.subject,
+                        summary=mail.summary,
+                        note=mail.automatic or mail.reason,
+                        recorded_at=mail.created_at,
+                    )
+                )
+            for out in self.session.scalars(select(OutboxRow).where(OutboxRow.case_id.in_(chunk))):
+                logs[out.case_id or 0].append(
+                    LogEntry(
+                        direction="out",
+                        message_id=out.message_id,
+                        from_address=None,
+                        date=out.sent_at or out.created_at,
+                        subject=out.subject,
+                        summary=f"{out.purpose} → {out.recipient}",
+                        note=out.status if out.status != SENT else "",
+                        recorded_at=out.created_at,
+                    )
+                )
+            for ev in self.session.scalars(
+                select(CaseEventRow).where(CaseEventRow.case_id.in_(chunk)).order_by(CaseEventRow.at, CaseEventRow.id)
+            ):
+                events[ev.case_id].append(CaseEvent(at=ev.at, actor=ev.actor, type=ev.type, detail=ev.detail))
+        return [
+            CaseDetail(
+                case=case,
+                messages=tuple(sorted(logs[case_id], key=lambda entry: entry.sort_key)),
+                events=tuple(events[case_id]),
+            )
+            for case_id, case in by_id.items()
+        ]
+
+    def case_detail(self, number: str) -> CaseDetail | None:
+        row = self.session.scalar(select(CaseRow).where(CaseRow.number == number))
+        if row is None:
+            return None
+        return self.case_details([_case(row)])[0]
+
+    def mails_without_case(self, since: datetime | None = None) -> list[MailRecord]:
+        query = select(MailRow).where(MailRow.case_id.is_(None)).order_by(MailRow.id)
+        if since is not None:
+            query = query.where(MailRow.created_at >= since)
+        return [_mail_record(row) for row in self.session.scalars(query)]
+
+    def mail_counts(self) -> dict[str, int]:
+        return dict(self.session.execute(select(MailRow.outcome, func.count(MailRow.id)).group_by(MailRow.outcome)).tuples())
+
+
+def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _case(row: CaseRow) -> Case:
+    return Case(
+        id=row.id,
+        number=row.number,
+        kind=row.kind,
+        status=row.status,
+        channel=row.channel,
+        claimant=row.claimant,
+        claimant_name=row.claimant_name,
+        subject=row.subject,
+        received_at=row.received_at,
+        acknowledge_due=row.acknowledge_due,
+        response_due=row.response_due,
+        acknowledged_at=row.acknowledged_at,
+        responded_at=row.responded_at,
+        closed_at=row.closed_at,
+        nature=row.nature,
+        priority=row.priority,
+        rules_hit=tuple(json.loads(row.rules_hit or "[]")),
+    )
+
+
+def _mail_record(row: MailRow) -> MailRecord:
+    return MailRecord(
+        message_key=row.message_key,
+        message_id=row.message_id,
+        case_id=row.case_id,
+        direction=row.direction,
+        folder=row.folder,
+        uidvalidity=row.uidvalidity,
+        uid=row.uid,
+        received_at=row.received_at,
+        header_date=row.header_date,
+        from_address=row.from_address,
+        from_name=row.from_name,
+        to_addresses=row.to_addresses,
+        subject=row.subject,
+        summary=row.summary,
+        archive_path=row.archive_path,
+        sha256=row.sha256,
+        size=row.size,
+        outcome=row.outcome,
+        reason=row.reason,
+        automatic=row.automatic,
+        rules_hit=tuple(json.loads(row.rules_hit or "[]")),
+    )
+
+
+__all__ = [
+    "AlreadyRunning",
+    "FAILED",
+    "PENDING",
+    "SENT",
+    "FolderState",
+    "MailRecord",
+    "OutgoingDraft",
+    "Store",
+    "Unit",
+    "create_store_engine",
+]

@@ -1,0 +1,161 @@
+"""The archive keeps every mail once, whole, and never writes outside its root."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+
+import pytest
+
+from inboxbot import archive as archive_module
+from inboxbot.archive import Archive, StoredMail
+
+RECEIVED = datetime(2024, 3, 12, 10, 30, tzinfo=UTC)
+RAW = b"From: jean@example.fr\r\nSubject: R\xe9clamation\r\n\r\nbody\r\n"
+
+
+def files_under(root: Path) -> list[Path]:
+    return sorted(p.relative_to(root) for p in root.rglob("*") if p.is_file())
+
+
+def test_store_layout_and_content(tmp_path: Path) -> None:
+    stored = Archive(tmp_path).store(RAW, RECEIVED)
+    digest = hashlib.sha256(RAW).hexdigest()
+    assert stored == StoredMail(
+        path=Path("2024", "03", f"{digest}.eml"), sha256=digest, size=len(RAW)
+    )
+    assert not stored.path.is_absolute()
+    assert (tmp_path / stored.path).read_bytes() == RAW
+    assert files_under(tmp_path) == [stored.path]  # no temporary file left behind
+
+
+def test_store_is_idempotent(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    first = archive.store(RAW, RECEIVED)
+    mtime = (tmp_path / first.path).stat().st_mtime_ns
+    second = archive.store(RAW, RECEIVED + timedelta(minutes=5))
+    assert second == first
+    assert (tmp_path / first.path).stat().st_mtime_ns == mtime  # not rewritten
+    assert files_under(tmp_path) == [first.path]
+
+
+def test_different_mails_get_different_files(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    one = archive.store(RAW, RECEIVED)
+    two = archive.store(RAW + b"x", RECEIVED)
+    assert one.path != two.path
+    assert archive.read(one.path) == RAW
+    assert archive.read(str(two.path)) == RAW + b"x"
+
+
+def test_month_follows_received_at_in_utc(tmp_path: Path) -> None:
+    paris = timezone(timedelta(hours=2))
+    stored = Archive(tmp_path).store(RAW, datetime(2024, 4, 1, 0, 30, tzinfo=paris))
+    assert stored.path.parts[:2] == ("2024", "03")
+
+
+def test_truncated_copy_is_replaced(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    stored = archive.store(RAW, RECEIVED)
+    (tmp_path / stored.path).write_bytes(RAW[:10])  # e.g. a copy restored badly from backup
+    archive.store(RAW, RECEIVED)
+    assert archive.read(stored.path) == RAW
+
+
+def test_failed_write_leaves_neither_partial_file_nor_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken_replace(src: object, dst: object) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(archive_module.os, "replace", broken_replace)
+    with pytest.raises(OSError, match="disk full"):
+        Archive(tmp_path).store(RAW, RECEIVED)
+    assert files_under(tmp_path) == []
+
+
+def test_write_goes_through_a_synced_temporary_in_the_same_folder(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    seen: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def spying_replace(src: str, dst: str) -> None:
+        seen.append((os.fspath(src), os.fspath(dst)))
+        assert Path(src).read_bytes() == RAW  # complete before it takes the final name
+        assert not Path(dst).exists()
+        real_replace(src, dst)
+
+    monkeypatch.setattr(archive_module.os, "replace", spying_replace)
+    synced: list[int] = []
+    real_fsync = os.fsync
+    monkeypatch.setattr(archive_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    stored = Archive(tmp_path).store(RAW, RECEIVED)
+    ((src, dst),) = seen
+    assert Path(src).parent == Path(dst).parent == (tmp_path / stored.path).parent.resolve()
+    assert len(synced) >= 1
+
+
+def test_read_refuses_paths_outside_the_root(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    root.mkdir()
+    (tmp_path / "secret").write_bytes(b"secret")
+    archive = Archive(root)
+    for path in ("../secret", "/etc/passwd", Path("2024/../../secret"), ""):
+        with pytest.raises(ValueError):
+            archive.read(path)
+
+
+def test_store_attachment_layout(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    stored = archive.store(RAW, RECEIVED)
+    first = archive.store_attachment(stored.sha256, 1, "scan.pdf", b"one", RECEIVED)
+    second = archive.store_attachment(stored.sha256, 2, "scan.pdf", b"two", RECEIVED)
+    assert first == Path("2024", "03", stored.sha256, "01-scan.pdf")
+    assert second == Path("2024", "03", stored.sha256, "02-scan.pdf")
+    assert (tmp_path / first).read_bytes() == b"one"
+    assert (tmp_path / second).read_bytes() == b"two"
+    again = archive.store_attachment(stored.sha256, 1, "scan.pdf", b"one", RECEIVED)
+    assert again == first
+    assert len(files_under(tmp_path)) == 3
+
+
+@pytest.mark.parametrize(
+    "hostile",
+    ["../../../../etc/cron.d/evil", "..\\..\\evil.bat", "/etc/passwd", "..", "", "\u202efdp.exe"],
+)
+def test_attachment_names_cannot_escape(tmp_path: Path, hostile: str) -> None:
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    digest = "a" * 64
+    path = archive.store_attachment(digest, 3, hostile, b"x", RECEIVED)
+    assert path.parent == Path("2024", "03", digest)
+    assert path.name.startswith("03-")
+    assert (root / path).resolve().parent == (root / "2024" / "03" / digest).resolve()
+    assert [p for p in tmp_path.rglob("*") if p.is_file()] == [root / path]
+
+
+@pytest.mark.parametrize("digest", ["../../x", "A" * 64, "a" * 63, "/" + "a" * 63])
+def test_attachment_refuses_a_bad_mail_digest(tmp_path: Path, digest: str) -> None:
+    with pytest.raises(ValueError):
+        Archive(tmp_path).store_attachment(digest, 1, "a.pdf", b"x", RECEIVED)
+
+
+@pytest.mark.parametrize("index", [-1, True, "1"])
+def test_attachment_refuses_a_bad_index(tmp_path: Path, index: object) -> None:
+    with pytest.raises(ValueError):
+        Archive(tmp_path).store_attachment("a" * 64, index, "a.pdf", b"x", RECEIVED)  # type: ignore[arg-type]
+
+
+def test_symlink_planted_in_the_tree_cannot_redirect_writes(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (root / "2024" / "03").mkdir(parents=True)
+    digest = "b" * 64
+    (root / "2024" / "03" / digest).symlink_to(outside, target_is_directory=True)
+    with pytest.raises(ValueError):
+        Archive(root).store_attachment(digest, 1, "a.pdf", b"x", RECEIVED)
+    assert list(outside.iterdir()) == []

@@ -1,0 +1,58 @@
+"""Deadlines in French working days, counted in the organisation's time zone."""
+
+from datetime import date, datetime, timezone
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
+
+PARIS = ZoneInfo("Europe/Paris")
+
+
+@pytest.fixture(scope="module")
+def policy() -> DuePolicy:
+    return DuePolicy(WorkingDayCalendar.for_country("FR"), PARIS)
+
+
+def test_claim_before_christmas_counts_across_christmas_and_new_year(policy: DuePolicy) -> None:
+    # Friday 18 December 2026, 17:00 in Paris. Working days after it: 21-24 Dec (4), not the 25th,
+    # 28-31 Dec (8), not 1 January, then 4-8 Jan (13), 11 and 12 Jan (15).
+    received = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)
+    assert policy.acknowledge_due(received) == date(2027, 1, 12)
+    assert policy.response_due(received) == date(2027, 1, 17)
+
+
+def test_reception_day_is_taken_in_paris_not_utc(policy: DuePolicy) -> None:
+    # 23:30 UTC on Sunday 6 December is already Monday 7 December in Paris.
+    received = datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc)
+    assert policy.local_day(received) == date(2026, 12, 7)
+    # Day 1 is Tuesday 8th: 8-11 (4), 14-18 (9), 21-24 (13), Christmas skipped, 28 (14), 29 (15).
+    # Counted from the UTC date (Sunday 6th) it would have been the 28th.
+    assert policy.acknowledge_due(received) == date(2026, 12, 29)
+
+
+def test_may_holidays_are_skipped(policy: DuePolicy) -> None:
+    calendar = policy.calendar
+    # 1 May, 8 May (Fridays in 2026) and Ascension Thursday 14 May 2026 are public holidays.
+    for holiday in (date(2026, 5, 1), date(2026, 5, 8), date(2026, 5, 14), date(2026, 5, 25)):
+        assert not calendar.is_working_day(holiday)
+    assert calendar.add_working_days(date(2026, 4, 30), 1) == date(2026, 5, 4)
+    assert calendar.working_days_between(date(2026, 4, 30), date(2026, 5, 15)) == 8
+
+
+def test_weekend_reception_starts_counting_on_monday(policy: DuePolicy) -> None:
+    saturday = datetime(2026, 10, 3, 10, 0, tzinfo=PARIS)
+    assert policy.calendar.add_working_days(policy.local_day(saturday), 1) == date(2026, 10, 5)
+
+
+def test_numbers_come_from_the_settings() -> None:
+    policy = DuePolicy(WorkingDayCalendar.for_country("FR"), PARIS, acknowledge_working_days=2, response_days=10)
+    received = datetime(2026, 10, 1, 9, 0, tzinfo=PARIS)  # a Thursday
+    assert policy.acknowledge_due(received) == date(2026, 10, 5)
+    assert policy.response_due(received) == date(2026, 10, 11)
+
+
+def test_a_given_holiday_list_is_honoured() -> None:
+    calendar = WorkingDayCalendar({date(2026, 10, 5)})
+    assert calendar.add_working_days(date(2026, 10, 2), 1) == date(2026, 10, 6)

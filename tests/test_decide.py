@@ -1,0 +1,138 @@
+"""The pure core: every branch of what happens to one mail, without any server."""
+
+from dataclasses import replace
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from inboxbot.cases import CaseRef
+from inboxbot.conversation import ThreadMatch
+from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.decide import SENT, Attach, Facts, Ignore, OpenCase, Policy, decide
+from inboxbot.message import Address, ParsedMail
+from inboxbot.rules import Verdict
+
+PARIS = ZoneInfo("Europe/Paris")
+RECEIVED = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)
+POLICY = Policy(mode="shared", acknowledge=True, daily_cap_per_sender=3, due=DuePolicy(WorkingDayCalendar.for_country(), PARIS))
+CASE = CaseRef(id=3, number="2026-0003", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"}))
+NO_RULE = Verdict(action=None, kind=None, nature=None, priority=None, channel=None, hits=())
+CLAIM = Verdict(action="claim", kind="reclamation", nature="materielle", priority="haute", channel=None, hits=("40-complaint-words.toml:x",))
+
+
+def facts(verdict: Verdict = CLAIM, sender: str | None = "lea@example.fr", **changes: object) -> Facts:
+    mail = ParsedMail(
+        message_id="m1@example.fr",
+        subject="RE : Réclamation : attestation manquante",
+        from_=Address(sender, "Léa Martin") if sender else None,
+    )
+    return replace(Facts(mail=mail, folder_role="inbox", received_at=RECEIVED, thread=None, verdict=verdict), **changes)  # type: ignore[arg-type]
+
+
+def test_a_claim_opens_a_case_with_its_deadlines_and_an_acknowledgement() -> None:
+    decision = decide(facts(), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert decision.kind == "reclamation" and decision.channel == "email"
+    assert decision.claimant == Address("lea@example.fr", "Léa Martin")
+    assert decision.subject == "Réclamation : attestation manquante"
+    assert decision.received_at == RECEIVED
+    assert decision.acknowledge_due == date(2027, 1, 12)
+    assert decision.response_due == date(2027, 1, 17)
+    assert (decision.nature, decision.priority) == ("materielle", "haute")
+    assert decision.rules_hit == CLAIM.hits
+    assert decision.acknowledgement == "acknowledgement"
+
+
+def test_an_incident_gets_its_own_template_and_defaults_to_alea() -> None:
+    verdict = replace(NO_RULE, action="incident", hits=("20-incidents.toml:x",))
+    decision = decide(facts(verdict, sender="formateur@example.fr"), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert decision.kind == "alea" and decision.acknowledgement == "incident_acknowledgement"
+    decision = decide(facts(replace(verdict, kind="difficulte")), POLICY)
+    assert isinstance(decision, OpenCase) and decision.kind == "difficulte"
+
+
+def test_shared_mode_leaves_unclaimed_mail_alone_and_dedicated_mode_claims_it() -> None:
+    assert decide(facts(NO_RULE), POLICY) == Ignore("ignored", "no rule claimed it")
+    decision = decide(facts(NO_RULE), replace(POLICY, mode="dedicated"))
+    assert isinstance(decision, OpenCase) and decision.kind == "reclamation"
+
+
+def test_ignore_and_triage_rules() -> None:
+    ignored = decide(facts(replace(NO_RULE, action="ignore", hits=("50-x.toml:spam",))), POLICY)
+    assert isinstance(ignored, Ignore) and ignored.outcome == "ignored" and "50-x.toml:spam" in ignored.reason
+    triage = decide(facts(replace(NO_RULE, action="triage", hits=("50-x.toml:t",))), POLICY)
+    assert isinstance(triage, Ignore) and triage.outcome == "triage"
+    # In dedicated mode too, an ignore rule wins.
+    assert isinstance(decide(facts(replace(NO_RULE, action="ignore")), replace(POLICY, mode="dedicated")), Ignore)
+
+
+def test_a_reply_continues_its_case() -> None:
+    thread = ThreadMatch(CASE, "references", True)
+    assert decide(facts(thread=thread), POLICY) == Attach(CASE, "in", "")
+    # Even when no rule claims it in shared mode.
+    assert decide(facts(NO_RULE, thread=thread), POLICY) == Attach(CASE, "in", "")
+    # But an explicit ignore rule still wins.
+    assert isinstance(decide(facts(replace(NO_RULE, action="ignore"), thread=thread), POLICY), Ignore)
+
+
+def test_replies_on_closed_cases_and_from_new_senders_are_flagged() -> None:
+    closed = ThreadMatch(replace(CASE, status="closed"), "references", True)
+    decision = decide(facts(thread=closed), POLICY)
+    assert isinstance(decision, Attach) and "closed" in decision.note
+    stranger = ThreadMatch(CASE, "references", False)
+    decision = decide(facts(sender="other@example.fr", thread=stranger), POLICY)
+    assert isinstance(decision, Attach) and "new to the case" in decision.note
+
+
+def test_automatic_mail_is_never_acknowledged_but_recorded_against_its_case() -> None:
+    assert decide(facts(automatic="Auto-Submitted: auto-replied"), POLICY) == Ignore("automatic", "Auto-Submitted: auto-replied")
+    thread = ThreadMatch(CASE, "references", True)
+    decision = decide(facts(automatic="delivery status report", thread=thread), POLICY)
+    assert decision == Attach(CASE, "in", "automatic mail: delivery status report")
+
+
+def test_our_own_mail_is_never_processed() -> None:
+    assert decide(facts(own=True), POLICY) == Ignore("own", "sent by inboxbot itself")
+    assert decide(facts(own=True, thread=ThreadMatch(CASE, "references", True)), POLICY).outcome == "own"
+
+
+def test_sent_folder_mail_is_the_directors_reply() -> None:
+    thread = ThreadMatch(CASE, "references", True)
+    assert decide(facts(folder_role=SENT, thread=thread, sender="alice@cafemetrie.com"), POLICY) == Attach(
+        CASE, "out", "written by the director"
+    )
+    assert decide(facts(folder_role=SENT, sender="alice@cafemetrie.com"), POLICY) == Ignore("ignored", "sent mail about no case")
+
+
+def test_no_sender_is_set_aside() -> None:
+    assert decide(facts(sender=None), POLICY) == Ignore("set_aside", "no sender address")
+
+
+@pytest.mark.parametrize(
+    ("changes", "policy", "note"),
+    [
+        ({"acknowledgements_today": 3}, POLICY, "daily cap of 3"),
+        ({}, replace(POLICY, acknowledge=False), "turned off"),
+        ({"from_director": True, "sender": "alice@cafemetrie.com"}, POLICY, "director herself"),
+    ],
+)
+def test_cases_opened_without_acknowledgement_say_why(changes: dict[str, object], policy: Policy, note: str) -> None:
+    sender = changes.pop("sender", "lea@example.fr")
+    decision = decide(facts(sender=sender, **changes), policy)  # type: ignore[arg-type]
+    assert isinstance(decision, OpenCase)
+    assert decision.acknowledgement is None and note in decision.note
+
+
+def test_a_claim_forwarded_by_the_director_has_no_claimant_yet() -> None:
+    verdict = replace(CLAIM, channel="third_party")
+    decision = decide(facts(verdict, sender="alice@cafemetrie.com", from_director=True), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert decision.claimant is None and decision.channel == "third_party" and decision.acknowledgement is None
+    assert "transmitted by the director" in decision.note
+
+
+def test_under_the_cap_an_acknowledgement_is_sent() -> None:
+    decision = decide(facts(acknowledgements_today=2), POLICY)
+    assert isinstance(decision, OpenCase) and decision.acknowledgement == "acknowledgement"
