@@ -54,9 +54,7 @@ _DAEMONS = frozenset({"mailerdaemon", "postmaster"})
 _NO_REPLY = ("noreply", "donotreply", "nepasrepondre", "nerepondezpas", "nerepondpas")
 _SEPARATORS = re.compile(r"[-_.+\s]")
 
-_MESSAGE_ID_LINE = re.compile(
-    r"^[ \t>]*(?:Original-)?Message-ID:[ \t]*(<[^<>\r\n]+>)", re.IGNORECASE | re.MULTILINE
-)
+_MESSAGE_ID_LINE = re.compile(r"^[ \t>]*(?:Original-)?Message-ID:[ \t]*(<[^<>\r\n]+>)", re.IGNORECASE | re.MULTILINE)
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
 _ATTACHED_HEADERS = frozenset({"text/rfc822-headers", "message/global-headers"})
 _MAX_PARTS = 200
@@ -99,10 +97,11 @@ def bounced_message_ids(mail: ParsedMail, raw: bytes) -> tuple[str, ...]:
     try:
         for mid in _ids_from_parts(email.message_from_bytes(raw)):
             found.setdefault(mid, None)
-    except Exception:  # RecursionError included: a broken report still has its text to search
+    except Exception:  # noqa: BLE001, S110 - a broken report still has its text to search
         pass
-    # The raw bytes come last: they also hold the report's own headers, excluded below.
-    for text in (mail.text, raw.decode("latin-1")):
+    # The raw bytes come last (their first MiB: the quoted original sits near the top); they
+    # also hold the report's own headers, whose Message-ID is excluded.
+    for text in (mail.text, raw[: 1 << 20].decode("latin-1")):
         if found:
             break
         for match in _MESSAGE_ID_LINE.finditer(text):
@@ -221,21 +220,29 @@ def _ids_from_parts(message: email.message.Message) -> list[str]:
         part = stack.pop()
         seen += 1
         content_type = part.get_content_type()
-        # get_payload() only on containers: on a leaf it applies the declared charset, and
-        # raises on hostile ones.
-        payload = part.get_payload() if part.is_multipart() else None
-        if content_type in _ATTACHED_MAIL and isinstance(payload, list) and payload:
-            found.extend(message_ids(_raw_header(payload[0], "message-id")))
+        # Sub-parts only of containers: get_payload() on a leaf applies the declared charset,
+        # and raises on hostile ones.
+        children = _children(part)
+        if content_type in _ATTACHED_MAIL and children:
+            found.extend(message_ids(_raw_header(children[0], "message-id")))
         elif content_type in _ATTACHED_HEADERS:
-            data = part.get_payload(decode=True) or b""
-            headers = email.parser.BytesHeaderParser().parsebytes(data)
-            found.extend(message_ids(_raw_header(headers, "message-id")))
+            data = part.get_payload(decode=True)
+            if isinstance(data, bytes):
+                headers = email.parser.BytesHeaderParser().parsebytes(data)
+                found.extend(message_ids(_raw_header(headers, "message-id")))
         elif content_type == "message/disposition-notification":
-            for block in payload if isinstance(payload, list) else []:
+            for block in children:
                 found.extend(message_ids(_raw_header(block, "original-message-id")))
-        elif isinstance(payload, list):
-            stack.extend(reversed(payload))
+        else:
+            stack.extend(reversed(children))
     return found
+
+
+def _children(part: email.message.Message) -> list[email.message.Message]:
+    if not part.is_multipart():
+        return []
+    payload = part.get_payload()
+    return [p for p in payload if isinstance(p, email.message.Message)]
 
 
 def _raw_header(message: email.message.Message, name: str) -> str:

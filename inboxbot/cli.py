@@ -68,12 +68,20 @@ def cmd_cases(args: argparse.Namespace) -> int:
                 cases = unit.cases(open_only=args.open)
                 if args.json:
                     details = unit.case_details(cases)
-                    print(json.dumps([case_record(d, tz, settings.smtp.from_address) for d in details], ensure_ascii=False, indent=2))
+                    print(
+                        json.dumps(
+                            [case_record(d, tz, settings.smtp.from_address) for d in details],
+                            ensure_ascii=False,
+                            indent=2,
+                        )
+                    )
                     return 0
                 if not cases:
                     print("Aucun dossier.")
                 for case in cases:
-                    acknowledged = case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+                    acknowledged = (
+                        case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+                    )
                     print(
                         f"{case.number}  {case.kind_label:<12} {case.status:<6} "
                         f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
@@ -97,8 +105,21 @@ def cmd_cases(args: argparse.Namespace) -> int:
 
 def _print_case(record: dict[str, object]) -> None:
     for key in (
-        "number", "kind", "status", "channel", "claimant", "subject", "received_at", "acknowledge_due",
-        "acknowledged_at", "response_due", "responded_at", "closed_at", "nature", "priority", "rules",
+        "number",
+        "kind",
+        "status",
+        "channel",
+        "claimant",
+        "subject",
+        "received_at",
+        "acknowledge_due",
+        "acknowledged_at",
+        "response_due",
+        "responded_at",
+        "closed_at",
+        "nature",
+        "priority",
+        "rules",
     ):
         print(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
     print("\nÉchanges :")

@@ -152,13 +152,13 @@ class _Section:
             raise self.error(name, f"expected {expected}, got {value!r}")
         return value
 
-    def str(self, name: str, default: Any = None) -> Any:
+    def string(self, name: str, default: Any = None) -> Any:
         value = self._get(name, str, "a string", default)
         if value is not None and isinstance(value, str) and not value.strip() and default is _REQUIRED:
             raise self.error(name, "must not be empty")
         return value
 
-    def int(self, name: str, default: Any = None, minimum: int | None = None) -> Any:
+    def integer(self, name: str, default: Any = None, minimum: int | None = None) -> Any:
         value = self._get(name, int, "a whole number", default)
         if value is not None and minimum is not None and value < minimum:
             raise self.error(name, f"must be at least {minimum}, got {value}")
@@ -170,11 +170,11 @@ class _Section:
             raise self.error(name, f"must be at least {minimum}, got {value}")
         return None if value is None else float(value)
 
-    def bool(self, name: str, default: Any = None) -> Any:
+    def boolean(self, name: str, default: Any = None) -> Any:
         return self._get(name, bool, "true or false", default)
 
     def choice(self, name: str, choices: tuple[str, ...], default: Any = None) -> Any:
-        value = self.str(name, default)
+        value = self.string(name, default)
         if value is not None and value not in choices:
             raise self.error(name, f"expected one of {', '.join(choices)}, got {value!r}")
         return value
@@ -204,8 +204,8 @@ class _Section:
     def secret(self, name: str, required: bool) -> str | None:
         """`name` given in the file, or `name_env` naming an environment variable that holds it."""
         env_key = f"{name}_env"
-        direct = self.str(name)
-        env_name = self.str(env_key)
+        direct: str | None = self.string(name)
+        env_name: str | None = self.string(env_key)
         if direct is not None and env_name is not None:
             raise self.error(name, f"give either {name} or {env_key}, not both")
         if env_name is not None:
@@ -217,7 +217,7 @@ class _Section:
         return direct
 
     def path_value(self, name: str, base: Path, default: Any = None) -> Path | None:
-        value = self.str(name, default)
+        value = self.string(name, default)
         if value is None:
             return None
         path = Path(value).expanduser()
@@ -244,7 +244,7 @@ _REQUIRED: Any = object()
 
 
 def _port(section: _Section, default: int) -> int:
-    port: int = section.int("port", default, minimum=1)
+    port: int = section.integer("port", default, minimum=1)
     if port > 65535:
         raise section.error("port", f"must be at most 65535, got {port}")
     return port
@@ -273,11 +273,9 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
 
     org = root.sub("organisation")
     organisation = OrganisationSettings(
-        name=org.str("name", _REQUIRED),
-        timezone=org.parsed(
-            "timezone", _zone, "an IANA time zone such as Europe/Paris", ZoneInfo("Europe/Paris")
-        ),
-        case_label=org.str("case_label", "Dossier"),
+        name=org.string("name", _REQUIRED),
+        timezone=org.parsed("timezone", _zone, "an IANA time zone such as Europe/Paris", ZoneInfo("Europe/Paris")),
+        case_label=org.string("case_label", "Dossier"),
     )
     org.reject_unknown()
 
@@ -285,33 +283,33 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     security = im.choice("security", SECURITY_MODES, "tls")
     ingest_since = im.parsed("ingest_since", date.fromisoformat, "a date YYYY-MM-DD")
     imap = ImapSettings(
-        host=im.str("host", _REQUIRED),
+        host=im.string("host", _REQUIRED),
         port=_port(im, {"tls": 993}.get(security, 143)),
         security=security,
-        username=im.str("username", _REQUIRED),
+        username=im.string("username", _REQUIRED),
         password=im.secret("password", required=True) or "",
-        inbox_folder=im.str("inbox_folder", "INBOX"),
-        sent_folder=im.str("sent_folder"),
-        watch_sent=im.bool("watch_sent", True),
+        inbox_folder=im.string("inbox_folder", "INBOX"),
+        sent_folder=im.string("sent_folder"),
+        watch_sent=im.boolean("watch_sent", True),
         mode=im.choice("mode", MAILBOX_MODES, "shared"),
         poll_interval=im.number("poll_interval", 60.0, minimum=1),
-        idle=im.bool("idle", True),
+        idle=im.boolean("idle", True),
         ingest_since=ingest_since,
-        fetch_batch=im.int("fetch_batch", 200, minimum=1),
+        fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
     )
     im.reject_unknown()
 
     sm = root.sub("smtp")
     smtp_security = sm.choice("security", SECURITY_MODES, "starttls")
-    from_address_raw = sm.str("from_address", _REQUIRED)
+    from_address_raw = sm.string("from_address", _REQUIRED)
     smtp = SmtpSettings(
-        host=sm.str("host", _REQUIRED),
+        host=sm.string("host", _REQUIRED),
         port=_port(sm, {"tls": 465, "starttls": 587}.get(smtp_security, 25)),
         security=smtp_security,
         from_address=_address(sm, "from_address", from_address_raw),
-        from_name=sm.str("from_name", organisation.name),
-        username=sm.str("username"),
+        from_name=sm.string("from_name", organisation.name),
+        username=sm.string("username"),
         password=sm.secret("password", required=False),
         timeout=sm.number("timeout", 60.0, minimum=1),
     )
@@ -328,12 +326,12 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     di.reject_unknown()
 
     db = root.sub("database")
-    url = db.str("url", "sqlite:///inboxbot.db")
+    url = db.string("url", "sqlite:///inboxbot.db")
     database = DatabaseSettings(url=_resolve_sqlite(url, base_dir))
     db.reject_unknown()
 
     st = root.sub("storage")
-    retention = st.int("retention_years", 3)
+    retention = st.integer("retention_years", 3)
     if retention < 3:
         raise st.error("retention_years", f"the procedure keeps records at least 3 years, got {retention}")
     storage = StorageSettings(
@@ -344,23 +342,23 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
 
     dl = root.sub("deadlines", required=False)
     deadlines = DeadlineSettings(
-        acknowledge_working_days=dl.int("acknowledge_working_days", 15, minimum=1),
-        response_days=dl.int("response_days", 30, minimum=1),
-        holiday_country=dl.str("holiday_country", "FR"),
-        holiday_subdivision=dl.str("holiday_subdivision"),
+        acknowledge_working_days=dl.integer("acknowledge_working_days", 15, minimum=1),
+        response_days=dl.integer("response_days", 30, minimum=1),
+        holiday_country=dl.string("holiday_country", "FR"),
+        holiday_subdivision=dl.string("holiday_subdivision"),
     )
     dl.reject_unknown()
 
     ack = root.sub("acknowledgement", required=False)
     acknowledgement = AcknowledgementSettings(
-        enabled=ack.bool("enabled", True),
-        daily_cap_per_sender=ack.int("daily_cap_per_sender", 3, minimum=1),
+        enabled=ack.boolean("enabled", True),
+        daily_cap_per_sender=ack.integer("daily_cap_per_sender", 3, minimum=1),
     )
     ack.reject_unknown()
 
     ob = root.sub("outbox", required=False)
     outbox = OutboxSettings(
-        max_attempts=ob.int("max_attempts", 20, minimum=1),
+        max_attempts=ob.integer("max_attempts", 20, minimum=1),
         first_retry_seconds=ob.number("first_retry_seconds", 30.0, minimum=0),
         max_retry_seconds=ob.number("max_retry_seconds", 3600.0, minimum=0),
     )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from types import FrameType
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -83,7 +83,7 @@ class Daemon:
             id=MAIL_JOB,
             max_instances=1,
             coalesce=True,
-            next_run_time=datetime.now(timezone.utc),
+            next_run_time=datetime.now(UTC),
         )
         self.scheduler.start()
         log.info("inboxbot running: polling every %ss", self.app.settings.imap.poll_interval)
@@ -100,7 +100,7 @@ class Daemon:
     def request_cycle(self) -> None:
         self.wanted.set()
         try:
-            self.scheduler.modify_job(MAIL_JOB, next_run_time=datetime.now(timezone.utc))
+            self.scheduler.modify_job(MAIL_JOB, next_run_time=datetime.now(UTC))
         except Exception:  # noqa: BLE001 - the scheduler is shutting down; the flag is enough
             pass
 
@@ -124,7 +124,10 @@ class Daemon:
                 if report.fetched or report.sent or report.send_failures:
                     log.info(
                         "cycle: %d mail(s) read, %d case(s) opened, %d sent, %d failed to send",
-                        report.fetched, len(report.opened), report.sent, report.send_failures,
+                        report.fetched,
+                        len(report.opened),
+                        report.sent,
+                        report.send_failures,
                     )
                 if not self.wanted.is_set():
                     return

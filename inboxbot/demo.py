@@ -18,7 +18,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -64,16 +64,26 @@ class _Sink:
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
         message = message_from_bytes(envelope.content, policy=policy.default)
         with self.lock:
-            self.messages.append(message)  # type: ignore[arg-type]
+            self.messages.append(message)
         return "250 OK"
 
 
 @contextmanager
 def _pymap(port: int) -> Iterator[None]:
     command = [
-        sys.executable, "-c", "from pymap.main import main; main()",
-        "--host", "127.0.0.1", "--port", str(port), "--no-tls",
-        "dict", "--demo-user", DEMO_USER, "--demo-password", DEMO_PASSWORD,
+        sys.executable,
+        "-c",
+        "from pymap.main import main; main()",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--no-tls",
+        "dict",
+        "--demo-user",
+        DEMO_USER,
+        "--demo-password",
+        DEMO_PASSWORD,
     ]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
@@ -101,7 +111,7 @@ def _mail(sender: str, subject: str, body: str, **headers: str) -> bytes:
     message["From"] = sender
     message["To"] = f"Cafémétrie <{DEMO_USER}>"
     message["Subject"] = subject
-    message["Date"] = format_datetime(datetime.now(timezone.utc))
+    message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = headers.pop("message_id", None) or make_msgid(domain=sender.rpartition("@")[2].strip(">"))
     for name, value in headers.items():
         message[name.replace("_", "-")] = value
@@ -113,12 +123,20 @@ def _settings(directory: Path, imap_port: int, smtp_port: int) -> dict[str, Any]
     return {
         "organisation": {"name": "Cafémétrie", "timezone": "Europe/Paris"},
         "imap": {
-            "host": "127.0.0.1", "port": imap_port, "security": "plain", "username": DEMO_USER,
-            "password": DEMO_PASSWORD, "mode": "shared", "idle": False,
+            "host": "127.0.0.1",
+            "port": imap_port,
+            "security": "plain",
+            "username": DEMO_USER,
+            "password": DEMO_PASSWORD,
+            "mode": "shared",
+            "idle": False,
         },
         "smtp": {
-            "host": "127.0.0.1", "port": smtp_port, "security": "plain",
-            "from_address": DEMO_USER, "from_name": "Cafémétrie",
+            "host": "127.0.0.1",
+            "port": smtp_port,
+            "security": "plain",
+            "from_address": DEMO_USER,
+            "from_name": "Cafémétrie",
         },
         "director": {"addresses": [DEMO_USER]},
         "database": {"url": f"sqlite:///{directory / 'inboxbot.db'}"},

@@ -9,12 +9,11 @@ same on 50,000 old mails as on none.
 from __future__ import annotations
 
 import logging
-import socket
 import ssl
 import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from types import TracebackType
 
 import imapclient
@@ -72,7 +71,7 @@ class Mailbox:
             )
         except ssl.SSLError as exc:
             raise MailboxError(f"{where}: TLS failed: {exc.reason or exc}") from exc
-        except (OSError, socket.timeout) as exc:
+        except (TimeoutError, OSError) as exc:
             raise MailboxError(f"{where}: cannot connect: {exc}") from exc
         try:
             if s.security == "starttls":
@@ -211,7 +210,7 @@ def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def _aware(value: datetime) -> datetime:
-    return value if value.tzinfo is not None else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
 
 
 def _close_quietly(client: imapclient.IMAPClient) -> None:

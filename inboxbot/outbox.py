@@ -57,7 +57,7 @@ def _one_line(value: str) -> str:
 
 def _address_header(address: Address) -> str:
     email = address.email
-    if any(ch in email for ch in "\r\n,<>;\"() \t") or email.count("@") != 1:
+    if any(ch in email for ch in '\r\n,<>;"() \t') or email.count("@") != 1:
         raise UnsafeHeader(f"refusing to send to {email!r}")
     name = _one_line(address.name)
     if not name:

@@ -15,6 +15,10 @@ returns attachment payloads as base64 text, invents random names for unnamed par
 every Received header, which alone costs more than our whole budget per mail.
 """
 
+# Broad excepts are deliberate here: one hostile mail must never stop the daemon, so every
+# stdlib call on sender-controlled structure degrades to a defect instead of raising.
+# ruff: noqa: BLE001, S110, S112
+
 from __future__ import annotations
 
 import base64
@@ -131,6 +135,7 @@ def parse(raw: bytes) -> ParsedMail:
     if not raw.strip():
         raise ParseError("empty input")
     defects = _Defects()
+    body = _Body(defects)
     try:
         message = email.message_from_bytes(raw)
     except RecursionError:
@@ -140,6 +145,13 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:  # the stdlib promises leniency; a bug there must not stop the daemon
         defects.add(f"MIME structure unreadable ({type(exc).__name__}), body not parsed")
         message = _headers_only(raw)
+    else:
+        try:
+            body.read(message)
+        except RecursionError:
+            defects.add("MIME nesting too deep, body partly read")
+        except Exception as exc:  # the structure walk itself failed: keep what was read so far
+            defects.add(f"MIME structure partly unreadable ({type(exc).__name__})")
 
     raw_headers = [(name, _unfold(value)) for name, value in message.raw_items()]
     if not raw_headers:
@@ -152,13 +164,6 @@ def parse(raw: bytes) -> ParsedMail:
     message_id = _message_id(first, raw_headers, defects)
     subject = _subject(raw_headers, defects)
     from_, to, cc, reply_to, date = _addresses_and_date(raw_headers, defects)
-    body = _Body(defects)
-    try:
-        body.read(message)
-    except RecursionError:
-        defects.add("MIME nesting too deep, body partly read")
-    except Exception as exc:  # the structure walk itself failed: keep what was read so far
-        defects.add(f"MIME structure partly unreadable ({type(exc).__name__})")
     for defect in message.defects:
         if type(defect).__name__ not in _REPORTED_BY_RECOVERY:
             defects.add(_describe_stdlib_defect(defect))
@@ -249,9 +254,7 @@ def _first_values(raw_headers: list[tuple[str, str]]) -> dict[str, str]:
     return first
 
 
-def _decoded_headers(
-    raw_headers: list[tuple[str, str]], defects: _Defects
-) -> dict[str, tuple[str, ...]]:
+def _decoded_headers(raw_headers: list[tuple[str, str]], defects: _Defects) -> dict[str, tuple[str, ...]]:
     """Every header decoded, capped in size and count, as `ParsedMail.headers` wants them."""
     collected: dict[str, list[str]] = {}
     kept = 0
@@ -263,7 +266,7 @@ def _decoded_headers(
         kept += 1
         if len(value) > 4 * MAX_HEADER_VALUE:
             value = value[: 4 * MAX_HEADER_VALUE]
-        decoded = decode_header_value(value)
+        decoded = _decode_header_value(value)
         if len(decoded) > MAX_HEADER_VALUE:
             decoded = decoded[:MAX_HEADER_VALUE]
             truncated = True
@@ -275,7 +278,7 @@ def _decoded_headers(
     return {key: tuple(values) for key, values in collected.items()}
 
 
-def decode_header_value(value: str) -> str:
+def _decode_header_value(value: str) -> str:
     """A raw header value as text: 8-bit bytes and RFC 2047 words decoded, controls blanked.
 
     Controls (CR and LF above all) are blanked because decoded values flow into the subject of
@@ -379,20 +382,18 @@ def _subject(raw_headers: list[tuple[str, str]], defects: _Defects) -> str:
         return ""
     if len(values) > 1:
         defects.add("several Subject headers")
-    decoded = decode_header_value(values[0][: 4 * MAX_HEADER_VALUE])
+    decoded = _decode_header_value(values[0][: 4 * MAX_HEADER_VALUE])
     return _WHITESPACE.sub(" ", decoded).strip()[:MAX_HEADER_VALUE]
 
 
-def _message_id(
-    first: dict[str, str], raw_headers: list[tuple[str, str]], defects: _Defects
-) -> str | None:
+def _message_id(first: dict[str, str], raw_headers: list[tuple[str, str]], defects: _Defects) -> str | None:
     count = sum(1 for name, _ in raw_headers if name.lower() == "message-id")
     if count == 0:
         defects.add("no Message-ID")
         return None
     if count > 1:
         defects.add("several Message-ID headers")
-    value = decode_header_value(first["message-id"])
+    value = _decode_header_value(first["message-id"])
     ids = message_ids(value)
     if ids:
         return ids[0]
@@ -417,9 +418,7 @@ def _references(value: str, defects: _Defects) -> tuple[str, ...]:
 
 def _addresses_and_date(
     raw_headers: list[tuple[str, str]], defects: _Defects
-) -> tuple[
-    Address | None, tuple[Address, ...], tuple[Address, ...], tuple[Address, ...], datetime | None
-]:
+) -> tuple[Address | None, tuple[Address, ...], tuple[Address, ...], tuple[Address, ...], datetime | None]:
     """From, To, Cc, Reply-To and Date, read by mail-parser with the stdlib as a fallback."""
     values: dict[str, list[str]] = {"from": [], "to": [], "cc": [], "reply-to": [], "date": []}
     for name, value in raw_headers:
@@ -443,8 +442,7 @@ def _addresses_and_date(
     try:
         parser = mailparser.MailParser(view)
         found = {
-            key: _addresses(getattr(parser, key.replace("-", "_") + "_"))
-            for key in ("from", "to", "cc", "reply-to")
+            key: _addresses(getattr(parser, key.replace("-", "_") + "_")) for key in ("from", "to", "cc", "reply-to")
         }
         date = parser.date
         for defect in parser.address_header_defects:
@@ -455,20 +453,13 @@ def _addresses_and_date(
             defects.add(f"Date header: {defect.get('reason', 'invalid')}")
     except Exception as exc:  # mail-parser is hardened, but a bug there must not lose the mail
         defects.add(f"mail-parser failed on addresses ({type(exc).__name__})")
-        found = {
-            key: _stdlib_addresses(str(view.get(key, "")))
-            for key in ("from", "to", "cc", "reply-to")
-        }
+        found = {key: _stdlib_addresses(str(view.get(key, ""))) for key in ("from", "to", "cc", "reply-to")}
         date = _stdlib_date(view.get("date", ""))
 
     from_list = found["from"]
     if not from_list and values["from"]:
         from_list = _recovered_address(values["from"][0])
-        defects.add(
-            "From address recovered from a malformed header"
-            if from_list
-            else "no usable From address"
-        )
+        defects.add("From address recovered from a malformed header" if from_list else "no usable From address")
     if len(from_list) > 1:
         defects.add("several From addresses")
     if date is not None and date.tzinfo is None:
@@ -517,7 +508,7 @@ def _address(name: str, address: str) -> Address | None:
 
 def _stdlib_addresses(value: str) -> tuple[Address, ...]:
     pairs = email.utils.getaddresses([value]) if value else []
-    return _addresses([(decode_header_value(name), addr) for name, addr in pairs])
+    return _addresses([(_decode_header_value(name), addr) for name, addr in pairs])
 
 
 def _recovered_address(value: str) -> tuple[Address, ...]:
@@ -577,9 +568,7 @@ class _Body:
                 self._defects.add(f"more than {MAX_PARTS} MIME parts, the rest ignored")
                 return
             content_type = part.get_content_type()
-            if content_type in _ATTACHED_MAIL or not content_type.startswith(
-                ("multipart/", "message/")
-            ):
+            if content_type in _ATTACHED_MAIL or not content_type.startswith(("multipart/", "message/")):
                 yield part
             elif content_type.startswith("multipart/"):
                 stack.extend(reversed(_children(part) or self._recover(part)))
@@ -637,11 +626,9 @@ class _Body:
         text, problem = _decode_bytes(data, _charset(part))
         if problem:
             self._defects.add(f"{problem} in {kind} part")
-        return _LINE_BREAKS.sub("\n", text)
+        return _LINE_BREAKS.sub("\n", text).removeprefix("\ufeff")
 
-    def _add_attachment(
-        self, part: email.message.Message, content_type: str, filename: str
-    ) -> None:
+    def _add_attachment(self, part: email.message.Message, content_type: str, filename: str) -> None:
         index = len(self.attachments) + 1
         extension = _extension_for(content_type)
         name = safe_filename(filename, f"piece-jointe-{index}{extension}")
@@ -661,7 +648,7 @@ class _Body:
             subject = _raw_subject(data)
         else:
             data = _flatten(inner)
-            subject = decode_header_value(_first_raw(inner, "subject"))
+            subject = _decode_header_value(_first_raw(inner, "subject"))
         if not filename and subject:
             filename = _WHITESPACE.sub(" ", subject)[:100] + ".eml"
         name = safe_filename(filename, f"message-{index}.eml")
@@ -673,7 +660,7 @@ def _raw_subject(data: bytes) -> str:
         headers = email.parser.BytesHeaderParser().parsebytes(data)
     except Exception:
         return ""
-    return decode_header_value(_first_raw(headers, "subject"))
+    return _decode_header_value(_first_raw(headers, "subject"))
 
 
 def _first_raw(message: email.message.Message, name: str) -> str:
@@ -707,21 +694,17 @@ def _part_filename(part: email.message.Message) -> str:
     """
     source = part
     naming = [
-        (name, value)
-        for name, value in part.raw_items()
-        if name.lower() in ("content-disposition", "content-type")
+        (name, value) for name, value in part.raw_items() if name.lower() in ("content-disposition", "content-type")
     ]
     if any(_SURROGATES.search(value) for _, value in naming):
         source = email.message.Message()
         for name, value in naming:
             source[name] = _decode_8bit(value.encode("utf-8", "surrogateescape"))
     try:
-        name = source.get_filename()
+        filename = source.get_filename()
     except Exception:
-        name = None
-    if not name:
         return ""
-    return decode_header_value(_unfold(str(name)))
+    return _decode_header_value(_unfold(str(filename))) if filename else ""
 
 
 def _transfer_encoding(part: email.message.Message) -> str:
@@ -867,9 +850,7 @@ def html_to_text(html: str) -> str:
 
 class _HtmlText(HTMLParser):
     _SKIPPED = frozenset({"script", "style", "head", "title", "template", "noscript"})
-    _PARAGRAPHS = frozenset(
-        {"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr", "ul", "ol"}
-    )
+    _PARAGRAPHS = frozenset({"p", "h1", "h2", "h3", "h4", "h5", "h6", "blockquote", "pre", "table", "hr", "ul", "ol"})
     _LINES = frozenset(
         {
             "div",

@@ -20,7 +20,6 @@ from inboxbot.archive import StoredMail
 from inboxbot.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.bootstrap import App
 from inboxbot.conversation import case_tag, find_thread
-from inboxbot.decide import SENT as SENT_ROLE
 from inboxbot.decide import Attach, Decision, Facts, Ignore, OpenCase, decide
 from inboxbot.mailbox import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.message import Address, ParsedMail
@@ -74,7 +73,9 @@ class Pipeline:
             elif state.uidvalidity != status.uidvalidity:
                 log.warning(
                     "folder %s: UIDVALIDITY changed from %s to %s; reading it again, known mails are skipped",
-                    folder.name, state.uidvalidity, status.uidvalidity,
+                    folder.name,
+                    state.uidvalidity,
+                    status.uidvalidity,
                 )
                 state = replace(state, uidvalidity=status.uidvalidity, baseline_uid=status.uidnext - 1, last_uid=0)
             state = replace(state, last_poll_at=now)
@@ -107,7 +108,9 @@ class Pipeline:
         baseline = uidnext - 1
         if since is None:
             log.info("folder %s: first met; mail already there is left alone, new mail is read", name)
-            return FolderState(name, uidvalidity, baseline, baseline, cutoff=now, first_seen_at=now)
+            # To the second, like INTERNALDATE: a mail arriving in this very second counts as new.
+            cutoff = now.replace(microsecond=0)
+            return FolderState(name, uidvalidity, baseline, baseline, cutoff=cutoff, first_seen_at=now)
         cutoff = datetime.combine(since, time(0), self.app.settings.organisation.timezone)
         candidates = [uid for uid in mailbox.uids_since(since) if uid <= baseline]
         last_uid = (min(candidates) - 1) if candidates else baseline
@@ -158,7 +161,9 @@ class Pipeline:
         thread = find_thread(mail, unit, self.directors, bounced)
         from_director = sender in self.directors
         verdict = app.rules.evaluate(
-            RuleContext(mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None)
+            RuleContext(
+                mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
+            )
         )
         acknowledgements_today = 0
         if sender is not None:
@@ -201,7 +206,9 @@ class Pipeline:
         elif isinstance(decision, Attach):
             case_id, direction, reason = decision.case.id, decision.direction, decision.note
             unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
-            log.info("mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else "")
+            log.info(
+                "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
+            )
         elif isinstance(decision, Ignore):
             reason = decision.reason
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
@@ -236,7 +243,9 @@ class Pipeline:
                 path = self.app.archive.store_attachment(
                     stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate
                 )
-                unit.add_attachment(mail_id, attachment.filename, attachment.content_type, len(attachment.payload), str(path))
+                unit.add_attachment(
+                    mail_id, attachment.filename, attachment.content_type, len(attachment.payload), str(path)
+                )
 
     def _open_case(self, unit: Unit, decision: OpenCase, mail: ParsedMail, now: datetime) -> tuple[int, str]:
         settings = self.app.settings
@@ -261,7 +270,11 @@ class Pipeline:
         unit.add_event(case_id, decision.received_at, _who(mail), "received", decision.subject)
         unit.add_event(case_id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or settings.imap.mode)
         log.info(
-            "case %s opened (%s) from %s: %s", number, decision.kind, claimant.email if claimant else "?", decision.subject
+            "case %s opened (%s) from %s: %s",
+            number,
+            decision.kind,
+            claimant.email if claimant else "?",
+            decision.subject,
         )
         if decision.acknowledgement is not None and claimant is not None:
             self._queue_acknowledgement(unit, decision, number, case_id, claimant, mail, now)
@@ -270,7 +283,14 @@ class Pipeline:
         return case_id, number
 
     def _queue_acknowledgement(
-        self, unit: Unit, decision: OpenCase, number: str, case_id: int, claimant: Address, mail: ParsedMail, now: datetime
+        self,
+        unit: Unit,
+        decision: OpenCase,
+        number: str,
+        case_id: int,
+        claimant: Address,
+        mail: ParsedMail,
+        now: datetime,
     ) -> None:
         settings = self.app.settings
         assert decision.acknowledgement is not None
@@ -317,11 +337,27 @@ class Pipeline:
             if not unit.has_mail(key):
                 unit.record_mail(
                     MailRecord(
-                        message_key=key, message_id=None, case_id=None, direction="in", folder=fetched.folder,
-                        uidvalidity=fetched.uidvalidity, uid=fetched.uid, received_at=fetched.internaldate,
-                        header_date=None, from_address=None, from_name="", to_addresses="", subject="", summary="",
-                        archive_path=str(stored.path), sha256=stored.sha256, size=stored.size,
-                        outcome="set_aside", reason=reason, automatic=None, rules_hit=(),
+                        message_key=key,
+                        message_id=None,
+                        case_id=None,
+                        direction="in",
+                        folder=fetched.folder,
+                        uidvalidity=fetched.uidvalidity,
+                        uid=fetched.uid,
+                        received_at=fetched.internaldate,
+                        header_date=None,
+                        from_address=None,
+                        from_name="",
+                        to_addresses="",
+                        subject="",
+                        summary="",
+                        archive_path=str(stored.path),
+                        sha256=stored.sha256,
+                        size=stored.size,
+                        outcome="set_aside",
+                        reason=reason,
+                        automatic=None,
+                        rules_hit=(),
                     ),
                     self.app.clock(),
                 )
@@ -347,7 +383,9 @@ class Pipeline:
                     report.sent += 1
                     log.info("mail sent to %s", recipients[result.outgoing_id])
                     return
-                later = None if result.permanent else retry_at(app.settings.outbox, attempts[result.outgoing_id] + 1, now)
+                later = (
+                    None if result.permanent else retry_at(app.settings.outbox, attempts[result.outgoing_id] + 1, now)
+                )
                 unit.mark_attempt_failed(result.outgoing_id, result.error, now, later)
             report.send_failures += 1
             log.warning(

@@ -273,9 +273,7 @@ _HEADER_KEYS = ("name", "matches")
 
 def _header(value: object, key: str) -> Condition:
     if not isinstance(value, dict):
-        raise _Invalid(
-            key, f'expected a table {{ name = "...", matches = "..." }}, got {_type_name(value)}'
-        )
+        raise _Invalid(key, f'expected a table {{ name = "...", matches = "..." }}, got {_type_name(value)}')
     for sub in value:
         if sub not in _HEADER_KEYS:
             raise _Invalid(f"{key}.{sub}", _unknown(sub, _HEADER_KEYS, "key"))
@@ -403,9 +401,7 @@ class Rule:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label", f"{self.path.name}:{self.name}")
-        settings = tuple(
-            (name, value) for name in OUTCOME_FIELDS if (value := getattr(self, name)) is not None
-        )
+        settings = tuple((name, value) for name in OUTCOME_FIELDS if (value := getattr(self, name)) is not None)
         object.__setattr__(self, "outcome", settings)
 
     def matches(self, ctx: RuleContext) -> bool:
@@ -452,9 +448,7 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
     description = table.get("description", "")
     if not isinstance(description, str):
         raise _Invalid(f"{key}.description", f"expected a string, got {_type_name(description)}")
-    return Rule(
-        path=path, name=name, condition=condition, stop=stop, description=description, **outcome
-    )
+    return Rule(path=path, name=name, condition=condition, stop=stop, description=description, **outcome)
 
 
 def _load_file(path: Path) -> list[Rule]:

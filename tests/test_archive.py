@@ -23,9 +23,7 @@ def files_under(root: Path) -> list[Path]:
 def test_store_layout_and_content(tmp_path: Path) -> None:
     stored = Archive(tmp_path).store(RAW, RECEIVED)
     digest = hashlib.sha256(RAW).hexdigest()
-    assert stored == StoredMail(
-        path=Path("2024", "03", f"{digest}.eml"), sha256=digest, size=len(RAW)
-    )
+    assert stored == StoredMail(path=Path("2024", "03", f"{digest}.eml"), sha256=digest, size=len(RAW))
     assert not stored.path.is_absolute()
     assert (tmp_path / stored.path).read_bytes() == RAW
     assert files_under(tmp_path) == [stored.path]  # no temporary file left behind
@@ -91,7 +89,12 @@ def test_write_goes_through_a_synced_temporary_in_the_same_folder(
     monkeypatch.setattr(archive_module.os, "replace", spying_replace)
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(archive_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+
+    def spying_fsync(descriptor: int) -> None:
+        synced.append(descriptor)
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(archive_module.os, "fsync", spying_fsync)
     stored = Archive(tmp_path).store(RAW, RECEIVED)
     ((src, dst),) = seen
     assert Path(src).parent == Path(dst).parent == (tmp_path / stored.path).parent.resolve()

@@ -85,19 +85,35 @@ def test_the_password_never_shows_in_the_settings_repr(tmp_path: Path) -> None:
 @pytest.mark.parametrize(
     ("old", "new", "message"),
     [
-        ('port = 1143', 'port = "1143"', r"imap\.port: expected a whole number, got '1143'"),
-        ('port = 1143', 'port = 70000', r"imap\.port: must be at most 65535"),
-        ('security = "plain"\nusername', 'security = "ssl"\nusername', r"imap\.security: expected one of tls, starttls, plain"),
+        ("port = 1143", 'port = "1143"', r"imap\.port: expected a whole number, got '1143'"),
+        ("port = 1143", "port = 70000", r"imap\.port: must be at most 65535"),
+        (
+            'security = "plain"\nusername',
+            'security = "ssl"\nusername',
+            r"imap\.security: expected one of tls, starttls, plain",
+        ),
         ('mode = "dedicated"', 'mode = "personal"', r"imap\.mode: expected one of dedicated, shared"),
-        ('host = "127.0.0.1"\nport = 1143', 'port = 1143', r"imap\.host: missing"),
-        ('timezone = "Europe/Paris"', 'timezone = "Europe/Pariss"', r"organisation\.timezone: expected an IANA time zone"),
+        ('host = "127.0.0.1"\nport = 1143', "port = 1143", r"imap\.host: missing"),
+        (
+            'timezone = "Europe/Paris"',
+            'timezone = "Europe/Pariss"',
+            r"organisation\.timezone: expected an IANA time zone",
+        ),
         ('digest_time = "08:00"', 'digest_time = "8h"', r"director\.digest_time: expected a time"),
-        ('addresses = ["alice@cafemetrie.com"]', 'addresses = []', r"director\.addresses: give at least one address"),
-        ('addresses = ["alice@cafemetrie.com"]', 'addresses = ["alice"]', r"director\.addresses: expected an email address"),
-        ('retention_years = 3', 'retention_years = 2', r"storage\.retention_years: the procedure keeps records at least 3 years"),
+        ('addresses = ["alice@cafemetrie.com"]', "addresses = []", r"director\.addresses: give at least one address"),
+        (
+            'addresses = ["alice@cafemetrie.com"]',
+            'addresses = ["alice"]',
+            r"director\.addresses: expected an email address",
+        ),
+        (
+            "retention_years = 3",
+            "retention_years = 2",
+            r"storage\.retention_years: the procedure keeps records at least 3 years",
+        ),
         ('mode = "dedicated"', 'mode = "dedicated"\npoll_intervall = 5', r"imap\.poll_intervall: unknown key"),
-        ('[database]', '[databse]', r"databse: unknown key|database: missing section"),
-        ('password = "secret"', '', r"imap\.password: missing; give password or password_env"),
+        ("[database]", "[databse]", r"databse: unknown key|database: missing section"),
+        ('password = "secret"', "", r"imap\.password: missing; give password or password_env"),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -8,7 +8,9 @@ from inboxbot.cases import CaseRef
 from inboxbot.conversation import base_subject, case_tag, find_thread, strip_reply_prefixes, tagged_numbers
 from inboxbot.message import Address, ParsedMail
 
-CASE = CaseRef(id=7, number="2026-0007", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"}))
+CASE = CaseRef(
+    id=7, number="2026-0007", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"})
+)
 
 
 class Lookup:
@@ -25,7 +27,9 @@ class Lookup:
         return self.by_number.get(number)
 
 
-def mail(sender: str, subject: str = "", in_reply_to: tuple[str, ...] = (), references: tuple[str, ...] = ()) -> ParsedMail:
+def mail(
+    sender: str, subject: str = "", in_reply_to: tuple[str, ...] = (), references: tuple[str, ...] = ()
+) -> ParsedMail:
     return ParsedMail(
         message_id="new@x", subject=subject, from_=Address(sender), in_reply_to=in_reply_to, references=references
     )

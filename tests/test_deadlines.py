@@ -1,6 +1,6 @@
 """Deadlines in French working days, counted in the organisation's time zone."""
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -25,7 +25,7 @@ def test_claim_before_christmas_counts_across_christmas_and_new_year(policy: Due
 
 def test_reception_day_is_taken_in_paris_not_utc(policy: DuePolicy) -> None:
     # 23:30 UTC on Sunday 6 December is already Monday 7 December in Paris.
-    received = datetime(2026, 12, 6, 23, 30, tzinfo=timezone.utc)
+    received = datetime(2026, 12, 6, 23, 30, tzinfo=UTC)
     assert policy.local_day(received) == date(2026, 12, 7)
     # Day 1 is Tuesday 8th: 8-11 (4), 14-18 (9), 21-24 (13), Christmas skipped, 28 (14), 29 (15).
     # Counted from the UTC date (Sunday 6th) it would have been the 28th.

@@ -15,10 +15,21 @@ from inboxbot.rules import Verdict
 
 PARIS = ZoneInfo("Europe/Paris")
 RECEIVED = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)
-POLICY = Policy(mode="shared", acknowledge=True, daily_cap_per_sender=3, due=DuePolicy(WorkingDayCalendar.for_country(), PARIS))
-CASE = CaseRef(id=3, number="2026-0003", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"}))
+POLICY = Policy(
+    mode="shared", acknowledge=True, daily_cap_per_sender=3, due=DuePolicy(WorkingDayCalendar.for_country(), PARIS)
+)
+CASE = CaseRef(
+    id=3, number="2026-0003", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"})
+)
 NO_RULE = Verdict(action=None, kind=None, nature=None, priority=None, channel=None, hits=())
-CLAIM = Verdict(action="claim", kind="reclamation", nature="materielle", priority="haute", channel=None, hits=("40-complaint-words.toml:x",))
+CLAIM = Verdict(
+    action="claim",
+    kind="reclamation",
+    nature="materielle",
+    priority="haute",
+    channel=None,
+    hits=("40-complaint-words.toml:x",),
+)
 
 
 def facts(verdict: Verdict = CLAIM, sender: str | None = "lea@example.fr", **changes: object) -> Facts:
@@ -87,7 +98,9 @@ def test_replies_on_closed_cases_and_from_new_senders_are_flagged() -> None:
 
 
 def test_automatic_mail_is_never_acknowledged_but_recorded_against_its_case() -> None:
-    assert decide(facts(automatic="Auto-Submitted: auto-replied"), POLICY) == Ignore("automatic", "Auto-Submitted: auto-replied")
+    assert decide(facts(automatic="Auto-Submitted: auto-replied"), POLICY) == Ignore(
+        "automatic", "Auto-Submitted: auto-replied"
+    )
     thread = ThreadMatch(CASE, "references", True)
     decision = decide(facts(automatic="delivery status report", thread=thread), POLICY)
     assert decision == Attach(CASE, "in", "automatic mail: delivery status report")
@@ -103,7 +116,9 @@ def test_sent_folder_mail_is_the_directors_reply() -> None:
     assert decide(facts(folder_role=SENT, thread=thread, sender="alice@cafemetrie.com"), POLICY) == Attach(
         CASE, "out", "written by the director"
     )
-    assert decide(facts(folder_role=SENT, sender="alice@cafemetrie.com"), POLICY) == Ignore("ignored", "sent mail about no case")
+    assert decide(facts(folder_role=SENT, sender="alice@cafemetrie.com"), POLICY) == Ignore(
+        "ignored", "sent mail about no case"
+    )
 
 
 def test_no_sender_is_set_aside() -> None:

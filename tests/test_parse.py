@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import time
+import random
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
 
+from inboxbot import parse as parse_module
 from inboxbot.message import Address, ParsedMail
 from inboxbot.parse import ParseError, html_to_text, message_ids, parse, safe_filename
 
@@ -46,9 +47,7 @@ def test_garbage_still_gives_a_mail_with_defects() -> None:
 
 
 def test_ordinary_mail() -> None:
-    mail = parse(
-        bytes(plain_mail(Cc="Marie <Marie@Example.FR>", Date="Tue, 12 Mar 2024 10:00:00 +0100"))
-    )
+    mail = parse(bytes(plain_mail(Cc="Marie <Marie@Example.FR>", Date="Tue, 12 Mar 2024 10:00:00 +0100")))
     assert mail.message_id == "abc123@example.fr"
     assert mail.subject == "Réclamation"
     assert mail.from_ == Address("jean.dupont@example.fr", "Jean Dupont")
@@ -149,6 +148,22 @@ def test_addresses_without_at_are_dropped() -> None:
     assert mail.to == (Address("team@x.fr", "Team"),)
 
 
+def test_stdlib_takes_over_when_mail_parser_raises(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("bug in mail-parser")
+
+    monkeypatch.setattr(parse_module.mailparser, "MailParser", broken)
+    raw = (
+        b"From: =?utf-8?q?Am=C3=A9lie?= <Amelie@Example.FR>\r\nTo: a@b.fr, c@d.fr\r\n"
+        b"Date: Tue, 12 Mar 2024 10:00:00 +0100\r\n\r\nhi"
+    )
+    mail = parse(raw)
+    assert mail.from_ == Address("amelie@example.fr", "Amélie")
+    assert mail.to == (Address("a@b.fr"), Address("c@d.fr"))
+    assert mail.date == datetime(2024, 3, 12, 9, 0, tzinfo=UTC)
+    assert "mail-parser failed on addresses (RuntimeError)" in mail.defects
+
+
 def test_no_message_id() -> None:
     mail = parse(b"From: a@b.fr\r\nSubject: a\r\n\r\nhi\r\n")
     assert mail.message_id is None
@@ -199,10 +214,7 @@ def test_headers_map_keeps_every_value_lowercased() -> None:
 
 def test_hostile_header_count_and_length_are_capped() -> None:
     junk = b"".join(b"X-Junk-%d: %d\r\n" % (i, i) for i in range(5000))
-    raw = (
-        b"From: a@b.fr\r\n" + junk + b"X-Long: " + b"a" * 100_000 + b"\r\n"
-        b"Auto-Submitted: auto-replied\r\n\r\nhi"
-    )
+    raw = b"From: a@b.fr\r\n" + junk + b"X-Long: " + b"a" * 100_000 + b"\r\nAuto-Submitted: auto-replied\r\n\r\nhi"
     mail = parse(raw)
     assert len(mail.headers) <= 1001 + 1
     assert mail.headers["auto-submitted"] == ("auto-replied",)  # kept past the cap
@@ -274,9 +286,7 @@ def test_plain_part_is_preferred_to_html() -> None:
 
 
 def test_html_to_text_entities_and_tables() -> None:
-    assert (
-        html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>") == "a b\nc"
-    )
+    assert html_to_text("<table><tr><td>a</td><td>b</td></tr><tr><td>c</td></tr></table>") == "a b\nc"
     assert html_to_text("&lt;script&gt; &eacute;t&#233; &#x20AC;") == "<script> été €"
     assert html_to_text("<p>unclosed <b>tags<div>and more") == "unclosed tags\nand more"
 
@@ -315,13 +325,8 @@ def test_cut_mail_missing_closing_boundary() -> None:
 
 def test_deeply_nested_multipart_does_not_raise() -> None:
     depth = 3000
-    nested = b"".join(
-        b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i)
-        for i in range(depth)
-    )
-    mail = parse(
-        b"From: a@b.fr\r\nSubject: deep\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n"
-    )
+    nested = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
+    mail = parse(b"From: a@b.fr\r\nSubject: deep\r\n" + nested + b"Content-Type: text/plain\r\n\r\nhi\r\n")
     assert mail.subject == "deep"
     assert mail.from_ == Address("a@b.fr")
     assert any("nesting too deep" in d or "MIME parts" in d for d in mail.defects)
@@ -445,6 +450,53 @@ def test_attached_message_without_subject_and_base64_encoded() -> None:
     assert "no subject here" not in mail.text
 
 
+# --- robustness ------------------------------------------------------------------------------
+
+
+def test_mangled_mails_never_raise() -> None:
+    """Random damage to the corpus above: parse may only ever return a mail or a ParseError."""
+    seeds = [
+        bytes(plain_mail()),
+        multipart(
+            TEXT_PART,
+            b"Content-Type: text/html; charset=windows-1252\r\n\r\n<p>caf\xe9<script>x</script>",
+            b"Content-Type: application/pdf\r\nContent-Disposition: attachment;"
+            b" filename*0*=utf-8''%C3%A9;\r\n filename*1*=x.pdf\r\n"
+            b"Content-Transfer-Encoding: base64\r\n\r\nSGVsbG8=",
+            b"Content-Type: message/rfc822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nbody",
+        ),
+        (
+            b"From: Ren\xe9 <r@x.fr>\r\nSubject: caf\xc3\xa9 =?iso-8859-1?q?=E9?=\r\n"
+            b"References: <a@b>\r\n <c@d>\r\n\r\nbody\xe9\r\n"
+        ),
+    ]
+    tokens = [b"=?", b"?=", b"?q?", b"?b?", b"\r\n", b"\n ", b"<", b">", b"@", b"\x00", b"\xff"]
+    tokens += [b"--", b'"', b";", b"*0*=", b"''", b"%", b"\\", b"/", b"..", b"multipart/", b":"]
+    tokens += [b"message/rfc822", b"boundary=", b"charset=", b"utf-16", b"base64"]
+    rng = random.Random(20240312)
+    for _ in range(400):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 10)):
+            position = rng.randrange(len(raw) + 1)
+            action = rng.random()
+            if action < 0.4:
+                raw[position:position] = rng.choice(tokens)
+            elif action < 0.7:
+                del raw[position : position + rng.randint(1, 20)]
+            else:
+                raw[position:position] = rng.randbytes(rng.randint(1, 5))
+        try:
+            mail = parse(bytes(raw))
+        except ParseError:
+            continue
+        assert isinstance(mail.subject, str) and isinstance(mail.text, str)
+        mail.subject.encode("utf-8")  # no lone surrogates leak out of decoding
+        mail.text.encode("utf-8")
+        for attachment in mail.attachments:
+            assert attachment.filename and "/" not in attachment.filename
+            assert not attachment.filename.startswith(".")
+
+
 # --- safe_filename ---------------------------------------------------------------------------
 
 
@@ -483,30 +535,3 @@ def test_safe_filename_caps_length_and_keeps_extension() -> None:
     assert safe.endswith(".docx")
     assert len(safe.encode("utf-8")) <= 150
     assert safe_filename("a" * 500, "x.bin") == "a" * 150
-
-
-# --- speed -----------------------------------------------------------------------------------
-
-
-def _timed(raw: bytes, rounds: int) -> float:
-    parse(raw)
-    start = time.perf_counter()
-    for _ in range(rounds):
-        parse(raw)
-    return (time.perf_counter() - start) / rounds
-
-
-def test_small_mail_parses_within_budget() -> None:
-    mail = plain_mail(Date="Tue, 12 Mar 2024 10:00:00 +0100")
-    for hop in range(8):
-        mail["Received"] = (
-            f"from mx{hop}.example.net (mx{hop}.example.net [203.0.113.{hop}]) "
-            f"by mx.organisme.fr with ESMTPS id {hop}; Tue, 12 Mar 2024 10:00:0{hop} +0100"
-        )
-    mail.set_content("Je souhaite signaler un problème. " * 60)
-    mail.add_alternative("<p>" + "Je souhaite signaler un problème. " * 60 + "</p>", subtype="html")
-    raw = bytes(mail)
-    assert 4000 < len(raw) < 8000
-    # The budget is ~1.5 ms; allow slow CI machines a wide margin while catching regressions
-    # such as handing mail-parser the whole message (which analyses every Received header).
-    assert _timed(raw, 200) < 0.006

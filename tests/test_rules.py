@@ -38,9 +38,7 @@ def mail(
         reply_to=tuple(Address(a) for a in reply_to),
         headers=headers or {},
         text=text,
-        attachments=tuple(
-            Attachment(f"piece{i}.pdf", "application/pdf", b"%PDF") for i in range(attachments)
-        ),
+        attachments=tuple(Attachment(f"piece{i}.pdf", "application/pdf", b"%PDF") for i in range(attachments)),
     )
 
 
@@ -284,9 +282,7 @@ def test_when_may_be_a_sub_table_and_enums_are_folded(tmp_path: Path) -> None:
 
 
 def rule_file(*names: str, when: str = "{ subject = '' }", action: str = "claim") -> str:
-    return "".join(
-        f'[[rule]]\nname = "{name}"\nwhen = {when}\naction = "{action}"\n\n' for name in names
-    )
+    return "".join(f'[[rule]]\nname = "{name}"\nwhen = {when}\naction = "{action}"\n\n' for name in names)
 
 
 def test_override_file_by_file_and_order_by_file_name(tmp_path: Path) -> None:
@@ -323,9 +319,7 @@ def test_directory_priority_is_the_order_given(tmp_path: Path) -> None:
     shipped, user = tmp_path / "shipped", tmp_path / "user"
     write(shipped, "20-b.toml", rule_file("shipped-b"))
     write(user, "20-b.toml", rule_file("user-b"))
-    assert load_rules([user, shipped]).evaluate(RuleContext(mail())).hits == (
-        "20-b.toml:shipped-b",
-    )
+    assert load_rules([user, shipped]).evaluate(RuleContext(mail())).hits == ("20-b.toml:shipped-b",)
 
 
 def test_an_empty_file_disables_the_shipped_one(tmp_path: Path) -> None:
@@ -340,9 +334,7 @@ def test_no_directories_no_rules() -> None:
     rules = load_rules([])
     assert len(rules) == 0
     assert rules.files == ()
-    assert rules.evaluate(RuleContext(mail("Réclamation"))) == Verdict(
-        None, None, None, None, None, ()
-    )
+    assert rules.evaluate(RuleContext(mail("Réclamation"))) == Verdict(None, None, None, None, None, ())
 
 
 def test_first_hit_sets_each_field(tmp_path: Path) -> None:
@@ -399,9 +391,7 @@ def test_stop_ends_evaluation_only_when_it_hits(tmp_path: Path) -> None:
     write(
         tmp_path,
         "30-c.toml",
-        rule_file("kind", when='{ subject = "plainte" }').replace(
-            'action = "claim"', 'kind = "reclamation"'
-        ),
+        rule_file("kind", when='{ subject = "plainte" }').replace('action = "claim"', 'kind = "reclamation"'),
     )
     rules = load_rules([tmp_path])
 
@@ -409,19 +399,14 @@ def test_stop_ends_evaluation_only_when_it_hits(tmp_path: Path) -> None:
     assert stopped == Verdict("ignore", None, None, None, None, ("10-a.toml:newsletter",))
 
     went_on = rules.evaluate(RuleContext(mail("plainte")))
-    assert went_on == Verdict(
-        "claim", "reclamation", None, None, None, ("20-b.toml:later", "30-c.toml:kind")
-    )
+    assert went_on == Verdict("claim", "reclamation", None, None, None, ("20-b.toml:later", "30-c.toml:kind"))
 
 
-def test_the_subject_is_folded_once_per_evaluation(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_the_subject_is_folded_once_per_evaluation(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     write(
         tmp_path,
         "10-a.toml",
-        rule_file("a", "b", "c", when='{ subject = "x" }')
-        + rule_file("d", "e", when='{ subject_tag = "X" }'),
+        rule_file("a", "b", "c", when='{ subject = "x" }') + rule_file("d", "e", when='{ subject_tag = "X" }'),
     )
     rules = load_rules([tmp_path])
     folded: list[str] = []
@@ -718,9 +703,7 @@ ERROR_CASES = [
 
 
 @pytest.mark.parametrize(("content", "key", "reason"), ERROR_CASES)
-def test_errors_name_the_file_and_the_key(
-    tmp_path: Path, content: str, key: str, reason: str
-) -> None:
+def test_errors_name_the_file_and_the_key(tmp_path: Path, content: str, key: str, reason: str) -> None:
     path = write(tmp_path, "30-incidents.toml", content)
     with pytest.raises(RuleError) as caught:
         load_rules([tmp_path])
@@ -856,9 +839,7 @@ def test_the_shipped_rules_load(shipped: RuleSet) -> None:
         pytest.param(
             "[Difficulté] un stagiaire ne suit pas",
             {},
-            Verdict(
-                "incident", "difficulte", None, None, None, ("20-incidents.toml:difficulte-tag",)
-            ),
+            Verdict("incident", "difficulte", None, None, None, ("20-incidents.toml:difficulte-tag",)),
             id="difficulte",
         ),
         pytest.param(
@@ -876,14 +857,10 @@ def test_the_shipped_rules_load(shipped: RuleSet) -> None:
         pytest.param(
             "[Oral] appel de Mme Martin au sujet de la salle",
             {"from_director": True},
-            Verdict(
-                "claim", "reclamation", None, None, "oral", ("30-director-forward.toml:oral-claim",)
-            ),
+            Verdict("claim", "reclamation", None, None, "oral", ("30-director-forward.toml:oral-claim",)),
             id="director-oral",
         ),
-        pytest.param(
-            "[ORAL] appel", {}, Verdict(None, None, None, None, None, ()), id="oral-not-director"
-        ),
+        pytest.param("[ORAL] appel", {}, Verdict(None, None, None, None, None, ()), id="oral-not-director"),
         pytest.param(
             "RE: [ALEA] réclamation sur la salle",
             {"known_case": True},
@@ -910,8 +887,6 @@ def test_the_shipped_rules_load(shipped: RuleSet) -> None:
         ),
     ],
 )
-def test_the_shipped_rules_classify(
-    shipped: RuleSet, subject: str, facts: dict[str, bool], expected: Verdict
-) -> None:
+def test_the_shipped_rules_classify(shipped: RuleSet, subject: str, facts: dict[str, bool], expected: Verdict) -> None:
     ctx = RuleContext(mail(subject, sender="marie.durand@exemple.fr"), **facts)
     assert shipped.evaluate(ctx) == expected

@@ -47,6 +47,7 @@ MIGRATIONS = Path(__file__).parent / "migrations"
 class AlreadyRunning(Exception):
     """Another inboxbot process holds this database."""
 
+
 PENDING = "pending"
 SENT = "sent"
 FAILED = "failed"
@@ -238,27 +239,22 @@ class Unit:
         return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key)) is not None
 
     def is_own_message_id(self, message_id: str) -> bool:
-        return (
-            self.session.scalar(select(OutboxRow.id).where(OutboxRow.message_id == message_id)) is not None
-        )
+        return self.session.scalar(select(OutboxRow.id).where(OutboxRow.message_id == message_id)) is not None
 
     def case_for_message_ids(self, message_ids: Sequence[str]) -> CaseRef | None:
         """The case that any of these Message-IDs belongs to, trying them in the order given."""
         if not message_ids:
             return None
         found: dict[str, int] = {}
-        for mid, case_id in self.session.execute(
-            select(MailRow.message_id, MailRow.case_id).where(
-                MailRow.message_id.in_(message_ids), MailRow.case_id.is_not(None)
+        for table in (MailRow, OutboxRow):
+            rows = self.session.execute(
+                select(table.message_id, table.case_id).where(
+                    table.message_id.in_(message_ids), table.case_id.is_not(None)
+                )
             )
-        ):
-            found.setdefault(mid, case_id)
-        for mid, case_id in self.session.execute(
-            select(OutboxRow.message_id, OutboxRow.case_id).where(
-                OutboxRow.message_id.in_(message_ids), OutboxRow.case_id.is_not(None)
-            )
-        ):
-            found.setdefault(mid, case_id)
+            for mid, case_id in rows:
+                if mid is not None and case_id is not None:
+                    found.setdefault(mid, case_id)
         for mid in message_ids:
             if mid in found:
                 return self._case_ref(self.session.get_one(CaseRow, found[mid]))
@@ -287,13 +283,16 @@ class Unit:
         )
 
     def acknowledgements_since(self, recipient: str, since: datetime) -> int:
-        return self.session.scalar(
-            select(func.count(OutboxRow.id)).where(
-                OutboxRow.recipient == recipient,
-                OutboxRow.purpose.like("%acknowledgement"),
-                OutboxRow.created_at >= since,
+        return (
+            self.session.scalar(
+                select(func.count(OutboxRow.id)).where(
+                    OutboxRow.recipient == recipient,
+                    OutboxRow.purpose.like("%acknowledgement"),
+                    OutboxRow.created_at >= since,
+                )
             )
-        ) or 0
+            or 0
+        )
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -531,7 +530,9 @@ class Unit:
         return [_mail_record(row) for row in self.session.scalars(query)]
 
     def mail_counts(self) -> dict[str, int]:
-        return dict(self.session.execute(select(MailRow.outcome, func.count(MailRow.id)).group_by(MailRow.outcome)).tuples())
+        return dict(
+            self.session.execute(select(MailRow.outcome, func.count(MailRow.id)).group_by(MailRow.outcome)).tuples()
+        )
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:

@@ -1,0 +1,505 @@
+"""The pipeline end to end: real Dovecot, real SMTP sink, SQLite and PostgreSQL, the `inboxbot` command.
+
+Each test starts from a fresh mailbox, a fresh sink and an empty database, writes a config file the
+way a user would, drives `inboxbot run --once` and reads back what was sent and what the register
+holds.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from email.utils import make_msgid
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import pytest
+from conftest import MailAccount
+from e2e import invoke, invoke_subprocess, register, write_config
+from mails import make_mail
+from servers import ReceivedMessage, SmtpSink
+
+PARIS = ZoneInfo("Europe/Paris")
+DIRECTOR = "alice@cafemetrie.example"
+LEA = "Léa Martin <lea.martin@example.fr>"
+
+ConfigFactory = Callable[..., Path]
+
+
+@pytest.fixture
+def make_config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> ConfigFactory:
+    def make(database_url: str | None = None, **options: str) -> Path:
+        return write_config(
+            tmp_path,
+            imap_host=mail_account.host,
+            imap_port=mail_account.port,
+            username=mail_account.username,
+            password=mail_account.password,
+            smtp_port=smtp_sink.port,
+            database_url=database_url or f"sqlite:///{tmp_path / 'inboxbot.db'}",
+            **options,
+        )
+
+    return make
+
+
+def run_once(config: Path) -> None:
+    result = invoke(config, "run", "--once")
+    assert result.code == 0, result.err
+
+
+def first_meeting(config: Path) -> None:
+    """The first run meets the empty mailbox; mail appended afterwards is new mail."""
+    run_once(config)
+
+
+def acknowledged_claim(config: Path, account: MailAccount, sink: SmtpSink) -> ReceivedMessage:
+    """Lea's complaint, registered as case 2026-0001 and acknowledged: the start of most stories."""
+    first_meeting(config)
+    account.append(complaint())
+    run_once(config)
+    (ack,) = sink.wait_for(1)
+    return ack
+
+
+def complaint(subject: str = "Réclamation : attestation de formation non reçue", **options: object) -> bytes:
+    return make_mail(
+        LEA,
+        DIRECTOR,
+        subject,
+        "Bonjour,\n\nJe n'ai toujours pas reçu mon attestation de fin de formation.\n\nLéa Martin",
+        **options,  # type: ignore[arg-type]
+    )
+
+
+def test_a_complaint_becomes_a_case_and_is_acknowledged(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    config = make_config(database_url)
+    first_meeting(config)
+    message_id = make_msgid(domain="example.fr")
+    # The server received it on Friday 19 December 2025 at 17:00 in Paris (Dovecot refuses an
+    # arrival date in the future); the sender's own Date header says otherwise and is not believed.
+    arrived = datetime(2025, 12, 19, 17, 0, tzinfo=PARIS)
+    mail_account.append(
+        complaint(message_id=message_id, date=datetime(2025, 12, 1, 8, 0, tzinfo=UTC)), internaldate=arrived
+    )
+
+    result = invoke_subprocess(config, "run", "--once")
+    assert result.code == 0, result.err
+
+    (sent,) = smtp_sink.wait_for(1)
+    assert sent.rcpt_tos == ["lea.martin@example.fr"]
+    assert sent.mail_from == DIRECTOR
+    message = sent.message
+    assert "[Dossier 2025-0001]" in message["Subject"]  # numbered in the year it was received
+    assert "Accusé de réception" in message["Subject"]
+    assert message["In-Reply-To"] == message_id
+    assert message_id in message["References"]
+    assert message["Auto-Submitted"] == "auto-replied"
+    assert message["X-Inboxbot-Loop"]
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    html = message.get_body(preferencelist=("html",)).get_content()
+    for body in (text, html):
+        assert "2025-0001" in body
+        assert "19 décembre 2025 à 17:00" in body
+        assert "dimanche 18 janvier 2026" in body  # the response is due 30 days after reception
+
+    (case,) = register(config)
+    assert case["number"] == "2025-0001"
+    assert case["kind"] == "reclamation" and case["status"] == "open" and case["channel"] == "email"
+    assert case["claimant"] == "lea.martin@example.fr"
+    assert case["subject"] == "Réclamation : attestation de formation non reçue"
+    assert case["received_at"] == "2025-12-19T17:00:00+01:00"
+    # 15 working days counted across Christmas and New Year's Day (26 December is worked in France).
+    assert case["acknowledge_due"] == "2026-01-13"
+    assert case["response_due"] == "2026-01-18"
+    assert case["acknowledged_at"] is not None
+    assert case["responded_at"] is None and case["closed_at"] is None
+    assert any("complaint" in rule for rule in case["rules"])
+    directions = [(m["direction"], m["message_id"]) for m in case["messages"]]
+    assert directions == [("in", message_id.strip("<>")), ("out", message["Message-ID"].strip("<>"))]
+
+    # The director's mailbox is untouched: nothing marked read.
+    with mail_account.client() as client:
+        client.select_folder("INBOX", readonly=True)
+        flags = client.get_flags(client.search(["ALL"]))
+    assert all(b"\\Seen" not in f for f in flags.values())
+
+
+def test_replies_from_any_client_land_in_the_case(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    config = make_config(database_url)
+    first_meeting(config)
+    original = make_msgid(domain="example.fr")
+    mail_account.append(complaint(message_id=original))
+    run_once(config)
+    (ack,) = smtp_sink.wait_for(1)
+    ack_id = ack.message["Message-ID"]
+
+    # Threaded by In-Reply-To to our acknowledgement (Thunderbird, Gmail, Apple Mail...).
+    mail_account.append(
+        make_mail(LEA, DIRECTOR, f"RE : {ack.subject}", "Merci.", in_reply_to=ack_id, references=[original, ack_id])
+    )
+    # Threaded by References only, to her own first mail (some phones drop In-Reply-To).
+    mail_account.append(make_mail(LEA, DIRECTOR, "Re: attestation", "Une précision.", references=[original]))
+    # No threading headers at all, only the tag, with a French prefix and a no-break space.
+    mail_account.append(make_mail(LEA, DIRECTOR, "TR\u00a0: RE : [Dossier 2026-0001] attestation", "Encore moi."))
+    run_once(config)
+
+    (case,) = register(config)
+    incoming = [m for m in case["messages"] if m["direction"] == "in"]
+    assert len(incoming) == 4
+    assert len(smtp_sink.messages) == 1  # a reply is never acknowledged again
+
+
+def test_the_tag_alone_does_not_let_a_stranger_into_a_case(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    acknowledged_claim(config, mail_account, smtp_sink)
+    mail_account.append(
+        make_mail("Intrus <intrus@example.com>", DIRECTOR, "RE: [Dossier 2026-0001] une autre réclamation", "Bonjour")
+    )
+    run_once(config)
+    first, second = register(config)
+    assert [m["from"] for m in first["messages"] if m["direction"] == "in"] == ["lea.martin@example.fr"]
+    assert second["claimant"] == "intrus@example.com" and second["number"] == "2026-0002"
+
+
+def test_running_again_neither_loses_nor_doubles(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    config = make_config(database_url)
+    first_meeting(config)
+    message_id = make_msgid(domain="example.fr")
+    mail_account.append(complaint(message_id=message_id))
+    for _ in range(3):
+        run_once(config)
+    # The same mail delivered a second time (a copy, a re-delivery) is the same claim.
+    mail_account.append(complaint(message_id=message_id))
+    run_once(config)
+    assert len(register(config)) == 1
+    assert len(smtp_sink.messages) == 1
+
+
+def test_shared_mode_only_takes_what_the_rules_claim(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="shared")
+    first_meeting(config)
+    mail_account.append(make_mail("Paul <paul@example.fr>", DIRECTOR, "Déjeuner jeudi ?", "On se voit ?"))
+    mail_account.append(
+        make_mail("Formateur <marc@example.fr>", DIRECTOR, "[ALÉA] Salle inaccessible", "Dégât des eaux.")
+    )
+    mail_account.append(make_mail("Formatrice <eve@example.fr>", DIRECTOR, "[DIFFICULTE] Vidéoprojecteur", "En panne."))
+    mail_account.append(make_mail(LEA, DIRECTOR, "Une plainte concernant la session", "Bonjour"))
+    run_once(config)
+    cases = register(config)
+    assert [(c["kind"], c["claimant"]) for c in cases] == [
+        ("alea", "marc@example.fr"),
+        ("difficulte", "eve@example.fr"),
+        ("reclamation", "lea.martin@example.fr"),
+    ]
+    subjects = sorted(m.subject for m in smtp_sink.wait_for(3))
+    assert sum("Signalement enregistré" in s for s in subjects) == 2
+    assert sum("Accusé de réception" in s for s in subjects) == 1
+
+
+def test_dedicated_mode_takes_every_human_mail(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    mail_account.append(make_mail("Paul <paul@example.fr>", DIRECTOR, "Question sur ma session", "Bonjour"))
+    mail_account.append(
+        make_mail(
+            "News <news@example.com>",
+            DIRECTOR,
+            "Offres",
+            "Promo",
+            extra_headers={"List-Unsubscribe": "<mailto:u@example.com>"},
+        )
+    )
+    run_once(config)
+    (case,) = register(config)
+    assert case["claimant"] == "paul@example.fr"
+    assert len(smtp_sink.wait_for(1)) == 1
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        {"Auto-Submitted": "auto-replied"},
+        {"Precedence": "bulk"},
+        {"X-Autoreply": "yes"},
+        {"List-Id": "<formations.example.com>"},
+        {"Return-Path": "<>"},
+    ],
+)
+def test_automatic_mail_is_never_acknowledged(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, headers: dict[str, str]
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    mail_account.append(make_mail(LEA, DIRECTOR, "Réclamation automatique", "Absent du bureau.", extra_headers=headers))
+    run_once(config)
+    assert register(config) == []
+    assert smtp_sink.messages == []
+
+
+def test_an_out_of_office_reply_to_our_acknowledgement_is_logged_on_the_case_without_reply(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    ack = acknowledged_claim(config, mail_account, smtp_sink)
+    mail_account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            f"Réponse automatique : {ack.subject}",
+            "Je suis absente jusqu'au 4 janvier.",
+            in_reply_to=ack.message["Message-ID"],
+            extra_headers={"Auto-Submitted": "auto-replied"},
+        )
+    )
+    run_once(config)
+    (case,) = register(config)
+    automatic = [m for m in case["messages"] if m["direction"] == "in" and "Auto-Submitted" in m["note"]]
+    assert len(automatic) == 1
+    assert case["status"] == "open"
+    assert len(smtp_sink.messages) == 1
+
+
+def test_our_own_acknowledgement_coming_back_is_not_a_claim(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated")
+    ack = acknowledged_claim(config, mail_account, smtp_sink)
+    # The director's server delivers a copy of what we sent (a Bcc, a forwarding rule...).
+    mail_account.append(ack.data)
+    run_once(config)
+    assert len(register(config)) == 1
+    assert len(smtp_sink.messages) == 1
+
+
+def test_a_sender_flooding_the_address_gets_at_most_the_daily_cap(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated", extra="[acknowledgement]\ndaily_cap_per_sender = 2\n")
+    first_meeting(config)
+    for index in range(4):
+        mail_account.append(complaint(subject=f"Réclamation numéro {index}"))
+    run_once(config)
+    assert len(register(config)) == 4  # every claim is registered...
+    assert len(smtp_sink.messages) == 2  # ...but only two acknowledgements go out today
+
+
+def test_mail_already_there_is_left_alone_unless_asked(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    now = datetime.now(UTC)
+    mail_account.append(complaint(subject="Réclamation ancienne"), internaldate=now - timedelta(days=40))
+    mail_account.append(complaint(subject="Réclamation récente"), internaldate=now - timedelta(days=5))
+    config = make_config()
+    run_once(config)
+    assert register(config) == []
+    # Whatever arrives after the first meeting is always read, whatever its INTERNALDATE.
+    mail_account.append(complaint(subject="Réclamation arrivée après"), internaldate=now - timedelta(days=400))
+    run_once(config)
+    assert [c["subject"] for c in register(config)] == ["Réclamation arrivée après"]
+
+    # Another installation of the same mailbox, told to read back to 10 days ago.
+    other = tmp_path / "other"
+    other.mkdir()
+    since = (now - timedelta(days=10)).date().isoformat()
+    config = write_config(
+        other,
+        imap_host=mail_account.host,
+        imap_port=mail_account.port,
+        username=mail_account.username,
+        password=mail_account.password,
+        smtp_port=smtp_sink.port,
+        database_url=f"sqlite:///{other / 'db.sqlite'}",
+        imap_extra=f'ingest_since = "{since}"',
+    )
+    run_once(config)
+    # For this installation all three were already there: only the one received since is read.
+    assert [c["subject"] for c in register(config)] == ["Réclamation récente"]
+
+
+def test_a_new_uidvalidity_reads_the_folder_again_without_duplicates(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    with mail_account.client() as client:
+        client.create_folder("Reclamations")
+    config = make_config()
+    config.write_text(config.read_text().replace('inbox_folder = "INBOX"', 'inbox_folder = "Reclamations"'))
+    first_meeting(config)
+    first = complaint(subject="Réclamation une")
+    mail_account.append(first, folder="Reclamations")
+    run_once(config)
+    assert len(register(config)) == 1
+
+    # The server rebuilds the folder: same mail, new UIDVALIDITY, plus a mail that is new.
+    with mail_account.client() as client:
+        old_validity = client.select_folder("Reclamations")[b"UIDVALIDITY"]
+        client.unselect_folder()
+        client.delete_folder("Reclamations")
+        client.create_folder("Reclamations")
+    mail_account.append(first, folder="Reclamations")
+    mail_account.append(complaint(subject="Réclamation deux"), folder="Reclamations")
+    with mail_account.client() as client:
+        assert client.select_folder("Reclamations")[b"UIDVALIDITY"] != old_validity
+    run_once(config)
+    assert [c["subject"] for c in register(config)] == ["Réclamation une", "Réclamation deux"]
+    assert len(smtp_sink.messages) == 2
+
+
+def test_sending_is_retried_after_a_temporary_refusal_and_given_up_after_a_permanent_one(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(extra="[outbox]\nfirst_retry_seconds = 0\n")
+    first_meeting(config)
+    mail_account.append(complaint())
+    smtp_sink.refuse(451, times=1)
+    run_once(config)
+    assert smtp_sink.messages == [] and len(smtp_sink.refused) == 1
+    (case,) = register(config)
+    assert case["acknowledged_at"] is None  # not acknowledged until the server took it
+
+    run_once(config)
+    (accepted,) = smtp_sink.wait_for(1)
+    # The retry is the same mail: same Message-ID as the refused attempt.
+    assert accepted.message["Message-ID"] == smtp_sink.refused[0].message["Message-ID"]
+    assert register(config)[0]["acknowledged_at"] is not None
+
+    smtp_sink.refuse(550)
+    mail_account.append(complaint(subject="Réclamation vers une adresse refusée"))
+    for _ in range(2):
+        run_once(config)
+    assert len(smtp_sink.refused) == 2  # one attempt: a permanent refusal is not retried
+    second = register(config)[1]
+    assert second["acknowledged_at"] is None
+    assert any(event["event"] == "failed:acknowledgement" for event in second["history"])
+
+
+def test_smtp_down_then_up(make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:
+    config = make_config(extra="[outbox]\nfirst_retry_seconds = 0\n")
+    first_meeting(config)
+    mail_account.append(complaint())
+    port = smtp_sink.port
+    smtp_sink.stop()
+    run_once(config)  # the case is registered even so
+    assert len(register(config)) == 1
+    sink = SmtpSink()
+    sink.start()
+    try:
+        config.write_text(config.read_text().replace(f"port = {port}", f"port = {sink.port}"))
+        run_once(config)
+        assert len(sink.wait_for(1)) == 1
+    finally:
+        sink.stop()
+
+
+def test_broken_mail_is_archived_and_set_aside_or_registered_and_the_rest_goes_on(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    no_from = b"To: alice@cafemetrie.example\r\nSubject: Reclamation sans expediteur\r\nMessage-ID: <nofrom@x>\r\n\r\nHello\r\n"
+    raw_8bit = (
+        "From: Jos\u00e9 <jose@example.fr>\r\nTo: alice@cafemetrie.example\r\nSubject: R\u00e9clamation en 8 bits\r\n"
+        "Message-ID: <8bit@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nJ'ai un probl\u00e8me.\r\n"
+    ).encode("utf-8")
+    lying_charset = (
+        "From: marie@example.fr\r\nTo: alice@cafemetrie.example\r\nSubject: =?utf-8?q?R=C3=A9clamation?=\r\n"
+        "Message-ID: <cp1252@x>\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nD\u00e9j\u00e0 pay\u00e9\r\n"
+    ).encode("cp1252")
+    attachment = make_mail(
+        LEA,
+        DIRECTOR,
+        "Réclamation avec pièce jointe",
+        "Voir la facture.",
+        attachments=[("../../etc/facture.pdf", b"%PDF-1.4 fake", "application/pdf")],
+    )
+    for raw in (no_from, raw_8bit, lying_charset, attachment):
+        mail_account.append(raw)
+    run_once(config)
+
+    cases = register(config)
+    assert [c["claimant"] for c in cases] == ["jose@example.fr", "marie@example.fr", "lea.martin@example.fr"]
+    assert cases[0]["subject"] == "Réclamation en 8 bits"
+    archive = tmp_path / "archive"
+    assert len(list(archive.rglob("*.eml"))) == 4  # every mail archived, the set-aside one too
+    (saved,) = [p for p in archive.rglob("*") if p.is_file() and p.suffix == ".pdf"]
+    assert saved.name.endswith("facture.pdf") and archive in saved.parents and ".." not in saved.parts
+
+
+def test_cases_list_show_and_csv_export(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    config = make_config()
+    first_meeting(config)
+    mail_account.append(complaint(subject='=HYPERLINK("http://evil") réclamation'))
+    run_once(config)
+
+    listing = invoke(config, "cases", "list")
+    assert listing.code == 0 and "2026-0001" in listing.out and "réclamation" in listing.out
+    assert invoke(config, "cases", "list", "--open").out == listing.out
+    shown = invoke(config, "cases", "show", "2026-0001")
+    assert shown.code == 0 and "lea.martin@example.fr" in shown.out and "sent:acknowledgement" in shown.out
+    assert invoke(config, "cases", "show", "2026-0999").code != 0
+
+    output = tmp_path / "registre.csv"
+    assert invoke(config, "register", "export", "--format", "csv", "--output", str(output)).code == 0
+    raw = output.read_bytes()
+    assert raw.startswith(b"\xef\xbb\xbf")  # UTF-8 with BOM, for a French Excel
+    header, cells = list(csv.reader(io.StringIO(raw.decode("utf-8-sig")), delimiter=";"))
+    assert header[:3] == ["Numéro", "Type", "Statut"]
+    assert cells[0] == "2026-0001" and cells[1] == "réclamation"
+    assert any(cell.startswith("'=HYPERLINK") for cell in cells)  # never a live formula
+
+
+def test_check_says_what_is_wrong(make_config: ConfigFactory, mail_account: MailAccount, tmp_path: Path) -> None:
+    config = make_config()
+    good = invoke(config, "check")
+    assert good.code == 0, good.out + good.err
+    assert "'INBOX' (inbox)" in good.out and "'Sent' (sent)" in good.out
+
+    text = config.read_text()
+    config.write_text(text.replace(f'password = "{mail_account.password}"', 'password = "wrong"'))
+    bad = invoke(config, "check")
+    assert bad.code != 0 and "login refused" in bad.out
+
+    config.write_text(text.replace('inbox_folder = "INBOX"', 'inbox_folder = "Boîte de réception"'))
+    bad = invoke(config, "check")
+    assert bad.code != 0 and "imap.inbox_folder" in bad.out and "Boîte de réception" in bad.out
+
+    rules = tmp_path / "my-rules"
+    rules.mkdir()
+    (rules / "50-mine.toml").write_text('[[rule]]\nname = "x"\naction = "claim"\n[rule.when]\nsubject = "(unclosed"\n')
+    config.write_text(text + f'\n[rules]\ndir = "{rules}"\n')
+    bad = invoke(config, "check")
+    assert bad.code != 0 and "50-mine.toml" in bad.out and "subject" in bad.out
+
+    config.write_text(text.replace("[smtp]\n", "[smtp]\nprot = 25\n"))
+    bad = invoke(config, "check")
+    assert bad.code != 0 and "smtp.prot" in bad.err
+
+
+def test_a_second_process_refuses_to_run_on_the_same_database(make_config: ConfigFactory, database_url: str) -> None:
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+
+    config = make_config(database_url)
+    app = build(load(config))
+    try:
+        with app.store.instance_lock():
+            result = invoke(config, "run", "--once")
+        assert result.code != 0 and "already" in result.err
+    finally:
+        app.close()
