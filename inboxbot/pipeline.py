@@ -152,7 +152,8 @@ class Pipeline:
     ) -> tuple[Decision, tuple[str, ...], str | None]:
         app = self.app
         sender = mail.from_.email if mail.from_ else None
-        own = mail.header(LOOP_HEADER) is not None or (
+        # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
+        own = (mail.header(LOOP_HEADER) or "").strip().lower() == app.settings.smtp.from_address or (
             mail.message_id is not None
             and (is_inboxbot_message_id(mail.message_id) or unit.is_own_message_id(mail.message_id))
         )

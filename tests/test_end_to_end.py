@@ -503,3 +503,112 @@ def test_a_second_process_refuses_to_run_on_the_same_database(make_config: Confi
         assert result.code != 0 and "already" in result.err
     finally:
         app.close()
+
+
+def test_a_bounce_of_our_acknowledgement_is_filed_on_its_case(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    ack = acknowledged_claim(config, mail_account, smtp_sink)
+    original_headers = ack.data.split(b"\r\n\r\n", 1)[0]
+    boundary = "bounce-boundary"
+    bounce = (
+        (
+            f"From: Mail Delivery System <MAILER-DAEMON@mx.example.fr>\r\nTo: {DIRECTOR}\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce-1@mx.example.fr>\r\n"
+            "Auto-Submitted: auto-replied\r\nMIME-Version: 1.0\r\n"
+            f'Content-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"\r\n\r\n'
+            f"--{boundary}\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+            f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\n"
+            "Reporting-MTA: dns; mx.example.fr\r\n\r\nFinal-Recipient: rfc822; lea.martin@example.fr\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            f"--{boundary}\r\nContent-Type: text/rfc822-headers\r\n\r\n"
+        ).encode()
+        + original_headers
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    mail_account.append(bounce)
+    run_once(config)
+    (case,) = register(config)
+    assert [m["message_id"] for m in case["messages"]][-1] == "bounce-1@mx.example.fr"
+    assert len(smtp_sink.messages) == 1  # a bounce is never answered
+
+
+def test_the_directors_reply_from_her_own_client_is_picked_up_from_sent(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    first_meeting(config)
+    original = make_msgid(domain="example.fr")
+    mail_account.append(complaint(message_id=original))
+    run_once(config)
+    reply = make_mail(
+        f"Alice <{DIRECTOR}>",
+        LEA,
+        "RE : Réclamation : attestation",
+        "Bonjour Léa, votre attestation part aujourd'hui.",
+        in_reply_to=original,
+        references=[original],
+    )
+    mail_account.append(reply, folder="Sent")
+    mail_account.append(make_mail(f"Alice <{DIRECTOR}>", "ami@example.fr", "Vacances", "Hello"), folder="Sent")
+    run_once(config)
+    (case,) = register(config)
+    outgoing = [
+        m for m in case["messages"] if m["direction"] == "out" and m["from"] == DIRECTOR and "RE :" in m["subject"]
+    ]
+    assert len(outgoing) == 1
+    assert len(smtp_sink.messages) == 1
+
+
+def test_mail_without_message_id_is_deduplicated_by_content(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    first_meeting(config)
+    raw = complaint(message_id="")
+    assert b"Message-ID" not in raw
+    mail_account.append(raw)
+    run_once(config)
+    mail_account.append(raw)  # the very same bytes again
+    run_once(config)
+    assert len(register(config)) == 1 and len(smtp_sink.messages) == 1
+
+
+def test_a_broken_rule_file_stops_the_run_naming_file_and_key(make_config: ConfigFactory, tmp_path: Path) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "60-typo.toml").write_text('[[rule]]\nname = "x"\nacton = "claim"\n[rule.when]\nsubject = "x"\n')
+    config = make_config(extra=f'[rules]\ndir = "{rules}"\n')
+    result = invoke(config, "run", "--once")
+    assert result.code != 0
+    assert "60-typo.toml" in result.err and "acton" in result.err
+
+
+def test_check_names_a_tls_failure(make_config: ConfigFactory) -> None:
+    config = make_config()
+    # Implicit TLS against a server that speaks plain IMAP on that port.
+    config.write_text(config.read_text().replace('security = "plain"', 'security = "tls"', 1))
+    result = invoke(config, "check")
+    assert result.code != 0 and "TLS" in result.out
+
+
+def test_a_large_attachment_is_kept_and_registered(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    config = make_config()
+    first_meeting(config)
+    payload = bytes(range(256)) * (25 * 1024 * 1024 // 256)
+    mail_account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            "Réclamation avec vidéo",
+            "La vidéo du problème.",
+            attachments=[("video.mp4", payload, "video/mp4")],
+        )
+    )
+    run_once(config)
+    (case,) = register(config)
+    assert case["claimant"] == "lea.martin@example.fr"
+    (saved,) = (tmp_path / "archive").rglob("*video.mp4")
+    assert saved.read_bytes() == payload

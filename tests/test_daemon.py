@@ -1,0 +1,113 @@
+"""`inboxbot run` as the customer runs it: a separate process, for a long time, stopped by a signal."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from conftest import MailAccount
+from e2e import invoke_subprocess, register, write_config
+from mails import make_mail
+from servers import DovecotServer, SmtpSink
+
+DIRECTOR = "alice@cafemetrie.example"
+
+
+def start_daemon(config: Path, log: Path) -> subprocess.Popen[bytes]:
+    handle = log.open("wb")
+    return subprocess.Popen(
+        [sys.executable, "-m", "inboxbot", "--config", str(config), "run"], stdout=handle, stderr=subprocess.STDOUT
+    )
+
+
+def wait_for_log(log: Path, text: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if text in log.read_text(errors="replace"):
+            return
+        time.sleep(0.05)
+    raise AssertionError(f"{text!r} not logged within {timeout} s:\n{log.read_text(errors='replace')}")
+
+
+@pytest.fixture
+def config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> Path:
+    # A poll interval far longer than the test: only IMAP IDLE can make it react in time.
+    return write_config(
+        tmp_path,
+        imap_host=mail_account.host,
+        imap_port=mail_account.port,
+        username=mail_account.username,
+        password=mail_account.password,
+        smtp_port=smtp_sink.port,
+        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+        imap_extra="poll_interval = 3600",
+    )
+
+
+def test_the_daemon_acknowledges_new_mail_within_seconds_and_stops_cleanly(
+    config: Path, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        wait_for_log(log, "first met")
+        time.sleep(0.5)  # let the IDLE watcher enter IDLE
+        mail_account.append(make_mail("Léa <lea@example.fr>", DIRECTOR, "Réclamation : facture", "Bonjour"))
+        (ack,) = smtp_sink.wait_for(1, timeout=15)
+        assert ack.rcpt_tos == ["lea@example.fr"]
+
+        # A second daemon on the same database refuses to start, and says why.
+        second = invoke_subprocess(config, "run")
+        assert second.code != 0 and "already" in (second.err + second.out)
+
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    output = log.read_text()
+    assert "case 2026-0001 opened" in output and "inboxbot stopped" in output
+    assert "Traceback" not in output
+
+    # After a restart nothing is done twice, and a mail that came while it was down is taken in.
+    mail_account.append(make_mail("Paul <paul@example.fr>", DIRECTOR, "Une plainte", "Bonjour"))
+    daemon = start_daemon(config, tmp_path / "daemon2.log")
+    try:
+        smtp_sink.wait_for(2, timeout=15)
+        daemon.send_signal(signal.SIGINT)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert [c["claimant"] for c in register(config)] == ["lea@example.fr", "paul@example.fr"]
+    assert len(smtp_sink.messages) == 2
+
+
+def test_the_daemon_survives_the_imap_server_going_away(
+    config: Path, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path, dovecot_server: DovecotServer
+) -> None:
+    config.write_text(config.read_text().replace("poll_interval = 3600", "poll_interval = 1"))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        wait_for_log(log, "first met")
+        dovecot_server.stop()
+        try:
+            wait_for_log(log, "mail cycle failing")
+            time.sleep(3)  # three more polls fail in the meantime
+            assert log.read_text().count("mail cycle failing") == 1  # logged once per outage
+            assert daemon.poll() is None
+        finally:
+            dovecot_server.start()
+        mail_account.append(make_mail("Léa <lea@example.fr>", DIRECTOR, "Réclamation après la panne", "Bonjour"))
+        smtp_sink.wait_for(1, timeout=20)
+        wait_for_log(log, "mail cycle recovered")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()

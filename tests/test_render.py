@@ -1,0 +1,98 @@
+"""Templates: French by default, overridable file by file, strict, and safe with claimant text."""
+
+from datetime import date, datetime
+from email import message_from_bytes, policy
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import jinja2
+import pytest
+
+from inboxbot.bootstrap import shipped
+from inboxbot.message import Address
+from inboxbot.outbox import UnsafeHeader, compose
+from inboxbot.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
+
+PARIS = ZoneInfo("Europe/Paris")
+DEFAULTS = shipped("templates")
+
+
+def context(subject: str = "Attestation manquante", name: str = "Léa Martin") -> dict[str, object]:
+    return {
+        "case": case_view(
+            number="2026-0001",
+            tag="[Dossier 2026-0001]",
+            kind="reclamation",
+            subject=subject,
+            received_at=datetime(2026, 12, 18, 16, 0, tzinfo=ZoneInfo("UTC")),
+            acknowledge_due=date(2027, 1, 12),
+            response_due=date(2027, 1, 17),
+        ),
+        "claimant": PersonView(email="lea@example.fr", name=name),
+        "organisation": {"name": "Cafémétrie"},
+    }
+
+
+def test_the_shipped_acknowledgement_is_french_with_the_dates_in_paris_time() -> None:
+    mail = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context())
+    assert mail.subject == "[Dossier 2026-0001] Accusé de réception : Attestation manquante"
+    for body in (mail.text, mail.html):
+        assert "Bonjour Léa Martin" in body
+        assert "18 décembre 2026 à 17:00" in body  # 16:00 UTC is 17:00 in Paris
+        assert "dimanche 17 janvier 2027" in body
+
+
+def test_every_shipped_template_compiles() -> None:
+    Renderer([DEFAULTS], PARIS).check(MAIL_TEMPLATES)
+
+
+def test_claimant_text_is_escaped_in_html_and_kept_on_one_line_in_the_subject() -> None:
+    mail = Renderer([DEFAULTS], PARIS).mail(
+        "acknowledgement", **context(subject="<script>alert(1)</script>\r\nBcc: x@evil", name="<b>Léa</b>")
+    )
+    assert "<script>" not in mail.html and "&lt;script&gt;" in mail.html
+    assert "<b>Léa</b>" not in mail.html
+    assert "\n" not in mail.subject and "\r" not in mail.subject
+
+
+def test_a_user_template_overrides_one_file_and_the_rest_stay_shipped(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.subject.j2").write_text("Bien reçu — {{ case.number }}\n")
+    mail = Renderer([tmp_path, DEFAULTS], PARIS).mail("acknowledgement", **context())
+    assert mail.subject == "Bien reçu — 2026-0001"
+    assert "Nous avons bien reçu" in mail.text  # the shipped body is still used
+
+
+def test_an_undefined_variable_is_an_error_not_an_empty_string(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.txt.j2").write_text("Bonjour {{ claimant.prenom }}")
+    with pytest.raises(jinja2.UndefinedError):
+        Renderer([tmp_path, DEFAULTS], PARIS).mail("acknowledgement", **context())
+
+
+def test_a_broken_user_template_is_caught_at_start_up(tmp_path: Path) -> None:
+    (tmp_path / "acknowledgement.html.j2").write_text("{% if %}")
+    with pytest.raises(jinja2.TemplateSyntaxError):
+        Renderer([tmp_path, DEFAULTS], PARIS).check(MAIL_TEMPLATES)
+
+
+def test_claimant_text_can_never_add_a_header_or_a_recipient() -> None:
+    rendered = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context(subject="x\r\nBcc: victim@example.com"))
+    raw = compose(
+        sender=Address("alice@cafemetrie.com", "Cafémétrie"),
+        recipient=Address("lea@example.fr", "Léa\r\nBcc: other@example.com"),
+        rendered=rendered,
+        message_id="inboxbot.1@cafemetrie.com",
+        date=datetime(2026, 12, 18, tzinfo=PARIS),
+        in_reply_to="orig@x\r\nBcc: third@example.com",
+    )
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Bcc"] is None
+    assert message.get_all("To") == ['"Léa Bcc: other@example.com" <lea@example.fr>']  # one quoted name
+    for bad in ("lea@example.fr, other@example.com", "lea@example.fr\r\nBcc: x@y", "<lea@example.fr>"):
+        with pytest.raises(UnsafeHeader):
+            compose(
+                sender=Address("alice@cafemetrie.com"),
+                recipient=Address(bad),
+                rendered=rendered,
+                message_id="inboxbot.2@cafemetrie.com",
+                date=datetime(2026, 12, 18, tzinfo=PARIS),
+            )
