@@ -88,6 +88,7 @@ def build(settings: Settings, clock: Clock = system_clock, calendar: WorkingDayC
             acknowledge_working_days=settings.deadlines.acknowledge_working_days,
             response_days=settings.deadlines.response_days,
         ),
+        own_addresses=frozenset({*settings.director.addresses, settings.smtp.from_address}),
     )
     store = Store.open(settings.database.url)
     return App(

@@ -12,6 +12,9 @@ from datetime import date, datetime
 KINDS = ("reclamation", "difficulte", "alea")
 KIND_LABELS = {"reclamation": "réclamation", "difficulte": "difficulté", "alea": "aléa"}
 CHANNELS = ("email", "form", "oral", "third_party")
+STAKEHOLDERS = ("apprenant", "entreprise", "financeur", "formateur", "partenaire", "autre")
+ACTION_KINDS = ("cause", "corrective", "preventive", "mediation", "urgent")
+ACTION_STATUSES = ("todo", "doing", "done", "dropped")
 OPEN = "open"
 CLOSED = "closed"
 
@@ -48,10 +51,41 @@ class Case:
     nature: str | None
     priority: str | None
     rules_hit: tuple[str, ...]
+    stakeholder: str | None = None
+    training: str = ""
+    description: str = ""
+    transmitter: str | None = None
+    extended_due: date | None = None
+    extension_reason: str = ""
+    dismissed: bool = False
+    feedback_requested_at: datetime | None = None
+    satisfaction_mark: int | None = None
+    satisfaction_comment: str = ""
+    satisfaction_at: datetime | None = None
 
     @property
     def kind_label(self) -> str:
         return KIND_LABELS.get(self.kind, self.kind)
+
+    @property
+    def effective_response_due(self) -> date:
+        """The response deadline in force: the extended one when there was an extension."""
+        return self.extended_due or self.response_due
+
+
+@dataclass(frozen=True)
+class Action:
+    """A cause found, or a measure taken, on a case; `seq` is its number as the director sees it."""
+
+    seq: int
+    kind: str
+    text: str
+    owner: str
+    due: date | None
+    status: str | None
+    result: str
+    created_at: datetime
+    updated_at: datetime
 
 
 @dataclass(frozen=True)
@@ -89,6 +123,7 @@ class CaseDetail:
     case: Case
     messages: tuple[LogEntry, ...]
     events: tuple[CaseEvent, ...]
+    actions: tuple[Action, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from inboxbot import __version__
+from inboxbot.cases import CHANNELS, KINDS, STAKEHOLDERS
 from inboxbot.config import ConfigError, Settings, load
+from inboxbot.rules import NATURES, PRIORITIES
 
 log = logging.getLogger("inboxbot")
 
@@ -103,6 +105,82 @@ def cmd_cases(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_cases_add(args: argparse.Namespace) -> int:
+    """Write down a claim that did not come by mail (phone, in session), as the procedure's point 3c asks."""
+    from datetime import datetime
+
+    from inboxbot.bootstrap import build
+    from inboxbot.decide import OpenCase
+    from inboxbot.intake import open_case
+    from inboxbot.letters import Letters
+    from inboxbot.message import Address
+
+    settings = _settings(args)
+    app = build(settings)
+    tz = settings.organisation.timezone
+    try:
+        now = app.clock()
+        if args.received:
+            try:
+                received = datetime.fromisoformat(args.received)
+            except ValueError:
+                print(
+                    f"inboxbot: --received: expected a date and time such as 2026-11-20 14:30, got {args.received!r}",
+                    file=sys.stderr,
+                )
+                return 2
+            received = received if received.tzinfo else received.replace(tzinfo=tz)
+            if received > now:
+                print("inboxbot: --received is in the future", file=sys.stderr)
+                return 2
+        else:
+            received = now
+        claimant = Address(args.claimant.strip().lower(), args.name or "") if args.claimant else None
+        decision = OpenCase(
+            kind=args.kind,
+            channel=args.channel,
+            claimant=claimant,
+            subject=args.subject,
+            received_at=received,
+            acknowledge_due=app.policy.due.acknowledge_due(received),
+            response_due=app.policy.due.response_due(received),
+            nature=args.nature,
+            priority=args.priority,
+            rules_hit=(),
+            acknowledgement=None
+            if args.no_acknowledge or claimant is None
+            else ("acknowledgement" if args.kind == "reclamation" else "incident_acknowledgement"),
+            note="entered by hand without acknowledgement" if args.no_acknowledge or claimant is None else "",
+            transmitter=args.transmitter.lower() if args.transmitter else None,
+        )
+        with app.store.unit() as unit:
+            _case_id, number = open_case(
+                unit,
+                Letters(settings, app.renderer),
+                settings,
+                decision,
+                args.by or settings.director.addresses[0],
+                now,
+                description=args.description or "",
+                stakeholder=args.stakeholder,
+                training=args.training or "",
+            )
+        from inboxbot.pipeline import CycleReport, Pipeline
+
+        report = CycleReport()
+        if decision.acknowledgement is not None:
+            Pipeline(app).flush_outbox(report)
+        sent = (
+            " ; accusé de réception envoyé"
+            if report.sent
+            else (" ; accusé de réception en attente d'envoi" if decision.acknowledgement else "")
+        )
+        print(f"Dossier {number} enregistré{sent}.")
+        return 0
+    finally:
+        app.close()
+
+
 def _print_case(record: dict[str, object]) -> None:
     for key in (
         "number",
@@ -181,7 +259,24 @@ def build_parser() -> argparse.ArgumentParser:
     show = cases_sub.add_parser("show", help="one case with its exchange log")
     show.add_argument("number")
     show.add_argument("--json", action="store_true")
-    cases.set_defaults(func=cmd_cases)
+    add = cases_sub.add_parser("add", help="record a claim received orally (phone, in session) or by post")
+    add.add_argument("--subject", required=True, help="what the claim is about, in a few words")
+    add.add_argument("--kind", choices=KINDS, default="reclamation")
+    add.add_argument("--channel", choices=CHANNELS, default="oral")
+    add.add_argument("--claimant", help="the claimant's email address, if known (they get the acknowledgement)")
+    add.add_argument("--name", help="the claimant's name")
+    add.add_argument("--received", help="when it was received, e.g. '2026-11-20 14:30' (default: now)")
+    add.add_argument("--description", help="what was said")
+    add.add_argument("--stakeholder", choices=STAKEHOLDERS)
+    add.add_argument("--training", help="the training concerned")
+    add.add_argument("--nature", choices=NATURES)
+    add.add_argument("--priority", choices=PRIORITIES)
+    add.add_argument("--transmitter", help="who passed the claim on (a trainer, a venue), if not the claimant")
+    add.add_argument("--by", help="who writes it down (default: the director)")
+    add.add_argument("--no-acknowledge", action="store_true", help="do not mail an acknowledgement")
+    add.set_defaults(func=cmd_cases_add)
+    listing.set_defaults(func=cmd_cases)
+    show.set_defaults(func=cmd_cases)
 
     register = sub.add_parser("register", help="the tableau de suivi")
     register_sub = register.add_subparsers(dest="register_command", required=True)

@@ -73,6 +73,23 @@ class SmtpSettings:
 class DirectorSettings:
     addresses: tuple[str, ...]
     digest_time: time = time(8, 0)
+    # Receiving servers whose Authentication-Results header proves a mail really is hers.
+    authserv_ids: tuple[str, ...] = ()
+    # How long a command mail in the inbox may wait for its copy in Sent before it is suspicious.
+    proof_grace_minutes: int = 30
+    notify: bool = True
+
+
+@dataclass(frozen=True)
+class FeedbackSettings:
+    enabled: bool = True
+    delay_days: int = 7
+    kinds: tuple[str, ...] = ("reclamation",)
+
+
+@dataclass(frozen=True)
+class ClosureSettings:
+    notify_claimant: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,6 +135,8 @@ class Settings:
     deadlines: DeadlineSettings
     acknowledgement: AcknowledgementSettings
     outbox: OutboxSettings
+    feedback: FeedbackSettings
+    closure: ClosureSettings
     rules_dir: Path | None
     templates_dir: Path | None
     source: Path | None = None
@@ -322,6 +341,9 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     director = DirectorSettings(
         addresses=tuple(_address(di, "addresses", a) for a in addresses),
         digest_time=di.parsed("digest_time", _clock_time, 'a time such as "08:00"', time(8, 0)),
+        authserv_ids=tuple(a.strip().lower() for a in di.str_list("authserv_ids", [])),
+        proof_grace_minutes=di.integer("proof_grace_minutes", 30, minimum=1),
+        notify=di.boolean("notify", True),
     )
     di.reject_unknown()
 
@@ -364,6 +386,22 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     )
     ob.reject_unknown()
 
+    fb = root.sub("feedback", required=False)
+    kinds = fb.str_list("kinds", ["reclamation"])
+    for kind in kinds:
+        if kind not in ("reclamation", "difficulte", "alea"):
+            raise fb.error("kinds", f"expected reclamation, difficulte or alea, got {kind!r}")
+    feedback = FeedbackSettings(
+        enabled=fb.boolean("enabled", True),
+        delay_days=fb.integer("delay_days", 7, minimum=0),
+        kinds=tuple(kinds),
+    )
+    fb.reject_unknown()
+
+    cl = root.sub("closure", required=False)
+    closure = ClosureSettings(notify_claimant=cl.boolean("notify_claimant", False))
+    cl.reject_unknown()
+
     ru = root.sub("rules", required=False)
     rules_dir = ru.path_value("dir", base_dir)
     ru.reject_unknown()
@@ -382,6 +420,8 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         deadlines=deadlines,
         acknowledgement=acknowledgement,
         outbox=outbox,
+        feedback=feedback,
+        closure=closure,
         rules_dir=rules_dir,
         templates_dir=templates_dir,
         source=source,

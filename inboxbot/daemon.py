@@ -113,6 +113,7 @@ class Daemon:
                 try:
                     with self.app.mailbox() as mailbox:
                         pipeline.poll(mailbox, report)
+                    pipeline.follow_up(report)
                     pipeline.flush_outbox(report)
                 except OUTAGE_ERRORS as exc:
                     self.mail_outage.failed(exc)

@@ -33,6 +33,16 @@ class Facts:
     automatic: str | None = None
     from_director: bool = False
     acknowledgements_today: int = 0
+    # The director's note to herself (every recipient is her own address or the mailbox's).
+    to_self: bool = False
+    # Proven to be hers: its copy is in her Sent folder, or her receiving server vouched for it.
+    proven: bool = False
+    has_commands: bool = False
+    # The original author of a forwarded claim, and the address typed into the website's form.
+    forwarded_author: Address | None = None
+    form_claimant: Address | None = None
+    # The mail answers the satisfaction request of its (closed) case.
+    answers_feedback_request: bool = False
 
 
 @dataclass(frozen=True)
@@ -41,6 +51,7 @@ class Policy:
     acknowledge: bool
     daily_cap_per_sender: int
     due: DuePolicy
+    own_addresses: frozenset[str] = frozenset()  # the mailbox's and the director's
 
 
 @dataclass(frozen=True)
@@ -57,6 +68,8 @@ class OpenCase:
     rules_hit: tuple[str, ...]
     acknowledgement: str | None  # the template to acknowledge with, or None
     note: str  # why no acknowledgement, when there is none
+    transmitter: str | None = None  # who passed on someone else's claim
+    obey: bool = False  # the mail also carries the director's commands for this new case
 
     outcome = "opened"
 
@@ -66,8 +79,24 @@ class Attach:
     case: CaseRef
     direction: str  # "in" from the claimant's side, "out" written by the organisation
     note: str
+    # "reply", "automatic", "director", "closed_case", "feedback" or "new_sender": what to do besides logging it.
+    purpose: str = "reply"
 
     outcome = "attached"
+
+
+@dataclass(frozen=True)
+class Obey:
+    """The director's proven commands, about existing cases."""
+
+    outcome = "commands"
+
+
+@dataclass(frozen=True)
+class AwaitProof:
+    """It claims to be the director's, with commands or a claim to open, but nothing proves it yet."""
+
+    outcome = "awaiting_proof"
 
 
 @dataclass(frozen=True)
@@ -76,23 +105,25 @@ class Ignore:
     reason: str
 
 
-Decision = OpenCase | Attach | Ignore
+Decision = OpenCase | Attach | Ignore | Obey | AwaitProof
 
 
 def decide(facts: Facts, policy: Policy) -> Decision:
     mail = facts.mail
     if facts.own:
         return Ignore("own", "sent by inboxbot itself")
+    action = facts.verdict.action
+    if facts.from_director and facts.to_self and (facts.has_commands or action in ("claim", "incident")):
+        return _directors_note(facts, policy)
     if facts.folder_role == SENT:
         if facts.thread is not None:
-            return Attach(facts.thread.case, "out", "written by the director")
+            return Attach(facts.thread.case, "out", "written by the director", "director")
         return Ignore("ignored", "sent mail about no case")
     if facts.automatic is not None:
         if facts.thread is not None:
-            return Attach(facts.thread.case, "in", f"automatic mail: {facts.automatic}")
+            return Attach(facts.thread.case, "in", f"automatic mail: {facts.automatic}", "automatic")
         return Ignore("automatic", facts.automatic)
 
-    action = facts.verdict.action
     if action is None and policy.mode == "dedicated":
         action = "claim"
     if action == "ignore":
@@ -108,15 +139,27 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     return _open(facts, policy, incident=action == "incident")
 
 
+def _directors_note(facts: Facts, policy: Policy) -> Decision:
+    """Her commands, or a claim she passes on: only hers once proven, since anyone can forge From."""
+    if not facts.proven:
+        return AwaitProof()
+    if facts.verdict.action in ("claim", "incident") and facts.thread is None:
+        return _open(facts, policy, incident=facts.verdict.action == "incident")
+    return Obey()
+
+
 def _continue(facts: Facts) -> Attach:
     thread = facts.thread
     assert thread is not None
+    sender = facts.mail.from_.email if facts.mail.from_ else None
     if facts.from_director:
-        return Attach(thread.case, "in", "from the director")
+        return Attach(thread.case, "in", "from the director", "director")
     if thread.case.status != "open":
-        return Attach(thread.case, "in", "new mail on a closed case, for the director to decide")
+        if facts.answers_feedback_request and sender == thread.case.claimant:
+            return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")
+        return Attach(thread.case, "in", "new mail on a closed case, for the director to decide", "closed_case")
     if not thread.sender_participates:
-        return Attach(thread.case, "in", "from a sender new to the case")
+        return Attach(thread.case, "in", "from a sender new to the case", "new_sender")
     return Attach(thread.case, "in", "")
 
 
@@ -125,17 +168,26 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
     kind = verdict.kind or ("alea" if incident else "reclamation")
     channel = verdict.channel or "email"
     claimant = mail.from_
+    transmitter: str | None = None
     note = ""
-    if facts.from_director and channel in ("third_party", "oral"):
-        # She is passing on someone else's claim; she is not the claimant.
+    if channel == "third_party":
+        # Someone passes on another person's claim: that person is the claimant.
+        transmitter = mail.from_.email if mail.from_ else None
+        claimant = facts.forwarded_author
+        note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
+    elif channel == "form":
+        claimant = facts.form_claimant
+        note = "" if claimant else "form without the claimant's address"
+    elif channel == "oral":
+        # The director writes down what was said; the claimant is named by #reclamant, if at all.
         claimant = None
-        note = "transmitted by the director: claimant to identify"
+        note = "oral claim: claimant to identify (#reclamant)"
     template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
     if claimant is None:
         template = None
         note = note or "no claimant address"
-    elif facts.from_director:
-        template, note = None, "written by the director herself"
+    elif claimant.email in policy.own_addresses:
+        template, note = None, "written by the organisation itself"
     elif not policy.acknowledge:
         template, note = None, "acknowledgements are turned off"
     elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
@@ -153,6 +205,8 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
         rules_hit=verdict.hits,
         acknowledgement=template,
         note=note,
+        transmitter=transmitter,
+        obey=facts.has_commands,
     )
 
 

@@ -16,7 +16,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email import policy as email_policy
 from email.charset import QP, Charset
+from email.encoders import encode_base64
 from email.header import Header
+from email.mime.base import MIMEBase
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 from email.utils import format_datetime, formataddr
@@ -39,6 +41,13 @@ _UTF8_QP.body_encoding = QP
 
 class UnsafeHeader(ValueError):
     """Claimant-controlled text that would have added a header or a recipient."""
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
 
 
 def new_message_id(from_address: str) -> str:
@@ -77,9 +86,24 @@ def compose(
     in_reply_to: str | None = None,
     references: Sequence[str] = (),
     auto_submitted: str = "auto-replied",
+    attachments: Sequence[MailAttachment] = (),
 ) -> bytes:
     """The bytes of a French text+HTML mail, threaded under `in_reply_to` when given."""
-    message = MIMEMultipart("alternative")
+    body = MIMEMultipart("alternative")
+    body.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
+    body.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
+    if attachments:
+        message = MIMEMultipart("mixed")
+        message.attach(body)
+        for attachment in attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            part = MIMEBase(maintype, subtype or "octet-stream")
+            part.set_payload(attachment.payload)
+            encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", attachment.filename))
+            message.attach(part)
+    else:
+        message = body
     message["From"] = _address_header(sender)
     message["To"] = _address_header(recipient)
     subject = _one_line(rendered.subject)
@@ -96,8 +120,6 @@ def compose(
     message["X-Auto-Response-Suppress"] = "All"
     message[LOOP_HEADER] = sender.email
     message["Content-Language"] = "fr"
-    message.attach(MIMEText(rendered.text, "plain", _UTF8_QP))  # type: ignore[arg-type]
-    message.attach(MIMEText(rendered.html, "html", _UTF8_QP))  # type: ignore[arg-type]
     return message.as_bytes(policy=_CRLF_POLICY)
 
 

@@ -10,28 +10,52 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time
+from datetime import datetime, time, timedelta
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.archive import StoredMail
 from inboxbot.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.bootstrap import App
+from inboxbot.casework import Casework, Outcome
+from inboxbot.commands import COMMAND_HELP, Command, Refusal, parse_commands
 from inboxbot.conversation import case_tag, find_thread
-from inboxbot.decide import Attach, Decision, Facts, Ignore, OpenCase, decide
+from inboxbot.decide import SENT as SENT_ROLE
+from inboxbot.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
+from inboxbot.forward import extract_forwarded
+from inboxbot.intake import Thread, open_case
+from inboxbot.letters import Letters
 from inboxbot.mailbox import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.message import Address, ParsedMail
-from inboxbot.outbox import SendResult, compose, is_inboxbot_message_id, new_message_id, retry_at
+from inboxbot.outbox import SendResult, is_inboxbot_message_id, retry_at
 from inboxbot.parse import ParseError, parse
-from inboxbot.render import PersonView, case_view
+from inboxbot.proof import prove_sender
+from inboxbot.quotes import new_text
 from inboxbot.rules import RuleContext
-from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Unit
+from inboxbot.satisfaction import read_feedback
+from inboxbot.store.repository import FolderState, MailRecord, Unit
+from inboxbot.webform import read_form
 
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+UNPROVEN = ("awaiting_proof", "suspicious")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A mail as understood before deciding: the facts `decide` needs, and its commands."""
+
+    facts: Facts
+    commands: tuple[Command | Refusal, ...]
+    proof: str  # why it is known to be the director's, or ""
+
+
+def _forwarded_author(mail: ParsedMail) -> Address | None:
+    forwarded = extract_forwarded(mail)
+    return forwarded.author if forwarded else None
 
 
 @dataclass
@@ -51,6 +75,8 @@ class Pipeline:
         should_stop: Callable[[], bool] = lambda: False,
     ) -> None:
         self.app = app
+        self.letters = Letters(app.settings, app.renderer)
+        self.casework = Casework(app.settings, self.letters)
         self.directors = frozenset(app.settings.director.addresses)
         self.on_mail = on_mail
         self.should_stop = should_stop
@@ -136,24 +162,25 @@ class Pipeline:
     def _process_parsed(
         self, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
     ) -> str:
-        app = self.app
         key = mail.message_id or f"sha256:{stored.sha256}"
-        with app.store.unit() as unit:
-            if unit.has_mail(key):
+        with self.app.store.unit() as unit:
+            seen = unit.mail_outcome(key)
+            # The director's unproven note is proven when its copy turns up in her Sent folder.
+            if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
                 unit.advance_folder(fetched.folder, fetched.uid)
                 return "duplicate"
-            decision, rules_hit, automatic = self._decide(unit, mail, fetched, role)
-            self._apply(unit, decision, mail, fetched, stored, key, rules_hit, automatic, report)
+            reading = self._read(unit, mail, fetched, role)
+            decision = decide(reading.facts, self.app.policy)
+            self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
             unit.advance_folder(fetched.folder, fetched.uid)
         return decision.outcome
 
-    def _decide(
-        self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str
-    ) -> tuple[Decision, tuple[str, ...], str | None]:
-        app = self.app
+    def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
+        """Everything known about the mail before deciding: threading, rules, proof, commands."""
+        settings = self.app.settings
         sender = mail.from_.email if mail.from_ else None
         # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
-        own = (mail.header(LOOP_HEADER) or "").strip().lower() == app.settings.smtp.from_address or (
+        own = (mail.header(LOOP_HEADER) or "").strip().lower() == settings.smtp.from_address or (
             mail.message_id is not None
             and (is_inboxbot_message_id(mail.message_id) or unit.is_own_message_id(mail.message_id))
         )
@@ -161,16 +188,27 @@ class Pipeline:
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
         thread = find_thread(mail, unit, self.directors, bounced)
         from_director = sender in self.directors
-        verdict = app.rules.evaluate(
+        verdict = self.app.rules.evaluate(
             RuleContext(
                 mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
             )
         )
+        recipients = [a.email for a in (*mail.to, *mail.cc)]
+        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
+        commands = parse_commands(mail.text, mail.subject) if from_director and to_self and not own else []
+        proof = ""
+        if from_director and to_self:
+            if role == SENT_ROLE:
+                proof = "its copy is in the director's Sent folder"
+            elif sender is not None:
+                checked = prove_sender(mail, sender, settings.director.authserv_ids)
+                proof = checked.reason if checked.proven else ""
         acknowledgements_today = 0
         if sender is not None:
-            tz = app.settings.organisation.timezone
-            local_midnight = datetime.combine(app.clock().astimezone(tz).date(), time(0), tz)
+            tz = settings.organisation.timezone
+            local_midnight = datetime.combine(self.app.clock().astimezone(tz).date(), time(0), tz)
             acknowledgements_today = unit.acknowledgements_since(sender, local_midnight)
+        closed = thread is not None and thread.case.status != "open"
         facts = Facts(
             mail=mail,
             folder_role=role,
@@ -181,38 +219,65 @@ class Pipeline:
             automatic=automatic,
             from_director=from_director,
             acknowledgements_today=acknowledgements_today,
+            to_self=to_self,
+            proven=bool(proof),
+            has_commands=bool(commands),
+            forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
+            form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
+            answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
         )
-        return decide(facts, app.policy), verdict.hits, automatic
+        return Reading(facts=facts, commands=tuple(commands), proof=proof)
 
     def _apply(
         self,
         unit: Unit,
         decision: Decision,
-        mail: ParsedMail,
+        reading: Reading,
         fetched: FetchedMail,
         stored: StoredMail,
         key: str,
-        rules_hit: tuple[str, ...],
-        automatic: str | None,
         report: CycleReport,
+        already_recorded: bool,
     ) -> None:
         now = self.app.clock()
+        facts = reading.facts
+        mail = facts.mail
         case_id: int | None = None
         direction = "in"
         reason = ""
+        outcomes: list[Outcome] = []
         if isinstance(decision, OpenCase):
             case_id, number = self._open_case(unit, decision, mail, now)
             report.opened.append(number)
             reason = decision.note
+            if decision.obey:
+                # Commands in the mail that opens a case are about that case.
+                tag = case_tag(self.app.settings.organisation.case_label, number)
+                outcomes = self.casework.carry_out(
+                    unit, parse_commands(mail.text, tag), fetched.internaldate, _who(mail), now
+                )
         elif isinstance(decision, Attach):
             case_id, direction, reason = decision.case.id, decision.direction, decision.note
             unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
+            self._follow_attach(unit, decision, mail, fetched, now)
             log.info(
                 "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
             )
+        elif isinstance(decision, Obey):
+            reason = reading.proof
+            outcomes = self.casework.carry_out(unit, reading.commands, fetched.internaldate, _who(mail), now)
+        elif isinstance(decision, AwaitProof):
+            reason = "claims to be the director's: waiting for its copy in Sent or an authentication result"
+            log.info("mail from %s with commands waits for proof that it is the director's", _who(mail))
         elif isinstance(decision, Ignore):
             reason = decision.reason
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
+        if outcomes:
+            self._report_commands(unit, outcomes, reading, mail, now)
+        if already_recorded:
+            unit.set_mail_outcome(key, decision.outcome, reason, case_id)
+            return
+        summary = new_text(mail.text, mail.html) if case_id is not None else mail.text
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -228,14 +293,14 @@ class Pipeline:
                 from_name=mail.from_.name if mail.from_ else "",
                 to_addresses=", ".join(a.email for a in (*mail.to, *mail.cc)),
                 subject=mail.subject,
-                summary=mail.text.strip()[:SUMMARY_CHARS],
+                summary=summary.strip()[:SUMMARY_CHARS],
                 archive_path=str(stored.path),
                 sha256=stored.sha256,
                 size=stored.size,
                 outcome=decision.outcome,
                 reason="; ".join(filter(None, [reason, *mail.defects])),
-                automatic=automatic,
-                rules_hit=rules_hit,
+                automatic=facts.automatic,
+                rules_hit=facts.verdict.hits,
             ),
             now,
         )
@@ -248,87 +313,52 @@ class Pipeline:
                     mail_id, attachment.filename, attachment.content_type, len(attachment.payload), str(path)
                 )
 
-    def _open_case(self, unit: Unit, decision: OpenCase, mail: ParsedMail, now: datetime) -> tuple[int, str]:
-        settings = self.app.settings
-        year = decision.received_at.astimezone(settings.organisation.timezone).year
-        number = unit.next_case_number(year)
-        claimant = decision.claimant
-        case_id = unit.open_case(
-            number=number,
-            kind=decision.kind,
-            channel=decision.channel,
-            claimant=claimant.email if claimant else None,
-            claimant_name=claimant.name if claimant else "",
-            subject=decision.subject,
-            received_at=decision.received_at,
-            acknowledge_due=decision.acknowledge_due,
-            response_due=decision.response_due,
-            nature=decision.nature,
-            priority=decision.priority,
-            rules_hit=decision.rules_hit,
-            now=now,
-        )
-        unit.add_event(case_id, decision.received_at, _who(mail), "received", decision.subject)
-        unit.add_event(case_id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or settings.imap.mode)
-        log.info(
-            "case %s opened (%s) from %s: %s",
-            number,
-            decision.kind,
-            claimant.email if claimant else "?",
-            decision.subject,
-        )
-        if decision.acknowledgement is not None and claimant is not None:
-            self._queue_acknowledgement(unit, decision, number, case_id, claimant, mail, now)
-        elif decision.note:
-            unit.add_event(case_id, now, "inboxbot", "not-acknowledged", decision.note)
-        return case_id, number
-
-    def _queue_acknowledgement(
-        self,
-        unit: Unit,
-        decision: OpenCase,
-        number: str,
-        case_id: int,
-        claimant: Address,
-        mail: ParsedMail,
-        now: datetime,
+    def _follow_attach(
+        self, unit: Unit, decision: Attach, mail: ParsedMail, fetched: FetchedMail, now: datetime
     ) -> None:
-        settings = self.app.settings
-        assert decision.acknowledgement is not None
-        rendered = self.app.renderer.mail(
-            decision.acknowledgement,
-            case=case_view(
-                number=number,
-                tag=case_tag(settings.organisation.case_label, number),
-                kind=decision.kind,
-                subject=decision.subject,
-                received_at=decision.received_at,
-                acknowledge_due=decision.acknowledge_due,
-                response_due=decision.response_due,
-            ),
-            claimant=PersonView(email=claimant.email, name=claimant.name),
-            organisation=settings.organisation,
-        )
-        message_id = new_message_id(settings.smtp.from_address)
-        raw = compose(
-            sender=Address(settings.smtp.from_address, settings.smtp.from_name),
-            recipient=claimant,
-            rendered=rendered,
-            message_id=message_id,
-            date=now,
-            in_reply_to=mail.message_id,
-            references=(*mail.references, *([mail.message_id] if mail.message_id else [])),
-        )
-        unit.queue(
-            OutgoingDraft(
-                message_id=message_id,
-                case_id=case_id,
-                purpose=decision.acknowledgement,
-                recipient=claimant.email,
-                subject=rendered.subject,
-                raw=raw,
-            ),
+        """What a continuing mail sets off besides its place in the log."""
+        case = unit.case(decision.case.id)
+        if decision.purpose == "feedback":
+            feedback = read_feedback(new_text(mail.text, mail.html))
+            unit.update_case(
+                case.id,
+                satisfaction_mark=feedback.mark,
+                satisfaction_comment=feedback.comment[:2000],
+                satisfaction_at=fetched.internaldate,
+            )
+            unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
+        elif decision.purpose == "closed_case" and self.app.settings.director.notify:
+            excerpt = new_text(mail.text, mail.html).strip()[:SUMMARY_CHARS]
+            self.letters.to_director(unit, "closed_case_notice", now, case=case, sender=_who(mail), excerpt=excerpt)
+
+    def _report_commands(
+        self, unit: Unit, outcomes: Sequence[Outcome], reading: Reading, mail: ParsedMail, now: datetime
+    ) -> None:
+        for outcome in outcomes:
+            log.info("command %r %s: %s", outcome.line, "obeyed" if outcome.obeyed else "refused", outcome.message)
+        asked_help = any(isinstance(c, Command) and c.name == "help" for c in reading.commands)
+        self.letters.to_director(
+            unit,
+            "command_report",
             now,
+            in_reply_to=mail.message_id,
+            obeyed=[o for o in outcomes if o.obeyed],
+            refused=[o for o in outcomes if not o.obeyed],
+            help=COMMAND_HELP if asked_help else "",
+        )
+
+    def _open_case(self, unit: Unit, decision: OpenCase, mail: ParsedMail, now: datetime) -> tuple[int, str]:
+        # The acknowledgement threads under the claimant's own mail.
+        references = (*mail.references, *([mail.message_id] if mail.message_id else []))
+        return open_case(
+            unit,
+            self.letters,
+            self.app.settings,
+            decision,
+            _who(mail),
+            now,
+            thread=Thread(in_reply_to=mail.message_id, references=references),
+            description=new_text(mail.text, mail.html).strip()[:SUMMARY_CHARS],
         )
 
     def _set_aside(self, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
@@ -364,6 +394,41 @@ class Pipeline:
                 )
             unit.advance_folder(fetched.folder, fetched.uid)
         return "set_aside"
+
+    # -- follow-up -------------------------------------------------------------------------
+
+    def follow_up(self, report: CycleReport) -> None:
+        """What time alone sets off: unproven command mails, satisfaction requests."""
+        app = self.app
+        now = app.clock()
+        with app.store.unit() as unit:
+            grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
+            for record in unit.mails_with_outcome("awaiting_proof", received_before=now - grace):
+                unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
+                log.warning(
+                    "mail from %s claiming to be the director's was never proven: suspicious", record.from_address
+                )
+                if app.settings.director.notify:
+                    raw = app.archive.read(record.archive_path)
+                    lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
+                    self.letters.to_director(
+                        unit,
+                        "suspicious_notice",
+                        now,
+                        sender=record.from_address or "",
+                        subject=record.subject,
+                        received_at=record.received_at,
+                        lines=lines,
+                    )
+        feedback = app.settings.feedback
+        if not feedback.enabled:
+            return
+        with app.store.unit() as unit:
+            for case in unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds):
+                self.letters.to_claimant(unit, case, "satisfaction_request", now)
+                unit.update_case(case.id, feedback_requested_at=now)
+                unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
+                log.info("satisfaction request queued for case %s", case.number)
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -410,5 +475,6 @@ def run_once(app: App, on_mail: Callable[[FetchedMail, str], None] | None = None
     with app.store.instance_lock():
         with app.mailbox() as mailbox:
             pipeline.poll(mailbox, report)
+        pipeline.follow_up(report)
         pipeline.flush_outbox(report)
     return report

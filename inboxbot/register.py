@@ -34,8 +34,16 @@ def _day(value: date | None) -> str | None:
     return None if value is None else value.isoformat()
 
 
-def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str) -> dict[str, Any]:
+def deadline_met(done: datetime | None, due: date, tz: ZoneInfo, today: date) -> bool | None:
+    """Whether a deadline was kept: True or False once known, None while it still can be."""
+    if done is not None:
+        return done.astimezone(tz).date() <= due
+    return False if today > due else None
+
+
+def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date | None = None) -> dict[str, Any]:
     case = detail.case
+    today = today or datetime.now(tz).date()
     return {
         "number": case.number,
         "kind": case.kind,
@@ -50,9 +58,32 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str) -> dict[str,
         "response_due": _day(case.response_due),
         "responded_at": _instant(case.responded_at, tz),
         "closed_at": _instant(case.closed_at, tz),
+        "acknowledge_met": deadline_met(case.acknowledged_at, case.acknowledge_due, tz, today),
+        "extended_response_due": _day(case.extended_due),
+        "extension_reason": case.extension_reason or None,
+        "response_met": deadline_met(case.responded_at, case.effective_response_due, tz, today),
         "nature": case.nature,
         "priority": case.priority,
+        "stakeholder": case.stakeholder,
+        "training": case.training or None,
+        "transmitter": case.transmitter,
+        "dismissed": case.dismissed,
+        "satisfaction_mark": case.satisfaction_mark,
+        "satisfaction_comment": case.satisfaction_comment or None,
+        "satisfaction_at": _instant(case.satisfaction_at, tz),
         "rules": list(case.rules_hit),
+        "actions": [
+            {
+                "number": action.seq,
+                "kind": action.kind,
+                "text": action.text,
+                "owner": action.owner or None,
+                "due": _day(action.due),
+                "status": action.status,
+                "result": action.result or None,
+            }
+            for action in detail.actions
+        ],
         "messages": [
             {
                 "direction": entry.direction,
@@ -88,19 +119,25 @@ CSV_COLUMNS = (
     ("Accusé de réception envoyé le", "acknowledged_at"),
     ("Accusé de réception dans les délais", "acknowledge_met"),
     ("Réponse due le", "response_due"),
+    ("Prolongée jusqu'au", "extended_response_due"),
+    ("Motif de la prolongation", "extension_reason"),
     ("Réponse apportée le", "responded_at"),
     ("Réponse dans les délais", "response_met"),
     ("Clôturée le", "closed_at"),
     ("Nature", "nature"),
     ("Priorité", "priority"),
+    ("Partie prenante", "stakeholder"),
+    ("Formation concernée", "training"),
+    ("Transmise par", "transmitter"),
+    ("Actions", "actions_text"),
+    ("Satisfaction (sur 5)", "satisfaction_mark"),
+    ("Commentaire du réclamant", "satisfaction_comment"),
     ("Échanges", "exchanges"),
 )
 
 
-def _met(done: str | None, due: str | None) -> str:
-    if done is None or due is None:
-        return ""
-    return "oui" if done[:10] <= due else "non"
+def _yes_no(value: bool | None) -> str:
+    return "" if value is None else ("oui" if value else "non")
 
 
 def neutralise_formula(value: str) -> str:
@@ -118,8 +155,14 @@ def to_csv(details: Sequence[CaseDetail], tz: ZoneInfo, own_address: str) -> str
         record["kind"] = KIND_LABELS.get(record["kind"], record["kind"])
         record["status"] = STATUS_LABELS.get(record["status"], record["status"])
         record["channel"] = CHANNEL_LABELS.get(record["channel"], record["channel"])
-        record["acknowledge_met"] = _met(record["acknowledged_at"], record["acknowledge_due"])
-        record["response_met"] = _met(record["responded_at"], record["response_due"])
+        record["acknowledge_met"] = _yes_no(record["acknowledge_met"])
+        record["response_met"] = _yes_no(record["response_met"])
+        if record["dismissed"]:
+            record["status"] = "classée sans suite"
+        record["actions_text"] = " | ".join(
+            f"{a['number']}. {a['kind']} : {a['text']}" + (f" [{a['status']}]" if a["status"] else "")
+            for a in record["actions"]
+        )
         record["exchanges"] = len(record["messages"])
         writer.writerow(
             [neutralise_formula(str(record[key])) if record[key] is not None else "" for _header, key in CSV_COLUMNS]

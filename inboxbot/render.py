@@ -34,6 +34,8 @@ class CaseView:
     received_at: datetime
     acknowledge_due: date
     response_due: date
+    effective_response_due: date
+    extension_reason: str
 
 
 @dataclass(frozen=True)
@@ -58,6 +60,8 @@ def case_view(
     received_at: datetime,
     acknowledge_due: date,
     response_due: date,
+    effective_response_due: date | None = None,
+    extension_reason: str = "",
 ) -> CaseView:
     return CaseView(
         number=number,
@@ -68,6 +72,8 @@ def case_view(
         received_at=received_at,
         acknowledge_due=acknowledge_due,
         response_due=response_due,
+        effective_response_due=effective_response_due or response_due,
+        extension_reason=extension_reason,
     )
 
 
@@ -107,4 +113,14 @@ class Renderer:
                 self.env.get_template(f"{name}.{part}.j2")
 
 
-MAIL_TEMPLATES = ("acknowledgement", "incident_acknowledgement")
+MAIL_TEMPLATES = (
+    "acknowledgement",
+    "incident_acknowledgement",
+    "extension_notice",
+    "satisfaction_request",
+    "closure_notice",
+    "command_report",
+    "closed_case_notice",
+    "suspicious_notice",
+    "register_export",
+)

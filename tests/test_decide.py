@@ -9,14 +9,19 @@ import pytest
 from inboxbot.cases import CaseRef
 from inboxbot.conversation import ThreadMatch
 from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.decide import SENT, Attach, Facts, Ignore, OpenCase, Policy, decide
+from inboxbot.decide import SENT, Attach, AwaitProof, Facts, Ignore, Obey, OpenCase, Policy, decide
 from inboxbot.message import Address, ParsedMail
 from inboxbot.rules import Verdict
 
 PARIS = ZoneInfo("Europe/Paris")
 RECEIVED = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)
+DIRECTOR = "alice@cafemetrie.com"
 POLICY = Policy(
-    mode="shared", acknowledge=True, daily_cap_per_sender=3, due=DuePolicy(WorkingDayCalendar.for_country(), PARIS)
+    mode="shared",
+    acknowledge=True,
+    daily_cap_per_sender=3,
+    due=DuePolicy(WorkingDayCalendar.for_country(), PARIS),
+    own_addresses=frozenset({DIRECTOR}),
 )
 CASE = CaseRef(
     id=3, number="2026-0003", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"})
@@ -103,7 +108,7 @@ def test_automatic_mail_is_never_acknowledged_but_recorded_against_its_case() ->
     )
     thread = ThreadMatch(CASE, "references", True)
     decision = decide(facts(automatic="delivery status report", thread=thread), POLICY)
-    assert decision == Attach(CASE, "in", "automatic mail: delivery status report")
+    assert decision == Attach(CASE, "in", "automatic mail: delivery status report", "automatic")
 
 
 def test_our_own_mail_is_never_processed() -> None:
@@ -114,7 +119,7 @@ def test_our_own_mail_is_never_processed() -> None:
 def test_sent_folder_mail_is_the_directors_reply() -> None:
     thread = ThreadMatch(CASE, "references", True)
     assert decide(facts(folder_role=SENT, thread=thread, sender="alice@cafemetrie.com"), POLICY) == Attach(
-        CASE, "out", "written by the director"
+        CASE, "out", "written by the director", "director"
     )
     assert decide(facts(folder_role=SENT, sender="alice@cafemetrie.com"), POLICY) == Ignore(
         "ignored", "sent mail about no case"
@@ -130,7 +135,7 @@ def test_no_sender_is_set_aside() -> None:
     [
         ({"acknowledgements_today": 3}, POLICY, "daily cap of 3"),
         ({}, replace(POLICY, acknowledge=False), "turned off"),
-        ({"from_director": True, "sender": "alice@cafemetrie.com"}, POLICY, "director herself"),
+        ({"from_director": True, "sender": "alice@cafemetrie.com"}, POLICY, "organisation itself"),
     ],
 )
 def test_cases_opened_without_acknowledgement_say_why(changes: dict[str, object], policy: Policy, note: str) -> None:
@@ -140,12 +145,66 @@ def test_cases_opened_without_acknowledgement_say_why(changes: dict[str, object]
     assert decision.acknowledgement is None and note in decision.note
 
 
-def test_a_claim_forwarded_by_the_director_has_no_claimant_yet() -> None:
+def test_a_transmitted_claim_belongs_to_its_original_author() -> None:
     verdict = replace(CLAIM, channel="third_party")
-    decision = decide(facts(verdict, sender="alice@cafemetrie.com", from_director=True), POLICY)
+    author = Address("lea@example.fr", "Léa")
+    decision = decide(facts(verdict, sender="lieu@partenaire.fr", forwarded_author=author), POLICY)
     assert isinstance(decision, OpenCase)
-    assert decision.claimant is None and decision.channel == "third_party" and decision.acknowledgement is None
-    assert "transmitted by the director" in decision.note
+    assert decision.claimant == author and decision.transmitter == "lieu@partenaire.fr"
+    assert decision.acknowledgement == "acknowledgement" and decision.channel == "third_party"
+    # Without an author address, the case waits for #reclamant and nobody is acknowledged.
+    decision = decide(facts(verdict, sender="lieu@partenaire.fr"), POLICY)
+    assert isinstance(decision, OpenCase) and decision.claimant is None and decision.acknowledgement is None
+    assert "#reclamant" in decision.note
+
+
+def test_a_form_notification_belongs_to_the_address_typed_in_the_form() -> None:
+    verdict = replace(CLAIM, channel="form")
+    typed = Address("lea@example.fr", "Léa")
+    decision = decide(facts(verdict, sender="wordpress@cafemetrie.com", form_claimant=typed), POLICY)
+    assert isinstance(decision, OpenCase) and decision.claimant == typed and decision.transmitter is None
+    decision = decide(facts(verdict, sender="wordpress@cafemetrie.com"), POLICY)
+    assert isinstance(decision, OpenCase) and decision.claimant is None and decision.acknowledgement is None
+
+
+def test_an_oral_claim_written_down_has_no_claimant_until_named() -> None:
+    decision = decide(facts(replace(CLAIM, channel="oral")), POLICY)
+    assert isinstance(decision, OpenCase) and decision.claimant is None and decision.acknowledgement is None
+
+
+def directors_note(verdict: Verdict = NO_RULE, **changes: object) -> Facts:
+    return facts(verdict, sender=DIRECTOR, from_director=True, to_self=True, **changes)
+
+
+def test_the_directors_commands_wait_for_proof() -> None:
+    assert isinstance(decide(directors_note(has_commands=True), POLICY), AwaitProof)
+    assert isinstance(decide(directors_note(has_commands=True, proven=True), POLICY), Obey)
+    # Proven from her Sent folder as well.
+    assert isinstance(decide(directors_note(has_commands=True, proven=True, folder_role=SENT), POLICY), Obey)
+
+
+def test_a_claim_she_passes_on_opens_a_case_once_proven_and_obeys_its_commands() -> None:
+    verdict = replace(CLAIM, channel="third_party")
+    author = Address("lea@example.fr")
+    assert isinstance(decide(directors_note(verdict=verdict, forwarded_author=author), POLICY), AwaitProof)
+    decision = decide(directors_note(verdict=verdict, forwarded_author=author, proven=True, has_commands=True), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert decision.claimant == author and decision.transmitter == DIRECTOR and decision.obey
+
+
+def test_her_note_without_commands_or_claim_is_an_ordinary_mail() -> None:
+    assert decide(directors_note(), POLICY) == Ignore("ignored", "no rule claimed it")
+
+
+def test_a_reply_to_the_satisfaction_request_is_feedback_not_a_closed_case_alert() -> None:
+    closed = ThreadMatch(replace(CASE, status="closed"), "references", True)
+    decision = decide(facts(thread=closed, answers_feedback_request=True), POLICY)
+    assert isinstance(decision, Attach) and decision.purpose == "feedback"
+    decision = decide(facts(thread=closed), POLICY)
+    assert isinstance(decision, Attach) and decision.purpose == "closed_case"
+    # Someone else answering the request is not the claimant's feedback.
+    decision = decide(facts(sender="other@example.fr", thread=closed, answers_feedback_request=True), POLICY)
+    assert isinstance(decision, Attach) and decision.purpose == "closed_case"
 
 
 def test_under_the_cap_an_acknowledgement_is_sent() -> None:

@@ -32,3 +32,17 @@ def test_migrating_twice_is_harmless(database_url: str) -> None:
     with store.unit() as unit:
         assert unit.cases() == []
     store.close()
+
+
+def test_the_migrations_build_exactly_the_models_schema(database_url: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from inboxbot.store.models import Base
+
+    store = Store.open(database_url)
+    try:
+        with store.engine.connect() as connection:
+            assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        store.close()

@@ -21,6 +21,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -95,6 +96,36 @@ class CaseRow(Base):
     priority: Mapped[str | None] = mapped_column(String(32))
     rules_hit: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime]
+    stakeholder: Mapped[str | None] = mapped_column(String(32))
+    training: Mapped[str] = mapped_column(Text, default="")
+    description: Mapped[str] = mapped_column(Text, default="")
+    transmitter: Mapped[str | None] = mapped_column(String(320))
+    extended_due: Mapped[date | None] = mapped_column(Date)
+    extension_reason: Mapped[str] = mapped_column(Text, default="")
+    dismissed: Mapped[bool] = mapped_column(default=False)
+    feedback_requested_at: Mapped[datetime | None]
+    satisfaction_mark: Mapped[int | None]
+    satisfaction_comment: Mapped[str] = mapped_column(Text, default="")
+    satisfaction_at: Mapped[datetime | None]
+
+
+class ActionRow(Base):
+    """What was done about a case: causes, corrective and preventive actions, mediation, urgent measures."""
+
+    __tablename__ = "actions"
+    __table_args__ = (UniqueConstraint("case_id", "seq"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
+    seq: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    text: Mapped[str] = mapped_column(Text)
+    owner: Mapped[str] = mapped_column(String(320), default="")
+    due: Mapped[date | None] = mapped_column(Date, index=True)
+    status: Mapped[str | None] = mapped_column(String(16))
+    result: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
 
 
 class MailRow(Base):

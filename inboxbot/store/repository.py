@@ -24,6 +24,7 @@ from sqlalchemy.orm import Session
 
 from inboxbot.cases import (
     OPEN,
+    Action,
     Case,
     CaseDetail,
     CaseEvent,
@@ -32,6 +33,7 @@ from inboxbot.cases import (
     OutgoingMail,
 )
 from inboxbot.store.models import (
+    ActionRow,
     AttachmentRow,
     CaseCounterRow,
     CaseEventRow,
@@ -42,6 +44,30 @@ from inboxbot.store.models import (
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+_EDITABLE_CASE_FIELDS = frozenset(
+    {
+        "kind",
+        "status",
+        "nature",
+        "priority",
+        "stakeholder",
+        "training",
+        "description",
+        "claimant",
+        "claimant_name",
+        "transmitter",
+        "channel",
+        "extended_due",
+        "extension_reason",
+        "dismissed",
+        "closed_at",
+        "responded_at",
+        "feedback_requested_at",
+        "satisfaction_mark",
+        "satisfaction_comment",
+        "satisfaction_at",
+    }
+)
 
 
 class AlreadyRunning(Exception):
@@ -330,6 +356,10 @@ class Unit:
         priority: str | None,
         rules_hit: Sequence[str],
         now: datetime,
+        transmitter: str | None = None,
+        stakeholder: str | None = None,
+        training: str = "",
+        description: str = "",
     ) -> int:
         row = CaseRow(
             number=number,
@@ -346,6 +376,10 @@ class Unit:
             priority=priority,
             rules_hit=json.dumps(list(rules_hit)),
             created_at=now,
+            transmitter=transmitter,
+            stakeholder=stakeholder,
+            training=training,
+            description=description,
         )
         self.session.add(row)
         self.session.flush()
@@ -404,6 +438,118 @@ class Unit:
                 created_at=now,
             )
         )
+
+    # -- the procedure ---------------------------------------------------------------------
+
+    def case(self, case_id: int) -> Case:
+        return _case(self.session.get_one(CaseRow, case_id))
+
+    def update_case(self, case_id: int, **changes: object) -> None:
+        """Set fields of a case; only those the procedure lets anyone change."""
+        unknown = set(changes) - _EDITABLE_CASE_FIELDS
+        if unknown:
+            raise ValueError(f"not editable: {sorted(unknown)}")
+        row = self.session.get_one(CaseRow, case_id)
+        for name, value in changes.items():
+            setattr(row, name, value)
+
+    def add_action(
+        self, case_id: int, kind: str, text: str, now: datetime, owner: str = "", due: date | None = None
+    ) -> int:
+        """Record an action; its number is the next one on this case, as the director will quote it."""
+        last = self.session.scalar(select(func.max(ActionRow.seq)).where(ActionRow.case_id == case_id))
+        seq = (last or 0) + 1
+        trackable = kind in ("corrective", "preventive", "urgent")
+        self.session.add(
+            ActionRow(
+                case_id=case_id,
+                seq=seq,
+                kind=kind,
+                text=text,
+                owner=owner,
+                due=due,
+                status="todo" if trackable else None,
+                result="",
+                created_at=now,
+                updated_at=now,
+            )
+        )
+        self.session.flush()
+        return seq
+
+    def update_action(self, case_id: int, seq: int, status: str, result: str, now: datetime) -> Action | None:
+        row = self.session.scalar(select(ActionRow).where(ActionRow.case_id == case_id, ActionRow.seq == seq))
+        if row is None:
+            return None
+        row.status = status
+        if result:
+            row.result = result
+        row.updated_at = now
+        return _action(row)
+
+    def thread_ids(self, case_id: int) -> list[str]:
+        """Every Message-ID of the case, oldest first: the References of a mail continuing it."""
+        dated: list[tuple[datetime, str]] = []
+        for received_at, mid in self.session.execute(
+            select(MailRow.received_at, MailRow.message_id).where(
+                MailRow.case_id == case_id, MailRow.message_id.is_not(None), MailRow.automatic.is_(None)
+            )
+        ):
+            if mid is not None:
+                dated.append((received_at, mid))
+        for created_at, mid in self.session.execute(
+            select(OutboxRow.created_at, OutboxRow.message_id).where(OutboxRow.case_id == case_id)
+        ):
+            dated.append((created_at, mid))
+        return [mid for _at, mid in sorted(dated)][-20:]
+
+    def last_reply_from(self, case_id: int, senders: Iterable[str]) -> datetime | None:
+        """When the organisation last wrote to the claimant from its own client (the Sent folder)."""
+        return self.session.scalar(
+            select(func.max(MailRow.received_at)).where(
+                MailRow.case_id == case_id, MailRow.direction == "out", MailRow.from_address.in_(list(senders))
+            )
+        )
+
+    def cases_due_for_feedback(self, closed_before: datetime, kinds: Sequence[str]) -> list[Case]:
+        rows = self.session.scalars(
+            select(CaseRow)
+            .where(
+                CaseRow.status == "closed",
+                CaseRow.dismissed.is_(False),
+                CaseRow.claimant.is_not(None),
+                CaseRow.kind.in_(list(kinds)),
+                CaseRow.feedback_requested_at.is_(None),
+                CaseRow.closed_at <= closed_before,
+            )
+            .order_by(CaseRow.closed_at)
+        )
+        return [_case(row) for row in rows]
+
+    def outbox_purposes(self, message_ids: Sequence[str]) -> set[str]:
+        if not message_ids:
+            return set()
+        return set(self.session.scalars(select(OutboxRow.purpose).where(OutboxRow.message_id.in_(message_ids))))
+
+    def queued_purposes(self, case_id: int) -> set[str]:
+        return set(self.session.scalars(select(OutboxRow.purpose).where(OutboxRow.case_id == case_id)))
+
+    def mail_outcome(self, message_key: str) -> str | None:
+        return self.session.scalar(select(MailRow.outcome).where(MailRow.message_key == message_key))
+
+    def set_mail_outcome(self, message_key: str, outcome: str, reason: str, case_id: int | None = None) -> None:
+        values: dict[str, object] = {"outcome": outcome, "reason": reason}
+        if case_id is not None:
+            values["case_id"] = case_id
+        self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
+
+    def mails_with_outcome(self, outcome: str, received_before: datetime) -> list[MailRecord]:
+        rows = self.session.scalars(
+            select(MailRow)
+            .where(MailRow.outcome == outcome, MailRow.received_at <= received_before)
+            .order_by(MailRow.id)
+        )
+        return [_mail_record(row) for row in rows]
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -476,6 +622,7 @@ class Unit:
         by_id = {case.id: case for case in cases}
         logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in by_id}
         events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in by_id}
+        actions: dict[int, list[Action]] = {case_id: [] for case_id in by_id}
         ids = list(by_id)
         for chunk in _chunks(ids, 500):
             for mail in self.session.scalars(select(MailRow).where(MailRow.case_id.in_(chunk))):
@@ -508,11 +655,16 @@ class Unit:
                 select(CaseEventRow).where(CaseEventRow.case_id.in_(chunk)).order_by(CaseEventRow.at, CaseEventRow.id)
             ):
                 events[ev.case_id].append(CaseEvent(at=ev.at, actor=ev.actor, type=ev.type, detail=ev.detail))
+            for action in self.session.scalars(
+                select(ActionRow).where(ActionRow.case_id.in_(chunk)).order_by(ActionRow.seq)
+            ):
+                actions[action.case_id].append(_action(action))
         return [
             CaseDetail(
                 case=case,
                 messages=tuple(sorted(logs[case_id], key=lambda entry: entry.sort_key)),
                 events=tuple(events[case_id]),
+                actions=tuple(actions[case_id]),
             )
             for case_id, case in by_id.items()
         ]
@@ -559,6 +711,31 @@ def _case(row: CaseRow) -> Case:
         nature=row.nature,
         priority=row.priority,
         rules_hit=tuple(json.loads(row.rules_hit or "[]")),
+        stakeholder=row.stakeholder,
+        training=row.training,
+        description=row.description,
+        transmitter=row.transmitter,
+        extended_due=row.extended_due,
+        extension_reason=row.extension_reason,
+        dismissed=row.dismissed,
+        feedback_requested_at=row.feedback_requested_at,
+        satisfaction_mark=row.satisfaction_mark,
+        satisfaction_comment=row.satisfaction_comment,
+        satisfaction_at=row.satisfaction_at,
+    )
+
+
+def _action(row: ActionRow) -> Action:
+    return Action(
+        seq=row.seq,
+        kind=row.kind,
+        text=row.text,
+        owner=row.owner,
+        due=row.due,
+        status=row.status,
+        result=row.result,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 
