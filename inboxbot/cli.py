@@ -205,6 +205,8 @@ def _print_case(record: dict[str, object]) -> None:
         arrow = "→" if message["direction"] == "out" else "←"
         note = f"  [{message['note']}]" if message["note"] else ""
         print(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
+        for line in str(message["text"] or "").strip().splitlines()[:12]:
+            print(f"      | {line}")
     print("\nHistorique :")
     for event in record["history"]:  # type: ignore[attr-defined]
         print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")

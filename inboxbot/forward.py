@@ -66,6 +66,10 @@ def extract_forwarded(mail: ParsedMail, local_zone: tzinfo | None = None) -> For
     author of the innermost mail is found; if that author has no address the result is None rather
     than the intermediary, who is a transmitter and not a claimant.
     `local_zone` is the zone in which dates written without one (Gmail, Outlook) are read.
+
+    Call it on mails known to be transmissions (the director's, a partner's): a claimant who
+    forwards a mail as evidence, inline or attached, forwards too, and would be replaced here by
+    the author of that evidence.
     """
     found = _attached(mail, local_zone, bare=False) or _inline(mail.text, mail.subject, local_zone, bare=False)
     for _ in range(MAX_NESTING):

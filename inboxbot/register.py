@@ -91,6 +91,7 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
                 "from": entry.from_address or own_address,
                 "date": _instant(entry.date, tz),
                 "subject": entry.subject,
+                "text": entry.summary,
                 "note": entry.note,
             }
             for entry in detail.messages

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from html.parser import HTMLParser
 
 from inboxbot.message import Address, ParsedMail
 from inboxbot.text import fold
@@ -223,12 +224,15 @@ def read_form(mail: ParsedMail) -> FormSubmission:
     (the From of the notification), the mailbox it writes to, and no-reply style addresses are
     never taken: acknowledging them would reach no claimant.
     """
-    fields, kinds = _fields(mail.text)
+    fields = _table_fields(mail.html) if mail.html else {}
+    if not fields:
+        fields = _fields(mail.text)
+    keys = {label: normalised_label(label) for label in fields}
     excluded = {address.email for address in (*([mail.from_] if mail.from_ else []), *mail.to)}
     return FormSubmission(
-        claimant=_claimant(fields, kinds, mail, excluded),
+        claimant=_claimant(fields, keys, mail, excluded),
         fields=fields,
-        message=_message(fields, kinds),
+        message=_message(fields, keys),
     )
 
 
@@ -270,7 +274,7 @@ def _looks_like_label(text: str) -> bool:
 
 def _label_line(line: str, current: _Open | None) -> tuple[str, str | None] | None:
     """(label, value on the same line or None) when `line` opens a field."""
-    inside_message = current is not None and current.kind == "message" and current.lines
+    inside_message = current is not None and current.kind == "message" and bool(current.lines)
     wpforms = _WPFORMS_LABEL.match(line)
     if wpforms:
         return wpforms.group("label"), None
@@ -289,8 +293,8 @@ def _label_line(line: str, current: _Open | None) -> tuple[str, str | None] | No
     return None
 
 
-def _fields(text: str) -> tuple[dict[str, str], dict[str, str]]:
-    """The fields in order, and the folded key of each label.
+def _fields(text: str) -> dict[str, str]:
+    """The fields of the notification's text, in order.
 
     Layouts read: "Label: value" (Elementor, Contact Form 7 templates), "Label" then the value on
     the next lines (Gravity Forms and WPForms HTML tables), "--- Label ---" (WPForms plain text).
@@ -298,7 +302,6 @@ def _fields(text: str) -> tuple[dict[str, str], dict[str, str]]:
     separator line ("--", "---"), so that its own colons and short lines stay in it.
     """
     fields: dict[str, str] = {}
-    keys: dict[str, str] = {}
     current: _Open | None = None
 
     def close() -> None:
@@ -307,9 +310,8 @@ def _fields(text: str) -> tuple[dict[str, str], dict[str, str]]:
         value = "\n".join(current.lines).strip("\n").strip()
         if current.kind == "unknown" and not value:
             return  # a heading such as "Nouveau message :", or a field left empty: nothing to keep
-        if current.label not in fields or not fields[current.label]:
+        if not fields.get(current.label):
             fields[current.label] = value
-            keys[current.label] = normalised_label(current.label)
 
     for raw in text.splitlines():
         line = raw.strip()
@@ -337,10 +339,78 @@ def _fields(text: str) -> tuple[dict[str, str], dict[str, str]]:
         if line or current.lines:
             current.lines.append(line)
     close()
-    return fields, keys
+    return fields
+
+
+def _table_fields(html: str) -> dict[str, str]:
+    """Fields of an HTML notification laid out as a two-column table, or {} if it is not one.
+
+    Turned into text, a row "<td>Nom</td><td>Léa Martin</td>" becomes "Nom Léa Martin", where
+    nothing tells the label from the value any more; the cells still do. At least two such rows
+    are required, one of them with a label we know, so that a layout table around other content
+    is not mistaken for a form.
+    """
+    reader = _TableRows()
+    try:
+        reader.feed(html)
+        reader.close()
+    except AssertionError:  # html.parser asserts on some malformed "<![" sections
+        pass
+    fields: dict[str, str] = {}
+    for row in reader.rows:
+        cells = [cell for cell in row if cell]
+        if len(row) != 2 or len(cells) != 2:
+            continue
+        label = _DECORATION.sub("", cells[0])
+        if label and (normalised_label(label) in _KNOWN or _looks_like_label(label)) and not fields.get(label):
+            fields[label] = cells[1]
+    known = any(normalised_label(label) in _KNOWN for label in fields)
+    return fields if len(fields) >= 2 and known else {}
+
+
+class _TableRows(HTMLParser):
+    """The text of each table cell, row by row; nested tables give their own rows."""
+
+    _SKIPPED = frozenset({"script", "style", "head", "title"})
+    _BREAKS = frozenset({"br", "p", "div", "li"})
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.rows: list[list[str]] = []
+        self._open_rows: list[list[str]] = []
+        self._open_cells: list[list[str]] = []
+        self._skipping = 0
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._SKIPPED:
+            self._skipping += 1
+        elif tag == "tr":
+            self._open_rows.append([])
+        elif tag in ("td", "th"):
+            self._open_cells.append([])
+        elif tag in self._BREAKS and self._open_cells:
+            self._open_cells[-1].append("\n")
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._SKIPPED:
+            self._skipping = max(0, self._skipping - 1)
+        elif tag in ("td", "th") and self._open_cells:
+            text = "".join(self._open_cells.pop()).replace("\u00a0", " ")
+            lines = [" ".join(line.split()) for line in text.split("\n")]
+            cell = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+            if self._open_rows:
+                self._open_rows[-1].append(cell)
+        elif tag == "tr" and self._open_rows:
+            self.rows.append(self._open_rows.pop())
+
+    def handle_data(self, data: str) -> None:
+        if self._open_cells and not self._skipping:
+            self._open_cells[-1].append(data)
 
 
 def _claimant(fields: dict[str, str], keys: dict[str, str], mail: ParsedMail, excluded: set[str]) -> Address | None:
+    """The form's address (and name) for the claimant; see `read_form` for the order."""
+
     def first(labels: frozenset[str]) -> str:
         return next((_first_line(fields[label]) for label, key in keys.items() if key in labels and fields[label]), "")
 

@@ -200,6 +200,47 @@ def test_gravity_forms_html_table_through_parse() -> None:
     assert form.message == "La salle était fermée.\nNous avons attendu : une heure.\n\nLéa"
 
 
+def test_two_column_html_table_is_read_from_the_cells() -> None:
+    # Turned into text these rows read "Nom Léa Martin": only the cells separate label and value.
+    html = (
+        "<html><head><style>td { padding: 4px }</style></head><body>"
+        "<h2>Nouvelle réclamation</h2>"
+        '<table cellpadding="4">'
+        "<tr><th align='left'>Nom&nbsp;:</th><td>Léa Martin</td></tr>"
+        "<tr><th align='left'>Adresse e-mail&nbsp;:</th><td><a href='mailto:lea.martin@exemple.fr'>lea.martin@exemple.fr</a></td></tr>"
+        "<tr><th align='left'>Formation</th><td>Excel avancé</td></tr>"
+        "<tr><th align='left'>Votre réclamation</th><td><p>La salle était fermée.</p><p>Personne ne répondait.</p></td></tr>"
+        "</table></body></html>"
+    )
+    mail = html_notification(html)
+    assert "Nom : Léa Martin" in mail.text or "Nom Léa Martin" in mail.text
+    form = read_form(mail)
+    assert form.fields == {
+        "Nom": "Léa Martin",
+        "Adresse e-mail": "lea.martin@exemple.fr",
+        "Formation": "Excel avancé",
+        "Votre réclamation": "La salle était fermée.\nPersonne ne répondait.",
+    }
+    assert form.claimant == LEA
+    assert form.message == "La salle était fermée.\nPersonne ne répondait."
+
+
+def test_layout_table_is_not_taken_for_a_form() -> None:
+    html = (
+        "<table><tr><td>Logo</td><td>Cafémétrie</td></tr><tr><td>Rubrique</td><td>Contact</td></tr></table>"
+        "<p>Nom : Léa Martin<br>Courriel : lea.martin@exemple.fr<br>Message : La salle était fermée.</p>"
+    )
+    form = read_form(html_notification(html))
+    assert form.claimant == LEA and form.message == "La salle était fermée."
+    assert "Logo" not in form.fields
+
+
+def test_malformed_html_does_not_stop_the_reading() -> None:
+    mail = notification("Nom : Léa Martin\nCourriel : lea.martin@exemple.fr")
+    mail = ParsedMail(message_id=None, subject="x", from_=SITE, text=mail.text, html="<table><tr><td>Nom<![foo bar")
+    assert read_form(mail).claimant == LEA
+
+
 # --- Elementor -------------------------------------------------------------------------------
 
 ELEMENTOR_FR = f"""Nom: Léa Martin

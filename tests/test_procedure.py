@@ -1,0 +1,440 @@
+"""The procedure end to end: the director's commands by mail, proof, closure, feedback, every channel.
+
+Through a real Dovecot and SMTP sink, with the program built as `inboxbot run --once` builds it but
+with the clock pinned, so that what time sets off (the grace before a command mail is suspicious,
+the delay before a satisfaction request) is tested without waiting.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import MailAccount
+from e2e import invoke, register, write_config
+from mails import make_mail
+from servers import DovecotServer, ReceivedMessage, SmtpSink
+
+from inboxbot.bootstrap import App, build
+from inboxbot.config import load
+from inboxbot.pipeline import run_once
+
+DIRECTOR = "alice@cafemetrie.example"
+LEA = "Léa Martin <lea.martin@example.fr>"
+TRUSTED_MX = "mx.cafemetrie.example"
+
+
+@dataclass
+class Bot:
+    """inboxbot on a fresh mailbox, with a clock the test moves."""
+
+    config: Path
+    account: MailAccount
+    sink: SmtpSink
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    def cycle(self, later: timedelta = timedelta(0)) -> None:
+        self.now = self.now + later
+        app: App = build(load(self.config), clock=lambda: self.now)
+        try:
+            run_once(app)
+        finally:
+            app.close()
+
+    def cases(self) -> list[dict[str, Any]]:
+        return register(self.config)
+
+    def case(self, number: str = "") -> dict[str, Any]:
+        cases = self.cases()
+        return next(c for c in cases if c["number"] == number) if number else cases[0]
+
+    def sent_to(self, address: str) -> list[ReceivedMessage]:
+        return [m for m in self.sink.messages if address in m.rcpt_tos]
+
+    def note_to_self(
+        self, subject: str, body: str, folders: tuple[str, ...] = ("Sent", "INBOX"), **headers: str
+    ) -> str:
+        """What her client does when she mails herself: a copy in Sent, the delivered one in INBOX."""
+        message_id = make_msgid(domain="cafemetrie.example")
+        raw = make_mail(f"Alice <{DIRECTOR}>", DIRECTOR, subject, body, message_id=message_id, extra_headers=headers)
+        for folder in folders:
+            self.account.append(raw, folder=folder)
+        return message_id
+
+    def claim(self, subject: str = "Réclamation : attestation non reçue") -> str:
+        """Léa's complaint, registered and acknowledged; returns its Message-ID."""
+        message_id = make_msgid(domain="example.fr")
+        self.account.append(
+            make_mail(LEA, DIRECTOR, subject, "Je n'ai pas reçu mon attestation.", message_id=message_id)
+        )
+        self.cycle()
+        return message_id
+
+
+@pytest.fixture
+def bot_factory(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Callable[..., Bot]]:
+    def make(account: MailAccount, extra: str = "", director_extra: str = "") -> Bot:
+        config = write_config(
+            tmp_path,
+            imap_host=account.host,
+            imap_port=account.port,
+            username=account.username,
+            password=account.password,
+            smtp_port=smtp_sink.port,
+            database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+            address=DIRECTOR,
+            extra=extra,
+        )
+        text = config.read_text().replace(
+            'digest_time = "08:00"', f'digest_time = "08:00"\nauthserv_ids = ["{TRUSTED_MX}"]\n{director_extra}'
+        )
+        config.write_text(text)
+        bot = Bot(config, account, smtp_sink)
+        bot.cycle()  # first meeting with the empty mailbox
+        return bot
+
+    yield make
+
+
+@pytest.fixture
+def bot(bot_factory: Callable[..., Bot], mail_account: MailAccount) -> Bot:
+    return bot_factory(mail_account)
+
+
+def report_to_director(bot: Bot) -> EmailMessage:
+    reports = [m for m in bot.sent_to(DIRECTOR) if "Commandes" in m.subject]
+    assert reports, [m.subject for m in bot.sink.messages]
+    return reports[-1].message
+
+
+def text_of(message: EmailMessage) -> str:
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())
+
+
+def test_the_director_qualifies_and_acts_on_a_case_by_mail(bot: Bot) -> None:
+    bot.claim()
+    bot.note_to_self(
+        "RE: [Dossier 2026-0001] suivi",
+        "#nature matérielle\n#Priorité HAUTE\n#partie apprenant\n#formation Barista niveau 2\n"
+        "#cause Envoi des attestations oublié après la session\n"
+        "#corrective Vérifier l'envoi des attestations à chaque fin de session ; responsable: Alice ; échéance: 31/01/2027\n"
+        "#preventive Ajouter l'envoi à la liste de clôture des sessions\n"
+        "#prolonger 15 attente du retour du formateur\n"
+        "#urgence attestation renvoyée le jour même\n"
+        "#note Appel de Léa, très courtoise\n",
+    )
+    bot.cycle()
+    case = bot.case()
+    assert (case["nature"], case["priority"], case["stakeholder"]) == ("materielle", "haute", "apprenant")
+    assert case["training"] == "Barista niveau 2"
+    assert [(a["number"], a["kind"], a["status"]) for a in case["actions"]] == [
+        (1, "cause", None),
+        (2, "corrective", "todo"),
+        (3, "preventive", "todo"),
+        (4, "urgent", "todo"),
+    ]
+    corrective = case["actions"][1]
+    assert corrective["owner"] == "Alice" and corrective["due"] == "2027-01-31"
+    original_due = date.fromisoformat(case["response_due"])
+    assert case["extended_response_due"] == (original_due + timedelta(days=15)).isoformat()
+    assert case["extension_reason"] == "attente du retour du formateur"
+    events = [e["event"] for e in case["history"]]
+    assert {"set:nature", "set:priority", "action:corrective", "extended", "note"} <= set(events)
+    assert all(e["actor"] == DIRECTOR for e in case["history"] if e["event"].startswith(("set:", "action:")))
+
+    # The claimant is told of the extension, with its reason and the new date, in the same thread.
+    notice = [m for m in bot.sent_to("lea.martin@example.fr") if "prolongé" in m.subject]
+    assert len(notice) == 1
+    body = text_of(notice[0].message)
+    assert "attente du retour du formateur" in body
+    assert f"{original_due + timedelta(days=15):%Y}" in body and "[Dossier 2026-0001]" in notice[0].subject
+    assert notice[0].message["In-Reply-To"]
+
+    report = text_of(report_to_director(bot))
+    assert report.count("✓") == 10 and "✗" not in report
+
+    # The same note seen again (the INBOX copy) changes nothing.
+    bot.cycle()
+    assert len(bot.case()["actions"]) == 4 and len(bot.sent_to("lea.martin@example.fr")) == 2
+
+
+def test_an_action_is_followed_up_and_refusals_are_explained(bot: Bot) -> None:
+    bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#corrective Revoir la procédure d'envoi")
+    bot.cycle()
+    bot.note_to_self(
+        "[Dossier 2026-0001]",
+        "#action 1 fait procédure revue le 2/12\n#action 7 fait\n#clore 2026-0999\n#nimporte quoi",
+    )
+    bot.cycle()
+    (action,) = bot.case()["actions"]
+    assert (action["status"], action["result"]) == ("done", "procédure revue le 2/12")
+    report = text_of(report_to_director(bot))
+    assert report.count("✓") == 1 and report.count("✗") == 3
+    assert "pas d'action n° 7" in report and "2026-0999" in report
+
+
+def test_a_mail_merely_claiming_to_be_hers_executes_nothing_and_is_reported(bot: Bot) -> None:
+    bot.claim()
+    # In the inbox only: no copy in her Sent folder, no authentication by her receiving server.
+    bot.note_to_self("[Dossier 2026-0001]", "#clore\n#ignorer", folders=("INBOX",))
+    bot.cycle()
+    assert bot.case()["status"] == "open"
+    assert not [m for m in bot.sent_to(DIRECTOR) if "Commandes" in m.subject]
+
+    # A forged Authentication-Results from a server she does not trust proves nothing either.
+    bot.note_to_self(
+        "[Dossier 2026-0001]",
+        "#clore",
+        folders=("INBOX",),
+        **{"Authentication-Results": "mx.attacker.example; dkim=pass header.d=cafemetrie.example"},
+    )
+    bot.cycle(timedelta(minutes=31))
+    assert bot.case()["status"] == "open"
+    suspicious = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
+    assert len(suspicious) == 2  # both mails, once each, after the grace period
+    assert "#clore" in text_of(suspicious[0].message)
+    bot.cycle(timedelta(minutes=31))
+    assert len([m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]) == 2
+
+
+def test_her_receiving_servers_authentication_proves_a_mail_in_the_inbox(bot: Bot) -> None:
+    bot.claim()
+    bot.note_to_self(
+        "[Dossier 2026-0001]",
+        "#priorite urgente",
+        folders=("INBOX",),
+        **{
+            "Authentication-Results": f"{TRUSTED_MX}; dkim=pass header.d=cafemetrie.example; spf=pass smtp.mailfrom={DIRECTOR}"
+        },
+    )
+    bot.cycle()
+    assert bot.case()["priority"] == "urgente"
+
+
+def test_a_late_sent_copy_still_proves_a_note_already_seen_in_the_inbox(bot: Bot) -> None:
+    bot.claim()
+    message_id = bot.note_to_self("[Dossier 2026-0001]", "#nature humaine", folders=("INBOX",))
+    bot.cycle()
+    assert bot.case()["nature"] is None
+    raw = make_mail(f"Alice <{DIRECTOR}>", DIRECTOR, "[Dossier 2026-0001]", "#nature humaine", message_id=message_id)
+    bot.account.append(raw, folder="Sent")
+    bot.cycle()
+    assert bot.case()["nature"] == "humaine"
+
+
+def test_closure_records_her_last_reply_then_feedback_is_asked_and_read(bot: Bot) -> None:
+    original = bot.claim()
+    reply = make_mail(
+        f"Alice <{DIRECTOR}>",
+        LEA,
+        "RE: Réclamation : attestation non reçue",
+        "Votre attestation est partie ce matin.",
+        in_reply_to=original,
+        references=[original],
+    )
+    bot.account.append(reply, folder="Sent")
+    bot.cycle()
+    bot.note_to_self("[Dossier 2026-0001]", "#clore réponse envoyée, attestation renvoyée")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["closed_at"] is not None
+    reply_log = [m for m in case["messages"] if m["direction"] == "out" and m["from"] == DIRECTOR]
+    assert case["responded_at"] == reply_log[0]["date"]  # her reply, not the closing note
+    assert case["response_met"] is True
+    assert not [m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]  # closing sends nothing
+
+    bot.cycle(timedelta(days=8))  # past the 7 days before asking
+    (request,) = [m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]
+    assert "[Dossier 2026-0001]" in request.subject and request.message["In-Reply-To"]
+    bot.cycle(timedelta(days=1))
+    assert len([m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]) == 1  # asked once
+
+    bot.account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            f"RE : {request.subject}",
+            "Je mets 4/5, merci pour la réactivité.\n\n> Une note de 1 à 5 suffit",
+            in_reply_to=request.message["Message-ID"],
+            references=[request.message["Message-ID"]],
+        )
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["satisfaction_mark"] == 4 and "réactivité" in case["satisfaction_comment"]
+    assert case["status"] == "closed"
+    assert not [m for m in bot.sent_to(DIRECTOR) if "dossier clos" in m.subject]
+
+
+def test_a_new_mail_on_a_closed_case_is_shown_to_her_not_reopened(bot: Bot) -> None:
+    original = bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    bot.account.append(
+        make_mail(LEA, DIRECTOR, "Re: attestation", "Finalement je ne l'ai toujours pas !", in_reply_to=original)
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed"
+    assert "toujours pas" in case["messages"][-1]["text"] and "closed case" in case["messages"][-1]["note"]
+    (notice,) = [m for m in bot.sent_to(DIRECTOR) if "dossier clos" in m.subject]
+    assert "toujours pas" in text_of(notice.message)
+    # She decides: a reply to the notice with #rouvrir.
+    bot.note_to_self(f"RE: {notice.subject}", "#rouvrir")
+    bot.cycle()
+    assert bot.case()["status"] == "open" and bot.case()["closed_at"] is None
+
+
+def test_an_incident_is_requalified_as_a_complaint_keeping_its_number(bot: Bot) -> None:
+    bot.account.append(make_mail("Marc <marc@example.fr>", DIRECTOR, "[ALÉA] Salle fermée", "Dégât des eaux."))
+    bot.cycle()
+    assert bot.case()["kind"] == "alea"
+    bot.note_to_self("[Dossier 2026-0001]", "#type réclamation")
+    bot.cycle()
+    case = bot.case()
+    assert case["kind"] == "reclamation" and case["number"] == "2026-0001"
+    (event,) = [e for e in case["history"] if e["event"] == "requalified"]
+    assert event["detail"] == "alea → reclamation" and event["actor"] == DIRECTOR and event["at"]
+
+
+def test_a_claim_she_forwards_belongs_to_its_author(bot: Bot) -> None:
+    forwarded = (
+        "Voici ce que m'a transmis l'accueil.\n#partie apprenant\n\n"
+        "---------- Message transféré ---------\n"
+        "De : Léa Martin <lea.martin@example.fr>\n"
+        "Date : lun. 23 nov. 2026 à 09:12\n"
+        "Objet : Plainte sur la salle\n"
+        "À : accueil@lieu.example\n\n"
+        "La salle était glaciale toute la journée.\n"
+    )
+    bot.note_to_self("TR: [RECLAMATION] Plainte sur la salle", forwarded)
+    bot.cycle()
+    case = bot.case()
+    assert case["claimant"] == "lea.martin@example.fr" and case["channel"] == "third_party"
+    assert case["transmitter"] == DIRECTOR and case["stakeholder"] == "apprenant"
+    (ack,) = bot.sent_to("lea.martin@example.fr")
+    assert "Accusé de réception" in ack.subject
+
+
+def test_an_oral_claim_by_mail_names_its_claimant_with_a_command(bot: Bot) -> None:
+    bot.note_to_self(
+        "[ORAL] Appel de M. Dupont",
+        "Appel ce matin : retard de la formatrice.\n#reclamant Jean Dupont <jean.dupont@example.fr>\n",
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["channel"] == "oral" and case["claimant"] == "jean.dupont@example.fr"
+    assert len(bot.sent_to("jean.dupont@example.fr")) == 1
+
+
+def test_an_oral_claim_entered_on_the_command_line(bot: Bot) -> None:
+    result = invoke(
+        bot.config,
+        "cases",
+        "add",
+        "--subject",
+        "Retard de la formatrice",
+        "--claimant",
+        "Jean.Dupont@example.fr",
+        "--name",
+        "Jean Dupont",
+        "--received",
+        "2026-11-20 14:30",
+        "--stakeholder",
+        "entreprise",
+        "--training",
+        "Latte art",
+        "--description",
+        "Appel téléphonique",
+    )
+    assert result.code == 0, result.err
+    assert "2026-0001" in result.out
+    case = bot.case()
+    assert case["channel"] == "oral" and case["received_at"] == "2026-11-20T14:30:00+01:00"
+    assert (case["stakeholder"], case["training"]) == ("entreprise", "Latte art")
+    (ack,) = bot.sent_to("jean.dupont@example.fr")
+    assert "Accusé de réception" in ack.subject and "20 novembre 2026 à 14:30" in text_of(ack.message)
+
+
+def test_a_web_form_notification_belongs_to_the_address_typed_in(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "15-formulaire.toml").write_text(
+        '[[rule]]\nname = "site"\naction = "claim"\nkind = "reclamation"\nchannel = "form"\nstop = true\n'
+        '[rule.when]\nfrom = "^wordpress@cafemetrie\\\\.example$"\n'
+    )
+    bot = bot_factory(mail_account, extra=f'[rules]\ndir = "{rules}"\n')
+    bot.account.append(
+        make_mail(
+            "Site Cafémétrie <wordpress@cafemetrie.example>",
+            DIRECTOR,
+            "Nouveau message du formulaire",
+            "Nom : Léa Martin\nCourriel : lea.martin@example.fr\nMessage : Mon attestation n'est jamais arrivée.\n",
+        )
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["channel"] == "form" and case["claimant"] == "lea.martin@example.fr"
+    assert len(bot.sent_to("lea.martin@example.fr")) == 1 and not bot.sent_to("wordpress@cafemetrie.example")
+
+
+def test_the_register_and_the_help_come_by_mail(bot: Bot) -> None:
+    bot.claim()
+    bot.note_to_self("Registre", "#registre\n#aide")
+    bot.cycle()
+    (mail,) = [m for m in bot.sent_to(DIRECTOR) if "Tableau de suivi" in m.subject]
+    (attachment,) = list(mail.message.iter_attachments())
+    content = attachment.get_payload(decode=True).decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(content), delimiter=";"))
+    assert rows[1][0] == "2026-0001"
+    assert "#prolonger" in text_of(report_to_director(bot))
+
+
+def test_the_exchange_log_keeps_the_new_text_and_the_archive_keeps_all(bot: Bot, tmp_path: Path) -> None:
+    original = bot.claim()
+    bot.account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            "Re: attestation",
+            "Une précision : c'était la session de Lyon.\n\nLe lun. 23 nov. 2026 à 10:00, Alice <alice@cafemetrie.example> a écrit :\n> Bonjour Léa\n> texte cité",
+            in_reply_to=original,
+        )
+    )
+    bot.cycle()
+    shown = invoke(bot.config, "cases", "show", "2026-0001")
+    assert "session de Lyon" in shown.out
+    detail = invoke(bot.config, "cases", "show", "2026-0001", "--json").out
+    assert "texte cité" not in detail
+    assert any(b"texte cit" in p.read_bytes() for p in (tmp_path / "archive").rglob("*.eml"))
+
+
+def test_her_sent_folder_is_found_under_its_french_name(
+    bot_factory: Callable[..., Bot], tmp_path: Path, server_dir: Callable[[str], Path]
+) -> None:
+    server = DovecotServer(server_dir("dovecot-fr"), sent_folder_name="Éléments envoyés")
+    server.start()
+    try:
+        server.add_user("alice", "secret")
+        account = MailAccount(server.host, server.port, "alice", "secret", DIRECTOR, server)
+        bot = bot_factory(account)
+        original = bot.claim()
+        reply = make_mail(f"Alice <{DIRECTOR}>", LEA, "RE: attestation", "C'est réglé.", in_reply_to=original)
+        account.append(reply, folder="Éléments envoyés")
+        bot.cycle()
+        assert [m["from"] for m in bot.case()["messages"] if m["direction"] == "out"][-1] == DIRECTOR
+    finally:
+        server.stop()
