@@ -6,8 +6,9 @@ so nothing outside the storage layer can lazy-load, mutate or outlive a session 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 KINDS = ("reclamation", "difficulte", "alea")
 KIND_LABELS = {"reclamation": "réclamation", "difficulte": "difficulté", "alea": "aléa"}
@@ -92,8 +93,7 @@ class Action:
 class LogEntry:
     """One mail of a case's exchange log, incoming or outgoing.
 
-    `recorded_at` is when inboxbot wrote it down: it orders mails whose dates fall in the same
-    second, since IMAP gives arrival times to the second only.
+    `recorded_at` is when inboxbot wrote it down (see `exchange_order`).
     """
 
     direction: str
@@ -104,10 +104,29 @@ class LogEntry:
     summary: str
     note: str
     recorded_at: datetime
+    archive_path: str | None = None  # the mail as received, under the archive directory
 
-    @property
-    def sort_key(self) -> tuple[datetime, datetime]:
-        return (self.date.replace(microsecond=0), self.recorded_at)
+
+SIMULTANEOUS = timedelta(seconds=2)
+
+
+def exchange_order(entries: Iterable[LogEntry]) -> list[LogEntry]:
+    """The exchange log in the order things happened.
+
+    By date; but the server's arrival time has one-second resolution and may be rounded up, so a
+    claim can appear to arrive a second after the acknowledgement it caused. Entries less than
+    two seconds apart therefore keep the order inboxbot recorded them in: causes before effects.
+    """
+    ordered = sorted(entries, key=lambda entry: entry.date)
+    moved = True
+    while moved:
+        moved = False
+        for i in range(len(ordered) - 1):
+            first, second = ordered[i], ordered[i + 1]
+            if second.date - first.date <= SIMULTANEOUS and second.recorded_at < first.recorded_at:
+                ordered[i], ordered[i + 1] = second, first
+                moved = True
+    return ordered
 
 
 @dataclass(frozen=True)

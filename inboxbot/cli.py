@@ -207,6 +207,8 @@ def _print_case(record: dict[str, object]) -> None:
         print(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
         for line in str(message["text"] or "").strip().splitlines()[:12]:
             print(f"      | {line}")
+        if message["archive"]:
+            print(f"      (message complet : {message['archive']})")
     print("\nHistorique :")
     for event in record["history"]:  # type: ignore[attr-defined]
         print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")

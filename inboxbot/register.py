@@ -93,6 +93,7 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
                 "subject": entry.subject,
                 "text": entry.summary,
                 "note": entry.note,
+                "archive": entry.archive_path,
             }
             for entry in detail.messages
         ],

@@ -1,6 +1,7 @@
 """Threading: Message-IDs first, the subject tag only for people already in the case."""
 
 from collections.abc import Sequence
+from datetime import UTC
 
 import pytest
 
@@ -96,3 +97,22 @@ def test_bounce_originals_count_as_references() -> None:
     lookup = Lookup({"ack@inboxbot": CASE}, {})
     found = find_thread(mail("mailer-daemon@example.fr"), lookup, extra_message_ids=("ack@inboxbot",))
     assert found is not None and found.case == CASE
+
+
+def test_the_exchange_log_orders_by_date_but_keeps_causes_before_near_simultaneous_effects() -> None:
+    from datetime import datetime, timedelta
+
+    from inboxbot.cases import LogEntry, exchange_order
+
+    t = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+
+    def entry(name: str, date: datetime, recorded: datetime) -> LogEntry:
+        return LogEntry("in", name, None, date, name, "", "", recorded)
+
+    # The server rounded the claim's arrival up: it looks one second later than its acknowledgement.
+    claim = entry("claim", t + timedelta(seconds=1), t + timedelta(seconds=1.2))
+    ack = entry("ack", t + timedelta(seconds=0.9), t + timedelta(seconds=1.5))
+    reply = entry("reply", t + timedelta(minutes=5), t + timedelta(minutes=5, seconds=3))
+    # An old mail read in a first ingest: recorded last, but dated long before.
+    old = entry("old", t - timedelta(days=3), t + timedelta(minutes=9))
+    assert [e.message_id for e in exchange_order([reply, ack, old, claim])] == ["old", "claim", "ack", "reply"]

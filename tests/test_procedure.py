@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -184,6 +185,25 @@ def test_an_action_is_followed_up_and_refusals_are_explained(bot: Bot) -> None:
     assert "pas d'action n° 7" in report and "2026-0999" in report
 
 
+def test_mediation_dismissal_and_an_optional_closure_notice(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount
+) -> None:
+    bot = bot_factory(mail_account, extra="[closure]\nnotify_claimant = true\n")
+    bot.claim()
+    bot.claim(subject="Réclamation : publicité non sollicitée")
+    bot.note_to_self("[Dossier 2026-0001]", "#médiation rendez-vous avec la formatrice le 4/12\n#clore")
+    bot.note_to_self("[Dossier 2026-0002]", "#ignorer démarchage commercial, pas une réclamation")
+    bot.cycle()
+    first, second = bot.cases()
+    assert [a["kind"] for a in first["actions"]] == ["mediation"] and first["status"] == "closed"
+    assert second["status"] == "closed" and second["dismissed"] is True
+    closures = [m for m in bot.sent_to("lea.martin@example.fr") if "Clôture" in m.subject]
+    assert [m.subject.split("]")[0] for m in closures] == ["[Dossier 2026-0001"]  # dismissal tells no one
+    bot.cycle(timedelta(days=8))
+    requests = [m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]
+    assert len(requests) == 1 and "2026-0001" in requests[0].subject  # no feedback asked on a dismissed case
+
+
 def test_a_mail_merely_claiming_to_be_hers_executes_nothing_and_is_reported(bot: Bot) -> None:
     bot.claim()
     # In the inbox only: no copy in her Sent folder, no authentication by her receiving server.
@@ -249,8 +269,8 @@ def test_closure_records_her_last_reply_then_feedback_is_asked_and_read(bot: Bot
     bot.cycle()
     case = bot.case()
     assert case["status"] == "closed" and case["closed_at"] is not None
-    reply_log = [m for m in case["messages"] if m["direction"] == "out" and m["from"] == DIRECTOR]
-    assert case["responded_at"] == reply_log[0]["date"]  # her reply, not the closing note
+    (reply_log,) = [m for m in case["messages"] if m["note"] == "written by the director"]
+    assert case["responded_at"] == reply_log["date"]  # her reply, not the closing note
     assert case["response_met"] is True
     assert not [m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]  # closing sends nothing
 
@@ -417,9 +437,12 @@ def test_the_exchange_log_keeps_the_new_text_and_the_archive_keeps_all(bot: Bot,
     bot.cycle()
     shown = invoke(bot.config, "cases", "show", "2026-0001")
     assert "session de Lyon" in shown.out
-    detail = invoke(bot.config, "cases", "show", "2026-0001", "--json").out
-    assert "texte cité" not in detail
-    assert any(b"texte cit" in p.read_bytes() for p in (tmp_path / "archive").rglob("*.eml"))
+    detail = json.loads(invoke(bot.config, "cases", "show", "2026-0001", "--json").out)
+    assert "texte cité" not in json.dumps(detail, ensure_ascii=False)
+    # The whole mail, quoted history included, is kept and named in the log.
+    (reply,) = [m for m in detail["messages"] if "Lyon" in m["text"]]
+    assert reply["archive"] in shown.out
+    assert b"texte cit" in (tmp_path / "archive" / reply["archive"]).read_bytes()
 
 
 def test_her_sent_folder_is_found_under_its_french_name(

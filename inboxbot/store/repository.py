@@ -31,6 +31,7 @@ from inboxbot.cases import (
     CaseRef,
     LogEntry,
     OutgoingMail,
+    exchange_order,
 )
 from inboxbot.store.models import (
     ActionRow,
@@ -636,6 +637,7 @@ class Unit:
                         summary=mail.summary,
                         note=mail.automatic or mail.reason,
                         recorded_at=mail.created_at,
+                        archive_path=mail.archive_path,
                     )
                 )
             for out in self.session.scalars(select(OutboxRow).where(OutboxRow.case_id.in_(chunk))):
@@ -662,7 +664,7 @@ class Unit:
         return [
             CaseDetail(
                 case=case,
-                messages=tuple(sorted(logs[case_id], key=lambda entry: entry.sort_key)),
+                messages=tuple(exchange_order(logs[case_id])),
                 events=tuple(events[case_id]),
                 actions=tuple(actions[case_id]),
             )
