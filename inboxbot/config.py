@@ -93,6 +93,15 @@ class ClosureSettings:
 
 
 @dataclass(frozen=True)
+class DigestSettings:
+    enabled: bool = True
+    horizon_days: int = 5  # deadlines coming within this many days are listed
+    quiet_days: int = 14  # an open case with no exchange with the claimant for this long is listed
+    skip_non_working_days: bool = True
+    when_empty: str = "short"  # "short": a one-line mail; "skip": no mail at all
+
+
+@dataclass(frozen=True)
 class DatabaseSettings:
     url: str
 
@@ -101,6 +110,7 @@ class DatabaseSettings:
 class StorageSettings:
     archive_dir: Path
     retention_years: int = 3
+    purge_mode: str = "anonymise"  # or "delete"
 
 
 @dataclass(frozen=True)
@@ -137,6 +147,7 @@ class Settings:
     outbox: OutboxSettings
     feedback: FeedbackSettings
     closure: ClosureSettings
+    digest: DigestSettings
     rules_dir: Path | None
     templates_dir: Path | None
     source: Path | None = None
@@ -359,6 +370,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     storage = StorageSettings(
         archive_dir=st.path_value("archive_dir", base_dir, "archive") or base_dir / "archive",
         retention_years=retention,
+        purge_mode=st.choice("purge_mode", ("anonymise", "delete"), "anonymise"),
     )
     st.reject_unknown()
 
@@ -402,6 +414,16 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     closure = ClosureSettings(notify_claimant=cl.boolean("notify_claimant", False))
     cl.reject_unknown()
 
+    dg = root.sub("digest", required=False)
+    digest = DigestSettings(
+        enabled=dg.boolean("enabled", True),
+        horizon_days=dg.integer("horizon_days", 5, minimum=0),
+        quiet_days=dg.integer("quiet_days", 14, minimum=1),
+        skip_non_working_days=dg.boolean("skip_non_working_days", True),
+        when_empty=dg.choice("when_empty", ("short", "skip"), "short"),
+    )
+    dg.reject_unknown()
+
     ru = root.sub("rules", required=False)
     rules_dir = ru.path_value("dir", base_dir)
     ru.reject_unknown()
@@ -422,6 +444,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         outbox=outbox,
         feedback=feedback,
         closure=closure,
+        digest=digest,
         rules_dir=rules_dir,
         templates_dir=templates_dir,
         source=source,
