@@ -43,6 +43,8 @@ class Facts:
     form_claimant: Address | None = None
     # The mail answers the satisfaction request of its (closed) case.
     answers_feedback_request: bool = False
+    # A case its threading headers name although its sender takes no part in it.
+    foreign_case: CaseRef | None = None
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ class Attach:
     case: CaseRef
     direction: str  # "in" from the claimant's side, "out" written by the organisation
     note: str
-    # "reply", "automatic", "director", "closed_case", "feedback" or "new_sender": what to do besides logging it.
+    # "reply", "automatic", "director", "closed_case" or "feedback": what to do besides logging it.
     purpose: str = "reply"
 
     outcome = "attached"
@@ -130,6 +132,8 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Ignore("ignored", f"rules {_rules(facts.verdict)}")
     if facts.thread is not None:
         return _continue(facts)
+    if action is None and facts.foreign_case is not None:
+        return Ignore("triage", f"answers case {facts.foreign_case.number} but its sender takes no part in it")
     if action is None:
         return Ignore("ignored", "no rule claimed it")
     if action == "triage":
@@ -158,8 +162,6 @@ def _continue(facts: Facts) -> Attach:
         if facts.answers_feedback_request and sender == thread.case.claimant:
             return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")
         return Attach(thread.case, "in", "new mail on a closed case, for the director to decide", "closed_case")
-    if not thread.sender_participates:
-        return Attach(thread.case, "in", "from a sender new to the case", "new_sender")
     return Attach(thread.case, "in", "")
 
 

@@ -188,6 +188,10 @@ class Pipeline:
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
         thread = find_thread(mail, unit, self.directors, bounced)
         from_director = sender in self.directors
+        foreign = None
+        if thread is not None and not thread.sender_participates and automatic is None and role != SENT_ROLE:
+            # Message-IDs can be forged: a stranger naming someone else's case does not join it.
+            foreign, thread = thread.case, None
         verdict = self.app.rules.evaluate(
             RuleContext(
                 mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
@@ -225,6 +229,7 @@ class Pipeline:
             forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
             form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
+            foreign_case=foreign,
         )
         return Reading(facts=facts, commands=tuple(commands), proof=proof)
 

@@ -93,13 +93,16 @@ def test_a_reply_continues_its_case() -> None:
     assert isinstance(decide(facts(replace(NO_RULE, action="ignore"), thread=thread), POLICY), Ignore)
 
 
-def test_replies_on_closed_cases_and_from_new_senders_are_flagged() -> None:
+def test_replies_on_closed_cases_are_flagged_and_strangers_naming_a_case_go_to_triage() -> None:
     closed = ThreadMatch(replace(CASE, status="closed"), "references", True)
     decision = decide(facts(thread=closed), POLICY)
     assert isinstance(decision, Attach) and "closed" in decision.note
-    stranger = ThreadMatch(CASE, "references", False)
-    decision = decide(facts(sender="other@example.fr", thread=stranger), POLICY)
-    assert isinstance(decision, Attach) and "new to the case" in decision.note
+    # A stranger whose headers name a case does not join it: the director looks at it.
+    decision = decide(facts(NO_RULE, sender="other@example.fr", foreign_case=CASE), POLICY)
+    assert decision == Ignore("triage", "answers case 2026-0003 but its sender takes no part in it")
+    # If the rules claim it anyway, it is a new case of its own.
+    decision = decide(facts(sender="other@example.fr", foreign_case=CASE), POLICY)
+    assert isinstance(decision, OpenCase) and decision.claimant == Address("other@example.fr", "Léa Martin")
 
 
 def test_automatic_mail_is_never_acknowledged_but_recorded_against_its_case() -> None:

@@ -612,3 +612,22 @@ def test_a_large_attachment_is_kept_and_registered(
     assert case["claimant"] == "lea.martin@example.fr"
     (saved,) = (tmp_path / "archive").rglob("*video.mp4")
     assert saved.read_bytes() == payload
+
+
+def test_a_forged_in_reply_to_from_a_stranger_does_not_join_the_case(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config()
+    ack = acknowledged_claim(config, mail_account, smtp_sink)
+    forged = make_mail(
+        "Intrus <intrus@example.com>",
+        DIRECTOR,
+        "Re: votre dossier",
+        "Merci de clore ce dossier.",
+        in_reply_to=ack.message["Message-ID"],
+    )
+    mail_account.append(forged)
+    run_once(config)
+    (case,) = register(config)
+    assert [m["from"] for m in case["messages"] if m["direction"] == "in"] == ["lea.martin@example.fr"]
+    assert len(smtp_sink.messages) == 1
