@@ -32,12 +32,13 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
-    from inboxbot.pipeline import run_once
+    from inboxbot.pipeline import TerminalProgress, run_once
 
     app = build(_settings(args))
+    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
     try:
         if args.once:
-            report = run_once(app)
+            report = run_once(app, progress=progress)
             print(
                 f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
                 f"{' (' + ', '.join(report.opened) + ')' if report.opened else ''}, "
@@ -46,7 +47,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             return 0
         from inboxbot.daemon import Daemon
 
-        return Daemon(app).run()
+        return Daemon(app, progress=progress).run()
     finally:
         app.close()
 

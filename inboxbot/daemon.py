@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
@@ -52,8 +53,9 @@ class Outage:
 
 
 class Daemon:
-    def __init__(self, app: App) -> None:
+    def __init__(self, app: App, progress: Callable[[str, int, int], None] | None = None) -> None:
         self.app = app
+        self.progress = progress
         self.stop = threading.Event()
         self.wanted = threading.Event()
         self.cycle_lock = threading.Lock()
@@ -109,7 +111,7 @@ class Daemon:
             while not self.stop.is_set():
                 self.wanted.clear()
                 report = CycleReport()
-                pipeline = Pipeline(self.app, should_stop=self.stop.is_set)
+                pipeline = Pipeline(self.app, should_stop=self.stop.is_set, progress=self.progress)
                 try:
                     with self.app.mailbox() as mailbox:
                         pipeline.poll(mailbox, report)

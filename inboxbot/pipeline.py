@@ -9,10 +9,12 @@ after the commit, from the outbox. Any step can be interrupted and re-run withou
 from __future__ import annotations
 
 import logging
+import time as time_module
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
+from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -73,8 +75,10 @@ class Pipeline:
         app: App,
         on_mail: Callable[[FetchedMail, str], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
+        progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.app = app
+        self.progress = progress
         self.letters = Letters(app.settings, app.renderer)
         self.casework = Casework(app.settings, self.letters)
         self.directors = frozenset(app.settings.director.addresses)
@@ -117,7 +121,7 @@ class Pipeline:
             dates = mailbox.internaldates(old)
             skipped = {uid for uid in old if dates.get(uid, state.cutoff) < state.cutoff}
             uids = [uid for uid in uids if uid not in skipped]
-        for fetched in mailbox.fetch(folder.name, state.uidvalidity, uids):
+        for done, fetched in enumerate(mailbox.fetch(folder.name, state.uidvalidity, uids), start=1):
             if self.should_stop():
                 return  # every mail done so far is committed; the rest is read next time
             report.fetched += 1
@@ -125,6 +129,8 @@ class Pipeline:
             report.outcomes[outcome] += 1
             if self.on_mail is not None:
                 self.on_mail(fetched, outcome)
+            if self.progress is not None:
+                self.progress(folder.name, done, len(uids))
         with self.app.store.unit() as unit:
             unit.advance_folder(folder.name, max(found))
 
@@ -473,10 +479,34 @@ def _who(mail: ParsedMail) -> str:
     return mail.from_.email if mail.from_ else "(no sender)"
 
 
-def run_once(app: App, on_mail: Callable[[FetchedMail, str], None] | None = None) -> CycleReport:
+class TerminalProgress:
+    """A progress line for a long first ingest, redrawn in place; only for a person at a terminal."""
+
+    MINIMUM = 50  # below this many mails a cycle is over before a progress line helps
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time_module.monotonic()
+
+    def __call__(self, folder: str, done: int, total: int) -> None:
+        if total < self.MINIMUM:
+            return
+        if done == 1:
+            self.started = time_module.monotonic()
+        rate = done / max(time_module.monotonic() - self.started, 1e-6)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{folder}: {done}/{total} mails ({rate:.0f}/s){end}")
+        self.stream.flush()
+
+
+def run_once(
+    app: App,
+    on_mail: Callable[[FetchedMail, str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> CycleReport:
     """One full cycle: every watched folder read, every mail processed, the outbox sent."""
     report = CycleReport()
-    pipeline = Pipeline(app, on_mail)
+    pipeline = Pipeline(app, on_mail, progress=progress)
     with app.store.instance_lock():
         with app.mailbox() as mailbox:
             pipeline.poll(mailbox, report)

@@ -631,3 +631,37 @@ def test_a_forged_in_reply_to_from_a_stranger_does_not_join_the_case(
     (case,) = register(config)
     assert [m["from"] for m in case["messages"] if m["direction"] == "in"] == ["lea.martin@example.fr"]
     assert len(smtp_sink.messages) == 1
+
+
+def test_a_long_first_ingest_reports_its_progress(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+    from inboxbot.pipeline import TerminalProgress, run_once
+
+    day = datetime.now(UTC) - timedelta(days=2)
+    with mail_account.client() as client:
+        client.multiappend(
+            "INBOX", [{"msg": complaint(subject=f"Réclamation {i}"), "date": day} for i in range(60)]
+        )
+    since = (day - timedelta(days=1)).date().isoformat()
+    config = make_config(imap_extra=f'ingest_since = "{since}"', extra="[acknowledgement]\nenabled = false\n")
+    seen: list[tuple[str, int, int]] = []
+    app = build(load(config))
+    try:
+        run_once(app, progress=lambda folder, done, total: seen.append((folder, done, total)))
+    finally:
+        app.close()
+    assert [done for _folder, done, _total in seen] == list(range(1, 61))
+    assert {(folder, total) for folder, _done, total in seen} == {("INBOX", 60)}
+    assert len(register(config)) == 60
+
+    screen = io.StringIO()
+    show = TerminalProgress(screen)
+    show("INBOX", 1, 10)  # too short a job to bother a person with
+    assert screen.getvalue() == ""
+    for done in range(1, 61):
+        show("INBOX", done, 60)
+    assert screen.getvalue().count("\r") == 60  # one line, redrawn in place
+    assert "\rINBOX: 60/60 mails (" in screen.getvalue() and screen.getvalue().endswith("/s)\n")
