@@ -461,3 +461,24 @@ def test_her_sent_folder_is_found_under_its_french_name(
         assert [m["from"] for m in bot.case()["messages"] if m["direction"] == "out"][-1] == DIRECTOR
     finally:
         server.stop()
+
+
+def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
+    from inboxbot.commands import COMMANDS
+
+    bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#corrective Première action")
+    bot.cycle()
+    before = bot.case()
+    sent_before = len(bot.sink.messages)
+    # Every command of the vocabulary, each in its documented example form, in one forged mail.
+    lines = "\n".join(spec.example for spec in COMMANDS)
+    assert len(COMMANDS) == 19 and lines.count("#") >= 19
+    bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
+    bot.cycle()
+    after = bot.case()
+    assert {k: v for k, v in after.items() if k != "messages"} == {k: v for k, v in before.items() if k != "messages"}
+    assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
+    bot.cycle(timedelta(minutes=31))
+    (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
+    assert text_of(warning.message).count("#") >= 19
