@@ -12,6 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 
 from inboxbot import __version__
@@ -215,6 +216,64 @@ def _print_case(record: dict[str, object]) -> None:
         print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
 
 
+def cmd_status(args: argparse.Namespace) -> int:
+    """What the daemon last did, read from the database: usable while it runs."""
+    from inboxbot.store.repository import Store
+
+    settings = _settings(args)
+    tz = settings.organisation.timezone
+    store = Store.open(settings.database.url)
+
+    def when(value: datetime | None) -> str:
+        return f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}" if value else "never"
+
+    try:
+        with store.unit() as unit:
+            runtime = unit.runtime()
+            folders = unit.folders()
+            outbox = unit.outbox_counts()
+            next_retry = unit.next_retry()
+            open_cases = len(unit.cases(open_only=True))
+            waiting = len(unit.mails_with_outcome("awaiting_proof", received_before=datetime.now(tz)))
+    finally:
+        store.close()
+    last_cycle = runtime.get("last_cycle")
+    print(f"last successful cycle: {when(last_cycle[1]) if last_cycle else 'never'}", end="")
+    print(f" ({last_cycle[0]})" if last_cycle else "")
+    for folder in folders:
+        print(f"  {folder.name}: last polled {when(folder.last_poll_at)}, up to UID {folder.last_uid}")
+    pending, failed = outbox.get("pending", 0), outbox.get("failed", 0)
+    retry = f", next attempt {when(next_retry)}" if pending and next_retry else ""
+    print(f"outbox: {pending} waiting{retry}, {outbox.get('sent', 0)} sent, {failed} given up")
+    last_error = runtime.get("last_error")
+    print(f"last error: {when(last_error[1])} {last_error[0]}" if last_error else "last error: none")
+    print(f"open cases: {open_cases}; director's mails waiting for proof: {waiting}")
+    return 0
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    import getpass
+
+    from inboxbot.bootstrap import build
+    from inboxbot.retention import format_plan, format_report, plan_purge, purge
+
+    app = build(_settings(args))
+    try:
+        now = app.clock()
+        if args.dry_run:
+            print(format_plan(plan_purge(app, now)))
+            return 0
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        report = purge(app, now, actor=f"{user} (inboxbot purge)")
+        print(format_report(report))
+        return 1 if report.files_failed else 0  # the records are done; the files are retried next run
+    finally:
+        app.close()
+
+
 def cmd_register(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.register import to_csv, to_json
@@ -256,6 +315,9 @@ def build_parser() -> argparse.ArgumentParser:
     check = sub.add_parser("check", help="validate config, rules and templates; log in to IMAP and SMTP")
     check.set_defaults(func=cmd_check)
 
+    status = sub.add_parser("status", help="the last successful cycle, the outbox, the last error")
+    status.set_defaults(func=cmd_status)
+
     cases = sub.add_parser("cases", help="the register and its cases")
     cases_sub = cases.add_subparsers(dest="cases_command", required=True)
     listing = cases_sub.add_parser("list", help="every case, one line each")
@@ -292,6 +354,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--open", action="store_true", help="open cases only")
     register.set_defaults(func=cmd_register)
 
+    purge_cmd = sub.add_parser(
+        "purge", help="delete or anonymise closed cases older than storage.retention_years (at least 3)"
+    )
+    purge_cmd.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
+    purge_cmd.set_defaults(func=cmd_purge)
+
     demo = sub.add_parser("demo", help="the whole flow on an embedded mail server, nothing to set up")
     demo.add_argument("--keep", metavar="DIR", help="keep the demo's database and archive in DIR")
     demo.set_defaults(func=cmd_demo)
@@ -309,13 +377,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
     from inboxbot.mailbox import MailboxError
+    from inboxbot.retention import PurgeRefused
     from inboxbot.rules import RuleError
     from inboxbot.store.repository import AlreadyRunning
 
     try:
         result: int = args.func(args)
         return result
-    except (ConfigError, RuleError, MailboxError, AlreadyRunning) as exc:
+    except (ConfigError, RuleError, MailboxError, AlreadyRunning, PurgeRefused) as exc:
         print(f"inboxbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -7,6 +7,7 @@ file, so a config works the same whatever directory the daemon is started from.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import tomllib
 from collections.abc import Callable, Mapping
@@ -273,6 +274,24 @@ class _Section:
 _REQUIRED: Any = object()
 
 
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _check_plain(section: _Section, security: str, host: str) -> None:
+    """Plain text carries the password unencrypted: only to this machine, unless said on purpose."""
+    if security == "plain" and not _is_loopback(host) and not section.boolean("allow_plain", False):
+        raise section.error(
+            "security",
+            f'"plain" sends the password unencrypted to {host}; use "tls" or "starttls", '
+            f"or set {section.path}.allow_plain = true if the network is trusted",
+        )
+    section.used.add("allow_plain")
+
+
 def _port(section: _Section, default: int) -> int:
     port: int = section.integer("port", default, minimum=1)
     if port > 65535:
@@ -328,6 +347,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
     )
+    _check_plain(im, imap.security, imap.host)
     im.reject_unknown()
 
     sm = root.sub("smtp")
@@ -343,6 +363,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         password=sm.secret("password", required=False),
         timeout=sm.number("timeout", 60.0, minimum=1),
     )
+    _check_plain(sm, smtp.security, smtp.host)
     sm.reject_unknown()
 
     di = root.sub("director")

@@ -119,11 +119,14 @@ class Daemon:
                     pipeline.flush_outbox(report)
                 except OUTAGE_ERRORS as exc:
                     self.mail_outage.failed(exc)
+                    pipeline.record_error(f"{type(exc).__name__}: {exc}")
                     return
-                except Exception:  # noqa: BLE001 - one failing job must never stop the daemon
+                except Exception as exc:  # noqa: BLE001 - one failing job must never stop the daemon
                     log.exception("mail cycle failed")
+                    pipeline.record_error(f"{type(exc).__name__}: {exc}")
                     return
                 self.mail_outage.succeeded()
+                pipeline.record_cycle(report)
                 if report.fetched or report.sent or report.send_failures:
                     log.info(
                         "cycle: %d mail(s) read, %d case(s) opened, %d sent, %d failed to send",

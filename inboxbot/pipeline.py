@@ -116,10 +116,13 @@ class Pipeline:
             return
         uids = found
         old = [uid for uid in uids if uid <= state.baseline_uid]
-        if old and state.cutoff is not None:
-            # Mail that was there before inboxbot met the folder: only what arrived after the cutoff.
+        if old:
+            # Mail that was there before inboxbot met the folder (or before a UIDVALIDITY change):
+            # only what arrived after the cutoff, and never what the retention period has purged.
+            retention = now - timedelta(days=366 * self.app.settings.storage.retention_years)
+            cutoff = max(state.cutoff or retention, retention)
             dates = mailbox.internaldates(old)
-            skipped = {uid for uid in old if dates.get(uid, state.cutoff) < state.cutoff}
+            skipped = {uid for uid in old if dates.get(uid, cutoff) < cutoff}
             uids = [uid for uid in uids if uid not in skipped]
         for done, fetched in enumerate(mailbox.fetch(folder.name, state.uidvalidity, uids), start=1):
             if self.should_stop():
@@ -406,6 +409,25 @@ class Pipeline:
             unit.advance_folder(fetched.folder, fetched.uid)
         return "set_aside"
 
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def record_cycle(self, report: CycleReport) -> None:
+        """Leave what this cycle did where `inboxbot status`, another process, can read it."""
+        summary = (
+            f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened, "
+            f"{report.sent} sent, {report.send_failures} failed to send"
+        )
+        with self.app.store.unit() as unit:
+            unit.set_runtime("last_cycle", summary, self.app.clock())
+
+    def record_error(self, cause: str) -> None:
+        """Best effort: the database may itself be what is failing."""
+        try:
+            with self.app.store.unit() as unit:
+                unit.set_runtime("last_error", cause[:2000], self.app.clock())
+        except SQLAlchemyError:
+            log.debug("could not record the error in the database", exc_info=True)
+
     # -- follow-up -------------------------------------------------------------------------
 
     def follow_up(self, report: CycleReport) -> None:
@@ -508,8 +530,13 @@ def run_once(
     report = CycleReport()
     pipeline = Pipeline(app, on_mail, progress=progress)
     with app.store.instance_lock():
-        with app.mailbox() as mailbox:
-            pipeline.poll(mailbox, report)
-        pipeline.follow_up(report)
-        pipeline.flush_outbox(report)
+        try:
+            with app.mailbox() as mailbox:
+                pipeline.poll(mailbox, report)
+            pipeline.follow_up(report)
+            pipeline.flush_outbox(report)
+        except Exception as exc:
+            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            raise
+        pipeline.record_cycle(report)
     return report

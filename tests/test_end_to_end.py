@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
@@ -642,9 +643,7 @@ def test_a_long_first_ingest_reports_its_progress(
 
     day = datetime.now(UTC) - timedelta(days=2)
     with mail_account.client() as client:
-        client.multiappend(
-            "INBOX", [{"msg": complaint(subject=f"Réclamation {i}"), "date": day} for i in range(60)]
-        )
+        client.multiappend("INBOX", [{"msg": complaint(subject=f"Réclamation {i}"), "date": day} for i in range(60)])
     since = (day - timedelta(days=1)).date().isoformat()
     config = make_config(imap_extra=f'ingest_since = "{since}"', extra="[acknowledgement]\nenabled = false\n")
     seen: list[tuple[str, int, int]] = []
@@ -665,3 +664,55 @@ def test_a_long_first_ingest_reports_its_progress(
         show("INBOX", done, 60)
     assert screen.getvalue().count("\r") == 60  # one line, redrawn in place
     assert "\rINBOX: 60/60 mails (" in screen.getvalue() and screen.getvalue().endswith("/s)\n")
+
+
+def test_status_shows_the_last_cycle_the_outbox_and_the_last_error(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(extra="[outbox]\nfirst_retry_seconds = 600\n")
+    first_meeting(config)
+    mail_account.append(complaint())
+    smtp_sink.refuse(451, times=1)
+    run_once(config)
+    status = invoke(config, "status")
+    assert status.code == 0
+    assert "1 mail(s) read, 1 case(s) opened, 0 sent, 1 failed to send" in status.out
+    assert "INBOX: last polled" in status.out and "Sent: last polled" in status.out
+    assert "outbox: 1 waiting, next attempt" in status.out
+    assert "last error: none" in status.out and "open cases: 1" in status.out
+
+    text = config.read_text()
+    config.write_text(text.replace(f"port = {mail_account.port}", "port = 1", 1))
+    assert invoke(config, "run", "--once").code != 0
+    assert "last error: " in (status := invoke(config, "status")).out and "cannot connect" in status.out
+
+
+def test_purge_from_the_command_line(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+
+    config = make_config()
+    acknowledged_claim(config, mail_account, smtp_sink)
+    app = build(load(config))
+    try:
+        with app.store.unit() as unit:
+            case = unit.case_by_number("2026-0001")
+            assert case is not None
+            # Closed long enough ago for the three-year minimum.
+            long_ago = datetime.now(UTC) - timedelta(days=3 * 366 + 2)
+            unit.update_case(case.id, status="closed", closed_at=long_ago)
+    finally:
+        app.close()
+    dry = invoke(config, "purge", "--dry-run")
+    assert dry.code == 0 and "would anonymise case 2026-0001" in dry.out
+    assert register(config)[0]["claimant"] == "lea.martin@example.fr"  # a dry run changes nothing
+    done = invoke(config, "purge")
+    assert done.code == 0, done.out + done.err
+    (case_record,) = register(config)
+    assert case_record["claimant"] is None and case_record["number"] == "2026-0001"
+    assert "lea.martin" not in json.dumps(case_record)
+    config.write_text(config.read_text().replace("retention_years = 3", "retention_years = 2"))
+    refused = invoke(config, "purge")
+    assert refused.code == 2 and "storage.retention_years" in refused.err

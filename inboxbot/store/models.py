@@ -190,6 +190,16 @@ class OutboxRow(Base):
     sent_at: Mapped[datetime | None]
 
 
+class RuntimeRow(Base):
+    """What the running process last did, for `inboxbot status` run from another process."""
+
+    __tablename__ = "runtime_state"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime]
+
+
 class CaseEventRow(Base):
     """The dated history of a case, for the auditor who takes no one's word for a date."""
 
@@ -200,4 +210,21 @@ class CaseEventRow(Base):
     at: Mapped[datetime]
     actor: Mapped[str] = mapped_column(String(320))
     type: Mapped[str] = mapped_column(String(32))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditRow(Base):
+    """What was done to the records themselves (a purge), by whom and when.
+
+    Kept apart from the cases because it must outlive them: once a case is deleted or anonymised,
+    this is the only evidence that it was destroyed on schedule rather than lost. It therefore holds
+    numbers and counts only, never anything about the claimant.
+    """
+
+    __tablename__ = "audit_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(String(320))
+    action: Mapped[str] = mapped_column(String(64))
     detail: Mapped[str] = mapped_column(Text, default="")

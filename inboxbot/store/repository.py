@@ -42,6 +42,7 @@ from inboxbot.store.models import (
     FolderRow,
     MailRow,
     OutboxRow,
+    RuntimeRow,
 )
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -603,10 +604,25 @@ class Unit:
         else:
             row.next_attempt_at = retry_at
 
+    def set_runtime(self, key: str, value: str, at: datetime) -> None:
+        row = self.session.get(RuntimeRow, key)
+        if row is None:
+            self.session.add(RuntimeRow(key=key, value=value, at=at))
+        else:
+            row.value, row.at = value, at
+
+    def runtime(self) -> dict[str, tuple[str, datetime]]:
+        return {row.key: (row.value, row.at) for row in self.session.scalars(select(RuntimeRow))}
+
+    def folders(self) -> list[FolderState]:
+        return [s for s in (self.folder(name) for name in self.session.scalars(select(FolderRow.name))) if s]
+
+    def next_retry(self) -> datetime | None:
+        return self.session.scalar(select(func.min(OutboxRow.next_attempt_at)).where(OutboxRow.status == PENDING))
+
     def outbox_counts(self) -> dict[str, int]:
-        return dict(
-            self.session.execute(select(OutboxRow.status, func.count(OutboxRow.id)).group_by(OutboxRow.status)).tuples()
-        )
+        query = select(OutboxRow.status, func.count(OutboxRow.id)).group_by(OutboxRow.status)
+        return {status: count for status, count in self.session.execute(query)}
 
     # -- the register ----------------------------------------------------------------------
 
@@ -683,10 +699,6 @@ class Unit:
             query = query.where(MailRow.created_at >= since)
         return [_mail_record(row) for row in self.session.scalars(query)]
 
-    def mail_counts(self) -> dict[str, int]:
-        return dict(
-            self.session.execute(select(MailRow.outcome, func.count(MailRow.id)).group_by(MailRow.outcome)).tuples()
-        )
 
 
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
@@ -765,17 +777,3 @@ def _mail_record(row: MailRow) -> MailRecord:
         automatic=row.automatic,
         rules_hit=tuple(json.loads(row.rules_hit or "[]")),
     )
-
-
-__all__ = [
-    "AlreadyRunning",
-    "FAILED",
-    "PENDING",
-    "SENT",
-    "FolderState",
-    "MailRecord",
-    "OutgoingDraft",
-    "Store",
-    "Unit",
-    "create_store_engine",
-]
