@@ -16,6 +16,14 @@ CHANNELS = ("email", "form", "oral", "third_party")
 STAKEHOLDERS = ("apprenant", "entreprise", "financeur", "formateur", "partenaire", "autre")
 ACTION_KINDS = ("cause", "corrective", "preventive", "mediation", "urgent")
 ACTION_STATUSES = ("todo", "doing", "done", "dropped")
+ACTION_STATUS_LABELS = {"todo": "à faire", "doing": "en cours", "done": "faite", "dropped": "abandonnée"}
+ACTION_LABELS = {
+    "cause": "cause profonde",
+    "corrective": "action corrective",
+    "preventive": "action préventive",
+    "mediation": "médiation",
+    "urgent": "mesure d'urgence",
+}
 OPEN = "open"
 CLOSED = "closed"
 

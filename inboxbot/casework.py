@@ -11,24 +11,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 
-from inboxbot.cases import ACTION_KINDS, KIND_LABELS, Case
+from inboxbot.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
+from inboxbot.cases import ACTION_STATUS_LABELS as STATUS_LABELS
 from inboxbot.commands import Command, Refusal
 from inboxbot.config import Settings
 from inboxbot.letters import Letters
 from inboxbot.outbox import MailAttachment
-from inboxbot.register import to_csv
+from inboxbot.report import annual_report
+from inboxbot.spreadsheet import register_xlsx
 from inboxbot.store.repository import Unit
 
-STATUS_LABELS = {"todo": "à faire", "doing": "en cours", "done": "faite", "dropped": "abandonnée"}
-ACTION_LABELS = {
-    "cause": "cause profonde",
-    "corrective": "action corrective",
-    "preventive": "action préventive",
-    "mediation": "médiation",
-    "urgent": "mesure d'urgence",
-}
+PROCEDURE_REVIEW = "procedure_review"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FIELD_LABELS = {
     "nature": "nature",
     "priority": "priorité",
@@ -42,6 +38,20 @@ class Outcome:
     line: str
     message: str  # French, for the director
     obeyed: bool
+
+
+def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str:
+    """The year's report, with the previous year for comparison and the last procedure review."""
+    this_year = unit.case_details(unit.cases(year=year))
+    previous = unit.case_details(unit.cases(year=year - 1))
+    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+
+
+def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
+    """The latest review of the procedure: recorded by #revue, or given in the config."""
+    recorded = unit.runtime().get(PROCEDURE_REVIEW)
+    dates = [d for d in (settings.organisation.procedure_reviewed, recorded and date.fromisoformat(recorded[0])) if d]
+    return max(dates) if dates else None
 
 
 class Refused(Exception):
@@ -88,6 +98,11 @@ class Casework:
             return "Voici la liste des commandes."
         if name == "register":
             return self._register(unit, command, now)
+        if name == "report":
+            return self._report(unit, command, now)
+        if name == "review":
+            unit.set_runtime(PROCEDURE_REVIEW, at.astimezone(self.tz).date().isoformat(), at)
+            return f"Revue annuelle de la procédure enregistrée au {self._day(at)}."
         case = self._case(unit, command)
         if name == "close":
             return self._close(unit, case, command, at, actor, now)
@@ -185,14 +200,27 @@ class Casework:
 
     def _register(self, unit: Unit, command: Command, now: datetime) -> str:
         details = unit.case_details(unit.cases(year=command.year))
-        content = to_csv(details, self.tz, self.settings.smtp.from_address).encode("utf-8")
-        name = f"registre-reclamations-{command.year or now.astimezone(self.tz).year}.csv"
+        today = now.astimezone(self.tz).date()
+        content = register_xlsx(details, self.tz, self.settings.smtp.from_address, today)
+        name = f"registre-reclamations-{command.year or today.year}.xlsx"
         self.letters.to_director(
             unit,
             "register_export",
             now,
-            attachments=[MailAttachment(name, "text/csv", content)],
+            attachments=[MailAttachment(name, XLSX_TYPE, content)],
             year=command.year,
             count=len(details),
         )
         return f"Tableau de suivi envoyé en pièce jointe ({len(details)} dossier(s))."
+
+    def _report(self, unit: Unit, command: Command, now: datetime) -> str:
+        year = command.year or now.astimezone(self.tz).year
+        content = annual_report_of(unit, self.settings, year, "html").encode("utf-8")
+        self.letters.to_director(
+            unit,
+            "report_export",
+            now,
+            attachments=[MailAttachment(f"rapport-reclamations-{year}.html", "text/html", content)],
+            year=year,
+        )
+        return f"Rapport annuel {year} envoyé en pièce jointe."

@@ -251,6 +251,40 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_digest(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.digest import build_digest, queue_digest
+    from inboxbot.pipeline import CycleReport, Pipeline
+    from inboxbot.store.repository import AlreadyRunning
+
+    app = build(_settings(args))
+    try:
+        now = app.clock()
+        if args.print:
+            digest = build_digest(app, now)
+            if digest is None:
+                print('Rien à signaler (digest.when_empty = "skip" : aucun mail ne serait envoyé).')
+                return 0
+            print(f"Objet : {digest.subject}\n")
+            print(digest.text)
+            return 0
+        if not queue_digest(app, now):
+            print('nothing to send today (digest.when_empty = "skip")')
+            return 0
+        report = CycleReport()
+        try:
+            # Sending while the daemon runs could send a pending mail twice: leave it to the daemon then.
+            with app.store.instance_lock():
+                Pipeline(app).flush_outbox(report)
+        except AlreadyRunning:
+            print("digest queued; the running daemon will send it")
+            return 0
+        print("digest sent" if report.sent else "digest queued; sending failed, it will be retried")
+        return 0
+    finally:
+        app.close()
+
+
 def cmd_purge(args: argparse.Namespace) -> int:
     import getpass
 
@@ -277,21 +311,44 @@ def cmd_purge(args: argparse.Namespace) -> int:
 def cmd_register(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.register import to_csv, to_json
+    from inboxbot.spreadsheet import register_xlsx
 
     settings = _settings(args)
+    tz = settings.organisation.timezone
     app = build(settings)
     try:
         with app.store.unit() as unit:
             details = unit.case_details(unit.cases(open_only=args.open, year=args.year))
     finally:
         app.close()
-    writer = to_json if args.format == "json" else to_csv
-    content = writer(details, settings.organisation.timezone, settings.smtp.from_address)
-    if args.output in (None, "-"):
-        sys.stdout.write(content)
+    if args.format == "xlsx":
+        if args.output in (None, "-"):
+            print("inboxbot: --format xlsx needs --output FILE", file=sys.stderr)
+            return 2
+        Path(args.output).write_bytes(register_xlsx(details, tz, settings.smtp.from_address, datetime.now(tz).date()))
     else:
+        writer = to_json if args.format == "json" else to_csv
+        content = writer(details, tz, settings.smtp.from_address)
+        if args.output in (None, "-"):
+            sys.stdout.write(content)
+            return 0
         Path(args.output).write_text(content, encoding="utf-8", newline="")
-        print(f"{len(details)} case(s) written to {args.output}")
+    print(f"{len(details)} case(s) written to {args.output}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.casework import annual_report_of
+
+    app = build(_settings(args))
+    try:
+        with app.store.unit() as unit:
+            text = annual_report_of(unit, app.settings, args.year, args.format)
+    finally:
+        app.close()
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(f"annual report {args.year} written to {args.output}")
     return 0
 
 
@@ -348,11 +405,23 @@ def build_parser() -> argparse.ArgumentParser:
     register = sub.add_parser("register", help="the tableau de suivi")
     register_sub = register.add_subparsers(dest="register_command", required=True)
     export = register_sub.add_parser("export", help="write the register to a file")
-    export.add_argument("--format", choices=("json", "csv"), default="json")
+    export.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
     export.add_argument("--output", help="file to write (default: standard output)")
     export.add_argument("--year", type=int, help="only cases numbered in this year")
     export.add_argument("--open", action="store_true", help="open cases only")
     register.set_defaults(func=cmd_register)
+
+    digest = sub.add_parser("digest", help="the director's daily digest")
+    digest_mode = digest.add_mutually_exclusive_group(required=True)
+    digest_mode.add_argument("--print", action="store_true", help="show exactly what would be sent")
+    digest_mode.add_argument("--send", action="store_true", help="queue it and send it now")
+    digest.set_defaults(func=cmd_digest)
+
+    report = sub.add_parser("report", help="the annual report (rapport annuel), HTML or Markdown")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--output", required=True, help="file to write")
+    report.add_argument("--format", choices=("html", "md"), default="html")
+    report.set_defaults(func=cmd_report)
 
     purge_cmd = sub.add_parser(
         "purge", help="delete or anonymise closed cases older than storage.retention_years (at least 3)"

@@ -54,7 +54,7 @@ class Command:
     due: date | None = None  # corrective / preventive
     action_number: int | None = None  # action
     status: str | None = None  # action: "todo" | "doing" | "done" | "dropped"
-    year: int | None = None  # register
+    year: int | None = None  # register, report
     claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
 
 
@@ -650,6 +650,24 @@ COMMANDS: tuple[CommandSpec, ...] = (
         _register,
         "#registre 2026",
         "envoie le registre des réclamations (année facultative)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "report",
+        ("rapport",),
+        ("report",),
+        _register,
+        "#rapport 2026",
+        "envoie le rapport annuel (année facultative)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "review",
+        ("revue", "revue-procedure"),
+        ("review",),
+        _nothing,
+        "#revue",
+        "enregistre la revue annuelle de la procédure de traitement des réclamations (à la date du message)",
         needs_case=False,
     ),
     CommandSpec(

@@ -38,6 +38,8 @@ class OrganisationSettings:
     name: str
     timezone: ZoneInfo
     case_label: str = "Dossier"
+    # When the procedure was last reviewed before inboxbot kept track (later ones: #revue).
+    procedure_reviewed: date | None = None
 
 
 @dataclass(frozen=True)
@@ -325,6 +327,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         name=org.string("name", _REQUIRED),
         timezone=org.parsed("timezone", _zone, "an IANA time zone such as Europe/Paris", ZoneInfo("Europe/Paris")),
         case_label=org.string("case_label", "Dossier"),
+        procedure_reviewed=org.parsed("procedure_reviewed", date.fromisoformat, "a date YYYY-MM-DD"),
     )
     org.reject_unknown()
 

@@ -28,6 +28,7 @@ log = logging.getLogger(__name__)
 
 IDLE_RENEW_SECONDS = 25 * 60  # servers drop IDLE after 30 minutes (RFC 2177 asks clients to re-issue)
 MAIL_JOB = "mail"
+HOUSEKEEPING_SECONDS = 60
 OUTAGE_ERRORS = (MailboxError, IMAPClientError, OSError, SQLAlchemyError)
 
 
@@ -55,12 +56,14 @@ class Outage:
 class Daemon:
     def __init__(self, app: App, progress: Callable[[str, int, int], None] | None = None) -> None:
         self.app = app
-        self.progress = progress
         self.stop = threading.Event()
+        # One pipeline for the daemon's life: it remembers whether today's digest was tried.
+        self.pipeline = Pipeline(app, should_stop=self.stop.is_set, progress=progress)
         self.wanted = threading.Event()
         self.cycle_lock = threading.Lock()
         self.mail_outage = Outage("mail cycle")
         self.idle_outage = Outage("IMAP IDLE")
+        self.jobs_outage = Outage("housekeeping (digest, reminders, outbox)")
         self.scheduler = BackgroundScheduler(timezone=app.settings.organisation.timezone)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
@@ -83,6 +86,16 @@ class Daemon:
             "interval",
             seconds=self.app.settings.imap.poll_interval,
             id=MAIL_JOB,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        # The digest, reminders and sending must not wait for IMAP: they have their own job.
+        self.scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            seconds=HOUSEKEEPING_SECONDS,
+            id="housekeeping",
             max_instances=1,
             coalesce=True,
             next_run_time=datetime.now(UTC),
@@ -111,11 +124,12 @@ class Daemon:
             while not self.stop.is_set():
                 self.wanted.clear()
                 report = CycleReport()
-                pipeline = Pipeline(self.app, should_stop=self.stop.is_set, progress=self.progress)
+                pipeline = self.pipeline
                 try:
                     with self.app.mailbox() as mailbox:
                         pipeline.poll(mailbox, report)
                     pipeline.follow_up(report)
+                    pipeline.send_digest_if_due()
                     pipeline.flush_outbox(report)
                 except OUTAGE_ERRORS as exc:
                     self.mail_outage.failed(exc)
@@ -137,6 +151,22 @@ class Daemon:
                     )
                 if not self.wanted.is_set():
                     return
+
+    def housekeeping(self) -> None:
+        with self.cycle_lock:
+            if self.stop.is_set():
+                return
+            report = CycleReport()
+            try:
+                self.pipeline.follow_up(report)
+                self.pipeline.send_digest_if_due()
+                self.pipeline.flush_outbox(report)
+            except OUTAGE_ERRORS as exc:
+                self.jobs_outage.failed(exc)
+            except Exception:  # noqa: BLE001 - one failing job must never stop the others
+                log.exception("housekeeping failed")
+            else:
+                self.jobs_outage.succeeded()
 
     def watch_inbox(self) -> None:
         """Wait on the inbox in IDLE and wake the mail job when something arrives."""

@@ -45,6 +45,8 @@ class Facts:
     answers_feedback_request: bool = False
     # A case its threading headers name although its sender takes no part in it.
     foreign_case: CaseRef | None = None
+    # It replies to a mail inboxbot sent (a digest, a report): commands, never a new claim.
+    answers_inboxbot: bool = False
 
 
 @dataclass(frozen=True)
@@ -147,7 +149,8 @@ def _directors_note(facts: Facts, policy: Policy) -> Decision:
     """Her commands, or a claim she passes on: only hers once proven, since anyone can forge From."""
     if not facts.proven:
         return AwaitProof()
-    if facts.verdict.action in ("claim", "incident") and facts.thread is None:
+    claims = facts.verdict.action in ("claim", "incident")
+    if claims and facts.thread is None and not (facts.answers_inboxbot and facts.has_commands):
         return _open(facts, policy, incident=facts.verdict.action == "incident")
     return Obey()
 

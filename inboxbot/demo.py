@@ -121,7 +121,11 @@ def _mail(sender: str, subject: str, body: str, **headers: str) -> bytes:
 
 def _settings(directory: Path, imap_port: int, smtp_port: int) -> dict[str, Any]:
     return {
-        "organisation": {"name": "Cafémétrie", "timezone": "Europe/Paris"},
+        "organisation": {
+            "name": "Cafémétrie",
+            "timezone": "Europe/Paris",
+            "procedure_reviewed": datetime.now(UTC).date().isoformat(),
+        },
         "imap": {
             "host": "127.0.0.1",
             "port": imap_port,
@@ -141,6 +145,7 @@ def _settings(directory: Path, imap_port: int, smtp_port: int) -> dict[str, Any]
         "director": {"addresses": [DEMO_USER]},
         "database": {"url": f"sqlite:///{directory / 'inboxbot.db'}"},
         "storage": {"archive_dir": str(directory / "archive")},
+        "digest": {"enabled": False},  # the demo shows the mail flow; `inboxbot digest --print` shows a digest
     }
 
 

@@ -13,7 +13,7 @@ import time as time_module
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,11 +21,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from inboxbot.archive import StoredMail
 from inboxbot.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.bootstrap import App
-from inboxbot.casework import Casework, Outcome
+from inboxbot.casework import Casework, Outcome, last_procedure_review
 from inboxbot.commands import COMMAND_HELP, Command, Refusal, parse_commands
 from inboxbot.conversation import case_tag, find_thread
 from inboxbot.decide import SENT as SENT_ROLE
 from inboxbot.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
+from inboxbot.digest import digest_due, queue_digest
 from inboxbot.forward import extract_forwarded
 from inboxbot.intake import Thread, open_case
 from inboxbot.letters import Letters
@@ -79,6 +80,7 @@ class Pipeline:
     ) -> None:
         self.app = app
         self.progress = progress
+        self.digest_tried: date | None = None
         self.letters = Letters(app.settings, app.renderer)
         self.casework = Casework(app.settings, self.letters)
         self.directors = frozenset(app.settings.director.addresses)
@@ -239,6 +241,7 @@ class Pipeline:
             form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
+            answers_inboxbot=any(is_inboxbot_message_id(mid) or unit.is_own_message_id(mid) for mid in mail.thread_ids),
         )
         return Reading(facts=facts, commands=tuple(commands), proof=proof)
 
@@ -453,6 +456,7 @@ class Pipeline:
                         received_at=record.received_at,
                         lines=lines,
                     )
+        self._remind_review(now)
         feedback = app.settings.feedback
         if not feedback.enabled:
             return
@@ -462,6 +466,37 @@ class Pipeline:
                 unit.update_case(case.id, feedback_requested_at=now)
                 unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
                 log.info("satisfaction request queued for case %s", case.number)
+
+    def send_digest_if_due(self) -> None:
+        """Queue today's digest once its time has come; a failure here never blocks the mail."""
+        app = self.app
+        now = app.clock()
+        today = now.astimezone(app.settings.organisation.timezone).date()
+        if self.digest_tried == today:
+            return  # with when_empty = "skip" nothing is queued, and it would be rebuilt every cycle
+        try:
+            if digest_due(app, now):
+                self.digest_tried = today
+                queue_digest(app, now)
+        except SQLAlchemyError:
+            raise
+        except Exception:  # noqa: BLE001 - one failing job must not stop the others
+            log.exception("the digest could not be built")
+
+    def _remind_review(self, now: datetime) -> None:
+        """The procedure asks for a yearly review: remind her once a month while it is overdue."""
+        app = self.app
+        today = now.astimezone(app.settings.organisation.timezone).date()
+        with app.store.unit() as unit:
+            last = last_procedure_review(unit, app.settings)
+            if last is not None and today - last <= timedelta(days=365):
+                return
+            reminded = unit.runtime().get("review_reminder")
+            if reminded is not None and now - reminded[1] < timedelta(days=30):
+                return
+            self.letters.to_director(unit, "review_reminder", now, last_review=last)
+            unit.set_runtime("review_reminder", "", now)
+            log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -534,6 +569,7 @@ def run_once(
             with app.mailbox() as mailbox:
                 pipeline.poll(mailbox, report)
             pipeline.follow_up(report)
+            pipeline.send_digest_if_due()
             pipeline.flush_outbox(report)
         except Exception as exc:
             pipeline.record_error(f"{type(exc).__name__}: {exc}")

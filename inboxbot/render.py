@@ -123,4 +123,7 @@ MAIL_TEMPLATES = (
     "closed_case_notice",
     "suspicious_notice",
     "register_export",
+    "review_reminder",
+    "report_export",
+    "digest",
 )

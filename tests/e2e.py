@@ -12,6 +12,7 @@ import subprocess
 import sys
 from contextlib import redirect_stderr, redirect_stdout
 from dataclasses import dataclass
+from datetime import date
 from io import StringIO
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,9 @@ class Result:
     code: int
     out: str
     err: str
+
+
+DIGEST_OFF = "[digest]\nenabled = false  # the tests that want it say so"
 
 
 def write_config(
@@ -39,14 +43,19 @@ def write_config(
     mode: str = "shared",
     extra: str = "",
     imap_extra: str = "",
+    digest: bool = False,
 ) -> Path:
-    """A config holding only the keys the contract names (plus `extra`), as a user would write it."""
+    """A config holding only the keys the contract names (plus `extra`), as a user would write it.
+
+    The daily digest is off unless asked for: on a weekday afternoon it would be due in every test.
+    """
     path = directory / "config.toml"
     path.write_text(
         f"""
 [organisation]
 name = "Cafémétrie"
 timezone = "Europe/Paris"
+procedure_reviewed = "{date.today().isoformat()}"
 
 [imap]
 host = "{imap_host}"
@@ -76,6 +85,7 @@ url = "{database_url}"
 [storage]
 archive_dir = "archive"
 retention_years = 3
+{"" if digest else DIGEST_OFF}
 {extra}
 """.replace('username = ""\n', ""),
         encoding="utf-8",
@@ -87,7 +97,10 @@ retention_years = 3
 def invoke(config: Path, *args: str) -> Result:
     out, err = StringIO(), StringIO()
     with redirect_stdout(out), redirect_stderr(err):
-        code = main(["--config", str(config), *args])
+        try:
+            code = main(["--config", str(config), *args])
+        except SystemExit as exit:  # argparse's way of refusing a command line
+            code = exit.code if isinstance(exit.code, int) else 1
     return Result(code, out.getvalue(), err.getvalue())
 
 

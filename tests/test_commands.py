@@ -76,6 +76,8 @@ def test_every_command_is_in_the_help_and_its_example_runs() -> None:
         "dismiss",
         "reopen",
         "register",
+        "report",
+        "review",
         "help",
     ]
 

@@ -145,9 +145,16 @@ def test_the_readme_lists_every_command_of_the_vocabulary() -> None:
 
 def test_plain_text_only_to_this_machine_unless_allowed(tmp_path: Path) -> None:
     remote = MINIMAL.replace('host = "127.0.0.1"\nport = 1143', 'host = "imap.example.org"\nport = 1143')
-    with pytest.raises(ConfigError, match=r"imap\.security: \"plain\" sends the password unencrypted to imap\.example\.org"):
+    with pytest.raises(
+        ConfigError, match=r"imap\.security: \"plain\" sends the password unencrypted to imap\.example\.org"
+    ):
         load(write(tmp_path, remote))
     allowed = remote.replace('mode = "dedicated"', 'mode = "dedicated"\nallow_plain = true')
     assert load(write(tmp_path, allowed)).imap.host == "imap.example.org"
     for host in ("localhost", "::1", "127.0.0.2"):
-        assert load(write(tmp_path, MINIMAL.replace('host = "127.0.0.1"\nport = 1143', f'host = "{host}"\nport = 1143'))).imap.host == host
+        assert (
+            load(
+                write(tmp_path, MINIMAL.replace('host = "127.0.0.1"\nport = 1143', f'host = "{host}"\nport = 1143'))
+            ).imap.host
+            == host
+        )

@@ -111,3 +111,32 @@ def test_the_daemon_survives_the_imap_server_going_away(
     finally:
         if daemon.poll() is None:
             daemon.kill()
+
+
+def test_the_daemon_sends_the_digest_when_it_is_due_even_with_imap_down(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = write_config(
+        tmp_path,
+        imap_host=mail_account.host,
+        imap_port=1,  # nothing listens there: the mail cycle fails, the digest must not
+        username=mail_account.username,
+        password=mail_account.password,
+        smtp_port=smtp_sink.port,
+        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+        digest=True,
+        extra="[digest]\nskip_non_working_days = false\n",
+    )
+    config.write_text(config.read_text().replace('digest_time = "08:00"', 'digest_time = "00:00"'))
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        (digest,) = smtp_sink.wait_for(1, timeout=90)
+        assert "Suivi des dossiers" in digest.subject and digest.rcpt_tos == [DIRECTOR]
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert "mail cycle failing" in log.read_text()
+    assert len(smtp_sink.messages) == 1  # once a day, whatever the number of cycles

@@ -213,3 +213,12 @@ def test_a_reply_to_the_satisfaction_request_is_feedback_not_a_closed_case_alert
 def test_under_the_cap_an_acknowledgement_is_sent() -> None:
     decision = decide(facts(acknowledgements_today=2), POLICY)
     assert isinstance(decision, OpenCase) and decision.acknowledgement == "acknowledgement"
+
+
+def test_her_reply_to_our_mail_with_commands_never_opens_a_case() -> None:
+    claim_words = replace(CLAIM, channel=None)
+    note = directors_note(verdict=claim_words, proven=True, has_commands=True, answers_inboxbot=True)
+    assert isinstance(decide(note, POLICY), Obey)
+    # The same words in a fresh note of hers, forwarding a claim, do open one.
+    fresh = directors_note(verdict=claim_words, proven=True, has_commands=True)
+    assert isinstance(decide(fresh, POLICY), OpenCase)

@@ -716,3 +716,44 @@ def test_purge_from_the_command_line(
     config.write_text(config.read_text().replace("retention_years = 3", "retention_years = 2"))
     refused = invoke(config, "purge")
     assert refused.code == 2 and "storage.retention_years" in refused.err
+
+
+def test_register_xlsx_and_annual_report_from_the_command_line(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    import openpyxl
+
+    config = make_config()
+    acknowledged_claim(config, mail_account, smtp_sink)
+    xlsx = tmp_path / "registre.xlsx"
+    assert invoke(config, "register", "export", "--format", "xlsx", "--output", str(xlsx)).code == 0
+    workbook = openpyxl.load_workbook(xlsx)
+    assert workbook.sheetnames == ["Dossiers", "Actions"]
+    assert workbook["Dossiers"].cell(row=2, column=1).value == "2026-0001"
+    assert invoke(config, "register", "export", "--format", "xlsx").code == 2  # binary needs a file
+    for fmt, marker in (("html", "<svg"), ("md", "| ")):
+        output = tmp_path / f"rapport.{fmt}"
+        assert invoke(config, "report", "--year", "2026", "--output", str(output), "--format", fmt).code == 0
+        assert marker in output.read_text(encoding="utf-8")
+
+
+def test_digest_print_shows_what_send_sends(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:
+    config = write_config(
+        tmp_path,
+        imap_host=mail_account.host,
+        imap_port=mail_account.port,
+        username=mail_account.username,
+        password=mail_account.password,
+        smtp_port=smtp_sink.port,
+        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+        digest=True,
+    )
+    ack = acknowledged_claim(config, mail_account, smtp_sink)
+    assert ack is not None
+    printed = invoke(config, "digest", "--print")
+    assert printed.code == 0 and "2026-0001" in printed.out and printed.out.startswith("Objet : [inboxbot]")
+    sent = invoke(config, "digest", "--send")
+    assert sent.code == 0 and "digest sent" in sent.out
+    digest = smtp_sink.wait_for(2)[-1]
+    assert digest.rcpt_tos == [DIRECTOR] and printed.out.split("\n", 1)[0].removeprefix("Objet : ") == digest.subject
+    assert invoke(config, "digest").code == 2  # --print or --send, one of them

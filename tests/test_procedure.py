@@ -7,7 +7,6 @@ the delay before a satisfaction request) is tested without waiting.
 
 from __future__ import annotations
 
-import csv
 import io
 import json
 from collections.abc import Callable, Iterator
@@ -18,6 +17,7 @@ from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
 
+import openpyxl
 import pytest
 from conftest import MailAccount
 from e2e import invoke, register, write_config
@@ -411,15 +411,18 @@ def test_a_web_form_notification_belongs_to_the_address_typed_in(
     assert len(bot.sent_to("lea.martin@example.fr")) == 1 and not bot.sent_to("wordpress@cafemetrie.example")
 
 
-def test_the_register_and_the_help_come_by_mail(bot: Bot) -> None:
+def test_the_register_the_report_and_the_help_come_by_mail(bot: Bot) -> None:
     bot.claim()
-    bot.note_to_self("Registre", "#registre\n#aide")
+    bot.note_to_self("Registre", "#registre\n#rapport\n#aide")
     bot.cycle()
     (mail,) = [m for m in bot.sent_to(DIRECTOR) if "Tableau de suivi" in m.subject]
     (attachment,) = list(mail.message.iter_attachments())
-    content = attachment.get_payload(decode=True).decode("utf-8-sig")
-    rows = list(csv.reader(io.StringIO(content), delimiter=";"))
-    assert rows[1][0] == "2026-0001"
+    assert attachment.get_filename().endswith(".xlsx")
+    sheet = openpyxl.load_workbook(io.BytesIO(attachment.get_payload(decode=True)))["Dossiers"]
+    assert sheet.cell(row=2, column=1).value == "2026-0001"
+    (report,) = [m for m in bot.sent_to(DIRECTOR) if "Rapport annuel" in m.subject]
+    (page,) = list(report.message.iter_attachments())
+    assert "<svg" in page.get_payload(decode=True).decode("utf-8")
     assert "#prolonger" in text_of(report_to_director(bot))
 
 
@@ -473,7 +476,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 19 and lines.count("#") >= 19
+    assert len(COMMANDS) == 21 and lines.count("#") >= 21
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()
@@ -481,4 +484,26 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
     bot.cycle(timedelta(minutes=31))
     (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert text_of(warning.message).count("#") >= 19
+    assert text_of(warning.message).count("#") >= 21
+
+
+def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) -> None:
+    def reminders() -> int:
+        return len([m for m in bot.sent_to(DIRECTOR) if "Revue annuelle" in m.subject])
+
+    text = bot.config.read_text()
+    bot.config.write_text(
+        text.replace(f'procedure_reviewed = "{date.today().isoformat()}"', 'procedure_reviewed = "2025-06-30"')
+    )
+    bot.cycle()
+    assert reminders() == 1
+    assert "30 juin 2025" in text_of([m for m in bot.sent_to(DIRECTOR) if "Revue annuelle" in m.subject][0].message)
+    bot.cycle(timedelta(days=1))
+    assert reminders() == 1  # once a month, not every cycle
+    bot.cycle(timedelta(days=30))
+    assert reminders() == 2
+    bot.note_to_self("Revue", "#revue")
+    bot.cycle()
+    assert "Revue annuelle de la procédure enregistrée" in text_of(report_to_director(bot))
+    bot.cycle(timedelta(days=31))
+    assert reminders() == 2

@@ -41,7 +41,10 @@ def naive_autoresponder(sink: SmtpSink, account: MailAccount, answered: set[str]
         recipient = received.rcpt_tos[0]
         account.append(
             make_mail(
-                recipient, DIRECTOR, f"Absence : {received.subject}", "Je suis absente jusqu'à lundi.",
+                recipient,
+                DIRECTOR,
+                f"Absence : {received.subject}",
+                "Je suis absente jusqu'à lundi.",
                 in_reply_to=message_id,
             )
         )

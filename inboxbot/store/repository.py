@@ -700,7 +700,6 @@ class Unit:
         return [_mail_record(row) for row in self.session.scalars(query)]
 
 
-
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
