@@ -318,7 +318,8 @@ def cmd_register(args: argparse.Namespace) -> int:
     app = build(settings)
     try:
         with app.store.unit() as unit:
-            details = unit.case_details(unit.cases(open_only=args.open, year=args.year))
+            status = "open" if args.open else args.status
+            details = unit.case_details(unit.cases(year=args.year, kind=args.kind, status=status))
     finally:
         app.close()
     if args.format == "xlsx":
@@ -408,7 +409,9 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
     export.add_argument("--output", help="file to write (default: standard output)")
     export.add_argument("--year", type=int, help="only cases numbered in this year")
-    export.add_argument("--open", action="store_true", help="open cases only")
+    export.add_argument("--open", action="store_true", help="open cases only (same as --status open)")
+    export.add_argument("--status", choices=("open", "closed"), help="open or closed cases only")
+    export.add_argument("--kind", choices=KINDS, help="one kind of case only")
     register.set_defaults(func=cmd_register)
 
     digest = sub.add_parser("digest", help="the director's daily digest")

@@ -140,3 +140,54 @@ def test_the_daemon_sends_the_digest_when_it_is_due_even_with_imap_down(
             daemon.kill()
     assert "mail cycle failing" in log.read_text()
     assert len(smtp_sink.messages) == 1  # once a day, whatever the number of cycles
+
+
+def test_sigterm_in_the_middle_of_a_long_ingest_then_a_restart_loses_and_doubles_nothing(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    count = 150
+    day = datetime.now(UTC) - timedelta(days=1)
+    with mail_account.client() as client:
+        client.multiappend(
+            "INBOX",
+            [
+                {"msg": make_mail(f"p{i}@example.fr", DIRECTOR, f"Réclamation {i}", "Bonjour"), "date": day}
+                for i in range(count)
+            ],
+        )
+    config = write_config(
+        tmp_path,
+        imap_host=mail_account.host,
+        imap_port=mail_account.port,
+        username=mail_account.username,
+        password=mail_account.password,
+        smtp_port=smtp_sink.port,
+        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+        imap_extra=f'ingest_since = "{(day - timedelta(days=1)).date().isoformat()}"',
+    )
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        wait_for_log(log, "case 2026-0010 opened")
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    stopped_at = len(register(config))
+    assert 10 <= stopped_at < count  # it really stopped part-way
+
+    daemon = start_daemon(config, tmp_path / "daemon2.log")
+    try:
+        smtp_sink.wait_for(count, timeout=60)
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    cases = register(config)
+    assert sorted(c["subject"] for c in cases) == sorted(f"Réclamation {i}" for i in range(count))
+    assert len({c["number"] for c in cases}) == count
+    assert sorted(r for m in smtp_sink.messages for r in m.rcpt_tos) == sorted(f"p{i}@example.fr" for i in range(count))

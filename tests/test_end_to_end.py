@@ -731,6 +731,15 @@ def test_register_xlsx_and_annual_report_from_the_command_line(
     assert workbook.sheetnames == ["Dossiers", "Actions"]
     assert workbook["Dossiers"].cell(row=2, column=1).value == "2026-0001"
     assert invoke(config, "register", "export", "--format", "xlsx").code == 2  # binary needs a file
+    for filters, count in (
+        (("--kind", "reclamation"), 1),
+        (("--kind", "alea"), 0),
+        (("--status", "closed"), 0),
+        (("--status", "open", "--year", "2026"), 1),
+        (("--year", "2025"), 0),
+    ):
+        listed = invoke(config, "register", "export", "--format", "json", *filters)
+        assert len(json.loads(listed.out)) == count, filters
     for fmt, marker in (("html", "<svg"), ("md", "| ")):
         output = tmp_path / f"rapport.{fmt}"
         assert invoke(config, "report", "--year", "2026", "--output", str(output), "--format", fmt).code == 0

@@ -626,10 +626,16 @@ class Unit:
 
     # -- the register ----------------------------------------------------------------------
 
-    def cases(self, open_only: bool = False, year: int | None = None) -> list[Case]:
+    def cases(
+        self, open_only: bool = False, year: int | None = None, kind: str | None = None, status: str | None = None
+    ) -> list[Case]:
         query = select(CaseRow).order_by(CaseRow.received_at, CaseRow.id)
         if open_only:
             query = query.where(CaseRow.status == OPEN)
+        if status is not None:
+            query = query.where(CaseRow.status == status)
+        if kind is not None:
+            query = query.where(CaseRow.kind == kind)
         if year is not None:
             query = query.where(CaseRow.number.like(f"{year}-%"))
         return [_case(row) for row in self.session.scalars(query)]
