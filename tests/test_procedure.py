@@ -307,7 +307,8 @@ def test_a_new_mail_on_a_closed_case_is_shown_to_her_not_reopened(bot: Bot) -> N
     bot.cycle()
     case = bot.case()
     assert case["status"] == "closed"
-    assert "toujours pas" in case["messages"][-1]["text"] and "closed case" in case["messages"][-1]["note"]
+    (late,) = [m for m in case["messages"] if "toujours pas" in m["text"]]
+    assert "closed case" in late["note"] and late["direction"] == "in"
     (notice,) = [m for m in bot.sent_to(DIRECTOR) if "dossier clos" in m.subject]
     assert "toujours pas" in text_of(notice.message)
     # She decides: a reply to the notice with #rouvrir.
