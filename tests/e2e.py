@@ -15,9 +15,20 @@ from dataclasses import dataclass
 from datetime import date
 from io import StringIO
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from inboxbot.cli import main
+
+
+class MailAccountLike(Protocol):
+    host: str
+    port: int
+    username: str
+    password: str
+
+
+class SinkLike(Protocol):
+    port: int
 
 
 @dataclass(frozen=True)
@@ -92,6 +103,20 @@ retention_years = 3
     )
     path.chmod(0o600)
     return path
+
+
+def account_config(directory: Path, account: MailAccountLike, sink: SinkLike, **options: Any) -> Path:
+    """`write_config` for a test's mail account and SMTP sink, with a SQLite file beside it."""
+    settings: dict[str, Any] = {
+        "imap_host": account.host,
+        "imap_port": account.port,
+        "username": account.username,
+        "password": account.password,
+        "smtp_port": sink.port,
+        "database_url": f"sqlite:///{directory / 'inboxbot.db'}",
+    }
+    settings.update(options)
+    return write_config(directory, **settings)
 
 
 def invoke(config: Path, *args: str) -> Result:

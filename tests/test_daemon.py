@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MailAccount
-from e2e import invoke_subprocess, register, write_config
+from e2e import account_config, invoke_subprocess, register
 from mails import make_mail
 from servers import DovecotServer, SmtpSink
 
@@ -36,16 +36,7 @@ def wait_for_log(log: Path, text: str, timeout: float = 30) -> None:
 @pytest.fixture
 def config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> Path:
     # A poll interval far longer than the test: only IMAP IDLE can make it react in time.
-    return write_config(
-        tmp_path,
-        imap_host=mail_account.host,
-        imap_port=mail_account.port,
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
-        imap_extra="poll_interval = 3600",
-    )
+    return account_config(tmp_path, mail_account, smtp_sink, imap_extra="poll_interval = 3600")
 
 
 def test_the_daemon_acknowledges_new_mail_within_seconds_and_stops_cleanly(
@@ -116,14 +107,11 @@ def test_the_daemon_survives_the_imap_server_going_away(
 def test_the_daemon_sends_the_digest_when_it_is_due_even_with_imap_down(
     tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
 ) -> None:
-    config = write_config(
+    config = account_config(
         tmp_path,
-        imap_host=mail_account.host,
+        mail_account,
+        smtp_sink,
         imap_port=1,  # nothing listens there: the mail cycle fails, the digest must not
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
         digest=True,
         extra="[digest]\nskip_non_working_days = false\n",
     )
@@ -157,15 +145,8 @@ def test_sigterm_in_the_middle_of_a_long_ingest_then_a_restart_loses_and_doubles
                 for i in range(count)
             ],
         )
-    config = write_config(
-        tmp_path,
-        imap_host=mail_account.host,
-        imap_port=mail_account.port,
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
-        imap_extra=f'ingest_since = "{(day - timedelta(days=1)).date().isoformat()}"',
+    config = account_config(
+        tmp_path, mail_account, smtp_sink, imap_extra=f'ingest_since = "{(day - timedelta(days=1)).date().isoformat()}"'
     )
     log = tmp_path / "daemon.log"
     daemon = start_daemon(config, log)

@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import MailAccount
-from e2e import invoke, invoke_subprocess, register, write_config
+from e2e import account_config, invoke, invoke_subprocess, register
 from mails import make_mail
 from servers import ReceivedMessage, SmtpSink
 
@@ -32,16 +32,9 @@ ConfigFactory = Callable[..., Path]
 @pytest.fixture
 def make_config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> ConfigFactory:
     def make(database_url: str | None = None, **options: str) -> Path:
-        return write_config(
-            tmp_path,
-            imap_host=mail_account.host,
-            imap_port=mail_account.port,
-            username=mail_account.username,
-            password=mail_account.password,
-            smtp_port=smtp_sink.port,
-            database_url=database_url or f"sqlite:///{tmp_path / 'inboxbot.db'}",
-            **options,
-        )
+        if database_url is not None:
+            options["database_url"] = database_url
+        return account_config(tmp_path, mail_account, smtp_sink, **options)
 
     return make
 
@@ -317,16 +310,7 @@ def test_mail_already_there_is_left_alone_unless_asked(
     other = tmp_path / "other"
     other.mkdir()
     since = (now - timedelta(days=10)).date().isoformat()
-    config = write_config(
-        other,
-        imap_host=mail_account.host,
-        imap_port=mail_account.port,
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{other / 'db.sqlite'}",
-        imap_extra=f'ingest_since = "{since}"',
-    )
+    config = account_config(other, mail_account, smtp_sink, imap_extra=f'ingest_since = "{since}"')
     run_once(config)
     # For this installation all three were already there: only the one received since is read.
     assert [c["subject"] for c in register(config)] == ["Réclamation récente"]
@@ -747,16 +731,7 @@ def test_register_xlsx_and_annual_report_from_the_command_line(
 
 
 def test_digest_print_shows_what_send_sends(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:
-    config = write_config(
-        tmp_path,
-        imap_host=mail_account.host,
-        imap_port=mail_account.port,
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
-        digest=True,
-    )
+    config = account_config(tmp_path, mail_account, smtp_sink, digest=True)
     ack = acknowledged_claim(config, mail_account, smtp_sink)
     assert ack is not None
     printed = invoke(config, "digest", "--print")

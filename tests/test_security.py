@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from conftest import MailAccount
-from e2e import invoke, register, write_config
+from e2e import account_config, invoke, register
 from mails import make_mail
 from servers import SmtpSink
 
@@ -16,16 +16,7 @@ DIRECTOR = "alice@cafemetrie.example"
 
 @pytest.fixture
 def config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> Path:
-    path = write_config(
-        tmp_path,
-        imap_host=mail_account.host,
-        imap_port=mail_account.port,
-        username=mail_account.username,
-        password=mail_account.password,
-        smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
-        mode="dedicated",
-    )
+    path = account_config(tmp_path, mail_account, smtp_sink, mode="dedicated")
     assert invoke(path, "run", "--once").code == 0  # first meeting
     return path
 
