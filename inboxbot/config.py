@@ -114,6 +114,8 @@ class StorageSettings:
     archive_dir: Path
     retention_years: int = 3
     purge_mode: str = "anonymise"  # or "delete"
+    # Larger attachments stay only inside the archived raw mail, and the case says so.
+    max_attachment_bytes: int = 25 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -395,6 +397,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         archive_dir=st.path_value("archive_dir", base_dir, "archive") or base_dir / "archive",
         retention_years=retention,
         purge_mode=st.choice("purge_mode", ("anonymise", "delete"), "anonymise"),
+        max_attachment_bytes=st.integer("max_attachment_bytes", 25 * 1024 * 1024, minimum=0),
     )
     st.reject_unknown()
 

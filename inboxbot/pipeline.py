@@ -322,13 +322,21 @@ class Pipeline:
             now,
         )
         if case_id is not None:
+            limit = self.app.settings.storage.max_attachment_bytes
             for index, attachment in enumerate(mail.attachments, start=1):
+                size = len(attachment.payload)
+                if size > limit:
+                    note = (
+                        f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
+                        "kept only in the archived mail"
+                    )
+                    unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
+                    log.warning("case %s: %s", case_id, note)
+                    continue
                 path = self.app.archive.store_attachment(
                     stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate
                 )
-                unit.add_attachment(
-                    mail_id, attachment.filename, attachment.content_type, len(attachment.payload), str(path)
-                )
+                unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
     def _follow_attach(
         self, unit: Unit, decision: Attach, mail: ParsedMail, fetched: FetchedMail, now: datetime

@@ -741,3 +741,34 @@ def test_digest_print_shows_what_send_sends(tmp_path: Path, mail_account: MailAc
     digest = smtp_sink.wait_for(2)[-1]
     assert digest.rcpt_tos == [DIRECTOR] and printed.out.split("\n", 1)[0].removeprefix("Objet : ") == digest.subject
     assert invoke(config, "digest").code == 2  # --print or --send, one of them
+
+
+def test_an_attachment_over_the_limit_stays_in_the_archived_mail_and_the_case_says_so(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    config = make_config()
+    config.write_text(
+        config.read_text().replace("retention_years = 3", "retention_years = 3\nmax_attachment_bytes = 1000")
+    )
+    first_meeting(config)
+    mail_account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            "Réclamation avec pièces",
+            "Voir les pièces jointes.",
+            attachments=[
+                ("petit.txt", b"x" * 500, "text/plain"),
+                ("gros.pdf", b"%PDF" + b"y" * 5000, "application/pdf"),
+            ],
+        )
+    )
+    run_once(config)
+    (case,) = register(config)
+    assert case["claimant"] == "lea.martin@example.fr"  # registered all the same
+    (refused,) = [e for e in case["history"] if e["event"] == "attachment-too-large"]
+    assert "gros.pdf" in refused["detail"] and "1000-byte limit" in refused["detail"]
+    files = [p.name for p in (tmp_path / "archive").rglob("*") if p.is_file() and p.suffix != ".eml"]
+    assert any(name.endswith("petit.txt") for name in files) and not any("gros" in name for name in files)
+    (eml,) = [p for p in (tmp_path / "archive").rglob("*.eml")]
+    assert b"JVBERnl5eXl5" in eml.read_bytes()  # the raw mail keeps it: base64 of "%PDFyyyyy"
