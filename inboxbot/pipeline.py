@@ -241,7 +241,8 @@ class Pipeline:
             form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
-            answers_inboxbot=any(is_inboxbot_message_id(mid) or unit.is_own_message_id(mid) for mid in mail.thread_ids),
+            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
+            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
         )
         return Reading(facts=facts, commands=tuple(commands), proof=proof)
 
