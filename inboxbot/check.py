@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import asyncio
 import os
+import ssl
 import stat
 from collections.abc import Callable
 
 import aiosmtplib
 
 from inboxbot.bootstrap import build_renderer, load_rule_set
-from inboxbot.config import Settings
+from inboxbot.config import Settings, tls_context
 from inboxbot.mailbox import Mailbox, MailboxError
 from inboxbot.rules import RuleError
 from inboxbot.store.repository import Store
@@ -35,10 +36,16 @@ def _check_smtp(settings: Settings) -> str:
             use_tls=s.security == "tls",
             start_tls=True if s.security == "starttls" else False,
             timeout=s.timeout,
+            tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
         )
         try:
             await client.connect()
+        except ssl.SSLError as exc:
+            raise CheckFailed(f"{where}: TLS failed: {exc.reason or exc}") from exc
         except aiosmtplib.SMTPConnectError as exc:
+            cause = exc.__cause__
+            if isinstance(cause, ssl.SSLError):
+                raise CheckFailed(f"{where}: TLS failed: {cause.reason or cause}") from exc
             raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise CheckFailed(f"{where}: {exc}") from exc

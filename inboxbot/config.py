@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import os
+import ssl
 import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -58,6 +59,7 @@ class ImapSettings:
     ingest_since: date | None = None
     fetch_batch: int = 200
     timeout: float = 60.0
+    ca_file: Path | None = None  # certificates to trust besides the system's (a private CA)
 
 
 @dataclass(frozen=True)
@@ -70,6 +72,7 @@ class SmtpSettings:
     username: str | None = None
     password: str | None = field(default=None, repr=False)
     timeout: float = 60.0
+    ca_file: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -278,6 +281,21 @@ class _Section:
 _REQUIRED: Any = object()
 
 
+def _existing_file(section: _Section, name: str, base: Path) -> Path | None:
+    path = section.path_value(name, base)
+    if path is not None and not path.is_file():
+        raise section.error(name, f"no such file: {path}")
+    return path
+
+
+def tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """Certificates verified as by a browser, plus those of `ca_file` when given."""
+    context = ssl.create_default_context()
+    if ca_file is not None:
+        context.load_verify_locations(cafile=str(ca_file))
+    return context
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -351,6 +369,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         ingest_since=ingest_since,
         fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
+        ca_file=_existing_file(im, "ca_file", base_dir),
     )
     _check_plain(im, imap.security, imap.host)
     im.reject_unknown()
@@ -367,6 +386,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         username=sm.string("username"),
         password=sm.secret("password", required=False),
         timeout=sm.number("timeout", 60.0, minimum=1),
+        ca_file=_existing_file(sm, "ca_file", base_dir),
     )
     _check_plain(sm, smtp.security, smtp.host)
     sm.reject_unknown()

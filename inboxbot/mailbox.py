@@ -20,7 +20,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SENT as SENT_FLAG
 
-from inboxbot.config import ImapSettings
+from inboxbot.config import ImapSettings, tls_context
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,7 @@ class Mailbox:
     def connect(self) -> None:
         s = self.settings
         where = f"IMAP {s.host}:{s.port}"
-        context = ssl.create_default_context()
+        context = tls_context(s.ca_file)
         try:
             client = imapclient.IMAPClient(
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout

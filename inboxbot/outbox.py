@@ -27,7 +27,7 @@ import aiosmtplib
 
 from inboxbot.automatic import LOOP_HEADER
 from inboxbot.cases import OutgoingMail
-from inboxbot.config import OutboxSettings, SmtpSettings
+from inboxbot.config import OutboxSettings, SmtpSettings, tls_context
 from inboxbot.message import Address
 from inboxbot.render import RenderedMail
 
@@ -147,6 +147,7 @@ class SmtpSender:
             timeout=s.timeout,
             username=s.username,
             password=s.password,
+            tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
         )
 
     def send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
