@@ -19,8 +19,6 @@ from inboxbot.commands import Command, Refusal
 from inboxbot.config import Settings
 from inboxbot.letters import Letters
 from inboxbot.outbox import MailAttachment
-from inboxbot.report import annual_report
-from inboxbot.spreadsheet import register_xlsx
 from inboxbot.store.repository import Unit
 
 PROCEDURE_REVIEW = "procedure_review"
@@ -42,6 +40,8 @@ class Outcome:
 
 def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str:
     """The year's report, with the previous year for comparison and the last procedure review."""
+    from inboxbot.report import annual_report  # it needs openpyxl's helpers: imported only when asked
+
     this_year = unit.case_details(unit.cases(year=year))
     previous = unit.case_details(unit.cases(year=year - 1))
     return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
@@ -199,6 +199,8 @@ class Casework:
         return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
 
     def _register(self, unit: Unit, command: Command, now: datetime) -> str:
+        from inboxbot.spreadsheet import register_xlsx  # openpyxl is heavy to import: only when asked
+
         details = unit.case_details(unit.cases(year=command.year))
         today = now.astimezone(self.tz).date()
         content = register_xlsx(details, self.tz, self.settings.smtp.from_address, today)

@@ -44,6 +44,7 @@ from inboxbot.webform import read_form
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+OUTBOX_BATCH = 500
 UNPROVEN = ("awaiting_proof", "suspicious")
 
 
@@ -510,20 +511,29 @@ class Pipeline:
     # -- the outbox ------------------------------------------------------------------------
 
     def flush_outbox(self, report: CycleReport) -> None:
+        """Send everything due, batch after batch: a mail storm must not wait a cycle per 500 mails."""
+        while self._flush_batch(report) == OUTBOX_BATCH:
+            pass
+
+    def _flush_batch(self, report: CycleReport) -> int:
+        """Send one batch of due mails; how many were accepted (a full batch may mean more wait)."""
         app = self.app
         with app.store.unit() as unit:
-            due = unit.due_outgoing(app.clock(), app.settings.smtp.from_address)
+            due = unit.due_outgoing(app.clock(), app.settings.smtp.from_address, limit=OUTBOX_BATCH)
         if not due:
-            return
+            return 0
         attempts = {mail.id: mail.attempts for mail in due}
         recipients = {mail.id: mail.recipient for mail in due}
+        accepted = 0
 
         def record(result: SendResult) -> None:
+            nonlocal accepted
             now = app.clock()
             with app.store.unit() as unit:
                 if result.accepted:
                     unit.mark_sent(result.outgoing_id, now)
                     report.sent += 1
+                    accepted += 1
                     log.info("mail sent to %s", recipients[result.outgoing_id])
                     return
                 later = (
@@ -539,6 +549,8 @@ class Pipeline:
             )
 
         app.sender().send(due, record)
+        # Only a batch sent in full says more may be waiting; failures wait for their retry time.
+        return accepted if accepted == len(due) else 0
 
 
 def _who(mail: ParsedMail) -> str:

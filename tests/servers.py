@@ -588,8 +588,11 @@ class SmtpSink:
 
     # -- life cycle ------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Start listening (retrying with another port if the chosen one got taken)."""
+    def start(self, port: int | None = None) -> None:
+        """Start listening (retrying with another port if the chosen one got taken).
+
+        With `port`, listen there and nowhere else: a restart on the port a client already knows.
+        """
         try:
             from aiosmtpd.controller import Controller
         except ImportError:
@@ -600,12 +603,12 @@ class SmtpSink:
         if self.credentials is not None:
             kwargs.update(auth_required=True, auth_require_tls=False, authenticator=self._authenticate)
         last_error: Exception | None = None
-        for _ in range(3):
-            port = free_port()
+        for _ in range(3 if port is None else 1):
+            chosen = free_port() if port is None else port
             controller = Controller(
                 _SinkHandler(self),
                 hostname=self.host,
-                port=port,
+                port=chosen,
                 server_hostname=self.server_hostname,
                 ready_timeout=10.0,
                 **kwargs,
@@ -616,7 +619,7 @@ class SmtpSink:
                 last_error = error
                 continue
             self._controller = controller
-            self.port = port
+            self.port = chosen
             return
         raise RuntimeError(f"SmtpSink could not listen on {self.host}: {last_error}")
 

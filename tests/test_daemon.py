@@ -172,3 +172,29 @@ def test_sigterm_in_the_middle_of_a_long_ingest_then_a_restart_loses_and_doubles
     assert sorted(c["subject"] for c in cases) == sorted(f"Réclamation {i}" for i in range(count))
     assert len({c["number"] for c in cases}) == count
     assert sorted(r for m in smtp_sink.messages for r in m.rcpt_tos) == sorted(f"p{i}@example.fr" for i in range(count))
+
+
+def test_the_daemon_survives_the_smtp_server_going_away(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = account_config(
+        tmp_path, mail_account, smtp_sink, imap_extra="poll_interval = 1", extra="[outbox]\nfirst_retry_seconds = 1\n"
+    )
+    log = tmp_path / "daemon.log"
+    daemon = start_daemon(config, log)
+    try:
+        wait_for_log(log, "first met")
+        port = smtp_sink.port
+        smtp_sink.stop()
+        mail_account.append(make_mail("Léa <lea@example.fr>", DIRECTOR, "Réclamation pendant la panne", "Bonjour"))
+        wait_for_log(log, "sending to lea@example.fr failed")
+        assert "case 2026-0001 opened" in log.read_text()  # registered while mail could not go out
+        smtp_sink.start(port=port)
+        (ack,) = smtp_sink.wait_for(1, timeout=30)
+        assert ack.rcpt_tos == ["lea@example.fr"]
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=15) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    assert len(smtp_sink.messages) == 1  # retried until accepted, then never again

@@ -772,3 +772,17 @@ def test_an_attachment_over_the_limit_stays_in_the_archived_mail_and_the_case_sa
     assert any(name.endswith("petit.txt") for name in files) and not any("gros" in name for name in files)
     (eml,) = [p for p in (tmp_path / "archive").rglob("*.eml")]
     assert b"JVBERnl5eXl5" in eml.read_bytes()  # the raw mail keeps it: base64 of "%PDFyyyyy"
+
+
+def test_one_cycle_sends_every_batch_of_a_mail_storm(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import inboxbot.pipeline
+
+    monkeypatch.setattr(inboxbot.pipeline, "OUTBOX_BATCH", 2)  # as if 500 were 2
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    for index in range(5):
+        mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, f"Session annulée {index}", "Bonjour"))
+    run_once(config)
+    assert len(smtp_sink.wait_for(5)) == 5  # three batches, one cycle
