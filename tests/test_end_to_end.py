@@ -786,3 +786,26 @@ def test_one_cycle_sends_every_batch_of_a_mail_storm(
         mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, f"Session annulée {index}", "Bonjour"))
     run_once(config)
     assert len(smtp_sink.wait_for(5)) == 5  # three batches, one cycle
+
+
+def test_a_briefly_locked_database_delays_the_cycle_without_failing_it(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    import sqlite3
+    import threading
+
+    config = make_config()
+    first_meeting(config)
+    mail_account.append(complaint())
+    # Another process (a backup, a report) holds the write lock for two seconds.
+    blocker = sqlite3.connect(tmp_path / "inboxbot.db", isolation_level=None, check_same_thread=False)
+    blocker.execute("BEGIN IMMEDIATE")
+    release = threading.Timer(2.0, blocker.execute, args=("COMMIT",))
+    release.start()
+    try:
+        run_once(config)
+    finally:
+        release.join()
+        blocker.close()
+    (case,) = register(config)
+    assert case["acknowledged_at"] is not None and len(smtp_sink.messages) == 1
