@@ -265,8 +265,10 @@ class Pipeline:
         direction = "in"
         reason = ""
         outcomes: list[Outcome] = []
+        # The mail's own words without quoted history: costly (a reply parser), so read once.
+        fresh = new_text(mail.text, mail.html) if isinstance(decision, (OpenCase, Attach)) else None
         if isinstance(decision, OpenCase):
-            case_id, number = self._open_case(unit, decision, mail, now)
+            case_id, number = self._open_case(unit, decision, mail, fresh or "", now)
             report.opened.append(number)
             reason = decision.note
             if decision.obey:
@@ -278,7 +280,7 @@ class Pipeline:
         elif isinstance(decision, Attach):
             case_id, direction, reason = decision.case.id, decision.direction, decision.note
             unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
-            self._follow_attach(unit, decision, mail, fetched, now)
+            self._follow_attach(unit, decision, mail, fresh or "", fetched, now)
             log.info(
                 "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
             )
@@ -296,7 +298,7 @@ class Pipeline:
         if already_recorded:
             unit.set_mail_outcome(key, decision.outcome, reason, case_id)
             return
-        summary = new_text(mail.text, mail.html) if case_id is not None else mail.text
+        summary = fresh if fresh is not None else mail.text
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -341,12 +343,12 @@ class Pipeline:
                 unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
     def _follow_attach(
-        self, unit: Unit, decision: Attach, mail: ParsedMail, fetched: FetchedMail, now: datetime
+        self, unit: Unit, decision: Attach, mail: ParsedMail, fresh: str, fetched: FetchedMail, now: datetime
     ) -> None:
         """What a continuing mail sets off besides its place in the log."""
         case = unit.case(decision.case.id)
         if decision.purpose == "feedback":
-            feedback = read_feedback(new_text(mail.text, mail.html))
+            feedback = read_feedback(fresh)
             unit.update_case(
                 case.id,
                 satisfaction_mark=feedback.mark,
@@ -355,7 +357,7 @@ class Pipeline:
             )
             unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
         elif decision.purpose == "closed_case" and self.app.settings.director.notify:
-            excerpt = new_text(mail.text, mail.html).strip()[:SUMMARY_CHARS]
+            excerpt = fresh.strip()[:SUMMARY_CHARS]
             self.letters.to_director(unit, "closed_case_notice", now, case=case, sender=_who(mail), excerpt=excerpt)
 
     def _report_commands(
@@ -374,7 +376,9 @@ class Pipeline:
             help=COMMAND_HELP if asked_help else "",
         )
 
-    def _open_case(self, unit: Unit, decision: OpenCase, mail: ParsedMail, now: datetime) -> tuple[int, str]:
+    def _open_case(
+        self, unit: Unit, decision: OpenCase, mail: ParsedMail, fresh: str, now: datetime
+    ) -> tuple[int, str]:
         # The acknowledgement threads under the claimant's own mail.
         references = (*mail.references, *([mail.message_id] if mail.message_id else []))
         return open_case(
@@ -385,7 +389,7 @@ class Pipeline:
             _who(mail),
             now,
             thread=Thread(in_reply_to=mail.message_id, references=references),
-            description=new_text(mail.text, mail.html).strip()[:SUMMARY_CHARS],
+            description=fresh.strip()[:SUMMARY_CHARS],
         )
 
     def _set_aside(self, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
