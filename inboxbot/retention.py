@@ -29,7 +29,6 @@ can share one. A file already missing is reported, not an error.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -42,6 +41,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxbot.bootstrap import App
+from inboxbot.locks import file_lock
 from inboxbot.store import retention as records
 from inboxbot.store.retention import CaseFootprint
 
@@ -437,12 +437,5 @@ def _exclusive(root: Path) -> Iterator[None]:
     """One purge at a time per archive, so two never share the journal; the daemon may keep running."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
-    with open(root / LOCK_NAME, "a+b") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            raise PurgeRefused(f"another purge is already running on {root}") from None
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+    with file_lock(root / LOCK_NAME, PurgeRefused(f"another purge is already running on {root}")):
+        yield

@@ -7,7 +7,6 @@ between two mails loses nothing and a restart does nothing twice.
 
 from __future__ import annotations
 
-import fcntl
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -33,6 +32,7 @@ from inboxbot.cases import (
     OutgoingMail,
     exchange_order,
 )
+from inboxbot.locks import file_lock
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -195,15 +195,8 @@ class Store:
             if not database or database == ":memory:":
                 yield
                 return
-            with open(f"{database}.lock", "a+b") as handle:
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except BlockingIOError:
-                    raise AlreadyRunning(f"another inboxbot is already using {database}") from None
-                try:
-                    yield
-                finally:
-                    fcntl.flock(handle, fcntl.LOCK_UN)
+            with file_lock(f"{database}.lock", AlreadyRunning(f"another inboxbot is already using {database}")):
+                yield
             return
         with self.engine.connect() as connection:
             if not connection.scalar(text("SELECT pg_try_advisory_lock(734518)")):

@@ -1,0 +1,26 @@
+"""An exclusive file lock: how two inboxbot processes on one machine keep out of each other's way.
+
+The lock belongs to the open file, so it goes with the process: a process killed while holding it
+releases it, and no stale lock file ever needs cleaning up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+@contextmanager
+def file_lock(path: Path | str, busy: Exception) -> Iterator[None]:
+    """Hold an exclusive lock on `path` for the block; raise `busy` at once if another process has it."""
+    with open(path, "a+b") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise busy from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
