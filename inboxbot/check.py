@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 import stat
 from collections.abc import Callable
 
 import aiosmtplib
 
 from inboxbot.bootstrap import build_renderer, load_rule_set
-from inboxbot.config import Settings, tls_context
+from inboxbot.config import Settings, tls_context, tls_error_in, tls_failure
 from inboxbot.mailbox import Mailbox, MailboxError
 from inboxbot.rules import RuleError
 from inboxbot.store.repository import Store
@@ -40,14 +39,17 @@ def _check_smtp(settings: Settings) -> str:
         )
         try:
             await client.connect()
-        except ssl.SSLError as exc:
-            raise CheckFailed(f"{where}: TLS failed: {exc.reason or exc}") from exc
-        except aiosmtplib.SMTPConnectError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ssl.SSLError):
-                raise CheckFailed(f"{where}: TLS failed: {cause.reason or cause}") from exc
-            raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
+            tls = tls_error_in(exc)
+            if tls is not None:
+                raise CheckFailed(f"{where}: TLS failed: {tls_failure(tls)}") from exc
+            if s.security == "starttls" and "STARTTLS" in str(exc):
+                raise CheckFailed(
+                    f'{where}: the server does not offer STARTTLS (smtp.security = "starttls"); '
+                    'not sending without TLS: try security = "tls" on port 465'
+                ) from exc
+            if isinstance(exc, (aiosmtplib.SMTPConnectError, OSError)):
+                raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
             raise CheckFailed(f"{where}: {exc}") from exc
         try:
             if s.username:

@@ -20,7 +20,7 @@ import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
 from imapclient.imapclient import SENT as SENT_FLAG
 
-from inboxbot.config import ImapSettings, tls_context
+from inboxbot.config import ImapSettings, tls_context, tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -71,19 +71,28 @@ class Mailbox:
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout
             )
         except ssl.SSLError as exc:
-            raise MailboxError(f"{where}: TLS failed: {exc.reason or exc}") from exc
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
         except (TimeoutError, OSError) as exc:
             raise MailboxError(f"{where}: cannot connect: {exc}") from exc
         try:
             if s.security == "starttls":
+                if b"STARTTLS" not in client.capabilities():
+                    # Never fall back to plain text: the password would cross the network readable.
+                    raise MailboxError(
+                        f'{where}: the server does not offer STARTTLS (imap.security = "starttls"); '
+                        'not logging in without TLS: try security = "tls" on port 993'
+                    )
                 client.starttls(context)
             client.login(s.username, s.password)
+        except MailboxError:
+            _close_quietly(client)
+            raise
         except LoginError as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: login refused for {s.username}: {_text(exc)}") from exc
         except ssl.SSLError as exc:
             _close_quietly(client)
-            raise MailboxError(f"{where}: TLS failed: {exc.reason or exc}") from exc
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
         except (IMAPClientError, OSError) as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: {_text(exc)}") from exc
