@@ -15,7 +15,7 @@ import aiosmtplib
 
 from inboxbot.bootstrap import build_renderer, load_rule_set
 from inboxbot.config import Settings, tls_context, tls_error_in, tls_failure
-from inboxbot.mailbox import Mailbox, MailboxError
+from inboxbot.mailbox import SENT, Mailbox, MailboxError
 from inboxbot.rules import RuleError
 from inboxbot.store.repository import Store
 
@@ -92,8 +92,20 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         try:
             with Mailbox(settings.imap) as mailbox:
                 say(f"IMAP {settings.imap.host}:{settings.imap.port}: logged in as {settings.imap.username}")
-                for folder in mailbox.watched_folders():
+                folders = mailbox.watched_folders()
+                for folder in folders:
                     say(f"  watching {folder.name!r} ({folder.role})")
+                sent = next((f.name for f in folders if f.role == SENT), None)
+                if settings.imap.watch_sent and sent is None:
+                    say(
+                        "warning: no Sent folder found (none flagged \\Sent by the server, none with a usual name): "
+                        "the director's replies and her proof of commands are not seen; set imap.sent_folder"
+                    )
+                if settings.imap.save_sent:
+                    target = sent or mailbox.sent_folder()
+                    if target is None:
+                        raise CheckFailed("imap.save_sent: no Sent folder to save copies to; set imap.sent_folder")
+                    say(f"  copies of what inboxbot sends are saved to {target!r} (imap.save_sent)")
         except MailboxError as exc:
             raise CheckFailed(str(exc)) from exc
         say(_check_smtp(settings))

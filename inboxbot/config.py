@@ -60,6 +60,7 @@ class ImapSettings:
     fetch_batch: int = 200
     timeout: float = 60.0
     ca_file: Path | None = None  # certificates to trust besides the system's (a private CA)
+    save_sent: bool = False  # APPEND what inboxbot sends to Sent (servers like Gmail's SMTP do it already)
 
 
 @dataclass(frozen=True)
@@ -394,6 +395,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
         ca_file=_existing_file(im, "ca_file", base_dir),
+        save_sent=im.boolean("save_sent", False),
     )
     _check_plain(im, imap.security, imap.host)
     im.reject_unknown()

@@ -840,8 +840,6 @@ class PostgresServer:
         for attempt in range(3):
             if not keep_port:
                 self.port = free_port()
-                if self.tls_cert is not None:
-                    self.tls_port = free_port()
             options = (
                 f"-p {self.port} -k {self.socket_dir} -c listen_addresses={self.host} "
                 "-c fsync=off -c synchronous_commit=off -c full_page_writes=off"
