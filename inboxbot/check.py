@@ -57,6 +57,8 @@ def _check_smtp(settings: Settings) -> str:
                     await client.login(s.username, s.password or "")
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     raise CheckFailed(f"{where}: login refused for {s.username}: {exc.message}") from exc
+                except aiosmtplib.SMTPException as exc:
+                    raise CheckFailed(f"{where}: cannot log in as {s.username}: {exc}") from exc
             return f"{where}: connected ({s.security}){', logged in as ' + s.username if s.username else ''}"
         finally:
             try:
