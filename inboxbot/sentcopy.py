@@ -57,7 +57,8 @@ def save_sent_copies(app: App, started: datetime) -> int:
                     with app.store.unit() as unit:
                         unit.set_sent_copy([copy.outgoing_id], SENT_COPY_DONE)
         except (MailboxError, IMAPClientError, OSError) as exc:
-            log.warning("copies of sent mail not saved to Sent yet (tried again next cycle): %s", exc)
+            # An outage is logged by the cycle that met it; this only says what waits.
+            log.info("copies of sent mail not saved to Sent yet (tried again next cycle): %s", exc)
             return copied
         if len(due) < BATCH:
             return copied
