@@ -53,6 +53,17 @@ def cmd_run(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from inboxbot.check import run_checks
+    from inboxbot.init import InitError, run_init
+
+    try:
+        return run_init(args, _config_path(args.config), lambda path: run_checks(load(path), print))
+    except InitError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from inboxbot.check import run_checks
 
@@ -369,6 +380,12 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="watch the mailbox (or one cycle with --once)")
     run.add_argument("--once", action="store_true", help="one full cycle, then exit")
     run.set_defaults(func=cmd_run)
+
+    from inboxbot.init import add_arguments as init_arguments
+
+    init = sub.add_parser("init", help="write a first config.toml from a few questions, then check it")
+    init_arguments(init)
+    init.set_defaults(func=cmd_init)
 
     check = sub.add_parser("check", help="validate config, rules and templates; log in to IMAP and SMTP")
     check.set_defaults(func=cmd_check)

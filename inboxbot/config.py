@@ -60,6 +60,7 @@ class ImapSettings:
     fetch_batch: int = 200
     timeout: float = 60.0
     ca_file: Path | None = None  # certificates to trust besides the system's (a private CA)
+    save_sent: bool = False  # APPEND what inboxbot sends to Sent (servers like Gmail's SMTP do it already)
 
 
 @dataclass(frozen=True)
@@ -296,6 +297,30 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+def tls_failure(exc: ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in the words a person can search for.
+
+    A bad certificate is an `SSLCertVerificationError` whose `reason` is only
+    CERTIFICATE_VERIFY_FAILED; its `verify_message` says which check failed ("unable to get
+    local issuer certificate" for an unknown CA, "Hostname mismatch, ..." for the wrong name).
+    """
+    reason = str(exc.reason or exc)
+    detail = getattr(exc, "verify_message", None)
+    return f"{reason}: {detail}" if detail else reason
+
+
+def tls_error_in(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind `exc`, if any: aiosmtplib wraps it in its own exceptions."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -370,6 +395,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
         ca_file=_existing_file(im, "ca_file", base_dir),
+        save_sent=im.boolean("save_sent", False),
     )
     _check_plain(im, imap.security, imap.host)
     im.reject_unknown()

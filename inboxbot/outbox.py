@@ -28,7 +28,7 @@ import aiosmtplib
 
 from inboxbot.automatic import LOOP_HEADER
 from inboxbot.cases import OutgoingMail
-from inboxbot.config import OutboxSettings, SmtpSettings, tls_context
+from inboxbot.config import OutboxSettings, SmtpSettings, tls_context, tls_error_in, tls_failure
 from inboxbot.message import Address
 from inboxbot.render import RenderedMail
 
@@ -216,7 +216,9 @@ class SmtpSender:
                     try:
                         await client.connect()
                     except (aiosmtplib.SMTPException, OSError) as exc:
-                        error = f"cannot connect to SMTP {self.settings.host}:{self.settings.port}: {exc}"
+                        tls = tls_error_in(exc)
+                        reason = f"TLS failed: {tls_failure(tls)}" if tls is not None else str(exc)
+                        error = f"cannot connect to SMTP {self.settings.host}:{self.settings.port}: {reason}"
                         for rest in mails[index:]:
                             on_result(SendResult(rest.id, False, False, error))
                         return

@@ -38,6 +38,7 @@ from inboxbot.proof import prove_sender
 from inboxbot.quotes import new_text
 from inboxbot.rules import RuleContext
 from inboxbot.satisfaction import read_feedback
+from inboxbot.sentcopy import save_sent_copies
 from inboxbot.store.repository import FolderState, MailRecord, Unit
 from inboxbot.webform import read_form
 
@@ -540,8 +541,11 @@ class Pipeline:
 
     def flush_outbox(self, report: CycleReport) -> None:
         """Send everything due, batch after batch: a mail storm must not wait a cycle per 500 mails."""
+        started = self.app.clock()
         while self._flush_batch(report) == OUTBOX_BATCH:
             pass
+        if self.app.settings.imap.save_sent:
+            save_sent_copies(self.app, started)
 
     def _flush_batch(self, report: CycleReport) -> int:
         """Send one batch of due mails; how many were accepted (a full batch may mean more wait)."""

@@ -173,7 +173,10 @@ class OutboxRow(Base):
     """A mail to send. Written in the transaction that decided it, sent after the commit."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_status_sent_copy", "status", "sent_copy"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_id: Mapped[str] = mapped_column(String(1000), unique=True)
@@ -188,6 +191,9 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Its copy in the IMAP Sent folder (imap.save_sent): None to do, "appending" while the outcome
+    # of an APPEND is unknown (a crash then looks the copy up by Message-ID), "done".
+    sent_copy: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class RuntimeRow(Base):

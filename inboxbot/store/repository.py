@@ -84,6 +84,21 @@ class AlreadyRunning(Exception):
 
 PENDING = "pending"
 SENT = "sent"
+SENT_COPY_APPENDING = "appending"
+SENT_COPY_DONE = "done"
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """A sent mail whose exact bytes go to the IMAP Sent folder."""
+
+    outgoing_id: int
+    message_id: str
+    raw: bytes
+    sent_at: datetime
+    maybe_there: bool  # an earlier APPEND's outcome is unknown: look it up before appending again
+
+
 FAILED = "failed"
 
 
@@ -631,6 +646,26 @@ class Unit:
                 self.add_event(row.case_id, now, "inboxbot", f"failed:{row.purpose}", error[:2000])
         else:
             row.next_attempt_at = retry_at
+
+    def sent_copies_due(self, sent_since: datetime, limit: int) -> list[SentCopy]:
+        """Mails the SMTP server accepted since `sent_since` whose copy is not yet in Sent."""
+        rows = self.session.scalars(
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == SENT,
+                (OutboxRow.sent_copy.is_(None)) | (OutboxRow.sent_copy == SENT_COPY_APPENDING),
+                OutboxRow.sent_at >= sent_since,
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return [
+            SentCopy(row.id, row.message_id, row.raw, row.sent_at or sent_since, row.sent_copy == SENT_COPY_APPENDING)
+            for row in rows
+        ]
+
+    def set_sent_copy(self, outgoing_ids: Sequence[int], state: str) -> None:
+        self.session.execute(update(OutboxRow).where(OutboxRow.id.in_(outgoing_ids)).values(sent_copy=state))
 
     def set_runtime(self, key: str, value: str, at: datetime) -> None:
         row = self.session.get(RuntimeRow, key)
