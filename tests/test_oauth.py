@@ -32,7 +32,7 @@ from oauth_server import OAuthStandIn
 from servers import DovecotServer, SmtpSink
 
 from inboxbot.config import ConfigError, OAuthSettings, load
-from inboxbot.oauth import REFRESH_MARGIN, ReauthRequired, TokenSource, read_token_file
+from inboxbot.oauth import ReauthRequired, TokenSource, read_token_file
 
 # The XOAUTH2 sink offers AUTH without TLS on purpose (loopback, test only).
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
@@ -237,9 +237,10 @@ def test_tokens_are_refreshed_before_expiry_and_the_rotated_refresh_token_is_kep
     assert first_refresh not in provider.refresh  # rotated: the config's token is dead now
     assert stat.S_IMODE(settings.token_file.stat().st_mode) == 0o600
 
-    now += timedelta(hours=1) - REFRESH_MARGIN - timedelta(seconds=1)
+    start = now
+    now = start + timedelta(minutes=54)  # the stand-in's tokens live an hour
     assert source.access_token() == token and provider.refreshes(user) == 1  # still good: no request
-    now += timedelta(seconds=2)  # within the margin before expiry
+    now = start + timedelta(minutes=58)  # not expired yet, but too close to it to start a login with
     second = source.access_token()
     assert second != token and provider.refreshes(user) == 2
 
