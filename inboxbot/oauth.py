@@ -104,12 +104,8 @@ def read_token_file(path: Path) -> SavedToken | None:
         )
     except (ValueError, KeyError, TypeError, AttributeError):
         raise OAuthError(
-            f"oauth2.token_file: {path} is damaged; delete it and sign in again: {auth_command_hint()}"
+            f"oauth2.token_file: {path} is damaged; delete it and sign in again (inboxbot auth google|microsoft)"
         ) from None
-
-
-def auth_command_hint() -> str:
-    return "inboxbot auth google|microsoft|custom"
 
 
 def write_token_file(path: Path, token: SavedToken) -> None:
@@ -295,8 +291,3 @@ class TokenSource:
         )
         write_token_file(self.settings.token_file, token)
         return token
-
-
-def xoauth2_string(user: str, access_token: str) -> str:
-    """The SASL XOAUTH2 initial response (before base64), as Google and Microsoft define it."""
-    return f"user={user}\x01auth=Bearer {access_token}\x01\x01"

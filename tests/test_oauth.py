@@ -260,6 +260,43 @@ def test_tokens_are_refreshed_before_expiry_and_the_rotated_refresh_token_is_kep
         TokenSource(settings, clock=lambda: now + timedelta(hours=9)).access_token()
 
 
+def test_two_processes_refreshing_at_once_do_not_lose_the_rotated_refresh_token(
+    tmp_path: Path, provider: OAuthStandIn
+) -> None:
+    """The daemon and `inboxbot check` may both find the token expired at the same moment.
+
+    Without the lock both would send the same refresh token; the stand-in (like a strict provider)
+    accepts it once, so the second would be told to sign in again.
+    """
+    refused = len(provider.refused)
+    for round in range(5):
+        user = f"race{next(_users)}@cafemetrie.example"
+        settings = OAuthSettings(
+            provider="custom",
+            client_id=provider.client_id,
+            client_secret=provider.client_secret,
+            refresh_token=provider.issue(user)[1],
+            token_url=provider.url("/token"),
+            token_file=tmp_path / f"oauth2-token-{round}.json",
+        )
+        barrier = threading.Barrier(3)
+        tokens: list[str] = []
+
+        def refresh(settings: OAuthSettings, barrier: threading.Barrier, tokens: list[str]) -> None:
+            source = TokenSource(settings)  # one per thread, as in two processes
+            barrier.wait()
+            tokens.append(source.access_token())
+
+        threads = [threading.Thread(target=refresh, args=(settings, barrier, tokens)) for _ in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+        assert len(tokens) == 3 and len(set(tokens)) == 1 and provider.valid(user, tokens[0])
+        assert provider.refreshes(user) == 1
+    assert provider.refused[refused:] == []
+
+
 # -- end to end ------------------------------------------------------------------------------
 
 
