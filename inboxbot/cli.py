@@ -85,7 +85,8 @@ def cmd_auth(args: argparse.Namespace) -> int:
         if flow == "device":
             saved = device_flow(tokens, say)
         else:
-            saved = loopback_flow(tokens, say, port=args.port, login_hint=settings.imap.username)
+            account = settings.imap.username if settings.imap.oauth2 else settings.smtp.username
+            saved = loopback_flow(tokens, say, port=args.port, login_hint=account)
     except OAuthError as exc:
         print(f"inboxbot: {exc}", file=sys.stderr)
         return 1

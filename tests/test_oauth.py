@@ -260,6 +260,28 @@ def test_tokens_are_refreshed_before_expiry_and_the_rotated_refresh_token_is_kep
         TokenSource(settings, clock=lambda: now + timedelta(hours=9)).access_token()
 
 
+def test_a_refresh_token_that_is_not_rotated_is_kept(
+    tmp_path: Path, provider: OAuthStandIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Google answers a refresh without a new refresh token: the one we have stays the one to use."""
+    monkeypatch.setattr(provider, "rotate", False)
+    user = f"google{next(_users)}@cafemetrie.example"
+    refresh = provider.issue(user)[1]
+    settings = OAuthSettings(
+        provider="google",
+        client_id=provider.client_id,
+        client_secret=provider.client_secret,
+        refresh_token=refresh,
+        token_url=provider.url("/token"),
+        token_file=tmp_path / "oauth2-token.json",
+    )
+    now = datetime(2026, 11, 28, 9, 0, tzinfo=UTC)
+    for hour in range(3):
+        assert provider.valid(user, TokenSource(settings, clock=lambda h=hour: now + timedelta(hours=h)).access_token())
+    saved = read_token_file(settings.token_file)
+    assert saved is not None and saved.refresh_token == refresh and provider.refreshes(user) == 3
+
+
 def test_two_processes_refreshing_at_once_do_not_lose_the_rotated_refresh_token(
     tmp_path: Path, provider: OAuthStandIn
 ) -> None:
