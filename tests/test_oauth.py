@@ -210,6 +210,16 @@ def test_a_password_left_beside_oauth2_is_named(tmp_path: Path) -> None:
         load(path)
 
 
+def test_auth_names_the_key_when_the_config_does_not_ask_for_oauth2(tmp_path: Path) -> None:
+    path = tmp_path / "config.toml"
+    path.write_text(BASE.replace('auth = "oauth2"', 'password = "x"'), encoding="utf-8")
+    result = invoke(path, "auth", "google")
+    assert result.code == 2 and 'imap.auth: set auth = "oauth2"' in result.err
+    path.write_text(BASE + '[oauth2]\nprovider = "microsoft"\nclient_id = "a"\n', encoding="utf-8")
+    result = invoke(path, "auth", "google")
+    assert result.code == 2 and "oauth2.provider: the config says 'microsoft', not 'google'" in result.err
+
+
 # -- the token source, with the clock passed in ------------------------------------------------
 
 
