@@ -13,6 +13,7 @@ import json
 import os
 import queue
 import re
+import signal
 import stat
 import subprocess
 import sys
@@ -483,3 +484,44 @@ def test_google_sign_in_through_the_browser_on_this_machine(
     assert invoke(config, "run", "--once").code == 0
     (ack,) = sink.wait_for(1)
     assert "Convocation" in ack.subject
+
+
+def test_the_daemon_waits_out_a_revoked_sign_in_and_picks_up_the_new_one(
+    tmp_path: Path, account: OAuthAccount, sink: SmtpSink, provider: OAuthStandIn
+) -> None:
+    """The daemon keeps running while someone signs in again; the mail that waited is then answered."""
+    _, refresh = provider.issue(account.user)
+    config = oauth_config(
+        tmp_path, account, sink, f'device_url = "{provider.url("/devicecode")}"\nrefresh_token = "{refresh}"'
+    )
+    config.write_text(config.read_text(encoding="utf-8").replace("[imap]\n", "[imap]\npoll_interval = 1\n"))
+    account.append(complaint("Facture erronée"))
+    provider.revoke(account.user)
+    log = tmp_path / "daemon.log"
+    with log.open("wb") as output:
+        daemon = subprocess.Popen(
+            [sys.executable, "-m", "inboxbot", "--config", str(config), "run"], stdout=output, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = datetime.now(UTC) + timedelta(seconds=60)
+        while "run `inboxbot auth custom`" not in log.read_text(errors="replace"):
+            assert datetime.now(UTC) < deadline and daemon.poll() is None, log.read_text(errors="replace")
+            threading.Event().wait(0.05)
+
+        command = Command(config, "auth", "custom")
+        found = command.wait_for_line(r"open (\S+) and enter the code (\S+)")
+        urllib.request.urlopen(f"{found.group(1)}?user_code={found.group(2)}&login={account.user}", timeout=30).close()
+        assert command.finish() == 0, "".join(command.seen)
+
+        (ack,) = sink.wait_for(1, timeout=60)
+        assert "Facture erronée" in ack.subject
+        daemon.send_signal(signal.SIGTERM)
+        assert daemon.wait(timeout=30) == 0
+    finally:
+        if daemon.poll() is None:
+            daemon.kill()
+    text = log.read_text(errors="replace")
+    # Logged once when it starts (by the mail cycle, and by the IDLE watcher), not at every retry.
+    assert text.count("mail cycle failing: MailboxError: IMAP") == 1, text
+    assert "sign-in has expired or was revoked" in text and "mail cycle recovered" in text
+    assert "Traceback" not in text
