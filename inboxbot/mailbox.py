@@ -23,6 +23,7 @@ from imapclient.imapclient import SEEN
 from imapclient.imapclient import SENT as SENT_FLAG
 
 from inboxbot.config import ImapSettings, tls_context, tls_failure
+from inboxbot.oauth import OAuthError, TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,11 @@ class FetchedMail:
 
 
 class Mailbox:
-    def __init__(self, settings: ImapSettings) -> None:
+    def __init__(self, settings: ImapSettings, tokens: TokenSource | None = None) -> None:
         self.settings = settings
+        if tokens is None and settings.oauth2 is not None:
+            tokens = TokenSource(settings.oauth2)
+        self.tokens = tokens
         self._client: imapclient.IMAPClient | None = None
         self._selected: str | None = None
 
@@ -85,13 +89,16 @@ class Mailbox:
                         'not logging in without TLS: try security = "tls" on port 993'
                     )
                 client.starttls(context)
-            client.login(s.username, s.password)
+            self._login(client)
         except MailboxError:
             _close_quietly(client)
             raise
         except LoginError as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: login refused for {s.username}: {_text(exc)}") from exc
+        except OAuthError as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: {exc}") from exc
         except ssl.SSLError as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
@@ -102,6 +109,19 @@ class Mailbox:
         client.normalise_times = False
         self._client = client
         self._selected = None
+
+    def _login(self, client: imapclient.IMAPClient) -> None:
+        s = self.settings
+        if self.tokens is None:
+            client.login(s.username, s.password)
+            return
+        token = self.tokens.access_token()
+        try:
+            client.oauth2_login(s.username, token)
+        except LoginError as exc:
+            # Refused before its expiry (revoked, or the two clocks apart): one fresh token, one retry.
+            log.info("IMAP refused the OAuth2 access token (%s); refreshing it and trying again", _text(exc))
+            client.oauth2_login(s.username, self.tokens.refreshed_after_rejection(token))
 
     def close(self) -> None:
         if self._client is not None:

@@ -30,6 +30,7 @@ from inboxbot.automatic import LOOP_HEADER
 from inboxbot.cases import OutgoingMail
 from inboxbot.config import OutboxSettings, SmtpSettings, tls_context, tls_error_in, tls_failure
 from inboxbot.message import Address
+from inboxbot.oauth import OAuthError, TokenSource
 from inboxbot.render import RenderedMail
 
 log = logging.getLogger(__name__)
@@ -179,24 +180,51 @@ class SendResult:
     error: str
 
 
+def smtp_client(settings: SmtpSettings) -> aiosmtplib.SMTP:
+    """A client that logs in with the password when connecting; OAuth2 logs in with `smtp_login`."""
+    s = settings
+    password_login = s.auth == "password" and bool(s.username)
+    return aiosmtplib.SMTP(
+        hostname=s.host,
+        port=s.port,
+        use_tls=s.security == "tls",
+        start_tls=True if s.security == "starttls" else False,
+        timeout=s.timeout,
+        username=s.username if password_login else None,
+        password=s.password if password_login else None,
+        tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
+    )
+
+
+async def smtp_login(client: aiosmtplib.SMTP, settings: SmtpSettings, tokens: TokenSource | None) -> None:
+    """AUTH XOAUTH2 on a connected client; a token refused before its expiry is refreshed once.
+
+    aiosmtplib answers the server's error challenge (a base64 JSON, as Gmail sends) with the empty
+    line XOAUTH2 expects, then raises SMTPAuthenticationError with the final 535.
+    """
+    if tokens is None:
+        return
+    user = settings.username or settings.from_address
+    token = await asyncio.to_thread(tokens.access_token)
+    try:
+        await client.auth_xoauth2(user, token)
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        log.info("SMTP refused the OAuth2 access token (%s %s); refreshing it and trying again", exc.code, exc.message)
+        fresh = await asyncio.to_thread(tokens.refreshed_after_rejection, token)
+        await client.auth_xoauth2(user, fresh)
+
+
 class SmtpSender:
     """Sends a batch over one SMTP connection; reports each mail's fate, never raises for one."""
 
-    def __init__(self, settings: SmtpSettings) -> None:
+    def __init__(self, settings: SmtpSettings, tokens: TokenSource | None = None) -> None:
         self.settings = settings
+        if tokens is None and settings.oauth2 is not None:
+            tokens = TokenSource(settings.oauth2)
+        self.tokens = tokens
 
     def _client(self) -> aiosmtplib.SMTP:
-        s = self.settings
-        return aiosmtplib.SMTP(
-            hostname=s.host,
-            port=s.port,
-            use_tls=s.security == "tls",
-            start_tls=True if s.security == "starttls" else False,
-            timeout=s.timeout,
-            username=s.username,
-            password=s.password,
-            tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
-        )
+        return smtp_client(self.settings)
 
     def send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
         """Send `mails`, calling `on_result` right after each one's fate is known.
@@ -215,10 +243,20 @@ class SmtpSender:
                 if not client.is_connected:
                     try:
                         await client.connect()
-                    except (aiosmtplib.SMTPException, OSError) as exc:
-                        tls = tls_error_in(exc)
-                        reason = f"TLS failed: {tls_failure(tls)}" if tls is not None else str(exc)
-                        error = f"cannot connect to SMTP {self.settings.host}:{self.settings.port}: {reason}"
+                        await smtp_login(client, self.settings, self.tokens)
+                    except (aiosmtplib.SMTPException, OSError, OAuthError) as exc:
+                        if client.is_connected:
+                            client.close()
+                        where = f"SMTP {self.settings.host}:{self.settings.port}"
+                        tls = tls_error_in(exc) if not isinstance(exc, OAuthError) else None
+                        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+                            error = f"{where}: login refused for {self.settings.username}: {exc.code} {exc.message}"
+                        elif isinstance(exc, OAuthError):
+                            error = f"{where}: {exc}"
+                        elif tls is not None:
+                            error = f"cannot connect to {where}: TLS failed: {tls_failure(tls)}"
+                        else:
+                            error = f"cannot connect to {where}: {exc}"
                         for rest in mails[index:]:
                             on_result(SendResult(rest.id, False, False, error))
                         return
