@@ -41,6 +41,7 @@ from html.parser import HTMLParser
 
 import mailparser
 
+from inboxbot import tnef
 from inboxbot.message import Address, Attachment, ParsedMail
 from inboxbot.slicing import DEEP, MAX_DEPTH, MESSAGE, Sliced, header_block, slice_mail
 
@@ -653,7 +654,38 @@ class _Body:
         index = len(self.attachments) + 1
         extension = _extension_for(content_type)
         name = safe_filename(filename, f"piece-jointe-{index}{extension}")
-        self.attachments.append(Attachment(name, content_type, self._payload(part)))
+        payload = self._payload(part)
+        if content_type == "application/ms-tnef" or name.lower() == "winmail.dat":
+            if self._add_tnef_files(payload):
+                return
+        self.attachments.append(Attachment(name, content_type, payload))
+
+    def _add_tnef_files(self, payload: bytes) -> bool:
+        """The files inside an Outlook winmail.dat instead of it, when it holds any.
+
+        Their names are also listed in `defects`, which the case's exchange log shows: staff
+        must see what the claimant sent, not an opaque winmail.dat.
+        """
+        try:
+            files = tnef.files(payload)
+        except tnef.TnefError:
+            self._defects.add("winmail.dat is not readable TNEF: kept as it is")
+            return False
+        except Exception as exc:  # a hostile file must not cost the rest of the mail
+            self._defects.add(f"winmail.dat unreadable ({type(exc).__name__}): kept as it is")
+            return False
+        if not files:
+            self._defects.add("winmail.dat holds no file: kept as it is")
+            return False
+        names = []
+        for item in files:
+            index = len(self.attachments) + 1
+            guessed = mimetypes.guess_type(item.name, strict=False)[0] if item.name else None
+            name = safe_filename(item.name, f"piece-jointe-{index}.bin")
+            self.attachments.append(Attachment(name, guessed or "application/octet-stream", item.data))
+            names.append(name)
+        self._defects.add(f"winmail.dat (Outlook TNEF) unpacked: {', '.join(names)}"[:MAX_HEADER_VALUE])
+        return True
 
     def _add_message(self, part: email.message.Message, filename: str) -> None:
         index = len(self.attachments) + 1
