@@ -86,7 +86,8 @@ def files(data: bytes) -> list[TnefFile]:
             elif attribute == _ATT_ATTACHMENT:
                 current.long_name = _long_name(value, codepage)
         offset = end + 2  # the checksum is not checked: a bad one costs nothing here
-    return [TnefFile(item.long_name or item.title, item.data) for item in found[:MAX_FILES]]
+    named = [TnefFile(item.long_name or item.title, item.data) for item in found[:MAX_FILES]]
+    return [item for item in named if item.name or item.data]  # a cut file leaves nothing to show
 
 
 def _codepage(number: int) -> str:
