@@ -43,7 +43,7 @@ import mailparser
 
 from inboxbot import tnef
 from inboxbot.message import Address, Attachment, ParsedMail
-from inboxbot.slicing import DEEP, MAX_DEPTH, MESSAGE, Sliced, header_block, slice_mail
+from inboxbot.slicing import DEEP, MAX_DEPTH, MESSAGE, Sliced, header_block, slice_mail, transfer_decodes
 
 MAX_HEADER_VALUE = 8 * 1024
 """Characters kept of one decoded header value; hostile mails carry megabyte-long headers."""
@@ -591,10 +591,10 @@ class _Body:
         The boundary most used by `--xxx` lines in the body is tried instead; failing that, the
         body is kept as plain text so that the claimant's words still reach the case.
         """
-        if self._sliced.holds_cut(_undecoded_text(part)):
+        if self._sliced.holds_cut(_undecoded_text(part)) and not transfer_decodes(part):
             data = _undecoded_payload(part)  # placeholders kept: its parts are restored one by one
         else:
-            data = _payload_bytes(part)
+            data = self._payload(part)
         candidates = Counter(_BOUNDARY_LINE.findall(data.decode("latin-1")))
         for boundary, _ in candidates.most_common(2):
             head = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'.encode("latin-1")
@@ -699,8 +699,8 @@ class _Body:
             # The usual case: the attached mail was cut out before parsing, so it is kept as
             # received, never flattened (which recursed once per level of nesting).
             data = self._sliced.original(cut)
-            if _transfer_encoding(part) in ("base64", "quoted-printable"):  # illegal, but sent
-                data = _decode_transfer(data, _transfer_encoding(part))
+            if _transfer_encoding(part) in ("base64", "quoted-printable") and not _raw_headers(data):
+                data = _decode_transfer(data, _transfer_encoding(part))  # illegal, but sent
             subject = _raw_subject(data)
         elif _transfer_encoding(part) in ("base64", "quoted-printable") and not inner.keys():
             # Illegal for message/rfc822 but sent: the stdlib then took the encoded text for a
@@ -716,12 +716,15 @@ class _Body:
         self.attachments.append(Attachment(name, "message/rfc822", data))
 
 
-def _raw_subject(data: bytes) -> str:
+def _raw_headers(data: bytes) -> email.message.Message:
     try:  # the header block alone: the parser would copy the whole body line by line
-        headers = email.parser.BytesHeaderParser().parsebytes(header_block(data))
+        return email.parser.BytesHeaderParser().parsebytes(header_block(data))
     except Exception:
-        return ""
-    return _decode_header_value(_first_raw(headers, "subject"))
+        return email.message.Message()
+
+
+def _raw_subject(data: bytes) -> str:
+    return _decode_header_value(_first_raw(_raw_headers(data), "subject"))
 
 
 def _first_raw(message: email.message.Message, name: str) -> str:
@@ -783,11 +786,10 @@ def _children(part: email.message.Message) -> list[email.message.Message]:
 
 
 def _undecoded_text(part: email.message.Message) -> str:
-    """A leaf's content as the parser kept it (transfer encoding not undone), or ""."""
-    try:
-        payload = part.get_payload()
-    except Exception:
-        return ""
+    """A leaf's content exactly as the parser kept it (transfer encoding not undone, 8-bit bytes
+    as surrogates), or "". Not `get_payload()`: on 8-bit content it decodes with the declared
+    charset and replaces what does not fit, which would lose bytes put back from the raw mail."""
+    payload = getattr(part, "_payload", None)  # where compat32 Message keeps it, since Python 3.2
     return payload if isinstance(payload, str) else ""
 
 

@@ -45,7 +45,9 @@ MAX_HEADER_BYTES = 1024 * 1024
 # keeps a backtracking record per repetition of a group (90 MB for a 30 MB attachment).
 _BASE64_RUN = re.compile(rb"^[A-Za-z0-9+/=]{16,}\r?\n[A-Za-z0-9+/=\r\n]*", re.MULTILINE)
 _BLANK_LINE = re.compile(rb"\r?\n\r?\n")
+_BARE_CR = re.compile(rb"\r(?!\n)")
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
+_DECODED_ENCODINGS = frozenset({"quoted-printable", "base64", "x-uuencode", "uuencode", "uue", "x-uue"})
 
 BASE64 = "base64"
 MESSAGE = "message"
@@ -100,7 +102,7 @@ class Sliced:
 
     def restore(self, text: str) -> bytes:
         """`text` (a part's undecoded content as the parser kept it) as the bytes received."""
-        data = text.encode("ascii", "surrogateescape")
+        data = text.encode("utf-8", "surrogateescape")  # 8-bit bytes come back as they were
         if not self.holds_cut(text):
             return data
         placeholder = re.compile(re.escape(self.token.encode("ascii")) + rb"(\d{8})")
@@ -119,7 +121,7 @@ class Sliced:
         """
         if not self.holds_cut(text):
             return None
-        encoding = str(part.get("content-transfer-encoding", "") or "").strip().lower()
+        encoding = transfer_encoding(part)
         cut = self.cut_of(text)
         # Fast only where the stdlib would agree: `=` nowhere but in the final padding.
         if cut is not None and cut.kind == BASE64 and encoding == "base64" and self._padding_at_end(cut):
@@ -128,8 +130,8 @@ class Sliced:
             except binascii.Error:
                 pass  # bad padding: the stdlib's repair below
         whole = email.message.Message()
-        if encoding:
-            whole["Content-Transfer-Encoding"] = encoding
+        if part.get("content-transfer-encoding") is not None:
+            whole["Content-Transfer-Encoding"] = str(part.get("content-transfer-encoding"))
         whole.set_payload(self.restore(text).decode("ascii", "surrogateescape"))
         data = whole.get_payload(decode=True)
         return data if isinstance(data, bytes) else b""
@@ -137,6 +139,17 @@ class Sliced:
     def _padding_at_end(self, cut: Cut) -> bool:
         first = self.raw.find(b"=", cut.start, cut.end)
         return first < 0 or not self.raw[first : cut.end].strip(b"=\r\n")
+
+
+def transfer_encoding(part: email.message.Message) -> str:
+    """The part's Content-Transfer-Encoding compared as `get_payload(decode=True)` compares it
+    (lower-cased, not stripped: "base64 " is not decoded, and neither may it be here)."""
+    return str(part.get("content-transfer-encoding", "")).lower()
+
+
+def transfer_decodes(part: email.message.Message) -> bool:
+    """Whether `get_payload(decode=True)` changes the part's bytes."""
+    return transfer_encoding(part) in _DECODED_ENCODINGS
 
 
 def slice_mail(raw: bytes) -> Sliced:
@@ -185,41 +198,64 @@ class _Multipart:
     digest: bool  # parts of a multipart/digest are attached mails unless they say otherwise
 
 
+class _DashLines:
+    """The lines of a mail that start with `--`, in order. A line ends at CRLF, LF or a bare CR,
+    as in the feed parser. Both searches only move forward, so a whole scan costs one pass."""
+
+    def __init__(self, raw: bytes) -> None:
+        self.raw = raw
+        self._after_lf = -2  # index of the next b"\n--" known, -2 for not searched yet
+        self._after_cr = -2
+
+    def next(self, position: int) -> int:
+        """Where the first `--` line at or after line start `position` begins, or -1."""
+        raw = self.raw
+        if raw.startswith(b"--", position):
+            return position
+        if -1 < self._after_lf < position or self._after_lf == -2:
+            self._after_lf = raw.find(b"\n--", position)
+        if -1 < self._after_cr < position or self._after_cr == -2:
+            self._after_cr = raw.find(b"\r--", position)
+        found = [index + 1 for index in (self._after_lf, self._after_cr) if index >= 0]
+        return min(found) if found else -1
+
+    def line(self, start: int) -> tuple[bytes, int]:
+        """The line starting at `start` without its line break, and where the next one starts."""
+        raw = self.raw
+        newline = raw.find(b"\n", start)
+        stop = len(raw) if newline < 0 else newline
+        carriage = raw.find(b"\r", start, stop)
+        if carriage >= 0:
+            return raw[start:carriage], carriage + (2 if carriage + 1 == newline else 1)
+        return raw[start:stop], (len(raw) if newline < 0 else newline + 1)
+
+
 def _structure_cuts(raw: bytes) -> list[Cut]:
     """Bodies of attached mails, and parts nested too deep, found in one pass over the lines
     that start with `--` (the only lines that can end a part)."""
     cuts: list[Cut] = []
+    lines = _DashLines(raw)
     open_parts: list[_Multipart] = []
-    position = _enter(raw, 0, open_parts, cuts, digest=False)
+    position = _enter(lines, 0, open_parts, cuts, digest=False)
     while open_parts:
-        start = _next_dash_line(raw, position)
+        start = lines.next(position)
         if start < 0:
             break
-        line_end = raw.find(b"\n", start)
-        position = len(raw) if line_end < 0 else line_end + 1
-        level, closing = _delimiter(raw[start:position], open_parts)
+        content, position = lines.line(start)
+        level, closing = _delimiter(content, open_parts)
         if level is None:
             continue
         del open_parts[level + 1 :]
         if closing:
             open_parts.pop()
         else:
-            position = _enter(raw, position, open_parts, cuts, digest=open_parts[-1].digest)
+            position = _enter(lines, position, open_parts, cuts, digest=open_parts[-1].digest)
     return cuts
 
 
-def _next_dash_line(raw: bytes, position: int) -> int:
-    """Where the first line starting with `--` at or after line start `position` begins, or -1."""
-    if raw.startswith(b"--", position):
-        return position
-    found = raw.find(b"\n--", position)
-    return found + 1 if found >= 0 else -1
-
-
-def _delimiter(line: bytes, open_parts: list[_Multipart]) -> tuple[int | None, bool]:
-    """Which open multipart `line` delimits, innermost first as the feed parser checks, and
-    whether it closes it."""
-    content = line.rstrip(b"\r\n")
+def _delimiter(content: bytes, open_parts: list[_Multipart]) -> tuple[int | None, bool]:
+    """Which open multipart the line `content` delimits, innermost first as the feed parser
+    checks, and whether it closes it."""
     for level in range(len(open_parts) - 1, -1, -1):
         separator = b"--" + open_parts[level].boundary
         if not content.startswith(separator):
@@ -231,27 +267,32 @@ def _delimiter(line: bytes, open_parts: list[_Multipart]) -> tuple[int | None, b
     return None, False
 
 
-def _part_end(raw: bytes, start: int, open_parts: list[_Multipart]) -> int:
+def _part_end(lines: _DashLines, start: int, open_parts: list[_Multipart]) -> int:
     """End of the part content starting at `start`: before the line break that precedes the
     next delimiter of any open multipart (that line break belongs to the delimiter)."""
+    raw = lines.raw
     position = start
     while open_parts:
-        line = _next_dash_line(raw, position)
+        line = lines.next(position)
         if line < 0:
             break
-        line_end = raw.find(b"\n", line)
-        next_position = len(raw) if line_end < 0 else line_end + 1
-        if _delimiter(raw[line:next_position], open_parts)[0] is not None:
-            end = line - 1 if line > start else start
-            return end - 1 if end > start and raw[end - 1 : end] == b"\r" else end
-        position = next_position
+        content, position = lines.line(line)
+        if _delimiter(content, open_parts)[0] is None:
+            continue
+        if line <= start:
+            return start
+        end = line - 1
+        if raw[end : end + 1] == b"\n" and end > start and raw[end - 1 : end] == b"\r":
+            end -= 1
+        return end
     return len(raw)
 
 
-def _enter(raw: bytes, start: int, open_parts: list[_Multipart], cuts: list[Cut], digest: bool) -> int:
+def _enter(lines: _DashLines, start: int, open_parts: list[_Multipart], cuts: list[Cut], digest: bool) -> int:
     """Read the headers of the part starting at `start`, cut what must be; where to scan on."""
+    raw = lines.raw
     if len(open_parts) > MAX_DEPTH:
-        end = _part_end(raw, start, open_parts)
+        end = _part_end(lines, start, open_parts)
         if end > start:
             cuts.append(Cut(start, end, DEEP))
         return end
@@ -263,7 +304,7 @@ def _enter(raw: bytes, start: int, open_parts: list[_Multipart], cuts: list[Cut]
         headers.set_default_type("message/rfc822")
     content_type = headers.get_content_type()
     if content_type in _ATTACHED_MAIL:
-        end = _part_end(raw, body_start, open_parts)
+        end = _part_end(lines, body_start, open_parts)
         if end > body_start:
             cuts.append(Cut(body_start, end, MESSAGE))
         return end
@@ -283,8 +324,8 @@ def _headers(raw: bytes, start: int) -> tuple[email.message.Message, int] | None
     if raw.startswith(b"\n", start):
         return email.message.Message(), start + 1
     match = _BLANK_LINE.search(raw, start, start + MAX_HEADER_BYTES)
-    if match is None:
-        return None
+    if match is None or _BARE_CR.search(raw, start, match.end()):
+        return None  # no end, or lines ended by a bare CR, which the parser reads differently
     try:
         headers = email.parser.BytesHeaderParser().parsebytes(raw[start : match.start()] + b"\n")
     except Exception:  # noqa: BLE001 - the stdlib promises leniency; then cut nothing here
