@@ -6,7 +6,9 @@ never stop the daemon: `parse` recovers what it can and lists the problems in `d
 `ParseError` only when there is nothing at all to work with; the raw bytes are archived before
 parsing anyway, so a mail parsed poorly is never a mail lost.
 
-Division of labour: the stdlib `email` package splits the bytes into headers and MIME parts once;
+Division of labour: `inboxbot.slicing` first keeps large bodies and attached mails away from the
+stdlib parser (which costs about nine times what it reads and recurses once per attached mail);
+the stdlib `email` package splits the rest into headers and MIME parts once;
 mail-parser then reads the address and date headers, where its hardened parser recovers far more
 than `email.utils` does (quoted commas, encoded names, weekday mismatches). Headers, bodies and
 attachments are decoded here rather than taken from mail-parser, because mail-parser falls back

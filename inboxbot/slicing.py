@@ -9,7 +9,8 @@ So the parser is handed a reduced copy, in which each cut region is replaced by 
 line, and whoever reads a part's content asks `Sliced` to put the original bytes back:
 
 - every run of base64-alphabet lines of `CUT_BYTES` or more (an encoded attachment). Such a run
-  holds no boundary, header or blank line, so cutting it cannot change the MIME structure;
+  holds no boundary line (they start with `-`) and no header line (they hold `:` or start with a
+  blank), so cutting it cannot change the MIME structure;
 - the body of every attached mail (message/rfc822, message/global): the attachment is then the
   bytes as received, and the parser never descends into it (`parse` is called on them again only
   by whoever wants to read the attached mail, one level at a time);
@@ -17,9 +18,11 @@ line, and whoever reads a part's content asks `Sliced` to put the original bytes
   deep, and the raw mail stays archived.
 
 Finding attached mails and nesting needs the MIME structure, which is read here in one pass, with
-the feed parser's own rules (a boundary line is `--boundary`, optionally `--`, then blanks; any
-enclosing multipart's boundary also ends a part). If this reading and the parser's ever differ on
-a broken mail, a placeholder is still restored wherever it ends up, so no content is lost.
+the feed parser's own rules (a line ends at CRLF, LF or a bare CR; a boundary line is `--boundary`,
+optionally `--`, then blanks; any enclosing multipart's boundary also ends a part; a header block
+the parser could read otherwise is not cut into). If this reading and the parser's ever differ on
+a broken mail, a placeholder is still restored wherever it ends up, so no content is lost;
+`tests/test_parse.py` checks on damaged mails that `parse` returns the same with and without.
 """
 
 from __future__ import annotations
