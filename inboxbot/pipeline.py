@@ -206,6 +206,13 @@ class Pipeline:
     ) -> str:
         key = mail.message_id or f"sha256:{stored.sha256}"
         seen = unit.mail_outcome(key)
+        if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
+            # Another mail reusing a known Message-ID (a broken or hostile sender) is a mail of its
+            # own, not a copy of the first: keyed by its content so it is neither lost nor doubled.
+            log.warning("mail UID %s reuses the Message-ID of a different mail: %s", fetched.uid, key)
+            mail = replace(mail, defects=(*mail.defects, "Message-ID already used by a different mail"))
+            key = f"{mail.message_id}#sha256:{stored.sha256}"
+            seen = unit.mail_outcome(key)
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
             return "duplicate"
@@ -213,6 +220,22 @@ class Pipeline:
         decision = decide(reading.facts, self.app.policy)
         self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
+
+    def _same_mail(self, unit: Unit, key: str, mail: ParsedMail) -> bool:
+        """Whether `mail` is the mail already recorded under `key`, or only shares its Message-ID.
+
+        Copies of one mail differ in their trace headers (Received, Delivered-To; the Sent copy
+        of her note and its delivered copy in the inbox), so they are compared by what their
+        author wrote. When the first can no longer be read (purged), it is taken as the same.
+        """
+        path = unit.mail_archive_path(key)
+        if path is None:
+            return True
+        try:
+            first = parse(self.app.archive.read(path))
+        except (OSError, ValueError, ParseError):
+            return True
+        return _authored(first) == _authored(mail)
 
     def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
         """Everything known about the mail before deciding: threading, rules, proof, commands."""
@@ -599,6 +622,11 @@ def _groups(
             group, total = [], 0
     if group:
         yield group
+
+
+def _authored(mail: ParsedMail) -> tuple[object, ...]:
+    """What the author of a mail wrote, the same in every copy the servers deliver of it."""
+    return (mail.from_.email if mail.from_ else None, mail.date, mail.subject, mail.text.strip())
 
 
 def _who(mail: ParsedMail) -> str:

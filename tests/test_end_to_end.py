@@ -850,3 +850,28 @@ def test_a_mail_that_fails_midway_is_set_aside_alone_and_leaves_no_trace_in_the_
     assert aside.from_address is None and "internal error: RuntimeError: renderer exploded" in aside.reason
     run_once(config)  # read again, it is known: nothing more is sent
     assert len(register(config)) == 2 and len(smtp_sink.messages) == 2
+
+
+def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_copy_is_not(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    date = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    first = make_mail(LEA, DIRECTOR, "Réclamation : attestation", "Bonjour", message_id="<same@x>", date=date)
+    # The same mail delivered again: only the servers' trace headers differ.
+    redelivered = b"Received: from mx2.example.fr by mx.cafemetrie.example; Fri, 27 Nov 2026 09:01:00 +0000\r\n" + first
+    # Another sender whose (broken or hostile) software reuses the Message-ID.
+    other = make_mail("Marc <marc@example.fr>", DIRECTOR, "Réclamation : facture", "Erreur", message_id="<same@x>")
+    for raw in (first, redelivered, other):
+        mail_account.append(raw)
+    run_once(config)
+
+    cases = register(config)
+    assert [(c["claimant"], c["subject"]) for c in cases] == [
+        ("lea.martin@example.fr", "Réclamation : attestation"),
+        ("marc@example.fr", "Réclamation : facture"),
+    ]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["lea.martin@example.fr", "marc@example.fr"]
+    run_once(config)  # a second cycle changes nothing
+    assert len(register(config)) == 2 and len(smtp_sink.messages) == 2

@@ -562,6 +562,12 @@ class Unit:
     def queued_purposes(self, case_id: int) -> set[str]:
         return set(self.session.scalars(select(OutboxRow.purpose).where(OutboxRow.case_id == case_id)))
 
+    def mail_archive_path(self, message_key: str) -> str | None:
+        path: str | None = self._connection().scalar(
+            select(_MAILS.c.archive_path).where(_MAILS.c.message_key == message_key)
+        )
+        return path
+
     def mail_outcome(self, message_key: str) -> str | None:
         outcome: str | None = self._connection().scalar(
             select(_MAILS.c.outcome).where(_MAILS.c.message_key == message_key)
