@@ -225,8 +225,9 @@ class Pipeline:
         """Whether `mail` is the mail already recorded under `key`, or only shares its Message-ID.
 
         Copies of one mail differ in their trace headers (Received, Delivered-To; the Sent copy
-        of her note and its delivered copy in the inbox), so they are compared by what their
-        author wrote. When the first can no longer be read (purged), it is taken as the same.
+        of her note and its delivered copy in the inbox; a gateway may even rewrite the Date),
+        so they are compared by what their author wrote. When the first can no longer be read
+        (purged), it is taken as the same.
         """
         path = unit.mail_archive_path(key)
         if path is None:
@@ -626,7 +627,7 @@ def _groups(
 
 def _authored(mail: ParsedMail) -> tuple[object, ...]:
     """What the author of a mail wrote, the same in every copy the servers deliver of it."""
-    return (mail.from_.email if mail.from_ else None, mail.date, mail.subject, mail.text.strip())
+    return (mail.from_.email if mail.from_ else None, mail.subject, mail.text.strip())
 
 
 def _who(mail: ParsedMail) -> str:

@@ -8,7 +8,6 @@ ever being taken for the director's own mail.
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
@@ -18,6 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import MailAccount
+from databases import fresh_database_url, rows
 from e2e import invoke, write_config
 from mails import make_mail
 from servers import DovecotServer, SmtpSink
@@ -37,7 +37,7 @@ def make_bot(directory: Path, account: MailAccount, sink: SmtpSink, imap_extra: 
         username=account.username,
         password=account.password,
         smtp_port=sink.port,
-        database_url=f"sqlite:///{directory / 'inboxbot.db'}",
+        database_url=fresh_database_url(directory),
         address=DIRECTOR,
         imap_extra=imap_extra,
     )
@@ -193,9 +193,7 @@ def test_copies_wait_while_imap_is_down_and_are_made_once_after_a_crash(
     assert ours(account) == [smtp_sink.messages[0].data]
 
     # A crash between APPEND and its record leaves "appending": the copy is looked up, not doubled.
-    database = sqlite3.connect(tmp_path / "inboxbot.db")
-    with database:
-        database.execute("UPDATE outbox SET sent_copy = 'appending'")
+    rows(tmp_path, "UPDATE outbox SET sent_copy = 'appending'")
     bot.cycle()
     assert len(ours(account)) == 1
     # A crash before the APPEND reached the server: the copy is made.
@@ -203,11 +201,9 @@ def test_copies_wait_while_imap_is_down_and_are_made_once_after_a_crash(
         client.select_folder("Sent")
         client.delete_messages(client.search(["ALL"]))
         client.expunge()
-    with database:
-        database.execute("UPDATE outbox SET sent_copy = 'appending'")
+    rows(tmp_path, "UPDATE outbox SET sent_copy = 'appending'")
     bot.cycle()
     assert ours(account) == [smtp_sink.messages[0].data]
-    database.close()
 
 
 def test_without_save_sent_nothing_is_appended(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:

@@ -795,7 +795,7 @@ def test_a_briefly_locked_database_delays_the_cycle_without_failing_it(
     import sqlite3
     import threading
 
-    config = make_config()
+    config = make_config(f"sqlite:///{tmp_path / 'inboxbot.db'}")  # SQLite's own lock, whatever the suite runs on
     first_meeting(config)
     mail_account.append(complaint())
     # Another process (a backup, a report) holds the write lock for two seconds.
@@ -861,8 +861,10 @@ def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_c
     first = make_mail(LEA, DIRECTOR, "Réclamation : attestation", "Bonjour", message_id="<same@x>", date=date)
     # The same mail delivered again: only the servers' trace headers differ.
     redelivered = b"Received: from mx2.example.fr by mx.cafemetrie.example; Fri, 27 Nov 2026 09:01:00 +0000\r\n" + first
-    # Another sender whose (broken or hostile) software reuses the Message-ID.
-    other = make_mail("Marc <marc@example.fr>", DIRECTOR, "Réclamation : facture", "Erreur", message_id="<same@x>")
+    # Another sender whose (broken or hostile) software reuses the Message-ID, at the same minute.
+    other = make_mail(
+        "Marc <marc@example.fr>", DIRECTOR, "Réclamation : facture", "Erreur", message_id="<same@x>", date=date
+    )
     for raw in (first, redelivered, other):
         mail_account.append(raw)
     run_once(config)

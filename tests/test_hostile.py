@@ -9,14 +9,15 @@ from __future__ import annotations
 
 import json
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import MailAccount
+from databases import rows
 from e2e import account_config, invoke, register
 from mails import large_attachment_mail, make_mail, many_headers, nested_attached_mails, tnef_mail
 from servers import SmtpSink
@@ -105,11 +106,9 @@ def config(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> Pa
     return path
 
 
-def recorded(database: Path) -> list[tuple[str, str, int | None, str, str | None]]:
+def recorded(directory: Path) -> list[tuple[Any, ...]]:
     """(outcome, reason, case id, archive path, from) of every mail inboxbot recorded, in order."""
-    with sqlite3.connect(database) as connection:
-        query = "SELECT outcome, reason, case_id, archive_path, from_address FROM mails ORDER BY id"
-        return list(connection.execute(query))
+    return rows(directory, "SELECT outcome, reason, case_id, archive_path, from_address FROM mails ORDER BY id")
 
 
 def wait_until(condition: object, what: str, timeout: float = 60) -> None:
@@ -125,7 +124,7 @@ def test_the_daemon_archives_and_records_every_hostile_mail_and_keeps_going(
     config: Path, mail_account: MailAccount, tmp_path: Path
 ) -> None:
     corpus = hostile_corpus()
-    database = tmp_path / "inboxbot.db"
+    database = tmp_path
     log = tmp_path / "daemon.log"
     with log.open("wb") as handle:
         daemon = subprocess.Popen(
@@ -143,16 +142,16 @@ def test_the_daemon_archives_and_records_every_hostile_mail_and_keeps_going(
             daemon.kill()
     assert "Traceback" not in log.read_text()
 
-    rows = dict(zip(corpus, recorded(database), strict=True))
+    outcomes = dict(zip(corpus, recorded(database), strict=True))
     archive = tmp_path / "archive"
-    for name, (outcome, reason, case_id, path, _) in rows.items():
+    for name, (outcome, reason, case_id, path, _) in outcomes.items():
         assert (archive / path).read_bytes() == corpus[name], name  # archived byte for byte
         assert case_id is not None or reason, f"{name!r} ({outcome}) set aside without a reason"
-    outcome, reason, case_id, _, _ = rows["no From"]
+    outcome, reason, case_id, _, _ = outcomes["no From"]
     assert (outcome, case_id) == ("set_aside", None) and reason.startswith("no sender address")
 
     cases = {case["claimant"]: case for case in register(config)}
-    registered = {name for name, row in rows.items() if row[2] is not None}
+    registered = {name for name, row in outcomes.items() if row[2] is not None}
     assert registered == set(corpus) - {"no From"}
 
     # The forward nested 500 deep: a case for its sender, the attached mail kept whole beside it.
@@ -170,7 +169,7 @@ def test_the_daemon_archives_and_records_every_hostile_mail_and_keeps_going(
     }
 
     # Thousands of headers: the case is there, and says how many headers were read.
-    assert "only 1000 of 5007 headers kept" in rows["5000 headers"][1]
+    assert "only 1000 of 5007 headers kept" in outcomes["5000 headers"][1]
 
 
 def peak_memory_of(config: Path, *args: str, output: Path) -> int:

@@ -26,6 +26,7 @@ from pathlib import Path
 
 import imapclient
 import pytest
+from databases import fresh_database_url
 from e2e import invoke, register, write_config
 from imapclient.exceptions import LoginError
 from mails import make_mail
@@ -101,7 +102,7 @@ def oauth_config(
         username=account.user,
         password="unused",
         smtp_port=sink.port,
-        database_url=f"sqlite:///{directory / 'inboxbot.db'}",
+        database_url=fresh_database_url(directory),
         address=account.user,
         mode="dedicated",
         # Mail already there at the first start is read too (by default it would be left alone).

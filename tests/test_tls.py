@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
+from databases import fresh_database_url
 from e2e import invoke, write_config
 from mails import make_mail
 from servers import DovecotServer, SmtpSink, free_port
@@ -64,7 +65,7 @@ def settings(tmp_path: Path, port: int, ca_file: Path | None) -> Settings:
             "imap": {"host": "127.0.0.1", "port": 1, "security": "plain", "username": "a", "password": "b"},
             "smtp": smtp,
             "director": {"addresses": ["alice@cafemetrie.example"]},
-            "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+            "database": {"url": fresh_database_url(tmp_path)},
             "storage": {"archive_dir": str(tmp_path / "archive")},
         },
         tmp_path,
@@ -152,7 +153,7 @@ def tls_config(
         username=user,
         password="secret",
         smtp_port=sink_port,
-        database_url=f"sqlite:///{directory / 'inboxbot.db'}",
+        database_url=fresh_database_url(directory),
         mode="dedicated",
         imap_extra="\n".join(options),
     )
