@@ -205,6 +205,20 @@ class Mailbox:
             uidnext = (max(uids) + 1) if uids else 1
         return FolderStatus(uidvalidity=uidvalidity, uidnext=int(uidnext))
 
+    def status(self, folder: str) -> FolderStatus | None:
+        """`folder`'s UIDVALIDITY and UIDNEXT without opening it; None if the server does not say.
+
+        STATUS reads the folder's index header: its cost does not grow with the folder, where
+        EXAMINE on a 50,000-mail maildir cost Dovecot some 20 ms at every poll.
+        """
+        try:
+            info = self.client.folder_status(folder, [b"UIDVALIDITY", b"UIDNEXT"])
+        except IMAPClientError:
+            return None
+        if b"UIDVALIDITY" not in info or b"UIDNEXT" not in info:
+            return None
+        return FolderStatus(uidvalidity=int(info[b"UIDVALIDITY"]), uidnext=int(info[b"UIDNEXT"]))
+
     # -- messages --------------------------------------------------------------------------
 
     def uids_above(self, last_uid: int) -> list[int]:

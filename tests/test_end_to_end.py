@@ -877,3 +877,40 @@ def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_c
     assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["lea.martin@example.fr", "marc@example.fr"]
     run_once(config)  # a second cycle changes nothing
     assert len(register(config)) == 2 and len(smtp_sink.messages) == 2
+
+
+def test_a_poll_with_nothing_new_does_not_open_the_folders_even_after_mail_was_deleted_unread(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Opening a 50,000-mail folder costs the server ~20 ms a poll; STATUS says nothing came without it."""
+    from inboxbot.mailbox import Mailbox
+
+    opened: list[str] = []
+    examine = Mailbox.examine
+
+    def spying(self: Mailbox, folder: str) -> Any:
+        opened.append(folder)
+        return examine(self, folder)
+
+    monkeypatch.setattr(Mailbox, "examine", spying)
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    opened.clear()
+    run_once(config)
+    assert opened == []  # nothing new anywhere
+
+    # Two mails arrive and are deleted before inboxbot sees them: UIDNEXT moved, nothing to read.
+    for index in range(2):
+        mail_account.append(complaint(subject=f"Supprimé {index}"))
+    with mail_account.client() as client:
+        client.select_folder("INBOX")
+        client.delete_messages(client.search(["ALL"]))
+        client.expunge()
+    run_once(config)
+    assert opened == ["INBOX"]
+    run_once(config)
+    assert opened == ["INBOX"]  # read up to UIDNEXT: not opened again
+
+    mail_account.append(complaint())
+    run_once(config)
+    assert opened == ["INBOX", "INBOX"] and len(register(config)) == 1
