@@ -178,6 +178,8 @@ class SendResult:
     accepted: bool
     permanent: bool
     error: str
+    # No connection or no login: the server's failure, not this mail's, so not one of its attempts.
+    unreachable: bool = False
 
 
 def smtp_client(settings: SmtpSettings) -> aiosmtplib.SMTP:
@@ -258,7 +260,7 @@ class SmtpSender:
                         else:
                             error = f"cannot connect to {where}: {exc}"
                         for rest in mails[index:]:
-                            on_result(SendResult(rest.id, False, False, error))
+                            on_result(SendResult(rest.id, False, False, error, unreachable=True))
                         return
                 try:
                     await client.sendmail(mail.sender, [mail.recipient], mail.raw)
@@ -286,5 +288,10 @@ def retry_at(settings: OutboxSettings, attempts: int, now: datetime) -> datetime
     """When to try again after `attempts` failures, doubling each time; None to give up."""
     if attempts >= settings.max_attempts:
         return None
-    delay = min(settings.first_retry_seconds * (2 ** max(attempts - 1, 0)), settings.max_retry_seconds)
+    return backoff(settings, attempts, now)
+
+
+def backoff(settings: OutboxSettings, failures: int, now: datetime) -> datetime:
+    """`now` plus the wait after `failures` failures in a row: doubling, up to the longest wait."""
+    delay = min(settings.first_retry_seconds * (2 ** max(failures - 1, 0)), settings.max_retry_seconds)
     return now + timedelta(seconds=delay)

@@ -32,7 +32,7 @@ from inboxbot.intake import Thread, open_case
 from inboxbot.letters import Letters
 from inboxbot.mailbox import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.message import Address, ParsedMail
-from inboxbot.outbox import SendResult, is_inboxbot_message_id, retry_at
+from inboxbot.outbox import SendResult, backoff, is_inboxbot_message_id, retry_at
 from inboxbot.parse import ParseError, parse
 from inboxbot.proof import prove_sender
 from inboxbot.quotes import new_text
@@ -92,6 +92,9 @@ class Pipeline:
         self.directors = frozenset(app.settings.director.addresses)
         self.on_mail = on_mail
         self.should_stop = should_stop
+        # Consecutive sending rounds that found the SMTP server unreachable (the daemon keeps one
+        # Pipeline): how long to wait before the next try.
+        self.smtp_unreachable = 0
 
     # -- folders ---------------------------------------------------------------------------
 
@@ -600,6 +603,7 @@ class Pipeline:
         attempts = {mail.id: mail.attempts for mail in due}
         recipients = {mail.id: mail.recipient for mail in due}
         accepted = 0
+        waiting: list[str] = []  # errors of mails that wait for an unreachable server
 
         def record(result: SendResult) -> None:
             nonlocal accepted
@@ -611,19 +615,33 @@ class Pipeline:
                     accepted += 1
                     log.info("mail sent to %s", recipients[result.outgoing_id])
                     return
-                later = (
-                    None if result.permanent else retry_at(app.settings.outbox, attempts[result.outgoing_id] + 1, now)
-                )
-                unit.mark_attempt_failed(result.outgoing_id, result.error, now, later)
+                if result.unreachable:
+                    # Not the mail's fault: it waits without using up its attempts, never given up.
+                    later: datetime | None = backoff(app.settings.outbox, self.smtp_unreachable + 1, now)
+                    waiting.append(result.error)
+                elif result.permanent:
+                    later = None
+                else:
+                    later = retry_at(app.settings.outbox, attempts[result.outgoing_id] + 1, now)
+                unit.mark_attempt_failed(result.outgoing_id, result.error, now, later, counted=not result.unreachable)
             report.send_failures += 1
-            log.warning(
-                "sending to %s failed%s: %s",
-                recipients[result.outgoing_id],
-                "" if later else " for good",
-                result.error,
-            )
+            if not result.unreachable:
+                log.warning(
+                    "sending to %s failed%s: %s",
+                    recipients[result.outgoing_id],
+                    "" if later else " for good",
+                    result.error,
+                )
 
         app.sender().send(due, record)
+        if waiting:
+            # Once per outage, not once per mail and per cycle.
+            if self.smtp_unreachable == 0:
+                log.warning("%d mail(s) wait for the SMTP server: %s", len(waiting), waiting[0])
+            self.smtp_unreachable += 1
+        elif self.smtp_unreachable:
+            log.info("the SMTP server is reachable again")
+            self.smtp_unreachable = 0
         # Only a batch sent in full says more may be waiting; failures wait for their retry time.
         return accepted if accepted == len(due) else 0
 

@@ -914,3 +914,27 @@ def test_a_poll_with_nothing_new_does_not_open_the_folders_even_after_mail_was_d
     mail_account.append(complaint())
     run_once(config)
     assert opened == ["INBOX", "INBOX"] and len(register(config)) == 1
+
+
+def test_an_unreachable_smtp_server_never_uses_up_a_mails_attempts(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A weekend without SMTP (or a revoked sign-in) must not give up the acknowledgements."""
+    config = account_config(
+        tmp_path, mail_account, smtp_sink, extra="[outbox]\nmax_attempts = 1\nfirst_retry_seconds = 0\n"
+    )
+    first_meeting(config)
+    port = smtp_sink.port
+    smtp_sink.stop()
+    mail_account.append(complaint())
+    with caplog.at_level("WARNING", logger="inboxbot.pipeline"):
+        for _ in range(3):
+            run_once(config)
+    (case,) = register(config)
+    assert case["acknowledged_at"] is None
+    waits = [r.getMessage() for r in caplog.records if "wait for the SMTP server" in r.getMessage()]
+    assert len(waits) == 3  # once per run --once here; the daemon keeps its count and says it once
+    smtp_sink.start(port=port)
+    run_once(config)
+    (ack,) = smtp_sink.wait_for(1)
+    assert ack.rcpt_tos == ["lea.martin@example.fr"] and register(config)[0]["acknowledged_at"] is not None

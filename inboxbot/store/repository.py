@@ -641,10 +641,16 @@ class Unit:
                 )
         return True
 
-    def mark_attempt_failed(self, outgoing_id: int, error: str, now: datetime, retry_at: datetime | None) -> None:
-        """A failed attempt: retried at `retry_at`, or given up on for good when None."""
+    def mark_attempt_failed(
+        self, outgoing_id: int, error: str, now: datetime, retry_at: datetime | None, counted: bool = True
+    ) -> None:
+        """A failed attempt: retried at `retry_at`, or given up on for good when None.
+
+        `counted=False` for a server that could not be reached: the mail waits without using up
+        its attempts, so a weekend without SMTP never gives up an acknowledgement.
+        """
         row = self.session.get_one(OutboxRow, outgoing_id)
-        row.attempts += 1
+        row.attempts += 1 if counted else 0
         row.last_error = error[:2000]
         if retry_at is None:
             row.status = FAILED
