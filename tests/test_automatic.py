@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tracemalloc
 from email.message import EmailMessage
 
 import pytest
+from mails import large_attachment_mail
 
 from inboxbot.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.parse import parse
@@ -235,3 +237,31 @@ def test_bounce_that_names_nothing_yields_nothing() -> None:
         b"Subject: Undeliverable\r\n\r\nSorry.\r\n"
     )
     assert bounced_message_ids(parse(raw), raw) == ()
+
+
+def test_a_bounce_carrying_a_large_original_is_read_without_parsing_it_whole() -> None:
+    """tracemalloc, not a timing: parsing the whole bounce again cost ten times its size."""
+    original = large_attachment_mail(8 * 1024 * 1024)  # Message-ID: <large-8388608@example.fr>
+    boundary = "bounce-boundary"
+    raw = (
+        (
+            "From: Mail Delivery System <MAILER-DAEMON@mx.example.fr>\r\nTo: alice@cafemetrie.example\r\n"
+            "Subject: Undelivered Mail Returned to Sender\r\nMessage-ID: <bounce@mx.example.fr>\r\n"
+            f'MIME-Version: 1.0\r\nContent-Type: multipart/report; report-type=delivery-status; boundary="{boundary}"'
+            f"\r\n\r\n--{boundary}\r\nContent-Type: text/plain\r\n\r\nThe mail could not be delivered.\r\n"
+            f"--{boundary}\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example.fr\r\n\r\n"
+            f"Final-Recipient: rfc822; lea@example.fr\r\nAction: failed\r\nStatus: 5.1.1\r\n"
+            f"--{boundary}\r\nContent-Type: message/rfc822\r\n\r\n"
+        ).encode()
+        + original
+        + f"\r\n--{boundary}--\r\n".encode()
+    )
+    mail = parse(raw)
+    tracemalloc.start()
+    try:
+        found = bounced_message_ids(mail, raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert found[0] == "large-8388608@example.fr"
+    assert peak < len(raw), f"reading the bounce allocated {peak / len(raw):.1f} times its size"
