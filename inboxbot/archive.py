@@ -85,6 +85,31 @@ class Archive:
             _write_atomically(target, payload)
         return relative
 
+    def remove(self, path: Path | str) -> None:
+        """Delete the archived file at `path` (relative to the root), for the retention purge.
+
+        Refuses (ValueError, nothing deleted) a path that resolves outside the root: the path comes
+        from the database, and neither a stored "../" nor a link planted in the tree may make a purge
+        delete something else. A mail's attachment folder goes too once it is empty. Raises
+        FileNotFoundError when the file was already gone, OSError when it cannot be removed.
+        """
+        target = self._inside(Path(path))
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            self._prune(target.parent)
+            raise
+        self._prune(target.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove an attachment folder (<sha256>/) once empty, so none is left behind; never a month folder."""
+        root = self.root.resolve()
+        if folder != root and root in folder.parents and _SHA256.fullmatch(folder.name):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty: another record's files are still there
+
     def _inside(self, relative: Path) -> Path:
         """The absolute path of `relative`, refusing anything that resolves outside the root.
 

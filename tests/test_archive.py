@@ -162,3 +162,25 @@ def test_symlink_planted_in_the_tree_cannot_redirect_writes(tmp_path: Path) -> N
     with pytest.raises(ValueError):
         Archive(root).store_attachment(digest, 1, "a.pdf", b"x", RECEIVED)
     assert list(outside.iterdir()) == []
+
+
+def test_remove_deletes_inside_the_root_only_and_prunes_an_empty_attachment_folder(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    stored = archive.store(RAW, RECEIVED)
+    attachment = archive.store_attachment(stored.sha256, 1, "scan.pdf", b"%PDF", RECEIVED)
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"keep me")
+    (root / "2024" / "03" / "link.eml").symlink_to(precious)
+
+    for outside in ("../precious.txt", "2024/03/link.eml"):
+        with pytest.raises(ValueError):
+            archive.remove(outside)
+    assert precious.read_bytes() == b"keep me"
+
+    archive.remove(attachment)
+    assert not (root / attachment).parent.exists()  # the mail's attachment folder, now empty
+    archive.remove(stored.path)
+    assert not (root / stored.path).exists() and (root / "2024" / "03").is_dir()  # month folders stay
+    with pytest.raises(FileNotFoundError):
+        archive.remove(stored.path)
