@@ -131,6 +131,9 @@ class OutgoingDraft:
     raw: bytes
 
 
+READ_ONLY = "inboxbot_read_only"  # execution option of the engine behind `Store.reading`
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine tuned so that two processes can share one database safely.
 
@@ -152,7 +155,10 @@ def create_store_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A unit that only reads (Store.reading) takes no write lock: a long export must not hold
+            # the daemon's writes up; in WAL mode it reads a consistent snapshot all the same.
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -206,6 +212,13 @@ class Store:
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(734518)"))
                 connection.commit()
+
+    @contextmanager
+    def reading(self) -> Iterator[Unit]:
+        """A transaction for reading only (exports, reports): one snapshot, and on SQLite no write lock."""
+        with Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
+            with session.begin():
+                yield Unit(session)
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:
