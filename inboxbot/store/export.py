@@ -58,14 +58,16 @@ def register_details(
 
 
 def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[CaseDetail]:
-    session = unit.session
+    # The session's connection: a Core select run through the Session itself still goes through the
+    # ORM's result machinery, which took 40 % of a CSV export.
+    connection = unit.session.connection()
     # Core rows, not ORM objects (several times cheaper to load); they carry the same attributes, which
     # is all `_case` and `_action` read.
     in_chunk = select(CaseRow.__table__).where(CaseRow.id.in_(ids))
-    cases = {row.id: _case(cast(CaseRow, row)) for row in session.execute(in_chunk)}
+    cases = {row.id: _case(cast(CaseRow, row)) for row in connection.execute(in_chunk)}
     actions: dict[int, list[Action]] = {case_id: [] for case_id in ids}
     in_chunk = select(ActionRow.__table__).where(ActionRow.case_id.in_(ids))
-    for row in session.execute(in_chunk.order_by(ActionRow.seq)):
+    for row in connection.execute(in_chunk.order_by(ActionRow.seq)):
         actions[row.case_id].append(_action(cast(ActionRow, row)))
     logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in ids}
     events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
@@ -75,7 +77,7 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
     elif exchanges is Exchanges.COUNT:
         for table in (MailRow, OutboxRow):
             grouped = select(table.case_id, func.count()).where(table.case_id.in_(ids)).group_by(table.case_id)
-            for case_id, count in session.execute(grouped):
+            for case_id, count in connection.execute(grouped):
                 counts[cast(int, case_id)] += count  # never None: selected by id
     for case_id in ids:
         yield CaseDetail(
@@ -92,7 +94,7 @@ def _read_log(
 ) -> None:
     """The exchange log and history of the chunk's cases, as `Unit.case_details` gives them, without
     the outgoing mails' raw bytes."""
-    session = unit.session
+    connection = unit.session.connection()
     mails = select(
         MailRow.case_id,
         MailRow.direction,
@@ -106,7 +108,7 @@ def _read_log(
         MailRow.created_at,
         MailRow.archive_path,
     ).where(MailRow.case_id.in_(ids))
-    for mail in session.execute(mails.order_by(MailRow.id)):
+    for mail in connection.execute(mails.order_by(MailRow.id)):
         logs[mail.case_id].append(
             LogEntry(
                 direction=mail.direction,
@@ -130,7 +132,7 @@ def _read_log(
         OutboxRow.recipient,
         OutboxRow.status,
     ).where(OutboxRow.case_id.in_(ids))
-    for out in session.execute(outgoing.order_by(OutboxRow.id)):
+    for out in connection.execute(outgoing.order_by(OutboxRow.id)):
         logs[out.case_id].append(
             LogEntry(
                 direction="out",
@@ -144,7 +146,7 @@ def _read_log(
             )
         )
     history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
-    for event in session.execute(
+    for event in connection.execute(
         history.where(CaseEventRow.case_id.in_(ids)).order_by(CaseEventRow.at, CaseEventRow.id)
     ):
         events[event.case_id].append(CaseEvent(at=event.at, actor=event.actor, type=event.type, detail=event.detail))
