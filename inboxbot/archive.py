@@ -24,8 +24,6 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from inboxbot.parse import safe_filename
-
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -75,6 +73,8 @@ class Archive:
             raise ValueError(f"not a SHA-256 hex digest: {sha256_of_mail!r}")
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"attachment index must be a non-negative integer: {index!r}")
+        from inboxbot.parse import safe_filename  # the parser (mail-parser): not for commands that only read
+
         name = f"{index:02d}-{safe_filename(filename, f'piece-jointe-{index}.bin')}"
         folder = _month(received_at) / sha256_of_mail
         relative = folder / name

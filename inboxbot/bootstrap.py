@@ -10,17 +10,20 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import inboxbot
 from inboxbot.archive import Archive
 from inboxbot.config import Settings
 from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.decide import Policy
-from inboxbot.mailbox import Mailbox
-from inboxbot.outbox import SmtpSender
 from inboxbot.render import MAIL_TEMPLATES, Renderer
 from inboxbot.rules import RuleSet, load_rules
 from inboxbot.store.repository import Store
+
+if TYPE_CHECKING:
+    from inboxbot.mailbox import Mailbox
+    from inboxbot.outbox import SmtpSender
 
 Clock = Callable[[], datetime]
 
@@ -45,10 +48,16 @@ class App:
     policy: Policy
     clock: Clock
 
+    # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
+    # only: `digest --print`, `report` and the exports start faster without them.
     def mailbox(self) -> Mailbox:
+        from inboxbot.mailbox import Mailbox
+
         return Mailbox(self.settings.imap)
 
     def sender(self) -> SmtpSender:
+        from inboxbot.outbox import SmtpSender
+
         return SmtpSender(self.settings.smtp)
 
     def close(self) -> None:

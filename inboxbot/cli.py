@@ -254,8 +254,6 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.digest import build_digest, queue_digest
-    from inboxbot.pipeline import CycleReport, Pipeline
-    from inboxbot.store.repository import AlreadyRunning
 
     app = build(_settings(args))
     try:
@@ -271,6 +269,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         if not queue_digest(app, now):
             print('nothing to send today (digest.when_empty = "skip")')
             return 0
+        from inboxbot.pipeline import CycleReport, Pipeline  # sending: IMAP and SMTP, only for --send
+        from inboxbot.store.repository import AlreadyRunning
+
         report = CycleReport()
         try:
             # Sending while the daemon runs could send a pending mail twice: leave it to the daemon then.
@@ -457,16 +458,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    from inboxbot.mailbox import MailboxError
-    from inboxbot.retention import PurgeRefused
-    from inboxbot.rules import RuleError
-    from inboxbot.store.repository import AlreadyRunning
-
     try:
         result: int = args.func(args)
         return result
-    except (ConfigError, RuleError, MailboxError, AlreadyRunning, PurgeRefused) as exc:
+    except ConfigError as exc:
         print(f"inboxbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if isinstance(exc, _user_errors()):
+            print(f"inboxbot: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+# Errors the user can fix, by module: looked up only among the modules the command has imported (an
+# error can only come from one of those), so a short command does not import the mailbox, the purge
+# and the rules just to name their errors.
+_USER_ERRORS = (
+    ("inboxbot.mailbox", "MailboxError"),
+    ("inboxbot.retention", "PurgeRefused"),
+    ("inboxbot.rules", "RuleError"),
+    ("inboxbot.store.repository", "AlreadyRunning"),
+)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    found: list[type[Exception]] = []
+    for module, name in _USER_ERRORS:
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
