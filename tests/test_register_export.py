@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import threading
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -188,3 +189,29 @@ def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
     values = list(sheet.iter_rows(values_only=True))
     column = values[0].index("Nombre d'échanges")
     assert [(row[0], row[column]) for row in values[1:]] == [(number, exchanges[number]) for number in order]
+
+
+def test_an_export_in_progress_does_not_hold_the_daemons_writes_up(tmp_path: Path) -> None:
+    """An export reads for as long as the register is large; on SQLite it must not take the write lock."""
+    store = Store.open(f"sqlite:///{tmp_path / 'inboxbot.db'}")
+    try:
+        with store.unit() as unit:
+            seed(unit, 3)
+        written = threading.Event()
+
+        def write() -> None:
+            with store.unit() as unit:
+                unit.add_event(1, START, "inboxbot", "note", "written during an export")
+            written.set()
+
+        with store.reading() as unit:
+            details = register_details(unit, Exchanges.LOG, chunk=1)
+            first = next(details)  # the export is under way, its snapshot taken
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert written.wait(timeout=20), "the write waited for the export to finish"
+            rest = list(details)
+        writer.join()
+        assert [d.case.number for d in (first, *rest)] == ["2025-0000", "2025-0001", "2025-0002"]
+    finally:
+        store.close()
