@@ -80,6 +80,8 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
             for case_id, count in connection.execute(grouped):
                 counts[cast(int, case_id)] += count  # never None: selected by id
     for case_id in ids:
+        if case_id not in cases:
+            continue  # purged since the ids were read, by a unit without one snapshot (`Store.unit`)
         yield CaseDetail(
             case=cases[case_id],
             messages=tuple(exchange_order(logs[case_id])),

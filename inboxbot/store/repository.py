@@ -219,8 +219,15 @@ class Store:
 
     @contextmanager
     def reading(self) -> Iterator[Unit]:
-        """A transaction for reading only (exports, reports): one snapshot, and on SQLite no write lock."""
-        with Session(self.engine.execution_options(**{READ_ONLY: True}), expire_on_commit=False) as session:
+        """A transaction for reading only (exports, reports): one snapshot, and on SQLite no write lock.
+
+        One snapshot, so a register read in chunks is the register at one instant even if the daemon
+        writes meanwhile: WAL on SQLite gives it; PostgreSQL needs REPEATABLE READ.
+        """
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        with Session(self.engine.execution_options(**options), expire_on_commit=False) as session:
             with session.begin():
                 yield Unit(session)
 
