@@ -255,7 +255,7 @@ def cmd_digest(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.digest import build_digest, queue_digest
 
-    app = build(_settings(args))
+    app = build(_settings(args), check_templates=not args.print)
     try:
         now = app.clock()
         if args.print:

@@ -166,8 +166,9 @@ class DigestView:
 
 def build_digest(app: App, now: datetime) -> Digest | None:
     """The digest as it would be sent at `now`; None when there is nothing to say and
-    `digest.when_empty` is "skip". Queues nothing and changes nothing."""
-    with app.store.unit() as unit:
+    `digest.when_empty` is "skip". Queues nothing and changes nothing, so it reads without taking
+    the database's write lock (`Store.reading`)."""
+    with app.store.reading() as unit:
         view = gather(app, unit, now)
     if view.empty and app.settings.digest.when_empty == "skip":
         return None
