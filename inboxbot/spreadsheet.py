@@ -206,13 +206,14 @@ def _action_row(number: str, action: Action, tz: ZoneInfo, today: date) -> list[
         ACTION_STATUS_LABELS.get(action.status, action.status) if action.status else None,
         "oui" if action_overdue(action, today) else None,
         action.result,
-        _local(action.created_at, tz),
-        _local(action.updated_at, tz),
+        action.created_at.astimezone(tz).replace(tzinfo=None),
+        action.updated_at.astimezone(tz).replace(tzinfo=None),
     ]
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
-    """An instant as the naive wall-clock time of the organisation Excel wants, to the second as in JSON."""
+    """A case's instant as the naive wall-clock time of the organisation Excel wants, to the second as
+    the JSON register gives it."""
     return None if value is None else value.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
 
