@@ -339,8 +339,15 @@ def cmd_register(args: argparse.Namespace) -> int:
                 if to_stdout:
                     writer(details, sys.stdout, tz, own)
                     return 0
-                with open(args.output, "w", encoding="utf-8", newline="") as out:
-                    count = writer(details, out, tz, own)
+                # Written beside the target and renamed once complete: a failure half-way leaves no file
+                # that looks like a whole register.
+                partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+                try:
+                    with open(partial, "w", encoding="utf-8", newline="") as out:
+                        count = writer(details, out, tz, own)
+                    os.replace(partial, args.output)
+                finally:
+                    partial.unlink(missing_ok=True)
     finally:
         store.close()
     print(f"{count} case(s) written to {args.output}")

@@ -135,19 +135,19 @@ def write_register_xlsx(
     exchanged, not who wrote them; it is kept so every register writer takes the same arguments.
     """
     del own_address
+    # XlsxWriter writes the file only on close(): if reading the register fails half-way, it is not
+    # closed, and no truncated workbook that looks complete is left behind.
     workbook = Workbook(target, {"constant_memory": True})
-    try:
-        styles = _Styles(workbook)
-        cases = _Sheet(workbook, styles, "Dossiers", CASE_COLUMNS)
-        actions = _Sheet(workbook, styles, "Actions", ACTION_COLUMNS)
-        for detail in details:
-            cases.append(_case_row(detail, tz, today))
-            for action in detail.actions:
-                actions.append(_action_row(detail.case.number, action, tz, today))
-        cases.add_filter()
-        actions.add_filter()
-    finally:
-        workbook.close()
+    styles = _Styles(workbook)
+    cases = _Sheet(workbook, styles, "Dossiers", CASE_COLUMNS)
+    actions = _Sheet(workbook, styles, "Actions", ACTION_COLUMNS)
+    for detail in details:
+        cases.append(_case_row(detail, tz, today))
+        for action in detail.actions:
+            actions.append(_action_row(detail.case.number, action, tz, today))
+    cases.add_filter()
+    actions.add_filter()
+    workbook.close()
     return cases.rows - 1
 
 

@@ -12,13 +12,18 @@ import csv
 import io
 import json
 import threading
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import openpyxl
+import pytest
 
+from inboxbot.cases import CaseDetail
 from inboxbot.register import case_record, to_csv, write_json
+from inboxbot.store import export
 from inboxbot.store.export import CHUNK, Exchanges, register_details
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
 from tests.e2e import invoke, write_config
@@ -215,3 +220,36 @@ def test_an_export_in_progress_does_not_hold_the_daemons_writes_up(tmp_path: Pat
         assert [d.case.number for d in (first, *rest)] == ["2025-0000", "2025-0001", "2025-0002"]
     finally:
         store.close()
+
+
+def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    try:
+        with store.unit() as unit:
+            seed(unit, 3, busy=False)
+    finally:
+        store.close()
+    config = write_config(
+        tmp_path,
+        imap_host="127.0.0.1",
+        imap_port=9,
+        username="alice",
+        password="unused",
+        smtp_port=9,
+        database_url=f"sqlite:///{database}",
+        address=OWN,
+    )
+    real = export.register_details
+
+    def failing(*args: Any, **kwargs: Any) -> Iterator[CaseDetail]:
+        yield next(real(*args, **kwargs))
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(export, "register_details", failing)
+    for fmt in ("json", "csv", "xlsx"):
+        target = tmp_path / "out" / f"registre.{fmt}"
+        target.parent.mkdir(exist_ok=True)
+        with pytest.raises(OSError, match="disk gone"):
+            invoke(config, "register", "export", "--format", fmt, "--output", str(target))
+        assert list(target.parent.iterdir()) == [], fmt
