@@ -116,16 +116,16 @@ def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) ->
             exchanges = seed(unit, 23)
         with store.reading() as unit:
             for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
-                whole = unit.case_details(unit.cases(**filters))  # type: ignore[arg-type]
+                whole = unit.case_details(unit.cases(**filters))
                 assert whole, filters
-                streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))  # type: ignore[arg-type]
+                streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))
                 assert streamed == whole, filters
-                counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))  # type: ignore[arg-type]
+                counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))
                 assert [(d.case, d.actions, d.exchanges) for d in counted] == [
                     (d.case, d.actions, len(d.messages)) for d in whole
                 ]
                 assert all(not d.messages and not d.events for d in counted)  # never read for a count
-                bare = list(register_details(unit, Exchanges.NONE, chunk=7, **filters))  # type: ignore[arg-type]
+                bare = list(register_details(unit, Exchanges.NONE, chunk=7, **filters))
                 assert [(d.case, d.actions) for d in bare] == [(d.case, d.actions) for d in whole]
             everything = list(register_details(unit, Exchanges.LOG, chunk=7))
         assert {d.case.number: len(d.messages) for d in everything} == exchanges
@@ -154,16 +154,10 @@ def test_streamed_files_are_the_files_written_at_once(tmp_path: Path) -> None:
         store.close()
 
 
-def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
-    database = tmp_path / "inboxbot.db"
-    store = Store.open(f"sqlite:///{database}")
-    try:
-        with store.unit() as unit:
-            exchanges = seed(unit, CHUNK + 3, busy=False)
-    finally:
-        store.close()
-    config = write_config(
-        tmp_path,
+def export_config(directory: Path, database: Path) -> Path:
+    """A config for commands that only read the database: no mail server is ever contacted."""
+    return write_config(
+        directory,
         imap_host="127.0.0.1",
         imap_port=9,
         username="alice",
@@ -172,6 +166,17 @@ def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
         database_url=f"sqlite:///{database}",
         address=OWN,
     )
+
+
+def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    try:
+        with store.unit() as unit:
+            exchanges = seed(unit, CHUNK + 3, busy=False)
+    finally:
+        store.close()
+    config = export_config(tmp_path, database)
     order = sorted(exchanges, key=lambda number: received_of(int(number[5:])))
 
     written = invoke(config, "register", "export", "--format", "json", "--output", str(tmp_path / "r.json"))
@@ -230,16 +235,7 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatc
             seed(unit, 3, busy=False)
     finally:
         store.close()
-    config = write_config(
-        tmp_path,
-        imap_host="127.0.0.1",
-        imap_port=9,
-        username="alice",
-        password="unused",
-        smtp_port=9,
-        database_url=f"sqlite:///{database}",
-        address=OWN,
-    )
+    config = export_config(tmp_path, database)
     real = export.register_details
 
     def failing(*args: Any, **kwargs: Any) -> Iterator[CaseDetail]:
