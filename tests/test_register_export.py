@@ -249,3 +249,26 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatc
         with pytest.raises(OSError, match="disk gone"):
             invoke(config, "register", "export", "--format", fmt, "--output", str(target))
         assert list(target.parent.iterdir()) == [], fmt
+
+
+def test_csv_and_xlsx_word_deadlines_alike_a_dismissed_case_included() -> None:
+    from tests.test_spreadsheet import OWN as SHEET_OWN
+    from tests.test_spreadsheet import PARIS, by_header, seeded, sheet, workbook
+
+    details = seeded()
+    header, *rows = list(csv.reader(io.StringIO(to_csv(details, PARIS, SHEET_OWN).lstrip("\ufeff")), delimiter=";"))
+    in_csv = {
+        row[0]: (row[header.index("Accusé de réception dans les délais")], row[header.index("Réponse dans les délais")])
+        for row in rows
+    }
+    cases = sheet(workbook(details), "Dossiers")
+    in_xlsx = {
+        by_header(cases, row)["Numéro"]: (
+            by_header(cases, row)["Accusé de réception dans les délais"],
+            by_header(cases, row)["Réponse dans les délais"],
+        )
+        for row in range(2, cases.max_row + 1)
+    }
+    assert in_csv["2026-0004"] == in_xlsx["2026-0004"] == ("sans objet", "sans objet")  # classée sans suite
+    assert in_csv["2026-0001"] == in_xlsx["2026-0001"] == ("oui", "oui")
+    assert rows[3][header.index("Statut")] == "classée sans suite"
