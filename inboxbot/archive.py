@@ -12,17 +12,24 @@ Layout under the root:
 
 YYYY/MM is the month of `received_at` in UTC. Pass the server's receipt time (IMAP INTERNALDATE),
 not the time of fetching: it is what keeps a re-fetched mail in the same month folder.
+
+Durability: by default every file is synced to disk before `store` returns. The pipeline instead
+stores a batch of mails with `durable=False` and calls `sync()` once before the transaction that
+refers to them commits: a sync per mail measured 2-7 ms here, a tenth of a mail storm's budget.
 """
 
 from __future__ import annotations
 
+import ctypes
 import hashlib
 import os
 import re
+import sys
 import tempfile
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -41,15 +48,34 @@ class Archive:
 
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
+        self._unsynced: list[Path] = []
 
-    def store(self, raw: bytes, received_at: datetime) -> StoredMail:
-        """Archive `raw` unless an identical copy is already there; either way say where it is."""
+    def store(self, raw: bytes, received_at: datetime, *, durable: bool = True) -> StoredMail:
+        """Archive `raw` unless an identical copy is already there; either way say where it is.
+
+        With `durable=False` the file is complete and in place but may not be on disk yet after a
+        power cut: call `sync()` before recording anywhere that it is archived.
+        """
         digest = hashlib.sha256(raw).hexdigest()
         relative = _month(received_at) / f"{digest}.eml"
         target = self._inside(relative)
         if not _same_size(target, len(raw)):
-            _write_atomically(target, raw)
+            _write_atomically(target, raw, durable=durable)
+            if not durable:
+                self._unsynced.append(target)
         return StoredMail(path=relative, sha256=digest, size=len(raw))
+
+    def sync(self) -> None:
+        """Put every file stored with `durable=False` safely on disk, with the folders naming them."""
+        if not self._unsynced:
+            return
+        pending, self._unsynced = self._unsynced, []
+        if _syncfs(self.root):
+            return
+        for path in pending:
+            _sync_file(path)
+        for folder in {path.parent for path in pending}:
+            _sync_folder(folder)
 
     def read(self, path: Path | str) -> bytes:
         """The bytes archived at `path` (relative to the root, as `store` returned it)."""
@@ -62,6 +88,8 @@ class Archive:
         filename: str,
         payload: bytes,
         received_at: datetime,
+        *,
+        durable: bool = True,
     ) -> Path:
         """Write attachment number `index` of a stored mail; returns its path under the root.
 
@@ -82,7 +110,9 @@ class Archive:
         if target.parent != self._inside(folder):
             raise ValueError(f"attachment name escapes its folder: {filename!r}")
         if not (_same_size(target, len(payload)) and target.read_bytes() == payload):
-            _write_atomically(target, payload)
+            _write_atomically(target, payload, durable=durable)
+            if not durable:
+                self._unsynced.append(target)
         return relative
 
     def remove(self, path: Path | str) -> None:
@@ -137,12 +167,12 @@ def _same_size(path: Path, size: int) -> bool:
         return False
 
 
-def _write_atomically(target: Path, data: bytes) -> None:
+def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
     """Put `data` at `target` so that readers see either no file or the whole file, never part.
 
     The temporary file lives in the same folder, so the final rename stays on one filesystem
-    and is atomic; both the file and the folder are synced, so a power cut after returning
-    cannot lose the mail we have told the caller is safe.
+    and is atomic; when `durable`, both the file and the folder are synced, so a power cut after
+    returning cannot lose the mail we have told the caller is safe.
     """
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
@@ -151,7 +181,8 @@ def _write_atomically(target: Path, data: bytes) -> None:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
             handle.flush()
-            os.fsync(handle.fileno())
+            if durable:
+                os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         try:
@@ -159,7 +190,48 @@ def _write_atomically(target: Path, data: bytes) -> None:
         except FileNotFoundError:
             pass
         raise
-    _sync_folder(folder)
+    if durable:
+        _sync_folder(folder)
+
+
+def _sync_file(path: Path) -> None:
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def _load_syncfs() -> Any:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        return libc.syncfs
+    except (OSError, AttributeError):
+        return None
+
+
+_SYNCFS = _load_syncfs()
+
+
+def _syncfs(path: Path) -> bool:
+    """Flush the whole filesystem holding `path` in one call (Linux's syncfs(2)).
+
+    One call for a batch of hundreds of files costs about what one fsync does; False where the
+    call does not exist, and the caller syncs file by file. Since Linux 5.8 it reports write
+    errors, which are raised like fsync's.
+    """
+    if _SYNCFS is None:
+        return False
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        if _SYNCFS(descriptor) != 0:
+            number = ctypes.get_errno()
+            raise OSError(number, f"syncfs {path}: {os.strerror(number)}")
+    finally:
+        os.close(descriptor)
+    return True
 
 
 def _sync_folder(folder: Path) -> None:

@@ -8,15 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import os
-import ssl
 import stat
 from collections.abc import Callable
 
 import aiosmtplib
 
 from inboxbot.bootstrap import build_renderer, load_rule_set
-from inboxbot.config import Settings, tls_context
-from inboxbot.mailbox import Mailbox, MailboxError
+from inboxbot.config import Settings, tls_context, tls_error_in, tls_failure
+from inboxbot.mailbox import SENT, Mailbox, MailboxError
+from inboxbot.oauth import OAuthError, TokenSource
+from inboxbot.outbox import smtp_login
 from inboxbot.rules import RuleError
 from inboxbot.store.repository import Store
 
@@ -25,7 +26,18 @@ class CheckFailed(Exception):
     pass
 
 
-def _check_smtp(settings: Settings) -> str:
+def _check_oauth2(settings: Settings, tokens: TokenSource, say: Callable[[str], None]) -> None:
+    """The token before the logins, so a refused sign-in is reported as that and not as a bad login."""
+    try:
+        tokens.access_token()
+    except OAuthError as exc:
+        raise CheckFailed(str(exc)) from exc
+    saved = tokens.current()
+    until = f", access token valid until {saved.expires_at:%Y-%m-%d %H:%M %Z}" if saved and saved.expires_at else ""
+    say(f"oauth2: {tokens.settings.provider} sign-in works (tokens kept in {tokens.settings.token_file}){until}")
+
+
+def _check_smtp(settings: Settings, tokens: TokenSource | None = None) -> str:
     s = settings.smtp
     where = f"SMTP {s.host}:{s.port}"
 
@@ -40,22 +52,33 @@ def _check_smtp(settings: Settings) -> str:
         )
         try:
             await client.connect()
-        except ssl.SSLError as exc:
-            raise CheckFailed(f"{where}: TLS failed: {exc.reason or exc}") from exc
-        except aiosmtplib.SMTPConnectError as exc:
-            cause = exc.__cause__
-            if isinstance(cause, ssl.SSLError):
-                raise CheckFailed(f"{where}: TLS failed: {cause.reason or cause}") from exc
-            raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
         except (aiosmtplib.SMTPException, OSError) as exc:
+            tls = tls_error_in(exc)
+            if tls is not None:
+                raise CheckFailed(f"{where}: TLS failed: {tls_failure(tls)}") from exc
+            if s.security == "starttls" and "STARTTLS" in str(exc):
+                raise CheckFailed(
+                    f'{where}: the server does not offer STARTTLS (smtp.security = "starttls"); '
+                    'not sending without TLS: try security = "tls" on port 465'
+                ) from exc
+            if isinstance(exc, (aiosmtplib.SMTPConnectError, OSError)):
+                raise CheckFailed(f"{where}: cannot connect: {exc}") from exc
             raise CheckFailed(f"{where}: {exc}") from exc
         try:
             if s.username:
                 try:
-                    await client.login(s.username, s.password or "")
+                    if tokens is not None:
+                        await smtp_login(client, s, tokens)
+                    else:
+                        await client.login(s.username, s.password or "")
                 except aiosmtplib.SMTPAuthenticationError as exc:
                     raise CheckFailed(f"{where}: login refused for {s.username}: {exc.message}") from exc
-            return f"{where}: connected ({s.security}){', logged in as ' + s.username if s.username else ''}"
+                except OAuthError as exc:
+                    raise CheckFailed(f"{where}: {exc}") from exc
+                except aiosmtplib.SMTPException as exc:
+                    raise CheckFailed(f"{where}: cannot log in as {s.username}: {exc}") from exc
+            how = " with OAuth2" if tokens is not None else ""
+            return f"{where}: connected ({s.security}){', logged in as ' + s.username + how if s.username else ''}"
         finally:
             try:
                 await client.quit()
@@ -87,14 +110,30 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         except Exception as exc:  # noqa: BLE001 - any driver error is a database problem to report
             raise CheckFailed(f"database: {type(exc).__name__}: {exc}") from exc
         say(f"database: {settings.database.url.split('@')[-1]}: schema up to date")
+        oauth2 = settings.imap.oauth2 or settings.smtp.oauth2
+        tokens = TokenSource(oauth2) if oauth2 is not None else None
+        if tokens is not None:
+            _check_oauth2(settings, tokens, say)
         try:
-            with Mailbox(settings.imap) as mailbox:
+            with Mailbox(settings.imap, tokens if settings.imap.oauth2 else None) as mailbox:
                 say(f"IMAP {settings.imap.host}:{settings.imap.port}: logged in as {settings.imap.username}")
-                for folder in mailbox.watched_folders():
+                folders = mailbox.watched_folders()
+                for folder in folders:
                     say(f"  watching {folder.name!r} ({folder.role})")
+                sent = next((f.name for f in folders if f.role == SENT), None)
+                if settings.imap.watch_sent and sent is None:
+                    say(
+                        "warning: no Sent folder found (none flagged \\Sent by the server, none with a usual name): "
+                        "the director's replies and her proof of commands are not seen; set imap.sent_folder"
+                    )
+                if settings.imap.save_sent:
+                    target = sent or mailbox.sent_folder()
+                    if target is None:
+                        raise CheckFailed("imap.save_sent: no Sent folder to save copies to; set imap.sent_folder")
+                    say(f"  copies of what inboxbot sends are saved to {target!r} (imap.save_sent)")
         except MailboxError as exc:
             raise CheckFailed(str(exc)) from exc
-        say(_check_smtp(settings))
+        say(_check_smtp(settings, tokens if settings.smtp.oauth2 else None))
     except CheckFailed as exc:
         say(f"error: {exc}")
         return 1

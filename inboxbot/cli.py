@@ -53,10 +53,58 @@ def cmd_run(args: argparse.Namespace) -> int:
         app.close()
 
 
+def cmd_init(args: argparse.Namespace) -> int:
+    from inboxbot.check import run_checks
+    from inboxbot.init import InitError, run_init
+
+    try:
+        return run_init(args, _config_path(args.config), lambda path: run_checks(load(path), print))
+    except InitError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 2
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     from inboxbot.check import run_checks
 
     return run_checks(_settings(args), print)
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """The first OAuth2 sign-in; its tokens go to oauth2.token_file, where `run` and `check` find them."""
+    from inboxbot.oauth import OAuthError, TokenSource
+    from inboxbot.signin import default_flow, device_flow, loopback_flow
+
+    settings = _settings(args)
+    oauth2 = settings.imap.oauth2 or settings.smtp.oauth2
+    if oauth2 is None:
+        print('inboxbot: imap.auth: set auth = "oauth2" and fill in an [oauth2] section first', file=sys.stderr)
+        return 2
+    if oauth2.provider != args.provider:
+        print(
+            f"inboxbot: oauth2.provider: the config says {oauth2.provider!r}, not {args.provider!r}",
+            file=sys.stderr,
+        )
+        return 2
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    tokens = TokenSource(oauth2)
+    flow = args.flow or default_flow(oauth2)
+    try:
+        if flow == "device":
+            saved = device_flow(tokens, say)
+        else:
+            account = settings.imap.username if settings.imap.oauth2 else settings.smtp.username
+            saved = loopback_flow(tokens, say, port=args.port, login_hint=account)
+    except OAuthError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 1
+    until = f"{saved.expires_at:%Y-%m-%d %H:%M %Z}" if saved.expires_at else "?"
+    say(f"Signed in. Tokens saved to {oauth2.token_file} (access token valid until {until}).")
+    say("Next: inboxbot check")
+    return 0
 
 
 def cmd_cases(args: argparse.Namespace) -> int:
@@ -387,8 +435,27 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--once", action="store_true", help="one full cycle, then exit")
     run.set_defaults(func=cmd_run)
 
+    from inboxbot.init import add_arguments as init_arguments
+
+    init = sub.add_parser("init", help="write a first config.toml from a few questions, then check it")
+    init_arguments(init)
+    init.set_defaults(func=cmd_init)
+
     check = sub.add_parser("check", help="validate config, rules and templates; log in to IMAP and SMTP")
     check.set_defaults(func=cmd_check)
+
+    auth = sub.add_parser("auth", help="sign in to a Google or Microsoft 365 mailbox (OAuth2) and keep its tokens")
+    auth.add_argument("provider", choices=("google", "microsoft", "custom"), help="as oauth2.provider says")
+    auth.add_argument(
+        "--flow",
+        choices=("device", "loopback"),
+        help="device: type a code on any device (Microsoft's default); "
+        "loopback: a browser on this machine comes back to 127.0.0.1 (Google's default)",
+    )
+    auth.add_argument(
+        "--port", type=int, default=0, help="loopback: the local port to listen on (default: any free one)"
+    )
+    auth.set_defaults(func=cmd_auth)
 
     status = sub.add_parser("status", help="the last successful cycle, the outbox, the last error")
     status.set_defaults(func=cmd_status)

@@ -11,6 +11,7 @@ import ipaddress
 import os
 import ssl
 import tomllib
+import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, time
@@ -22,6 +23,25 @@ T = TypeVar("T")
 
 SECURITY_MODES = ("tls", "starttls", "plain")
 MAILBOX_MODES = ("dedicated", "shared")
+AUTH_MODES = ("password", "oauth2")
+OAUTH_PROVIDERS = ("google", "microsoft", "custom")
+
+# Where each provider signs users in and hands out tokens, and the scopes that open IMAP and SMTP.
+# Google's device flow refuses the mail scope, so Google has no device endpoint: it signs in through
+# a browser redirected to this machine. Microsoft's endpoints depend on the tenant ("common" accepts
+# any work or personal account).
+_GOOGLE = {
+    "authorize_url": "https://accounts.google.com/o/oauth2/v2/auth",
+    "token_url": "https://oauth2.googleapis.com/token",
+    "device_url": None,
+    "scopes": ["https://mail.google.com/"],
+}
+_MICROSOFT_BASE = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0"
+_MICROSOFT_SCOPES = [
+    "offline_access",
+    "https://outlook.office.com/IMAP.AccessAsUser.All",
+    "https://outlook.office.com/SMTP.Send",
+]
 
 
 class ConfigError(Exception):
@@ -44,6 +64,23 @@ class OrganisationSettings:
 
 
 @dataclass(frozen=True)
+class OAuthSettings:
+    """One OAuth2 client and account, shared by IMAP and SMTP (the same mailbox serves both)."""
+
+    provider: str
+    client_id: str
+    token_url: str
+    token_file: Path  # the current access token and the latest (rotated) refresh token live here
+    client_secret: str | None = field(default=None, repr=False)
+    refresh_token: str | None = field(default=None, repr=False)
+    authorize_url: str | None = None
+    device_url: str | None = None
+    scopes: tuple[str, ...] = ()
+    tenant: str | None = None
+    timeout: float = 30.0
+
+
+@dataclass(frozen=True)
 class ImapSettings:
     host: str
     port: int
@@ -60,6 +97,9 @@ class ImapSettings:
     fetch_batch: int = 200
     timeout: float = 60.0
     ca_file: Path | None = None  # certificates to trust besides the system's (a private CA)
+    save_sent: bool = False  # APPEND what inboxbot sends to Sent (servers like Gmail's SMTP do it already)
+    auth: str = "password"
+    oauth2: OAuthSettings | None = None  # set when auth is "oauth2"
 
 
 @dataclass(frozen=True)
@@ -73,6 +113,8 @@ class SmtpSettings:
     password: str | None = field(default=None, repr=False)
     timeout: float = 60.0
     ca_file: Path | None = None
+    auth: str = "password"
+    oauth2: OAuthSettings | None = None  # set when auth is "oauth2"
 
 
 @dataclass(frozen=True)
@@ -296,6 +338,30 @@ def tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
+def tls_failure(exc: ssl.SSLError) -> str:
+    """Why a TLS handshake failed, in the words a person can search for.
+
+    A bad certificate is an `SSLCertVerificationError` whose `reason` is only
+    CERTIFICATE_VERIFY_FAILED; its `verify_message` says which check failed ("unable to get
+    local issuer certificate" for an unknown CA, "Hostname mismatch, ..." for the wrong name).
+    """
+    reason = str(exc.reason or exc)
+    detail = getattr(exc, "verify_message", None)
+    return f"{reason}: {detail}" if detail else reason
+
+
+def tls_error_in(exc: BaseException) -> ssl.SSLError | None:
+    """The TLS error behind `exc`, if any: aiosmtplib wraps it in its own exceptions."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
 def _is_loopback(host: str) -> bool:
     try:
         return ipaddress.ip_address(host).is_loopback
@@ -319,6 +385,66 @@ def _port(section: _Section, default: int) -> int:
     if port > 65535:
         raise section.error("port", f"must be at most 65535, got {port}")
     return port
+
+
+def _endpoint(section: _Section, name: str, default: str | None) -> str | None:
+    """An endpoint URL: HTTPS, or plain HTTP to this machine only (tokens and secrets travel in it)."""
+    value: str | None = section.string(name, default)
+    if value is None:
+        return None
+    parts = urllib.parse.urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value
+    if parts.scheme == "http" and parts.hostname and _is_loopback(parts.hostname):
+        return value
+    raise section.error(name, f"expected an https:// address, got {value!r}")
+
+
+def _no_password(section: _Section, auth: str) -> None:
+    """A password left beside `auth = "oauth2"` would look used while it is not: say so."""
+    for name in ("password", "password_env"):
+        if auth == "oauth2" and name in section.data:
+            raise section.error(name, f'not used with {section.path}.auth = "oauth2"; remove it')
+
+
+def _oauth2(section: _Section, base_dir: Path) -> OAuthSettings:
+    provider: str = section.choice("provider", OAUTH_PROVIDERS, _REQUIRED)
+    tenant: str | None = section.string("tenant")
+    if tenant is not None and provider != "microsoft":
+        raise section.error("tenant", 'only used with provider = "microsoft"')
+    if provider == "google":
+        preset: dict[str, Any] = dict(_GOOGLE)
+    elif provider == "microsoft":
+        tenant = tenant or "common"
+        if not tenant.strip() or any(ch in tenant for ch in "/?#& "):
+            raise section.error(
+                "tenant", f"expected a tenant name or id such as contoso.onmicrosoft.com, got {tenant!r}"
+            )
+        base = _MICROSOFT_BASE.format(tenant=tenant)
+        preset = {
+            "authorize_url": f"{base}/authorize",
+            "token_url": f"{base}/token",
+            "device_url": f"{base}/devicecode",
+            "scopes": _MICROSOFT_SCOPES,
+        }
+    else:
+        preset = {"authorize_url": None, "token_url": _REQUIRED, "device_url": None, "scopes": []}
+    token_url = _endpoint(section, "token_url", preset["token_url"])
+    assert token_url is not None
+    scopes = section.str_list("scopes", preset["scopes"])
+    return OAuthSettings(
+        provider=provider,
+        client_id=section.string("client_id", _REQUIRED),
+        client_secret=section.secret("client_secret", required=False),
+        refresh_token=section.secret("refresh_token", required=False),
+        token_file=section.path_value("token_file", base_dir, "oauth2-token.json") or base_dir / "oauth2-token.json",
+        token_url=token_url,
+        authorize_url=_endpoint(section, "authorize_url", preset["authorize_url"]),
+        device_url=_endpoint(section, "device_url", preset["device_url"]),
+        scopes=tuple(scopes),
+        tenant=tenant,
+        timeout=section.number("timeout", 30.0, minimum=1),
+    )
 
 
 def _zone(value: str) -> ZoneInfo:
@@ -352,14 +478,24 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     org.reject_unknown()
 
     im = root.sub("imap")
+    sm = root.sub("smtp")
+    imap_auth: str = im.choice("auth", AUTH_MODES, "password")
+    # The same account usually serves both, so SMTP signs in the way IMAP does unless told otherwise.
+    smtp_auth: str = sm.choice("auth", AUTH_MODES, imap_auth)
+    oa = root.sub("oauth2", required="oauth2" in (imap_auth, smtp_auth))
+    oauth2 = _oauth2(oa, base_dir) if oa.data else None
+    oa.reject_unknown()
+    _no_password(im, imap_auth)
+    _no_password(sm, smtp_auth)
     security = im.choice("security", SECURITY_MODES, "tls")
     ingest_since = im.parsed("ingest_since", date.fromisoformat, "a date YYYY-MM-DD")
+    imap_username: str = im.string("username", _REQUIRED)
     imap = ImapSettings(
         host=im.string("host", _REQUIRED),
         port=_port(im, {"tls": 993}.get(security, 143)),
         security=security,
-        username=im.string("username", _REQUIRED),
-        password=im.secret("password", required=True) or "",
+        username=imap_username,
+        password=(im.secret("password", required=True) or "") if imap_auth == "password" else "",
         inbox_folder=im.string("inbox_folder", "INBOX"),
         sent_folder=im.string("sent_folder"),
         watch_sent=im.boolean("watch_sent", True),
@@ -370,11 +506,13 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         fetch_batch=im.integer("fetch_batch", 200, minimum=1),
         timeout=im.number("timeout", 60.0, minimum=1),
         ca_file=_existing_file(im, "ca_file", base_dir),
+        save_sent=im.boolean("save_sent", False),
+        auth=imap_auth,
+        oauth2=oauth2 if imap_auth == "oauth2" else None,
     )
     _check_plain(im, imap.security, imap.host)
     im.reject_unknown()
 
-    sm = root.sub("smtp")
     smtp_security = sm.choice("security", SECURITY_MODES, "starttls")
     from_address_raw = sm.string("from_address", _REQUIRED)
     smtp = SmtpSettings(
@@ -383,10 +521,12 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         security=smtp_security,
         from_address=_address(sm, "from_address", from_address_raw),
         from_name=sm.string("from_name", organisation.name),
-        username=sm.string("username"),
-        password=sm.secret("password", required=False),
+        username=sm.string("username", imap_username if smtp_auth == "oauth2" else None),
+        password=sm.secret("password", required=False) if smtp_auth == "password" else None,
         timeout=sm.number("timeout", 60.0, minimum=1),
         ca_file=_existing_file(sm, "ca_file", base_dir),
+        auth=smtp_auth,
+        oauth2=oauth2 if smtp_auth == "oauth2" else None,
     )
     _check_plain(sm, smtp.security, smtp.host)
     sm.reject_unknown()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import ssl
 import time
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -18,9 +19,11 @@ from types import TracebackType
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SEEN
 from imapclient.imapclient import SENT as SENT_FLAG
 
-from inboxbot.config import ImapSettings, tls_context
+from inboxbot.config import ImapSettings, tls_context, tls_failure
+from inboxbot.oauth import OAuthError, TokenSource
 
 log = logging.getLogger(__name__)
 
@@ -54,8 +57,11 @@ class FetchedMail:
 
 
 class Mailbox:
-    def __init__(self, settings: ImapSettings) -> None:
+    def __init__(self, settings: ImapSettings, tokens: TokenSource | None = None) -> None:
         self.settings = settings
+        if tokens is None and settings.oauth2 is not None:
+            tokens = TokenSource(settings.oauth2)
+        self.tokens = tokens
         self._client: imapclient.IMAPClient | None = None
         self._selected: str | None = None
 
@@ -70,20 +76,36 @@ class Mailbox:
             client = imapclient.IMAPClient(
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout
             )
+            # imapclient sets imaplib's debug level to 5, and imaplib then formats the repr of
+            # every response, whole fetched mails included, into a message nobody logs: a 30 MB
+            # attachment cost 30 MB more and a second of CPU for nothing.
+            client._imap.debug = 0
         except ssl.SSLError as exc:
-            raise MailboxError(f"{where}: TLS failed: {exc.reason or exc}") from exc
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
         except (TimeoutError, OSError) as exc:
             raise MailboxError(f"{where}: cannot connect: {exc}") from exc
         try:
             if s.security == "starttls":
+                if b"STARTTLS" not in client.capabilities():
+                    # Never fall back to plain text: the password would cross the network readable.
+                    raise MailboxError(
+                        f'{where}: the server does not offer STARTTLS (imap.security = "starttls"); '
+                        'not logging in without TLS: try security = "tls" on port 993'
+                    )
                 client.starttls(context)
-            client.login(s.username, s.password)
+            self._login(client)
+        except MailboxError:
+            _close_quietly(client)
+            raise
         except LoginError as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: login refused for {s.username}: {_text(exc)}") from exc
+        except OAuthError as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: {exc}") from exc
         except ssl.SSLError as exc:
             _close_quietly(client)
-            raise MailboxError(f"{where}: TLS failed: {exc.reason or exc}") from exc
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
         except (IMAPClientError, OSError) as exc:
             _close_quietly(client)
             raise MailboxError(f"{where}: {_text(exc)}") from exc
@@ -91,6 +113,19 @@ class Mailbox:
         client.normalise_times = False
         self._client = client
         self._selected = None
+
+    def _login(self, client: imapclient.IMAPClient) -> None:
+        s = self.settings
+        if self.tokens is None:
+            client.login(s.username, s.password)
+            return
+        token = self.tokens.access_token()
+        try:
+            client.oauth2_login(s.username, token)
+        except LoginError as exc:
+            # Refused before its expiry (revoked, or the two clocks apart): one fresh token, one retry.
+            log.info("IMAP refused the OAuth2 access token (%s); refreshing it and trying again", _text(exc))
+            client.oauth2_login(s.username, self.tokens.refreshed_after_rejection(token))
 
     def close(self) -> None:
         if self._client is not None:
@@ -119,8 +154,9 @@ class Mailbox:
         return [name for _flags, _delim, name in self.client.list_folders()]
 
     def watched_folders(self) -> list[WatchedFolder]:
-        """The inbox, and the Sent folder (configured, or found by its SPECIAL-USE flag)."""
-        names = self.folder_names()
+        """The inbox, and the Sent folder (configured, or found by its SPECIAL-USE flag or its name)."""
+        listing = self.client.list_folders()
+        names = [name for _flags, _delim, name in listing]
         inbox = self.settings.inbox_folder
         if inbox not in names and not (inbox.upper() == "INBOX" and any(n.upper() == "INBOX" for n in names)):
             raise MailboxError(f"imap.inbox_folder: no folder named {inbox!r} (the account has: {_list(names)})")
@@ -132,10 +168,31 @@ class Mailbox:
             if sent not in names:
                 raise MailboxError(f"imap.sent_folder: no folder named {sent!r} (the account has: {_list(names)})")
         else:
-            sent = self.client.find_special_folder(SENT_FLAG)
+            sent = find_sent(listing)
+            if sent is None:
+                log.warning(
+                    "no Sent folder found (none flagged \\Sent, none with a usual name): the director's replies "
+                    "are not read; set imap.sent_folder (the account has: %s)",
+                    _list(names),
+                )
         if sent is not None and sent != inbox:
             folders.append(WatchedFolder(sent, SENT))
         return folders
+
+    def sent_folder(self) -> str | None:
+        """Where the director's mail client files what she sends: where our own copies go too."""
+        if self.settings.sent_folder is not None:
+            return self.settings.sent_folder
+        return find_sent(self.client.list_folders())
+
+    def append_seen(self, folder: str, raw: bytes, when: datetime) -> None:
+        """Store `raw` unchanged in `folder`, already read, dated `when` (its INTERNALDATE)."""
+        self.client.append(folder, raw, flags=(SEEN,), msg_time=when)
+
+    def holds_message_id(self, folder: str, message_id: str) -> bool:
+        self.client.select_folder(folder, readonly=True)
+        self._selected = folder
+        return bool(self.client.search(["HEADER", "Message-ID", f"<{message_id}>"]))
 
     def examine(self, folder: str) -> FolderStatus:
         """Open `folder` read-only and return its UIDVALIDITY and UIDNEXT."""
@@ -203,6 +260,53 @@ class Mailbox:
             return False
         finally:
             client.idle_done()
+
+
+# The Sent folder's usual names, for servers without SPECIAL-USE (RFC 6154): Thunderbird, Outlook,
+# Apple Mail and the French webmails (Orange, Free, OVH/Roundcube, Exchange in French), compared
+# on the last level of the name, without case. Gmail and Microsoft 365 both flag theirs \\Sent.
+SENT_NAMES = (
+    "sent",
+    "envoyés",
+    "éléments envoyés",
+    "messages envoyés",
+    "sent items",
+    "sent messages",
+    "sent mail",
+    "courrier envoyé",
+    "envoyes",
+    "elements envoyes",
+    "messages envoyes",
+)
+# Never our Sent folder, whatever the name: flagged for another use, or not a folder that holds mail.
+_OTHER_USES = {b"\\noselect", b"\\nonexistent", b"\\drafts", b"\\trash", b"\\junk", b"\\all", b"\\flagged"}
+
+ListedFolder = tuple[Sequence[bytes], bytes | None, str]
+
+
+def find_sent(listing: Sequence[ListedFolder]) -> str | None:
+    """The folder flagged \\Sent; else the one with the most usual Sent name; else None.
+
+    Names come decoded from modified UTF-7 (imapclient does it), so "Éléments envoyés" is compared
+    as written. A folder flagged for another use (Drafts, Trash...) is never taken for Sent.
+    """
+    for flags, _delimiter, name in listing:
+        if any(flag.lower() == SENT_FLAG.lower() for flag in flags):
+            return name
+    best: tuple[int, int, str] | None = None
+    for flags, delimiter, name in listing:
+        if {flag.lower() for flag in flags} & _OTHER_USES:
+            continue
+        levels = name.split(delimiter.decode()) if delimiter else [name]
+        if len(levels) > 1 and levels[0].upper() == "INBOX":
+            levels = levels[1:]  # Courier and cPanel servers keep every folder under INBOX (INBOX.Sent)
+        leaf = unicodedata.normalize("NFC", levels[-1]).casefold()
+        if leaf in SENT_NAMES:
+            # A top-level folder before a nested one ("Archives/Sent" is someone's filing).
+            key = (len(levels), SENT_NAMES.index(leaf), name)
+            if best is None or key < best:
+                best = key
+    return best[2] if best else None
 
 
 def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:

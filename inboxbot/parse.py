@@ -6,7 +6,9 @@ never stop the daemon: `parse` recovers what it can and lists the problems in `d
 `ParseError` only when there is nothing at all to work with; the raw bytes are archived before
 parsing anyway, so a mail parsed poorly is never a mail lost.
 
-Division of labour: the stdlib `email` package splits the bytes into headers and MIME parts once;
+Division of labour: `inboxbot.slicing` first keeps large bodies and attached mails away from the
+stdlib parser (which costs about nine times what it reads and recurses once per attached mail);
+the stdlib `email` package splits the rest into headers and MIME parts once;
 mail-parser then reads the address and date headers, where its hardened parser recovers far more
 than `email.utils` does (quoted commas, encoded names, weekday mismatches). Headers, bodies and
 attachments are decoded here rather than taken from mail-parser, because mail-parser falls back
@@ -41,7 +43,9 @@ from html.parser import HTMLParser
 
 import mailparser
 
+from inboxbot import tnef
 from inboxbot.message import Address, Attachment, ParsedMail
+from inboxbot.slicing import DEEP, MAX_DEPTH, MESSAGE, Sliced, header_block, slice_mail, transfer_decodes
 
 MAX_HEADER_VALUE = 8 * 1024
 """Characters kept of one decoded header value; hostile mails carry megabyte-long headers."""
@@ -135,16 +139,23 @@ def parse(raw: bytes) -> ParsedMail:
     if not raw.strip():
         raise ParseError("empty input")
     defects = _Defects()
-    body = _Body(defects)
     try:
-        message = email.message_from_bytes(raw)
+        sliced = slice_mail(raw)
+    except Exception as exc:  # a bug in the slicing must cost memory, not the mail
+        defects.add(f"mail not sliced ({type(exc).__name__})")
+        sliced = Sliced(raw, [])
+    body = _Body(defects, sliced)
+    try:
+        # Large bodies and attached mails are cut out first (see inboxbot.slicing): the stdlib
+        # parser costs about nine times what it parses, and recurses once per attached mail.
+        message = email.message_from_bytes(sliced.reduced)
     except RecursionError:
         # The stdlib parser recurses once per multipart level; a crafted mail nests thousands.
         defects.add("MIME nesting too deep, body not parsed")
-        message = _headers_only(raw)
+        message = _headers_only(sliced.reduced)
     except Exception as exc:  # the stdlib promises leniency; a bug there must not stop the daemon
         defects.add(f"MIME structure unreadable ({type(exc).__name__}), body not parsed")
-        message = _headers_only(raw)
+        message = _headers_only(sliced.reduced)
     else:
         try:
             body.read(message)
@@ -533,8 +544,9 @@ def _stdlib_date(value: str) -> datetime | None:
 class _Body:
     """Walks the MIME tree once, collecting the readable text, the HTML and the attachments."""
 
-    def __init__(self, defects: _Defects) -> None:
+    def __init__(self, defects: _Defects, sliced: Sliced) -> None:
         self._defects = defects
+        self._sliced = sliced
         self._plain: list[str] = []
         self._html: list[str] = []
         self.attachments: list[Attachment] = []
@@ -581,7 +593,10 @@ class _Body:
         The boundary most used by `--xxx` lines in the body is tried instead; failing that, the
         body is kept as plain text so that the claimant's words still reach the case.
         """
-        data = _payload_bytes(part)
+        if self._sliced.holds_cut(_undecoded_text(part)) and not transfer_decodes(part):
+            data = _undecoded_payload(part)  # placeholders kept: its parts are restored one by one
+        else:
+            data = self._payload(part)
         candidates = Counter(_BOUNDARY_LINE.findall(data.decode("latin-1")))
         for boundary, _ in candidates.most_common(2):
             head = f'Content-Type: multipart/mixed; boundary="{boundary}"\n\n'.encode("latin-1")
@@ -601,6 +616,10 @@ class _Body:
         return [fallback]
 
     def _read_leaf(self, part: email.message.Message) -> None:
+        cut = None if part.is_multipart() else self._sliced.cut_of(_undecoded_text(part))
+        if cut is not None and cut.kind == DEEP:
+            self._defects.add(f"MIME nesting too deep: parts below {MAX_DEPTH} levels kept only in the archived mail")
+            return
         content_type = part.get_content_type()
         disposition = _disposition(part)
         filename = _part_filename(part)
@@ -619,8 +638,13 @@ class _Body:
         # unnamed inline text/* other than plain and html (rfc822-headers, calendar replies…)
         # is not body text and not a file the sender meant to attach.
 
+    def _payload(self, part: email.message.Message) -> bytes:
+        """A leaf's content with its transfer encoding undone, cut regions put back."""
+        restored = self._sliced.decoded(part, _undecoded_text(part))
+        return restored if restored is not None else _payload_bytes(part)
+
     def _decode_text(self, part: email.message.Message, kind: str) -> str:
-        data = _payload_bytes(part)
+        data = self._payload(part)
         if not data:
             return ""
         text, problem = _decode_bytes(data, _charset(part))
@@ -632,22 +656,61 @@ class _Body:
         index = len(self.attachments) + 1
         extension = _extension_for(content_type)
         name = safe_filename(filename, f"piece-jointe-{index}{extension}")
-        self.attachments.append(Attachment(name, content_type, _payload_bytes(part)))
+        payload = self._payload(part)
+        if content_type == "application/ms-tnef" or name.lower() == "winmail.dat":
+            if self._add_tnef_files(payload):
+                return
+        self.attachments.append(Attachment(name, content_type, payload))
+
+    def _add_tnef_files(self, payload: bytes) -> bool:
+        """The files inside an Outlook winmail.dat instead of it, when it holds any.
+
+        Their names are also listed in `defects`, which the case's exchange log shows: staff
+        must see what the claimant sent, not an opaque winmail.dat.
+        """
+        try:
+            files = tnef.files(payload)
+        except tnef.TnefError:
+            self._defects.add("winmail.dat is not readable TNEF: kept as it is")
+            return False
+        except Exception as exc:  # a hostile file must not cost the rest of the mail
+            self._defects.add(f"winmail.dat unreadable ({type(exc).__name__}): kept as it is")
+            return False
+        if not files:
+            self._defects.add("winmail.dat holds no file: kept as it is")
+            return False
+        names = []
+        for item in files:
+            index = len(self.attachments) + 1
+            guessed = mimetypes.guess_type(item.name, strict=False)[0] if item.name else None
+            name = safe_filename(item.name, f"piece-jointe-{index}.bin")
+            self.attachments.append(Attachment(name, guessed or "application/octet-stream", item.data))
+            names.append(name)
+        self._defects.add(f"winmail.dat (Outlook TNEF) unpacked: {', '.join(names)}"[:MAX_HEADER_VALUE])
+        return True
 
     def _add_message(self, part: email.message.Message, filename: str) -> None:
         index = len(self.attachments) + 1
         children = _children(part)
         inner = children[0] if children else None
         subject = ""
+        cut = self._sliced.cut_of(_undecoded_text(inner)) if inner is not None and not inner.keys() else None
         if inner is None:
-            data = _payload_bytes(part)
+            data = self._payload(part)
+        elif cut is not None and cut.kind == MESSAGE:
+            # The usual case: the attached mail was cut out before parsing, so it is kept as
+            # received, never flattened (which recursed once per level of nesting).
+            data = self._sliced.original(cut)
+            if _transfer_encoding(part) in ("base64", "quoted-printable") and not _raw_headers(data):
+                data = _decode_transfer(data, _transfer_encoding(part))  # illegal, but sent
+            subject = _raw_subject(data)
         elif _transfer_encoding(part) in ("base64", "quoted-printable") and not inner.keys():
             # Illegal for message/rfc822 but sent: the stdlib then took the encoded text for a
             # mail without headers, so decode it and read the real headers.
-            data = _decode_transfer(_payload_bytes(inner), _transfer_encoding(part))
+            data = _decode_transfer(self._sliced.restore(_undecoded_text(inner)), _transfer_encoding(part))
             subject = _raw_subject(data)
         else:
-            data = _flatten(inner)
+            data = self._sliced.restore(_flatten(inner).decode("ascii", "surrogateescape"))
             subject = _decode_header_value(_first_raw(inner, "subject"))
         if not filename and subject:
             filename = _WHITESPACE.sub(" ", subject)[:100] + ".eml"
@@ -655,12 +718,15 @@ class _Body:
         self.attachments.append(Attachment(name, "message/rfc822", data))
 
 
-def _raw_subject(data: bytes) -> str:
-    try:
-        headers = email.parser.BytesHeaderParser().parsebytes(data)
+def _raw_headers(data: bytes) -> email.message.Message:
+    try:  # the header block alone: the parser would copy the whole body line by line
+        return email.parser.BytesHeaderParser().parsebytes(header_block(data))
     except Exception:
-        return ""
-    return _decode_header_value(_first_raw(headers, "subject"))
+        return email.message.Message()
+
+
+def _raw_subject(data: bytes) -> str:
+    return _decode_header_value(_first_raw(_raw_headers(data), "subject"))
 
 
 def _first_raw(message: email.message.Message, name: str) -> str:
@@ -719,6 +785,18 @@ def _children(part: email.message.Message) -> list[email.message.Message]:
         return []
     payload = part.get_payload()
     return [p for p in payload if isinstance(p, email.message.Message)]
+
+
+def _undecoded_text(part: email.message.Message) -> str:
+    """A leaf's content exactly as the parser kept it (transfer encoding not undone, 8-bit bytes
+    as surrogates), or "". Not `get_payload()`: on 8-bit content it decodes with the declared
+    charset and replaces what does not fit, which would lose bytes put back from the raw mail."""
+    payload = getattr(part, "_payload", None)  # where compat32 Message keeps it, since Python 3.2
+    return payload if isinstance(payload, str) else ""
+
+
+def _undecoded_payload(part: email.message.Message) -> bytes:
+    return _undecoded_text(part).encode("utf-8", "surrogateescape")
 
 
 def _payload_bytes(part: email.message.Message) -> bytes:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 import time as time_module
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TextIO
@@ -38,6 +38,7 @@ from inboxbot.proof import prove_sender
 from inboxbot.quotes import new_text
 from inboxbot.rules import RuleContext
 from inboxbot.satisfaction import read_feedback
+from inboxbot.sentcopy import save_sent_copies
 from inboxbot.store.repository import FolderState, MailRecord, Unit
 from inboxbot.webform import read_form
 
@@ -45,6 +46,10 @@ log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
 OUTBOX_BATCH = 500
+# Mails committed together: enough to make the commit and the archive sync cheap per mail, few
+# enough that the first acknowledgements of a storm leave within a second or so.
+GROUP_MAILS = 50
+GROUP_BYTES = 32 << 20
 UNPROVEN = ("awaiting_proof", "suspicious")
 
 
@@ -127,16 +132,19 @@ class Pipeline:
             dates = mailbox.internaldates(old)
             skipped = {uid for uid in old if dates.get(uid, cutoff) < cutoff}
             uids = [uid for uid in uids if uid not in skipped]
-        for done, fetched in enumerate(mailbox.fetch(folder.name, state.uidvalidity, uids), start=1):
-            if self.should_stop():
-                return  # every mail done so far is committed; the rest is read next time
-            report.fetched += 1
-            outcome = self.process(fetched, folder.role, report)
-            report.outcomes[outcome] += 1
-            if self.on_mail is not None:
-                self.on_mail(fetched, outcome)
-            if self.progress is not None:
-                self.progress(folder.name, done, len(uids))
+        done = 0
+        for group in _groups(mailbox.fetch(folder.name, state.uidvalidity, uids)):
+            processed = self._process_group(group, folder.role, report)
+            for fetched, outcome in processed:
+                done += 1
+                report.fetched += 1
+                report.outcomes[outcome] += 1
+                if self.on_mail is not None:
+                    self.on_mail(fetched, outcome)
+                if self.progress is not None:
+                    self.progress(folder.name, done, len(uids))
+            if len(processed) < len(group):
+                return  # asked to stop: every mail done so far is committed; the rest is read next time
         with self.app.store.unit() as unit:
             unit.advance_folder(folder.name, max(found))
 
@@ -157,44 +165,87 @@ class Pipeline:
 
     # -- one mail --------------------------------------------------------------------------
 
-    def process(self, fetched: FetchedMail, role: str, report: CycleReport) -> str:
-        stored = self.app.archive.store(fetched.raw, fetched.internaldate)
+    def _process_group(
+        self, group: Sequence[FetchedMail], role: str, report: CycleReport
+    ) -> list[tuple[FetchedMail, str]]:
+        """Process mails in one transaction, each in its own savepoint; what became of each.
+
+        One commit (and one archive sync) per group instead of per mail: in a mail storm the
+        per-mail commit and fsync cost more than everything else together. A crash loses only
+        the group's uncommitted work, which the next cycle reads again from the server.
+        """
+        processed: list[tuple[FetchedMail, str]] = []
+        with self.app.store.unit() as unit:
+            for fetched in group:
+                if self.should_stop():
+                    break
+                processed.append((fetched, self.process(unit, fetched, role, report)))
+            if processed:
+                unit.advance_folder(group[0].folder, processed[-1][0].uid)
+            # The archived files must be on disk before the commit that says they are archived.
+            self.app.archive.sync()
+        return processed
+
+    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport) -> str:
+        stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
         try:
             mail = parse(fetched.raw)
         except ParseError as exc:
-            return self._set_aside(fetched, stored, str(exc))
+            return self._set_aside(unit, fetched, stored, str(exc))
         try:
-            return self._process_parsed(fetched, stored, mail, role, report)
+            with unit.savepoint():
+                return self._process_parsed(unit, fetched, stored, mail, role, report)
         except SQLAlchemyError:
             raise  # the database is unavailable: stop the cycle, this mail is read again next time
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the daemon
             log.exception("mail UID %s in %s could not be processed", fetched.uid, fetched.folder)
-            return self._set_aside(fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
+            return self._set_aside(unit, fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
 
     def _process_parsed(
-        self, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
+        self, unit: Unit, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
     ) -> str:
         key = mail.message_id or f"sha256:{stored.sha256}"
-        with self.app.store.unit() as unit:
+        seen = unit.mail_outcome(key)
+        if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
+            # Another mail reusing a known Message-ID (a broken or hostile sender) is a mail of its
+            # own, not a copy of the first: keyed by its content so it is neither lost nor doubled.
+            log.warning("mail UID %s reuses the Message-ID of a different mail: %s", fetched.uid, key)
+            mail = replace(mail, defects=(*mail.defects, "Message-ID already used by a different mail"))
+            key = f"{mail.message_id}#sha256:{stored.sha256}"
             seen = unit.mail_outcome(key)
-            # The director's unproven note is proven when its copy turns up in her Sent folder.
-            if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
-                unit.advance_folder(fetched.folder, fetched.uid)
-                return "duplicate"
-            reading = self._read(unit, mail, fetched, role)
-            decision = decide(reading.facts, self.app.policy)
-            self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
-            unit.advance_folder(fetched.folder, fetched.uid)
+        # The director's unproven note is proven when its copy turns up in her Sent folder.
+        if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
+            return "duplicate"
+        reading = self._read(unit, mail, fetched, role)
+        decision = decide(reading.facts, self.app.policy)
+        self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
+
+    def _same_mail(self, unit: Unit, key: str, mail: ParsedMail) -> bool:
+        """Whether `mail` is the mail already recorded under `key`, or only shares its Message-ID.
+
+        Copies of one mail differ in their trace headers (Received, Delivered-To; the Sent copy
+        of her note and its delivered copy in the inbox; a gateway may even rewrite the Date),
+        so they are compared by what their author wrote. When the first can no longer be read
+        (purged), it is taken as the same.
+        """
+        path = unit.mail_archive_path(key)
+        if path is None:
+            return True
+        try:
+            first = parse(self.app.archive.read(path))
+        except (OSError, ValueError, ParseError):
+            return True
+        return _authored(first) == _authored(mail)
 
     def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
         """Everything known about the mail before deciding: threading, rules, proof, commands."""
         settings = self.app.settings
         sender = mail.from_.email if mail.from_ else None
         # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
+        # Every Message-ID in the outbox is made by new_message_id, so its prefix is enough.
         own = (mail.header(LOOP_HEADER) or "").strip().lower() == settings.smtp.from_address or (
-            mail.message_id is not None
-            and (is_inboxbot_message_id(mail.message_id) or unit.is_own_message_id(mail.message_id))
+            mail.message_id is not None and is_inboxbot_message_id(mail.message_id)
         )
         automatic = automatic_reason(mail)
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
@@ -392,38 +443,36 @@ class Pipeline:
             description=fresh.strip()[:SUMMARY_CHARS],
         )
 
-    def _set_aside(self, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
+    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
         log.warning("mail UID %s in %s set aside: %s", fetched.uid, fetched.folder, reason)
-        with self.app.store.unit() as unit:
-            key = f"sha256:{stored.sha256}"
-            if not unit.has_mail(key):
-                unit.record_mail(
-                    MailRecord(
-                        message_key=key,
-                        message_id=None,
-                        case_id=None,
-                        direction="in",
-                        folder=fetched.folder,
-                        uidvalidity=fetched.uidvalidity,
-                        uid=fetched.uid,
-                        received_at=fetched.internaldate,
-                        header_date=None,
-                        from_address=None,
-                        from_name="",
-                        to_addresses="",
-                        subject="",
-                        summary="",
-                        archive_path=str(stored.path),
-                        sha256=stored.sha256,
-                        size=stored.size,
-                        outcome="set_aside",
-                        reason=reason,
-                        automatic=None,
-                        rules_hit=(),
-                    ),
-                    self.app.clock(),
-                )
-            unit.advance_folder(fetched.folder, fetched.uid)
+        key = f"sha256:{stored.sha256}"
+        if not unit.has_mail(key):
+            unit.record_mail(
+                MailRecord(
+                    message_key=key,
+                    message_id=None,
+                    case_id=None,
+                    direction="in",
+                    folder=fetched.folder,
+                    uidvalidity=fetched.uidvalidity,
+                    uid=fetched.uid,
+                    received_at=fetched.internaldate,
+                    header_date=None,
+                    from_address=None,
+                    from_name="",
+                    to_addresses="",
+                    subject="",
+                    summary="",
+                    archive_path=str(stored.path),
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    outcome="set_aside",
+                    reason=reason,
+                    automatic=None,
+                    rules_hit=(),
+                ),
+                self.app.clock(),
+            )
         return "set_aside"
 
     # -- bookkeeping -----------------------------------------------------------------------
@@ -516,8 +565,11 @@ class Pipeline:
 
     def flush_outbox(self, report: CycleReport) -> None:
         """Send everything due, batch after batch: a mail storm must not wait a cycle per 500 mails."""
+        started = self.app.clock()
         while self._flush_batch(report) == OUTBOX_BATCH:
             pass
+        if self.app.settings.imap.save_sent:
+            save_sent_copies(self.app, started)
 
     def _flush_batch(self, report: CycleReport) -> int:
         """Send one batch of due mails; how many were accepted (a full batch may mean more wait)."""
@@ -555,6 +607,27 @@ class Pipeline:
         app.sender().send(due, record)
         # Only a batch sent in full says more may be waiting; failures wait for their retry time.
         return accepted if accepted == len(due) else 0
+
+
+def _groups(
+    mails: Iterable[FetchedMail], count: int = GROUP_MAILS, size: int = GROUP_BYTES
+) -> Iterator[list[FetchedMail]]:
+    """The fetched mails in groups of at most `count` mails or about `size` bytes."""
+    group: list[FetchedMail] = []
+    total = 0
+    for mail in mails:
+        group.append(mail)
+        total += len(mail.raw)
+        if len(group) >= count or total >= size:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
+
+
+def _authored(mail: ParsedMail) -> tuple[object, ...]:
+    """What the author of a mail wrote, the same in every copy the servers deliver of it."""
+    return (mail.from_.email if mail.from_ else None, mail.subject, mail.text.strip())
 
 
 def _who(mail: ParsedMail) -> str:

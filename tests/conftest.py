@@ -30,6 +30,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+import databases
 from servers import DovecotServer, PostgresServer, SmtpSink
 
 SERVER_FIXTURES = frozenset({"dovecot_server", "mail_account", "smtp_sink", "postgres_server", "database_url"})
@@ -145,6 +146,12 @@ def postgres_server(server_dir: Callable[[str], Path]) -> Iterator[PostgresServe
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session", autouse=databases.ENGINE == "postgresql")
+def postgres_for_every_config(postgres_server: PostgresServer) -> None:
+    """With INBOXBOT_TEST_DATABASE=postgresql, every config a test writes uses PostgreSQL."""
+    databases.use_postgres(postgres_server)
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

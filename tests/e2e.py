@@ -17,6 +17,8 @@ from io import StringIO
 from pathlib import Path
 from typing import Any, Protocol
 
+from databases import fresh_database_url
+
 from inboxbot.cli import main
 
 
@@ -113,7 +115,7 @@ def account_config(directory: Path, account: MailAccountLike, sink: SinkLike, **
         "username": account.username,
         "password": account.password,
         "smtp_port": sink.port,
-        "database_url": f"sqlite:///{directory / 'inboxbot.db'}",
+        "database_url": fresh_database_url(directory),
     }
     settings.update(options)
     return write_config(directory, **settings)

@@ -30,7 +30,7 @@ import tempfile
 import threading
 import time
 import warnings
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from email.message import EmailMessage
@@ -154,17 +154,49 @@ class DovecotServer:
     it with ``/`` as separator); only ``cur``, ``new`` and ``tmp`` are reserved names.
     """
 
-    def __init__(self, base_dir: Path, sent_folder_name: str = "Sent") -> None:
+    def __init__(
+        self,
+        base_dir: Path,
+        sent_folder_name: str = "Sent",
+        *,
+        separator: str = "/",
+        special_use: bool = True,
+        tls_cert: Path | None = None,
+        tls_key: Path | None = None,
+        oauth2_tokeninfo_url: str | None = None,
+    ) -> None:
         """Prepare (but do not start) a server.
 
         ``sent_folder_name`` is the name of the folder flagged ``\\Sent``; a test can pick a
         localised, non-ASCII one (e.g. "Éléments envoyés") to check that the code under
-        test finds the folder by its SPECIAL-USE flag and not by its name.
+        test finds the folder by its SPECIAL-USE flag and not by its name. It may contain
+        the hierarchy ``separator`` (``/`` or ``.``), e.g. Gmail's "[Gmail]/Messages envoyés".
+        With ``special_use=False`` no folder carries a SPECIAL-USE flag (older or minimal
+        servers). With ``tls_cert`` and ``tls_key`` (PEM files) the server offers STARTTLS on
+        :attr:`port` and implicit TLS on :attr:`tls_port`; without them it has no TLS at all.
+
+        ``oauth2_tokeninfo_url`` adds Dovecot's ``oauth2`` passdb for the XOAUTH2 and OAUTHBEARER
+        mechanisms: Dovecot asks that URL (with the token appended) who the token belongs to,
+        and accepts the login when the answer's ``email`` is the user name. Passwords then only
+        work through PLAIN/LOGIN for users added with :meth:`add_user`; any other user name
+        (the static userdb gives every name a mailbox) can only log in with a token.
         """
-        if not sent_folder_name or any(ch in sent_folder_name for ch in '"\\/') or not sent_folder_name.isprintable():
+        if not sent_folder_name or any(ch in sent_folder_name for ch in '"\\') or not sent_folder_name.isprintable():
             raise ValueError(f"unsupported Sent folder name for the test server: {sent_folder_name!r}")
+        if separator not in ("/", "."):
+            raise ValueError(f"unsupported hierarchy separator for the test server: {separator!r}")
+        if separator == "." and "/" in sent_folder_name:
+            raise ValueError(f"{sent_folder_name!r}: '/' is refused in a name when the separator is '.'")
+        if (tls_cert is None) != (tls_key is None):
+            raise ValueError("give both tls_cert and tls_key, or neither")
         self.base_dir = Path(base_dir).resolve()
         self.sent_folder_name = sent_folder_name
+        self.separator = separator
+        self.special_use = special_use
+        self.tls_cert = tls_cert
+        self.tls_key = tls_key
+        self.tls_port: int = 0
+        self.oauth2_tokeninfo_url = oauth2_tokeninfo_url
         self.host = LOOPBACK
         self.port: int = 0
         self._process: subprocess.Popen[bytes] | None = None
@@ -205,6 +237,8 @@ class DovecotServer:
         for attempt in range(attempts):
             if not keep_port:
                 self.port = free_port()
+                if self.tls_cert is not None:
+                    self.tls_port = free_port()
             elif attempt:
                 time.sleep(0.2)  # same port (restart): give the kernel a moment
             self._write_config()
@@ -393,6 +427,29 @@ class DovecotServer:
                 f"default_login_user = {owner}\n"
             )
             login_chroot = "  chroot =\n"
+        if self.tls_cert is not None and self.tls_key is not None:
+            tls = f"ssl = yes\nssl_cert = <{self.tls_cert}\nssl_key = <{self.tls_key}\n"
+        else:
+            tls = "ssl = no\n"
+        flags = {"Sent": "\\Sent", "Drafts": "\\Drafts", "Trash": "\\Trash", "Junk": "\\Junk"}
+        mailboxes = "".join(
+            f'  mailbox "{name}" {{\n'
+            + (f"    special_use = {flag}\n" if self.special_use else "")
+            + "    auto = subscribe\n  }\n"
+            for name, flag in zip((self.sent_folder_name, "Drafts", "Trash", "Junk"), flags.values(), strict=True)
+        )
+        mechanisms, password_mechanisms, oauth2_passdb = "plain login", "", ""
+        if self.oauth2_tokeninfo_url is not None:
+            oauth2_config = self.base_dir / "dovecot-oauth2.conf.ext"
+            oauth2_config.write_text(
+                f"tokeninfo_url = {self.oauth2_tokeninfo_url}\nusername_attribute = email\n", encoding="utf-8"
+            )
+            mechanisms += " xoauth2 oauthbearer"
+            # Without this filter XOAUTH2 would also reach passwd-file, which takes the token for a password.
+            password_mechanisms = "  mechanisms = plain login\n"
+            oauth2_passdb = (
+                f"passdb {{\n  driver = oauth2\n  mechanisms = xoauth2 oauthbearer\n  args = {oauth2_config}\n}}\n"
+            )
         config = f"""\
 # Generated by tests/servers.py for one test session; not read by any system Dovecot.
 base_dir = {self.run_dir}
@@ -401,9 +458,8 @@ instance_name = inboxbot-test-{self.port}
 log_path = {self.log_path}
 listen = {self.host}
 protocols = imap
-ssl = no
-disable_plaintext_auth = no
-auth_mechanisms = plain login
+{tls}disable_plaintext_auth = no
+auth_mechanisms = {mechanisms}
 auth_verbose = yes
 # A failed login must not slow down the following tests: without these two settings
 # every later login from 127.0.0.1 waited 4-6 s after one failure (anvil's penalty).
@@ -416,8 +472,8 @@ mail_location = maildir:~/Maildir:LAYOUT=fs
 passdb {{
   driver = passwd-file
   args = scheme=PLAIN username_format=%u {self.users_dir}/%u
-}}
-userdb {{
+{password_mechanisms}}}
+{oauth2_passdb}userdb {{
   driver = static
   args = uid={uid} gid={gid} home={self.mail_dir}/%u
 }}
@@ -428,7 +484,8 @@ service imap-login {{
     port = {self.port}
   }}
   inet_listener imaps {{
-    port = 0
+    address = {self.host}
+    port = {self.tls_port}
   }}
 {login_chroot}}}
 service anvil {{
@@ -439,24 +496,8 @@ service anvil {{
 
 namespace inbox {{
   inbox = yes
-  separator = /
-  mailbox "{self.sent_folder_name}" {{
-    special_use = \\Sent
-    auto = subscribe
-  }}
-  mailbox Drafts {{
-    special_use = \\Drafts
-    auto = subscribe
-  }}
-  mailbox Trash {{
-    special_use = \\Trash
-    auto = subscribe
-  }}
-  mailbox Junk {{
-    special_use = \\Junk
-    auto = subscribe
-  }}
-}}
+  separator = {self.separator}
+{mailboxes}}}
 """
         self.config_path.write_text(config, encoding="utf-8")
 
@@ -561,6 +602,39 @@ class _SinkHandler:
         return self.sink._record(envelope)
 
 
+class _XOAuth2SinkHandler(_SinkHandler):
+    """A sink handler that also offers AUTH XOAUTH2, as Gmail and Microsoft 365 do.
+
+    A token is accepted while the sink's ``xoauth2`` check says it is valid for that user. A
+    refused one gets Gmail's answer: a 334 challenge holding a base64 JSON error, which the
+    client must answer with an empty line, then 535.
+    """
+
+    async def auth_XOAUTH2(self, server: Any, args: list[str]) -> Any:  # noqa: N802 - aiosmtpd's naming
+        from aiosmtpd.smtp import MISSING, AuthResult
+
+        if len(args) > 1:
+            try:
+                blob: Any = base64.b64decode(args[1], validate=True)
+            except ValueError:
+                blob = b""
+        else:
+            blob = await server.challenge_auth("")
+            if blob is MISSING:
+                return AuthResult(success=False, handled=True)
+        fields = dict(part.split("=", 1) for part in blob.decode("utf-8", "replace").split("\x01") if "=" in part)
+        user, token = fields.get("user", ""), fields.get("auth", "").removeprefix("Bearer ")
+        check = self.sink.xoauth2
+        assert check is not None
+        accepted = check(user, token)
+        with self.sink._condition:
+            self.sink.xoauth2_attempts.append((user, token, accepted))
+        if accepted:
+            return AuthResult(success=True, auth_data=user)
+        await server.challenge_auth('{"status":"401","schemes":"bearer","scope":"https://mail.google.com/"}')
+        return AuthResult(success=False, handled=False)
+
+
 class SmtpSink:
     """An SMTP server on a free loopback port that keeps every message it accepts.
 
@@ -571,13 +645,23 @@ class SmtpSink:
     Fault injection: :meth:`refuse` makes the next DATA commands answer with an error
     code (451 temporary, 550 permanent, ...), :meth:`accept` goes back to normal.
     No authentication is asked for unless ``credentials=(user, password)`` is given; then
-    AUTH PLAIN/LOGIN is offered without TLS and required before MAIL.
+    AUTH PLAIN/LOGIN is offered without TLS and required before MAIL. With
+    ``xoauth2=check`` AUTH XOAUTH2 is offered (alone, unless credentials are given too) and
+    required: ``check(user, token)`` says whether a token is valid now; every attempt is kept
+    in :attr:`xoauth2_attempts` as ``(user, token, accepted)``.
     """
 
-    def __init__(self, credentials: tuple[str, str] | None = None, hostname: str = "sink.example.org") -> None:
+    def __init__(
+        self,
+        credentials: tuple[str, str] | None = None,
+        hostname: str = "sink.example.org",
+        xoauth2: Callable[[str, str], bool] | None = None,
+    ) -> None:
         self.host = LOOPBACK
         self.port: int = 0
         self.credentials = credentials
+        self.xoauth2 = xoauth2
+        self.xoauth2_attempts: list[tuple[str, str, bool]] = []
         self.server_hostname = hostname
         self._controller: Any = None
         self._condition = threading.Condition()
@@ -602,11 +686,17 @@ class SmtpSink:
         kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}
         if self.credentials is not None:
             kwargs.update(auth_required=True, auth_require_tls=False, authenticator=self._authenticate)
+        handler: _SinkHandler = _SinkHandler(self)
+        if self.xoauth2 is not None:
+            handler = _XOAuth2SinkHandler(self)
+            kwargs.update(auth_required=True, auth_require_tls=False)
+            if self.credentials is None:
+                kwargs.update(auth_exclude_mechanism=["PLAIN", "LOGIN"])
         last_error: Exception | None = None
         for _ in range(3 if port is None else 1):
             chosen = free_port() if port is None else port
             controller = Controller(
-                _SinkHandler(self),
+                handler,
                 hostname=self.host,
                 port=chosen,
                 server_hostname=self.server_hostname,

@@ -164,6 +164,50 @@ def test_symlink_planted_in_the_tree_cannot_redirect_writes(tmp_path: Path) -> N
     assert list(outside.iterdir()) == []
 
 
+@pytest.mark.parametrize("syncfs", [True, False], ids=["syncfs", "file-by-file"])
+def test_a_batch_stored_without_syncing_is_synced_once_by_sync(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, syncfs: bool
+) -> None:
+    """The pipeline's group commit relies on this: complete files at once, on disk at `sync()`."""
+    synced: list[str] = []
+    real_fsync = os.fsync
+
+    def spying_fsync(descriptor: int) -> None:
+        synced.append(os.readlink(f"/proc/self/fd/{descriptor}"))
+        real_fsync(descriptor)
+
+    monkeypatch.setattr(archive_module.os, "fsync", spying_fsync)
+    filesystems: list[Path] = []
+    if syncfs:
+        monkeypatch.setattr(archive_module, "_syncfs", lambda path: filesystems.append(path) or True)
+    else:
+        monkeypatch.setattr(archive_module, "_SYNCFS", None)
+    archive = Archive(tmp_path)
+    mails = [RAW + bytes([n]) for n in range(3)]
+    stored = [archive.store(raw, RECEIVED, durable=False) for raw in mails]
+    again = archive.store(mails[0], RECEIVED, durable=False)  # already there: nothing new to sync
+    assert again == stored[0] and synced == [] and filesystems == []
+    assert [(tmp_path / s.path).read_bytes() for s in stored] == mails  # complete before any sync
+
+    archive.sync()
+    if syncfs:
+        assert filesystems == [tmp_path] and synced == []
+    else:
+        files = {str((tmp_path / s.path).resolve()) for s in stored}
+        assert files <= set(synced) and str((tmp_path / stored[0].path).parent.resolve()) in synced
+    before = (list(synced), list(filesystems))
+    archive.sync()  # nothing pending any more
+    assert (synced, filesystems) == before
+
+
+def test_syncfs_really_runs_on_this_machine(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    archive.store(RAW, RECEIVED, durable=False)
+    if archive_module._SYNCFS is None:
+        pytest.skip("no syncfs(2) here: the file-by-file path is used")
+    assert archive_module._syncfs(tmp_path) is True
+
+
 def test_remove_deletes_inside_the_root_only_and_prunes_an_empty_attachment_folder(tmp_path: Path) -> None:
     root = tmp_path / "archive"
     archive = Archive(root)

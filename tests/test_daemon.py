@@ -12,7 +12,7 @@ import pytest
 from conftest import MailAccount
 from e2e import account_config, invoke_subprocess, register
 from mails import make_mail
-from servers import DovecotServer, SmtpSink
+from servers import DovecotServer, PostgresServer, SmtpSink
 
 DIRECTOR = "alice@cafemetrie.example"
 
@@ -203,3 +203,51 @@ def test_the_daemon_survives_the_smtp_server_going_away(
         if daemon.poll() is None:
             daemon.kill()
     assert len(smtp_sink.messages) == 1  # retried until accepted, then never again
+
+
+def test_two_daemons_on_one_postgresql_database_never_share_the_work_and_a_killed_one_frees_it(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink, postgres_server: PostgresServer
+) -> None:
+    url = postgres_server.create_database(f"two_daemons_{tmp_path.name[-8:].lower().replace('-', '_')}")
+    today = time.strftime("%Y-%m-%d")
+    config = account_config(
+        tmp_path, mail_account, smtp_sink, mode="dedicated", database_url=url, imap_extra=f'ingest_since = "{today}"'
+    )
+    for index in range(30):
+        mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, f"Session annulée {index}", "Bonjour"))
+    logs = [tmp_path / "first.log", tmp_path / "second.log"]
+    daemons = [start_daemon(config, log) for log in logs]  # both at once, racing for the database
+    try:
+        deadline = time.monotonic() + 60
+        while all(d.poll() is None for d in daemons) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        refused = [i for i, d in enumerate(daemons) if d.poll() is not None]
+        assert len(refused) == 1, "one of the two must refuse to run"
+        (loser,) = refused
+        assert daemons[loser].returncode != 0
+        assert "another inboxbot is already using the database" in logs[loser].read_text()
+        winner = daemons[1 - loser]
+        assert len(smtp_sink.wait_for(30, timeout=60)) == 30
+        # Only once every sending is recorded: a kill between the server's acceptance and its record
+        # is the one window in which a mail goes out twice (tests/test_crash.py counts those).
+        deadline = time.monotonic() + 30
+        while any(c["acknowledged_at"] is None for c in register(config)) and time.monotonic() < deadline:
+            time.sleep(0.1)
+
+        winner.kill()  # SIGKILL: no clean shutdown, the lock goes with its connection
+        winner.wait(timeout=15)
+        third = start_daemon(config, tmp_path / "third.log")
+        daemons.append(third)
+        wait_for_log(tmp_path / "third.log", "inboxbot running")
+        mail_account.append(make_mail("late@example.fr", DIRECTOR, "Réclamation tardive", "Bonjour"))
+        assert len(smtp_sink.wait_for(31, timeout=60)) == 31
+        third.send_signal(signal.SIGTERM)
+        assert third.wait(timeout=15) == 0
+    finally:
+        for daemon in daemons:
+            if daemon.poll() is None:
+                daemon.kill()
+    cases = register(config)
+    assert sorted(c["number"] for c in cases) == [f"2026-{n:04d}" for n in range(1, 32)]
+    recipients = [m.rcpt_tos[0] for m in smtp_sink.messages]
+    assert sorted(recipients) == sorted({*(f"p{i}@example.fr" for i in range(30)), "late@example.fr"})

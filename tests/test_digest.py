@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import MailAccount
+from databases import fresh_database_url
 from e2e import write_config
 from mails import make_mail
 from servers import SmtpSink
@@ -68,7 +69,7 @@ def make_app(tmp_path: Path, database_url: str | None = None, smtp_port: int = 2
                 "from_name": "Cafémétrie",
             },
             "director": {"addresses": [DIRECTOR], "digest_time": "08:00"},
-            "database": {"url": database_url or f"sqlite:///{tmp_path / 'inboxbot.db'}"},
+            "database": {"url": database_url or fresh_database_url(tmp_path)},
             "storage": {"archive_dir": str(tmp_path / "archive")},
             "digest": digest,
         },
@@ -798,7 +799,7 @@ def test_the_director_answers_the_digest_with_a_command(
         username=mail_account.username,
         password=mail_account.password,
         smtp_port=smtp_sink.port,
-        database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+        database_url=fresh_database_url(tmp_path),
         address=DIRECTOR,
     )
     now = datetime.now(UTC).replace(microsecond=0)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email.utils import make_msgid
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -794,7 +795,7 @@ def test_a_briefly_locked_database_delays_the_cycle_without_failing_it(
     import sqlite3
     import threading
 
-    config = make_config()
+    config = make_config(f"sqlite:///{tmp_path / 'inboxbot.db'}")  # SQLite's own lock, whatever the suite runs on
     first_meeting(config)
     mail_account.append(complaint())
     # Another process (a backup, a report) holds the write lock for two seconds.
@@ -809,3 +810,70 @@ def test_a_briefly_locked_database_delays_the_cycle_without_failing_it(
         blocker.close()
     (case,) = register(config)
     assert case["acknowledged_at"] is not None and len(smtp_sink.messages) == 1
+
+
+def test_a_mail_that_fails_midway_is_set_aside_alone_and_leaves_no_trace_in_the_register(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Mails are committed in groups: one failing after its case was written must undo only itself."""
+    from inboxbot.letters import Letters
+    from inboxbot.store.repository import Store
+
+    queue = Letters.to_claimant
+
+    def failing(self: Letters, unit: object, case: Any, template: str, *args: Any, **kwargs: Any) -> str | None:
+        if "panne" in case.subject:
+            raise RuntimeError("renderer exploded")
+        return queue(self, unit, case, template, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Letters, "to_claimant", failing)
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    for index, subject in enumerate(["Réclamation un", "Réclamation panne", "Réclamation trois"]):
+        mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, subject, "Bonjour"))
+    run_once(config)
+
+    cases = register(config)
+    # The failed mail's case, its events and its number were rolled back with it; the others stand.
+    assert [(c["number"], c["subject"]) for c in cases] == [
+        ("2026-0001", "Réclamation un"),
+        ("2026-0002", "Réclamation trois"),
+    ]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["p0@example.fr", "p2@example.fr"]
+    url = config.read_text().split('url = "', 1)[1].split('"', 1)[0]
+    store = Store.open(url)
+    try:
+        with store.unit() as unit:
+            (aside,) = unit.mails_with_outcome("set_aside", received_before=datetime.now(UTC) + timedelta(days=1))
+    finally:
+        store.close()
+    assert aside.from_address is None and "internal error: RuntimeError: renderer exploded" in aside.reason
+    run_once(config)  # read again, it is known: nothing more is sent
+    assert len(register(config)) == 2 and len(smtp_sink.messages) == 2
+
+
+def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_copy_is_not(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    date = datetime(2026, 11, 27, 9, 0, tzinfo=UTC)
+    first = make_mail(LEA, DIRECTOR, "Réclamation : attestation", "Bonjour", message_id="<same@x>", date=date)
+    # The same mail delivered again: only the servers' trace headers differ.
+    redelivered = b"Received: from mx2.example.fr by mx.cafemetrie.example; Fri, 27 Nov 2026 09:01:00 +0000\r\n" + first
+    # Another sender whose (broken or hostile) software reuses the Message-ID, at the same minute.
+    other = make_mail(
+        "Marc <marc@example.fr>", DIRECTOR, "Réclamation : facture", "Erreur", message_id="<same@x>", date=date
+    )
+    for raw in (first, redelivered, other):
+        mail_account.append(raw)
+    run_once(config)
+
+    cases = register(config)
+    assert [(c["claimant"], c["subject"]) for c in cases] == [
+        ("lea.martin@example.fr", "Réclamation : attestation"),
+        ("marc@example.fr", "Réclamation : facture"),
+    ]
+    assert sorted(m.rcpt_tos[0] for m in smtp_sink.wait_for(2)) == ["lea.martin@example.fr", "marc@example.fr"]
+    run_once(config)  # a second cycle changes nothing
+    assert len(register(config)) == 2 and len(smtp_sink.messages) == 2

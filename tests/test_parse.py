@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import base64
 import random
+import struct
+import tracemalloc
 from datetime import UTC, datetime
 from email.message import EmailMessage
 
 import pytest
+from mails import large_attachment_mail, make_mail, nested_attached_mails, tnef_attribute, tnef_mail, tnef_stream
 
 from inboxbot import parse as parse_module
+from inboxbot import slicing, tnef
+from inboxbot.forward import extract_forwarded
 from inboxbot.message import Address, ParsedMail
 from inboxbot.parse import ParseError, html_to_text, message_ids, parse, safe_filename
 
@@ -535,3 +541,166 @@ def test_safe_filename_caps_length_and_keeps_extension() -> None:
     assert safe.endswith(".docx")
     assert len(safe.encode("utf-8")) <= 150
     assert safe_filename("a" * 500, "x.bin") == "a" * 150
+
+
+# --- large and deeply nested mail (inboxbot.slicing) -----------------------------------------
+
+
+def _without_slicing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(parse_module, "slice_mail", lambda raw: slicing.Sliced(raw, []))
+
+
+def _comparable(mail: ParsedMail) -> tuple[object, ...]:
+    """Everything parse returns; an attached mail by what it says, since it is now kept as
+    received where it used to be written out again by the stdlib."""
+    attachments = [
+        (a.filename, a.content_type, parse(a.payload).subject if a.content_type == "message/rfc822" else a.payload)
+        for a in mail.attachments
+    ]
+    return (mail.message_id, mail.subject, mail.from_, mail.to, mail.date, mail.text, mail.html, attachments)
+
+
+def test_a_large_attachment_is_read_from_the_raw_bytes_with_the_same_result(monkeypatch: pytest.MonkeyPatch) -> None:
+    size = 3 * 1024 * 1024
+    raw = large_attachment_mail(size)
+    sliced = slicing.slice_mail(raw)
+    assert len(sliced.reduced) < 4096  # the parser sees a few lines instead of 4 MB
+    mail = parse(raw)
+    (attachment,) = mail.attachments
+    assert (attachment.filename, attachment.content_type, len(attachment.payload)) == (
+        "dossier-complet.pdf",
+        "application/pdf",
+        size,
+    )
+    assert mail.text == "Veuillez trouver ci-joint le dossier complet."
+    _without_slicing(monkeypatch)
+    assert _comparable(parse(raw)) == _comparable(mail)
+
+
+def test_parsing_a_large_attachment_costs_little_more_than_its_decoded_size() -> None:
+    """Memory allocated by Python while parsing (tracemalloc: exact, not a timing): it was about
+    nine times the raw mail's size before large bodies were kept from the stdlib parser."""
+    size = 8 * 1024 * 1024
+    raw = large_attachment_mail(size)
+    tracemalloc.start()
+    try:
+        mail = parse(raw)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert len(mail.attachments[0].payload) == size
+    assert peak < 2 * size, f"parse allocated {peak / size:.1f} times the attachment"
+
+
+def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus of this file, damaged at random, with every base64 run cut however short: the
+    result must be the one the stdlib parser alone gives."""
+    encoded = base64.encodebytes(bytes(range(256)) * 4).replace(b"\n", b"\r\n")
+    seeds = [
+        multipart(
+            TEXT_PART,
+            b"Content-Type: application/pdf\r\nContent-Transfer-Encoding: base64\r\n"
+            b'Content-Disposition: attachment; filename="a.pdf"\r\n\r\n' + encoded,
+            b"Content-Type: text/plain; charset=utf-8\r\nContent-Transfer-Encoding: base64\r\n\r\n"
+            + base64.encodebytes("Déjà payé, toujours rien reçu.\n".encode() * 20).replace(b"\n", b"\r\n"),
+            b"Content-Type: message/rfc822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nbody",
+        ),
+        nested_attached_mails(3),
+        tnef_mail([("Facture mars.pdf", b"%PDF-1.4 facture")]),
+        b'From: d@x.fr\r\nSubject: digest\r\nContent-Type: multipart/digest; boundary="D"\r\n\r\n--D\r\n\r\n'
+        b"From: a@x.fr\r\nSubject: un\r\n\r\ncorps un\r\n--D\r\nContent-Type: text/plain\r\n\r\ntexte\r\n--D--\r\n",
+    ]
+    # Found by a longer run of this test (12,000 mails): bare CR line ends, a base64 encoding
+    # declared on a multipart or on an attached mail, "base64 " with a trailing space.
+    damage = [b"--", b"\r\n", b"\r", b"\n", b"=", b"\r\n\r\n", b"Content-Type: message/rfc822\r\n", b"--D\r\n"]
+    damage += [b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: base64 \r\n"]
+    monkeypatch.setattr(slicing, "CUT_BYTES", 1)
+    rng = random.Random(20261128)
+    cases = [seed for seed in seeds]
+    for _ in range(400):
+        raw = bytearray(rng.choice(seeds))
+        for _ in range(rng.randint(1, 6)):
+            position = rng.randrange(len(raw) + 1)
+            if rng.random() < 0.5:
+                raw[position:position] = rng.choice(damage)
+            else:
+                del raw[position : position + rng.randint(1, 20)]
+        cases.append(bytes(raw))
+    sliced = []
+    for raw in cases:
+        try:
+            sliced.append(_comparable(parse(raw)))
+        except ParseError as exc:
+            sliced.append((exc.reason,))
+    with monkeypatch.context() as plain:
+        _without_slicing(plain)
+        for raw, expected in zip(cases, sliced, strict=True):
+            try:
+                alone = _comparable(parse(raw))
+            except ParseError as exc:
+                alone = (exc.reason,)
+            assert expected == alone, raw
+
+
+def test_attached_mails_nested_a_thousand_deep_keep_the_text_and_the_first_attached_mail() -> None:
+    raw = nested_attached_mails(1000)
+    mail = parse(raw)
+    assert mail.text == "Je transmets (niveau 1000)."
+    (attached,) = mail.attachments
+    assert attached.filename == "Tr_ niveau 999.eml"
+    assert attached.payload == raw[raw.index(b"From: relais999@") : raw.rindex(b"\r\n--niveau-1000--")]
+    assert not mail.defects
+    # Reading the attached mail is parsing it again: one level at a time, never recursively.
+    assert parse(attached.payload).text == "Je transmets (niveau 999)."
+
+
+def test_a_forward_nested_a_thousand_deep_names_a_transmitter_without_recursing() -> None:
+    # Each relay wrote a line of its own, so the first relay is the transmitted mail's author.
+    found = extract_forwarded(parse(nested_attached_mails(1000)))
+    assert found is not None and found.author.email == "relais999@example.fr"
+
+
+def test_multipart_nesting_past_the_limit_keeps_what_is_above_it() -> None:
+    depth = slicing.MAX_DEPTH + 40
+    nested = b"".join(b'Content-Type: multipart/mixed; boundary="b%d"\r\n\r\n--b%d\r\n' % (i, i) for i in range(depth))
+    top = b'From: a@b.fr\r\nSubject: deep\r\nContent-Type: multipart/mixed; boundary="top"\r\n\r\n--top\r\n'
+    raw = top + b"Content-Type: text/plain\r\n\r\nen haut\r\n--top\r\n" + nested + b"\r\nau fond\r\n--top--\r\n"
+    mail = parse(raw)
+    assert mail.text == "en haut"
+    assert any("nesting too deep" in defect for defect in mail.defects)
+
+
+# --- Outlook's winmail.dat -------------------------------------------------------------------
+
+
+def test_the_files_inside_a_winmail_dat_are_the_attachments() -> None:
+    files = [("Facture de mars 2026.pdf", b"%PDF-1.4 facture"), ("Photo salle été.jpg", b"\xff\xd8\xff photo")]
+    mail = parse(tnef_mail(files))
+    assert [(a.filename, a.content_type, a.payload) for a in mail.attachments] == [
+        ("Facture de mars 2026.pdf", "application/pdf", b"%PDF-1.4 facture"),
+        ("Photo salle été.jpg", "image/jpeg", b"\xff\xd8\xff photo"),
+    ]
+    assert "winmail.dat (Outlook TNEF) unpacked: Facture de mars 2026.pdf, Photo salle été.jpg" in mail.defects
+    assert mail.text == "Bonjour, voici mes justificatifs."
+
+
+def test_a_winmail_dat_without_long_names_gives_the_short_ones() -> None:
+    assert [f.name for f in tnef.files(tnef_stream([("rapport final.docx", b"x")], long_names=False))] == [
+        "RAPPOR~1.DOC"
+    ]
+
+
+def test_a_hostile_or_broken_winmail_dat_is_kept_as_it_is() -> None:
+    stream = tnef_stream([("a.pdf", b"%PDF")])
+    # Counts claiming four billion properties and values: read as far as the bytes go, no further.
+    huge = struct.pack("<IHHI", 0xFFFFFFFF, 0x1002, 0x0E20, 0xFFFFFFFF)
+    hostile = stream + tnef_attribute(2, 0x00069002, bytes(14)) + tnef_attribute(2, 0x00069005, huge)
+    assert [f.name for f in tnef.files(hostile)] == ["a.pdf"]
+    assert [f.name for f in tnef.files(stream[: len(stream) // 2])] == []  # cut inside the first file
+    for payload, defect in ((b"not tnef at all", "not readable TNEF"), (stream[:20], "holds no file")):
+        raw = make_mail(
+            "lea@example.fr", "a@b.fr", "pj", "voir", attachments=[("winmail.dat", payload, "application/ms-tnef")]
+        )
+        mail = parse(raw)
+        assert [(a.filename, a.payload) for a in mail.attachments] == [("winmail.dat", payload)]
+        assert any(defect in d for d in mail.defects)

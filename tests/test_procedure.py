@@ -20,6 +20,7 @@ from typing import Any
 import openpyxl
 import pytest
 from conftest import MailAccount
+from databases import fresh_database_url
 from e2e import invoke, register, write_config
 from mails import make_mail
 from servers import DovecotServer, ReceivedMessage, SmtpSink
@@ -90,7 +91,7 @@ def bot_factory(tmp_path: Path, smtp_sink: SmtpSink) -> Iterator[Callable[..., B
             username=account.username,
             password=account.password,
             smtp_port=smtp_sink.port,
-            database_url=f"sqlite:///{tmp_path / 'inboxbot.db'}",
+            database_url=fresh_database_url(tmp_path),
             address=DIRECTOR,
             extra=extra,
         )

@@ -96,3 +96,35 @@ def test_claimant_text_can_never_add_a_header_or_a_recipient() -> None:
                 message_id="inboxbot.2@cafemetrie.com",
                 date=datetime(2026, 12, 18, tzinfo=PARIS),
             )
+
+
+@pytest.mark.parametrize(
+    "subject",
+    [
+        "Accusé de réception",
+        "[Dossier 2026-0042] Accusé de réception « très long » — problème de facturation ééé 日本語 😀 fin " * 3,
+        "é" * 200,
+        "😀" * 40,
+        "A plain ASCII subject that is long enough to be folded by the mail library itself " * 3,
+    ],
+    ids=["short", "long-mixed-scripts", "200-accents", "emoji", "long-ascii"],
+)
+def test_any_subject_and_body_come_back_exactly_and_every_line_stays_short(subject: str) -> None:
+    text = "Bonjour Élodie,\nligne finie par des espaces   \n.\nFrom here\n" + "é" * 300 + "\n\tfin\n"
+    rendered = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context())
+    rendered = type(rendered)(subject=subject, text=text, html="<p>" + "é" * 300 + "</p>")
+    raw = compose(
+        sender=Address("alice@cafemetrie.com", "Cafémétrie"),
+        recipient=Address("lea@example.fr", "Élodie Lefèvre-Dupont de la Très Grande Maison"),
+        rendered=rendered,
+        message_id="inboxbot.3@cafemetrie.com",
+        date=datetime(2026, 12, 18, tzinfo=PARIS),
+    )
+    assert max(len(line) for line in raw.split(b"\r\n")) <= 998
+    header_lines = raw.split(b"\r\n\r\n", 1)[0].split(b"\r\n")
+    assert all(len(line) <= 78 for line in header_lines if b"=?utf-8?" in line and not line.startswith(b"To:"))
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["Subject"] == " ".join(subject.split())
+    assert message["To"].addresses[0].display_name == "Élodie Lefèvre-Dupont de la Très Grande Maison"
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == "<p>" + "é" * 300 + "</p>"

@@ -15,6 +15,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
+from databases import fresh_database_url
 
 from inboxbot.cases import Action, Case, CaseDetail
 from inboxbot.config import Settings, settings_from_mapping
@@ -208,7 +209,7 @@ def settings(tmp_path: Path) -> Settings:
             "imap": {"host": "127.0.0.1", "port": 1143, "security": "plain", "username": "a@x.fr", "password": "x"},
             "smtp": {"host": "127.0.0.1", "port": 2525, "security": "plain", "from_address": "alice@cafemetrie.fr"},
             "director": {"addresses": ["alice@cafemetrie.fr"]},
-            "database": {"url": f"sqlite:///{tmp_path / 'inboxbot.db'}"},
+            "database": {"url": fresh_database_url(tmp_path)},
             "storage": {"archive_dir": str(tmp_path / "archive")},
         },
         tmp_path,

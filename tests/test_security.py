@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import sqlite3
 from pathlib import Path
 
 import pytest
 from conftest import MailAccount
+from databases import dump
 from e2e import account_config, invoke, register
 from mails import make_mail
 from servers import SmtpSink
@@ -85,9 +85,7 @@ def test_secrets_never_reach_logs_output_or_the_database(
     config.write_text(text)
     mail_account.append(make_mail("lea@example.fr", DIRECTOR, "Réclamation", "Bonjour"))
     assert invoke(config, "-v", "run", "--once").code == 0
-    database = sqlite3.connect(tmp_path / "inboxbot.db")
-    dump = "\n".join(database.iterdump())
-    assert mail_account.password not in dump
+    assert mail_account.password not in dump(tmp_path)
 
 
 def test_check_warns_when_the_config_is_readable_by_others(config: Path) -> None:

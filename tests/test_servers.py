@@ -178,7 +178,7 @@ def test_smtp_sink_wait_for_times_out_with_assertion(smtp_sink: SmtpSink) -> Non
 # -- databases -----------------------------------------------------------------------
 
 
-def test_database_url_gives_working_empty_database(database_url: str) -> None:
+def fresh_database_url_gives_working_empty_database(database_url: str) -> None:
     engine = sa.create_engine(database_url)
     try:
         with engine.begin() as connection:

@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from databases import fresh_database_url
 from openpyxl.worksheet.worksheet import Worksheet
 
 from inboxbot.cases import Action, Case, CaseDetail
@@ -308,7 +309,7 @@ def test_an_empty_register_is_a_valid_workbook() -> None:
 
 def test_a_register_read_from_the_store(tmp_path: Path) -> None:
     """The values the store returns (UTC instants, SQLite) go into the workbook as they are."""
-    store = Store.open(f"sqlite:///{tmp_path / 'inboxbot.db'}")
+    store = Store.open(fresh_database_url(tmp_path))
     try:
         received = paris(2026, 1, 5, 23, 30)
         with store.unit() as unit:

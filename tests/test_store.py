@@ -1,5 +1,6 @@
 """The store on both databases: case numbers stay unique when processes race for them."""
 
+import importlib.util
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -70,6 +71,18 @@ def test_the_newest_revision_is_read_from_the_migration_files(tmp_path: Path) ->
     assert head_revision(tmp_path) == "d"
 
 
+def _before_digest_indexes() -> str:
+    """The revision the digest's indexes migration applies to, read from that migration."""
+    from inboxbot.store.repository import MIGRATIONS
+
+    (path,) = (MIGRATIONS / "versions").glob("*_digest_indexes.py")
+    spec = importlib.util.spec_from_file_location("digest_indexes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.down_revision)
+
+
 def test_an_up_to_date_database_opens_without_alembic_and_an_older_one_is_upgraded(tmp_path: Path) -> None:
     """The usual start reads the version with one SELECT; a schema behind the files is still migrated."""
     url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
@@ -81,9 +94,12 @@ def test_an_up_to_date_database_opens_without_alembic_and_an_older_one_is_upgrad
     assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
     store = Store.open(url)
     with store.engine.begin() as connection:
+        # As a database migrated up to the revision before the digest's indexes.
         for index in ("ix_cases_created_at", "ix_mails_outcome_created", "ix_outbox_purpose_created"):
-            connection.execute(text(f"DROP INDEX {index}"))  # as a database last migrated by 0004
-        connection.execute(text("UPDATE alembic_version SET version_num = '0004'"))
+            connection.execute(text(f"DROP INDEX {index}"))
+        connection.execute(
+            text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
+        )
     store.close()
     store = Store.open(url)
     try:

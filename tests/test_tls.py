@@ -4,18 +4,25 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 import trustme
 from aiosmtpd.controller import Controller
-from servers import free_port
+from databases import fresh_database_url
+from e2e import invoke, write_config
+from mails import make_mail
+from servers import DovecotServer, SmtpSink, free_port
 
 from inboxbot.cases import OutgoingMail
 from inboxbot.check import CheckFailed, _check_smtp
 from inboxbot.config import Settings, settings_from_mapping
 from inboxbot.outbox import SendResult, SmtpSender
+
+LEA_ADDRESS = "lea.martin@example.fr"
+LEA = f"Léa Martin <{LEA_ADDRESS}>"
 
 
 class Keep:
@@ -58,7 +65,7 @@ def settings(tmp_path: Path, port: int, ca_file: Path | None) -> Settings:
             "imap": {"host": "127.0.0.1", "port": 1, "security": "plain", "username": "a", "password": "b"},
             "smtp": smtp,
             "director": {"addresses": ["alice@cafemetrie.example"]},
-            "database": {"url": f"sqlite:///{tmp_path / 'db.sqlite'}"},
+            "database": {"url": fresh_database_url(tmp_path)},
             "storage": {"archive_dir": str(tmp_path / "archive")},
         },
         tmp_path,
@@ -109,3 +116,157 @@ def test_a_missing_ca_file_is_a_config_error_naming_the_key(tmp_path: Path) -> N
 
     with pytest.raises(ConfigError, match=r"smtp\.ca_file: no such file"):
         settings(tmp_path, 465, tmp_path / "nope.pem")
+
+
+# -- Dovecot with a certificate made by the tests: implicit TLS and STARTTLS for IMAP ---------------
+
+
+@pytest.fixture(scope="module")
+def tls_dovecot(server_dir: Any) -> Iterator[tuple[DovecotServer, Path]]:
+    """A Dovecot offering implicit TLS on `tls_port` and STARTTLS on `port`; the CA file beside it.
+
+    The certificate names 127.0.0.1 only, so connecting as "localhost" is a hostname mismatch.
+    """
+    base = server_dir("dovecot-tls")
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.cert_chain_pems[0].write_to_path(str(base / "cert.pem"))
+    cert.private_key_pem.write_to_path(str(base / "key.pem"))
+    ca.cert_pem.write_to_path(str(base / "ca.pem"))
+    server = DovecotServer(base / "dovecot", tls_cert=base / "cert.pem", tls_key=base / "key.pem")
+    server.start()
+    server.add_user("alice", "secret")
+    yield server, base / "ca.pem"
+    server.stop()
+
+
+def tls_config(
+    directory: Path, user: str, port: int, security: str, sink_port: int, ca_file: Path | None, host: str = "127.0.0.1"
+) -> Path:
+    """A dedicated mailbox reading everything since 2000, so the test's one claim is new mail to it."""
+    directory.mkdir(exist_ok=True)
+    options = ['ingest_since = "2000-01-01"'] + ([f'ca_file = "{ca_file}"'] if ca_file else [])
+    path = write_config(
+        directory,
+        imap_host=host,
+        imap_port=port,
+        username=user,
+        password="secret",
+        smtp_port=sink_port,
+        database_url=fresh_database_url(directory),
+        mode="dedicated",
+        imap_extra="\n".join(options),
+    )
+    text = path.read_text(encoding="utf-8").replace('security = "plain"', f'security = "{security}"', 1)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("security", "port_attr"), [("tls", "tls_port"), ("starttls", "port")])
+def test_imap_tls_is_verified_and_a_ca_file_makes_it_work(
+    tmp_path: Path, tls_dovecot: tuple[DovecotServer, Path], smtp_sink: SmtpSink, security: str, port_attr: str
+) -> None:
+    server, ca_file = tls_dovecot
+    port = getattr(server, port_attr)
+    user = f"alice-{security}"
+    server.add_user(user, "secret")
+    server.append(user, "secret", "INBOX", make_mail(LEA, "alice@cafemetrie.example", "Attestation", "Bonjour"))
+
+    # Unknown CA: refused, naming the host and the reason; nothing read, nothing sent.
+    untrusted = tls_config(tmp_path / "untrusted", user, port, security, smtp_sink.port, None)
+    refused = invoke(untrusted, "run", "--once")
+    assert refused.code == 2, refused
+    assert f"IMAP 127.0.0.1:{port}: TLS failed: CERTIFICATE_VERIFY_FAILED" in refused.err
+    assert "unable to get local issuer certificate" in refused.err
+    checked = invoke(untrusted, "check")
+    assert checked.code == 1
+    assert f"error: IMAP 127.0.0.1:{port}: TLS failed: CERTIFICATE_VERIFY_FAILED" in checked.out
+
+    # A trusted CA but another name than the certificate's: refused too.
+    mismatch = tls_config(tmp_path / "mismatch", user, port, security, smtp_sink.port, ca_file, host="localhost")
+    refused = invoke(mismatch, "run", "--once")
+    assert refused.code == 2, refused
+    assert f"IMAP localhost:{port}: TLS failed: CERTIFICATE_VERIFY_FAILED: Hostname mismatch" in refused.err
+    assert smtp_sink.messages == []
+    assert not list((tmp_path / "untrusted" / "archive").rglob("*.eml"))
+
+    trusted = tls_config(tmp_path / "trusted", user, port, security, smtp_sink.port, ca_file)
+    checked = invoke(trusted, "check")
+    assert f"IMAP 127.0.0.1:{port}: logged in as {user}" in checked.out, checked
+    assert invoke(trusted, "run", "--once").code == 0
+    (ack,) = smtp_sink.wait_for(1)
+    assert ack.rcpt_tos == [LEA_ADDRESS]
+
+
+def test_starttls_configured_but_not_offered_is_refused_not_downgraded(
+    tmp_path: Path, mail_account: Any, smtp_sink: SmtpSink
+) -> None:
+    """The session's Dovecot has no TLS at all: with security = "starttls" it must not log in in clear."""
+    mail_account.append(make_mail(LEA, "alice@cafemetrie.example", "Attestation", "Bonjour"))
+    config = tls_config(tmp_path, mail_account.username, mail_account.port, "starttls", smtp_sink.port, None)
+    text = config.read_text(encoding="utf-8").replace('password = "secret"', f'password = "{mail_account.password}"')
+    config.write_text(text, encoding="utf-8")
+    refused = invoke(config, "run", "--once")
+    assert refused.code == 2, refused
+    assert f"IMAP 127.0.0.1:{mail_account.port}: the server does not offer STARTTLS" in refused.err
+    assert smtp_sink.messages == []
+    checked = invoke(config, "check")
+    assert "does not offer STARTTLS" in checked.out and checked.code == 1
+
+
+# -- SMTP STARTTLS with aiosmtpd --------------------------------------------------------------------
+
+
+@pytest.fixture
+def starttls_sink(ca: trustme.CA) -> Iterator[tuple[Controller, Keep]]:
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    keep = Keep()
+    controller = Controller(keep, hostname="127.0.0.1", port=free_port(), tls_context=context, require_starttls=True)
+    controller.start()
+    yield controller, keep
+    controller.stop()
+
+
+def starttls_settings(tmp_path: Path, port: int, ca_file: Path | None, host: str = "127.0.0.1") -> Settings:
+    config = settings(tmp_path, port, ca_file)
+    return replace(config, smtp=replace(config.smtp, security="starttls", host=host))
+
+
+def test_smtp_starttls_is_verified_and_a_ca_file_makes_it_work(
+    tmp_path: Path, ca: trustme.CA, starttls_sink: tuple[Controller, Keep]
+) -> None:
+    controller, keep = starttls_sink
+    refused = send(starttls_settings(tmp_path, controller.port, None))
+    assert not refused.accepted and not refused.permanent
+    assert f"SMTP 127.0.0.1:{controller.port}: TLS failed: CERTIFICATE_VERIFY_FAILED" in refused.error
+    with pytest.raises(
+        CheckFailed, match=rf"SMTP 127\.0\.0\.1:{controller.port}: TLS failed: CERTIFICATE_VERIFY_FAILED"
+    ):
+        _check_smtp(starttls_settings(tmp_path, controller.port, None))
+
+    ca_file = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(ca_file))
+    mismatch = send(starttls_settings(tmp_path, controller.port, ca_file, host="localhost"))
+    assert "Hostname mismatch" in mismatch.error and not mismatch.accepted
+    assert keep.received == []
+
+    assert "connected (starttls)" in _check_smtp(starttls_settings(tmp_path, controller.port, ca_file))
+    accepted = send(starttls_settings(tmp_path, controller.port, ca_file))
+    assert accepted.accepted, accepted.error
+    assert len(keep.received) == 1
+
+
+def test_smtp_starttls_not_offered_is_refused_not_downgraded(tmp_path: Path) -> None:
+    keep = Keep()
+    controller = Controller(keep, hostname="127.0.0.1", port=free_port())  # no TLS at all
+    controller.start()
+    try:
+        refused = send(starttls_settings(tmp_path, controller.port, None))
+        assert not refused.accepted and not refused.permanent
+        assert "STARTTLS" in refused.error
+        with pytest.raises(CheckFailed, match="does not offer STARTTLS"):
+            _check_smtp(starttls_settings(tmp_path, controller.port, None))
+        assert keep.received == []
+    finally:
+        controller.stop()

@@ -177,6 +177,7 @@ class OutboxRow(Base):
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
+        Index("ix_outbox_status_sent_copy", "status", "sent_copy"),
         Index("ix_outbox_purpose_created", "purpose", "created_at"),  # when the last digest was queued
     )
 
@@ -193,6 +194,9 @@ class OutboxRow(Base):
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    # Its copy in the IMAP Sent folder (imap.save_sent): None to do, "appending" while the outcome
+    # of an APPEND is unknown (a crash then looks the copy up by Message-ID), "done".
+    sent_copy: Mapped[str | None] = mapped_column(String(16), default=None)
 
 
 class RuntimeRow(Base):

@@ -1,8 +1,8 @@
 """The store: every read and write of the database, returning plain values.
 
-A `Unit` is one transaction. The pipeline opens one per mail, so a mail, the case it opens, the
-acknowledgement it queues and the folder's progress are committed together or not at all: a crash
-between two mails loses nothing and a restart does nothing twice.
+A `Unit` is one transaction. The pipeline opens one per group of mails, each mail in its own
+savepoint, so a mail, the case it opens, the acknowledgement it queues and the folder's progress
+are committed together or not at all: a crash loses nothing and a restart does nothing twice.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import Engine, create_engine, event, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, SessionTransaction
 
 from inboxbot.cases import (
     OPEN,
@@ -45,6 +45,12 @@ from inboxbot.store.models import (
 from inboxbot.store.schema import at_head
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+# The tables themselves, for the few hot statements written without the ORM.
+_OUTBOX = cast(Table, OutboxRow.__table__)
+_CASES = cast(Table, CaseRow.__table__)
+_CASE_EVENTS = cast(Table, CaseEventRow.__table__)
+_MAILS = cast(Table, MailRow.__table__)
+_COUNTERS = cast(Table, CaseCounterRow.__table__)
 _EDITABLE_CASE_FIELDS = frozenset(
     {
         "kind",
@@ -77,6 +83,21 @@ class AlreadyRunning(Exception):
 
 PENDING = "pending"
 SENT = "sent"
+SENT_COPY_APPENDING = "appending"
+SENT_COPY_DONE = "done"
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    """A sent mail whose exact bytes go to the IMAP Sent folder."""
+
+    outgoing_id: int
+    message_id: str
+    raw: bytes
+    sent_at: datetime
+    maybe_there: bool  # an earlier APPEND's outcome is unknown: look it up before appending again
+
+
 FAILED = "failed"
 
 
@@ -243,6 +264,22 @@ class Unit:
 
     def __init__(self, session: Session) -> None:
         self.session = session
+        # The session keeps rows only weakly: without this, reading back a case opened a moment
+        # ago in the same transaction would query the database for it again.
+        self._created: list[object] = []
+
+    def _connection(self) -> Connection:
+        """The transaction's connection, for the hot statements that need no ORM object.
+
+        A mail storm runs them a dozen times per mail, where the ORM's bookkeeping costs more
+        than SQLite itself. Pending ORM changes are flushed first, so they see everything.
+        """
+        self.session.flush()
+        return self.session.connection()
+
+    def savepoint(self) -> SessionTransaction:
+        """A nested transaction: what happens inside is undone alone if the block raises."""
+        return self.session.begin_nested()
 
     # -- folders ---------------------------------------------------------------------------
 
@@ -283,18 +320,16 @@ class Unit:
     def has_mail(self, message_key: str) -> bool:
         return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key)) is not None
 
-    def is_own_message_id(self, message_id: str) -> bool:
-        return self.session.scalar(select(OutboxRow.id).where(OutboxRow.message_id == message_id)) is not None
-
     def case_for_message_ids(self, message_ids: Sequence[str]) -> CaseRef | None:
         """The case that any of these Message-IDs belongs to, trying them in the order given."""
         if not message_ids:
             return None
         found: dict[str, int] = {}
-        for table in (MailRow, OutboxRow):
-            rows = self.session.execute(
-                select(table.message_id, table.case_id).where(
-                    table.message_id.in_(message_ids), table.case_id.is_not(None)
+        connection = self._connection()
+        for table in (_MAILS, _OUTBOX):
+            rows = connection.execute(
+                select(table.c.message_id, table.c.case_id).where(
+                    table.c.message_id.in_(message_ids), table.c.case_id.is_not(None)
                 )
             )
             for mid, case_id in rows:
@@ -328,27 +363,25 @@ class Unit:
         )
 
     def acknowledgements_since(self, recipient: str, since: datetime) -> int:
-        return (
-            self.session.scalar(
-                select(func.count(OutboxRow.id)).where(
-                    OutboxRow.recipient == recipient,
-                    OutboxRow.purpose.like("%acknowledgement"),
-                    OutboxRow.created_at >= since,
-                )
+        count: int | None = self._connection().scalar(
+            select(func.count(_OUTBOX.c.id)).where(
+                _OUTBOX.c.recipient == recipient,
+                _OUTBOX.c.purpose.like("%acknowledgement"),
+                _OUTBOX.c.created_at >= since,
             )
-            or 0
         )
+        return count or 0
 
     # -- writes ----------------------------------------------------------------------------
 
     def next_case_number(self, year: int) -> str:
         """A new number for `year`, unique even with two processes on one database."""
         while True:
-            last = self.session.scalar(
-                update(CaseCounterRow)
-                .where(CaseCounterRow.year == year)
-                .values(last=CaseCounterRow.last + 1)
-                .returning(CaseCounterRow.last)
+            last = self._connection().scalar(
+                update(_COUNTERS)
+                .where(_COUNTERS.c.year == year)
+                .values(last=_COUNTERS.c.last + 1)
+                .returning(_COUNTERS.c.last)
             )
             if last is not None:
                 return f"{year}-{last:04d}"
@@ -402,10 +435,11 @@ class Unit:
         )
         self.session.add(row)
         self.session.flush()
+        self._created.append(row)
         return row.id
 
     def record_mail(self, record: MailRecord, now: datetime) -> int:
-        row = MailRow(
+        values = dict(
             message_key=record.message_key,
             message_id=record.message_id,
             case_id=record.case_id,
@@ -429,9 +463,8 @@ class Unit:
             rules_hit=json.dumps(list(record.rules_hit)),
             created_at=now,
         )
-        self.session.add(row)
-        self.session.flush()
-        return row.id
+        mail_id: int = self._connection().execute(insert(_MAILS).values(**values).returning(_MAILS.c.id)).scalar_one()
+        return mail_id
 
     def add_attachment(self, mail_id: int, filename: str, content_type: str, size: int, path: str) -> None:
         self.session.add(
@@ -553,8 +586,17 @@ class Unit:
     def queued_purposes(self, case_id: int) -> set[str]:
         return set(self.session.scalars(select(OutboxRow.purpose).where(OutboxRow.case_id == case_id)))
 
+    def mail_archive_path(self, message_key: str) -> str | None:
+        path: str | None = self._connection().scalar(
+            select(_MAILS.c.archive_path).where(_MAILS.c.message_key == message_key)
+        )
+        return path
+
     def mail_outcome(self, message_key: str) -> str | None:
-        return self.session.scalar(select(MailRow.outcome).where(MailRow.message_key == message_key))
+        outcome: str | None = self._connection().scalar(
+            select(_MAILS.c.outcome).where(_MAILS.c.message_key == message_key)
+        )
+        return outcome
 
     def set_mail_outcome(self, message_key: str, outcome: str, reason: str, case_id: int | None = None) -> None:
         values: dict[str, object] = {"outcome": outcome, "reason": reason}
@@ -594,19 +636,33 @@ class Unit:
         ]
 
     def mark_sent(self, outgoing_id: int, at: datetime) -> bool:
-        """Record a mail the SMTP server accepted; False if it was already recorded as sent."""
-        row = self.session.get_one(OutboxRow, outgoing_id)
-        if row.status == SENT:
+        """Record a mail the SMTP server accepted; False if it was already recorded as sent.
+
+        Plain statements, not the ORM: this runs once per mail sent, and loading the row would
+        read back the whole mail.
+        """
+        connection = self.session.connection()
+        sent = connection.execute(
+            update(_OUTBOX)
+            .where(_OUTBOX.c.id == outgoing_id, _OUTBOX.c.status != SENT)
+            .values(status=SENT, sent_at=at, attempts=_OUTBOX.c.attempts + 1)
+            .returning(_OUTBOX.c.case_id, _OUTBOX.c.purpose, _OUTBOX.c.recipient)
+        ).first()
+        if sent is None:
             return False
-        row.status = SENT
-        row.sent_at = at
-        row.attempts += 1
-        if row.case_id is not None:
-            self.add_event(row.case_id, at, "inboxbot", f"sent:{row.purpose}", row.recipient)
-            if row.purpose.endswith("acknowledgement"):
-                case = self.session.get_one(CaseRow, row.case_id)
-                if case.acknowledged_at is None:
-                    case.acknowledged_at = at
+        case_id, purpose, recipient = sent
+        if case_id is not None:
+            connection.execute(
+                insert(_CASE_EVENTS).values(
+                    case_id=case_id, at=at, actor="inboxbot", type=f"sent:{purpose}", detail=recipient
+                )
+            )
+            if purpose.endswith("acknowledgement"):
+                connection.execute(
+                    update(_CASES)
+                    .where(_CASES.c.id == case_id, _CASES.c.acknowledged_at.is_(None))
+                    .values(acknowledged_at=at)
+                )
         return True
 
     def mark_attempt_failed(self, outgoing_id: int, error: str, now: datetime, retry_at: datetime | None) -> None:
@@ -620,6 +676,26 @@ class Unit:
                 self.add_event(row.case_id, now, "inboxbot", f"failed:{row.purpose}", error[:2000])
         else:
             row.next_attempt_at = retry_at
+
+    def sent_copies_due(self, sent_since: datetime, limit: int) -> list[SentCopy]:
+        """Mails the SMTP server accepted since `sent_since` whose copy is not yet in Sent."""
+        rows = self.session.scalars(
+            select(OutboxRow)
+            .where(
+                OutboxRow.status == SENT,
+                (OutboxRow.sent_copy.is_(None)) | (OutboxRow.sent_copy == SENT_COPY_APPENDING),
+                OutboxRow.sent_at >= sent_since,
+            )
+            .order_by(OutboxRow.id)
+            .limit(limit)
+        )
+        return [
+            SentCopy(row.id, row.message_id, row.raw, row.sent_at or sent_since, row.sent_copy == SENT_COPY_APPENDING)
+            for row in rows
+        ]
+
+    def set_sent_copy(self, outgoing_ids: Sequence[int], state: str) -> None:
+        self.session.execute(update(OutboxRow).where(OutboxRow.id.in_(outgoing_ids)).values(sent_copy=state))
 
     def set_runtime(self, key: str, value: str, at: datetime) -> None:
         row = self.session.get(RuntimeRow, key)

@@ -7,7 +7,7 @@ at 100,000 cases and 200,000 mails the digest took 0.3 s quiet, over 1 s on a bu
 them, a few milliseconds each.
 
 Revision ID: 0006
-Revises: 0004 (another branch adds a 0005; the chain is re-linked when both are merged)
+Revises: 0005
 Create Date: 2026-11-28
 """
 
@@ -16,7 +16,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "0006"
-down_revision = "0004"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 
