@@ -1040,7 +1040,7 @@ def machine() -> dict[str, str]:
         "alembic",
         "Jinja2",
         "APScheduler",
-        "openpyxl",
+        "XlsxWriter",
     ):
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             packages.append(f"{name} {importlib.metadata.version(name)}")

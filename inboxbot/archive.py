@@ -31,8 +31,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inboxbot.parse import safe_filename
-
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
 
@@ -103,6 +101,8 @@ class Archive:
             raise ValueError(f"not a SHA-256 hex digest: {sha256_of_mail!r}")
         if isinstance(index, bool) or not isinstance(index, int) or index < 0:
             raise ValueError(f"attachment index must be a non-negative integer: {index!r}")
+        from inboxbot.parse import safe_filename  # the parser (mail-parser): not for commands that only read
+
         name = f"{index:02d}-{safe_filename(filename, f'piece-jointe-{index}.bin')}"
         folder = _month(received_at) / sha256_of_mail
         relative = folder / name
@@ -114,6 +114,31 @@ class Archive:
             if not durable:
                 self._unsynced.append(target)
         return relative
+
+    def remove(self, path: Path | str) -> None:
+        """Delete the archived file at `path` (relative to the root), for the retention purge.
+
+        Refuses (ValueError, nothing deleted) a path that resolves outside the root: the path comes
+        from the database, and neither a stored "../" nor a link planted in the tree may make a purge
+        delete something else. A mail's attachment folder goes too once it is empty. Raises
+        FileNotFoundError when the file was already gone, OSError when it cannot be removed.
+        """
+        target = self._inside(Path(path))
+        try:
+            target.unlink()
+        except FileNotFoundError:
+            self._prune(target.parent)
+            raise
+        self._prune(target.parent)
+
+    def _prune(self, folder: Path) -> None:
+        """Remove an attachment folder (<sha256>/) once empty, so none is left behind; never a month folder."""
+        root = self.root.resolve()
+        if folder != root and root in folder.parents and _SHA256.fullmatch(folder.name):
+            try:
+                folder.rmdir()
+            except OSError:
+                pass  # not empty: another record's files are still there
 
     def _inside(self, relative: Path) -> Path:
         """The absolute path of `relative`, refusing anything that resolves outside the root.

@@ -24,6 +24,14 @@ ACTION_LABELS = {
     "mediation": "médiation",
     "urgent": "mesure d'urgence",
 }
+NATURE_LABELS = {
+    "organisationnelle": "organisationnelle",
+    "humaine": "humaine",
+    "materielle": "matérielle",
+    "environnementale": "environnementale",
+}
+TRACKED_KINDS = ("corrective", "preventive", "urgent")  # actions with a status to follow
+DISMISSED_LABEL = "classée sans suite"
 OPEN = "open"
 CLOSED = "closed"
 
@@ -147,10 +155,49 @@ class CaseEvent:
 
 @dataclass(frozen=True)
 class CaseDetail:
+    """A case with what happened on it.
+
+    A register row shows only how many mails were exchanged; reading them all for that would cost
+    most of the export of a large register, so such a detail carries `exchange_count` (counted by
+    the database) and no `messages`.
+    """
+
     case: Case
     messages: tuple[LogEntry, ...]
     events: tuple[CaseEvent, ...]
     actions: tuple[Action, ...] = ()
+    exchange_count: int | None = None
+
+    @property
+    def exchanges(self) -> int:
+        return len(self.messages) if self.exchange_count is None else self.exchange_count
+
+
+def action_overdue(action: Action, today: date) -> bool:
+    """An action still to do (or under way) whose due date has passed."""
+    return action.due is not None and action.due < today and action.status in ("todo", "doing")
+
+
+def action_line(action: Action) -> str:
+    """One action as a line of the register's row for its case: the director quotes it by its number."""
+    line = f"{action.seq}. {ACTION_LABELS.get(action.kind, action.kind)} : {action.text}"
+    if action.status:
+        line += f" [{ACTION_STATUS_LABELS.get(action.status, action.status)}]"
+    if action.result:
+        line += f" — résultat : {action.result}"
+    return line
+
+
+def deadline_label(met: bool | None, done: bool, dismissed: bool) -> str:
+    """How a deadline reads in the register, whatever its format.
+
+    A case classified "sans suite" was not a claim: a step it never needed is "sans objet", not a miss.
+    """
+    if dismissed and not done:
+        return "sans objet"
+    if met is None:
+        return "en attente"
+    return "oui" if met else "non"
 
 
 @dataclass(frozen=True)

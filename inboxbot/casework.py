@@ -40,10 +40,12 @@ class Outcome:
 
 def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str:
     """The year's report, with the previous year for comparison and the last procedure review."""
-    from inboxbot.report import annual_report  # it needs openpyxl's helpers: imported only when asked
+    from inboxbot.report import annual_report  # babel and the report's code: imported only when asked
+    from inboxbot.store.export import Exchanges, register_details
 
-    this_year = unit.case_details(unit.cases(year=year))
-    previous = unit.case_details(unit.cases(year=year - 1))
+    # The report reads cases and actions only: never the mails, whatever the size of the register.
+    this_year = list(register_details(unit, Exchanges.NONE, year=year))
+    previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
     return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
 
 
@@ -199,11 +201,16 @@ class Casework:
         return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
 
     def _register(self, unit: Unit, command: Command, now: datetime) -> str:
-        from inboxbot.spreadsheet import register_xlsx  # openpyxl is heavy to import: only when asked
+        import io
 
-        details = unit.case_details(unit.cases(year=command.year))
+        from inboxbot.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
+        from inboxbot.store.export import Exchanges, register_details
+
+        details = register_details(unit, Exchanges.COUNT, year=command.year)
         today = now.astimezone(self.tz).date()
-        content = register_xlsx(details, self.tz, self.settings.smtp.from_address, today)
+        out = io.BytesIO()
+        count = write_register_xlsx(details, out, self.tz, self.settings.smtp.from_address, today)
+        content = out.getvalue()
         name = f"registre-reclamations-{command.year or today.year}.xlsx"
         self.letters.to_director(
             unit,
@@ -211,9 +218,9 @@ class Casework:
             now,
             attachments=[MailAttachment(name, XLSX_TYPE, content)],
             year=command.year,
-            count=len(details),
+            count=count,
         )
-        return f"Tableau de suivi envoyé en pièce jointe ({len(details)} dossier(s))."
+        return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
 
     def _report(self, unit: Unit, command: Command, now: datetime) -> str:
         year = command.year or now.astimezone(self.tz).year

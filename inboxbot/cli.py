@@ -302,10 +302,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 def cmd_digest(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.digest import build_digest, queue_digest
-    from inboxbot.pipeline import CycleReport, Pipeline
-    from inboxbot.store.repository import AlreadyRunning
 
-    app = build(_settings(args))
+    app = build(_settings(args), check_templates=not args.print)
     try:
         now = app.clock()
         if args.print:
@@ -319,6 +317,9 @@ def cmd_digest(args: argparse.Namespace) -> int:
         if not queue_digest(app, now):
             print('nothing to send today (digest.when_empty = "skip")')
             return 0
+        from inboxbot.pipeline import CycleReport, Pipeline  # sending: IMAP and SMTP, only for --send
+        from inboxbot.store.repository import AlreadyRunning
+
         report = CycleReport()
         try:
             # Sending while the daemon runs could send a pending mail twice: leave it to the daemon then.
@@ -357,45 +358,61 @@ def cmd_purge(args: argparse.Namespace) -> int:
 
 
 def cmd_register(args: argparse.Namespace) -> int:
-    from inboxbot.bootstrap import build
-    from inboxbot.register import to_csv, to_json
-    from inboxbot.spreadsheet import register_xlsx
+    """The register, streamed: cases are read a chunk at a time and written before the next is read."""
+    from inboxbot.store.export import Exchanges, register_details
+    from inboxbot.store.repository import Store
 
     settings = _settings(args)
     tz = settings.organisation.timezone
-    app = build(settings)
+    own = settings.smtp.from_address
+    to_stdout = args.output in (None, "-")
+    if args.format == "xlsx" and to_stdout:
+        print("inboxbot: --format xlsx needs --output FILE", file=sys.stderr)
+        return 2
+    status = "open" if args.open else args.status
+    store = Store.open(settings.database.url)
     try:
-        with app.store.unit() as unit:
-            status = "open" if args.open else args.status
-            details = unit.case_details(unit.cases(year=args.year, kind=args.kind, status=status))
+        with store.reading() as unit:
+            # JSON carries each case's exchange log and history; CSV and XLSX only count the mails.
+            exchanges = Exchanges.LOG if args.format == "json" else Exchanges.COUNT
+            details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
+            if args.format == "xlsx":
+                from inboxbot.spreadsheet import write_register_xlsx  # xlsxwriter: only for this format
+
+                count = write_register_xlsx(details, Path(args.output), tz, own, datetime.now(tz).date())
+            else:
+                from inboxbot.register import write_csv, write_json
+
+                writer = write_json if args.format == "json" else write_csv
+                if to_stdout:
+                    writer(details, sys.stdout, tz, own)
+                    return 0
+                # Written beside the target and renamed once complete: a failure half-way leaves no file
+                # that looks like a whole register.
+                partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+                try:
+                    with open(partial, "w", encoding="utf-8", newline="") as out:
+                        count = writer(details, out, tz, own)
+                    os.replace(partial, args.output)
+                finally:
+                    partial.unlink(missing_ok=True)
     finally:
-        app.close()
-    if args.format == "xlsx":
-        if args.output in (None, "-"):
-            print("inboxbot: --format xlsx needs --output FILE", file=sys.stderr)
-            return 2
-        Path(args.output).write_bytes(register_xlsx(details, tz, settings.smtp.from_address, datetime.now(tz).date()))
-    else:
-        writer = to_json if args.format == "json" else to_csv
-        content = writer(details, tz, settings.smtp.from_address)
-        if args.output in (None, "-"):
-            sys.stdout.write(content)
-            return 0
-        Path(args.output).write_text(content, encoding="utf-8", newline="")
-    print(f"{len(details)} case(s) written to {args.output}")
+        store.close()
+    print(f"{count} case(s) written to {args.output}")
     return 0
 
 
 def cmd_report(args: argparse.Namespace) -> int:
-    from inboxbot.bootstrap import build
     from inboxbot.casework import annual_report_of
+    from inboxbot.store.repository import Store
 
-    app = build(_settings(args))
+    settings = _settings(args)
+    store = Store.open(settings.database.url)
     try:
-        with app.store.unit() as unit:
-            text = annual_report_of(unit, app.settings, args.year, args.format)
+        with store.reading() as unit:
+            text = annual_report_of(unit, settings, args.year, args.format)
     finally:
-        app.close()
+        store.close()
     Path(args.output).write_text(text, encoding="utf-8")
     print(f"annual report {args.year} written to {args.output}")
     return 0
@@ -515,16 +532,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
-    from inboxbot.mailbox import MailboxError
-    from inboxbot.retention import PurgeRefused
-    from inboxbot.rules import RuleError
-    from inboxbot.store.repository import AlreadyRunning
-
     try:
         result: int = args.func(args)
         return result
-    except (ConfigError, RuleError, MailboxError, AlreadyRunning, PurgeRefused) as exc:
+    except ConfigError as exc:
         print(f"inboxbot: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if isinstance(exc, _user_errors()):
+            print(f"inboxbot: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+# Errors the user can fix, by module: looked up only among the modules the command has imported (an
+# error can only come from one of those), so a short command does not import the mailbox, the purge
+# and the rules just to name their errors.
+_USER_ERRORS = (
+    ("inboxbot.mailbox", "MailboxError"),
+    ("inboxbot.retention", "PurgeRefused"),
+    ("inboxbot.rules", "RuleError"),
+    ("inboxbot.store.repository", "AlreadyRunning"),
+)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    found: list[type[Exception]] = []
+    for module, name in _USER_ERRORS:
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)

@@ -28,7 +28,6 @@ from babel.dates import format_date
 from inboxbot.bootstrap import App
 from inboxbot.cases import ACTION_LABELS, KIND_LABELS
 from inboxbot.deadlines import WorkingDayCalendar
-from inboxbot.letters import Letters
 from inboxbot.store import overview
 from inboxbot.store.overview import CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
@@ -166,8 +165,9 @@ class DigestView:
 
 def build_digest(app: App, now: datetime) -> Digest | None:
     """The digest as it would be sent at `now`; None when there is nothing to say and
-    `digest.when_empty` is "skip". Queues nothing and changes nothing."""
-    with app.store.unit() as unit:
+    `digest.when_empty` is "skip". Queues nothing and changes nothing, so it reads without taking
+    the database's write lock (`Store.reading`)."""
+    with app.store.reading() as unit:
         view = gather(app, unit, now)
     if view.empty and app.settings.digest.when_empty == "skip":
         return None
@@ -184,6 +184,8 @@ def queue_digest(app: App, now: datetime) -> bool:
         view = gather(app, unit, now)
         if view.empty and app.settings.digest.when_empty == "skip":
             return False
+        from inboxbot.letters import Letters  # composing mail (the outbox, aiosmtplib): not for --print
+
         Letters(app.settings, app.renderer).to_director(unit, TEMPLATE, now, digest=view)
     return True
 

@@ -3,6 +3,9 @@
 JSON follows the contract in DESIGN.md: instants in ISO 8601 with their UTC offset in the
 organisation's time zone, due dates as plain dates. CSV is written for a French Excel: UTF-8 with a
 byte-order mark, `;` between fields, French headers, and claimant text that cannot turn into a formula.
+
+Both are written case by case to an open file (`write_json`, `write_csv`), so a register of any size
+can be exported from cases read in chunks (`inboxbot.store.export`) without being held in memory.
 """
 
 from __future__ import annotations
@@ -10,12 +13,12 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Sequence
+from collections.abc import Iterable
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from inboxbot.cases import KIND_LABELS, CaseDetail
+from inboxbot.cases import DISMISSED_LABEL, KIND_LABELS, CaseDetail, action_line, deadline_label
 
 CHANNEL_LABELS = {
     "email": "e-mail",
@@ -104,8 +107,27 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
     }
 
 
-def to_json(details: Sequence[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
-    return json.dumps([case_record(d, tz, own_address) for d in details], ensure_ascii=False, indent=2) + "\n"
+def to_json(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
+    out = io.StringIO()
+    write_json(details, out, tz, own_address)
+    return out.getvalue()
+
+
+def write_json(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_address: str) -> int:
+    """Write the JSON array one case at a time; returns the number of cases.
+
+    The text is exactly `json.dumps(records, indent=2)`: each record is encoded alone and indented one
+    level more, which is safe because an encoded string never holds a raw line break.
+    """
+    encoder = json.JSONEncoder(ensure_ascii=False, indent=2)
+    today = datetime.now(tz).date()
+    count = 0
+    for detail in details:
+        text = encoder.encode(case_record(detail, tz, own_address, today))
+        out.write(("[\n  " if count == 0 else ",\n  ") + text.replace("\n", "\n  "))
+        count += 1
+    out.write("\n]\n" if count else "[]\n")
+    return count
 
 
 CSV_COLUMNS = (
@@ -138,35 +160,42 @@ CSV_COLUMNS = (
 )
 
 
-def _yes_no(value: bool | None) -> str:
-    return "" if value is None else ("oui" if value else "non")
-
-
 def neutralise_formula(value: str) -> str:
     """Claimant text starting like a formula is prefixed so a spreadsheet shows it as text."""
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def to_csv(details: Sequence[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
+def to_csv(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
     out = io.StringIO()
+    write_csv(details, out, tz, own_address)
+    return out.getvalue()
+
+
+def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_address: str) -> int:
+    """Write the CSV register row by row; returns the number of cases.
+
+    Deadlines read as in the spreadsheet ("oui", "non", "en attente", "sans objet" for a step a case
+    classified sans suite never needed), so the two files never disagree.
+    """
     out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
     writer.writerow([header for header, _key in CSV_COLUMNS])
+    today = datetime.now(tz).date()
+    count = 0
     for detail in details:
-        record = case_record(detail, tz, own_address)
+        record = case_record(detail, tz, own_address, today)
+        dismissed = bool(record["dismissed"])
         record["kind"] = KIND_LABELS.get(record["kind"], record["kind"])
-        record["status"] = STATUS_LABELS.get(record["status"], record["status"])
+        record["status"] = DISMISSED_LABEL if dismissed else STATUS_LABELS.get(record["status"], record["status"])
         record["channel"] = CHANNEL_LABELS.get(record["channel"], record["channel"])
-        record["acknowledge_met"] = _yes_no(record["acknowledge_met"])
-        record["response_met"] = _yes_no(record["response_met"])
-        if record["dismissed"]:
-            record["status"] = "classée sans suite"
-        record["actions_text"] = " | ".join(
-            f"{a['number']}. {a['kind']} : {a['text']}" + (f" [{a['status']}]" if a["status"] else "")
-            for a in record["actions"]
+        record["acknowledge_met"] = deadline_label(
+            record["acknowledge_met"], record["acknowledged_at"] is not None, dismissed
         )
-        record["exchanges"] = len(record["messages"])
+        record["response_met"] = deadline_label(record["response_met"], record["responded_at"] is not None, dismissed)
+        record["actions_text"] = " | ".join(action_line(action) for action in detail.actions)
+        record["exchanges"] = detail.exchanges
         writer.writerow(
             [neutralise_formula(str(record[key])) if record[key] is not None else "" for _header, key in CSV_COLUMNS]
         )
-    return out.getvalue()
+        count += 1
+    return count

@@ -36,16 +36,18 @@ from inboxbot.cases import (
     CHANNELS,
     KIND_LABELS,
     KINDS,
+    NATURE_LABELS,
     STAKEHOLDERS,
+    TRACKED_KINDS,
     Action,
     Case,
     CaseDetail,
+    action_overdue,
 )
 from inboxbot.commands import NATURES
 from inboxbot.config import Settings
 from inboxbot.deadlines import WorkingDayCalendar
 from inboxbot.register import CHANNEL_LABELS, deadline_met
-from inboxbot.spreadsheet import NATURE_LABELS, TRACKED_KINDS, action_overdue
 from inboxbot.text import fold
 
 __all__ = ["FORMATS", "YearFigures", "annual_report", "year_figures"]

@@ -22,8 +22,8 @@ listed there that no record uses any more (a journal entry whose transaction did
 referenced, so it is simply dropped). A crash therefore leaves, at worst, personal files on disk until
 the next `inboxbot purge`; never a record without its file.
 
-A file is removed only if it lies inside the archive root once symbolic links are resolved (the same
-check as `Archive`), and only if no record still uses it: files are named by content, so two records
+A file is removed (by `Archive.remove`) only if it lies inside the archive root once symbolic links are
+resolved, and only if no record still uses it: files are named by content, so two records
 can share one. A file already missing is reported, not an error.
 """
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -50,7 +49,6 @@ MODES = ("anonymise", "delete")
 JOURNAL_NAME = ".purge-pending.json"
 LOCK_NAME = ".purge.lock"
 ORPHAN_BATCH = 500
-_ATTACHMENT_FOLDER = re.compile(r"[0-9a-f]{64}")
 
 
 class PurgeRefused(Exception):
@@ -344,50 +342,25 @@ def _remove_files(app: App, journal: _Journal, paths: Iterable[str], tally: _Tal
         return
     with app.store.unit() as unit:
         used = records.still_referenced(unit, wanted)
-    root = app.archive.root.resolve()
     retry: list[str] = []
     for relative in wanted:
         if relative in used:
             tally.shared += 1
             continue
-        target = _inside(root, relative)
-        if target is None:
+        try:
+            app.archive.remove(relative)
+        except ValueError:
             tally.refused.append(relative)
             continue
-        try:
-            target.unlink()
         except FileNotFoundError:
             tally.missing.append(relative)
-            _prune(target.parent, root)
             continue
         except OSError as exc:
             tally.failed.append(f"{relative}: {exc.strerror or exc}")
             retry.append(relative)
             continue
         tally.removed += 1
-        _prune(target.parent, root)
     journal.discard([p for p in wanted if p not in retry])
-
-
-def _inside(root: Path, relative: str) -> Path | None:
-    """The absolute path of `relative` under the (resolved) root, or None if it resolves outside.
-
-    The same rule as `Archive._inside`: resolving follows symbolic links, so neither a stored
-    "../" nor a link planted in the tree can make the purge delete something else.
-    """
-    target = (root / relative).resolve()
-    if target == root or root not in target.parents:
-        return None
-    return target
-
-
-def _prune(folder: Path, root: Path) -> None:
-    """Remove a mail's attachment folder once it is empty, so no empty <sha256>/ is left behind."""
-    if folder != root and root in folder.parents and _ATTACHMENT_FOLDER.fullmatch(folder.name):
-        try:
-            folder.rmdir()
-        except OSError:
-            pass  # not empty: another record's files are still there
 
 
 class _Journal:

@@ -206,3 +206,25 @@ def test_syncfs_really_runs_on_this_machine(tmp_path: Path) -> None:
     if archive_module._SYNCFS is None:
         pytest.skip("no syncfs(2) here: the file-by-file path is used")
     assert archive_module._syncfs(tmp_path) is True
+
+
+def test_remove_deletes_inside_the_root_only_and_prunes_an_empty_attachment_folder(tmp_path: Path) -> None:
+    root = tmp_path / "archive"
+    archive = Archive(root)
+    stored = archive.store(RAW, RECEIVED)
+    attachment = archive.store_attachment(stored.sha256, 1, "scan.pdf", b"%PDF", RECEIVED)
+    precious = tmp_path / "precious.txt"
+    precious.write_bytes(b"keep me")
+    (root / "2024" / "03" / "link.eml").symlink_to(precious)
+
+    for outside in ("../precious.txt", "2024/03/link.eml"):
+        with pytest.raises(ValueError):
+            archive.remove(outside)
+    assert precious.read_bytes() == b"keep me"
+
+    archive.remove(attachment)
+    assert not (root / attachment).parent.exists()  # the mail's attachment folder, now empty
+    archive.remove(stored.path)
+    assert not (root / stored.path).exists() and (root / "2024" / "03").is_dir()  # month folders stay
+    with pytest.raises(FileNotFoundError):
+        archive.remove(stored.path)

@@ -1,6 +1,12 @@
 """The store on both databases: case numbers stay unique when processes race for them."""
 
+import importlib.util
+import sys
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from subprocess import run
+
+from sqlalchemy import inspect, text
 
 from inboxbot.store.repository import Store
 
@@ -44,5 +50,60 @@ def test_the_migrations_build_exactly_the_models_schema(database_url: str) -> No
     try:
         with store.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
+    finally:
+        store.close()
+
+
+def test_the_newest_revision_is_read_from_the_migration_files(tmp_path: Path) -> None:
+    from inboxbot.store.repository import MIGRATIONS
+    from inboxbot.store.schema import head_revision
+
+    files = sorted((MIGRATIONS / "versions").glob("0*.py"))
+    assert head_revision(MIGRATIONS / "versions") == files[-1].name.split("_")[0]
+    for name, source in {
+        "a.py": 'revision = "a"\ndown_revision = None\n',
+        "b.py": 'revision: str = "b"\ndown_revision: str | None = "a"\n',
+        "c.py": "revision = 'c'\ndown_revision = 'a'\n",
+    }.items():
+        (tmp_path / name).write_text(source)
+    assert head_revision(tmp_path) is None  # two heads: alembic decides
+    (tmp_path / "d.py").write_text('revision = "d"\ndown_revision = ("b", "c")\n')
+    assert head_revision(tmp_path) == "d"
+
+
+def _before_digest_indexes() -> str:
+    """The revision the digest's indexes migration applies to, read from that migration."""
+    from inboxbot.store.repository import MIGRATIONS
+
+    (path,) = (MIGRATIONS / "versions").glob("*_digest_indexes.py")
+    spec = importlib.util.spec_from_file_location("digest_indexes", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return str(module.down_revision)
+
+
+def test_an_up_to_date_database_opens_without_alembic_and_an_older_one_is_upgraded(tmp_path: Path) -> None:
+    """The usual start reads the version with one SELECT; a schema behind the files is still migrated."""
+    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
+    probe = (
+        "import sys; from inboxbot.store.repository import Store; "
+        f"Store.open({url!r}).close(); print('alembic' in sys.modules)"
+    )
+    assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
+    assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    store = Store.open(url)
+    with store.engine.begin() as connection:
+        # As a database migrated up to the revision before the digest's indexes.
+        for index in ("ix_cases_created_at", "ix_mails_outcome_created", "ix_outbox_purpose_created"):
+            connection.execute(text(f"DROP INDEX {index}"))
+        connection.execute(
+            text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
+        )
+    store.close()
+    store = Store.open(url)
+    try:
+        with store.engine.connect() as connection:
+            assert "ix_outbox_purpose_created" in {i["name"] for i in inspect(connection).get_indexes("outbox")}
     finally:
         store.close()

@@ -95,7 +95,7 @@ class CaseRow(Base):
     nature: Mapped[str | None] = mapped_column(String(32))
     priority: Mapped[str | None] = mapped_column(String(32))
     rules_hit: Mapped[str] = mapped_column(Text, default="[]")
-    created_at: Mapped[datetime]
+    created_at: Mapped[datetime] = mapped_column(index=True)  # the digest's new cases
     stakeholder: Mapped[str | None] = mapped_column(String(32))
     training: Mapped[str] = mapped_column(Text, default="")
     description: Mapped[str] = mapped_column(Text, default="")
@@ -132,6 +132,8 @@ class MailRow(Base):
     """Every mail fetched, whatever became of it: the proof that nothing was lost."""
 
     __tablename__ = "mails"
+    # The digest's mails left for triage or attached to a closed case since the last digest.
+    __table_args__ = (Index("ix_mails_outcome_created", "outcome", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     message_key: Mapped[str] = mapped_column(String(1000), unique=True)
@@ -176,6 +178,7 @@ class OutboxRow(Base):
     __table_args__ = (
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_status_sent_copy", "status", "sent_copy"),
+        Index("ix_outbox_purpose_created", "purpose", "created_at"),  # when the last digest was queued
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -15,8 +15,6 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
@@ -44,6 +42,7 @@ from inboxbot.store.models import (
     OutboxRow,
     RuntimeRow,
 )
+from inboxbot.store.schema import at_head
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 # The tables themselves, for the few hot statements written without the ORM.
@@ -152,6 +151,9 @@ class OutgoingDraft:
     raw: bytes
 
 
+READ_ONLY = "inboxbot_read_only"  # execution option of the engine behind `Store.reading`
+
+
 def create_store_engine(url: str) -> Engine:
     """An engine tuned so that two processes can share one database safely.
 
@@ -173,7 +175,10 @@ def create_store_engine(url: str) -> Engine:
 
         @event.listens_for(engine, "begin")
         def _on_begin(connection: Any) -> None:
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            # A unit that only reads (Store.reading) takes no write lock: a long export must not hold
+            # the daemon's writes up; in WAL mode it reads a consistent snapshot all the same.
+            reading = connection.get_execution_options().get(READ_ONLY, False)
+            connection.exec_driver_sql("BEGIN" if reading else "BEGIN IMMEDIATE")
 
         return engine
     return create_engine(url, pool_pre_ping=True)
@@ -191,6 +196,11 @@ class Store:
         return store
 
     def migrate(self) -> None:
+        if at_head(self.engine.execution_options(**{READ_ONLY: True}), MIGRATIONS / "versions"):
+            return  # the usual start: one SELECT rather than importing alembic (0.2-0.7 s)
+        from alembic import command
+        from alembic.config import Config
+
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.begin() as connection:
@@ -227,6 +237,20 @@ class Store:
             finally:
                 connection.execute(text("SELECT pg_advisory_unlock(734518)"))
                 connection.commit()
+
+    @contextmanager
+    def reading(self) -> Iterator[Unit]:
+        """A transaction for reading only (exports, reports): one snapshot, and on SQLite no write lock.
+
+        One snapshot, so a register read in chunks is the register at one instant even if the daemon
+        writes meanwhile: WAL on SQLite gives it; PostgreSQL needs REPEATABLE READ.
+        """
+        options: dict[str, Any] = {READ_ONLY: True}
+        if self.engine.dialect.name == "postgresql":
+            options["isolation_level"] = "REPEATABLE READ"
+        with Session(self.engine.execution_options(**options), expire_on_commit=False) as session:
+            with session.begin():
+                yield Unit(session)
 
     @contextmanager
     def unit(self) -> Iterator[Unit]:

@@ -1,0 +1,154 @@
+"""The register read for an export or the annual report: in chunks, with only what the output shows.
+
+At 100,000 cases, reading every case, mail, outgoing mail (with its raw bytes) and event as ORM objects
+before writing anything took gigabytes and most of the export's time. Here the cases are read a chunk
+at a time with Core selects, the caller writes each chunk before the next is read, and each output
+asks only for what it shows: the JSON register its exchange log and history, the spreadsheet and CSV
+rows only the number of mails exchanged (counted by the database), the annual report only the
+actions. Whatever the size of the register, memory holds one chunk.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from enum import Enum
+from typing import cast
+
+from sqlalchemy import func, select
+
+from inboxbot.cases import Action, CaseDetail, CaseEvent, LogEntry, exchange_order
+from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
+from inboxbot.store.repository import SENT, Unit, _action, _case
+
+CHUNK = 1000  # cases per chunk: about 1 MB of exchange log, and few enough ids for one IN (...)
+
+
+class Exchanges(Enum):
+    """How much of each case's exchange log and history a reader needs."""
+
+    LOG = "log"  # every mail and event (the JSON register)
+    COUNT = "count"  # the number of mails only (spreadsheet and CSV rows)
+    NONE = "none"  # neither (the annual report)
+
+
+def register_details(
+    unit: Unit,
+    exchanges: Exchanges,
+    *,
+    year: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    chunk: int = CHUNK,
+) -> Iterator[CaseDetail]:
+    """The cases of the register (in the order of `Unit.cases`), each with its actions and `exchanges`.
+
+    A generator: iterate it inside the unit. The case ids are read first (a few bytes each), so the
+    chunks follow one consistent order without holding a cursor open across the other queries.
+    """
+    query = select(CaseRow.id).order_by(CaseRow.received_at, CaseRow.id)
+    if status is not None:
+        query = query.where(CaseRow.status == status)
+    if kind is not None:
+        query = query.where(CaseRow.kind == kind)
+    if year is not None:
+        query = query.where(CaseRow.number.like(f"{year}-%"))
+    ids = list(unit.session.scalars(query))
+    for start in range(0, len(ids), chunk):
+        yield from _chunk(unit, ids[start : start + chunk], exchanges)
+
+
+def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[CaseDetail]:
+    # The session's connection: a Core select run through the Session itself still goes through the
+    # ORM's result machinery, which took 40 % of a CSV export.
+    connection = unit.session.connection()
+    # Core rows, not ORM objects (several times cheaper to load); they carry the same attributes, which
+    # is all `_case` and `_action` read.
+    in_chunk = select(CaseRow.__table__).where(CaseRow.id.in_(ids))
+    cases = {row.id: _case(cast(CaseRow, row)) for row in connection.execute(in_chunk)}
+    actions: dict[int, list[Action]] = {case_id: [] for case_id in ids}
+    in_chunk = select(ActionRow.__table__).where(ActionRow.case_id.in_(ids))
+    for row in connection.execute(in_chunk.order_by(ActionRow.seq)):
+        actions[row.case_id].append(_action(cast(ActionRow, row)))
+    logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in ids}
+    events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
+    counts: dict[int, int] = dict.fromkeys(ids, 0)
+    if exchanges is Exchanges.LOG:
+        _read_log(unit, ids, logs, events)
+    elif exchanges is Exchanges.COUNT:
+        for table in (MailRow, OutboxRow):
+            grouped = select(table.case_id, func.count()).where(table.case_id.in_(ids)).group_by(table.case_id)
+            for case_id, count in connection.execute(grouped):
+                counts[cast(int, case_id)] += count  # never None: selected by id
+    for case_id in ids:
+        if case_id not in cases:
+            continue  # purged since the ids were read, by a unit without one snapshot (`Store.unit`)
+        yield CaseDetail(
+            case=cases[case_id],
+            messages=tuple(exchange_order(logs[case_id])),
+            events=tuple(events[case_id]),
+            actions=tuple(actions[case_id]),
+            exchange_count=counts[case_id] if exchanges is Exchanges.COUNT else None,
+        )
+
+
+def _read_log(
+    unit: Unit, ids: Sequence[int], logs: dict[int, list[LogEntry]], events: dict[int, list[CaseEvent]]
+) -> None:
+    """The exchange log and history of the chunk's cases, as `Unit.case_details` gives them, without
+    the outgoing mails' raw bytes."""
+    connection = unit.session.connection()
+    mails = select(
+        MailRow.case_id,
+        MailRow.direction,
+        MailRow.message_id,
+        MailRow.from_address,
+        MailRow.received_at,
+        MailRow.subject,
+        MailRow.summary,
+        MailRow.automatic,
+        MailRow.reason,
+        MailRow.created_at,
+        MailRow.archive_path,
+    ).where(MailRow.case_id.in_(ids))
+    for mail in connection.execute(mails.order_by(MailRow.id)):
+        logs[mail.case_id].append(
+            LogEntry(
+                direction=mail.direction,
+                message_id=mail.message_id,
+                from_address=mail.from_address,
+                date=mail.received_at,
+                subject=mail.subject,
+                summary=mail.summary,
+                note=mail.automatic or mail.reason,
+                recorded_at=mail.created_at,
+                archive_path=mail.archive_path,
+            )
+        )
+    outgoing = select(
+        OutboxRow.case_id,
+        OutboxRow.message_id,
+        OutboxRow.sent_at,
+        OutboxRow.created_at,
+        OutboxRow.subject,
+        OutboxRow.purpose,
+        OutboxRow.recipient,
+        OutboxRow.status,
+    ).where(OutboxRow.case_id.in_(ids))
+    for out in connection.execute(outgoing.order_by(OutboxRow.id)):
+        logs[out.case_id].append(
+            LogEntry(
+                direction="out",
+                message_id=out.message_id,
+                from_address=None,
+                date=out.sent_at or out.created_at,
+                subject=out.subject,
+                summary=f"{out.purpose} → {out.recipient}",
+                note=out.status if out.status != SENT else "",
+                recorded_at=out.created_at,
+            )
+        )
+    history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
+    for event in connection.execute(
+        history.where(CaseEventRow.case_id.in_(ids)).order_by(CaseEventRow.at, CaseEventRow.id)
+    ):
+        events[event.case_id].append(CaseEvent(at=event.at, actor=event.actor, type=event.type, detail=event.detail))

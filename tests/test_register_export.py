@@ -1,0 +1,274 @@
+"""The register exported in chunks says exactly what the whole register read at once says.
+
+`inboxbot.store.export` reads cases a chunk at a time and only what each output shows; these tests
+put cases on both sides of chunk boundaries, with mails, outgoing mails, events and actions spread
+unevenly, and compare with `Unit.case_details` (which reads everything at once) and with what was
+seeded, on SQLite and PostgreSQL, then through the command line across its 1,000-case chunk.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import openpyxl
+import pytest
+
+from inboxbot.cases import CaseDetail
+from inboxbot.register import case_record, to_csv, write_json
+from inboxbot.store import export
+from inboxbot.store.export import CHUNK, Exchanges, register_details
+from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
+from tests.e2e import invoke, write_config
+
+OWN = "alice@cafemetrie.example"
+START = datetime(2025, 11, 20, 9, tzinfo=UTC)
+
+
+def received_of(n: int) -> datetime:
+    """Spread over two years, and not in the order of the numbers."""
+    return START + timedelta(days=n * 3 % 70, minutes=n)
+
+
+def seed(unit: Unit, count: int, *, busy: bool = True) -> dict[str, int]:
+    """`count` cases over two years; with `busy`, an uneven number of mails, outgoing mails, events and
+    actions per case. Returns the number of exchanges seeded for each case number."""
+    exchanges: dict[str, int] = {}
+    for n in range(count):
+        received = received_of(n)
+        number = f"{received.year}-{n:04d}"
+        case_id = unit.open_case(
+            number=number,
+            kind=("reclamation", "difficulte", "alea")[n % 3],
+            channel="email",
+            claimant=f"c{n}@example.fr",
+            claimant_name=f"Claimant {n}",
+            subject=f"Objet {n}",
+            received_at=received,
+            acknowledge_due=received.date() + timedelta(days=21),
+            response_due=received.date() + timedelta(days=30),
+            nature=None,
+            priority=None,
+            rules_hit=("r",),
+            now=received,
+        )
+        mails = (n % 4 if busy else 1) + (5 if n in (CHUNK - 1, CHUNK) else 0)
+        for m in range(mails):
+            unit.record_mail(mail(case_id, n, m, received + timedelta(hours=m)), received)
+        outgoing = busy and n % 3 == 0
+        if outgoing:
+            unit.queue(
+                OutgoingDraft(
+                    f"out{n}@inboxbot", case_id, "acknowledgement", f"c{n}@example.fr", f"AR {n}", b"x" * 4000
+                ),
+                received + timedelta(seconds=1),
+            )
+        if busy:
+            for e in range(n % 3):
+                unit.add_event(case_id, received + timedelta(minutes=e), "inboxbot", f"event{e}", f"case {n}")
+            if n % 5 == 0:
+                unit.add_action(
+                    case_id, "corrective", f"Action du dossier {n}", received, owner="Alice", due=date(2026, 1, 5)
+                )
+            if n % 4 == 1:
+                unit.update_case(case_id, status="closed", closed_at=received + timedelta(days=3))
+        exchanges[number] = mails + outgoing
+    return exchanges
+
+
+def mail(case_id: int, n: int, m: int, at: datetime) -> MailRecord:
+    return MailRecord(
+        message_key=f"<m{n}.{m}@example.fr>",
+        message_id=f"m{n}.{m}@example.fr",
+        case_id=case_id,
+        direction="in",
+        folder="INBOX",
+        uidvalidity=1,
+        uid=n * 100 + m,
+        received_at=at,
+        header_date=at,
+        from_address=f"c{n}@example.fr",
+        from_name="",
+        to_addresses=OWN,
+        subject=f"Mail {m} du dossier {n}",
+        summary=f"texte {n}.{m}",
+        archive_path=f"2025/11/{n:060d}{m:04d}.eml",
+        sha256=f"{n:060d}{m:04d}",
+        size=100,
+        outcome="attached",
+        reason="",
+        automatic=None,
+        rules_hit=(),
+    )
+
+
+def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) -> None:
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            exchanges = seed(unit, 23)
+        with store.reading() as unit:
+            for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
+                whole = unit.case_details(unit.cases(**filters))
+                assert whole, filters
+                streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))
+                assert streamed == whole, filters
+                counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))
+                assert [(d.case, d.actions, d.exchanges) for d in counted] == [
+                    (d.case, d.actions, len(d.messages)) for d in whole
+                ]
+                assert all(not d.messages and not d.events for d in counted)  # never read for a count
+                bare = list(register_details(unit, Exchanges.NONE, chunk=7, **filters))
+                assert [(d.case, d.actions) for d in bare] == [(d.case, d.actions) for d in whole]
+            everything = list(register_details(unit, Exchanges.LOG, chunk=7))
+        assert {d.case.number: len(d.messages) for d in everything} == exchanges
+        assert sum(1 for d in everything if d.actions) == 5 and sum(len(d.events) for d in everything) == 22
+    finally:
+        store.close()
+
+
+def test_streamed_files_are_the_files_written_at_once(tmp_path: Path) -> None:
+    """JSON byte for byte as `json.dumps(records, indent=2)`; CSV rows the same from counts as from mails."""
+    store = Store.open(f"sqlite:///{tmp_path / 'inboxbot.db'}")
+    tz = ZoneInfo("Europe/Paris")
+    try:
+        with store.unit() as unit:
+            seed(unit, 23)
+        with store.reading() as unit:
+            whole = unit.case_details(unit.cases())
+            expected = json.dumps([case_record(d, tz, OWN) for d in whole], ensure_ascii=False, indent=2) + "\n"
+            out = io.StringIO()
+            assert write_json(register_details(unit, Exchanges.LOG, chunk=7), out, tz, OWN) == 23
+            assert out.getvalue() == expected
+            assert to_csv(register_details(unit, Exchanges.COUNT, chunk=7), tz, OWN) == to_csv(whole, tz, OWN)
+        empty = io.StringIO()
+        assert write_json([], empty, tz, OWN) == 0 and empty.getvalue() == json.dumps([], indent=2) + "\n"
+    finally:
+        store.close()
+
+
+def export_config(directory: Path, database: Path) -> Path:
+    """A config for commands that only read the database: no mail server is ever contacted."""
+    return write_config(
+        directory,
+        imap_host="127.0.0.1",
+        imap_port=9,
+        username="alice",
+        password="unused",
+        smtp_port=9,
+        database_url=f"sqlite:///{database}",
+        address=OWN,
+    )
+
+
+def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    try:
+        with store.unit() as unit:
+            exchanges = seed(unit, CHUNK + 3, busy=False)
+    finally:
+        store.close()
+    config = export_config(tmp_path, database)
+    order = sorted(exchanges, key=lambda number: received_of(int(number[5:])))
+
+    written = invoke(config, "register", "export", "--format", "json", "--output", str(tmp_path / "r.json"))
+    assert written.code == 0 and f"{CHUNK + 3} case(s)" in written.out, written.err
+    records = json.loads((tmp_path / "r.json").read_text(encoding="utf-8"))
+    assert [r["number"] for r in records] == order
+    for record in records:
+        n = int(record["number"][5:])
+        assert [m["message_id"] for m in record["messages"]] == [
+            f"m{n}.{m}@example.fr" for m in range(exchanges[record["number"]])
+        ]
+
+    assert invoke(config, "register", "export", "--format", "csv", "--output", str(tmp_path / "r.csv")).code == 0
+    header, *rows = list(csv.reader(io.StringIO((tmp_path / "r.csv").read_text(encoding="utf-8-sig")), delimiter=";"))
+    column = header.index("Échanges")
+    assert [(row[0], int(row[column])) for row in rows] == [(number, exchanges[number]) for number in order]
+
+    assert invoke(config, "register", "export", "--format", "xlsx", "--output", str(tmp_path / "r.xlsx")).code == 0
+    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)["Dossiers"]
+    values = list(sheet.iter_rows(values_only=True))
+    column = values[0].index("Nombre d'échanges")
+    assert [(row[0], row[column]) for row in values[1:]] == [(number, exchanges[number]) for number in order]
+
+
+def test_an_export_in_progress_does_not_hold_the_daemons_writes_up(tmp_path: Path) -> None:
+    """An export reads for as long as the register is large; on SQLite it must not take the write lock."""
+    store = Store.open(f"sqlite:///{tmp_path / 'inboxbot.db'}")
+    try:
+        with store.unit() as unit:
+            seed(unit, 3)
+        written = threading.Event()
+
+        def write() -> None:
+            with store.unit() as unit:
+                unit.add_event(1, START, "inboxbot", "note", "written during an export")
+            written.set()
+
+        with store.reading() as unit:
+            details = register_details(unit, Exchanges.LOG, chunk=1)
+            first = next(details)  # the export is under way, its snapshot taken
+            writer = threading.Thread(target=write)
+            writer.start()
+            assert written.wait(timeout=20), "the write waited for the export to finish"
+            rest = list(details)
+        writer.join()
+        assert [d.case.number for d in (first, *rest)] == ["2025-0000", "2025-0001", "2025-0002"]
+    finally:
+        store.close()
+
+
+def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    try:
+        with store.unit() as unit:
+            seed(unit, 3, busy=False)
+    finally:
+        store.close()
+    config = export_config(tmp_path, database)
+    real = export.register_details
+
+    def failing(*args: Any, **kwargs: Any) -> Iterator[CaseDetail]:
+        yield next(real(*args, **kwargs))
+        raise OSError("disk gone")
+
+    monkeypatch.setattr(export, "register_details", failing)
+    for fmt in ("json", "csv", "xlsx"):
+        target = tmp_path / "out" / f"registre.{fmt}"
+        target.parent.mkdir(exist_ok=True)
+        with pytest.raises(OSError, match="disk gone"):
+            invoke(config, "register", "export", "--format", fmt, "--output", str(target))
+        assert list(target.parent.iterdir()) == [], fmt
+
+
+def test_csv_and_xlsx_word_deadlines_alike_a_dismissed_case_included() -> None:
+    from tests.test_spreadsheet import OWN as SHEET_OWN
+    from tests.test_spreadsheet import PARIS, by_header, seeded, sheet, workbook
+
+    details = seeded()
+    header, *rows = list(csv.reader(io.StringIO(to_csv(details, PARIS, SHEET_OWN).lstrip("\ufeff")), delimiter=";"))
+    in_csv = {
+        row[0]: (row[header.index("Accusé de réception dans les délais")], row[header.index("Réponse dans les délais")])
+        for row in rows
+    }
+    cases = sheet(workbook(details), "Dossiers")
+    in_xlsx = {
+        by_header(cases, row)["Numéro"]: (
+            by_header(cases, row)["Accusé de réception dans les délais"],
+            by_header(cases, row)["Réponse dans les délais"],
+        )
+        for row in range(2, cases.max_row + 1)
+    }
+    assert in_csv["2026-0004"] == in_xlsx["2026-0004"] == ("sans objet", "sans objet")  # classée sans suite
+    assert in_csv["2026-0001"] == in_xlsx["2026-0001"] == ("oui", "oui")
+    assert rows[3][header.index("Statut")] == "classée sans suite"
