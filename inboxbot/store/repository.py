@@ -15,7 +15,7 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Table, create_engine, event, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, Row, Table, create_engine, event, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -264,9 +264,6 @@ class Unit:
 
     def __init__(self, session: Session) -> None:
         self.session = session
-        # The session keeps rows only weakly: without this, reading back a case opened a moment
-        # ago in the same transaction would query the database for it again.
-        self._created: list[object] = []
 
     def _connection(self) -> Connection:
         """The transaction's connection, for the hot statements that need no ORM object.
@@ -413,7 +410,7 @@ class Unit:
         training: str = "",
         description: str = "",
     ) -> int:
-        row = CaseRow(
+        values = dict(
             number=number,
             kind=kind,
             status=OPEN,
@@ -433,10 +430,8 @@ class Unit:
             training=training,
             description=description,
         )
-        self.session.add(row)
-        self.session.flush()
-        self._created.append(row)
-        return row.id
+        case_id: int = self._connection().execute(insert(_CASES).values(**values).returning(_CASES.c.id)).scalar_one()
+        return case_id
 
     def record_mail(self, record: MailRecord, now: datetime) -> int:
         values = dict(
@@ -472,11 +467,13 @@ class Unit:
         )
 
     def add_event(self, case_id: int, at: datetime, actor: str, type_: str, detail: str = "") -> None:
-        self.session.add(CaseEventRow(case_id=case_id, at=at, actor=actor, type=type_, detail=detail))
+        self._connection().execute(
+            insert(_CASE_EVENTS).values(case_id=case_id, at=at, actor=actor, type=type_, detail=detail)
+        )
 
     def queue(self, draft: OutgoingDraft, now: datetime) -> None:
-        self.session.add(
-            OutboxRow(
+        self._connection().execute(
+            insert(_OUTBOX).values(
                 message_id=draft.message_id,
                 case_id=draft.case_id,
                 purpose=draft.purpose,
@@ -494,7 +491,7 @@ class Unit:
     # -- the procedure ---------------------------------------------------------------------
 
     def case(self, case_id: int) -> Case:
-        return _case(self.session.get_one(CaseRow, case_id))
+        return _case(self._connection().execute(select(_CASES).where(_CASES.c.id == case_id)).one())
 
     def update_case(self, case_id: int, **changes: object) -> None:
         """Set fields of a case; only those the procedure lets anyone change."""
@@ -810,7 +807,7 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[start : start + size]
 
 
-def _case(row: CaseRow) -> Case:
+def _case(row: CaseRow | Row[Any]) -> Case:
     return Case(
         id=row.id,
         number=row.number,
