@@ -608,13 +608,13 @@ class Pipeline:
         def record(result: SendResult) -> None:
             nonlocal accepted
             now = app.clock()
+            if result.accepted:
+                app.store.mark_sent(result.outgoing_id, now)
+                report.sent += 1
+                accepted += 1
+                log.info("mail sent to %s", recipients[result.outgoing_id])
+                return
             with app.store.unit() as unit:
-                if result.accepted:
-                    unit.mark_sent(result.outgoing_id, now)
-                    report.sent += 1
-                    accepted += 1
-                    log.info("mail sent to %s", recipients[result.outgoing_id])
-                    return
                 if result.unreachable:
                     # Not the mail's fault: it waits without using up its attempts, never given up.
                     later: datetime | None = backoff(app.settings.outbox, self.smtp_unreachable + 1, now)

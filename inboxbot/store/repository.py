@@ -252,6 +252,12 @@ class Store:
             with session.begin():
                 yield Unit(session)
 
+    def mark_sent(self, outgoing_id: int, at: datetime) -> bool:
+        """`Unit.mark_sent` in a transaction of its own, without a Session: it runs once per mail
+        the server accepts, right away, to keep the window in which a crash sends twice small."""
+        with self.engine.begin() as connection:
+            return _mark_sent(connection, outgoing_id, at)
+
     @contextmanager
     def unit(self) -> Iterator[Unit]:
         """One transaction: committed when the block ends, rolled back if it raises."""
@@ -633,34 +639,8 @@ class Unit:
         ]
 
     def mark_sent(self, outgoing_id: int, at: datetime) -> bool:
-        """Record a mail the SMTP server accepted; False if it was already recorded as sent.
-
-        Plain statements, not the ORM: this runs once per mail sent, and loading the row would
-        read back the whole mail.
-        """
-        connection = self.session.connection()
-        sent = connection.execute(
-            update(_OUTBOX)
-            .where(_OUTBOX.c.id == outgoing_id, _OUTBOX.c.status != SENT)
-            .values(status=SENT, sent_at=at, attempts=_OUTBOX.c.attempts + 1)
-            .returning(_OUTBOX.c.case_id, _OUTBOX.c.purpose, _OUTBOX.c.recipient)
-        ).first()
-        if sent is None:
-            return False
-        case_id, purpose, recipient = sent
-        if case_id is not None:
-            connection.execute(
-                insert(_CASE_EVENTS).values(
-                    case_id=case_id, at=at, actor="inboxbot", type=f"sent:{purpose}", detail=recipient
-                )
-            )
-            if purpose.endswith("acknowledgement"):
-                connection.execute(
-                    update(_CASES)
-                    .where(_CASES.c.id == case_id, _CASES.c.acknowledged_at.is_(None))
-                    .values(acknowledged_at=at)
-                )
-        return True
+        """Record a mail the SMTP server accepted; False if it was already recorded as sent."""
+        return _mark_sent(self._connection(), outgoing_id, at)
 
     def mark_attempt_failed(
         self, outgoing_id: int, error: str, now: datetime, retry_at: datetime | None, counted: bool = True
@@ -805,6 +785,32 @@ class Unit:
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def _mark_sent(connection: Connection, outgoing_id: int, at: datetime) -> bool:
+    """Plain statements, not the ORM: loading the row would read back the whole mail."""
+    sent = connection.execute(
+        update(_OUTBOX)
+        .where(_OUTBOX.c.id == outgoing_id, _OUTBOX.c.status != SENT)
+        .values(status=SENT, sent_at=at, attempts=_OUTBOX.c.attempts + 1)
+        .returning(_OUTBOX.c.case_id, _OUTBOX.c.purpose, _OUTBOX.c.recipient)
+    ).first()
+    if sent is None:
+        return False
+    case_id, purpose, recipient = sent
+    if case_id is not None:
+        connection.execute(
+            insert(_CASE_EVENTS).values(
+                case_id=case_id, at=at, actor="inboxbot", type=f"sent:{purpose}", detail=recipient
+            )
+        )
+        if purpose.endswith("acknowledgement"):
+            connection.execute(
+                update(_CASES)
+                .where(_CASES.c.id == case_id, _CASES.c.acknowledged_at.is_(None))
+                .values(acknowledged_at=at)
+            )
+    return True
 
 
 def _case(row: CaseRow | Row[Any]) -> Case:
