@@ -20,7 +20,6 @@ open database when it forks, so every child starts as clean as a new program.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import functools
 import importlib
 import inspect

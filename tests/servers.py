@@ -275,6 +275,26 @@ class DovecotServer:
         self.stop(timeout)
         self.start(timeout)
 
+    def crash_and_restart(self, timeout: float = 15.0) -> None:
+        """SIGKILL the master and every process it started, then start again on the same port.
+
+        A plain restart is gentle (measured on 2.3.19): an imap process in the middle of a FETCH
+        outlives its master and finishes it, an IDLE session can stay up for many seconds. A crash
+        (OOM killer, a reboot) drops every connection at once, mid-transfer.
+        """
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise RuntimeError("Dovecot is not running")
+        family = [process.pid, *_descendants(process.pid)]
+        for pid in reversed(family):
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        process.wait(timeout)
+        self._process = None
+        self.start(timeout)
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -567,6 +587,27 @@ namespace inbox {{
                 return True
         except OSError:
             return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every process below `pid`, read from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_line = (entry / "stat").read_text()
+        except OSError:
+            continue
+        parent = int(stat_line.rpartition(")")[2].split()[1])
+        children.setdefault(parent, []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 class _AddressInUse(Exception):

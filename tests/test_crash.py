@@ -138,7 +138,9 @@ class Campaign:
         for index in range(CLAIMS_PER_WAVE):
             sender = f"c{number}-{index}@example.fr"
             message_id = f"<claim-{number}-{index}@example.fr>"
-            attachments = [("attestation.pdf", b"%PDF-1.4 " + bytes(range(256)), "application/pdf")] if index == 0 else []
+            attachments = (
+                [("attestation.pdf", b"%PDF-1.4 " + bytes(range(256)), "application/pdf")] if index == 0 else []
+            )
             raw = make_mail(
                 f"Claimant {number}-{index} <{sender}>",
                 DIRECTOR,
@@ -190,7 +192,9 @@ class Campaign:
         )
         wave.append(Sent(mid(message_id), "newsletter", "news@lists.example.com", raw))
         message_id = f"<lunch-{number}@example.net>"
-        raw = make_mail("Paul <paul@example.net>", DIRECTOR, f"Déjeuner jeudi {number} ?", "On se voit ?\n", message_id=message_id)
+        raw = make_mail(
+            "Paul <paul@example.net>", DIRECTOR, f"Déjeuner jeudi {number} ?", "On se voit ?\n", message_id=message_id
+        )
         wave.append(Sent(mid(message_id), "personal", "paul@example.net", raw))
         with self.account.client() as client:
             client.multiappend("INBOX", [sent.raw for sent in wave])
@@ -249,7 +253,9 @@ class Campaign:
 
         with sqlite3.connect(self.database) as db:
             outbox = db.execute("SELECT message_id, status, purpose, recipient FROM outbox").fetchall()
-        assert {status for _, status, _, _ in outbox} == {"sent"}, f"after {after}: {Counter(s for _, s, _, _ in outbox)}"
+        assert {status for _, status, _, _ in outbox} == {"sent"}, (
+            f"after {after}: {Counter(s for _, s, _, _ in outbox)}"
+        )
         purposes = Counter((purpose, recipient) for _, _, purpose, recipient in outbox)
         for claimant in claimants:
             assert purposes[("acknowledgement", claimant)] == 1, (after, claimant)
