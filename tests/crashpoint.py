@@ -28,6 +28,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -229,7 +230,20 @@ class Zygote:
         self.process.stdin.write(json.dumps(request) + "\n")
         self.process.stdin.flush()
         pid = int(self._reply()["pid"])
-        reply = self._reply()
+        expired = threading.Event()
+
+        def expire() -> None:  # a hung child must not hang the test
+            expired.set()
+            os.kill(pid, signal.SIGKILL)
+
+        timer = threading.Timer(timeout, expire)
+        timer.start()
+        try:
+            reply = self._reply()
+        finally:
+            timer.cancel()
+        if expired.is_set():
+            raise RuntimeError(f"child {pid} still running after {timeout} s:\n{log.read_text(errors='replace')}")
         if reply["signal"] not in (None, signal.SIGKILL):
             raise RuntimeError(f"child {pid} died of signal {reply['signal']}:\n{log.read_text(errors='replace')}")
         return Outcome(pid=pid, killed=reply["signal"] == signal.SIGKILL, code=reply["code"], log=log)

@@ -285,14 +285,23 @@ class DovecotServer:
         process = self._process
         if process is None or process.poll() is not None:
             raise RuntimeError("Dovecot is not running")
-        family = [process.pid, *_descendants(process.pid)]
-        for pid in reversed(family):
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
+        # Stopped first, the master cannot start a process between the listing and the killing
+        # (seen once: an imap-login born in between kept the anvil socket, and the start failed).
+        os.kill(process.pid, signal.SIGSTOP)
+        killed: list[int] = []
+        while children := [pid for pid in _descendants(process.pid) if pid not in killed]:
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed.extend(children)
+        process.kill()
         process.wait(timeout)
         self._process = None
+        deadline = time.monotonic() + timeout
+        while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+            time.sleep(0.01)  # a killed process holds its sockets until it is gone
         self.start(timeout)
 
     def __enter__(self) -> Self:
@@ -589,8 +598,16 @@ namespace inbox {{
             return False
 
 
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie has released everything and does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def _descendants(pid: int) -> list[int]:
-    """Every process below `pid`, read from /proc (Linux)."""
+    """Every live process below `pid`, read from /proc (Linux)."""
     children: dict[int, list[int]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
@@ -599,8 +616,9 @@ def _descendants(pid: int) -> list[int]:
             stat_line = (entry / "stat").read_text()
         except OSError:
             continue
-        parent = int(stat_line.rpartition(")")[2].split()[1])
-        children.setdefault(parent, []).append(int(entry.name))
+        state, parent = stat_line.rpartition(")")[2].split()[:2]
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(entry.name))
     found: list[int] = []
     pending = [pid]
     while pending:
