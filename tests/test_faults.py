@@ -1,9 +1,9 @@
-"""The network failing under the daemon: connections cut mid-transfer, Dovecot restarted mid-FETCH and mid-IDLE.
+"""The network failing under the daemon: connections cut mid-transfer, Dovecot killed mid-FETCH and mid-IDLE.
 
 `inboxbot run` runs as the customer runs it (a separate process), talking to the real Dovecot and
 SMTP sink through a proxy (tests/proxy.py) that cuts connections after a number of bytes, or holds
-the bytes at that point while the server is restarted. Afterwards: every mail registered once,
-acknowledged once, and the daemon still answers a new mail, without anyone restarting it.
+the bytes at that point while the server is killed and started again. Afterwards: every mail
+registered once, acknowledged once, and the daemon still answers a new mail, never restarted.
 """
 
 from __future__ import annotations
