@@ -1,4 +1,4 @@
-"""SIGKILL at 37 points of the pipeline while a mailbox of a few hundred mails is read.
+"""SIGKILL at 40 points of the pipeline while a mailbox of a few hundred mails is read.
 
 Each kill point is a function of the product (or of a library it calls) after or before whose Nth
 call the process kills itself with SIGKILL (tests/crashpoint.py): after the FETCH response arrived,
@@ -66,7 +66,11 @@ KILL_POINTS: list[tuple[str, bool]] = [
     (f"after:{REPO}:Unit.add_event:4", False),
     (f"after:{REPO}:Unit.add_attachment:1", False),
     ("after:inboxbot.casework:Casework.carry_out:1", False),  # a command obeyed, its report not queued
-    (f"before:{REPO}:Unit.advance_folder:5", False),
+    (f"after:{REPO}:Unit.savepoint:4", False),  # a mail's savepoint begun, the group's earlier mails done
+    # the group's commit: every mail processed, the archive synced, the folder advanced, then committed
+    (f"before:{REPO}:Unit.advance_folder:1", False),
+    ("before:inboxbot.archive:Archive.sync:1", False),
+    ("after:inboxbot.archive:Archive.sync:1", False),
     # commits
     (f"before:{COMMIT}:2", False),
     (f"after:{COMMIT}:3", False),
