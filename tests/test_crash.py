@@ -20,7 +20,6 @@ Runs in the budget because every run is a fork of one process with inboxbot alre
 from __future__ import annotations
 
 import hashlib
-import sqlite3
 from collections import Counter, defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -29,6 +28,7 @@ from pathlib import Path
 import pytest
 from conftest import MailAccount
 from crashpoint import Zygote
+from databases import fresh_database_url, rows
 from e2e import account_config, register
 from mails import make_mail
 from servers import SmtpSink
@@ -128,7 +128,6 @@ class Campaign:
             'digest_time = "08:00"', f'digest_time = "08:00"\nauthserv_ids = ["{TRUSTED_MX}"]'
         )
         self.config.write_text(text)
-        self.database = tmp_path / "inboxbot.db"
         self.mails: list[Sent] = []
         self.closed: list[str] = []  # claimants whose case the director closed
         self.expected_twice: dict[str, str] = {}  # Message-ID -> the kill point that doubles it
@@ -154,8 +153,7 @@ class Campaign:
                 attachments=attachments,
             )
             wave.append(Sent(mid(message_id), "claim", sender, raw))
-        with sqlite3.connect(self.database) as db:
-            cases = dict(db.execute("SELECT claimant, number FROM cases").fetchall())
+        cases = dict(rows(self.tmp_path, "SELECT claimant, number FROM cases"))
         if number:
             earlier = f"c{number - 1}-0@example.fr"
             message_id = f"<reply-{number}@example.fr>"
@@ -222,14 +220,13 @@ class Campaign:
     def check(self, after: str) -> None:
         """The account read straight from the database: cheap enough for every restart."""
         places: dict[str, list[str]] = defaultdict(list)
-        with sqlite3.connect(self.database) as db:
-            cases = {row[0]: row[1:] for row in db.execute("SELECT id, number, claimant, status FROM cases")}
-            for message_id, key, case_id, outcome, reason in db.execute(
-                "SELECT message_id, message_key, case_id, outcome, reason FROM mails"
-            ):
-                if case_id is None:
-                    assert reason, f"after {after}: {message_id} ({outcome}) has no reason"
-                places[mid(message_id or key)].append(outcome if case_id is None else f"case {cases[case_id][0]}")
+        cases = {row[0]: row[1:] for row in rows(self.tmp_path, "SELECT id, number, claimant, status FROM cases")}
+        for message_id, key, case_id, outcome, reason in rows(
+            self.tmp_path, "SELECT message_id, message_key, case_id, outcome, reason FROM mails"
+        ):
+            if case_id is None:
+                assert reason, f"after {after}: {message_id} ({outcome}) has no reason"
+            places[mid(message_id or key)].append(outcome if case_id is None else f"case {cases[case_id][0]}")
         claimants = {claimant: (number, status) for number, claimant, status in cases.values()}
         self.verify(after, places, claimants, len(cases))
         self.check_archive()
@@ -242,7 +239,7 @@ class Campaign:
             for entry in case["messages"]:
                 if entry["direction"] == "in":
                     places[mid(entry["message_id"])].append(f"case {case['number']}")
-        store = Store.open(f"sqlite:///{self.database}")
+        store = Store.open(fresh_database_url(self.tmp_path))
         try:
             with store.unit() as unit:
                 for record in unit.mails_without_case():
@@ -278,8 +275,7 @@ class Campaign:
         for claimant in self.closed:
             assert case_of_claimant[claimant][1] == "closed", (after, claimant)
 
-        with sqlite3.connect(self.database) as db:
-            outbox = db.execute("SELECT message_id, status, purpose, recipient FROM outbox").fetchall()
+        outbox = rows(self.tmp_path, "SELECT message_id, status, purpose, recipient FROM outbox")
         assert {status for _, status, _, _ in outbox} == {"sent"}, (
             f"after {after}: {Counter(s for _, s, _, _ in outbox)}"
         )
