@@ -47,7 +47,7 @@ KILL_POINTS: list[tuple[str, bool]] = [
     # fetch
     ("after:imapclient:IMAPClient.fetch:1", False),  # a batch of bodies arrived, nothing done with it
     ("before:inboxbot.pipeline:Pipeline.process:3", False),
-    ("before:inboxbot.mailbox:Mailbox.examine:2", False),  # the inbox done, the Sent folder not yet
+    ("before:inboxbot.pipeline:Pipeline.sync_folder:2", False),  # the inbox done, the Sent folder not yet
     # archive
     ("after:inboxbot.archive:Archive.store:1", False),
     ("before:os:replace:2", False),  # mid-archive-write: the temporary file written, not renamed
