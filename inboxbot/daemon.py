@@ -178,6 +178,10 @@ class Daemon:
                         log.info("the IMAP server has no IDLE; polling only")
                         return
                     mailbox.examine(self.app.settings.imap.inbox_folder)
+                    if self.idle_outage.failing is not None:
+                        # What arrived while the watcher was away was announced to nobody; and a
+                        # cycle that failed in the same outage would otherwise wait for the next poll.
+                        self.request_cycle()
                     self.idle_outage.succeeded()
                     backoff = 1.0
                     while not self.stop.is_set():

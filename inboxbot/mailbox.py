@@ -9,6 +9,8 @@ same on 50,000 old mails as on none.
 from __future__ import annotations
 
 import logging
+import os
+import socket
 import ssl
 import time
 import unicodedata
@@ -271,9 +273,32 @@ class Mailbox:
                 responses = client.idle_check(timeout=1)
                 if any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
                     return True
+                if not responses and _closed_by_peer(client.socket()):
+                    raise MailboxError(f"IMAP {self.settings.host}:{self.settings.port}: connection closed during IDLE")
             return False
+        except MailboxError:
+            self.close()
+            raise
         finally:
-            client.idle_done()
+            if self._client is not None:
+                client.idle_done()
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the server has closed the connection.
+
+    imapclient's idle_check() takes the end of the connection for "no news" (mjs/imapclient#565):
+    once the server is gone it returns [] at once, every time, so IDLE would spin on a dead
+    connection until its 25 minutes are up and mail would wait for the next poll. Peeking at the
+    socket tells the two apart; on a duplicate of it, since TLS sockets refuse MSG_PEEK.
+    """
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: still there
+    except OSError:
+        return True  # reset, or already closed
 
 
 # The Sent folder's usual names, for servers without SPECIAL-USE (RFC 6154): Thunderbird, Outlook,

@@ -275,6 +275,35 @@ class DovecotServer:
         self.stop(timeout)
         self.start(timeout)
 
+    def crash_and_restart(self, timeout: float = 15.0) -> None:
+        """SIGKILL the master and every process it started, then start again on the same port.
+
+        A plain restart is gentle (measured on 2.3.19): an imap process in the middle of a FETCH
+        outlives its master and finishes it, an IDLE session can stay up for many seconds. A crash
+        (OOM killer, a reboot) drops every connection at once, mid-transfer.
+        """
+        process = self._process
+        if process is None or process.poll() is not None:
+            raise RuntimeError("Dovecot is not running")
+        # Stopped first, the master cannot start a process between the listing and the killing
+        # (seen once: an imap-login born in between kept the anvil socket, and the start failed).
+        os.kill(process.pid, signal.SIGSTOP)
+        killed: list[int] = []
+        while children := [pid for pid in _descendants(process.pid) if pid not in killed]:
+            for pid in children:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+            killed.extend(children)
+        process.kill()
+        process.wait(timeout)
+        self._process = None
+        deadline = time.monotonic() + timeout
+        while any(_alive(pid) for pid in killed) and time.monotonic() < deadline:
+            time.sleep(0.01)  # a killed process holds its sockets until it is gone
+        self.start(timeout)
+
     def __enter__(self) -> Self:
         self.start()
         return self
@@ -567,6 +596,36 @@ namespace inbox {{
                 return True
         except OSError:
             return False
+
+
+def _alive(pid: int) -> bool:
+    """Whether `pid` still runs (a zombie has released everything and does not count)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _descendants(pid: int) -> list[int]:
+    """Every live process below `pid`, read from /proc (Linux)."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat_line = (entry / "stat").read_text()
+        except OSError:
+            continue
+        state, parent = stat_line.rpartition(")")[2].split()[:2]
+        if state != "Z":
+            children.setdefault(int(parent), []).append(int(entry.name))
+    found: list[int] = []
+    pending = [pid]
+    while pending:
+        for child in children.get(pending.pop(), []):
+            found.append(child)
+            pending.append(child)
+    return found
 
 
 class _AddressInUse(Exception):
