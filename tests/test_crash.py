@@ -87,8 +87,8 @@ KILL_POINTS: list[tuple[str, bool]] = [
     ("before:aiosmtplib:SMTP.sendmail:4", False),
     ("after:aiosmtplib:SMTP.sendmail:1", True),  # accepted by the server, not yet recorded
     ("after:aiosmtplib:SMTP.sendmail:3", True),
-    (f"before:{REPO}:Unit.mark_sent:2", True),
-    (f"after:{REPO}:Unit.mark_sent:4", True),  # recorded but not committed
+    (f"before:{REPO}:Store.mark_sent:2", True),
+    (f"after:{REPO}:_mark_sent:4", True),  # recorded but not committed
     ("before:aiosmtplib:SMTP.quit:1", False),
     ("before:inboxbot.pipeline:Pipeline.record_cycle:1", False),
     (f"after:{COMMIT}:15", False),
