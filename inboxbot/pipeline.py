@@ -230,10 +230,14 @@ class Pipeline:
         seen = unit.mail_outcome(key)
         if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
             # Another mail reusing a known Message-ID (a broken or hostile sender) is a mail of its
-            # own, not a copy of the first: keyed by its content so it is neither lost nor doubled.
+            # own, not a copy of the first: keyed by its content so it is neither lost nor doubled
+            # (a copy of it delivered again is found among the others that reuse the Message-ID).
             log.warning("mail UID %s reuses the Message-ID of a different mail: %s", fetched.uid, key)
             mail = replace(mail, defects=(*mail.defects, "Message-ID already used by a different mail"))
-            key = f"{mail.message_id}#sha256:{stored.sha256}"
+            reusing = unit.mail_keys_starting(f"{mail.message_id}#")
+            key = next(
+                (k for k in reusing if self._same_mail(unit, k, mail)), f"{mail.message_id}#sha256:{stored.sha256}"
+            )
             seen = unit.mail_outcome(key)
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):

@@ -865,7 +865,8 @@ def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_c
     other = make_mail(
         "Marc <marc@example.fr>", DIRECTOR, "Réclamation : facture", "Erreur", message_id="<same@x>", date=date
     )
-    for raw in (first, redelivered, other):
+    other_again = b"Received: from mx3.example.fr by mx.cafemetrie.example\r\n" + other
+    for raw in (first, redelivered, other, other_again):
         mail_account.append(raw)
     run_once(config)
 

@@ -589,6 +589,10 @@ class Unit:
     def queued_purposes(self, case_id: int) -> set[str]:
         return set(self.session.scalars(select(OutboxRow.purpose).where(OutboxRow.case_id == case_id)))
 
+    def mail_keys_starting(self, prefix: str) -> list[str]:
+        query = select(_MAILS.c.message_key).where(_MAILS.c.message_key.startswith(prefix, autoescape=True))
+        return list(self._connection().scalars(query.order_by(_MAILS.c.id)))
+
     def mail_archive_path(self, message_key: str) -> str | None:
         path: str | None = self._connection().scalar(
             select(_MAILS.c.archive_path).where(_MAILS.c.message_key == message_key)
