@@ -129,6 +129,7 @@ class DigestView:
     extensions: Section
     feedback: Section
     suspicious: Section
+    set_aside: Section
     failures: Section
 
     @property
@@ -137,7 +138,7 @@ class DigestView:
 
     @property
     def alerts(self) -> int:
-        return self.suspicious.total + self.failures.total
+        return self.suspicious.total + self.set_aside.total + self.failures.total
 
     @property
     def empty(self) -> bool:
@@ -155,6 +156,7 @@ class DigestView:
                 self.quiet,
                 self.feedback,
                 self.suspicious,
+                self.set_aside,
                 self.failures,
             )
         )
@@ -261,6 +263,7 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
         extensions=_section(overview.extensions(unit, limit), words.extension),
         feedback=_section(notes.feedback, words.feedback),
         suspicious=_section(notes.suspicious, words.suspicious),
+        set_aside=_section(notes.set_aside, words.set_aside),
         failures=_section(overview.send_failures(unit, since, now, limit), words.failure),
     )
 
@@ -498,6 +501,22 @@ class _Wording:
             mail.case_number or "",
             f"{self._mail(mail)}, à votre nom mais sans preuve qu'il vienne de vous",
             (Step("commandes non exécutées ; si c'est bien vous, renvoyez-les depuis votre messagerie"),),
+        )
+
+    def set_aside(self, mail: MailBrief) -> Line:
+        # A mail set aside may have no readable sender or subject: say what is known.
+        sender = _person(mail.from_address, mail.from_name) if mail.from_address else "expéditeur illisible"
+        subject = _quoted(mail.subject) if mail.subject else "sans objet lisible"
+        return Line(
+            "",
+            f"message de {sender} reçu le {self.instant(mail.received_at)} ({subject}) mis de côté : "
+            f"{_one_line(mail.reason, TEXT_CHARS)}",
+            (
+                Step(
+                    "le lire dans votre messagerie ; si c'est une réclamation, le transférer à votre propre "
+                    "adresse avec [RECLAMATION] dans l'objet"
+                ),
+            ),
         )
 
     def failure(self, failure: overview.Failure) -> Line:

@@ -465,6 +465,26 @@ def test_a_mail_that_became_suspicious_after_the_last_digest_is_still_listed(app
     assert "déjà annoncé" not in text
 
 
+def test_a_mail_set_aside_is_shown_to_the_director_with_its_reason(app: App) -> None:
+    """An unreadable mail, or one inboxbot failed on, is archived but nobody would know of it."""
+    seed = Seed(app)
+    assert queue_digest(app, paris(2027, 1, 11))
+    seed.mail(paris(2027, 1, 11, 9), outcome="set_aside", sender=None, name="", subject="", reason="no sender address")
+    seed.mail(
+        paris(2027, 1, 11, 10),
+        outcome="set_aside",
+        subject="Réclamation",
+        reason="internal error: RuntimeError: boom",
+        recorded=paris(2027, 1, 11, 10),
+    )
+    built = digest_of(app, paris(2027, 1, 12))
+    aside = block(built.text, "Messages mis de côté")
+    assert "expéditeur illisible reçu le lun. 11/01 à 09:00 (sans objet lisible) mis de côté : no sender address" in aside
+    assert "Léa Martin <lea.martin@example.fr>" in aside and "internal error: RuntimeError: boom" in aside
+    assert "[RECLAMATION]" in aside and "2 alertes" in built.subject
+    assert "Messages mis de côté (2)" in built.html
+
+
 @pytest.mark.parametrize("when_empty", ["short", "skip"])
 def test_a_day_with_nothing_to_say(tmp_path: Path, when_empty: str) -> None:
     app = make_app(tmp_path, when_empty=when_empty)
@@ -580,6 +600,7 @@ def gather_view(app: App, now: datetime) -> list[Line]:
         view.extensions,
         view.feedback,
         view.suspicious,
+        view.set_aside,
         view.failures,
     )
     return [line for section in sections for line in section.lines]

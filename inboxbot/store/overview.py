@@ -129,6 +129,7 @@ class MailNotes:
     closed_case: Listing[MailBrief]
     feedback: Listing[Feedback]
     suspicious: Listing[MailBrief]
+    set_aside: Listing[MailBrief]
 
 
 @dataclass(frozen=True)
@@ -260,7 +261,7 @@ def new_cases(unit: Unit, since: datetime, until: datetime, limit: int) -> Listi
 
 
 def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: datetime, limit: int) -> MailNotes:
-    """Mails left for triage, new mail on closed cases, satisfaction answers and suspicious mails, in
+    """Mails left for triage, new mail on closed cases, satisfaction answers, suspicious and set-aside mails, in
     one pass over the mails (the biggest table, without an index that would serve these filters).
 
     Triage, closed-case and feedback mails are taken by when they were recorded. A mail becomes
@@ -274,6 +275,8 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
         "closed_case": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")),
         "feedback": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
         "suspicious": and_(MailRow.outcome == "suspicious", MailRow.received_at >= suspicious_since),
+        # Unreadable, or failed inside inboxbot: archived, but only a person can tell what it was.
+        "set_aside": and_(MailRow.created_at >= since, MailRow.outcome == "set_aside"),
     }
     category = case(*((condition, literal_column(f"'{name}'")) for name, condition in kinds.items())).label("category")
     picked = (
