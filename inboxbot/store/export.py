@@ -17,8 +17,8 @@ from typing import cast
 from sqlalchemy import func, select
 
 from inboxbot.cases import Action, CaseDetail, CaseEvent, LogEntry, exchange_order
-from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
-from inboxbot.store.repository import SENT, Unit, _action, _case
+from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
+from inboxbot.store.repository import Unit, _action, _case, read_logs
 
 CHUNK = 1000  # cases per chunk: about 1 MB of exchange log, and few enough ids for one IN (...)
 
@@ -73,7 +73,7 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
     events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
     counts: dict[int, int] = dict.fromkeys(ids, 0)
     if exchanges is Exchanges.LOG:
-        _read_log(unit, ids, logs, events)
+        read_logs(unit.session.connection(), ids, logs, events)
     elif exchanges is Exchanges.COUNT:
         for table in (MailRow, OutboxRow):
             grouped = select(table.case_id, func.count()).where(table.case_id.in_(ids)).group_by(table.case_id)
@@ -89,66 +89,3 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
             actions=tuple(actions[case_id]),
             exchange_count=counts[case_id] if exchanges is Exchanges.COUNT else None,
         )
-
-
-def _read_log(
-    unit: Unit, ids: Sequence[int], logs: dict[int, list[LogEntry]], events: dict[int, list[CaseEvent]]
-) -> None:
-    """The exchange log and history of the chunk's cases, as `Unit.case_details` gives them, without
-    the outgoing mails' raw bytes."""
-    connection = unit.session.connection()
-    mails = select(
-        MailRow.case_id,
-        MailRow.direction,
-        MailRow.message_id,
-        MailRow.from_address,
-        MailRow.received_at,
-        MailRow.subject,
-        MailRow.summary,
-        MailRow.automatic,
-        MailRow.reason,
-        MailRow.created_at,
-        MailRow.archive_path,
-    ).where(MailRow.case_id.in_(ids))
-    for mail in connection.execute(mails.order_by(MailRow.id)):
-        logs[mail.case_id].append(
-            LogEntry(
-                direction=mail.direction,
-                message_id=mail.message_id,
-                from_address=mail.from_address,
-                date=mail.received_at,
-                subject=mail.subject,
-                summary=mail.summary,
-                note=mail.automatic or mail.reason,
-                recorded_at=mail.created_at,
-                archive_path=mail.archive_path,
-            )
-        )
-    outgoing = select(
-        OutboxRow.case_id,
-        OutboxRow.message_id,
-        OutboxRow.sent_at,
-        OutboxRow.created_at,
-        OutboxRow.subject,
-        OutboxRow.purpose,
-        OutboxRow.recipient,
-        OutboxRow.status,
-    ).where(OutboxRow.case_id.in_(ids))
-    for out in connection.execute(outgoing.order_by(OutboxRow.id)):
-        logs[out.case_id].append(
-            LogEntry(
-                direction="out",
-                message_id=out.message_id,
-                from_address=None,
-                date=out.sent_at or out.created_at,
-                subject=out.subject,
-                summary=f"{out.purpose} → {out.recipient}",
-                note=out.status if out.status != SENT else "",
-                recorded_at=out.created_at,
-            )
-        )
-    history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
-    for event in connection.execute(
-        history.where(CaseEventRow.case_id.in_(ids)).order_by(CaseEventRow.at, CaseEventRow.id)
-    ):
-        events[event.case_id].append(CaseEvent(at=event.at, actor=event.actor, type=event.type, detail=event.detail))

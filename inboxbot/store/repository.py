@@ -728,37 +728,7 @@ class Unit:
         actions: dict[int, list[Action]] = {case_id: [] for case_id in by_id}
         ids = list(by_id)
         for chunk in _chunks(ids, 500):
-            for mail in self.session.scalars(select(MailRow).where(MailRow.case_id.in_(chunk))):
-                logs[mail.case_id or 0].append(
-                    LogEntry(
-                        direction=mail.direction,
-                        message_id=mail.message_id,
-                        from_address=mail.from_address,
-                        date=mail.received_at,
-                        subject=mail.subject,
-                        summary=mail.summary,
-                        note=mail.automatic or mail.reason,
-                        recorded_at=mail.created_at,
-                        archive_path=mail.archive_path,
-                    )
-                )
-            for out in self.session.scalars(select(OutboxRow).where(OutboxRow.case_id.in_(chunk))):
-                logs[out.case_id or 0].append(
-                    LogEntry(
-                        direction="out",
-                        message_id=out.message_id,
-                        from_address=None,
-                        date=out.sent_at or out.created_at,
-                        subject=out.subject,
-                        summary=f"{out.purpose} → {out.recipient}",
-                        note=out.status if out.status != SENT else "",
-                        recorded_at=out.created_at,
-                    )
-                )
-            for ev in self.session.scalars(
-                select(CaseEventRow).where(CaseEventRow.case_id.in_(chunk)).order_by(CaseEventRow.at, CaseEventRow.id)
-            ):
-                events[ev.case_id].append(CaseEvent(at=ev.at, actor=ev.actor, type=ev.type, detail=ev.detail))
+            read_logs(self.session.connection(), chunk, logs, events)
             for action in self.session.scalars(
                 select(ActionRow).where(ActionRow.case_id.in_(chunk)).order_by(ActionRow.seq)
             ):
@@ -789,6 +759,68 @@ class Unit:
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+def read_logs(
+    connection: Connection, ids: Sequence[int], logs: dict[int, list[LogEntry]], events: dict[int, list[CaseEvent]]
+) -> None:
+    """The exchange log and history of the chunk's cases, without the outgoing mails' raw bytes:
+    plain selects, which `Unit.case_details` and the streamed exports share."""
+    mails = select(
+        MailRow.case_id,
+        MailRow.direction,
+        MailRow.message_id,
+        MailRow.from_address,
+        MailRow.received_at,
+        MailRow.subject,
+        MailRow.summary,
+        MailRow.automatic,
+        MailRow.reason,
+        MailRow.created_at,
+        MailRow.archive_path,
+    ).where(MailRow.case_id.in_(ids))
+    for mail in connection.execute(mails.order_by(MailRow.id)):
+        logs[mail.case_id].append(
+            LogEntry(
+                direction=mail.direction,
+                message_id=mail.message_id,
+                from_address=mail.from_address,
+                date=mail.received_at,
+                subject=mail.subject,
+                summary=mail.summary,
+                note=mail.automatic or mail.reason,
+                recorded_at=mail.created_at,
+                archive_path=mail.archive_path,
+            )
+        )
+    outgoing = select(
+        OutboxRow.case_id,
+        OutboxRow.message_id,
+        OutboxRow.sent_at,
+        OutboxRow.created_at,
+        OutboxRow.subject,
+        OutboxRow.purpose,
+        OutboxRow.recipient,
+        OutboxRow.status,
+    ).where(OutboxRow.case_id.in_(ids))
+    for out in connection.execute(outgoing.order_by(OutboxRow.id)):
+        logs[out.case_id].append(
+            LogEntry(
+                direction="out",
+                message_id=out.message_id,
+                from_address=None,
+                date=out.sent_at or out.created_at,
+                subject=out.subject,
+                summary=f"{out.purpose} → {out.recipient}",
+                note=out.status if out.status != SENT else "",
+                recorded_at=out.created_at,
+            )
+        )
+    history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
+    for ev in connection.execute(
+        history.where(CaseEventRow.case_id.in_(ids)).order_by(CaseEventRow.at, CaseEventRow.id)
+    ):
+        events[ev.case_id].append(CaseEvent(at=ev.at, actor=ev.actor, type=ev.type, detail=ev.detail))
 
 
 def _mark_sent(connection: Connection, outgoing_id: int, at: datetime) -> bool:
