@@ -23,6 +23,9 @@ from inboxbot.rules import NATURES, PRIORITIES
 log = logging.getLogger("inboxbot")
 
 
+OPENED_SHOWN = 10
+
+
 def _config_path(arg: str | None) -> Path:
     return Path(arg or os.environ.get("INBOXBOT_CONFIG") or "config.toml")
 
@@ -40,9 +43,11 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         if args.once:
             report = run_once(app, progress=progress)
+            # A first ingest opens hundreds of cases: name the first few, `cases list` has the rest.
+            shown = ", ".join(report.opened[:OPENED_SHOWN]) + (", …" if len(report.opened) > OPENED_SHOWN else "")
             print(
                 f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
-                f"{' (' + ', '.join(report.opened) + ')' if report.opened else ''}, "
+                f"{' (' + shown + ')' if report.opened else ''}, "
                 f"{report.sent} mail(s) sent, {report.send_failures} sending failure(s)"
             )
             return 0

@@ -939,3 +939,16 @@ def test_an_unreachable_smtp_server_never_uses_up_a_mails_attempts(
     run_once(config)
     (ack,) = smtp_sink.wait_for(1)
     assert ack.rcpt_tos == ["lea.martin@example.fr"] and register(config)[0]["acknowledged_at"] is not None
+
+
+def test_run_once_names_the_first_cases_it_opened_not_hundreds(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    config = make_config(mode="dedicated")
+    first_meeting(config)
+    for index in range(12):
+        mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, f"Session annulée {index}", "Bonjour"))
+    result = invoke(config, "run", "--once")
+    assert result.code == 0
+    assert "12 case(s) opened (2026-0001, 2026-0002," in result.out and "2026-0010, …)" in result.out
+    assert "2026-0011" not in result.out
