@@ -20,7 +20,7 @@ from imapclient.exceptions import IMAPClientError
 from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.bootstrap import App
-from inboxbot.mailbox import MailboxError
+from inboxbot.mailbox import Mailbox, MailboxError
 from inboxbot.pipeline import CycleReport, Pipeline
 from inboxbot.store.repository import AlreadyRunning
 
@@ -53,6 +53,34 @@ class Outage:
             self.failing = None
 
 
+class Connections:
+    """The mail cycle's IMAP connections, one per watched folder, kept open between cycles.
+
+    Each folder stays open on its own connection, so a poll costs a NOOP and a UID SEARCH instead
+    of opening the folder anew: on a 50,000-mail maildir that was ~20 ms of Dovecot's time a cycle.
+    """
+
+    def __init__(self, app: App) -> None:
+        self.app = app
+        self.open: dict[str, Mailbox] = {}
+
+    def __call__(self, folder: str) -> Mailbox:
+        mailbox = self.open.get(folder)
+        if mailbox is not None and not mailbox.alive():
+            mailbox.close()  # logged out by the server while the daemon waited: quietly anew
+            mailbox = None
+        if mailbox is None:
+            mailbox = self.app.mailbox()
+            mailbox.connect()
+            self.open[folder] = mailbox
+        return mailbox
+
+    def close(self) -> None:
+        for mailbox in self.open.values():
+            mailbox.close()
+        self.open.clear()
+
+
 class Daemon:
     def __init__(self, app: App, progress: Callable[[str, int, int], None] | None = None) -> None:
         self.app = app
@@ -65,6 +93,7 @@ class Daemon:
         self.idle_outage = Outage("IMAP IDLE")
         self.jobs_outage = Outage("housekeeping (digest, reminders, outbox)")
         self.scheduler = BackgroundScheduler(timezone=app.settings.organisation.timezone)
+        self.connections = Connections(app)
 
     def _on_signal(self, signum: int, _frame: FrameType | None) -> None:
         log.info("received %s, stopping", signal.Signals(signum).name)
@@ -107,6 +136,7 @@ class Daemon:
             watcher.start()
         self.stop.wait()
         self.scheduler.shutdown(wait=True)
+        self.connections.close()
         if watcher.is_alive():
             watcher.join(timeout=5)
         log.info("inboxbot stopped")
@@ -126,16 +156,18 @@ class Daemon:
                 report = CycleReport()
                 pipeline = self.pipeline
                 try:
-                    with self.app.mailbox() as mailbox:
-                        pipeline.poll(mailbox, report)
+                    inbox = self.connections(self.app.settings.imap.inbox_folder)
+                    pipeline.poll(inbox, report, mailbox_for=self.connections)
                     pipeline.follow_up(report)
                     pipeline.send_digest_if_due()
                     pipeline.flush_outbox(report)
                 except OUTAGE_ERRORS as exc:
+                    self.connections.close()  # whatever state they are in, the next cycle starts afresh
                     self.mail_outage.failed(exc)
                     pipeline.record_error(f"{type(exc).__name__}: {exc}")
                     return
                 except Exception as exc:  # noqa: BLE001 - one failing job must never stop the daemon
+                    self.connections.close()
                     log.exception("mail cycle failed")
                     pipeline.record_error(f"{type(exc).__name__}: {exc}")
                     return

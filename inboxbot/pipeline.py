@@ -98,16 +98,15 @@ class Pipeline:
 
     # -- folders ---------------------------------------------------------------------------
 
-    def poll(self, mailbox: Mailbox, report: CycleReport) -> None:
+    def poll(self, mailbox: Mailbox, report: CycleReport, mailbox_for: Callable[[str], Mailbox] | None = None) -> None:
+        """Read every watched folder; through `mailbox_for(folder)` when each has a connection of its own."""
         for folder in mailbox.watched_folders():
             if self.should_stop():
                 return
-            self.sync_folder(mailbox, folder, report)
+            self.sync_folder(mailbox_for(folder.name) if mailbox_for else mailbox, folder, report)
 
     def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
         now = self.app.clock()
-        if self._nothing_new(mailbox, folder, now):
-            return
         status = mailbox.examine(folder.name)
         with self.app.store.unit() as unit:
             state = unit.folder(folder.name)
@@ -125,12 +124,7 @@ class Pipeline:
             unit.save_folder(state)
 
         found = mailbox.uids_above(state.last_uid)
-        # Every UID below UIDNEXT (as EXAMINE gave it, before the search) is taken or expunged:
-        # reading up to there, the next poll's STATUS can tell that nothing new has come.
-        read_up_to = max([*found, status.uidnext - 1])
         if not found:
-            with self.app.store.unit() as unit:
-                unit.advance_folder(folder.name, read_up_to)
             return
         uids = found
         old = [uid for uid in uids if uid <= state.baseline_uid]
@@ -156,19 +150,7 @@ class Pipeline:
             if len(processed) < len(group):
                 return  # asked to stop: every mail done so far is committed; the rest is read next time
         with self.app.store.unit() as unit:
-            unit.advance_folder(folder.name, read_up_to)
-
-    def _nothing_new(self, mailbox: Mailbox, folder: WatchedFolder, now: datetime) -> bool:
-        """Whether STATUS shows the folder unchanged since it was last read (no need to open it)."""
-        status = mailbox.status(folder.name)
-        if status is None:
-            return False
-        with self.app.store.unit() as unit:
-            state = unit.folder(folder.name)
-            if state is None or state.uidvalidity != status.uidvalidity or status.uidnext - 1 > state.last_uid:
-                return False
-            unit.save_folder(replace(state, last_poll_at=now))
-        return True
+            unit.advance_folder(folder.name, max(found))
 
     def _first_meeting(self, mailbox: Mailbox, name: str, uidvalidity: int, uidnext: int, now: datetime) -> FolderState:
         """Record where the folder stood when inboxbot first met it, and how far back to read."""

@@ -479,7 +479,9 @@ def test_a_mail_set_aside_is_shown_to_the_director_with_its_reason(app: App) -> 
     )
     built = digest_of(app, paris(2027, 1, 12))
     aside = block(built.text, "Messages mis de côté")
-    assert "expéditeur illisible reçu le lun. 11/01 à 09:00 (sans objet lisible) mis de côté : no sender address" in aside
+    assert (
+        "expéditeur illisible reçu le lun. 11/01 à 09:00 (sans objet lisible) mis de côté : no sender address" in aside
+    )
     assert "Léa Martin <lea.martin@example.fr>" in aside and "internal error: RuntimeError: boom" in aside
     assert "[RECLAMATION]" in aside and "2 alertes" in built.subject
     assert "Messages mis de côté (2)" in built.html

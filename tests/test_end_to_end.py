@@ -880,41 +880,47 @@ def test_a_different_mail_reusing_a_message_id_is_registered_and_a_redelivered_c
     assert len(register(config)) == 2 and len(smtp_sink.messages) == 2
 
 
-def test_a_poll_with_nothing_new_does_not_open_the_folders_even_after_mail_was_deleted_unread(
+def test_the_daemons_kept_connections_poll_without_reopening_the_folders_and_still_see_new_mail(
     make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Opening a 50,000-mail folder costs the server ~20 ms a poll; STATUS says nothing came without it."""
-    from inboxbot.mailbox import Mailbox
+    """Opening a 50,000-mail folder costs the server ~20 ms a poll: the daemon opens each folder once."""
+    from imapclient import IMAPClient
+
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+    from inboxbot.daemon import Connections
+    from inboxbot.pipeline import CycleReport, Pipeline
 
     opened: list[str] = []
-    examine = Mailbox.examine
+    select_folder = IMAPClient.select_folder
 
-    def spying(self: Mailbox, folder: str) -> Any:
+    def spying(self: IMAPClient, folder: str, readonly: bool = False) -> Any:
         opened.append(folder)
-        return examine(self, folder)
+        return select_folder(self, folder, readonly=readonly)
 
-    monkeypatch.setattr(Mailbox, "examine", spying)
+    monkeypatch.setattr(IMAPClient, "select_folder", spying)
     config = make_config(mode="dedicated")
-    first_meeting(config)
-    opened.clear()
-    run_once(config)
-    assert opened == []  # nothing new anywhere
+    app = build(load(config))
+    connections = Connections(app)
+    pipeline = Pipeline(app)
 
-    # Two mails arrive and are deleted before inboxbot sees them: UIDNEXT moved, nothing to read.
-    for index in range(2):
-        mail_account.append(complaint(subject=f"Supprimé {index}"))
-    with mail_account.client() as client:
-        client.select_folder("INBOX")
-        client.delete_messages(client.search(["ALL"]))
-        client.expunge()
-    run_once(config)
-    assert opened == ["INBOX"]
-    run_once(config)
-    assert opened == ["INBOX"]  # read up to UIDNEXT: not opened again
+    def poll() -> None:
+        pipeline.poll(connections(app.settings.imap.inbox_folder), CycleReport(), mailbox_for=connections)
 
-    mail_account.append(complaint())
-    run_once(config)
-    assert opened == ["INBOX", "INBOX"] and len(register(config)) == 1
+    try:
+        poll()  # the first meeting opens each folder once
+        assert sorted(opened) == ["INBOX", "Sent"]
+        mail_account.append(complaint())
+        poll()
+        assert len(opened) == 2 and len(register(config)) == 1  # seen without reopening anything
+        # The server logs the connection out while the daemon waits: a new one, the folder reopened.
+        connections.open["INBOX"].client.logout()
+        mail_account.append(complaint(subject="Réclamation : deuxième envoi"))
+        poll()
+        assert opened[2:] == ["INBOX"] and len(register(config)) == 2
+    finally:
+        connections.close()
+        app.close()
 
 
 def test_an_unreachable_smtp_server_never_uses_up_a_mails_attempts(
