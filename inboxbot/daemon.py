@@ -134,7 +134,12 @@ class Daemon:
         watcher = threading.Thread(target=self.watch_inbox, name="idle", daemon=True)
         if self.app.settings.imap.idle:
             watcher.start()
-        self.stop.wait()
+        # Never an unbounded wait: Python runs a signal handler only when the main thread executes
+        # bytecode, and a lock wait without timeout relies on the signal interrupting this very
+        # thread. A test once saw SIGTERM go unanswered for 15 s (cause not proven); waking every
+        # second bounds the delay to a second whichever thread the signal reached.
+        while not self.stop.wait(timeout=1.0):
+            pass
         self.scheduler.shutdown(wait=True)
         self.connections.close()
         if watcher.is_alive():
