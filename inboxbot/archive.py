@@ -26,12 +26,16 @@ import os
 import re
 import sys
 import tempfile
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
+_TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".incoming-", ".tmp"
+LEFTOVER_SECONDS = 3600
+"""A temporary file older than this was left by a crash: no write takes an hour."""
 
 
 @dataclass(frozen=True)
@@ -70,12 +74,14 @@ class Archive:
         if not self._unsynced:
             return
         pending, self._unsynced = self._unsynced, []
-        if _syncfs(self.root):
-            return
-        for path in pending:
-            _sync_file(path)
-        for folder in {path.parent for path in pending}:
-            _sync_folder(folder)
+        folders = {path.parent for path in pending}
+        if not _syncfs(self.root):
+            for path in pending:
+                _sync_file(path)
+            for folder in folders:
+                _sync_folder(folder)
+        for folder in folders:
+            _remove_leftovers(folder, time.time() - LEFTOVER_SECONDS)
 
     def read(self, path: Path | str) -> bytes:
         """The bytes archived at `path` (relative to the root, as `store` returned it)."""
@@ -176,7 +182,7 @@ def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
     """
     folder = target.parent
     folder.mkdir(parents=True, exist_ok=True)
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=".incoming-", suffix=".tmp")
+    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX)
     try:
         with os.fdopen(descriptor, "wb") as handle:
             handle.write(data)
@@ -192,6 +198,22 @@ def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
         raise
     if durable:
         _sync_folder(folder)
+
+
+def _remove_leftovers(folder: Path, before: float) -> None:
+    """Delete temporary files a crash left in `folder` mid-write (older than `before`, so never
+    one another process is writing now); the mail itself is fetched and stored again."""
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return
+    for entry in entries:
+        if entry.name.startswith(_TEMPORARY_PREFIX) and entry.name.endswith(_TEMPORARY_SUFFIX):
+            try:
+                if entry.stat().st_mtime < before:
+                    os.unlink(entry.path)
+            except OSError:
+                pass  # gone already, or not ours to remove: harmless either way
 
 
 def _sync_file(path: Path) -> None:

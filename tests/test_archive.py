@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import time
 from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
@@ -228,3 +229,19 @@ def test_remove_deletes_inside_the_root_only_and_prunes_an_empty_attachment_fold
     assert not (root / stored.path).exists() and (root / "2024" / "03").is_dir()  # month folders stay
     with pytest.raises(FileNotFoundError):
         archive.remove(stored.path)
+
+
+def test_a_temporary_file_left_by_a_crash_is_removed_when_its_folder_is_next_synced(tmp_path: Path) -> None:
+    archive = Archive(tmp_path)
+    first = archive.store(RAW, RECEIVED)
+    folder = (tmp_path / first.path).parent
+    stale, fresh = folder / ".incoming-crashed.tmp", folder / ".incoming-being-written.tmp"
+    for leftover in (stale, fresh):
+        leftover.write_bytes(RAW[:10])
+    two_hours_ago = time.time() - 7200
+    os.utime(stale, (two_hours_ago, two_hours_ago))
+    archive.store(RAW + b"\r\nanother", RECEIVED, durable=False)
+    assert stale.exists()  # nothing is removed until the group is synced
+    archive.sync()
+    assert not stale.exists() and fresh.exists()  # a write in progress elsewhere is left alone
+    assert (tmp_path / first.path).read_bytes() == RAW
