@@ -51,6 +51,11 @@ _CASES = cast(Table, CaseRow.__table__)
 _CASE_EVENTS = cast(Table, CaseEventRow.__table__)
 _MAILS = cast(Table, MailRow.__table__)
 _COUNTERS = cast(Table, CaseCounterRow.__table__)
+# Built once: a statement made per call (insert().values()) cost more than SQLite running it.
+_INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
+_INSERT_MAIL = insert(_MAILS).returning(_MAILS.c.id)
+_INSERT_EVENT = insert(_CASE_EVENTS)
+_INSERT_OUTBOX = insert(_OUTBOX)
 _EDITABLE_CASE_FIELDS = frozenset(
     {
         "kind",
@@ -436,7 +441,7 @@ class Unit:
             training=training,
             description=description,
         )
-        case_id: int = self._connection().execute(insert(_CASES).values(**values).returning(_CASES.c.id)).scalar_one()
+        case_id: int = self._connection().execute(_INSERT_CASE, values).scalar_one()
         return case_id
 
     def record_mail(self, record: MailRecord, now: datetime) -> int:
@@ -464,7 +469,7 @@ class Unit:
             rules_hit=json.dumps(list(record.rules_hit)),
             created_at=now,
         )
-        mail_id: int = self._connection().execute(insert(_MAILS).values(**values).returning(_MAILS.c.id)).scalar_one()
+        mail_id: int = self._connection().execute(_INSERT_MAIL, values).scalar_one()
         return mail_id
 
     def add_attachment(self, mail_id: int, filename: str, content_type: str, size: int, path: str) -> None:
@@ -474,24 +479,25 @@ class Unit:
 
     def add_event(self, case_id: int, at: datetime, actor: str, type_: str, detail: str = "") -> None:
         self._connection().execute(
-            insert(_CASE_EVENTS).values(case_id=case_id, at=at, actor=actor, type=type_, detail=detail)
+            _INSERT_EVENT, {"case_id": case_id, "at": at, "actor": actor, "type": type_, "detail": detail}
         )
 
     def queue(self, draft: OutgoingDraft, now: datetime) -> None:
         self._connection().execute(
-            insert(_OUTBOX).values(
-                message_id=draft.message_id,
-                case_id=draft.case_id,
-                purpose=draft.purpose,
-                recipient=draft.recipient,
-                subject=draft.subject,
-                raw=draft.raw,
-                status=PENDING,
-                attempts=0,
-                next_attempt_at=now,
-                last_error="",
-                created_at=now,
-            )
+            _INSERT_OUTBOX,
+            {
+                "message_id": draft.message_id,
+                "case_id": draft.case_id,
+                "purpose": draft.purpose,
+                "recipient": draft.recipient,
+                "subject": draft.subject,
+                "raw": draft.raw,
+                "status": PENDING,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": "",
+                "created_at": now,
+            },
         )
 
     # -- the procedure ---------------------------------------------------------------------
@@ -836,9 +842,8 @@ def _mark_sent(connection: Connection, outgoing_id: int, at: datetime) -> bool:
     case_id, purpose, recipient = sent
     if case_id is not None:
         connection.execute(
-            insert(_CASE_EVENTS).values(
-                case_id=case_id, at=at, actor="inboxbot", type=f"sent:{purpose}", detail=recipient
-            )
+            _INSERT_EVENT,
+            {"case_id": case_id, "at": at, "actor": "inboxbot", "type": f"sent:{purpose}", "detail": recipient},
         )
         if purpose.endswith("acknowledgement"):
             connection.execute(
