@@ -396,8 +396,9 @@ class Pipeline:
                     unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
                     log.warning("case %s: %s", case_id, note)
                     continue
+                # Synced with the group's mails, before the commit that records them.
                 path = self.app.archive.store_attachment(
-                    stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate
+                    stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
                 )
                 unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
@@ -454,7 +455,7 @@ class Pipeline:
     def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
         log.warning("mail UID %s in %s set aside: %s", fetched.uid, fetched.folder, reason)
         key = f"sha256:{stored.sha256}"
-        if not unit.has_mail(key):
+        if unit.mail_outcome(key) is None:
             unit.record_mail(
                 MailRecord(
                     message_key=key,

@@ -325,9 +325,6 @@ class Unit:
 
     # -- what is known ---------------------------------------------------------------------
 
-    def has_mail(self, message_key: str) -> bool:
-        return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key)) is not None
-
     def case_for_message_ids(self, message_ids: Sequence[str]) -> CaseRef | None:
         """The case that any of these Message-IDs belongs to, trying them in the order given."""
         if not message_ids:
