@@ -53,6 +53,7 @@ class Archive:
     def __init__(self, root: Path) -> None:
         self.root = Path(root)
         self._unsynced: list[Path] = []
+        self._resolved_root: Path | None = None  # resolved once: every mail stored resolves against it
 
     def store(self, raw: bytes, received_at: datetime, *, durable: bool = True) -> StoredMail:
         """Archive `raw` unless an identical copy is already there; either way say where it is.
@@ -151,7 +152,9 @@ class Archive:
 
         Resolving follows symbolic links, so a link planted in the tree cannot redirect writes.
         """
-        root = self.root.resolve()
+        if self._resolved_root is None:
+            self._resolved_root = self.root.resolve()
+        root = self._resolved_root
         target = (root / relative).resolve()
         if target == root or root not in target.parents:
             raise ValueError(f"path escapes the archive: {relative}")

@@ -43,7 +43,7 @@ def open_case(
     year = decision.received_at.astimezone(settings.organisation.timezone).year
     number = unit.next_case_number(year)
     claimant = decision.claimant
-    case_id = unit.open_case(
+    case = unit.open_case(
         number=number,
         kind=decision.kind,
         channel=decision.channel,
@@ -62,8 +62,8 @@ def open_case(
         training=training,
         description=description,
     )
-    unit.add_event(case_id, decision.received_at, actor, "received", decision.subject)
-    unit.add_event(case_id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or decision.channel)
+    unit.add_event(case.id, decision.received_at, actor, "received", decision.subject)
+    unit.add_event(case.id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or decision.channel)
     log.info(
         "case %s opened (%s) from %s: %s", number, decision.kind, claimant.email if claimant else "?", decision.subject
     )
@@ -71,12 +71,12 @@ def open_case(
         thread = thread or Thread(in_reply_to=None, references=())  # an oral claim starts a new conversation
         letters.to_claimant(
             unit,
-            unit.case(case_id),
+            case,
             decision.acknowledgement,
             now,
             in_reply_to=thread.in_reply_to,
             references=thread.references,
         )
     elif decision.note:
-        unit.add_event(case_id, now, "inboxbot", "not-acknowledged", decision.note)
-    return case_id, number
+        unit.add_event(case.id, now, "inboxbot", "not-acknowledged", decision.note)
+    return case.id, number

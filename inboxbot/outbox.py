@@ -87,6 +87,15 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     return part
 
 
+def _boundary() -> str:
+    """A boundary no part can contain: quoted-printable writes "=" as "=3D", base64 has no "_".
+
+    Given, it spares the stdlib's generator its own search for a safe one, which writes the whole
+    multipart once more and compiles a regular expression for it (half of composing a mail).
+    """
+    return f"=_{uuid.uuid4().hex}"
+
+
 class UnsafeHeader(ValueError):
     """Claimant-controlled text that would have added a header or a recipient."""
 
@@ -138,11 +147,11 @@ def compose(
     attachments: Sequence[MailAttachment] = (),
 ) -> bytes:
     """The bytes of a French text+HTML mail, threaded under `in_reply_to` when given."""
-    body = MIMEMultipart("alternative")
+    body = MIMEMultipart("alternative", boundary=_boundary())
     body.attach(_text_part(rendered.text, "plain"))
     body.attach(_text_part(rendered.html, "html"))
     if attachments:
-        message = MIMEMultipart("mixed")
+        message = MIMEMultipart("mixed", boundary=_boundary())
         message.attach(body)
         for attachment in attachments:
             maintype, _, subtype = attachment.content_type.partition("/")

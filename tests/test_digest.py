@@ -125,7 +125,7 @@ class Seed:
                 priority=priority,
                 rules_hit=(),
                 now=recorded or received,
-            )
+            ).id
             if acknowledged and claimant:
                 self._outgoing(unit, case_id, "acknowledgement", claimant, received + timedelta(minutes=1), "sent")
         return Seeded(case_id, number)

@@ -592,9 +592,8 @@ def test_parsing_a_large_attachment_costs_little_more_than_its_decoded_size() ->
     assert peak < 2 * size, f"parse allocated {peak / size:.1f} times the attachment"
 
 
-def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The corpus of this file, damaged at random, with every base64 run cut however short: the
-    result must be the one the stdlib parser alone gives."""
+def _damaged_corpus(count: int) -> list[bytes]:
+    """The corpus of this file and `count` copies damaged at random (reproducibly)."""
     encoded = base64.encodebytes(bytes(range(256)) * 4).replace(b"\n", b"\r\n")
     seeds = [
         multipart(
@@ -614,10 +613,9 @@ def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) 
     # declared on a multipart or on an attached mail, "base64 " with a trailing space.
     damage = [b"--", b"\r\n", b"\r", b"\n", b"=", b"\r\n\r\n", b"Content-Type: message/rfc822\r\n", b"--D\r\n"]
     damage += [b"Content-Transfer-Encoding: base64\r\n", b"Content-Transfer-Encoding: base64 \r\n"]
-    monkeypatch.setattr(slicing, "CUT_BYTES", 1)
     rng = random.Random(20261128)
     cases = [seed for seed in seeds]
-    for _ in range(400):
+    for _ in range(count):
         raw = bytearray(rng.choice(seeds))
         for _ in range(rng.randint(1, 6)):
             position = rng.randrange(len(raw) + 1)
@@ -626,6 +624,14 @@ def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) 
             else:
                 del raw[position : position + rng.randint(1, 20)]
         cases.append(bytes(raw))
+    return cases
+
+
+def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The corpus of this file, damaged at random, with every base64 run cut however short: the
+    result must be the one the stdlib parser alone gives."""
+    cases = _damaged_corpus(400)
+    monkeypatch.setattr(slicing, "CUT_BYTES", 1)
     sliced = []
     for raw in cases:
         try:
@@ -640,6 +646,29 @@ def test_slicing_changes_nothing_parse_returns(monkeypatch: pytest.MonkeyPatch) 
             except ParseError as exc:
                 alone = (exc.reason,)
             assert expected == alone, raw
+
+
+def test_a_mail_told_to_have_nothing_to_cut_has_nothing_to_cut() -> None:
+    """The shortcut that spares most mails the structure scan never skips a cut the scan makes."""
+
+    def nested(depth: int, kind: bytes = b"multipart/mixed") -> bytes:
+        parts = b"".join(b'Content-Type: %s; boundary="b%d"\r\n\r\n--b%d\r\n' % (kind, i, i) for i in range(depth))
+        return b"From: a@b.fr\r\nSubject: deep\r\n" + parts + b"\r\nau fond\r\n"
+
+    attached = b"Content-Type: MESSAGE/RFC822\r\n\r\nFrom: x@y\r\nSubject: inner\r\n\r\nbody"
+    cases = _damaged_corpus(400) + [
+        nested(slicing.MAX_DEPTH),
+        nested(slicing.MAX_DEPTH + 1),
+        nested(slicing.MAX_DEPTH + 1, b"Multipart/Alternative"),
+        multipart(TEXT_PART, attached),
+        multipart(TEXT_PART, b"Content-Type: text/html\r\n\r\n<p>bonjour</p>"),
+    ]
+    told = [slicing.nothing_to_cut(raw) for raw in cases]
+    assert 0 < sum(told) < len(cases) / 2
+    for raw, nothing in zip(cases, told, strict=True):
+        if nothing:
+            assert slicing.cuts_of(raw) == [], raw
+    assert slicing.cuts_of(cases[-4]) and slicing.cuts_of(cases[-3]) and slicing.cuts_of(cases[-2])
 
 
 def test_attached_mails_nested_a_thousand_deep_keep_the_text_and_the_first_attached_mail() -> None:

@@ -58,7 +58,7 @@ def seed(unit: Unit, count: int, *, busy: bool = True) -> dict[str, int]:
             priority=None,
             rules_hit=("r",),
             now=received,
-        )
+        ).id
         mails = (n % 4 if busy else 1) + (5 if n in (CHUNK - 1, CHUNK) else 0)
         for m in range(mails):
             unit.record_mail(mail(case_id, n, m, received + timedelta(hours=m)), received)

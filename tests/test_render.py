@@ -128,3 +128,23 @@ def test_any_subject_and_body_come_back_exactly_and_every_line_stays_short(subje
     assert message["To"].addresses[0].display_name == "Élodie Lefèvre-Dupont de la Très Grande Maison"
     assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
     assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == "<p>" + "é" * 300 + "</p>"
+
+
+def test_text_that_imitates_the_mime_boundary_stays_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The boundary is chosen without scanning the parts: quoted-printable must keep them apart."""
+    monkeypatch.setattr("inboxbot.outbox._boundary", lambda: "=_fixed")
+    text = "Bonjour,\n--=_fixed\nContent-Type: text/html\n\n<b>faux</b>\n--=_fixed--\nfin =_fixed\n"
+    rendered = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context())
+    rendered = type(rendered)(subject="Accusé", text=text, html="<p>--=_fixed--</p>")
+    raw = compose(
+        sender=Address("alice@cafemetrie.com", "Cafémétrie"),
+        recipient=Address("lea@example.fr", "Léa Martin"),
+        rendered=rendered,
+        message_id="inboxbot.4@cafemetrie.com",
+        date=datetime(2026, 12, 18, tzinfo=PARIS),
+    )
+    assert b'boundary="=_fixed"' in raw
+    message = message_from_bytes(raw, policy=policy.default)
+    assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
+    assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == "<p>--=_fixed--</p>"

@@ -115,7 +115,7 @@ def seed_case(
             stakeholder="apprenant",
             training="Barista niveau 2",
             description=f"{name} n'a pas reçu son attestation perdue.",
-        )
+        ).id
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=f"mid:{number}",

@@ -327,7 +327,7 @@ def test_a_register_read_from_the_store(tmp_path: Path) -> None:
                 priority=None,
                 rules_hit=(),
                 now=received,
-            )
+            ).id
             unit.add_action(case_id, "corrective", "Former l'équipe", received, owner="Alice", due=date(2026, 2, 1))
         with store.unit() as unit:
             details = unit.case_details(unit.cases(year=2026))

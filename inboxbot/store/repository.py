@@ -15,7 +15,20 @@ from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
 
-from sqlalchemy import Connection, Engine, Row, Table, create_engine, event, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Row,
+    Table,
+    bindparam,
+    create_engine,
+    event,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
@@ -45,6 +58,10 @@ from inboxbot.store.models import (
 from inboxbot.store.schema import at_head
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+PENDING = "pending"
+SENT = "sent"
+SENT_COPY_APPENDING = "appending"
+SENT_COPY_DONE = "done"
 # The tables themselves, for the few hot statements written without the ORM.
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _CASES = cast(Table, CaseRow.__table__)
@@ -52,10 +69,41 @@ _CASE_EVENTS = cast(Table, CaseEventRow.__table__)
 _MAILS = cast(Table, MailRow.__table__)
 _COUNTERS = cast(Table, CaseCounterRow.__table__)
 # Built once: a statement made per call (insert().values()) cost more than SQLite running it.
-_INSERT_CASE = insert(_CASES).returning(_CASES.c.id)
+# Their values are bound parameters, named after what they stand for.
+_INSERT_CASE = insert(_CASES).returning(*_CASES.c)
 _INSERT_MAIL = insert(_MAILS).returning(_MAILS.c.id)
 _INSERT_EVENT = insert(_CASE_EVENTS)
 _INSERT_OUTBOX = insert(_OUTBOX)
+_CASE_BY_ID = select(_CASES).where(_CASES.c.id == bindparam("case_id"))
+_MAIL_OUTCOME = select(_MAILS.c.outcome).where(_MAILS.c.message_key == bindparam("key"))
+_ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
+    _OUTBOX.c.recipient == bindparam("recipient"),
+    _OUTBOX.c.purpose.like("%acknowledgement"),
+    _OUTBOX.c.created_at >= bindparam("since"),
+)
+_NEXT_CASE_NUMBER = (
+    update(_COUNTERS)
+    .where(_COUNTERS.c.year == bindparam("for_year"))
+    .values(last=_COUNTERS.c.last + 1)
+    .returning(_COUNTERS.c.last)
+)
+_CASES_OF_MESSAGE_IDS = [
+    select(table.c.message_id, table.c.case_id).where(
+        table.c.message_id.in_(bindparam("ids", expanding=True)), table.c.case_id.is_not(None)
+    )
+    for table in (_MAILS, _OUTBOX)
+]
+_MARK_SENT = (
+    update(_OUTBOX)
+    .where(_OUTBOX.c.id == bindparam("outgoing_id"), _OUTBOX.c.status != SENT)
+    .values(status=SENT, sent_at=bindparam("at"), attempts=_OUTBOX.c.attempts + 1)
+    .returning(_OUTBOX.c.case_id, _OUTBOX.c.purpose, _OUTBOX.c.recipient)
+)
+_MARK_ACKNOWLEDGED = (
+    update(_CASES)
+    .where(_CASES.c.id == bindparam("case_id"), _CASES.c.acknowledged_at.is_(None))
+    .values(acknowledged_at=bindparam("at"))
+)
 _EDITABLE_CASE_FIELDS = frozenset(
     {
         "kind",
@@ -84,12 +132,6 @@ _EDITABLE_CASE_FIELDS = frozenset(
 
 class AlreadyRunning(Exception):
     """Another inboxbot process holds this database."""
-
-
-PENDING = "pending"
-SENT = "sent"
-SENT_COPY_APPENDING = "appending"
-SENT_COPY_DONE = "done"
 
 
 @dataclass(frozen=True)
@@ -331,13 +373,8 @@ class Unit:
             return None
         found: dict[str, int] = {}
         connection = self._connection()
-        for table in (_MAILS, _OUTBOX):
-            rows = connection.execute(
-                select(table.c.message_id, table.c.case_id).where(
-                    table.c.message_id.in_(message_ids), table.c.case_id.is_not(None)
-                )
-            )
-            for mid, case_id in rows:
+        for query in _CASES_OF_MESSAGE_IDS:
+            for mid, case_id in connection.execute(query, {"ids": list(message_ids)}):
                 if mid is not None and case_id is not None:
                     found.setdefault(mid, case_id)
         for mid in message_ids:
@@ -368,13 +405,7 @@ class Unit:
         )
 
     def acknowledgements_since(self, recipient: str, since: datetime) -> int:
-        count: int | None = self._connection().scalar(
-            select(func.count(_OUTBOX.c.id)).where(
-                _OUTBOX.c.recipient == recipient,
-                _OUTBOX.c.purpose.like("%acknowledgement"),
-                _OUTBOX.c.created_at >= since,
-            )
-        )
+        count: int | None = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient": recipient, "since": since})
         return count or 0
 
     # -- writes ----------------------------------------------------------------------------
@@ -382,12 +413,7 @@ class Unit:
     def next_case_number(self, year: int) -> str:
         """A new number for `year`, unique even with two processes on one database."""
         while True:
-            last = self._connection().scalar(
-                update(_COUNTERS)
-                .where(_COUNTERS.c.year == year)
-                .values(last=_COUNTERS.c.last + 1)
-                .returning(_COUNTERS.c.last)
-            )
+            last = self._connection().scalar(_NEXT_CASE_NUMBER, {"for_year": year})
             if last is not None:
                 return f"{year}-{last:04d}"
             try:
@@ -417,7 +443,8 @@ class Unit:
         stakeholder: str | None = None,
         training: str = "",
         description: str = "",
-    ) -> int:
+    ) -> Case:
+        """The new case as stored, read back by the insert itself (its acknowledgement needs it)."""
         values = dict(
             number=number,
             kind=kind,
@@ -438,8 +465,7 @@ class Unit:
             training=training,
             description=description,
         )
-        case_id: int = self._connection().execute(_INSERT_CASE, values).scalar_one()
-        return case_id
+        return _case(self._connection().execute(_INSERT_CASE, values).one())
 
     def record_mail(self, record: MailRecord, now: datetime) -> int:
         values = dict(
@@ -500,7 +526,7 @@ class Unit:
     # -- the procedure ---------------------------------------------------------------------
 
     def case(self, case_id: int) -> Case:
-        return _case(self._connection().execute(select(_CASES).where(_CASES.c.id == case_id)).one())
+        return _case(self._connection().execute(_CASE_BY_ID, {"case_id": case_id}).one())
 
     def update_case(self, case_id: int, **changes: object) -> None:
         """Set fields of a case; only those the procedure lets anyone change."""
@@ -603,9 +629,7 @@ class Unit:
         return path
 
     def mail_outcome(self, message_key: str) -> str | None:
-        outcome: str | None = self._connection().scalar(
-            select(_MAILS.c.outcome).where(_MAILS.c.message_key == message_key)
-        )
+        outcome: str | None = self._connection().scalar(_MAIL_OUTCOME, {"key": message_key})
         return outcome
 
     def set_mail_outcome(self, message_key: str, outcome: str, reason: str, case_id: int | None = None) -> None:
@@ -828,12 +852,7 @@ def read_logs(
 
 def _mark_sent(connection: Connection, outgoing_id: int, at: datetime) -> bool:
     """Plain statements, not the ORM: loading the row would read back the whole mail."""
-    sent = connection.execute(
-        update(_OUTBOX)
-        .where(_OUTBOX.c.id == outgoing_id, _OUTBOX.c.status != SENT)
-        .values(status=SENT, sent_at=at, attempts=_OUTBOX.c.attempts + 1)
-        .returning(_OUTBOX.c.case_id, _OUTBOX.c.purpose, _OUTBOX.c.recipient)
-    ).first()
+    sent = connection.execute(_MARK_SENT, {"outgoing_id": outgoing_id, "at": at}).first()
     if sent is None:
         return False
     case_id, purpose, recipient = sent
@@ -843,11 +862,7 @@ def _mark_sent(connection: Connection, outgoing_id: int, at: datetime) -> bool:
             {"case_id": case_id, "at": at, "actor": "inboxbot", "type": f"sent:{purpose}", "detail": recipient},
         )
         if purpose.endswith("acknowledgement"):
-            connection.execute(
-                update(_CASES)
-                .where(_CASES.c.id == case_id, _CASES.c.acknowledged_at.is_(None))
-                .values(acknowledged_at=at)
-            )
+            connection.execute(_MARK_ACKNOWLEDGED, {"case_id": case_id, "at": at})
     return True
 
 
