@@ -2,13 +2,15 @@
 
 import importlib.util
 import sys
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from subprocess import run
 
+import pytest
 from sqlalchemy import inspect, text
 
-from inboxbot.store.repository import Store
+from inboxbot.store.repository import Store, create_store_engine
 
 
 def test_case_numbers_are_unique_per_year_under_concurrency(database_url: str) -> None:
@@ -46,12 +48,57 @@ def test_the_migrations_build_exactly_the_models_schema(database_url: str) -> No
 
     from inboxbot.store.models import Base
 
-    store = Store.open(database_url)
+    store = Store(create_store_engine(database_url))
     try:
+        store.migrate(new_at_once=False)
         with store.engine.connect() as connection:
             assert compare_metadata(MigrationContext.configure(connection), Base.metadata) == []
     finally:
         store.close()
+
+
+def _schema(url: str) -> dict[str, object]:
+    """Tables, columns, keys, indexes and the recorded revision, as the database reports them."""
+    engine = create_store_engine(url)
+    try:
+        with engine.connect() as connection:
+            found = inspect(connection)
+            schema: dict[str, object] = {}
+            for table in found.get_table_names():
+                schema[table] = (
+                    [(c["name"], str(c["type"]), c["nullable"], c.get("default")) for c in found.get_columns(table)],
+                    found.get_pk_constraint(table)["constrained_columns"],
+                    sorted((i["name"], tuple(i["column_names"]), bool(i["unique"])) for i in found.get_indexes(table)),
+                    sorted(tuple(u["column_names"]) for u in found.get_unique_constraints(table)),
+                    sorted(
+                        (tuple(f["constrained_columns"]), f["referred_table"], tuple(f["referred_columns"]))
+                        for f in found.get_foreign_keys(table)
+                    ),
+                )
+            schema["revision"] = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+            return schema
+    finally:
+        engine.dispose()
+
+
+def test_a_new_database_made_at_once_is_the_one_the_migrations_make(
+    database_url: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    at_once = Store.open(database_url)
+    at_once.close()
+    if database_url.startswith("sqlite"):
+        migrated_url = f"sqlite:///{tmp_path / 'migrated.db'}"
+    else:
+        migrated_url = request.getfixturevalue("postgres_server").create_database(f"m_{uuid.uuid4().hex[:16]}")
+    migrated = Store(create_store_engine(migrated_url))
+    migrated.migrate(new_at_once=False)
+    migrated.close()
+    assert _schema(database_url) == _schema(migrated_url)
+    # What an existing database meets next: the newest revision, nothing left for alembic to do.
+    again = Store.open(database_url)
+    with again.unit() as unit:
+        assert unit.cases() == []
+    again.close()
 
 
 def test_the_newest_revision_is_read_from_the_migration_files(tmp_path: Path) -> None:
@@ -83,15 +130,16 @@ def _before_digest_indexes() -> str:
     return str(module.down_revision)
 
 
-def test_an_up_to_date_database_opens_without_alembic_and_an_older_one_is_upgraded(tmp_path: Path) -> None:
-    """The usual start reads the version with one SELECT; a schema behind the files is still migrated."""
+def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_upgraded(tmp_path: Path) -> None:
+    """The usual start reads the version with one SELECT, a first one creates the newest schema at
+    once; a schema behind the files is still migrated."""
     url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
     probe = (
         "import sys; from inboxbot.store.repository import Store; "
         f"Store.open({url!r}).close(); print('alembic' in sys.modules)"
     )
-    assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "True"
-    assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
+    for _ in ("new", "up to date"):
+        assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
     store = Store.open(url)
     with store.engine.begin() as connection:
         # As a database migrated up to the revision before the digest's indexes.

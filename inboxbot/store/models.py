@@ -22,6 +22,7 @@ from sqlalchemy import (
     Text,
     TypeDecorator,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -97,15 +98,15 @@ class CaseRow(Base):
     rules_hit: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(index=True)  # the digest's new cases
     stakeholder: Mapped[str | None] = mapped_column(String(32))
-    training: Mapped[str] = mapped_column(Text, default="")
-    description: Mapped[str] = mapped_column(Text, default="")
+    training: Mapped[str] = mapped_column(Text, default="", server_default="")
+    description: Mapped[str] = mapped_column(Text, default="", server_default="")
     transmitter: Mapped[str | None] = mapped_column(String(320))
     extended_due: Mapped[date | None] = mapped_column(Date)
-    extension_reason: Mapped[str] = mapped_column(Text, default="")
-    dismissed: Mapped[bool] = mapped_column(default=False)
+    extension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    dismissed: Mapped[bool] = mapped_column(default=False, server_default=false())
     feedback_requested_at: Mapped[datetime | None]
     satisfaction_mark: Mapped[int | None]
-    satisfaction_comment: Mapped[str] = mapped_column(Text, default="")
+    satisfaction_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
     satisfaction_at: Mapped[datetime | None]
 
 
