@@ -49,6 +49,28 @@ line that long, and the library's "On … wrote:" pattern is quadratic in a line
 # Compiled once: building it costs more than parsing a mail.
 _LIBRARY_MARKERS: re.Pattern[str] = EmailMessage(text="", languages=list(_LANGUAGES)).HEADER_REGEX
 
+# Literal text without which no alternative of the library's pattern matches (the pattern is
+# case-insensitive: looked for in casefolded text). The pattern costs a fifth of a millisecond on an
+# ordinary mail, four times all of ours together, and most mails hold none of these.
+_LIBRARY_NEEDLES = (
+    "a écrit",
+    "wrote:",
+    "de :",
+    "envoyé :",
+    "à :",
+    "objet :",
+    "  :",
+    "cc :",
+    "from:",
+    "sent:",
+    "to:",
+    "subject:",
+    "date:",
+    "cc:",
+    "organization:",
+    "original message",
+)
+
 _SEPARATOR = re.compile(
     r"^(?:>[ \t]?)*-{2,}[ \t]*(?:original message|message d['’]origine|message original|mail original"
     r"|courriel original|forwarded message|message transf[ée]r[ée]|e-?mail transf[ée]r[ée])[ \t]*-{2,}[ \t]*$"
@@ -88,7 +110,9 @@ _SENT_FROM_DEVICE = re.compile(
     re.IGNORECASE,
 )
 _BLANK_RUNS = re.compile(r"\n{3,}")
-_SPACES = str.maketrans({"\xa0": " ", "\u202f": " ", "\u2007": " ", "\u200b": None, "\ufeff": None, "\r": "\n"})
+# No replacement holds another key, so replacing one after the other is `str.translate` with this
+# table, at a tenth of its cost (a table lookup per character was a third of reading a mail's text).
+_SPACES = {"\xa0": " ", "\u202f": " ", "\u2007": " ", "\u200b": "", "\ufeff": "", "\r": "\n"}
 
 
 def new_text(text: str, html: str | None = None) -> str:
@@ -132,7 +156,11 @@ def _source(text: str, html: str | None) -> str:
 def _normalise(text: str) -> str:
     """`text` in the one form the patterns expect: NFC, "\\n" line ends, no-break spaces as
     spaces, each line stripped (as mail-parser-reply strips them)."""
-    text = unicodedata.normalize("NFC", text.replace("\r\n", "\n").translate(_SPACES))
+    text = text.replace("\r\n", "\n")
+    for odd, usual in _SPACES.items():
+        if odd in text:
+            text = text.replace(odd, usual)
+    text = unicodedata.normalize("NFC", text)
     return "\n".join(line.strip() for line in text.split("\n")).strip()
 
 
@@ -152,7 +180,7 @@ def _first_marker(text: str) -> tuple[int, int]:
     """Start and end of the earliest history marker in `text`, or (len, len) when there is none."""
     text = _mask_long_lines(text)
     spans: list[tuple[int, int]] = []
-    for match in _LIBRARY_MARKERS.finditer(text):
+    for match in _LIBRARY_MARKERS.finditer(text) if may_hold_library_marker(text) else ():
         found = match.group()
         if _plausible(found):
             offset = len(found) - len(found.lstrip("\n"))
@@ -168,6 +196,16 @@ def _first_marker(text: str) -> tuple[int, int]:
     if block is not None:
         spans.append(block)
     return min(spans, default=(len(text), len(text)))
+
+
+def may_hold_library_marker(text: str) -> bool:
+    """False when the library's pattern certainly finds nothing in `text`.
+
+    Python's case-insensitive matching also takes the Turkish dotted and dotless I for "i", which
+    casefolding keeps apart: they are made "i" too.
+    """
+    folded = text.casefold().replace("ı", "i").replace("i\u0307", "i")
+    return any(needle in folded for needle in _LIBRARY_NEEDLES)
 
 
 def _mask_long_lines(text: str) -> str:

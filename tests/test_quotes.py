@@ -6,10 +6,12 @@ addresses and dates are invented.
 
 from __future__ import annotations
 
+import hashlib
 import time
 
 import pytest
 
+from inboxbot import quotes
 from inboxbot.quotes import MAX_EXAMINED, new_text, strip_history
 
 OLD = "Nous avons bien reçu votre réclamation n° 2026-0001 et reviendrons vers vous sous 10 jours."
@@ -521,3 +523,32 @@ def test_only_the_top_of_a_huge_body_is_examined() -> None:
     assert len(top) <= MAX_EXAMINED
     assert body.startswith(top)
     assert top.endswith("ligne de texte")  # cut at a line end
+
+
+def test_the_library_pattern_is_only_skipped_where_it_cannot_match() -> None:
+    """`may_hold_library_marker` lists what each alternative of the library's pattern needs: it was
+    read off the pattern of the pinned mail-parser-reply, so a new pattern must be read again."""
+    pinned = "30f79eab66db0d04718aa970de8ea04c3ef7bb71f69698dffdeafed4dba38344"
+    assert hashlib.sha256(quotes._LIBRARY_MARKERS.pattern.encode()).hexdigest() == pinned
+    samples = [value for name, value in globals().items() if name.isupper() and isinstance(value, str)]
+    samples += [
+        "Merci.\n\nLE 3 NOV. 2026 À 10:12, ALICE A ÉCRIT :\n> avant",
+        "Merci.\n\nLe 3 nov. 2026 à 10:12, Alice a écrıt :\n> avant",  # a dotless i
+        "Thanks.\n\nON MON, 3 NOV 2026 AT 10:12, ALICE WROTE:\n> before",
+        "Merci.\n\nDE : Alice\nENVOYÉ : lundi\nÀ : Jean\nOBJET : Re: dossier",
+        "Merci.\n\n*De :* Alice\n*Envoyé :* lundi",
+        "Thanks.\n\nFROM: Alice\nSENT: Monday\nTO: Jean\nSUBJECT: Re: case",
+        "Thanks.\n\nFrom: Alice\nOrganızation: Cafémétrie\nDate: Monday",
+        "Thanks.\n\n-----ORİGİNAL MESSAGE-----\nbefore",  # dotted capital I
+        "Thanks.\n\n-----Original Message-----\nbefore",
+        "Merci.\n\n  : un\n  : deux",
+        "Bonjour, voici ma question : le formateur était absent.",
+        "Le formateur m'a écrit : venez jeudi.",
+    ]
+    matched = 0
+    for text in samples:
+        if quotes._LIBRARY_MARKERS.search(text):
+            matched += 1
+            assert quotes.may_hold_library_marker(text), text
+    assert matched >= 20
+    assert not quotes.may_hold_library_marker("Bonjour, voici ma question : le formateur était absent.")
