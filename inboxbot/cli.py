@@ -377,30 +377,38 @@ def cmd_register(args: argparse.Namespace) -> int:
     status = "open" if args.open else args.status
     store = Store.open(settings.database.url)
     try:
+        if args.format == "xlsx":
+            # xlsxwriter: only for this format. The cases are read by a process of its own, in its own
+            # snapshot; this one writes the cells (and has brought the schema up to date above).
+            from inboxbot.spreadsheet import export_register_xlsx
+
+            store.close()
+            today = datetime.now(tz).date()
+            target = Path(args.output)
+            count = export_register_xlsx(
+                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status
+            )
+            print(f"{count} case(s) written to {args.output}")
+            return 0
         with store.reading() as unit:
-            # JSON carries each case's exchange log and history; CSV and XLSX only count the mails.
+            # JSON carries each case's exchange log and history; CSV only counts the mails.
             exchanges = Exchanges.LOG if args.format == "json" else Exchanges.COUNT
             details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
-            if args.format == "xlsx":
-                from inboxbot.spreadsheet import write_register_xlsx  # xlsxwriter: only for this format
+            from inboxbot.register import write_csv, write_json
 
-                count = write_register_xlsx(details, Path(args.output), tz, own, datetime.now(tz).date())
-            else:
-                from inboxbot.register import write_csv, write_json
-
-                writer = write_json if args.format == "json" else write_csv
-                if to_stdout:
-                    writer(details, sys.stdout, tz, own)
-                    return 0
-                # Written beside the target and renamed once complete: a failure half-way leaves no file
-                # that looks like a whole register.
-                partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
-                try:
-                    with open(partial, "w", encoding="utf-8", newline="") as out:
-                        count = writer(details, out, tz, own)
-                    os.replace(partial, args.output)
-                finally:
-                    partial.unlink(missing_ok=True)
+            writer = write_json if args.format == "json" else write_csv
+            if to_stdout:
+                writer(details, sys.stdout, tz, own)
+                return 0
+            # Written beside the target and renamed once complete: a failure half-way leaves no file
+            # that looks like a whole register.
+            partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+            try:
+                with open(partial, "w", encoding="utf-8", newline="") as out:
+                    count = writer(details, out, tz, own)
+                os.replace(partial, args.output)
+            finally:
+                partial.unlink(missing_ok=True)
     finally:
         store.close()
     print(f"{count} case(s) written to {args.output}")
