@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
-from inboxbot.cases import CHANNELS, KINDS, STAKEHOLDERS
+from inboxbot.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.rules import NATURES, PRIORITIES
 
@@ -114,37 +115,28 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
-    from inboxbot.register import case_record
+    from inboxbot.register import case_record, write_json
+    from inboxbot.store.export import Exchanges, register_cases, register_details
 
     settings = _settings(args)
     app = build(settings)
     tz = settings.organisation.timezone
     try:
-        with app.store.unit() as unit:
+        # Read only: no write lock held up while a long register is printed, and one snapshot of it.
+        with app.store.reading() as unit:
             if args.cases_command == "list":
-                cases = unit.cases(open_only=args.open)
+                # Streamed like the exports: a register of any size is printed in bounded memory.
+                status = OPEN if args.open else None
                 if args.json:
-                    details = unit.case_details(cases)
-                    print(
-                        json.dumps(
-                            [case_record(d, tz, settings.smtp.from_address) for d in details],
-                            ensure_ascii=False,
-                            indent=2,
-                        )
-                    )
+                    details = register_details(unit, Exchanges.LOG, status=status)
+                    write_json(details, sys.stdout, tz, settings.smtp.from_address)
                     return 0
-                if not cases:
+                listed = 0
+                for case in register_cases(unit, status=status):
+                    print(case_line(case, tz))
+                    listed += 1
+                if not listed:
                     print("Aucun dossier.")
-                for case in cases:
-                    acknowledged = (
-                        case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
-                    )
-                    print(
-                        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
-                        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
-                        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
-                        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
-                    )
                 return 0
             detail = unit.case_detail(args.number)
         if detail is None:
@@ -158,6 +150,17 @@ def cmd_cases(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def case_line(case: Case, tz: ZoneInfo) -> str:
+    """A case as one line of `cases list`."""
+    acknowledged = case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+    return (
+        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
+        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
+        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
+    )
 
 
 def cmd_cases_add(args: argparse.Namespace) -> int:

@@ -26,6 +26,7 @@ from sqlalchemy import text
 from xlsxwriter import Workbook
 
 from inboxbot.cases import CaseDetail
+from inboxbot.cli import case_line
 from inboxbot.register import case_record, to_csv, write_json
 from inboxbot.spreadsheet import (
     CASES_SHEET,
@@ -210,6 +211,32 @@ def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
     values = list(sheet.iter_rows(values_only=True))
     column = values[0].index("Nombre d'échanges")
     assert [(row[0], row[column]) for row in values[1:]] == [(number, exchanges[number]) for number in order]
+
+
+def test_cases_list_streamed_across_the_chunk_boundary_prints_what_it_printed(tmp_path: Path) -> None:
+    """`cases list` (and --json, --open) read in chunks print what reading every case at once printed."""
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    tz = ZoneInfo("Europe/Paris")
+    try:
+        with store.unit() as unit:
+            seed(unit, CHUNK + 3, busy=False)
+            for number in ("2025-0004", "2026-0999", "2026-1001"):
+                case = unit.case_by_number(number)
+                assert case is not None
+                unit.update_case(case.id, status="closed", closed_at=START)
+        config = export_config(tmp_path, database)
+        with store.reading() as unit:
+            for flags, cases in (((), unit.cases()), (("--open",), unit.cases(open_only=True))):
+                listed = invoke(config, "cases", "list", *flags)
+                assert listed.code == 0, listed.err
+                assert listed.out == "".join(case_line(case, tz) + "\n" for case in cases), flags
+                assert len(listed.out.splitlines()) == CHUNK + 3 - 3 * len(flags)
+                as_json = invoke(config, "cases", "list", "--json", *flags)
+                records = [case_record(detail, tz, OWN) for detail in unit.case_details(cases)]
+                assert as_json.out == json.dumps(records, ensure_ascii=False, indent=2) + "\n", flags
+    finally:
+        store.close()
 
 
 def test_an_export_in_progress_does_not_hold_the_daemons_writes_up(tmp_path: Path) -> None:
