@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import re
 import traceback
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from multiprocessing.connection import Connection
@@ -407,7 +407,7 @@ _AHEAD = 2
 
 def _rows_read_elsewhere(
     url: str, tz: ZoneInfo, today: date, year: int | None, kind: str | None, status: str | None, chunk: int
-) -> Iterator[tuple[int, Cells]]:
+) -> Generator[tuple[int, Cells], None, None]:
     """The register's rows, read and made by a second process (`_read_rows`), as they arrive.
 
     A new interpreter ("spawn"), not a fork: a fork would inherit this process's database connections

@@ -319,9 +319,9 @@ def test_xlsx_read_by_a_second_process_is_the_workbook_written_in_one(database_u
         for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
             target = tmp_path / "registre.xlsx"
             # Chunks of 4 cases: batches of rows on both sides of the reader's lead over the writer.
-            count = export_register_xlsx(database_url, target, tz, today, chunk=4, **filters)  # type: ignore[arg-type]
+            count = export_register_xlsx(database_url, target, tz, today, chunk=4, **filters)
             with store.reading() as unit:
-                details = list(register_details(unit, Exchanges.COUNT, **filters))  # type: ignore[arg-type]
+                details = list(register_details(unit, Exchanges.COUNT, **filters))
             assert count == len(details) > 0, filters
             assert sheet_xml(target.read_bytes()) == sheet_xml(register_xlsx(details, tz, OWN, today)), filters
     finally:
