@@ -36,7 +36,7 @@ from inboxbot.spreadsheet import (
     register_xlsx,
 )
 from inboxbot.store import export
-from inboxbot.store.export import CHUNK, Exchanges, register_details
+from inboxbot.store.export import CHUNK, Exchanges, register_cases, register_details
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
 from tests.e2e import invoke, write_config
 
@@ -130,6 +130,7 @@ def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) ->
             for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
                 whole = unit.case_details(unit.cases(**filters))
                 assert whole, filters
+                assert list(register_cases(unit, chunk=7, **filters)) == [d.case for d in whole], filters
                 streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))
                 assert streamed == whole, filters
                 counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))

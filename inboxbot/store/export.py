@@ -58,9 +58,8 @@ def register_cases(
     One query, its rows fetched as they are used (a server-side cursor on PostgreSQL): nothing else is
     read meanwhile, so the cursor may stay open, unlike in `register_details`.
     """
-    query = _in_register_order(select(CaseRow.__table__), year, kind, status)
-    connection = unit.session.connection().execution_options(yield_per=chunk)
-    for row in connection.execute(query):
+    query = _in_register_order(select(CaseRow.__table__), year, kind, status).execution_options(yield_per=chunk)
+    for row in unit.session.connection().execute(query):
         yield _case(cast(CaseRow, row))
 
 
