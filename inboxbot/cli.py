@@ -14,9 +14,10 @@ import sys
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
-from inboxbot.cases import CHANNELS, KINDS, STAKEHOLDERS
+from inboxbot.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.rules import NATURES, PRIORITIES
 
@@ -114,37 +115,28 @@ def cmd_auth(args: argparse.Namespace) -> int:
 
 def cmd_cases(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
-    from inboxbot.register import case_record
+    from inboxbot.register import case_record, write_json
+    from inboxbot.store.export import Exchanges, register_cases, register_details
 
     settings = _settings(args)
     app = build(settings)
     tz = settings.organisation.timezone
     try:
-        with app.store.unit() as unit:
+        # Read only: no write lock held up while a long register is printed, and one snapshot of it.
+        with app.store.reading() as unit:
             if args.cases_command == "list":
-                cases = unit.cases(open_only=args.open)
+                # Streamed like the exports: a register of any size is printed in bounded memory.
+                status = OPEN if args.open else None
                 if args.json:
-                    details = unit.case_details(cases)
-                    print(
-                        json.dumps(
-                            [case_record(d, tz, settings.smtp.from_address) for d in details],
-                            ensure_ascii=False,
-                            indent=2,
-                        )
-                    )
+                    details = register_details(unit, Exchanges.LOG, status=status)
+                    write_json(details, sys.stdout, tz, settings.smtp.from_address)
                     return 0
-                if not cases:
+                listed = 0
+                for case in register_cases(unit, status=status):
+                    print(case_line(case, tz))
+                    listed += 1
+                if not listed:
                     print("Aucun dossier.")
-                for case in cases:
-                    acknowledged = (
-                        case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
-                    )
-                    print(
-                        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
-                        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
-                        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
-                        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
-                    )
                 return 0
             detail = unit.case_detail(args.number)
         if detail is None:
@@ -158,6 +150,17 @@ def cmd_cases(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def case_line(case: Case, tz: ZoneInfo) -> str:
+    """A case as one line of `cases list`."""
+    acknowledged = case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+    return (
+        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
+        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
+        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
+    )
 
 
 def cmd_cases_add(args: argparse.Namespace) -> int:
@@ -377,30 +380,38 @@ def cmd_register(args: argparse.Namespace) -> int:
     status = "open" if args.open else args.status
     store = Store.open(settings.database.url)
     try:
+        if args.format == "xlsx":
+            # xlsxwriter: only for this format. The cases are read by a process of its own, in its own
+            # snapshot; this one writes the cells (and has brought the schema up to date above).
+            from inboxbot.spreadsheet import export_register_xlsx
+
+            store.close()
+            today = datetime.now(tz).date()
+            target = Path(args.output)
+            count = export_register_xlsx(
+                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status
+            )
+            print(f"{count} case(s) written to {args.output}")
+            return 0
         with store.reading() as unit:
-            # JSON carries each case's exchange log and history; CSV and XLSX only count the mails.
+            # JSON carries each case's exchange log and history; CSV only counts the mails.
             exchanges = Exchanges.LOG if args.format == "json" else Exchanges.COUNT
             details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
-            if args.format == "xlsx":
-                from inboxbot.spreadsheet import write_register_xlsx  # xlsxwriter: only for this format
+            from inboxbot.register import write_csv, write_json
 
-                count = write_register_xlsx(details, Path(args.output), tz, own, datetime.now(tz).date())
-            else:
-                from inboxbot.register import write_csv, write_json
-
-                writer = write_json if args.format == "json" else write_csv
-                if to_stdout:
-                    writer(details, sys.stdout, tz, own)
-                    return 0
-                # Written beside the target and renamed once complete: a failure half-way leaves no file
-                # that looks like a whole register.
-                partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
-                try:
-                    with open(partial, "w", encoding="utf-8", newline="") as out:
-                        count = writer(details, out, tz, own)
-                    os.replace(partial, args.output)
-                finally:
-                    partial.unlink(missing_ok=True)
+            writer = write_json if args.format == "json" else write_csv
+            if to_stdout:
+                writer(details, sys.stdout, tz, own)
+                return 0
+            # Written beside the target and renamed once complete: a failure half-way leaves no file
+            # that looks like a whole register.
+            partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+            try:
+                with open(partial, "w", encoding="utf-8", newline="") as out:
+                    count = writer(details, out, tz, own)
+                os.replace(partial, args.output)
+            finally:
+                partial.unlink(missing_ok=True)
     finally:
         store.close()
     print(f"{count} case(s) written to {args.output}")

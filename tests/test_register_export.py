@@ -11,7 +11,9 @@ from __future__ import annotations
 import csv
 import io
 import json
+import multiprocessing
 import threading
+import zipfile
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -20,11 +22,21 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+from sqlalchemy import text
+from xlsxwriter import Workbook
 
 from inboxbot.cases import CaseDetail
+from inboxbot.cli import case_line
 from inboxbot.register import case_record, to_csv, write_json
+from inboxbot.spreadsheet import (
+    CASES_SHEET,
+    RegisterReadError,
+    _rows_read_elsewhere,
+    export_register_xlsx,
+    register_xlsx,
+)
 from inboxbot.store import export
-from inboxbot.store.export import CHUNK, Exchanges, register_details
+from inboxbot.store.export import CHUNK, Exchanges, register_cases, register_details
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
 from tests.e2e import invoke, write_config
 
@@ -118,6 +130,7 @@ def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) ->
             for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
                 whole = unit.case_details(unit.cases(**filters))
                 assert whole, filters
+                assert list(register_cases(unit, chunk=7, **filters)) == [d.case for d in whole], filters
                 streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))
                 assert streamed == whole, filters
                 counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))
@@ -201,6 +214,32 @@ def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
     assert [(row[0], row[column]) for row in values[1:]] == [(number, exchanges[number]) for number in order]
 
 
+def test_cases_list_streamed_across_the_chunk_boundary_prints_what_it_printed(tmp_path: Path) -> None:
+    """`cases list` (and --json, --open) read in chunks print what reading every case at once printed."""
+    database = tmp_path / "inboxbot.db"
+    store = Store.open(f"sqlite:///{database}")
+    tz = ZoneInfo("Europe/Paris")
+    try:
+        with store.unit() as unit:
+            seed(unit, CHUNK + 3, busy=False)
+            for number in ("2025-0004", "2026-0999", "2026-1001"):
+                case = unit.case_by_number(number)
+                assert case is not None
+                unit.update_case(case.id, status="closed", closed_at=START)
+        config = export_config(tmp_path, database)
+        with store.reading() as unit:
+            for flags, cases in (((), unit.cases()), (("--open",), unit.cases(open_only=True))):
+                listed = invoke(config, "cases", "list", *flags)
+                assert listed.code == 0, listed.err
+                assert listed.out == "".join(case_line(case, tz) + "\n" for case in cases), flags
+                assert len(listed.out.splitlines()) == CHUNK + 3 - 3 * len(flags)
+                as_json = invoke(config, "cases", "list", "--json", *flags)
+                records = [case_record(detail, tz, OWN) for detail in unit.case_details(cases)]
+                assert as_json.out == json.dumps(records, ensure_ascii=False, indent=2) + "\n", flags
+    finally:
+        store.close()
+
+
 def test_an_export_in_progress_does_not_hold_the_daemons_writes_up(tmp_path: Path) -> None:
     """An export reads for as long as the register is large; on SQLite it must not take the write lock."""
     store = Store.open(f"sqlite:///{tmp_path / 'inboxbot.db'}")
@@ -243,12 +282,147 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatc
         raise OSError("disk gone")
 
     monkeypatch.setattr(export, "register_details", failing)
-    for fmt in ("json", "csv", "xlsx"):
+    # XLSX is read by a process of its own, which this patch does not reach: see the tests below.
+    for fmt in ("json", "csv"):
         target = tmp_path / "out" / f"registre.{fmt}"
         target.parent.mkdir(exist_ok=True)
         with pytest.raises(OSError, match="disk gone"):
             invoke(config, "register", "export", "--format", fmt, "--output", str(target))
         assert list(target.parent.iterdir()) == [], fmt
+
+
+# -- XLSX: read in a second process ---------------------------------------------------------------
+
+
+def sheet_xml(data: bytes) -> tuple[bytes, bytes]:
+    book = zipfile.ZipFile(io.BytesIO(data))
+    return book.read("xl/worksheets/sheet1.xml"), book.read("xl/worksheets/sheet2.xml")
+
+
+def corrupt(url: str, number: str) -> None:
+    """Make one case unreadable, as a bug or a damaged database would: its rules are not JSON."""
+    store = Store.open(url)
+    try:
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE cases SET rules_hit = '{oops' WHERE number = :n"), {"n": number})
+    finally:
+        store.close()
+
+
+def test_xlsx_read_by_a_second_process_is_the_workbook_written_in_one(database_url: str, tmp_path: Path) -> None:
+    """Cell for cell, style for style: the sheets' XML is the same whichever process read the cases."""
+    tz = ZoneInfo("Europe/Paris")
+    today = date(2026, 1, 10)
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 23)
+        for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
+            target = tmp_path / "registre.xlsx"
+            # Chunks of 4 cases: batches of rows on both sides of the reader's lead over the writer.
+            count = export_register_xlsx(database_url, target, tz, today, chunk=4, **filters)
+            with store.reading() as unit:
+                details = list(register_details(unit, Exchanges.COUNT, **filters))
+            assert count == len(details) > 0, filters
+            assert sheet_xml(target.read_bytes()) == sheet_xml(register_xlsx(details, tz, OWN, today)), filters
+    finally:
+        store.close()
+    assert multiprocessing.active_children() == []
+
+
+def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) -> None:
+    """Whatever is written while the export is under way is not in it: the reading process reads all in
+    one snapshot (this one reads nothing), even though it is held back until the cells are written."""
+    tz = ZoneInfo("Europe/Paris")
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 23, busy=False)
+        rows = _rows_read_elsewhere(database_url, tz, date(2026, 1, 10), None, None, None, 1)
+        try:
+            first = next(rows)  # the snapshot is taken; the reader, a few cases ahead at most, waits for us
+            with store.unit() as unit:
+                last = unit.case_by_number("2026-0022")
+                assert last is not None
+                unit.update_case(last.id, training="Changée pendant l'export")
+                unit.add_action(last.id, "corrective", "Ajoutée pendant l'export", START, owner="Alice")
+                unit.open_case(
+                    number="2026-9999", kind="alea", channel="email", claimant="new@example.fr", claimant_name="",
+                    subject="Ouvert pendant l'export", received_at=START, acknowledge_due=date(2026, 1, 1),
+                    response_due=date(2026, 1, 1), nature=None, priority=None, rules_hit=(), now=START,
+                )  # fmt: skip
+            written = [first, *rows]
+        finally:
+            rows.close()
+    finally:
+        store.close()
+    texts = [value for _sheet, cells in written for value in cells[1::2] if isinstance(value, str)]
+    assert "Objet 22" in texts
+    assert not {"Changée pendant l'export", "Ajoutée pendant l'export", "Ouvert pendant l'export"} & set(texts)
+    assert sum(1 for sheet, _cells in written if sheet == CASES_SHEET) == 23
+
+
+def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
+    store = Store.open(url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 9, busy=False)
+    finally:
+        store.close()
+    corrupt(url, "2025-0007")  # in the fourth chunk of two: three batches are sent by then
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(RegisterReadError, match="JSONDecodeError") as raised:
+        export_register_xlsx(url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=2)
+    assert "In the reading process" in "\n".join(raised.value.__notes__)  # its traceback comes along
+    assert "_case" in "\n".join(raised.value.__notes__)
+    assert list(out.iterdir()) == []
+    assert multiprocessing.active_children() == []
+
+    # From the command line, the same.
+    config = export_config(tmp_path, tmp_path / "inboxbot.db")
+    with pytest.raises(RegisterReadError, match="JSONDecodeError"):
+        invoke(config, "register", "export", "--format", "xlsx", "--output", str(out / "registre.xlsx"))
+    assert list(out.iterdir()) == []
+
+
+def test_xlsx_whose_reading_process_dies_raises(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
+    store = Store.open(url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 12, busy=False)
+    finally:
+        store.close()
+    rows = _rows_read_elsewhere(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1)
+    next(rows)
+    (reader,) = multiprocessing.active_children()
+    reader.kill()  # as the kernel's OOM killer would
+    with pytest.raises(RegisterReadError, match="stopped before the end"):
+        list(rows)
+    assert multiprocessing.active_children() == []
+
+
+def test_xlsx_whose_writing_fails_stops_the_reading_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
+    store = Store.open(url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 12, busy=False)
+    finally:
+        store.close()
+
+    def full(*args: Any, **kwargs: Any) -> None:
+        raise OSError("no space left on device")
+
+    monkeypatch.setattr(Workbook, "close", full)
+    out = tmp_path / "out"
+    out.mkdir()
+    with pytest.raises(OSError, match="no space left"):
+        export_register_xlsx(url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=1)
+    assert list(out.iterdir()) == []
+    assert multiprocessing.active_children() == []
 
 
 def test_csv_and_xlsx_word_deadlines_alike_a_dismissed_case_included() -> None:

@@ -8,6 +8,7 @@ looks like a formula stored as text.
 from __future__ import annotations
 
 import io
+import random
 import zipfile
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -15,12 +16,13 @@ from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
+import xlsxwriter
 from databases import fresh_database_url
 from openpyxl.worksheet.worksheet import Worksheet
 
 from inboxbot.cases import Action, Case, CaseDetail
 from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.spreadsheet import ACTION_COLUMNS, CASE_COLUMNS, register_xlsx
+from inboxbot.spreadsheet import ACTION_COLUMNS, CASE_COLUMNS, excel_serial, register_xlsx
 from inboxbot.store.repository import Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -298,6 +300,34 @@ def test_actions_sheet_one_row_per_action() -> None:
     assert rows[0]["Statut"] is None
     due = cell(actions, 3, "Échéance")
     assert due.is_date and due.number_format == "dd/mm/yyyy"
+
+
+def test_dates_are_the_numbers_xlsxwriter_stores_for_them() -> None:
+    """Dates are written as numbers made beforehand (`excel_serial`), to the byte what write_datetime writes."""
+    rng = random.Random(7)
+    start = datetime(1900, 3, 1)
+    instants = [datetime(1900, 2, 28, 23, 59, 59), start, datetime(2024, 2, 29, 12), datetime(2026, 3, 29, 2, 30)]
+    instants += [start + timedelta(seconds=rng.randrange(200 * 365 * 86_400)) for _ in range(1_000)]
+    # An action's instants keep their microseconds.
+    instants += [start + timedelta(microseconds=rng.randrange(200 * 365 * 86_400 * 10**6)) for _ in range(1_000)]
+    days = [date(1900, 2, 28), date(1900, 3, 1), date(2024, 2, 29), *(i.date() for i in instants)]
+
+    def sheet_xml(write_dates: str) -> bytes:
+        out = io.BytesIO()
+        book = xlsxwriter.Workbook(out, {"constant_memory": True})
+        day, instant_format = book.add_format({"num_format": "dd/mm/yyyy"}), book.add_format({"num_format": "hh:mm"})
+        ws = book.add_worksheet()
+        for row, (instant, due) in enumerate(zip(instants, days, strict=False)):
+            if write_dates == "datetime":
+                ws.write_datetime(row, 0, instant, instant_format)
+                ws.write_datetime(row, 1, due, day)
+            else:
+                ws.write_number(row, 0, excel_serial(instant), instant_format)
+                ws.write_number(row, 1, excel_serial(due), day)
+        book.close()
+        return zipfile.ZipFile(out).read("xl/worksheets/sheet1.xml")
+
+    assert sheet_xml("number") == sheet_xml("datetime")
 
 
 def test_an_empty_register_is_a_valid_workbook() -> None:

@@ -12,11 +12,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from enum import Enum
-from typing import cast
+from typing import Any, cast
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from inboxbot.cases import Action, CaseDetail, CaseEvent, LogEntry, exchange_order
+from inboxbot.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, exchange_order
 from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import Unit, _action, _case, read_logs
 
@@ -45,16 +45,32 @@ def register_details(
     A generator: iterate it inside the unit. The case ids are read first (a few bytes each), so the
     chunks follow one consistent order without holding a cursor open across the other queries.
     """
-    query = select(CaseRow.id).order_by(CaseRow.received_at, CaseRow.id)
+    ids = list(unit.session.scalars(_in_register_order(select(CaseRow.id), year, kind, status)))
+    for start in range(0, len(ids), chunk):
+        yield from _chunk(unit, ids[start : start + chunk], exchanges)
+
+
+def register_cases(
+    unit: Unit, *, year: int | None = None, kind: str | None = None, status: str | None = None, chunk: int = CHUNK
+) -> Iterator[Case]:
+    """The cases alone (`cases list`), in the order of `Unit.cases`, fetched `chunk` rows at a time.
+
+    One query, its rows fetched as they are used (a server-side cursor on PostgreSQL): nothing else is
+    read meanwhile, so the cursor may stay open, unlike in `register_details`.
+    """
+    query = _in_register_order(select(CaseRow.__table__), year, kind, status).execution_options(yield_per=chunk)
+    for row in unit.session.connection().execute(query):
+        yield _case(cast(CaseRow, row))
+
+
+def _in_register_order(query: Select[Any], year: int | None, kind: str | None, status: str | None) -> Select[Any]:
     if status is not None:
         query = query.where(CaseRow.status == status)
     if kind is not None:
         query = query.where(CaseRow.kind == kind)
     if year is not None:
         query = query.where(CaseRow.number.like(f"{year}-%"))
-    ids = list(unit.session.scalars(query))
-    for start in range(0, len(ids), chunk):
-        yield from _chunk(unit, ids[start : start + chunk], exchanges)
+    return query.order_by(CaseRow.received_at, CaseRow.id)
 
 
 def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[CaseDetail]:
