@@ -215,15 +215,16 @@ class Daemon:
                         log.info("the IMAP server has no IDLE; polling only")
                         return
                     mailbox.examine(self.app.settings.imap.inbox_folder)
-                    if self.idle_outage.failing is not None:
-                        # What arrived while the watcher was away was announced to nobody; and a
-                        # cycle that failed in the same outage would otherwise wait for the next poll.
-                        self.request_cycle()
                     self.idle_outage.succeeded()
                     backoff = 1.0
+                    # What arrived before this connection idled was announced to nobody: at start-up,
+                    # after the first cycle had looked; after an outage, and a cycle that failed in it.
+                    # A cycle once the server idles sees it; what arrives later, IDLE announces.
+                    on_idle: Callable[[], None] | None = self.request_cycle
                     while not self.stop.is_set():
-                        if mailbox.idle_wait(IDLE_RENEW_SECONDS, self.stop.is_set):
+                        if mailbox.idle_wait(IDLE_RENEW_SECONDS, self.stop.is_set, on_idle):
                             self.request_cycle()
+                        on_idle = None
             except OUTAGE_ERRORS as exc:
                 self.idle_outage.failed(exc)
                 self.stop.wait(backoff)

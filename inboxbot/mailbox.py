@@ -264,29 +264,41 @@ class Mailbox:
     def has_idle(self) -> bool:
         return b"IDLE" in self.client.capabilities()
 
-    def idle_wait(self, timeout: float, should_stop: Callable[[], bool]) -> bool:
+    def idle_wait(
+        self, timeout: float, should_stop: Callable[[], bool], on_idle: Callable[[], None] | None = None
+    ) -> bool:
         """Wait in IDLE on the selected folder until it changes, `timeout` passes or we must stop.
 
         Checks `should_stop` every second, so a SIGTERM is obeyed at once rather than after the
-        server's next notification; returns whether new mail was announced.
+        server's next notification; returns whether new mail was announced. `on_idle` is called
+        once the server is idling: from then on, no arrival goes unannounced.
         """
         client = self.client
         deadline = time.monotonic() + timeout
         client.idle()
+        announced = False
         try:
-            while not should_stop() and time.monotonic() < deadline:
+            if on_idle is not None:
+                on_idle()
+            while not announced and not should_stop() and time.monotonic() < deadline:
                 responses = client.idle_check(timeout=1)
-                if any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses):
-                    return True
+                announced = _announces_mail(responses)
                 if not responses and _closed_by_peer(client.socket()):
                     raise MailboxError(f"IMAP {self.settings.host}:{self.settings.port}: connection closed during IDLE")
-            return False
         except MailboxError:
             self.close()
             raise
-        finally:
+        except BaseException:
             if self._client is not None:
                 client.idle_done()
+            raise
+        # What the server announced between the last check and DONE comes with DONE's answer.
+        _text, late = client.idle_done()
+        return announced or _announces_mail(late)
+
+
+def _announces_mail(responses: Sequence[object]) -> bool:
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
 
 
 def _closed_by_peer(sock: socket.socket) -> bool:

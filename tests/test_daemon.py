@@ -251,3 +251,33 @@ def test_two_daemons_on_one_postgresql_database_never_share_the_work_and_a_kille
     assert sorted(c["number"] for c in cases) == [f"2026-{n:04d}" for n in range(1, 32)]
     recipients = [m.rcpt_tos[0] for m in smtp_sink.messages]
     assert sorted(recipients) == sorted({*(f"p{i}@example.fr" for i in range(30)), "late@example.fr"})
+
+
+def test_mail_that_arrived_before_the_watcher_idled_is_read_without_waiting_for_the_poll(
+    config: Path, mail_account: MailAccount
+) -> None:
+    """At start-up the first cycle may look before a mail arrives and IDLE begin after it: nobody
+    would announce it, and it would wait for the next poll (an hour here)."""
+    import threading
+
+    from inboxbot.bootstrap import build
+    from inboxbot.config import load
+    from inboxbot.daemon import Daemon
+
+    app = build(load(config))
+    daemon = Daemon(app)
+    asked = threading.Semaphore(0)
+    daemon.request_cycle = asked.release  # type: ignore[method-assign]
+    mail_account.append(make_mail("early@example.fr", DIRECTOR, "Réclamation", "Bonjour"))
+    watcher = threading.Thread(target=daemon.watch_inbox, daemon=True)
+    watcher.start()
+    try:
+        assert asked.acquire(timeout=20), "the mail already there was never announced"
+        assert not asked.acquire(timeout=2), "a cycle asked for with nothing new"
+        mail_account.append(make_mail("late@example.fr", DIRECTOR, "Réclamation", "Bonjour"))
+        assert asked.acquire(timeout=20), "a mail arriving while idling was never announced"
+    finally:
+        daemon.stop.set()
+        watcher.join(timeout=10)
+        app.close()
+    assert not watcher.is_alive()
