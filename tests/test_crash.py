@@ -66,7 +66,7 @@ KILL_POINTS: list[tuple[str, bool]] = [
     (f"after:{REPO}:Unit.add_event:4", False),
     (f"after:{REPO}:Unit.add_attachment:1", False),
     ("after:inboxbot.casework:Casework.carry_out:1", False),  # a command obeyed, its report not queued
-    (f"after:{REPO}:Unit.savepoint:4", False),  # a mail's savepoint begun, the group's earlier mails done
+    ("before:inboxbot.pipeline:Pipeline._process_parsed:4", False),  # the group's earlier mails done, uncommitted
     # the group's commit: every mail processed, the archive synced, the folder advanced, then committed
     (f"before:{REPO}:Unit.advance_folder:1", False),
     ("before:inboxbot.archive:Archive.sync:1", False),

@@ -813,7 +813,11 @@ def test_a_briefly_locked_database_delays_the_cycle_without_failing_it(
 
 
 def test_a_mail_that_fails_midway_is_set_aside_alone_and_leaves_no_trace_in_the_register(
-    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+    make_config: ConfigFactory,
+    mail_account: MailAccount,
+    smtp_sink: SmtpSink,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Mails are committed in groups: one failing after its case was written must undo only itself."""
     from inboxbot.letters import Letters
@@ -831,7 +835,11 @@ def test_a_mail_that_fails_midway_is_set_aside_alone_and_leaves_no_trace_in_the_
     first_meeting(config)
     for index, subject in enumerate(["Réclamation un", "Réclamation panne", "Réclamation trois"]):
         mail_account.append(make_mail(f"p{index}@example.fr", DIRECTOR, subject, "Bonjour"))
-    run_once(config)
+    result = invoke(config, "run", "--once")
+    assert result.code == 0, result.err
+    # Processed together first, then again mail by mail: each case and the failure told once.
+    assert "3 mail(s) read, 2 case(s) opened (2026-0001, 2026-0002)" in result.out
+    assert caplog.text.count("could not be processed") == 1 and "processed again, each mail on its own" in caplog.text
 
     cases = register(config)
     # The failed mail's case, its events and its number were rolled back with it; the others stand.
