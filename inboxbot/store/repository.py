@@ -680,10 +680,12 @@ class Unit:
     # -- the outbox ------------------------------------------------------------------------
 
     def due_outgoing(self, now: datetime, sender: str, limit: int = 500) -> list[OutgoingMail]:
-        rows = self.session.scalars(
-            select(OutboxRow)
-            .where(OutboxRow.status == PENDING, OutboxRow.next_attempt_at <= now)
-            .order_by(OutboxRow.id)
+        # Core, not ORM objects: after a mail storm this is hundreds of rows with their bytes.
+        out = _OUTBOX.c
+        rows = self._connection().execute(
+            select(out.id, out.message_id, out.recipient, out.raw, out.attempts, out.case_id, out.purpose)
+            .where(out.status == PENDING, out.next_attempt_at <= now)
+            .order_by(out.id)
             .limit(limit)
         )
         return [
