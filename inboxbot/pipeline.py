@@ -12,6 +12,7 @@ import logging
 import time as time_module
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from typing import TextIO
@@ -228,19 +229,14 @@ class Pipeline:
             mail = parse(fetched.raw)
         except ParseError as exc:
             return self._set_aside(unit, fetched, stored, str(exc))
-        if not alone:
-            try:
-                return self._process_parsed(unit, fetched, stored, mail, role, report)
-            except SQLAlchemyError:
-                raise
-            except Exception as exc:
-                raise _MailFailed(fetched.folder, fetched.uid) from exc
         try:
-            with unit.savepoint():
+            with unit.savepoint() if alone else nullcontext():
                 return self._process_parsed(unit, fetched, stored, mail, role, report)
         except SQLAlchemyError:
             raise  # the database is unavailable: stop the cycle, this mail is read again next time
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the daemon
+            if not alone:
+                raise _MailFailed(fetched.folder, fetched.uid) from exc
             log.exception("mail UID %s in %s could not be processed", fetched.uid, fetched.folder)
             return self._set_aside(unit, fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
 
