@@ -274,6 +274,7 @@ def _print_case(record: dict[str, object]) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """What the daemon last did, read from the database: usable while it runs."""
+    from inboxbot.store.overview import open_count
     from inboxbot.store.repository import Store
 
     settings = _settings(args)
@@ -289,7 +290,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             folders = unit.folders()
             outbox = unit.outbox_counts()
             next_retry = unit.next_retry()
-            open_cases = len(unit.cases(open_only=True))
+            open_cases = open_count(unit)  # counted by the database, not loaded
             waiting = len(unit.mails_with_outcome("awaiting_proof", received_before=datetime.now(tz)))
     finally:
         store.close()
