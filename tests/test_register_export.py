@@ -362,14 +362,20 @@ def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) 
     assert sum(1 for sheet, _cells in written if sheet == CASES_SHEET) == 23
 
 
-def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: Path) -> None:
+def seeded_sqlite(tmp_path: Path, cases: int) -> str:
+    """The URL of a new SQLite register of `cases` quiet cases."""
     url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
     store = Store.open(url)
     try:
         with store.unit() as unit:
-            seed(unit, 9, busy=False)
+            seed(unit, cases, busy=False)
     finally:
         store.close()
+    return url
+
+
+def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: Path) -> None:
+    url = seeded_sqlite(tmp_path, 9)
     corrupt(url, "2025-0007")  # in the fourth chunk of two: three batches are sent by then
     out = tmp_path / "out"
     out.mkdir()
@@ -388,13 +394,7 @@ def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: P
 
 
 def test_xlsx_whose_reading_process_dies_raises(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
-    store = Store.open(url)
-    try:
-        with store.unit() as unit:
-            seed(unit, 12, busy=False)
-    finally:
-        store.close()
+    url = seeded_sqlite(tmp_path, 12)
     rows = _rows_read_elsewhere(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1)
     next(rows)
     (reader,) = multiprocessing.active_children()
@@ -405,13 +405,7 @@ def test_xlsx_whose_reading_process_dies_raises(tmp_path: Path) -> None:
 
 
 def test_xlsx_whose_writing_fails_stops_the_reading_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    url = f"sqlite:///{tmp_path / 'inboxbot.db'}"
-    store = Store.open(url)
-    try:
-        with store.unit() as unit:
-            seed(unit, 12, busy=False)
-    finally:
-        store.close()
+    url = seeded_sqlite(tmp_path, 12)
 
     def full(*args: Any, **kwargs: Any) -> None:
         raise OSError("no space left on device")
