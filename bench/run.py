@@ -497,9 +497,9 @@ def inprocess_cycles(config: Path, repeat: int) -> dict[str, Stat]:
     """Pipeline.poll alone on the daemon's kept connections (one per folder), and whole cycles as
     the daemon runs them (same connections, follow-up, outbox)."""
     from inboxbot.bootstrap import build
+    from inboxbot.cli.daemon import Connections
     from inboxbot.config import load
-    from inboxbot.daemon import Connections
-    from inboxbot.pipeline import CycleReport, Pipeline
+    from inboxbot.procedure.pipeline import CycleReport, Pipeline
 
     app = build(load(config))
     poll_only, cycle = Stat(), Stat()
@@ -551,7 +551,7 @@ def bench_poll(bench: Bench, size: dict[str, Any], results: dict[str, Any]) -> N
             peaks[name].add(measured.peak_mb)
     ratio = Stat([o / e for o, e in zip(stats["old"].values, stats["empty"].values, strict=True)])
     version = run_measured([PYTHON, "-m", "inboxbot", "--version"])
-    import_command = [PYTHON, "-c", "import inboxbot.cli, inboxbot.bootstrap, inboxbot.pipeline, inboxbot.daemon"]
+    import_command = [PYTHON, "-c", "import inboxbot.cli.main, inboxbot.bootstrap, inboxbot.procedure.pipeline, inboxbot.cli.daemon"]
     imports = Stat([run_measured(import_command).seconds for _ in range(3)])
     inprocess = {name: inprocess_cycles(config, size["inprocess"]) for name, config in configs.items()}
     results["poll"] = {
@@ -837,7 +837,7 @@ def inprocess_digest(config: Path, repeat: int) -> dict[str, Any]:
     try:
         from inboxbot.bootstrap import build
         from inboxbot.config import load
-        from inboxbot.digest import build_digest
+        from inboxbot.procedure.digest import build_digest
 
         app = build(load(config))
         seconds = Stat()
@@ -949,9 +949,9 @@ PRODUCT_CATEGORIES = [  # first match wins, in this order
     ("database (SQLAlchemy + SQLite)", "sqlalchemy/"),
     ("IMAP fetch (Mailbox.fetch)", "Mailbox.fetch"),
     ("archive: write + fsync (Archive.store*)", "Archive.store"),
-    ("composing mails (outbox.compose)", "compose (inboxbot/outbox.py"),
+    ("composing mails (outbox.compose)", "compose (inboxbot/outgoing/outbox.py"),
     ("rendering templates (Renderer.mail)", "Renderer.mail"),
-    ("parsing (inboxbot.parse)", "parse (inboxbot/parse.py"),
+    ("parsing (inboxbot.reading.parse)", "parse (inboxbot/reading/parse.py"),
     ("quoted-text stripping (quotes.new_text)", "new_text ("),
     ("rules, threading, decide (Pipeline._read)", "Pipeline._read"),
     ("SMTP sending (SmtpSender.send)", "SmtpSender"),

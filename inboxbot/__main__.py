@@ -1,3 +1,3 @@
-from inboxbot.cli import main
+from inboxbot.cli.main import main
 
 raise SystemExit(main())

@@ -13,17 +13,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import inboxbot
-from inboxbot.archive import Archive
+from inboxbot.adapters.archive import Archive
 from inboxbot.config import Settings
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.decide import Policy
-from inboxbot.render import MAIL_TEMPLATES, Renderer
-from inboxbot.rules import RuleSet, load_rules
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.decide import Policy
+from inboxbot.domain.rules import RuleSet, load_rules
+from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
-    from inboxbot.mailbox import Mailbox
-    from inboxbot.outbox import SmtpSender
+    from inboxbot.adapters.imap import Mailbox
+    from inboxbot.outgoing.outbox import SmtpSender
 
 Clock = Callable[[], datetime]
 
@@ -51,12 +51,12 @@ class App:
     # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
     # only: `digest --print`, `report` and the exports start faster without them.
     def mailbox(self) -> Mailbox:
-        from inboxbot.mailbox import Mailbox
+        from inboxbot.adapters.imap import Mailbox
 
         return Mailbox(self.settings.imap)
 
     def sender(self) -> SmtpSender:
-        from inboxbot.outbox import SmtpSender
+        from inboxbot.outgoing.outbox import SmtpSender
 
         return SmtpSender(self.settings.smtp)
 

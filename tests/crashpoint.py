@@ -1,6 +1,6 @@
 """Run inboxbot and SIGKILL it at a chosen point: the crash tests' launcher (test-only, no product hook).
 
-    python tests/crashpoint.py --kill-at after:inboxbot.archive:Archive.store:3 -- --config X run --once
+    python tests/crashpoint.py --kill-at after:inboxbot.adapters.archive:Archive.store:3 -- --config X run --once
 
 A kill point is `WHEN:MODULE:QUALNAME:N`: wrap the function (or method) QUALNAME of MODULE and
 send SIGKILL to this very process `before` or `after` its Nth call (N counted from 1, per point).
@@ -126,7 +126,7 @@ def run(kill_at: Sequence[str], argv: Sequence[str]) -> int:
     """Install the kill points, then run the inboxbot command line in this process."""
     for spec in kill_at:
         install(KillPoint.parse(spec))
-    from inboxbot.cli import main
+    from inboxbot.cli.main import main
 
     return main(list(argv))
 
@@ -134,10 +134,10 @@ def run(kill_at: Sequence[str], argv: Sequence[str]) -> int:
 # -- the zygote --------------------------------------------------------------------------------
 
 PRELOAD = (
-    "inboxbot.cli",
-    "inboxbot.pipeline",
-    "inboxbot.daemon",
-    "inboxbot.register",
+    "inboxbot.cli.main",
+    "inboxbot.procedure.pipeline",
+    "inboxbot.cli.daemon",
+    "inboxbot.exports.register",
     "inboxbot.store.repository",
     "aiosmtplib",
     "imapclient",

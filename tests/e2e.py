@@ -19,7 +19,7 @@ from typing import Any, Protocol
 
 from databases import fresh_database_url
 
-from inboxbot.cli import main
+from inboxbot.cli.main import main
 
 
 class MailAccountLike(Protocol):

@@ -23,7 +23,7 @@ from mails import make_mail
 from servers import DovecotServer, SmtpSink
 from test_procedure import DIRECTOR, LEA, Bot
 
-from inboxbot.mailbox import find_sent
+from inboxbot.adapters.imap import find_sent
 
 SAVE_SENT = "save_sent = true"
 

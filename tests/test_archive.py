@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from inboxbot import archive as archive_module
-from inboxbot.archive import Archive, StoredMail
+from inboxbot.adapters import archive as archive_module
+from inboxbot.adapters.archive import Archive, StoredMail
 
 RECEIVED = datetime(2024, 3, 12, 10, 30, tzinfo=UTC)
 RAW = b"From: jean@example.fr\r\nSubject: R\xe9clamation\r\n\r\nbody\r\n"

@@ -8,8 +8,8 @@ from email.message import EmailMessage
 import pytest
 from mails import large_attachment_mail
 
-from inboxbot.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
-from inboxbot.parse import parse
+from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
+from inboxbot.reading.parse import parse
 
 
 def human_mail(**headers: str) -> bytes:

@@ -4,8 +4,8 @@ from datetime import date
 
 import pytest
 
-from inboxbot import cases, rules
-from inboxbot.commands import (
+from inboxbot.domain import cases, rules
+from inboxbot.domain.mail_commands import (
     ACTION_STATUSES,
     COMMAND_HELP,
     COMMANDS,

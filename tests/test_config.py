@@ -136,7 +136,7 @@ def test_syntax_errors_and_missing_files_are_plain(tmp_path: Path) -> None:
 
 
 def test_the_readme_lists_every_command_of_the_vocabulary() -> None:
-    from inboxbot.commands import COMMANDS
+    from inboxbot.domain.mail_commands import COMMANDS
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     for spec in COMMANDS:

@@ -5,9 +5,9 @@ from datetime import UTC
 
 import pytest
 
-from inboxbot.cases import CaseRef
-from inboxbot.conversation import base_subject, case_tag, find_thread, strip_reply_prefixes, tagged_numbers
-from inboxbot.message import Address, ParsedMail
+from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.conversation import base_subject, case_tag, find_thread, strip_reply_prefixes, tagged_numbers
+from inboxbot.domain.message import Address, ParsedMail
 
 CASE = CaseRef(
     id=7, number="2026-0007", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"})
@@ -102,7 +102,7 @@ def test_bounce_originals_count_as_references() -> None:
 def test_the_exchange_log_orders_by_date_but_keeps_causes_before_near_simultaneous_effects() -> None:
     from datetime import datetime, timedelta
 
-    from inboxbot.cases import LogEntry, exchange_order
+    from inboxbot.domain.cases import LogEntry, exchange_order
 
     t = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 

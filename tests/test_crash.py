@@ -46,40 +46,43 @@ COMMIT = "sqlalchemy.orm.session:SessionTransaction.commit"
 KILL_POINTS: list[tuple[str, bool]] = [
     # fetch
     ("after:imapclient:IMAPClient.fetch:1", False),  # a batch of bodies arrived, nothing done with it
-    ("before:inboxbot.pipeline:Pipeline.process:3", False),
-    ("before:inboxbot.pipeline:Pipeline.sync_folder:2", False),  # the inbox done, the Sent folder not yet
+    ("before:inboxbot.procedure.pipeline:Pipeline.process:3", False),
+    ("before:inboxbot.procedure.pipeline:Pipeline.sync_folder:2", False),  # the inbox done, the Sent folder not yet
     # archive
-    ("after:inboxbot.archive:Archive.store:1", False),
+    ("after:inboxbot.adapters.archive:Archive.store:1", False),
     ("before:os:replace:2", False),  # mid-archive-write: the temporary file written, not renamed
-    ("after:inboxbot.archive:Archive.store:5", False),
-    ("after:inboxbot.archive:Archive.store_attachment:1", False),
+    ("after:inboxbot.adapters.archive:Archive.store:5", False),
+    ("after:inboxbot.adapters.archive:Archive.store_attachment:1", False),
     # parse, thread, rules, decide
-    ("before:inboxbot.pipeline:parse:2", False),
-    ("after:inboxbot.pipeline:parse:4", False),
-    ("after:inboxbot.pipeline:Pipeline._read:6", False),
-    ("after:inboxbot.pipeline:decide:3", False),
+    ("before:inboxbot.procedure.pipeline:parse:2", False),
+    ("after:inboxbot.procedure.pipeline:parse:4", False),
+    ("after:inboxbot.procedure.pipeline:Pipeline._read:6", False),
+    ("after:inboxbot.procedure.pipeline:decide:3", False),
     # inside the mail's transaction
     (f"after:{REPO}:Unit.next_case_number:1", False),
-    ("after:inboxbot.pipeline:open_case:2", False),
+    ("after:inboxbot.procedure.pipeline:open_case:2", False),
     (f"after:{REPO}:Unit.queue:1", False),
     (f"after:{REPO}:Unit.record_mail:3", False),
     (f"after:{REPO}:Unit.add_event:4", False),
     (f"after:{REPO}:Unit.add_attachment:1", False),
-    ("after:inboxbot.casework:Casework.carry_out:1", False),  # a command obeyed, its report not queued
-    ("before:inboxbot.pipeline:Pipeline._process_parsed:4", False),  # the group's earlier mails done, uncommitted
+    ("after:inboxbot.procedure.casework:Casework.carry_out:1", False),  # a command obeyed, its report not queued
+    (
+        "before:inboxbot.procedure.pipeline:Pipeline._process_parsed:4",
+        False,
+    ),  # the group's earlier mails done, uncommitted
     # the group's commit: every mail processed, the archive synced, the folder advanced, then committed
     (f"before:{REPO}:Unit.advance_folder:1", False),
-    ("before:inboxbot.archive:Archive.sync:1", False),
-    ("after:inboxbot.archive:Archive.sync:1", False),
+    ("before:inboxbot.adapters.archive:Archive.sync:1", False),
+    ("after:inboxbot.adapters.archive:Archive.sync:1", False),
     # commits
     (f"before:{COMMIT}:2", False),
     (f"after:{COMMIT}:3", False),
     (f"after:{COMMIT}:6", False),
     (f"before:{COMMIT}:9", False),
     # follow-up (satisfaction requests)
-    ("after:inboxbot.pipeline:Pipeline.poll:1", False),
+    ("after:inboxbot.procedure.pipeline:Pipeline.poll:1", False),
     (f"after:{REPO}:Unit.cases_due_for_feedback:1", False),
-    ("before:inboxbot.pipeline:Pipeline.flush_outbox:1", False),
+    ("before:inboxbot.procedure.pipeline:Pipeline.flush_outbox:1", False),
     # sending
     (f"after:{REPO}:Unit.due_outgoing:1", False),
     ("after:aiosmtplib:SMTP.connect:1", False),
@@ -90,7 +93,7 @@ KILL_POINTS: list[tuple[str, bool]] = [
     (f"before:{REPO}:Store.mark_sent:2", True),
     (f"after:{REPO}:_mark_sent:4", True),  # recorded but not committed
     ("before:aiosmtplib:SMTP.quit:1", False),
-    ("before:inboxbot.pipeline:Pipeline.record_cycle:1", False),
+    ("before:inboxbot.procedure.pipeline:Pipeline.record_cycle:1", False),
     (f"after:{COMMIT}:15", False),
 ]
 

@@ -261,8 +261,8 @@ def test_mail_that_arrived_before_the_watcher_idled_is_read_without_waiting_for_
     import threading
 
     from inboxbot.bootstrap import build
+    from inboxbot.cli.daemon import Daemon
     from inboxbot.config import load
-    from inboxbot.daemon import Daemon
 
     app = build(load(config))
     daemon = Daemon(app)

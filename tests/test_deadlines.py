@@ -5,7 +5,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 
 PARIS = ZoneInfo("Europe/Paris")
 

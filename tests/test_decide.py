@@ -6,12 +6,12 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from inboxbot.cases import CaseRef
-from inboxbot.conversation import ThreadMatch
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.decide import SENT, Attach, AwaitProof, Facts, Ignore, Obey, OpenCase, Policy, decide
-from inboxbot.message import Address, ParsedMail
-from inboxbot.rules import Verdict
+from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.conversation import ThreadMatch
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.decide import SENT, Attach, AwaitProof, Facts, Ignore, Obey, OpenCase, Policy, decide
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.rules import Verdict
 
 PARIS = ZoneInfo("Europe/Paris")
 RECEIVED = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)

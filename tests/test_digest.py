@@ -27,18 +27,18 @@ from mails import make_mail
 from servers import SmtpSink
 from sqlalchemy import event, select
 
-from inboxbot import digest as digest_module
 from inboxbot.bootstrap import App, build
-from inboxbot.cases import CaseRef
-from inboxbot.commands import Command, parse_commands
 from inboxbot.config import load, settings_from_mapping
-from inboxbot.conversation import ThreadMatch, tagged_numbers
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.decide import Attach, Facts, Policy, decide
-from inboxbot.digest import Digest, Line, build_digest, digest_due, gather, queue_digest
-from inboxbot.message import Address, ParsedMail
-from inboxbot.pipeline import CycleReport, Pipeline, run_once
-from inboxbot.rules import Verdict
+from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.conversation import ThreadMatch, tagged_numbers
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.decide import Attach, Facts, Policy, decide
+from inboxbot.domain.mail_commands import Command, parse_commands
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.rules import Verdict
+from inboxbot.procedure import digest as digest_module
+from inboxbot.procedure.digest import Digest, Line, build_digest, digest_due, gather, queue_digest
+from inboxbot.procedure.pipeline import CycleReport, Pipeline, run_once
 from inboxbot.store.models import OutboxRow
 from inboxbot.store.overview import CLOSED_CASE_NOTE, FEEDBACK_NOTE
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Unit

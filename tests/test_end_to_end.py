@@ -624,7 +624,7 @@ def test_a_long_first_ingest_reports_its_progress(
 ) -> None:
     from inboxbot.bootstrap import build
     from inboxbot.config import load
-    from inboxbot.pipeline import TerminalProgress, run_once
+    from inboxbot.procedure.pipeline import TerminalProgress, run_once
 
     day = datetime.now(UTC) - timedelta(days=2)
     with mail_account.client() as client:
@@ -732,9 +732,12 @@ def test_register_xlsx_and_annual_report_from_the_command_line(
 
 
 def test_digest_print_shows_what_send_sends(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:
-    config = account_config(tmp_path, mail_account, smtp_sink, digest=True)
+    # The digest is switched on only after the cycles: on a working day after 08:00 the cycle would
+    # send it itself, and what this test compares is the two commands.
+    config = account_config(tmp_path, mail_account, smtp_sink)
     ack = acknowledged_claim(config, mail_account, smtp_sink)
     assert ack is not None
+    config.write_text(config.read_text().replace("enabled = false  # the tests that want it say so", ""))
     printed = invoke(config, "digest", "--print")
     assert printed.code == 0 and "2026-0001" in printed.out and printed.out.startswith("Objet : [inboxbot]")
     sent = invoke(config, "digest", "--send")
@@ -778,9 +781,9 @@ def test_an_attachment_over_the_limit_stays_in_the_archived_mail_and_the_case_sa
 def test_one_cycle_sends_every_batch_of_a_mail_storm(
     make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import inboxbot.pipeline
+    import inboxbot.procedure.pipeline
 
-    monkeypatch.setattr(inboxbot.pipeline, "OUTBOX_BATCH", 2)  # as if 500 were 2
+    monkeypatch.setattr(inboxbot.procedure.pipeline, "OUTBOX_BATCH", 2)  # as if 500 were 2
     config = make_config(mode="dedicated")
     first_meeting(config)
     for index in range(5):
@@ -820,7 +823,7 @@ def test_a_mail_that_fails_midway_is_set_aside_alone_and_leaves_no_trace_in_the_
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Mails are committed in groups: one failing after its case was written must undo only itself."""
-    from inboxbot.letters import Letters
+    from inboxbot.outgoing.letters import Letters
     from inboxbot.store.repository import Store
 
     queue = Letters.to_claimant
@@ -895,9 +898,9 @@ def test_the_daemons_kept_connections_poll_without_reopening_the_folders_and_sti
     from imapclient import IMAPClient
 
     from inboxbot.bootstrap import build
+    from inboxbot.cli.daemon import Connections
     from inboxbot.config import load
-    from inboxbot.daemon import Connections
-    from inboxbot.pipeline import CycleReport, Pipeline
+    from inboxbot.procedure.pipeline import CycleReport, Pipeline
 
     opened: list[str] = []
     select_folder = IMAPClient.select_folder
@@ -942,7 +945,7 @@ def test_an_unreachable_smtp_server_never_uses_up_a_mails_attempts(
     port = smtp_sink.port
     smtp_sink.stop()
     mail_account.append(complaint())
-    with caplog.at_level("WARNING", logger="inboxbot.pipeline"):
+    with caplog.at_level("WARNING", logger="inboxbot.procedure.pipeline"):
         for _ in range(3):
             run_once(config)
     (case,) = register(config)

@@ -8,9 +8,16 @@ from email.utils import format_datetime
 
 import pytest
 
-from inboxbot.forward import MAX_NESTING, ForwardedMail, extract_forwarded, mailbox, parse_date, strip_forward_prefixes
-from inboxbot.message import Address, Attachment, ParsedMail
-from inboxbot.parse import parse
+from inboxbot.domain.message import Address, Attachment, ParsedMail
+from inboxbot.reading.forward import (
+    MAX_NESTING,
+    ForwardedMail,
+    extract_forwarded,
+    mailbox,
+    parse_date,
+    strip_forward_prefixes,
+)
+from inboxbot.reading.parse import parse
 
 PARIS_WINTER = timezone(timedelta(hours=1))
 NBSP = "\u00a0"

@@ -13,17 +13,17 @@ from zoneinfo import ZoneInfo
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from inboxbot.automatic import automatic_reason
 from inboxbot.bootstrap import shipped
-from inboxbot.commands import parse_commands
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.decide import Facts, Policy, decide
-from inboxbot.forward import extract_forwarded
-from inboxbot.parse import ParseError, parse
-from inboxbot.quotes import new_text
-from inboxbot.rules import RuleContext, load_rules
-from inboxbot.satisfaction import read_feedback
-from inboxbot.webform import read_form
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.decide import Facts, Policy, decide
+from inboxbot.domain.mail_commands import parse_commands
+from inboxbot.domain.rules import RuleContext, load_rules
+from inboxbot.reading.automatic import automatic_reason
+from inboxbot.reading.forward import extract_forwarded
+from inboxbot.reading.parse import ParseError, parse
+from inboxbot.reading.quotes import new_text
+from inboxbot.reading.satisfaction import read_feedback
+from inboxbot.reading.webform import read_form
 
 RULES = load_rules([Path(shipped("rules"))])
 POLICY = Policy(

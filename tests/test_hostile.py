@@ -22,8 +22,8 @@ from e2e import account_config, invoke, register
 from mails import large_attachment_mail, make_mail, many_headers, nested_attached_mails, tnef_mail
 from servers import SmtpSink
 
-from inboxbot.parse import html_to_text
-from inboxbot.quotes import new_text
+from inboxbot.reading.parse import html_to_text
+from inboxbot.reading.quotes import new_text
 
 DIRECTOR = "alice@cafemetrie.example"
 ATTACHMENT = 30 * 1024 * 1024

@@ -11,9 +11,9 @@ import pytest
 from conftest import MailAccount
 from servers import SmtpSink
 
+from inboxbot.cli.init import render
+from inboxbot.cli.providers import PROVIDERS, Endpoint, resolve
 from inboxbot.config import load
-from inboxbot.init import render
-from inboxbot.providers import PROVIDERS, Endpoint, resolve
 
 
 def init(
@@ -134,7 +134,7 @@ def test_a_missing_answer_names_its_flag(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("provider", [p for p in PROVIDERS if p.imap is not None], ids=lambda p: p.key)
 def test_every_preset_makes_a_config_the_loader_accepts(tmp_path: Path, provider: object) -> None:
-    from inboxbot.providers import Provider
+    from inboxbot.cli.providers import Provider
 
     assert isinstance(provider, Provider) and provider.imap and provider.smtp
     address = "alice@cafemetrie.fr"

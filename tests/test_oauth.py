@@ -33,8 +33,8 @@ from mails import make_mail
 from oauth_server import OAuthStandIn
 from servers import DovecotServer, SmtpSink
 
+from inboxbot.adapters.oauth import ReauthRequired, TokenSource, read_token_file
 from inboxbot.config import ConfigError, OAuthSettings, load
-from inboxbot.oauth import ReauthRequired, TokenSource, read_token_file
 
 # The XOAUTH2 sink offers AUTH without TLS on purpose (loopback, test only).
 pytestmark = pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")

@@ -12,11 +12,11 @@ from email.message import EmailMessage
 import pytest
 from mails import large_attachment_mail, make_mail, nested_attached_mails, tnef_attribute, tnef_mail, tnef_stream
 
-from inboxbot import parse as parse_module
-from inboxbot import slicing, tnef
-from inboxbot.forward import extract_forwarded
-from inboxbot.message import Address, ParsedMail
-from inboxbot.parse import ParseError, html_to_text, message_ids, parse, safe_filename
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.reading import parse as parse_module
+from inboxbot.reading import slicing, tnef
+from inboxbot.reading.forward import extract_forwarded
+from inboxbot.reading.parse import ParseError, html_to_text, message_ids, parse, safe_filename
 
 
 def plain_mail(**headers: str) -> EmailMessage:
@@ -543,7 +543,7 @@ def test_safe_filename_caps_length_and_keeps_extension() -> None:
     assert safe_filename("a" * 500, "x.bin") == "a" * 150
 
 
-# --- large and deeply nested mail (inboxbot.slicing) -----------------------------------------
+# --- large and deeply nested mail (inboxbot.reading.slicing) -----------------------------------------
 
 
 def _without_slicing(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -27,7 +27,7 @@ from servers import DovecotServer, ReceivedMessage, SmtpSink
 
 from inboxbot.bootstrap import App, build
 from inboxbot.config import load
-from inboxbot.pipeline import run_once
+from inboxbot.procedure.pipeline import run_once
 
 DIRECTOR = "alice@cafemetrie.example"
 LEA = "Léa Martin <lea.martin@example.fr>"
@@ -469,7 +469,7 @@ def test_her_sent_folder_is_found_under_its_french_name(
 
 
 def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
-    from inboxbot.commands import COMMANDS
+    from inboxbot.domain.mail_commands import COMMANDS
 
     bot.claim()
     bot.note_to_self("[Dossier 2026-0001]", "#corrective Première action")

@@ -10,9 +10,9 @@ import time
 
 import pytest
 
-from inboxbot.message import Address, ParsedMail
-from inboxbot.parse import parse
-from inboxbot.proof import Proof, _parse_header, prove_sender
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.reading.parse import parse
+from inboxbot.reading.proof import Proof, _parse_header, prove_sender
 
 DIRECTOR = "alice@cafemetrie.com"
 OVH = ["mx.ovh.net"]

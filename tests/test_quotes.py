@@ -11,8 +11,8 @@ import time
 
 import pytest
 
-from inboxbot import quotes
-from inboxbot.quotes import MAX_EXAMINED, new_text, strip_history
+from inboxbot.reading import quotes
+from inboxbot.reading.quotes import MAX_EXAMINED, new_text, strip_history
 
 OLD = "Nous avons bien reçu votre réclamation n° 2026-0001 et reviendrons vers vous sous 10 jours."
 

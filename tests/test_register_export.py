@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy import text
 from xlsxwriter import Workbook
 
-from inboxbot.cases import CaseDetail
-from inboxbot.cli import case_line
-from inboxbot.register import case_record, to_csv, write_json
-from inboxbot.spreadsheet import (
+from inboxbot.cli.main import case_line
+from inboxbot.domain.cases import CaseDetail
+from inboxbot.exports.register import case_record, to_csv, write_json
+from inboxbot.exports.spreadsheet import (
     CASES_SHEET,
     RegisterReadError,
     _rows_read_elsewhere,

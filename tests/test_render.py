@@ -9,9 +9,9 @@ import jinja2
 import pytest
 
 from inboxbot.bootstrap import shipped
-from inboxbot.message import Address
-from inboxbot.outbox import UnsafeHeader, compose
-from inboxbot.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
+from inboxbot.domain.message import Address
+from inboxbot.outgoing.outbox import UnsafeHeader, compose
+from inboxbot.outgoing.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
 
 PARIS = ZoneInfo("Europe/Paris")
 DEFAULTS = shipped("templates")
@@ -132,7 +132,7 @@ def test_any_subject_and_body_come_back_exactly_and_every_line_stays_short(subje
 
 def test_text_that_imitates_the_mime_boundary_stays_text(monkeypatch: pytest.MonkeyPatch) -> None:
     """The boundary is chosen without scanning the parts: quoted-printable must keep them apart."""
-    monkeypatch.setattr("inboxbot.outbox._boundary", lambda: "=_fixed")
+    monkeypatch.setattr("inboxbot.outgoing.outbox._boundary", lambda: "=_fixed")
     text = "Bonjour,\n--=_fixed\nContent-Type: text/html\n\n<b>faux</b>\n--=_fixed--\nfin =_fixed\n"
     rendered = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context())
     rendered = type(rendered)(subject="Accusé", text=text, html="<p>--=_fixed--</p>")

@@ -17,10 +17,10 @@ from zoneinfo import ZoneInfo
 import pytest
 from databases import fresh_database_url
 
-from inboxbot.cases import Action, Case, CaseDetail
 from inboxbot.config import Settings, settings_from_mapping
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.report import annual_report, cause_key, review_overdue, year_figures
+from inboxbot.domain.cases import Action, Case, CaseDetail
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.exports.report import annual_report, cause_key, review_overdue, year_figures
 
 PARIS = ZoneInfo("Europe/Paris")
 TODAY = date(2027, 1, 15)

@@ -23,10 +23,10 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import inspect, select
 
-import inboxbot.retention as retention
+import inboxbot.procedure.purge as retention
 from inboxbot.bootstrap import App, build
 from inboxbot.config import ConfigError, settings_from_mapping
-from inboxbot.retention import PurgeRefused, format_plan, format_report, plan_purge, purge, purgeable_until
+from inboxbot.procedure.purge import PurgeRefused, format_plan, format_report, plan_purge, purge, purgeable_until
 from inboxbot.store import retention as records
 from inboxbot.store.models import Base
 from inboxbot.store.repository import MIGRATIONS, MailRecord, OutgoingDraft, Store

@@ -1,4 +1,4 @@
-"""Tests for inboxbot.rules: the grammar, the loading contract, the errors and the shipped rules.
+"""Tests for inboxbot.domain.rules: the grammar, the loading contract, the errors and the shipped rules.
 
 Mails are built as ParsedMail values directly; rule files are written to pytest's tmp_path.
 """
@@ -10,10 +10,10 @@ from pathlib import Path
 
 import pytest
 
-import inboxbot.rules as rules_module
-from inboxbot.message import Address, Attachment, ParsedMail
-from inboxbot.rules import RuleContext, RuleError, RuleSet, Verdict, load_rules
-from inboxbot.text import fold
+import inboxbot.domain.rules as rules_module
+from inboxbot.domain.message import Address, Attachment, ParsedMail
+from inboxbot.domain.rules import RuleContext, RuleError, RuleSet, Verdict, load_rules
+from inboxbot.domain.text import fold
 
 SHIPPED = Path(__file__).resolve().parent.parent / "rules"
 
@@ -415,7 +415,7 @@ def test_the_subject_is_folded_once_per_evaluation(tmp_path: Path, monkeypatch: 
         folded.append(text)
         return fold(text)
 
-    monkeypatch.setattr("inboxbot.rules.fold", counting_fold)
+    monkeypatch.setattr("inboxbot.domain.rules.fold", counting_fold)
     verdict = rules.evaluate(RuleContext(mail("[X] sujet", text="le corps")))
     assert len(verdict.hits) == 5
     assert folded == ["[X] sujet"]  # once, and the unused body not at all

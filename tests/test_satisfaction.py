@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from inboxbot.satisfaction import Feedback, read_feedback
+from inboxbot.reading.satisfaction import Feedback, read_feedback
 
 # The request as the claimant's client quotes it below the answer (templates/satisfaction_request).
 REQUEST = (

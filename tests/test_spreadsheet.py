@@ -20,9 +20,9 @@ import xlsxwriter
 from databases import fresh_database_url
 from openpyxl.worksheet.worksheet import Worksheet
 
-from inboxbot.cases import Action, Case, CaseDetail
-from inboxbot.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.spreadsheet import ACTION_COLUMNS, CASE_COLUMNS, excel_serial, register_xlsx
+from inboxbot.domain.cases import Action, Case, CaseDetail
+from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.exports.spreadsheet import ACTION_COLUMNS, CASE_COLUMNS, excel_serial, register_xlsx
 from inboxbot.store.repository import Store
 
 PARIS = ZoneInfo("Europe/Paris")

@@ -16,10 +16,10 @@ from e2e import invoke, write_config
 from mails import make_mail
 from servers import DovecotServer, SmtpSink, free_port
 
-from inboxbot.cases import OutgoingMail
-from inboxbot.check import CheckFailed, _check_smtp
+from inboxbot.cli.check import CheckFailed, _check_smtp
 from inboxbot.config import Settings, settings_from_mapping
-from inboxbot.outbox import SendResult, SmtpSender
+from inboxbot.domain.cases import OutgoingMail
+from inboxbot.outgoing.outbox import SendResult, SmtpSender
 
 LEA_ADDRESS = "lea.martin@example.fr"
 LEA = f"Léa Martin <{LEA_ADDRESS}>"

@@ -6,9 +6,9 @@ from email.message import EmailMessage
 
 import pytest
 
-from inboxbot.message import Address, ParsedMail
-from inboxbot.parse import parse
-from inboxbot.webform import FormSubmission, normalised_label, read_form
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.reading.parse import parse
+from inboxbot.reading.webform import FormSubmission, normalised_label, read_form
 
 SITE = Address("wordpress@cafemetrie.com", "Cafémétrie")
 MAILBOX = Address("reclamations@cafemetrie.com")

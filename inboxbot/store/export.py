@@ -16,7 +16,7 @@ from typing import Any, cast
 
 from sqlalchemy import Select, func, select
 
-from inboxbot.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, exchange_order
+from inboxbot.domain.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, exchange_order
 from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import Unit, _action, _case, read_logs
 

@@ -33,7 +33,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from inboxbot.cases import OPEN
+from inboxbot.domain.cases import OPEN
 from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import FAILED, SENT, Unit
 

@@ -33,7 +33,8 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, SessionTransaction
 
-from inboxbot.cases import (
+from inboxbot.adapters.locks import file_lock
+from inboxbot.domain.cases import (
     OPEN,
     Action,
     Case,
@@ -44,7 +45,6 @@ from inboxbot.cases import (
     OutgoingMail,
     exchange_order,
 )
-from inboxbot.locks import file_lock
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,

@@ -1,4 +1,4 @@
-"""The retention purge's reads and writes, row by row; `inboxbot.retention` decides around them.
+"""The retention purge's reads and writes, row by row; `inboxbot.procedure.purge` decides around them.
 
 Everything here runs inside a `Unit` (one transaction) handed in by the caller, so a case's rows and
 the audit entry that records their removal are committed together or not at all. What leaves this
@@ -20,7 +20,7 @@ from typing import TypeVar
 from sqlalchemy import Select, delete, func, select
 from sqlalchemy.orm import Session
 
-from inboxbot.cases import CLOSED
+from inboxbot.domain.cases import CLOSED
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,

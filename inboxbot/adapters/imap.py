@@ -1,0 +1,395 @@
+"""The IMAP side: which folders to watch, and what is new in them.
+
+The mailbox is the director's own. Folders are opened with EXAMINE (read-only) and bodies fetched
+with BODY.PEEK[], so the server itself guarantees that nothing is marked read, moved or deleted.
+Progress is a UID per folder, so a poll asks only for UIDs above the last one seen and costs the
+same on 50,000 old mails as on none.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import ssl
+import time
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from types import TracebackType
+
+import imapclient
+from imapclient.exceptions import IMAPClientError, LoginError
+from imapclient.imapclient import SEEN
+from imapclient.imapclient import SENT as SENT_FLAG
+
+from inboxbot.adapters.oauth import OAuthError, TokenSource
+from inboxbot.config import ImapSettings, tls_context, tls_failure
+
+log = logging.getLogger(__name__)
+
+INBOX = "inbox"
+SENT = "sent"
+
+
+class MailboxError(Exception):
+    """A problem with the IMAP account, phrased for the person who set it up."""
+
+
+@dataclass(frozen=True)
+class WatchedFolder:
+    name: str
+    role: str  # INBOX or SENT
+
+
+@dataclass(frozen=True)
+class FolderStatus:
+    uidvalidity: int
+    uidnext: int
+
+
+@dataclass(frozen=True)
+class FetchedMail:
+    folder: str
+    uidvalidity: int
+    uid: int
+    internaldate: datetime  # when the server received it: the case's reception date
+    raw: bytes
+
+
+class Mailbox:
+    def __init__(self, settings: ImapSettings, tokens: TokenSource | None = None) -> None:
+        self.settings = settings
+        if tokens is None and settings.oauth2 is not None:
+            tokens = TokenSource(settings.oauth2)
+        self.tokens = tokens
+        self._client: imapclient.IMAPClient | None = None
+        self._selected: str | None = None
+        self._examined: FolderStatus | None = None  # the selected folder's status when it was opened
+
+    # -- connection ------------------------------------------------------------------------
+
+    def connect(self) -> None:
+        s = self.settings
+        where = f"IMAP {s.host}:{s.port}"
+        # Building a TLS context costs tens of milliseconds per cycle: only when TLS is used.
+        context = tls_context(s.ca_file) if s.security != "plain" else None
+        try:
+            client = imapclient.IMAPClient(
+                s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout
+            )
+            # imapclient sets imaplib's debug level to 5, and imaplib then formats the repr of
+            # every response, whole fetched mails included, into a message nobody logs: a 30 MB
+            # attachment cost 30 MB more and a second of CPU for nothing.
+            client._imap.debug = 0
+        except ssl.SSLError as exc:
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
+        except (TimeoutError, OSError) as exc:
+            raise MailboxError(f"{where}: cannot connect: {exc}") from exc
+        try:
+            if s.security == "starttls":
+                if b"STARTTLS" not in client.capabilities():
+                    # Never fall back to plain text: the password would cross the network readable.
+                    raise MailboxError(
+                        f'{where}: the server does not offer STARTTLS (imap.security = "starttls"); '
+                        'not logging in without TLS: try security = "tls" on port 993'
+                    )
+                client.starttls(context)
+            self._login(client)
+        except MailboxError:
+            _close_quietly(client)
+            raise
+        except LoginError as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: login refused for {s.username}: {_text(exc)}") from exc
+        except OAuthError as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: {exc}") from exc
+        except ssl.SSLError as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
+        except (IMAPClientError, OSError) as exc:
+            _close_quietly(client)
+            raise MailboxError(f"{where}: {_text(exc)}") from exc
+        # INTERNALDATE must come back with its offset, not converted to this machine's local time.
+        client.normalise_times = False
+        self._client = client
+        self._selected, self._examined = None, None
+
+    def _login(self, client: imapclient.IMAPClient) -> None:
+        s = self.settings
+        if self.tokens is None:
+            client.login(s.username, s.password)
+            return
+        token = self.tokens.access_token()
+        try:
+            client.oauth2_login(s.username, token)
+        except LoginError as exc:
+            # Refused before its expiry (revoked, or the two clocks apart): one fresh token, one retry.
+            log.info("IMAP refused the OAuth2 access token (%s); refreshing it and trying again", _text(exc))
+            client.oauth2_login(s.username, self.tokens.refreshed_after_rejection(token))
+
+    def close(self) -> None:
+        if self._client is not None:
+            _close_quietly(self._client)
+            self._client = None
+            self._selected, self._examined = None, None
+
+    def __enter__(self) -> Mailbox:
+        self.connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    @property
+    def client(self) -> imapclient.IMAPClient:
+        if self._client is None:
+            raise MailboxError("not connected")
+        return self._client
+
+    # -- folders ---------------------------------------------------------------------------
+
+    def folder_names(self) -> list[str]:
+        return [name for _flags, _delim, name in self.client.list_folders()]
+
+    def watched_folders(self) -> list[WatchedFolder]:
+        """The inbox, and the Sent folder (configured, or found by its SPECIAL-USE flag or its name)."""
+        listing = self.client.list_folders()
+        names = [name for _flags, _delim, name in listing]
+        inbox = self.settings.inbox_folder
+        if inbox not in names and not (inbox.upper() == "INBOX" and any(n.upper() == "INBOX" for n in names)):
+            raise MailboxError(f"imap.inbox_folder: no folder named {inbox!r} (the account has: {_list(names)})")
+        folders = [WatchedFolder(inbox, INBOX)]
+        if not self.settings.watch_sent:
+            return folders
+        sent = self.settings.sent_folder
+        if sent is not None:
+            if sent not in names:
+                raise MailboxError(f"imap.sent_folder: no folder named {sent!r} (the account has: {_list(names)})")
+        else:
+            sent = find_sent(listing)
+            if sent is None:
+                log.warning(
+                    "no Sent folder found (none flagged \\Sent, none with a usual name): the director's replies "
+                    "are not read; set imap.sent_folder (the account has: %s)",
+                    _list(names),
+                )
+        if sent is not None and sent != inbox:
+            folders.append(WatchedFolder(sent, SENT))
+        return folders
+
+    def sent_folder(self) -> str | None:
+        """Where the director's mail client files what she sends: where our own copies go too."""
+        if self.settings.sent_folder is not None:
+            return self.settings.sent_folder
+        return find_sent(self.client.list_folders())
+
+    def append_seen(self, folder: str, raw: bytes, when: datetime) -> None:
+        """Store `raw` unchanged in `folder`, already read, dated `when` (its INTERNALDATE)."""
+        self.client.append(folder, raw, flags=(SEEN,), msg_time=when)
+
+    def holds_message_id(self, folder: str, message_id: str) -> bool:
+        self.client.select_folder(folder, readonly=True)
+        self._selected, self._examined = folder, None
+        return bool(self.client.search(["HEADER", "Message-ID", f"<{message_id}>"]))
+
+    def examine(self, folder: str) -> FolderStatus:
+        """Open `folder` read-only and return its UIDVALIDITY and UIDNEXT as it was opened.
+
+        On a connection that already has `folder` open nothing is sent: the next command (the UID
+        SEARCH for new mail) is where the server reports what came. Opening a 50,000-mail maildir
+        cost Dovecot ~20 ms (and STATUS as much), which a kept connection pays once.
+        """
+        if self._selected == folder and self._examined is not None:
+            return self._examined
+        info = self.client.select_folder(folder, readonly=True)
+        self._selected = folder
+        uidvalidity = int(info[b"UIDVALIDITY"])
+        uidnext = info.get(b"UIDNEXT")
+        if uidnext is None:
+            uids = self.client.search(["ALL"])
+            uidnext = (max(uids) + 1) if uids else 1
+        self._examined = FolderStatus(uidvalidity=uidvalidity, uidnext=int(uidnext))
+        return self._examined
+
+    def alive(self) -> bool:
+        """Whether the connection still answers (servers log out idle clients after 30 minutes)."""
+        if self._client is None:
+            return False
+        try:
+            self._client.noop()
+        except (IMAPClientError, OSError):
+            return False
+        return True
+
+    # -- messages --------------------------------------------------------------------------
+
+    def uids_above(self, last_uid: int) -> list[int]:
+        # "UID n:*" always matches the newest mail, even below n: filter what comes back.
+        return sorted(uid for uid in self.client.search(["UID", f"{last_uid + 1}:*"]) if uid > last_uid)
+
+    def uids_since(self, day: date) -> list[int]:
+        return sorted(self.client.search(["SINCE", day]))
+
+    def internaldates(self, uids: Sequence[int]) -> dict[int, datetime]:
+        result: dict[int, datetime] = {}
+        for batch in _batches(uids, 1000):
+            for uid, data in self.client.fetch(list(batch), ["INTERNALDATE"]).items():
+                result[uid] = _aware(data[b"INTERNALDATE"])
+        return result
+
+    def fetch(self, folder: str, uidvalidity: int, uids: Sequence[int]) -> Iterator[FetchedMail]:
+        """The mails with these UIDs, oldest first, fetched in batches without setting \\Seen."""
+        for batch in _batches(uids, self.settings.fetch_batch):
+            response = self.client.fetch(list(batch), ["BODY.PEEK[]", "INTERNALDATE"])
+            for uid in batch:
+                data = response.get(uid)
+                if data is None:
+                    continue  # expunged between SEARCH and FETCH
+                raw = data.get(b"BODY[]")
+                if raw is None:
+                    continue
+                yield FetchedMail(
+                    folder=folder,
+                    uidvalidity=uidvalidity,
+                    uid=uid,
+                    internaldate=_aware(data[b"INTERNALDATE"]),
+                    raw=bytes(raw),
+                )
+
+    def has_idle(self) -> bool:
+        return b"IDLE" in self.client.capabilities()
+
+    def idle_wait(
+        self, timeout: float, should_stop: Callable[[], bool], on_idle: Callable[[], None] | None = None
+    ) -> bool:
+        """Wait in IDLE on the selected folder until it changes, `timeout` passes or we must stop.
+
+        Checks `should_stop` every second, so a SIGTERM is obeyed at once rather than after the
+        server's next notification; returns whether new mail was announced. `on_idle` is called
+        once the server is idling: from then on, no arrival goes unannounced.
+        """
+        client = self.client
+        deadline = time.monotonic() + timeout
+        client.idle()
+        announced = False
+        try:
+            if on_idle is not None:
+                on_idle()
+            while not announced and not should_stop() and time.monotonic() < deadline:
+                responses = client.idle_check(timeout=1)
+                announced = _announces_mail(responses)
+                if not responses and _closed_by_peer(client.socket()):
+                    raise MailboxError(f"IMAP {self.settings.host}:{self.settings.port}: connection closed during IDLE")
+        except MailboxError:
+            self.close()
+            raise
+        except BaseException:
+            if self._client is not None:
+                client.idle_done()
+            raise
+        # What the server announced between the last check and DONE comes with DONE's answer.
+        _text, late = client.idle_done()
+        return announced or _announces_mail(late)
+
+
+def _announces_mail(responses: Sequence[object]) -> bool:
+    return any(isinstance(r, tuple) and len(r) > 1 and r[1] in (b"EXISTS", b"RECENT") for r in responses)
+
+
+def _closed_by_peer(sock: socket.socket) -> bool:
+    """Whether the server has closed the connection.
+
+    imapclient's idle_check() takes the end of the connection for "no news" (mjs/imapclient#565):
+    once the server is gone it returns [] at once, every time, so IDLE would spin on a dead
+    connection until its 25 minutes are up and mail would wait for the next poll. Peeking at the
+    socket tells the two apart; on a duplicate of it, since TLS sockets refuse MSG_PEEK.
+    """
+    try:
+        with socket.socket(fileno=os.dup(sock.fileno())) as raw:
+            return raw.recv(1, socket.MSG_PEEK | socket.MSG_DONTWAIT) == b""
+    except (BlockingIOError, InterruptedError):
+        return False  # nothing to read: still there
+    except OSError:
+        return True  # reset, or already closed
+
+
+# The Sent folder's usual names, for servers without SPECIAL-USE (RFC 6154): Thunderbird, Outlook,
+# Apple Mail and the French webmails (Orange, Free, OVH/Roundcube, Exchange in French), compared
+# on the last level of the name, without case. Gmail and Microsoft 365 both flag theirs \\Sent.
+SENT_NAMES = (
+    "sent",
+    "envoyés",
+    "éléments envoyés",
+    "messages envoyés",
+    "sent items",
+    "sent messages",
+    "sent mail",
+    "courrier envoyé",
+    "envoyes",
+    "elements envoyes",
+    "messages envoyes",
+)
+# Never our Sent folder, whatever the name: flagged for another use, or not a folder that holds mail.
+_OTHER_USES = {b"\\noselect", b"\\nonexistent", b"\\drafts", b"\\trash", b"\\junk", b"\\all", b"\\flagged"}
+
+ListedFolder = tuple[Sequence[bytes], bytes | None, str]
+
+
+def find_sent(listing: Sequence[ListedFolder]) -> str | None:
+    """The folder flagged \\Sent; else the one with the most usual Sent name; else None.
+
+    Names come decoded from modified UTF-7 (imapclient does it), so "Éléments envoyés" is compared
+    as written. A folder flagged for another use (Drafts, Trash...) is never taken for Sent.
+    """
+    for flags, _delimiter, name in listing:
+        if any(flag.lower() == SENT_FLAG.lower() for flag in flags):
+            return name
+    best: tuple[int, int, str] | None = None
+    for flags, delimiter, name in listing:
+        if {flag.lower() for flag in flags} & _OTHER_USES:
+            continue
+        levels = name.split(delimiter.decode()) if delimiter else [name]
+        if len(levels) > 1 and levels[0].upper() == "INBOX":
+            levels = levels[1:]  # Courier and cPanel servers keep every folder under INBOX (INBOX.Sent)
+        leaf = unicodedata.normalize("NFC", levels[-1]).casefold()
+        if leaf in SENT_NAMES:
+            # A top-level folder before a nested one ("Archives/Sent" is someone's filing).
+            key = (len(levels), SENT_NAMES.index(leaf), name)
+            if best is None or key < best:
+                best = key
+    return best[2] if best else None
+
+
+def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def _close_quietly(client: imapclient.IMAPClient) -> None:
+    try:
+        client.logout()
+    except Exception:  # noqa: BLE001 - closing a connection that may already be dead
+        try:
+            client.shutdown()
+        except Exception:  # noqa: BLE001
+            pass
+
+
+def _text(exc: BaseException) -> str:
+    message = str(exc)
+    if message.startswith("b'") or message.startswith('b"'):
+        message = message[2:-1]
+    return message
+
+
+def _list(names: Sequence[str]) -> str:
+    return ", ".join(repr(n) for n in names[:20]) + (" …" if len(names) > 20 else "")

@@ -1,0 +1,583 @@
+"""The `inboxbot` command: parses arguments, builds the program, prints for a person.
+
+Errors the user can fix (config, account, rules, templates) are printed as one plain line and give
+a non-zero exit; tracebacks are for bugs only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from datetime import datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from inboxbot import __version__
+from inboxbot.config import ConfigError, Settings, load
+from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
+from inboxbot.domain.rules import NATURES, PRIORITIES
+
+log = logging.getLogger("inboxbot")
+
+
+OPENED_SHOWN = 10
+
+
+def _config_path(arg: str | None) -> Path:
+    return Path(arg or os.environ.get("INBOXBOT_CONFIG") or "config.toml")
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return load(_config_path(args.config))
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.procedure.pipeline import TerminalProgress, run_once
+
+    app = build(_settings(args))
+    progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None
+    try:
+        if args.once:
+            report = run_once(app, progress=progress)
+            # A first ingest opens hundreds of cases: name the first few, `cases list` has the rest.
+            shown = ", ".join(report.opened[:OPENED_SHOWN]) + (", …" if len(report.opened) > OPENED_SHOWN else "")
+            print(
+                f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
+                f"{' (' + shown + ')' if report.opened else ''}, "
+                f"{report.sent} mail(s) sent, {report.send_failures} sending failure(s)"
+            )
+            return 0
+        from inboxbot.cli.daemon import Daemon
+
+        return Daemon(app, progress=progress).run()
+    finally:
+        app.close()
+
+
+def cmd_init(args: argparse.Namespace) -> int:
+    from inboxbot.cli.check import run_checks
+    from inboxbot.cli.init import InitError, run_init
+
+    try:
+        return run_init(args, _config_path(args.config), lambda path: run_checks(load(path), print))
+    except InitError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 2
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    from inboxbot.cli.check import run_checks
+
+    return run_checks(_settings(args), print)
+
+
+def cmd_auth(args: argparse.Namespace) -> int:
+    """The first OAuth2 sign-in; its tokens go to oauth2.token_file, where `run` and `check` find them."""
+    from inboxbot.adapters.oauth import OAuthError, TokenSource
+    from inboxbot.cli.signin import default_flow, device_flow, loopback_flow
+
+    settings = _settings(args)
+    oauth2 = settings.imap.oauth2 or settings.smtp.oauth2
+    if oauth2 is None:
+        print('inboxbot: imap.auth: set auth = "oauth2" and fill in an [oauth2] section first', file=sys.stderr)
+        return 2
+    if oauth2.provider != args.provider:
+        print(
+            f"inboxbot: oauth2.provider: the config says {oauth2.provider!r}, not {args.provider!r}",
+            file=sys.stderr,
+        )
+        return 2
+
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    tokens = TokenSource(oauth2)
+    flow = args.flow or default_flow(oauth2)
+    try:
+        if flow == "device":
+            saved = device_flow(tokens, say)
+        else:
+            account = settings.imap.username if settings.imap.oauth2 else settings.smtp.username
+            saved = loopback_flow(tokens, say, port=args.port, login_hint=account)
+    except OAuthError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 1
+    until = f"{saved.expires_at:%Y-%m-%d %H:%M %Z}" if saved.expires_at else "?"
+    say(f"Signed in. Tokens saved to {oauth2.token_file} (access token valid until {until}).")
+    say("Next: inboxbot check")
+    return 0
+
+
+def cmd_cases(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.exports.register import case_record, write_json
+    from inboxbot.store.export import Exchanges, register_cases, register_details
+
+    settings = _settings(args)
+    app = build(settings)
+    tz = settings.organisation.timezone
+    try:
+        # Read only: no write lock held up while a long register is printed, and one snapshot of it.
+        with app.store.reading() as unit:
+            if args.cases_command == "list":
+                # Streamed like the exports: a register of any size is printed in bounded memory.
+                status = OPEN if args.open else None
+                if args.json:
+                    details = register_details(unit, Exchanges.LOG, status=status)
+                    write_json(details, sys.stdout, tz, settings.smtp.from_address)
+                    return 0
+                listed = 0
+                for case in register_cases(unit, status=status):
+                    print(case_line(case, tz))
+                    listed += 1
+                if not listed:
+                    print("Aucun dossier.")
+                return 0
+            detail = unit.case_detail(args.number)
+        if detail is None:
+            print(f"inboxbot: no case numbered {args.number}", file=sys.stderr)
+            return 1
+        record = case_record(detail, tz, settings.smtp.from_address)
+        if args.json:
+            print(json.dumps(record, ensure_ascii=False, indent=2))
+            return 0
+        _print_case(record)
+        return 0
+    finally:
+        app.close()
+
+
+def case_line(case: Case, tz: ZoneInfo) -> str:
+    """A case as one line of `cases list`."""
+    acknowledged = case.acknowledged_at.astimezone(tz).date().isoformat() if case.acknowledged_at else "-"
+    return (
+        f"{case.number}  {case.kind_label:<12} {case.status:<6} "
+        f"reçu {case.received_at.astimezone(tz):%Y-%m-%d %H:%M}  "
+        f"AR dû {case.acknowledge_due} (envoyé {acknowledged})  "
+        f"réponse due {case.response_due}  {case.claimant or '-'}  {case.subject}"
+    )
+
+
+def cmd_cases_add(args: argparse.Namespace) -> int:
+    """Write down a claim that did not come by mail (phone, in session), as the procedure's point 3c asks."""
+    from datetime import datetime
+
+    from inboxbot.bootstrap import build
+    from inboxbot.domain.decide import OpenCase
+    from inboxbot.domain.message import Address
+    from inboxbot.outgoing.letters import Letters
+    from inboxbot.procedure.intake import open_case
+
+    settings = _settings(args)
+    app = build(settings)
+    tz = settings.organisation.timezone
+    try:
+        now = app.clock()
+        if args.received:
+            try:
+                received = datetime.fromisoformat(args.received)
+            except ValueError:
+                print(
+                    f"inboxbot: --received: expected a date and time such as 2026-11-20 14:30, got {args.received!r}",
+                    file=sys.stderr,
+                )
+                return 2
+            received = received if received.tzinfo else received.replace(tzinfo=tz)
+            if received > now:
+                print("inboxbot: --received is in the future", file=sys.stderr)
+                return 2
+        else:
+            received = now
+        claimant = Address(args.claimant.strip().lower(), args.name or "") if args.claimant else None
+        decision = OpenCase(
+            kind=args.kind,
+            channel=args.channel,
+            claimant=claimant,
+            subject=args.subject,
+            received_at=received,
+            acknowledge_due=app.policy.due.acknowledge_due(received),
+            response_due=app.policy.due.response_due(received),
+            nature=args.nature,
+            priority=args.priority,
+            rules_hit=(),
+            acknowledgement=None
+            if args.no_acknowledge or claimant is None
+            else ("acknowledgement" if args.kind == "reclamation" else "incident_acknowledgement"),
+            note="entered by hand without acknowledgement" if args.no_acknowledge or claimant is None else "",
+            transmitter=args.transmitter.lower() if args.transmitter else None,
+        )
+        with app.store.unit() as unit:
+            _case_id, number = open_case(
+                unit,
+                Letters(settings, app.renderer),
+                settings,
+                decision,
+                args.by or settings.director.addresses[0],
+                now,
+                description=args.description or "",
+                stakeholder=args.stakeholder,
+                training=args.training or "",
+            )
+        from inboxbot.procedure.pipeline import CycleReport, Pipeline
+
+        report = CycleReport()
+        if decision.acknowledgement is not None:
+            Pipeline(app).flush_outbox(report)
+        sent = (
+            " ; accusé de réception envoyé"
+            if report.sent
+            else (" ; accusé de réception en attente d'envoi" if decision.acknowledgement else "")
+        )
+        print(f"Dossier {number} enregistré{sent}.")
+        return 0
+    finally:
+        app.close()
+
+
+def _print_case(record: dict[str, object]) -> None:
+    for key in (
+        "number",
+        "kind",
+        "status",
+        "channel",
+        "claimant",
+        "subject",
+        "received_at",
+        "acknowledge_due",
+        "acknowledged_at",
+        "response_due",
+        "responded_at",
+        "closed_at",
+        "nature",
+        "priority",
+        "rules",
+    ):
+        print(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
+    print("\nÉchanges :")
+    for message in record["messages"]:  # type: ignore[attr-defined]
+        arrow = "→" if message["direction"] == "out" else "←"
+        note = f"  [{message['note']}]" if message["note"] else ""
+        print(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
+        for line in str(message["text"] or "").strip().splitlines()[:12]:
+            print(f"      | {line}")
+        if message["archive"]:
+            print(f"      (message complet : {message['archive']})")
+    print("\nHistorique :")
+    for event in record["history"]:  # type: ignore[attr-defined]
+        print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    """What the daemon last did, read from the database: usable while it runs."""
+    from inboxbot.store.overview import open_count
+    from inboxbot.store.repository import Store
+
+    settings = _settings(args)
+    tz = settings.organisation.timezone
+    store = Store.open(settings.database.url)
+
+    def when(value: datetime | None) -> str:
+        return f"{value.astimezone(tz):%Y-%m-%d %H:%M:%S}" if value else "never"
+
+    try:
+        with store.unit() as unit:
+            runtime = unit.runtime()
+            folders = unit.folders()
+            outbox = unit.outbox_counts()
+            next_retry = unit.next_retry()
+            open_cases = open_count(unit)  # counted by the database, not loaded
+            waiting = len(unit.mails_with_outcome("awaiting_proof", received_before=datetime.now(tz)))
+    finally:
+        store.close()
+    last_cycle = runtime.get("last_cycle")
+    print(f"last successful cycle: {when(last_cycle[1]) if last_cycle else 'never'}", end="")
+    print(f" ({last_cycle[0]})" if last_cycle else "")
+    for folder in folders:
+        print(f"  {folder.name}: last polled {when(folder.last_poll_at)}, up to UID {folder.last_uid}")
+    pending, failed = outbox.get("pending", 0), outbox.get("failed", 0)
+    retry = f", next attempt {when(next_retry)}" if pending and next_retry else ""
+    print(f"outbox: {pending} waiting{retry}, {outbox.get('sent', 0)} sent, {failed} given up")
+    last_error = runtime.get("last_error")
+    print(f"last error: {when(last_error[1])} {last_error[0]}" if last_error else "last error: none")
+    print(f"open cases: {open_cases}; director's mails waiting for proof: {waiting}")
+    return 0
+
+
+def cmd_digest(args: argparse.Namespace) -> int:
+    from inboxbot.bootstrap import build
+    from inboxbot.procedure.digest import build_digest, queue_digest
+
+    app = build(_settings(args), check_templates=not args.print)
+    try:
+        now = app.clock()
+        if args.print:
+            digest = build_digest(app, now)
+            if digest is None:
+                print('Rien à signaler (digest.when_empty = "skip" : aucun mail ne serait envoyé).')
+                return 0
+            print(f"Objet : {digest.subject}\n")
+            print(digest.text)
+            return 0
+        if not queue_digest(app, now):
+            print('nothing to send today (digest.when_empty = "skip")')
+            return 0
+        from inboxbot.procedure.pipeline import CycleReport, Pipeline  # sending: IMAP and SMTP, only for --send
+        from inboxbot.store.repository import AlreadyRunning
+
+        report = CycleReport()
+        try:
+            # Sending while the daemon runs could send a pending mail twice: leave it to the daemon then.
+            with app.store.instance_lock():
+                Pipeline(app).flush_outbox(report)
+        except AlreadyRunning:
+            print("digest queued; the running daemon will send it")
+            return 0
+        print("digest sent" if report.sent else "digest queued; sending failed, it will be retried")
+        return 0
+    finally:
+        app.close()
+
+
+def cmd_purge(args: argparse.Namespace) -> int:
+    import getpass
+
+    from inboxbot.bootstrap import build
+    from inboxbot.procedure.purge import format_plan, format_report, plan_purge, purge
+
+    app = build(_settings(args))
+    try:
+        now = app.clock()
+        if args.dry_run:
+            print(format_plan(plan_purge(app, now)))
+            return 0
+        try:
+            user = getpass.getuser()
+        except (KeyError, OSError):
+            user = "unknown"
+        report = purge(app, now, actor=f"{user} (inboxbot purge)")
+        print(format_report(report))
+        return 1 if report.files_failed else 0  # the records are done; the files are retried next run
+    finally:
+        app.close()
+
+
+def cmd_register(args: argparse.Namespace) -> int:
+    """The register, streamed: cases are read a chunk at a time and written before the next is read."""
+    from inboxbot.store.export import Exchanges, register_details
+    from inboxbot.store.repository import Store
+
+    settings = _settings(args)
+    tz = settings.organisation.timezone
+    own = settings.smtp.from_address
+    to_stdout = args.output in (None, "-")
+    if args.format == "xlsx" and to_stdout:
+        print("inboxbot: --format xlsx needs --output FILE", file=sys.stderr)
+        return 2
+    status = "open" if args.open else args.status
+    store = Store.open(settings.database.url)
+    try:
+        if args.format == "xlsx":
+            # xlsxwriter: only for this format. The cases are read by a process of its own, in its own
+            # snapshot; this one writes the cells (and has brought the schema up to date above).
+            from inboxbot.exports.spreadsheet import export_register_xlsx
+
+            store.close()
+            today = datetime.now(tz).date()
+            target = Path(args.output)
+            count = export_register_xlsx(
+                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status
+            )
+            print(f"{count} case(s) written to {args.output}")
+            return 0
+        with store.reading() as unit:
+            # JSON carries each case's exchange log and history; CSV only counts the mails.
+            exchanges = Exchanges.LOG if args.format == "json" else Exchanges.COUNT
+            details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
+            from inboxbot.exports.register import write_csv, write_json
+
+            writer = write_json if args.format == "json" else write_csv
+            if to_stdout:
+                writer(details, sys.stdout, tz, own)
+                return 0
+            # Written beside the target and renamed once complete: a failure half-way leaves no file
+            # that looks like a whole register.
+            partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
+            try:
+                with open(partial, "w", encoding="utf-8", newline="") as out:
+                    count = writer(details, out, tz, own)
+                os.replace(partial, args.output)
+            finally:
+                partial.unlink(missing_ok=True)
+    finally:
+        store.close()
+    print(f"{count} case(s) written to {args.output}")
+    return 0
+
+
+def cmd_report(args: argparse.Namespace) -> int:
+    from inboxbot.procedure.casework import annual_report_of
+    from inboxbot.store.repository import Store
+
+    settings = _settings(args)
+    store = Store.open(settings.database.url)
+    try:
+        with store.reading() as unit:
+            text = annual_report_of(unit, settings, args.year, args.format)
+    finally:
+        store.close()
+    Path(args.output).write_text(text, encoding="utf-8")
+    print(f"annual report {args.year} written to {args.output}")
+    return 0
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    from inboxbot.cli.demo import run_demo
+
+    return run_demo(keep=args.keep)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inboxbot", description="Runs the complaints procedure from a mailbox.")
+    parser.add_argument("--version", action="version", version=f"inboxbot {__version__}")
+    parser.add_argument("--config", help="config file (default: $INBOXBOT_CONFIG, else ./config.toml)")
+    parser.add_argument("-v", "--verbose", action="store_true", help="log every step")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="watch the mailbox (or one cycle with --once)")
+    run.add_argument("--once", action="store_true", help="one full cycle, then exit")
+    run.set_defaults(func=cmd_run)
+
+    from inboxbot.cli.init import add_arguments as init_arguments
+
+    init = sub.add_parser("init", help="write a first config.toml from a few questions, then check it")
+    init_arguments(init)
+    init.set_defaults(func=cmd_init)
+
+    check = sub.add_parser("check", help="validate config, rules and templates; log in to IMAP and SMTP")
+    check.set_defaults(func=cmd_check)
+
+    auth = sub.add_parser("auth", help="sign in to a Google or Microsoft 365 mailbox (OAuth2) and keep its tokens")
+    auth.add_argument("provider", choices=("google", "microsoft", "custom"), help="as oauth2.provider says")
+    auth.add_argument(
+        "--flow",
+        choices=("device", "loopback"),
+        help="device: type a code on any device (Microsoft's default); "
+        "loopback: a browser on this machine comes back to 127.0.0.1 (Google's default)",
+    )
+    auth.add_argument(
+        "--port", type=int, default=0, help="loopback: the local port to listen on (default: any free one)"
+    )
+    auth.set_defaults(func=cmd_auth)
+
+    status = sub.add_parser("status", help="the last successful cycle, the outbox, the last error")
+    status.set_defaults(func=cmd_status)
+
+    cases = sub.add_parser("cases", help="the register and its cases")
+    cases_sub = cases.add_subparsers(dest="cases_command", required=True)
+    listing = cases_sub.add_parser("list", help="every case, one line each")
+    listing.add_argument("--open", action="store_true", help="open cases only")
+    listing.add_argument("--json", action="store_true")
+    show = cases_sub.add_parser("show", help="one case with its exchange log")
+    show.add_argument("number")
+    show.add_argument("--json", action="store_true")
+    add = cases_sub.add_parser("add", help="record a claim received orally (phone, in session) or by post")
+    add.add_argument("--subject", required=True, help="what the claim is about, in a few words")
+    add.add_argument("--kind", choices=KINDS, default="reclamation")
+    add.add_argument("--channel", choices=CHANNELS, default="oral")
+    add.add_argument("--claimant", help="the claimant's email address, if known (they get the acknowledgement)")
+    add.add_argument("--name", help="the claimant's name")
+    add.add_argument("--received", help="when it was received, e.g. '2026-11-20 14:30' (default: now)")
+    add.add_argument("--description", help="what was said")
+    add.add_argument("--stakeholder", choices=STAKEHOLDERS)
+    add.add_argument("--training", help="the training concerned")
+    add.add_argument("--nature", choices=NATURES)
+    add.add_argument("--priority", choices=PRIORITIES)
+    add.add_argument("--transmitter", help="who passed the claim on (a trainer, a venue), if not the claimant")
+    add.add_argument("--by", help="who writes it down (default: the director)")
+    add.add_argument("--no-acknowledge", action="store_true", help="do not mail an acknowledgement")
+    add.set_defaults(func=cmd_cases_add)
+    listing.set_defaults(func=cmd_cases)
+    show.set_defaults(func=cmd_cases)
+
+    register = sub.add_parser("register", help="the tableau de suivi")
+    register_sub = register.add_subparsers(dest="register_command", required=True)
+    export = register_sub.add_parser("export", help="write the register to a file")
+    export.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
+    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--year", type=int, help="only cases numbered in this year")
+    export.add_argument("--open", action="store_true", help="open cases only (same as --status open)")
+    export.add_argument("--status", choices=("open", "closed"), help="open or closed cases only")
+    export.add_argument("--kind", choices=KINDS, help="one kind of case only")
+    register.set_defaults(func=cmd_register)
+
+    digest = sub.add_parser("digest", help="the director's daily digest")
+    digest_mode = digest.add_mutually_exclusive_group(required=True)
+    digest_mode.add_argument("--print", action="store_true", help="show exactly what would be sent")
+    digest_mode.add_argument("--send", action="store_true", help="queue it and send it now")
+    digest.set_defaults(func=cmd_digest)
+
+    report = sub.add_parser("report", help="the annual report (rapport annuel), HTML or Markdown")
+    report.add_argument("--year", type=int, required=True)
+    report.add_argument("--output", required=True, help="file to write")
+    report.add_argument("--format", choices=("html", "md"), default="html")
+    report.set_defaults(func=cmd_report)
+
+    purge_cmd = sub.add_parser(
+        "purge", help="delete or anonymise closed cases older than storage.retention_years (at least 3)"
+    )
+    purge_cmd.add_argument("--dry-run", action="store_true", help="show what would go; change nothing")
+    purge_cmd.set_defaults(func=cmd_purge)
+
+    demo = sub.add_parser("demo", help="the whole flow on an embedded mail server, nothing to set up")
+    demo.add_argument("--keep", metavar="DIR", help="keep the demo's database and archive in DIR")
+    demo.set_defaults(func=cmd_demo)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(
+        level=logging.DEBUG if args.verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(message)s",
+        stream=sys.stderr,
+    )
+    if not args.verbose:
+        for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
+    try:
+        result: int = args.func(args)
+        return result
+    except ConfigError as exc:
+        print(f"inboxbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:
+        if isinstance(exc, _user_errors()):
+            print(f"inboxbot: {exc}", file=sys.stderr)
+            return 2
+        raise
+
+
+# Errors the user can fix, by module: looked up only among the modules the command has imported (an
+# error can only come from one of those), so a short command does not import the mailbox, the purge
+# and the rules just to name their errors.
+_USER_ERRORS = (
+    ("inboxbot.adapters.imap", "MailboxError"),
+    ("inboxbot.procedure.purge", "PurgeRefused"),
+    ("inboxbot.domain.rules", "RuleError"),
+    ("inboxbot.store.repository", "AlreadyRunning"),
+)
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    found: list[type[Exception]] = []
+    for module, name in _USER_ERRORS:
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)

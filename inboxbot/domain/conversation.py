@@ -1,0 +1,86 @@
+"""Which case, if any, a mail continues.
+
+Message-IDs first: a reply's In-Reply-To and References name mails the case already knows (the
+claimant's own and our acknowledgements), which no client rewrites. The case tag in the subject is
+only a fallback, for clients that drop those headers, and only when the sender already takes part
+in the case: a tag is text anyone can type.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.message import ParsedMail
+
+# "RE :", "Re:", "TR :", "Fwd:", "Réf. :", "AW:", "RE[2]:" — with any spaces (no-break ones too,
+# as French typography puts one before the colon), repeated.
+_PREFIX = re.compile(
+    r"^(?:\s*(?:re|r[ée]f\.?|tr|fwd?|aw|wg|sv|vs|antw|rif|rv|enc)\s*(?:\[\d+\])?\s*:)+\s*",
+    re.IGNORECASE,
+)
+_TAG = re.compile(r"\[[^\[\]\d]{0,40}?#?\s*(\d{4}-\d{4,6})\s*\]")
+
+
+def case_tag(label: str, number: str) -> str:
+    """The tag put in the subject of every mail we send about a case, e.g. `[Dossier 2026-0001]`."""
+    return f"[{label} {number}]" if label else f"[{number}]"
+
+
+def tagged_numbers(subject: str) -> tuple[str, ...]:
+    """Case numbers named by tags in `subject`, in order of appearance."""
+    return tuple(dict.fromkeys(match.group(1) for match in _TAG.finditer(subject)))
+
+
+def strip_reply_prefixes(subject: str) -> str:
+    """The subject without its reply and forward prefixes."""
+    return _PREFIX.sub("", subject).strip()
+
+
+def base_subject(subject: str) -> str:
+    """The subject without prefixes or case tags: what the claimant originally wrote."""
+    stripped = strip_reply_prefixes(_TAG.sub(" ", subject))
+    return strip_reply_prefixes(" ".join(stripped.split()))
+
+
+class ThreadLookup(Protocol):
+    def case_for_message_ids(self, message_ids: Sequence[str]) -> CaseRef | None: ...
+
+    def case_by_number(self, number: str) -> CaseRef | None: ...
+
+
+@dataclass(frozen=True)
+class ThreadMatch:
+    case: CaseRef
+    via: str  # "references" or "tag"
+    sender_participates: bool
+
+
+def find_thread(
+    mail: ParsedMail,
+    lookup: ThreadLookup,
+    trusted_senders: Collection[str] = (),
+    extra_message_ids: Sequence[str] = (),
+) -> ThreadMatch | None:
+    """The case `mail` continues, or None if it starts something new.
+
+    `trusted_senders` (the director) may name any case by its tag; `extra_message_ids` are ids
+    the mail refers to outside its threading headers, such as the original of a bounce.
+    """
+    sender = mail.from_.email if mail.from_ else None
+    ids = tuple(dict.fromkeys((*mail.thread_ids, *extra_message_ids)))
+    case = lookup.case_for_message_ids(ids)
+    if case is not None:
+        return ThreadMatch(case, "references", _participates(sender, case, trusted_senders))
+    for number in tagged_numbers(mail.subject):
+        case = lookup.case_by_number(number)
+        if case is not None and _participates(sender, case, trusted_senders):
+            return ThreadMatch(case, "tag", True)
+    return None
+
+
+def _participates(sender: str | None, case: CaseRef, trusted_senders: Collection[str]) -> bool:
+    return sender is not None and (sender in case.participants or sender in trusted_senders)

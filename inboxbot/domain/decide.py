@@ -1,0 +1,219 @@
+"""The pure core: what to do with one mail, given what is known about it.
+
+No I/O happens here. Everything the decision depends on — the parsed mail, the case it continues,
+what the rules said, how many acknowledgements the sender already had today, the calendar and the
+reception instant — is passed in, so every branch of the procedure is tested without a server.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.conversation import ThreadMatch, base_subject
+from inboxbot.domain.deadlines import DuePolicy
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.rules import Verdict
+
+INBOX = "inbox"
+SENT = "sent"
+
+
+@dataclass(frozen=True)
+class Facts:
+    """What is known about one fetched mail when its fate is decided."""
+
+    mail: ParsedMail
+    folder_role: str  # INBOX or SENT
+    received_at: datetime  # the server's INTERNALDATE, never the sender's Date header
+    thread: ThreadMatch | None
+    verdict: Verdict
+    own: bool = False  # carries our loop header or one of our Message-IDs
+    automatic: str | None = None
+    from_director: bool = False
+    acknowledgements_today: int = 0
+    # The director's note to herself (every recipient is her own address or the mailbox's).
+    to_self: bool = False
+    # Proven to be hers: its copy is in her Sent folder, or her receiving server vouched for it.
+    proven: bool = False
+    has_commands: bool = False
+    # The original author of a forwarded claim, and the address typed into the website's form.
+    forwarded_author: Address | None = None
+    form_claimant: Address | None = None
+    # The mail answers the satisfaction request of its (closed) case.
+    answers_feedback_request: bool = False
+    # A case its threading headers name although its sender takes no part in it.
+    foreign_case: CaseRef | None = None
+    # It replies to a mail inboxbot sent (a digest, a report): commands, never a new claim.
+    answers_inboxbot: bool = False
+
+
+@dataclass(frozen=True)
+class Policy:
+    mode: str  # "dedicated" or "shared"
+    acknowledge: bool
+    daily_cap_per_sender: int
+    due: DuePolicy
+    own_addresses: frozenset[str] = frozenset()  # the mailbox's and the director's
+
+
+@dataclass(frozen=True)
+class OpenCase:
+    kind: str
+    channel: str
+    claimant: Address | None
+    subject: str
+    received_at: datetime
+    acknowledge_due: date
+    response_due: date
+    nature: str | None
+    priority: str | None
+    rules_hit: tuple[str, ...]
+    acknowledgement: str | None  # the template to acknowledge with, or None
+    note: str  # why no acknowledgement, when there is none
+    transmitter: str | None = None  # who passed on someone else's claim
+    obey: bool = False  # the mail also carries the director's commands for this new case
+
+    outcome = "opened"
+
+
+@dataclass(frozen=True)
+class Attach:
+    case: CaseRef
+    direction: str  # "in" from the claimant's side, "out" written by the organisation
+    note: str
+    # "reply", "automatic", "director", "closed_case" or "feedback": what to do besides logging it.
+    purpose: str = "reply"
+
+    outcome = "attached"
+
+
+@dataclass(frozen=True)
+class Obey:
+    """The director's proven commands, about existing cases."""
+
+    outcome = "commands"
+
+
+@dataclass(frozen=True)
+class AwaitProof:
+    """It claims to be the director's, with commands or a claim to open, but nothing proves it yet."""
+
+    outcome = "awaiting_proof"
+
+
+@dataclass(frozen=True)
+class Ignore:
+    outcome: str  # "ignored", "own", "automatic", "triage", "set_aside"
+    reason: str
+
+
+Decision = OpenCase | Attach | Ignore | Obey | AwaitProof
+
+
+def decide(facts: Facts, policy: Policy) -> Decision:
+    mail = facts.mail
+    if facts.own:
+        return Ignore("own", "sent by inboxbot itself")
+    action = facts.verdict.action
+    if facts.from_director and facts.to_self and (facts.has_commands or action in ("claim", "incident")):
+        return _directors_note(facts, policy)
+    if facts.folder_role == SENT:
+        if facts.thread is not None:
+            return Attach(facts.thread.case, "out", "written by the director", "director")
+        return Ignore("ignored", "sent mail about no case")
+    if facts.automatic is not None:
+        if facts.thread is not None:
+            return Attach(facts.thread.case, "in", f"automatic mail: {facts.automatic}", "automatic")
+        return Ignore("automatic", facts.automatic)
+
+    if action is None and policy.mode == "dedicated":
+        action = "claim"
+    if action == "ignore":
+        return Ignore("ignored", f"rules {_rules(facts.verdict)}")
+    if facts.thread is not None:
+        return _continue(facts)
+    if action is None and facts.foreign_case is not None:
+        return Ignore("triage", f"answers case {facts.foreign_case.number} but its sender takes no part in it")
+    if action is None:
+        return Ignore("ignored", "no rule claimed it")
+    if action == "triage":
+        return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
+    if mail.from_ is None:
+        return Ignore("set_aside", "no sender address")
+    return _open(facts, policy, incident=action == "incident")
+
+
+def _directors_note(facts: Facts, policy: Policy) -> Decision:
+    """Her commands, or a claim she passes on: only hers once proven, since anyone can forge From."""
+    if not facts.proven:
+        return AwaitProof()
+    claims = facts.verdict.action in ("claim", "incident")
+    if claims and facts.thread is None and not (facts.answers_inboxbot and facts.has_commands):
+        return _open(facts, policy, incident=facts.verdict.action == "incident")
+    return Obey()
+
+
+def _continue(facts: Facts) -> Attach:
+    thread = facts.thread
+    assert thread is not None
+    sender = facts.mail.from_.email if facts.mail.from_ else None
+    if facts.from_director:
+        return Attach(thread.case, "in", "from the director", "director")
+    if thread.case.status != "open":
+        if facts.answers_feedback_request and sender == thread.case.claimant:
+            return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")
+        return Attach(thread.case, "in", "new mail on a closed case, for the director to decide", "closed_case")
+    return Attach(thread.case, "in", "")
+
+
+def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
+    mail, verdict = facts.mail, facts.verdict
+    kind = verdict.kind or ("alea" if incident else "reclamation")
+    channel = verdict.channel or "email"
+    claimant = mail.from_
+    transmitter: str | None = None
+    note = ""
+    if channel == "third_party":
+        # Someone passes on another person's claim: that person is the claimant.
+        transmitter = mail.from_.email if mail.from_ else None
+        claimant = facts.forwarded_author
+        note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
+    elif channel == "form":
+        claimant = facts.form_claimant
+        note = "" if claimant else "form without the claimant's address"
+    elif channel == "oral":
+        # The director writes down what was said; the claimant is named by #reclamant, if at all.
+        claimant = None
+        note = "oral claim: claimant to identify (#reclamant)"
+    template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
+    if claimant is None:
+        template = None
+        note = note or "no claimant address"
+    elif claimant.email in policy.own_addresses:
+        template, note = None, "written by the organisation itself"
+    elif not policy.acknowledge:
+        template, note = None, "acknowledgements are turned off"
+    elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
+        template, note = None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+    return OpenCase(
+        kind=kind,
+        channel=channel,
+        claimant=claimant,
+        subject=base_subject(mail.subject) or mail.subject,
+        received_at=facts.received_at,
+        acknowledge_due=policy.due.acknowledge_due(facts.received_at),
+        response_due=policy.due.response_due(facts.received_at),
+        nature=verdict.nature,
+        priority=verdict.priority,
+        rules_hit=verdict.hits,
+        acknowledgement=template,
+        note=note,
+        transmitter=transmitter,
+        obey=facts.has_commands,
+    )
+
+
+def _rules(verdict: Verdict) -> str:
+    return ", ".join(verdict.hits) or "(none)"

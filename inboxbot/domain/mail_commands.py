@@ -1,0 +1,887 @@
+"""The director's commands: lines of her own mails that steer cases, read into plain values.
+
+The director runs the procedure from her mail client, so the commands must survive what mail clients
+and people do to text: accents typed or not, capitals, a period at the end of the line, a signature,
+and above all the quoted copy of earlier mails under a reply. A command quoted from yesterday's mail
+must never run twice, so everything from the first reply-quote header on is dropped, as are `>` lines.
+
+This module is pure (text in, values out): whether a mail really comes from the director, whether
+the named case exists and what a command does to it belong to the caller. Anything that cannot be
+obeyed exactly as written becomes a `Refusal` whose French reason tells her what was expected, with
+an example, instead of a guess: a wrong guess on a Qualiopi register is worse than a second mail.
+
+Every command word is in `COMMANDS`, the one table the parser, the suggestions and `COMMAND_HELP`
+are derived from.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import unicodedata
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date
+
+from inboxbot.domain.conversation import tagged_numbers
+from inboxbot.domain.text import fold
+
+__all__ = [
+    "ACTION_STATUSES",
+    "COMMANDS",
+    "COMMAND_HELP",
+    "KINDS",
+    "NATURES",
+    "PRIORITIES",
+    "STAKEHOLDERS",
+    "Command",
+    "CommandSpec",
+    "Refusal",
+    "parse_commands",
+]
+
+
+@dataclass(frozen=True)
+class Command:
+    """One command to obey; fields a command does not take stay None."""
+
+    name: str  # canonical, e.g. "extend"
+    case_number: str | None  # None only for "register" and "help"
+    line: str  # the line as written, for the confirmation mail
+    value: str | None = None  # enum value (canonical, unaccented), free text, address (lower case) or note
+    days: int | None = None  # extend
+    owner: str | None = None  # corrective / preventive
+    due: date | None = None  # corrective / preventive
+    action_number: int | None = None  # action
+    status: str | None = None  # action: "todo" | "doing" | "done" | "dropped"
+    year: int | None = None  # register, report
+    claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A command line that will not be obeyed, and why, in French for the director."""
+
+    line: str
+    reason: str
+
+
+# --- values ---------------------------------------------------------------------------------------
+
+
+def _key(text: str) -> str:
+    """The form in which enum words are compared: folded, hyphenated, without closing punctuation."""
+    return re.sub(r"[\s_]+", "-", fold(text).strip().rstrip(".!,;:").strip())
+
+
+class _Choice:
+    """The values one argument accepts: canonical value -> the words that mean it.
+
+    The first word of each entry is the one shown to the director (accented, as she would write it);
+    the canonical value itself is always accepted too.
+    """
+
+    def __init__(self, noun: str, feminine: bool, command_word: str, values: Mapping[str, tuple[str, ...]]) -> None:
+        self.noun = noun
+        self.the = "l'" if noun[0] in "aeiouéè" else ("la " if feminine else "le ")
+        self.a = "une" if feminine else "un"
+        self.unknown = "inconnue" if feminine else "inconnu"
+        self.command_word = command_word
+        self.values = values
+        self.index: dict[str, str] = {}
+        for canonical, words in values.items():
+            for word in (canonical, *words):
+                known = self.index.setdefault(_key(word), canonical)
+                if known != canonical:
+                    raise ValueError(f"{word!r} means both {known!r} and {canonical!r}")
+
+    def lookup(self, text: str) -> str | None:
+        return self.index.get(_key(text))
+
+    def shown(self, canonical: str) -> str:
+        return self.values[canonical][0]
+
+    def listing(self) -> str:
+        shown = [self.shown(canonical) for canonical in self.values]
+        return ", ".join(shown[:-1]) + " ou " + shown[-1]
+
+
+_KIND = _Choice(
+    "type",
+    False,
+    "type",
+    {
+        "reclamation": ("réclamation", "plainte", "complaint", "claim"),
+        "difficulte": ("difficulté", "difficulty"),
+        "alea": ("aléa", "incident", "hazard"),
+    },
+)
+_NATURE = _Choice(
+    "nature",
+    True,
+    "nature",
+    {
+        "organisationnelle": (
+            "organisationnelle",
+            "organisationnel",
+            "organisation",
+            "organisational",
+            "organizational",
+        ),
+        "humaine": ("humaine", "humain", "human"),
+        "materielle": ("matérielle", "matériel", "material"),
+        "environnementale": ("environnementale", "environnemental", "environnement", "environmental"),
+    },
+)
+_PRIORITY = _Choice(
+    "priorité",
+    True,
+    "priorité",
+    {
+        "basse": ("basse", "bas", "faible", "low"),
+        "normale": ("normale", "normal", "moyenne", "medium"),
+        "haute": ("haute", "haut", "élevée", "high"),
+        "urgente": ("urgente", "urgent"),
+    },
+)
+_STAKEHOLDER = _Choice(
+    "partie prenante",
+    True,
+    "partie",
+    {
+        "apprenant": ("apprenant", "apprenante", "stagiaire", "learner", "trainee"),
+        "entreprise": ("entreprise", "client", "cliente", "employeur", "company", "employer"),
+        "financeur": ("financeur", "opco", "funder"),
+        "formateur": ("formateur", "formatrice", "intervenant", "trainer"),
+        "partenaire": ("partenaire", "partner"),
+        "autre": ("autre", "other"),
+    },
+)
+_ACTION_STATUS = _Choice(
+    "état",
+    False,
+    "action",
+    {
+        "todo": ("à-faire", "a faire", "to-do"),
+        "doing": ("en-cours", "en cours", "in-progress"),
+        "done": ("faite", "fait", "finie", "fini", "terminée", "terminé", "réalisée", "réalisé"),
+        "dropped": ("abandonnée", "abandonné", "abandon", "abandoned"),
+    },
+)
+_CASE_CHOICES = (_KIND, _NATURE, _PRIORITY, _STAKEHOLDER)  # the ones set by a command of their own
+
+KINDS = tuple(_KIND.values)
+NATURES = tuple(_NATURE.values)
+PRIORITIES = tuple(_PRIORITY.values)
+STAKEHOLDERS = tuple(_STAKEHOLDER.values)
+ACTION_STATUSES = tuple(_ACTION_STATUS.values)
+
+_CASE_EXAMPLE = "2026-0001"
+_MAX_EXTENSION_DAYS = 365
+
+
+# --- argument parsers -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Args:
+    value: str | None = None
+    days: int | None = None
+    owner: str | None = None
+    due: date | None = None
+    action_number: int | None = None
+    status: str | None = None
+    year: int | None = None
+    claimant_name: str | None = None
+
+
+@dataclass(frozen=True)
+class _Invalid:
+    reason: str
+
+
+_Parsed = _Args | _Invalid
+
+
+def _text_or_none(text: str) -> str | None:
+    """Free text as written, or None when nothing but punctuation is left (`#clore.`)."""
+    text = text.strip()
+    return text if text.strip(".,;:!?…-–— ") else None
+
+
+def _after_folded(text: str, folded_length: int) -> str:
+    """What follows the shortest prefix of `text` whose folded form is `folded_length` long.
+
+    Keywords are matched on the folded text (accents, case) but values are kept as written, and
+    folding may change lengths, so positions are mapped back rather than reused.
+    """
+    for end in range(len(text) + 1):
+        if len(fold(text[:end])) >= folded_length:
+            return text[end:]
+    return ""
+
+
+def _example(spec: CommandSpec, with_case: bool = False) -> str:
+    if not with_case:
+        return spec.example
+    word, _, rest = spec.example.partition(" ")
+    return " ".join(part for part in (word, _CASE_EXAMPLE, rest) if part)
+
+
+def _nothing(rest: str, spec: CommandSpec) -> _Parsed:
+    """Commands whose effect needs no details; extra text would be silently lost, so it is refused."""
+    if _text_or_none(rest) is None:
+        return _Args()
+    return _Invalid(
+        f"#{spec.words[0]} ne prend pas d'autre argument que le numéro du dossier : écrivez « {spec.example} »."
+    )
+
+
+def _ignored(rest: str, spec: CommandSpec) -> _Parsed:
+    return _Args()
+
+
+def _optional_text(rest: str, spec: CommandSpec) -> _Parsed:
+    return _Args(value=_text_or_none(rest))
+
+
+def _required_text(what: str) -> Callable[[str, CommandSpec], _Parsed]:
+    def parse(rest: str, spec: CommandSpec) -> _Parsed:
+        text = _text_or_none(rest)
+        if text is None:
+            return _Invalid(f"Il manque {what} après #{spec.words[0]}, par exemple « {spec.example} ».")
+        return _Args(value=text)
+
+    return parse
+
+
+def _urgent(rest: str, spec: CommandSpec) -> _Parsed:
+    """An urgent measure; "#urgence haute" most likely meant a priority, which must not be recorded as a measure."""
+    hint = " Pour la priorité du dossier, écrivez « #priorité urgente » ou « #priorité haute »."
+    text = _text_or_none(rest)
+    if text is None:
+        return _Invalid(f"Il manque la mesure d'urgence prise, par exemple « {spec.example} ».{hint}")
+    if _PRIORITY.lookup(text) is not None:
+        return _Invalid(
+            f"« {text} » est une priorité, pas une mesure d'urgence : #{spec.words[0]} attend la description "
+            f"de la mesure prise, par exemple « {spec.example} ».{hint}"
+        )
+    return _Args(value=text)
+
+
+def _choice(choice: _Choice) -> Callable[[str, CommandSpec], _Parsed]:
+    def parse(rest: str, spec: CommandSpec) -> _Parsed:
+        value = choice.lookup(rest) if rest.strip() else None
+        if value is not None:
+            return _Args(value=value)
+        written = rest.strip()
+        expected = f"attendu {choice.listing()}, par exemple « {spec.example} »."
+        if not written:
+            return _Invalid(f"Il manque {choice.the}{choice.noun} : {expected}")
+        hint = _value_hint(written, choice)
+        return _Invalid(f"{choice.noun.capitalize()} {choice.unknown} « {written} » : {expected}{hint}")
+
+    return parse
+
+
+def _value_hint(written: str, choice: _Choice) -> str:
+    """A suggestion for a bad enum word: the command it belongs to, or the closest word of this one."""
+    for other in _CASE_CHOICES if choice in _CASE_CHOICES else ():
+        canonical = other.lookup(written)
+        if other is not choice and canonical is not None:
+            shown = f"#{other.command_word} {other.shown(canonical)}"
+            return f" « {written} » est {other.a} {other.noun} : écrivez « {shown} »."
+    close = difflib.get_close_matches(_key(written), list(choice.index), n=1, cutoff=0.6)
+    if close:
+        return f" Vouliez-vous dire « {choice.shown(choice.index[close[0]])} » ?"
+    return ""
+
+
+_DAYS = re.compile(r"(?:de\s+)?\+?(\d+)(?:\s*(?:jours?|j|days?)(?!\w))?(?!\w)[\s.,:;–—-]*", re.IGNORECASE)
+_BAD_UNITS = frozenset(
+    {"semaine", "semaines", "mois", "an", "ans", "annee", "annees", "week", "weeks", "month", "months"}
+)
+_WORKING_DAYS = frozenset({"ouvre", "ouvres", "ouvrable", "ouvrables", "business", "working"})
+_REASON_LABEL = re.compile(r"(?:motif|raison|reason)\s*:\s*")
+
+
+def _extend(rest: str, spec: CommandSpec) -> _Parsed:
+    """Days then the reason: the procedure wants the particular circumstances of any delay stated."""
+    example = f"par exemple « {spec.example} »"
+    match = _DAYS.match(rest.strip())
+    if match is None:
+        return _Invalid(f"Nombre de jours attendu après #{spec.words[0]} (de 1 à {_MAX_EXTENSION_DAYS}), {example}.")
+    days = int(match.group(1))
+    tail = rest.strip()[match.end() :]
+    first_word = _key(tail.split()[0]) if tail.split() else ""
+    if first_word in _BAD_UNITS:
+        return _Invalid(f"La prolongation se compte en jours : écrivez le nombre de jours, {example}.")
+    if first_word in _WORKING_DAYS:
+        return _Invalid(f"La prolongation se compte en jours calendaires (pas ouvrés), {example}.")
+    if not 1 <= days <= _MAX_EXTENSION_DAYS:
+        return _Invalid(f"Durée hors limites ({days} jours) : de 1 à {_MAX_EXTENSION_DAYS} jours, {example}.")
+    label = _REASON_LABEL.match(fold(tail).replace("’", "'"))
+    if label is not None:
+        tail = _after_folded(tail, label.end())
+    reason = _text_or_none(tail)
+    if reason is None:
+        return _Invalid(
+            "Il manque le motif de la prolongation : la procédure demande de justifier les circonstances "
+            f"particulières auprès du réclamant, {example}."
+        )
+    return _Args(days=days, value=reason)
+
+
+_MONTHS = {
+    name: number
+    for number, names in enumerate(
+        (
+            ("janvier", "january"),
+            ("fevrier", "february"),
+            ("mars", "march"),
+            ("avril", "april"),
+            ("mai", "may"),
+            ("juin", "june"),
+            ("juillet", "july"),
+            ("aout", "august"),
+            ("septembre", "september"),
+            ("octobre", "october"),
+            ("novembre", "november"),
+            ("decembre", "december"),
+        ),
+        start=1,
+    )
+    for name in names
+}
+_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
+_FRENCH_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})")
+_WORDY_DATE = re.compile(r"(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})")
+
+
+def _parse_date(text: str) -> date | None:
+    """Dates as the director types them (31/01/2027, 31/1/27, 2027-01-31, 31.01.2027, 31 janvier 2027)."""
+    folded = re.sub(r"^le\s+", "", fold(text).strip().rstrip(".").strip())
+    if match := _ISO_DATE.fullmatch(folded):
+        year, month, day = (int(group) for group in match.groups())
+    elif match := _FRENCH_DATE.fullmatch(folded):
+        day, month, year = (int(group) for group in match.groups())
+        year += 2000 if year < 100 else 0
+    elif (match := _WORDY_DATE.fullmatch(folded)) and match.group(2) in _MONTHS:
+        day, month, year = int(match.group(1)), _MONTHS[match.group(2)], int(match.group(3))
+    else:
+        return None
+    try:
+        return date(year, month, day)
+    except ValueError:
+        return None
+
+
+_OWNER_KEYS = ("responsable", "pilote", "porteur", "owner", "qui")
+_DUE_KEYS = ("echeance", "pour le", "pour", "avant le", "avant", "d'ici le", "d'ici", "due", "deadline", "date")
+_PART_KEY = re.compile(
+    r"\s*(?P<key>"
+    + "|".join(re.escape(key) for key in sorted((*_OWNER_KEYS, *_DUE_KEYS), key=len, reverse=True))
+    + r")(?![\w'])\s*(?P<colon>[:=])?\s*"
+)
+
+
+def _measure(rest: str, spec: CommandSpec) -> _Parsed:
+    """A corrective or preventive action: text, then `; responsable: X` and `; échéance: DATE` in any order.
+
+    An owner needs its colon ("; qui a été validé" is prose); a due date is recognised without one
+    only when a date follows ("; avant le 31/01/2027"), so a semicolon in prose stays prose.
+    """
+    parts = rest.split(";")
+    text_parts = [parts[0]]
+    owner: str | None = None
+    due: date | None = None
+    for part in parts[1:]:
+        match = _PART_KEY.match(fold(part).replace("’", "'"))
+        if match is None:
+            text_parts.append(part)
+            continue
+        value = _after_folded(part, match.end()).strip()
+        if match.group("key") in _OWNER_KEYS:
+            if match.group("colon") is None:
+                text_parts.append(part)
+                continue
+            if owner is not None:
+                return _Invalid(f"Un seul responsable par action, par exemple « {spec.example} ».")
+            owner = value.rstrip(".").strip()
+            if not owner:
+                return _Invalid(
+                    f"Il manque le nom du responsable après « responsable : », par exemple « {spec.example} »."
+                )
+            continue
+        parsed = _parse_date(value)
+        if parsed is None and match.group("colon") is None:
+            text_parts.append(part)
+            continue
+        if parsed is None:
+            return _Invalid(
+                f"Échéance illisible « {value} » : écrivez une date comme 31/01/2027 ou 2027-01-31, "
+                f"par exemple « {spec.example} »."
+            )
+        if due is not None:
+            return _Invalid(f"Une seule échéance par action, par exemple « {spec.example} ».")
+        due = parsed
+    text = _text_or_none(";".join(text_parts))
+    if text is None:
+        return _Invalid(f"Il manque la description de l'action après #{spec.words[0]}, par exemple « {spec.example} ».")
+    return _Args(value=text, owner=owner, due=due)
+
+
+_ACTION_NUMBER = re.compile(r"(?:n\s*[°º]\s*|no\.?\s*|#)?(\d+)(?!\w)[\s.,:;–—-]*", re.IGNORECASE)
+
+
+def _action(rest: str, spec: CommandSpec) -> _Parsed:
+    """An action's progress: its number as listed to the director, a status, then an optional result."""
+    example = f"par exemple « {spec.example} »"
+    rest = rest.strip()
+    match = _ACTION_NUMBER.match(rest)
+    if match is None or int(match.group(1)) < 1:
+        return _Invalid(f"Numéro d'action attendu (1, 2… comme dans le point du jour), {example}.")
+    tail = rest[match.end() :]
+    for count in (2, 1):
+        words = re.match(rf"\s*((?:\S+\s+){{{count - 1}}}\S+)(.*)\Z", tail, re.DOTALL)
+        status = _ACTION_STATUS.lookup(words.group(1)) if words else None
+        if words is not None and status is not None:
+            result = _text_or_none(words.group(2).lstrip(" :;,.-–—"))
+            return _Args(action_number=int(match.group(1)), status=status, value=result)
+    written = tail.split()[0] if tail.split() else ""
+    expected = f"attendu {_ACTION_STATUS.listing()}, {example}."
+    if not written:
+        return _Invalid(f"Il manque l'état de l'action : {expected}")
+    return _Invalid(f"État d'action inconnu « {written} » : {expected}{_value_hint(written, _ACTION_STATUS)}")
+
+
+_ADDRESS = re.compile(
+    r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}"
+)
+_NAMED_ADDRESS = re.compile(r"(?P<name>.*?)\s*<\s*(?P<address>[^<>]*?)\s*>")
+
+
+def _claimant(rest: str, spec: CommandSpec) -> _Parsed:
+    """The claimant's address, bare or as "Nom <adresse>": it is where the answers will be sent."""
+    written = rest.strip().rstrip(".").strip()
+    if named := _NAMED_ADDRESS.fullmatch(written):
+        name, address = named.group("name"), named.group("address")
+    else:
+        name, _, address = written.rpartition(" ")
+    address = re.sub(r"^mailto:", "", address.strip(), flags=re.IGNORECASE)
+    name = name.strip().strip("\"'").strip()
+    if not written:
+        return _Invalid(f"Il manque l'adresse du réclamant, par exemple « {spec.example} ».")
+    if not _ADDRESS.fullmatch(address):
+        return _Invalid(
+            f"Adresse invalide « {written} » : attendu une adresse comme jeanne.martin@exemple.fr, "
+            f"éventuellement avec le nom, par exemple « {spec.example} »."
+        )
+    return _Args(value=address.lower(), claimant_name=name or None)
+
+
+def _register(rest: str, spec: CommandSpec) -> _Parsed:
+    written = rest.strip().rstrip(".").strip()
+    if not written:
+        return _Args()
+    if re.fullmatch(r"\d{4}", written):
+        return _Args(year=int(written))
+    return _Invalid(f"Année attendue sur 4 chiffres (ou rien pour l'année en cours), par exemple « {spec.example} ».")
+
+
+# --- the vocabulary ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CommandSpec:
+    """One command: its canonical name, the words that call it and how its arguments read."""
+
+    name: str
+    words: tuple[str, ...]  # French, written as shown to the director; the first one is the main word
+    english: tuple[str, ...]
+    parse: Callable[[str, CommandSpec], _Args | _Invalid]
+    example: str  # a full line without the case number, shown in help and in refusals
+    summary: str  # French, for the help
+    needs_case: bool = True
+
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        "close",
+        ("clore", "clôturer", "clos", "fermer"),
+        ("close",),
+        _optional_text,
+        "#clore Réponse envoyée, la stagiaire est satisfaite",
+        "clôt le dossier (note de clôture facultative)",
+    ),
+    CommandSpec(
+        "kind",
+        ("type",),
+        ("kind",),
+        _choice(_KIND),
+        "#type réclamation",
+        f"type du dossier : {_KIND.listing()}",
+    ),
+    CommandSpec(
+        "nature",
+        ("nature",),
+        (),
+        _choice(_NATURE),
+        "#nature matérielle",
+        f"nature du dysfonctionnement : {_NATURE.listing()}",
+    ),
+    CommandSpec(
+        "priority",
+        ("priorité",),
+        ("priority",),
+        _choice(_PRIORITY),
+        "#priorité haute",
+        f"priorité : {_PRIORITY.listing()}",
+    ),
+    CommandSpec(
+        "stakeholder",
+        ("partie", "partie-prenante", "acteur"),
+        ("stakeholder",),
+        _choice(_STAKEHOLDER),
+        "#partie financeur",
+        f"partie prenante à l'origine : {_STAKEHOLDER.listing()}",
+    ),
+    CommandSpec(
+        "training",
+        ("formation",),
+        ("training",),
+        _required_text("l'intitulé de la formation"),
+        "#formation Excel perfectionnement, session de mars",
+        "formation concernée",
+    ),
+    CommandSpec(
+        "claimant",
+        ("réclamant",),
+        ("claimant",),
+        _claimant,
+        "#réclamant Jeanne Martin <jeanne.martin@exemple.fr>",
+        "adresse du réclamant (le nom est facultatif)",
+    ),
+    CommandSpec(
+        "extend",
+        ("prolonger", "prolongation"),
+        ("extend",),
+        _extend,
+        "#prolonger 15 attente du retour du financeur",
+        f"prolonge le délai de réponse d'un nombre de jours (1 à {_MAX_EXTENSION_DAYS}), motif obligatoire",
+    ),
+    CommandSpec(
+        "cause",
+        ("cause", "cause-profonde"),
+        ("root-cause",),
+        _required_text("la cause"),
+        "#cause salle réservée deux fois le même jour",
+        "cause profonde du dysfonctionnement",
+    ),
+    CommandSpec(
+        "corrective",
+        ("corrective", "action-corrective"),
+        (),
+        _measure,
+        "#corrective Vérifier chaque réservation de salle ; responsable : Marie ; échéance : 31/01/2027",
+        "action corrective ; responsable et échéance facultatifs",
+    ),
+    CommandSpec(
+        "preventive",
+        ("préventive", "action-préventive"),
+        (),
+        _measure,
+        "#préventive Double confirmation des salles avec le centre ; échéance : 28/02/2027",
+        "action préventive ; responsable et échéance facultatifs",
+    ),
+    CommandSpec(
+        "action",
+        ("action", "suivi"),
+        (),
+        _action,
+        "#action 1 faite nouvelle procédure appliquée",
+        f"avancement d'une action (son numéro dans le point du jour) : {_ACTION_STATUS.listing()}, "
+        "puis le résultat (facultatif)",
+    ),
+    CommandSpec(
+        "mediation",
+        ("médiation",),
+        (),
+        _optional_text,
+        "#médiation rendez-vous fixé avec l'entreprise le 12 mars",
+        "médiation conduite par la directrice (note facultative)",
+    ),
+    CommandSpec(
+        "urgent",
+        ("urgence", "mesure-urgence", "mesure-d-urgence"),
+        ("urgent",),
+        _urgent,
+        "#urgence salle de remplacement réservée",
+        "mesure d'urgence prise",
+    ),
+    CommandSpec(
+        "note",
+        ("note",),
+        (),
+        _required_text("le texte de la note"),
+        "#note appel de la stagiaire, elle attend un geste commercial",
+        "note au dossier",
+    ),
+    CommandSpec(
+        "dismiss",
+        ("ignorer", "classer", "sans-suite"),
+        ("ignore", "dismiss"),
+        _optional_text,
+        "#ignorer simple demande d'information",
+        "classe sans suite : ce n'était pas une réclamation (motif facultatif)",
+    ),
+    CommandSpec(
+        "reopen",
+        ("rouvrir", "réouvrir"),
+        ("reopen",),
+        _nothing,
+        "#rouvrir",
+        "rouvre un dossier clos",
+    ),
+    CommandSpec(
+        "register",
+        ("registre",),
+        ("register",),
+        _register,
+        "#registre 2026",
+        "envoie le registre des réclamations (année facultative)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "report",
+        ("rapport",),
+        ("report",),
+        _register,
+        "#rapport 2026",
+        "envoie le rapport annuel (année facultative)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "review",
+        ("revue", "revue-procedure"),
+        ("review",),
+        _nothing,
+        "#revue",
+        "enregistre la revue annuelle de la procédure de traitement des réclamations (à la date du message)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "help",
+        ("aide",),
+        ("help",),
+        _ignored,
+        "#aide",
+        "cette aide",
+        needs_case=False,
+    ),
+)
+
+
+def _word_index(commands: Sequence[CommandSpec]) -> dict[str, tuple[CommandSpec, str]]:
+    """Folded word -> its command and the word as written; a word meaning two commands is a bug."""
+    index: dict[str, tuple[CommandSpec, str]] = {}
+    for spec in commands:
+        for word in (*spec.words, *spec.english, spec.name):
+            known = index.setdefault(fold(word), (spec, word))[0]
+            if known is not spec:
+                raise ValueError(f"#{word} names both {known.name!r} and {spec.name!r}")
+    return index
+
+
+_BY_WORD = _word_index(COMMANDS)
+
+
+def _help(commands: Sequence[CommandSpec]) -> str:
+    lines = [
+        "Commandes : une par ligne, commençant par #, dans un mail envoyé à votre propre adresse ou en "
+        "réponse au point du jour.",
+        f"Le dossier est celui dont le numéro suit la commande (#clore {_CASE_EXAMPLE}), sinon celui de "
+        f"l'objet du mail ([Dossier {_CASE_EXAMPLE}]).",
+        "Accents et majuscules sont indifférents ; les noms anglais sont acceptés. Les lignes citées "
+        "(réponse à un ancien mail) ne sont jamais exécutées.",
+        "",
+    ]
+    for spec in commands:
+        others = ", ".join(f"#{word}" for word in spec.words[1:])
+        lines.append(f"#{spec.words[0]}" + (f" (ou {others})" if others else "") + f" — {spec.summary}.")
+        lines.append(f"    {spec.example}")
+    return "\n".join(lines) + "\n"
+
+
+COMMAND_HELP = _help(COMMANDS)
+
+
+# --- lines and cases --------------------------------------------------------------------------------
+
+_COMMAND_LINE = re.compile(r"#([\w-]+)(.*)\Z", re.DOTALL)
+_INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
+_QUOTE_INTRO = re.compile(r"(?:le|on)\s.*(?:\ba\s+ecrit|\bwrote)\s*:")
+# What every client's intro holds and prose rarely does: a time, an address or a numeric date.
+_INTRO_DETAIL = re.compile(r"\d{1,2}\s*[:h]\s*\d{2}|@|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}")
+_SEPARATOR = re.compile(
+    r"-{2,}\s*[^-].*\bmessage\b.*?-{2,}|(?:begin forwarded message|debut du message reexpedie)\s*:?"
+)
+_HEADER_FROM = re.compile(r"\*?(?:de|from)\s*\*?\s*:\s*\S.*")
+_HEADER_SENT = re.compile(r"\*?(?:envoye|sent|date)\s*\*?\s*:.*")
+
+
+def _is_intro(text: str) -> bool:
+    return bool(_QUOTE_INTRO.fullmatch(text)) and bool(_INTRO_DETAIL.search(text))
+
+
+def _quote_starts(lines: Sequence[str], at: int) -> bool:
+    """Whether `lines[at]` opens the quoted copy of an earlier mail (reply or forward header).
+
+    A reply intro ("Le 5 janv. 2026 à 10:12, Alice <a@x.fr> a écrit :") must hold a time, an address
+    or a numeric date, so that prose such as "Le 5 mars, le formateur m'a écrit :" followed by a
+    command is not taken for one. Clients wrap long intros, so an unfinished line is joined with up
+    to two following ones, as long as they are neither blank nor commands.
+    """
+    folded = [" ".join(fold(line).split()) for line in lines[at : at + 5]]
+    if _SEPARATOR.fullmatch(folded[0]) or _is_intro(folded[0]):
+        return True
+    if _HEADER_FROM.fullmatch(folded[0]) and any(_HEADER_SENT.fullmatch(line) for line in folded[1:]):
+        return True
+    for count in (2, 3):
+        continuation = folded[1:count]
+        if len(continuation) < count - 1 or any(not line or line.startswith(("#", ">")) for line in continuation):
+            return False
+        if _is_intro(" ".join(folded[:count])):
+            return True
+    return False
+
+
+def _command_lines(text: str) -> Iterator[str]:
+    """The lines of `text` that are commands: line-initial `#word`, above any quote and signature."""
+    lines = [_INVISIBLE.sub("", line) for line in unicodedata.normalize("NFC", text).splitlines()]
+    for at, line in enumerate(lines):
+        if line.rstrip(" \t") == "--" or _quote_starts(lines, at):
+            return
+        stripped = line.strip()
+        if _COMMAND_LINE.match(stripped):
+            yield stripped
+
+
+# What may separate a command word or a case number from the arguments: "#clore : merci", "#clore — merci".
+_LEAD = re.compile(r"^\s*(?:[:=]\s*|[–—-]\s+)?")
+_LINE_CASE = re.compile(
+    r"(?:\[[^\[\]\d]{0,40}?#?\s*(?P<tagged>\d{4}-\d{4,6})\s*\]"
+    r"|(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
+    r"[\s.,:;]*(?:[–—-]\s+)?",
+    re.IGNORECASE,
+)
+# A number she meant as a case but mistyped ("2026-001", "[Dossier 26-01]"): taken as text, it would
+# land on the subject's case, so such a line is refused rather than read.
+_CASE_LIKE = re.compile(
+    r"\[[^\[\]]*\d+-\d[^\[\]]*\]|(?:(?:dossier|n\s*[°º]|num[ée]ro)\s*)+#?\s*\d+-\d|#?(?:\d{4}-\d|\d{2}-\d{4})",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class _CaseChoice:
+    number: str | None
+    rest: str  # the arguments after the number
+    problem: str | None = None
+    unreadable: bool = False  # the arguments start with a bad number: reading them would mislead
+
+
+def _case(rest: str, subject_cases: Sequence[str], spec: CommandSpec) -> _CaseChoice:
+    """The case a line is about, and why none could be chosen, if so.
+
+    A number on the line wins over the subject, which is only used when it names exactly one case:
+    picking one of several would act on a case she did not mean.
+    """
+    number: str | None = None
+    match = _LINE_CASE.match(rest)
+    if match is not None:
+        number = match.group("tagged") or match.group("plain")
+        rest = rest[match.end() :]
+    example = f"par exemple « {_example(spec, with_case=True)} »"
+    if _CASE_LIKE.match(rest):
+        written = rest.split()[0]
+        if number is not None:
+            problem = f"Un seul dossier par ligne : « {written} » est en trop ; écrivez une ligne par dossier."
+        else:
+            problem = f"Numéro de dossier mal formé « {written} » : attendu l'année, un tiret et le numéro, {example}."
+        return _CaseChoice(None, rest, problem, unreadable=True)
+    if number is not None:
+        return _CaseChoice(number, rest)
+    if len(subject_cases) == 1:
+        return _CaseChoice(subject_cases[0], rest)
+    if subject_cases:
+        named = ", ".join(subject_cases)
+        return _CaseChoice(
+            None, rest, f"L'objet du mail cite plusieurs dossiers ({named}) : précisez lequel, {example}."
+        )
+    return _CaseChoice(
+        None,
+        rest,
+        f"Aucun dossier indiqué : écrivez son numéro après la commande, {example}, "
+        f"ou répondez à un mail dont l'objet porte [Dossier {_CASE_EXAMPLE}].",
+    )
+
+
+def _unknown(word: str) -> str:
+    """Why `#word` is refused, with the command she most likely meant."""
+    folded = fold(word)
+    for choice in _CASE_CHOICES:
+        canonical = choice.lookup(word)
+        if canonical is not None:
+            suggestion = f"#{choice.command_word} {choice.shown(canonical)}"
+            break
+    else:
+        close = difflib.get_close_matches(folded, list(_BY_WORD), n=1, cutoff=0.6)
+        suggestion = f"#{_BY_WORD[close[0]][1]}" if close else ""
+    hint = f" Vouliez-vous dire « {suggestion} » ?" if suggestion else ""
+    return f"Commande inconnue « #{word} ».{hint} Écrivez #aide pour recevoir la liste des commandes."
+
+
+def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
+    match = _COMMAND_LINE.match(line)
+    assert match is not None  # _command_lines only yields command lines
+    word, rest = match.group(1), match.group(2)
+    found = _BY_WORD.get(fold(word))
+    if found is None:
+        return Refusal(line, _unknown(word))
+    spec = found[0]
+    rest = _LEAD.sub("", rest)
+    case = _CaseChoice(None, rest)
+    if spec.needs_case:
+        case = _case(rest, subject_cases, spec)
+        if case.unreadable and case.problem is not None:
+            return Refusal(line, case.problem)
+    parsed = spec.parse(case.rest, spec)
+    reasons = [parsed.reason] if isinstance(parsed, _Invalid) else []
+    reasons += [case.problem] if case.problem is not None else []
+    if reasons:
+        return Refusal(line, " ".join(reasons))
+    assert isinstance(parsed, _Args)
+    return Command(
+        name=spec.name,
+        case_number=case.number,
+        line=line,
+        value=parsed.value,
+        days=parsed.days,
+        owner=parsed.owner,
+        due=parsed.due,
+        action_number=parsed.action_number,
+        status=parsed.status,
+        year=parsed.year,
+        claimant_name=parsed.claimant_name,
+    )
+
+
+def parse_commands(text: str, subject: str = "") -> list[Command | Refusal]:
+    """The commands of a mail body, in the order written; `subject` supplies the case when it tags one.
+
+    Callers must only obey the result for mails that provably come from the director (DESIGN §3), and
+    must still check that each named case exists: this function knows neither.
+    """
+    subject_cases = tagged_numbers(subject)
+    return [_parse_line(line, subject_cases) for line in _command_lines(text)]

@@ -1,0 +1,306 @@
+"""Outgoing mail: composed once when queued, sent after the commit, retried with back-off.
+
+The bytes, Message-ID included, are fixed when the outbox row is written, so a retry after a crash
+is recognisably the same mail, and a reply to it threads into the case even if the first attempt's
+fate is unknown. Mail is built with the compat32 API: the notes measured it ~8x cheaper than
+`EmailMessage` under `policy.default` for the same headers, which matters in a mail storm.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import binascii
+import logging
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from email.base64mime import header_encode as b_encode
+from email.charset import Charset
+from email.encoders import encode_base64
+from email.mime.base import MIMEBase
+from email.mime.multipart import MIMEMultipart
+from email.mime.nonmultipart import MIMENonMultipart
+from email.policy import Compat32
+from email.utils import format_datetime, formataddr
+
+import aiosmtplib
+
+from inboxbot.adapters.oauth import OAuthError, TokenSource
+from inboxbot.config import OutboxSettings, SmtpSettings, tls_context, tls_error_in, tls_failure
+from inboxbot.domain.cases import OutgoingMail
+from inboxbot.domain.message import Address
+from inboxbot.outgoing.render import RenderedMail
+from inboxbot.reading.automatic import LOOP_HEADER
+
+log = logging.getLogger(__name__)
+
+# A mail storm composes hundreds of mails a minute: the stdlib's folding and quoted-printable are
+# pure Python and cost ~2 ms a mail (its RFC 2047 encoder is quadratic in the subject's length).
+# Headers are therefore encoded here once, already folded, and bodies with the C `binascii`.
+_LINE = 78
+_WORD_BYTES = 30  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 40 base64 chars + "?=" stays short
+
+
+class _PreFolded(Compat32):
+    """compat32 that writes an ASCII header already folded by `compose` as it is.
+
+    Anything else (a long line, 8-bit text) still goes through compat32's own folding.
+    """
+
+    def _fold(self, name: str, value: object, sanitize: bool) -> str:
+        if isinstance(value, str) and value.isascii() and "\r" not in value:
+            lines = f"{name}: {value}".split("\n")
+            if all(len(line) <= _LINE for line in lines):
+                return self.linesep.join(lines) + self.linesep
+        folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
+        return folded
+
+
+_CRLF_POLICY = _PreFolded(linesep="\r\n")
+_UTF8 = Charset("utf-8")
+
+
+def _encoded_words(text: str) -> str:
+    """RFC 2047 words for `text`, one per line, never splitting a character."""
+    if text.isascii():
+        return text
+    words: list[str] = []
+    chunk = ""
+    for char in text:
+        if len((chunk + char).encode("utf-8")) > _WORD_BYTES:
+            words.append(b_encode(chunk.encode("utf-8"), "utf-8"))
+            chunk = ""
+        chunk += char
+    if chunk:
+        words.append(b_encode(chunk.encode("utf-8"), "utf-8"))
+    # Whitespace between two encoded words is dropped by decoders: the folds add nothing.
+    return "\n ".join(words)
+
+
+def _text_part(text: str, subtype: str) -> MIMENonMultipart:
+    """A UTF-8 text part in quoted-printable, which keeps French readable in the raw mail."""
+    part = MIMENonMultipart("text", subtype, charset="utf-8")
+    part["Content-Transfer-Encoding"] = "quoted-printable"
+    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    part.set_payload(encoded.decode("ascii"))
+    return part
+
+
+def _boundary() -> str:
+    """A boundary no part can contain: quoted-printable writes "=" as "=3D", base64 has no "_".
+
+    Given, it spares the stdlib's generator its own search for a safe one, which writes the whole
+    multipart once more and compiles a regular expression for it (half of composing a mail).
+    """
+    return f"=_{uuid.uuid4().hex}"
+
+
+class UnsafeHeader(ValueError):
+    """Claimant-controlled text that would have added a header or a recipient."""
+
+
+@dataclass(frozen=True)
+class MailAttachment:
+    filename: str
+    content_type: str
+    payload: bytes
+
+
+def new_message_id(from_address: str) -> str:
+    """A Message-ID that only inboxbot makes: how it later recognises its own mail."""
+    domain = from_address.rpartition("@")[2] or "localhost"
+    return f"inboxbot.{uuid.uuid4().hex}@{domain}"
+
+
+def is_inboxbot_message_id(message_id: str) -> bool:
+    return message_id.startswith("inboxbot.")
+
+
+def _one_line(value: str) -> str:
+    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+
+
+def _address_header(address: Address) -> str:
+    email = address.email
+    if any(ch in email for ch in '\r\n,<>;"() \t') or email.count("@") != 1:
+        raise UnsafeHeader(f"refusing to send to {email!r}")
+    name = _one_line(address.name)
+    if not name:
+        return email
+    if name.isascii():
+        return formataddr((name, email))
+    # One encoded word: split in two, a display name decodes with a doubled space in some readers.
+    return formataddr((_UTF8.header_encode(name), email))
+
+
+def compose(
+    *,
+    sender: Address,
+    recipient: Address,
+    rendered: RenderedMail,
+    message_id: str,
+    date: datetime,
+    in_reply_to: str | None = None,
+    references: Sequence[str] = (),
+    auto_submitted: str = "auto-replied",
+    attachments: Sequence[MailAttachment] = (),
+) -> bytes:
+    """The bytes of a French text+HTML mail, threaded under `in_reply_to` when given."""
+    body = MIMEMultipart("alternative", boundary=_boundary())
+    body.attach(_text_part(rendered.text, "plain"))
+    body.attach(_text_part(rendered.html, "html"))
+    if attachments:
+        message = MIMEMultipart("mixed", boundary=_boundary())
+        message.attach(body)
+        for attachment in attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            part = MIMEBase(maintype, subtype or "octet-stream")
+            part.set_payload(attachment.payload)
+            encode_base64(part)
+            part.add_header("Content-Disposition", "attachment", filename=("utf-8", "", attachment.filename))
+            message.attach(part)
+    else:
+        message = body
+    message["From"] = _address_header(sender)
+    message["To"] = _address_header(recipient)
+    subject = _one_line(rendered.subject)
+    message["Subject"] = _encoded_words(subject)
+    message["Date"] = format_datetime(date)
+    message["Message-ID"] = f"<{message_id}>"
+    if in_reply_to:
+        message["In-Reply-To"] = f"<{_one_line(in_reply_to)}>"
+    refs = [_one_line(r) for r in references if r]
+    if refs:
+        message["References"] = " ".join(f"<{r}>" for r in refs[-20:])
+    # RFC 3834: this mail is automatic, so well-behaved responders must not answer it.
+    message["Auto-Submitted"] = auto_submitted
+    message["X-Auto-Response-Suppress"] = "All"
+    message[LOOP_HEADER] = sender.email
+    message["Content-Language"] = "fr"
+    return message.as_bytes(policy=_CRLF_POLICY)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outgoing_id: int
+    accepted: bool
+    permanent: bool
+    error: str
+    # No connection or no login: the server's failure, not this mail's, so not one of its attempts.
+    unreachable: bool = False
+
+
+def smtp_client(settings: SmtpSettings) -> aiosmtplib.SMTP:
+    """A client that logs in with the password when connecting; OAuth2 logs in with `smtp_login`."""
+    s = settings
+    password_login = s.auth == "password" and bool(s.username)
+    return aiosmtplib.SMTP(
+        hostname=s.host,
+        port=s.port,
+        use_tls=s.security == "tls",
+        start_tls=True if s.security == "starttls" else False,
+        timeout=s.timeout,
+        username=s.username if password_login else None,
+        password=s.password if password_login else None,
+        tls_context=tls_context(s.ca_file) if s.security != "plain" else None,
+    )
+
+
+async def smtp_login(client: aiosmtplib.SMTP, settings: SmtpSettings, tokens: TokenSource | None) -> None:
+    """AUTH XOAUTH2 on a connected client; a token refused before its expiry is refreshed once.
+
+    aiosmtplib answers the server's error challenge (a base64 JSON, as Gmail sends) with the empty
+    line XOAUTH2 expects, then raises SMTPAuthenticationError with the final 535.
+    """
+    if tokens is None:
+        return
+    user = settings.username or settings.from_address
+    token = await asyncio.to_thread(tokens.access_token)
+    try:
+        await client.auth_xoauth2(user, token)
+    except aiosmtplib.SMTPAuthenticationError as exc:
+        log.info("SMTP refused the OAuth2 access token (%s %s); refreshing it and trying again", exc.code, exc.message)
+        fresh = await asyncio.to_thread(tokens.refreshed_after_rejection, token)
+        await client.auth_xoauth2(user, fresh)
+
+
+class SmtpSender:
+    """Sends a batch over one SMTP connection; reports each mail's fate, never raises for one."""
+
+    def __init__(self, settings: SmtpSettings, tokens: TokenSource | None = None) -> None:
+        self.settings = settings
+        if tokens is None and settings.oauth2 is not None:
+            tokens = TokenSource(settings.oauth2)
+        self.tokens = tokens
+
+    def _client(self) -> aiosmtplib.SMTP:
+        return smtp_client(self.settings)
+
+    def send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
+        """Send `mails`, calling `on_result` right after each one's fate is known.
+
+        Recording each result at once keeps the window in which an accepted mail is not yet
+        recorded as small as it can be: that window is the only way a mail can go out twice.
+        """
+        asyncio.run(self._send(mails, on_result))
+
+    async def _send(self, mails: Sequence[OutgoingMail], on_result: Callable[[SendResult], None]) -> None:
+        if not mails:
+            return
+        client = self._client()
+        try:
+            for index, mail in enumerate(mails):
+                if not client.is_connected:
+                    try:
+                        await client.connect()
+                        await smtp_login(client, self.settings, self.tokens)
+                    except (aiosmtplib.SMTPException, OSError, OAuthError) as exc:
+                        if client.is_connected:
+                            client.close()
+                        where = f"SMTP {self.settings.host}:{self.settings.port}"
+                        tls = tls_error_in(exc) if not isinstance(exc, OAuthError) else None
+                        if isinstance(exc, aiosmtplib.SMTPAuthenticationError):
+                            error = f"{where}: login refused for {self.settings.username}: {exc.code} {exc.message}"
+                        elif isinstance(exc, OAuthError):
+                            error = f"{where}: {exc}"
+                        elif tls is not None:
+                            error = f"cannot connect to {where}: TLS failed: {tls_failure(tls)}"
+                        else:
+                            error = f"cannot connect to {where}: {exc}"
+                        for rest in mails[index:]:
+                            on_result(SendResult(rest.id, False, False, error, unreachable=True))
+                        return
+                try:
+                    await client.sendmail(mail.sender, [mail.recipient], mail.raw)
+                except aiosmtplib.SMTPRecipientsRefused as exc:
+                    refusal = exc.recipients[0] if exc.recipients else None
+                    code = refusal.code if refusal else 550
+                    on_result(SendResult(mail.id, False, code >= 500, f"recipient refused: {exc}"))
+                except aiosmtplib.SMTPResponseException as exc:
+                    on_result(SendResult(mail.id, False, exc.code >= 500, f"{exc.code} {exc.message}"))
+                except (aiosmtplib.SMTPException, OSError) as exc:
+                    # The connection is gone: this mail waits for the next attempt.
+                    on_result(SendResult(mail.id, False, False, f"connection lost: {exc}"))
+                    client.close()
+                else:
+                    on_result(SendResult(mail.id, True, False, ""))
+        finally:
+            if client.is_connected:
+                try:
+                    await client.quit()
+                except (aiosmtplib.SMTPException, OSError):
+                    client.close()
+
+
+def retry_at(settings: OutboxSettings, attempts: int, now: datetime) -> datetime | None:
+    """When to try again after `attempts` failures, doubling each time; None to give up."""
+    if attempts >= settings.max_attempts:
+        return None
+    return backoff(settings, attempts, now)
+
+
+def backoff(settings: OutboxSettings, failures: int, now: datetime) -> datetime:
+    """`now` plus the wait after `failures` failures in a row: doubling, up to the longest wait."""
+    delay = min(settings.first_retry_seconds * (2 ** max(failures - 1, 0)), settings.max_retry_seconds)
+    return now + timedelta(seconds=delay)

@@ -1,0 +1,129 @@
+"""Jinja2 templates for every mail a claimant or the director reads, and the values they receive.
+
+Each mail is three templates, `NAME.subject.j2`, `NAME.txt.j2` and `NAME.html.j2`, looked up first
+in the user's own templates directory and then in the shipped defaults, file by file, so a user can
+rewrite one acknowledgement without copying the rest. Undefined variables are errors (a typo in a
+template must not send "Bonjour ," to a claimant) and HTML is autoescaped, since claimant text ends
+up in it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import jinja2
+from babel.dates import format_date, format_datetime
+
+from inboxbot.domain.cases import KIND_LABELS
+
+
+@dataclass(frozen=True)
+class CaseView:
+    """What a template may say about a case."""
+
+    number: str
+    tag: str
+    kind: str
+    kind_label: str
+    subject: str
+    received_at: datetime
+    acknowledge_due: date
+    response_due: date
+    effective_response_due: date
+    extension_reason: str
+
+
+@dataclass(frozen=True)
+class PersonView:
+    email: str
+    name: str
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+def case_view(
+    *,
+    number: str,
+    tag: str,
+    kind: str,
+    subject: str,
+    received_at: datetime,
+    acknowledge_due: date,
+    response_due: date,
+    effective_response_due: date | None = None,
+    extension_reason: str = "",
+) -> CaseView:
+    return CaseView(
+        number=number,
+        tag=tag,
+        kind=kind,
+        kind_label=KIND_LABELS.get(kind, kind),
+        subject=subject,
+        received_at=received_at,
+        acknowledge_due=acknowledge_due,
+        response_due=response_due,
+        effective_response_due=effective_response_due or response_due,
+        extension_reason=extension_reason,
+    )
+
+
+class Renderer:
+    def __init__(self, directories: Sequence[Path], timezone: ZoneInfo, locale: str = "fr_FR") -> None:
+        """`directories` in priority order, highest first (the user's, then the shipped ones)."""
+        self.timezone = timezone
+        self.locale = locale
+        self.env = jinja2.Environment(
+            loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in directories]),
+            undefined=jinja2.StrictUndefined,
+            autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+            keep_trailing_newline=True,
+        )
+        self.env.filters["date_fr"] = self._date
+        self.env.filters["datetime_fr"] = self._datetime
+
+    def _date(self, value: date, style: str = "full") -> str:
+        return format_date(value, format=style, locale=self.locale)
+
+    def _datetime(self, value: datetime) -> str:
+        return format_datetime(value, "d MMMM y 'à' HH:mm", tzinfo=self.timezone, locale=self.locale)
+
+    def mail(self, name: str, **context: Any) -> RenderedMail:
+        subject = self.env.get_template(f"{name}.subject.j2").render(**context)
+        return RenderedMail(
+            # A subject is one line, whatever the template or the claimant's text put in it.
+            subject=" ".join(subject.split()),
+            text=self.env.get_template(f"{name}.txt.j2").render(**context),
+            html=self.env.get_template(f"{name}.html.j2").render(**context),
+        )
+
+    def check(self, names: Sequence[str]) -> None:
+        """Compile every template of `names` now, so a broken one stops start-up, not a send."""
+        for name in names:
+            for part in ("subject", "txt", "html"):
+                self.env.get_template(f"{name}.{part}.j2")
+
+
+MAIL_TEMPLATES = (
+    "acknowledgement",
+    "incident_acknowledgement",
+    "extension_notice",
+    "satisfaction_request",
+    "closure_notice",
+    "command_report",
+    "closed_case_notice",
+    "suspicious_notice",
+    "register_export",
+    "review_reminder",
+    "report_export",
+    "digest",
+)

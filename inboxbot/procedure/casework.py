@@ -1,0 +1,235 @@
+"""Carrying out the director's commands on cases, each leaving a dated entry in the case's history.
+
+The procedure wants every step recorded with its date and author, so an auditor can check it:
+requalification, nature, priority, extensions with their reason, causes, corrective and preventive
+actions, mediation, urgent measures, closure. Each command yields one French line for the report
+mailed back to the director: what was done, or why it was refused. Everything happens inside the
+caller's transaction, together with the mails it queues (the extension notice, the register).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from inboxbot.config import Settings
+from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
+from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
+from inboxbot.domain.mail_commands import Command, Refusal
+from inboxbot.outgoing.letters import Letters
+from inboxbot.outgoing.outbox import MailAttachment
+from inboxbot.store.repository import Unit
+
+PROCEDURE_REVIEW = "procedure_review"
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+FIELD_LABELS = {
+    "nature": "nature",
+    "priority": "priorité",
+    "stakeholder": "partie prenante",
+    "training": "formation concernée",
+}
+
+
+@dataclass(frozen=True)
+class Outcome:
+    line: str
+    message: str  # French, for the director
+    obeyed: bool
+
+
+def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str:
+    """The year's report, with the previous year for comparison and the last procedure review."""
+    from inboxbot.exports.report import annual_report  # babel and the report's code: imported only when asked
+    from inboxbot.store.export import Exchanges, register_details
+
+    # The report reads cases and actions only: never the mails, whatever the size of the register.
+    this_year = list(register_details(unit, Exchanges.NONE, year=year))
+    previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
+    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+
+
+def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
+    """The latest review of the procedure: recorded by #revue, or given in the config."""
+    recorded = unit.runtime().get(PROCEDURE_REVIEW)
+    dates = [d for d in (settings.organisation.procedure_reviewed, recorded and date.fromisoformat(recorded[0])) if d]
+    return max(dates) if dates else None
+
+
+class Refused(Exception):
+    """A command that cannot be carried out; the message is for the director."""
+
+
+class Casework:
+    def __init__(self, settings: Settings, letters: Letters) -> None:
+        self.settings = settings
+        self.letters = letters
+        self.tz = settings.organisation.timezone
+
+    def carry_out(
+        self, unit: Unit, commands: Sequence[Command | Refusal], at: datetime, actor: str, now: datetime
+    ) -> list[Outcome]:
+        """Carry out `commands` written at `at` by `actor`; one outcome per command, in order."""
+        outcomes: list[Outcome] = []
+        for command in commands:
+            if isinstance(command, Refusal):
+                outcomes.append(Outcome(command.line, command.reason, False))
+                continue
+            try:
+                message = self._one(unit, command, at, actor, now)
+            except Refused as refusal:
+                outcomes.append(Outcome(command.line, str(refusal), False))
+            else:
+                outcomes.append(Outcome(command.line, message, True))
+        return outcomes
+
+    def _case(self, unit: Unit, command: Command) -> Case:
+        if command.case_number is None:
+            raise Refused("Précisez le numéro du dossier (dans l'objet ou sur la ligne, par exemple 2026-0001).")
+        ref = unit.case_by_number(command.case_number)
+        if ref is None:
+            raise Refused(f"Aucun dossier ne porte le numéro {command.case_number}.")
+        return unit.case(ref.id)
+
+    def _day(self, value: datetime) -> str:
+        return f"{value.astimezone(self.tz):%d/%m/%Y}"
+
+    def _one(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
+        name = command.name
+        if name == "help":
+            return "Voici la liste des commandes."
+        if name == "register":
+            return self._register(unit, command, now)
+        if name == "report":
+            return self._report(unit, command, now)
+        if name == "review":
+            unit.set_runtime(PROCEDURE_REVIEW, at.astimezone(self.tz).date().isoformat(), at)
+            return f"Revue annuelle de la procédure enregistrée au {self._day(at)}."
+        case = self._case(unit, command)
+        if name == "close":
+            return self._close(unit, case, command, at, actor, now)
+        if name == "dismiss":
+            if case.status == "closed":
+                raise Refused(f"Le dossier {case.number} est déjà clos.")
+            unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
+            unit.add_event(case.id, at, actor, "dismissed", command.value or "")
+            return f"Dossier {case.number} classé sans suite."
+        if name == "reopen":
+            if case.status == "open":
+                raise Refused(f"Le dossier {case.number} est déjà ouvert.")
+            unit.update_case(case.id, status="open", closed_at=None, dismissed=False)
+            unit.add_event(case.id, at, actor, "reopened", "")
+            return f"Dossier {case.number} rouvert."
+        if name == "kind":
+            return self._requalify(unit, case, command.value or "", at, actor)
+        if name in FIELD_LABELS:
+            value = command.value or ""
+            unit.update_case(case.id, **{name: value})
+            unit.add_event(case.id, at, actor, f"set:{name}", value)
+            return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »."
+        if name == "claimant":
+            return self._claimant(unit, case, command.value or "", command.claimant_name or "", at, actor, now)
+        if name == "extend":
+            return self._extend(unit, case, command, at, actor, now)
+        if name in ACTION_KINDS:
+            text = command.value or ""
+            seq = unit.add_action(case.id, name, text, at, owner=command.owner or "", due=command.due)
+            unit.add_event(case.id, at, actor, f"action:{name}", f"{seq}. {text}")
+            details = "".join(
+                [
+                    f", responsable : {command.owner}" if command.owner else "",
+                    f", échéance : {command.due:%d/%m/%Y}" if command.due else "",
+                ]
+            )
+            return f"Dossier {case.number} : {ACTION_LABELS[name]} n° {seq} enregistrée{details}."
+        if name == "action":
+            seq, status = command.action_number or 0, command.status or "todo"
+            action = unit.update_action(case.id, seq, status, command.value or "", at)
+            if action is None:
+                raise Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
+            unit.add_event(case.id, at, actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip())
+            return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+        if name == "note":
+            unit.add_event(case.id, at, actor, "note", command.value or "")
+            return f"Dossier {case.number} : note ajoutée."
+        raise Refused(f"Commande « {name} » non prise en charge.")
+
+    def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+        if case.status == "closed":
+            raise Refused(f"Le dossier {case.number} est déjà clos.")
+        # The response is her last mail to the claimant from her own client; failing that, this one.
+        replied = unit.last_reply_from(case.id, self.settings.director.addresses)
+        responded_at = case.responded_at or replied or at
+        unit.update_case(case.id, status="closed", closed_at=at, responded_at=responded_at)
+        unit.add_event(case.id, at, actor, "closed", command.value or "")
+        if self.settings.closure.notify_claimant:
+            self.letters.to_claimant(unit, unit.case(case.id), "closure_notice", now, note=command.value or "")
+        source = "votre dernier message au réclamant" if replied else "ce message"
+        return f"Dossier {case.number} clos ; réponse datée du {self._day(responded_at)} ({source})."
+
+    def _requalify(self, unit: Unit, case: Case, kind: str, at: datetime, actor: str) -> str:
+        if kind == case.kind:
+            raise Refused(f"Le dossier {case.number} est déjà de type {KIND_LABELS[kind]}.")
+        unit.update_case(case.id, kind=kind)
+        unit.add_event(case.id, at, actor, "requalified", f"{case.kind} → {kind}")
+        return f"Dossier {case.number} requalifié : {KIND_LABELS[case.kind]} → {KIND_LABELS[kind]}."
+
+    def _claimant(self, unit: Unit, case: Case, email: str, name: str, at: datetime, actor: str, now: datetime) -> str:
+        unit.update_case(case.id, claimant=email, claimant_name=name)
+        unit.add_event(case.id, at, actor, "set:claimant", email)
+        message = f"Dossier {case.number} : réclamant {email}."
+        if case.acknowledged_at is None and not unit.queued_purposes(case.id) & {
+            "acknowledgement",
+            "incident_acknowledgement",
+        }:
+            # A claim she passed on is acknowledged once its claimant is known.
+            template = "acknowledgement" if case.kind == "reclamation" else "incident_acknowledgement"
+            self.letters.to_claimant(unit, unit.case(case.id), template, now)
+            message += " Accusé de réception envoyé."
+        return message
+
+    def _extend(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+        if case.status == "closed":
+            raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
+        days, reason = command.days or 0, command.value or ""
+        previous = case.effective_response_due
+        new_due = previous + timedelta(days=days)
+        unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
+        unit.add_event(case.id, at, actor, "extended", f"{previous.isoformat()} → {new_due.isoformat()} : {reason}")
+        informed = self.letters.to_claimant(unit, unit.case(case.id), "extension_notice", now, reason=reason)
+        told = " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
+        return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
+
+    def _register(self, unit: Unit, command: Command, now: datetime) -> str:
+        import io
+
+        from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
+        from inboxbot.store.export import Exchanges, register_details
+
+        details = register_details(unit, Exchanges.COUNT, year=command.year)
+        today = now.astimezone(self.tz).date()
+        out = io.BytesIO()
+        count = write_register_xlsx(details, out, self.tz, self.settings.smtp.from_address, today)
+        content = out.getvalue()
+        name = f"registre-reclamations-{command.year or today.year}.xlsx"
+        self.letters.to_director(
+            unit,
+            "register_export",
+            now,
+            attachments=[MailAttachment(name, XLSX_TYPE, content)],
+            year=command.year,
+            count=count,
+        )
+        return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
+
+    def _report(self, unit: Unit, command: Command, now: datetime) -> str:
+        year = command.year or now.astimezone(self.tz).year
+        content = annual_report_of(unit, self.settings, year, "html").encode("utf-8")
+        self.letters.to_director(
+            unit,
+            "report_export",
+            now,
+            attachments=[MailAttachment(f"rapport-reclamations-{year}.html", "text/html", content)],
+            year=year,
+        )
+        return f"Rapport annuel {year} envoyé en pièce jointe."

@@ -1,0 +1,82 @@
+"""Opening a case, whichever way the claim arrived: by mail, or written down by the director.
+
+One path for every channel, so every case gets the same number series, the same dated history and
+the same acknowledgement rules, whether it came by mail or by phone (the procedure's point 3c).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from inboxbot.config import Settings
+from inboxbot.domain.decide import OpenCase
+from inboxbot.outgoing.letters import Letters
+from inboxbot.store.repository import Unit
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Thread:
+    """The mail an acknowledgement answers, so it threads under it in the claimant's client."""
+
+    in_reply_to: str | None
+    references: Sequence[str]
+
+
+def open_case(
+    unit: Unit,
+    letters: Letters,
+    settings: Settings,
+    decision: OpenCase,
+    actor: str,
+    now: datetime,
+    thread: Thread | None = None,
+    description: str = "",
+    stakeholder: str | None = None,
+    training: str = "",
+) -> tuple[int, str]:
+    """Register the case `decision` describes, queue its acknowledgement; its id and number."""
+    year = decision.received_at.astimezone(settings.organisation.timezone).year
+    number = unit.next_case_number(year)
+    claimant = decision.claimant
+    case = unit.open_case(
+        number=number,
+        kind=decision.kind,
+        channel=decision.channel,
+        claimant=claimant.email if claimant else None,
+        claimant_name=claimant.name if claimant else "",
+        subject=decision.subject,
+        received_at=decision.received_at,
+        acknowledge_due=decision.acknowledge_due,
+        response_due=decision.response_due,
+        nature=decision.nature,
+        priority=decision.priority,
+        rules_hit=decision.rules_hit,
+        now=now,
+        transmitter=decision.transmitter,
+        stakeholder=stakeholder,
+        training=training,
+        description=description,
+    )
+    unit.add_event(case.id, decision.received_at, actor, "received", decision.subject)
+    unit.add_event(case.id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or decision.channel)
+    log.info(
+        "case %s opened (%s) from %s: %s", number, decision.kind, claimant.email if claimant else "?", decision.subject
+    )
+    if decision.acknowledgement is not None and claimant is not None:
+        thread = thread or Thread(in_reply_to=None, references=())  # an oral claim starts a new conversation
+        letters.to_claimant(
+            unit,
+            case,
+            decision.acknowledgement,
+            now,
+            in_reply_to=thread.in_reply_to,
+            references=thread.references,
+        )
+    elif decision.note:
+        unit.add_event(case.id, now, "inboxbot", "not-acknowledged", decision.note)
+    return case.id, number

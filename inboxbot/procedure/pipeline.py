@@ -1,0 +1,735 @@
+"""One cycle of the program: fetch what is new, turn each mail into its outcome, send the outbox.
+
+For each mail: archive the raw bytes (before anything can fail on them), parse, skip it if already
+known, find the case it continues, ask the rules, decide, then write the mail, the case, its
+history, the queued acknowledgement and the folder's progress in one transaction. Sending happens
+after the commit, from the outbox. Any step can be interrupted and re-run without losing or doubling.
+"""
+
+from __future__ import annotations
+
+import logging
+import time as time_module
+from collections import Counter
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time, timedelta
+from typing import TextIO
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from inboxbot.adapters.archive import StoredMail
+from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
+from inboxbot.bootstrap import App
+from inboxbot.domain.conversation import case_tag, find_thread
+from inboxbot.domain.decide import SENT as SENT_ROLE
+from inboxbot.domain.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
+from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
+from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.rules import RuleContext
+from inboxbot.outgoing.letters import Letters
+from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, retry_at
+from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
+from inboxbot.procedure.digest import digest_due, queue_digest
+from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.procedure.sentcopy import save_sent_copies
+from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
+from inboxbot.reading.forward import extract_forwarded
+from inboxbot.reading.parse import ParseError, parse
+from inboxbot.reading.proof import prove_sender
+from inboxbot.reading.quotes import new_text
+from inboxbot.reading.satisfaction import read_feedback
+from inboxbot.reading.webform import read_form
+from inboxbot.store.repository import FolderState, MailRecord, Unit
+
+log = logging.getLogger(__name__)
+
+SUMMARY_CHARS = 500
+OUTBOX_BATCH = 500
+# Mails committed together: enough to make the commit and the archive sync cheap per mail, few
+# enough that the first acknowledgements of a storm leave within a second or so.
+GROUP_MAILS = 50
+GROUP_BYTES = 32 << 20
+UNPROVEN = ("awaiting_proof", "suspicious")
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A mail as understood before deciding: the facts `decide` needs, and its commands."""
+
+    facts: Facts
+    commands: tuple[Command | Refusal, ...]
+    proof: str  # why it is known to be the director's, or ""
+
+
+def _forwarded_author(mail: ParsedMail) -> Address | None:
+    forwarded = extract_forwarded(mail)
+    return forwarded.author if forwarded else None
+
+
+@dataclass
+class CycleReport:
+    fetched: int = 0
+    outcomes: Counter[str] = field(default_factory=Counter)
+    opened: list[str] = field(default_factory=list)
+    sent: int = 0
+    send_failures: int = 0
+
+
+class _MailFailed(Exception):
+    """A mail processed without a savepoint failed inside inboxbot: its group must be done again."""
+
+    def __init__(self, folder: str, uid: int) -> None:
+        super().__init__(f"mail UID {uid} in {folder} failed")
+        self.folder = folder
+        self.uid = uid
+
+
+class Pipeline:
+    def __init__(
+        self,
+        app: App,
+        on_mail: Callable[[FetchedMail, str], None] | None = None,
+        should_stop: Callable[[], bool] = lambda: False,
+        progress: Callable[[str, int, int], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.progress = progress
+        self.digest_tried: date | None = None
+        self.letters = Letters(app.settings, app.renderer)
+        self.casework = Casework(app.settings, self.letters)
+        self.directors = frozenset(app.settings.director.addresses)
+        self.on_mail = on_mail
+        self.should_stop = should_stop
+        # Consecutive sending rounds that found the SMTP server unreachable (the daemon keeps one
+        # Pipeline): how long to wait before the next try.
+        self.smtp_unreachable = 0
+
+    # -- folders ---------------------------------------------------------------------------
+
+    def poll(self, mailbox: Mailbox, report: CycleReport, mailbox_for: Callable[[str], Mailbox] | None = None) -> None:
+        """Read every watched folder; through `mailbox_for(folder)` when each has a connection of its own."""
+        for folder in mailbox.watched_folders():
+            if self.should_stop():
+                return
+            self.sync_folder(mailbox_for(folder.name) if mailbox_for else mailbox, folder, report)
+
+    def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
+        now = self.app.clock()
+        status = mailbox.examine(folder.name)
+        with self.app.store.unit() as unit:
+            state = unit.folder(folder.name)
+            if state is None:
+                state = self._first_meeting(mailbox, folder.name, status.uidvalidity, status.uidnext, now)
+            elif state.uidvalidity != status.uidvalidity:
+                log.warning(
+                    "folder %s: UIDVALIDITY changed from %s to %s; reading it again, known mails are skipped",
+                    folder.name,
+                    state.uidvalidity,
+                    status.uidvalidity,
+                )
+                state = replace(state, uidvalidity=status.uidvalidity, baseline_uid=status.uidnext - 1, last_uid=0)
+            state = replace(state, last_poll_at=now)
+            unit.save_folder(state)
+
+        found = mailbox.uids_above(state.last_uid)
+        if not found:
+            return
+        uids = found
+        old = [uid for uid in uids if uid <= state.baseline_uid]
+        if old:
+            # Mail that was there before inboxbot met the folder (or before a UIDVALIDITY change):
+            # only what arrived after the cutoff, and never what the retention period has purged.
+            retention = now - timedelta(days=366 * self.app.settings.storage.retention_years)
+            cutoff = max(state.cutoff or retention, retention)
+            dates = mailbox.internaldates(old)
+            skipped = {uid for uid in old if dates.get(uid, cutoff) < cutoff}
+            uids = [uid for uid in uids if uid not in skipped]
+        done = 0
+        for group in _groups(mailbox.fetch(folder.name, state.uidvalidity, uids)):
+            processed = self._process_group(group, folder.role, report)
+            for fetched, outcome in processed:
+                done += 1
+                report.fetched += 1
+                report.outcomes[outcome] += 1
+                if self.on_mail is not None:
+                    self.on_mail(fetched, outcome)
+                if self.progress is not None:
+                    self.progress(folder.name, done, len(uids))
+            if len(processed) < len(group):
+                return  # asked to stop: every mail done so far is committed; the rest is read next time
+        with self.app.store.unit() as unit:
+            unit.advance_folder(folder.name, max(found))
+
+    def _first_meeting(self, mailbox: Mailbox, name: str, uidvalidity: int, uidnext: int, now: datetime) -> FolderState:
+        """Record where the folder stood when inboxbot first met it, and how far back to read."""
+        since = self.app.settings.imap.ingest_since
+        baseline = uidnext - 1
+        if since is None:
+            log.info("folder %s: first met; mail already there is left alone, new mail is read", name)
+            # To the second, like INTERNALDATE: a mail arriving in this very second counts as new.
+            cutoff = now.replace(microsecond=0)
+            return FolderState(name, uidvalidity, baseline, baseline, cutoff=cutoff, first_seen_at=now)
+        cutoff = datetime.combine(since, time(0), self.app.settings.organisation.timezone)
+        candidates = [uid for uid in mailbox.uids_since(since) if uid <= baseline]
+        last_uid = (min(candidates) - 1) if candidates else baseline
+        log.info("folder %s: first met; reading %d mail(s) received since %s", name, len(candidates), since)
+        return FolderState(name, uidvalidity, baseline, last_uid, cutoff=cutoff, first_seen_at=now)
+
+    # -- one mail --------------------------------------------------------------------------
+
+    def _process_group(
+        self, group: Sequence[FetchedMail], role: str, report: CycleReport
+    ) -> list[tuple[FetchedMail, str]]:
+        """Process mails in one transaction; what became of each.
+
+        One commit (and one archive sync) per group instead of per mail: in a mail storm the
+        per-mail commit and fsync cost more than everything else together. A crash loses only
+        the group's uncommitted work, which the next cycle reads again from the server.
+
+        The group is first processed without a savepoint per mail (they cost as much as a tenth of
+        processing a mail); if a mail fails inside inboxbot, nothing of that attempt is kept and the
+        group is processed again, each mail in its own savepoint, so that the failing one alone is
+        set aside.
+        """
+        opened = len(report.opened)
+        try:
+            return self._process_together(group, role, report, alone=False)
+        except _MailFailed as failed:
+            del report.opened[opened:]
+            log.warning(
+                "mail UID %s in %s failed: its group of %d mail(s) is processed again, each mail on its own",
+                failed.uid,
+                failed.folder,
+                len(group),
+            )
+            return self._process_together(group, role, report, alone=True)
+
+    def _process_together(
+        self, group: Sequence[FetchedMail], role: str, report: CycleReport, alone: bool
+    ) -> list[tuple[FetchedMail, str]]:
+        processed: list[tuple[FetchedMail, str]] = []
+        with self.app.store.unit() as unit:
+            for fetched in group:
+                if self.should_stop():
+                    break
+                processed.append((fetched, self.process(unit, fetched, role, report, alone=alone)))
+            if processed:
+                unit.advance_folder(group[0].folder, processed[-1][0].uid)
+            # The archived files must be on disk before the commit that says they are archived.
+            self.app.archive.sync()
+        return processed
+
+    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
+        """What became of one mail. `alone`: in a savepoint, so that if it fails inside inboxbot it
+        is set aside and the unit goes on; otherwise such a failure raises `_MailFailed`."""
+        stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
+        try:
+            mail = parse(fetched.raw)
+        except ParseError as exc:
+            return self._set_aside(unit, fetched, stored, str(exc))
+        try:
+            with unit.savepoint() if alone else nullcontext():
+                return self._process_parsed(unit, fetched, stored, mail, role, report)
+        except SQLAlchemyError:
+            raise  # the database is unavailable: stop the cycle, this mail is read again next time
+        except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the daemon
+            if not alone:
+                raise _MailFailed(fetched.folder, fetched.uid) from exc
+            log.exception("mail UID %s in %s could not be processed", fetched.uid, fetched.folder)
+            return self._set_aside(unit, fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
+
+    def _process_parsed(
+        self, unit: Unit, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
+    ) -> str:
+        key = mail.message_id or f"sha256:{stored.sha256}"
+        seen = unit.mail_outcome(key)
+        if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
+            # Another mail reusing a known Message-ID (a broken or hostile sender) is a mail of its
+            # own, not a copy of the first: keyed by its content so it is neither lost nor doubled
+            # (a copy of it delivered again is found among the others that reuse the Message-ID).
+            log.warning("mail UID %s reuses the Message-ID of a different mail: %s", fetched.uid, key)
+            mail = replace(mail, defects=(*mail.defects, "Message-ID already used by a different mail"))
+            reusing = unit.mail_keys_starting(f"{mail.message_id}#")
+            key = next(
+                (k for k in reusing if self._same_mail(unit, k, mail)), f"{mail.message_id}#sha256:{stored.sha256}"
+            )
+            seen = unit.mail_outcome(key)
+        # The director's unproven note is proven when its copy turns up in her Sent folder.
+        if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
+            return "duplicate"
+        reading = self._read(unit, mail, fetched, role)
+        decision = decide(reading.facts, self.app.policy)
+        self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
+        return decision.outcome
+
+    def _same_mail(self, unit: Unit, key: str, mail: ParsedMail) -> bool:
+        """Whether `mail` is the mail already recorded under `key`, or only shares its Message-ID.
+
+        Copies of one mail differ in their trace headers (Received, Delivered-To; the Sent copy
+        of her note and its delivered copy in the inbox; a gateway may even rewrite the Date),
+        so they are compared by what their author wrote. When the first can no longer be read
+        (purged), it is taken as the same.
+        """
+        path = unit.mail_archive_path(key)
+        if path is None:
+            return True
+        try:
+            first = parse(self.app.archive.read(path))
+        except (OSError, ValueError, ParseError):
+            return True
+        return _authored(first) == _authored(mail)
+
+    def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
+        """Everything known about the mail before deciding: threading, rules, proof, commands."""
+        settings = self.app.settings
+        sender = mail.from_.email if mail.from_ else None
+        # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
+        # Every Message-ID in the outbox is made by new_message_id, so its prefix is enough.
+        own = (mail.header(LOOP_HEADER) or "").strip().lower() == settings.smtp.from_address or (
+            mail.message_id is not None and is_inboxbot_message_id(mail.message_id)
+        )
+        automatic = automatic_reason(mail)
+        bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
+        thread = find_thread(mail, unit, self.directors, bounced)
+        from_director = sender in self.directors
+        foreign = None
+        if thread is not None and not thread.sender_participates and automatic is None and role != SENT_ROLE:
+            # Message-IDs can be forged: a stranger naming someone else's case does not join it.
+            foreign, thread = thread.case, None
+        verdict = self.app.rules.evaluate(
+            RuleContext(
+                mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
+            )
+        )
+        recipients = [a.email for a in (*mail.to, *mail.cc)]
+        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
+        commands = parse_commands(mail.text, mail.subject) if from_director and to_self and not own else []
+        proof = ""
+        if from_director and to_self:
+            if role == SENT_ROLE:
+                proof = "its copy is in the director's Sent folder"
+            elif sender is not None:
+                checked = prove_sender(mail, sender, settings.director.authserv_ids)
+                proof = checked.reason if checked.proven else ""
+        acknowledgements_today = 0
+        if sender is not None:
+            tz = settings.organisation.timezone
+            local_midnight = datetime.combine(self.app.clock().astimezone(tz).date(), time(0), tz)
+            acknowledgements_today = unit.acknowledgements_since(sender, local_midnight)
+        closed = thread is not None and thread.case.status != "open"
+        facts = Facts(
+            mail=mail,
+            folder_role=role,
+            received_at=fetched.internaldate,
+            thread=thread,
+            verdict=verdict,
+            own=own,
+            automatic=automatic,
+            from_director=from_director,
+            acknowledgements_today=acknowledgements_today,
+            to_self=to_self,
+            proven=bool(proof),
+            has_commands=bool(commands),
+            forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
+            form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
+            answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
+            foreign_case=foreign,
+            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
+            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
+        )
+        return Reading(facts=facts, commands=tuple(commands), proof=proof)
+
+    def _apply(
+        self,
+        unit: Unit,
+        decision: Decision,
+        reading: Reading,
+        fetched: FetchedMail,
+        stored: StoredMail,
+        key: str,
+        report: CycleReport,
+        already_recorded: bool,
+    ) -> None:
+        now = self.app.clock()
+        facts = reading.facts
+        mail = facts.mail
+        case_id: int | None = None
+        direction = "in"
+        reason = ""
+        outcomes: list[Outcome] = []
+        # The mail's own words without quoted history: costly (a reply parser), so read once.
+        fresh = new_text(mail.text, mail.html) if isinstance(decision, (OpenCase, Attach)) else None
+        if isinstance(decision, OpenCase):
+            case_id, number = self._open_case(unit, decision, mail, fresh or "", now)
+            report.opened.append(number)
+            reason = decision.note
+            if decision.obey:
+                # Commands in the mail that opens a case are about that case.
+                tag = case_tag(self.app.settings.organisation.case_label, number)
+                outcomes = self.casework.carry_out(
+                    unit, parse_commands(mail.text, tag), fetched.internaldate, _who(mail), now
+                )
+        elif isinstance(decision, Attach):
+            case_id, direction, reason = decision.case.id, decision.direction, decision.note
+            unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
+            self._follow_attach(unit, decision, mail, fresh or "", fetched, now)
+            log.info(
+                "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
+            )
+        elif isinstance(decision, Obey):
+            reason = reading.proof
+            outcomes = self.casework.carry_out(unit, reading.commands, fetched.internaldate, _who(mail), now)
+        elif isinstance(decision, AwaitProof):
+            reason = "claims to be the director's: waiting for its copy in Sent or an authentication result"
+            log.info("mail from %s with commands waits for proof that it is the director's", _who(mail))
+        elif isinstance(decision, Ignore):
+            reason = decision.reason
+            log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
+        if outcomes:
+            self._report_commands(unit, outcomes, reading, mail, now)
+        if already_recorded:
+            unit.set_mail_outcome(key, decision.outcome, reason, case_id)
+            return
+        summary = fresh if fresh is not None else mail.text
+        mail_id = unit.record_mail(
+            MailRecord(
+                message_key=key,
+                message_id=mail.message_id,
+                case_id=case_id,
+                direction=direction,
+                folder=fetched.folder,
+                uidvalidity=fetched.uidvalidity,
+                uid=fetched.uid,
+                received_at=fetched.internaldate,
+                header_date=mail.date,
+                from_address=mail.from_.email if mail.from_ else None,
+                from_name=mail.from_.name if mail.from_ else "",
+                to_addresses=", ".join(a.email for a in (*mail.to, *mail.cc)),
+                subject=mail.subject,
+                summary=summary.strip()[:SUMMARY_CHARS],
+                archive_path=str(stored.path),
+                sha256=stored.sha256,
+                size=stored.size,
+                outcome=decision.outcome,
+                reason="; ".join(filter(None, [reason, *mail.defects])),
+                automatic=facts.automatic,
+                rules_hit=facts.verdict.hits,
+            ),
+            now,
+        )
+        if case_id is not None:
+            limit = self.app.settings.storage.max_attachment_bytes
+            for index, attachment in enumerate(mail.attachments, start=1):
+                size = len(attachment.payload)
+                if size > limit:
+                    note = (
+                        f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
+                        "kept only in the archived mail"
+                    )
+                    unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
+                    log.warning("case %s: %s", case_id, note)
+                    continue
+                # Synced with the group's mails, before the commit that records them.
+                path = self.app.archive.store_attachment(
+                    stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
+                )
+                unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
+
+    def _follow_attach(
+        self, unit: Unit, decision: Attach, mail: ParsedMail, fresh: str, fetched: FetchedMail, now: datetime
+    ) -> None:
+        """What a continuing mail sets off besides its place in the log."""
+        case = unit.case(decision.case.id)
+        if decision.purpose == "feedback":
+            feedback = read_feedback(fresh)
+            unit.update_case(
+                case.id,
+                satisfaction_mark=feedback.mark,
+                satisfaction_comment=feedback.comment[:2000],
+                satisfaction_at=fetched.internaldate,
+            )
+            unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
+        elif decision.purpose == "closed_case" and self.app.settings.director.notify:
+            excerpt = fresh.strip()[:SUMMARY_CHARS]
+            self.letters.to_director(unit, "closed_case_notice", now, case=case, sender=_who(mail), excerpt=excerpt)
+
+    def _report_commands(
+        self, unit: Unit, outcomes: Sequence[Outcome], reading: Reading, mail: ParsedMail, now: datetime
+    ) -> None:
+        for outcome in outcomes:
+            log.info("command %r %s: %s", outcome.line, "obeyed" if outcome.obeyed else "refused", outcome.message)
+        asked_help = any(isinstance(c, Command) and c.name == "help" for c in reading.commands)
+        self.letters.to_director(
+            unit,
+            "command_report",
+            now,
+            in_reply_to=mail.message_id,
+            obeyed=[o for o in outcomes if o.obeyed],
+            refused=[o for o in outcomes if not o.obeyed],
+            help=COMMAND_HELP if asked_help else "",
+        )
+
+    def _open_case(
+        self, unit: Unit, decision: OpenCase, mail: ParsedMail, fresh: str, now: datetime
+    ) -> tuple[int, str]:
+        # The acknowledgement threads under the claimant's own mail.
+        references = (*mail.references, *([mail.message_id] if mail.message_id else []))
+        return open_case(
+            unit,
+            self.letters,
+            self.app.settings,
+            decision,
+            _who(mail),
+            now,
+            thread=Thread(in_reply_to=mail.message_id, references=references),
+            description=fresh.strip()[:SUMMARY_CHARS],
+        )
+
+    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
+        log.warning("mail UID %s in %s set aside: %s", fetched.uid, fetched.folder, reason)
+        key = f"sha256:{stored.sha256}"
+        if unit.mail_outcome(key) is None:
+            unit.record_mail(
+                MailRecord(
+                    message_key=key,
+                    message_id=None,
+                    case_id=None,
+                    direction="in",
+                    folder=fetched.folder,
+                    uidvalidity=fetched.uidvalidity,
+                    uid=fetched.uid,
+                    received_at=fetched.internaldate,
+                    header_date=None,
+                    from_address=None,
+                    from_name="",
+                    to_addresses="",
+                    subject="",
+                    summary="",
+                    archive_path=str(stored.path),
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    outcome="set_aside",
+                    reason=reason,
+                    automatic=None,
+                    rules_hit=(),
+                ),
+                self.app.clock(),
+            )
+        return "set_aside"
+
+    # -- bookkeeping -----------------------------------------------------------------------
+
+    def record_cycle(self, report: CycleReport) -> None:
+        """Leave what this cycle did where `inboxbot status`, another process, can read it."""
+        summary = (
+            f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened, "
+            f"{report.sent} sent, {report.send_failures} failed to send"
+        )
+        with self.app.store.unit() as unit:
+            unit.set_runtime("last_cycle", summary, self.app.clock())
+
+    def record_error(self, cause: str) -> None:
+        """Best effort: the database may itself be what is failing."""
+        try:
+            with self.app.store.unit() as unit:
+                unit.set_runtime("last_error", cause[:2000], self.app.clock())
+        except SQLAlchemyError:
+            log.debug("could not record the error in the database", exc_info=True)
+
+    # -- follow-up -------------------------------------------------------------------------
+
+    def follow_up(self, report: CycleReport) -> None:
+        """What time alone sets off: unproven command mails, satisfaction requests."""
+        app = self.app
+        now = app.clock()
+        with app.store.unit() as unit:
+            grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
+            for record in unit.mails_with_outcome("awaiting_proof", received_before=now - grace):
+                unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
+                log.warning(
+                    "mail from %s claiming to be the director's was never proven: suspicious", record.from_address
+                )
+                if app.settings.director.notify:
+                    raw = app.archive.read(record.archive_path)
+                    lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
+                    self.letters.to_director(
+                        unit,
+                        "suspicious_notice",
+                        now,
+                        sender=record.from_address or "",
+                        subject=record.subject,
+                        received_at=record.received_at,
+                        lines=lines,
+                    )
+        self._remind_review(now)
+        feedback = app.settings.feedback
+        if not feedback.enabled:
+            return
+        with app.store.unit() as unit:
+            for case in unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds):
+                self.letters.to_claimant(unit, case, "satisfaction_request", now)
+                unit.update_case(case.id, feedback_requested_at=now)
+                unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
+                log.info("satisfaction request queued for case %s", case.number)
+
+    def send_digest_if_due(self) -> None:
+        """Queue today's digest once its time has come; a failure here never blocks the mail."""
+        app = self.app
+        now = app.clock()
+        today = now.astimezone(app.settings.organisation.timezone).date()
+        if self.digest_tried == today:
+            return  # with when_empty = "skip" nothing is queued, and it would be rebuilt every cycle
+        try:
+            if digest_due(app, now):
+                self.digest_tried = today
+                queue_digest(app, now)
+        except SQLAlchemyError:
+            raise
+        except Exception:  # noqa: BLE001 - one failing job must not stop the others
+            log.exception("the digest could not be built")
+
+    def _remind_review(self, now: datetime) -> None:
+        """The procedure asks for a yearly review: remind her once a month while it is overdue."""
+        app = self.app
+        today = now.astimezone(app.settings.organisation.timezone).date()
+        with app.store.unit() as unit:
+            last = last_procedure_review(unit, app.settings)
+            if last is not None and today - last <= timedelta(days=365):
+                return
+            reminded = unit.runtime().get("review_reminder")
+            if reminded is not None and now - reminded[1] < timedelta(days=30):
+                return
+            self.letters.to_director(unit, "review_reminder", now, last_review=last)
+            unit.set_runtime("review_reminder", "", now)
+            log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
+
+    # -- the outbox ------------------------------------------------------------------------
+
+    def flush_outbox(self, report: CycleReport) -> None:
+        """Send everything due, batch after batch: a mail storm must not wait a cycle per 500 mails."""
+        started = self.app.clock()
+        while self._flush_batch(report) == OUTBOX_BATCH:
+            pass
+        if self.app.settings.imap.save_sent:
+            save_sent_copies(self.app, started)
+
+    def _flush_batch(self, report: CycleReport) -> int:
+        """Send one batch of due mails; how many were accepted (a full batch may mean more wait)."""
+        app = self.app
+        with app.store.unit() as unit:
+            due = unit.due_outgoing(app.clock(), app.settings.smtp.from_address, limit=OUTBOX_BATCH)
+        if not due:
+            return 0
+        attempts = {mail.id: mail.attempts for mail in due}
+        recipients = {mail.id: mail.recipient for mail in due}
+        accepted = 0
+        waiting: list[str] = []  # errors of mails that wait for an unreachable server
+
+        def record(result: SendResult) -> None:
+            nonlocal accepted
+            now = app.clock()
+            if result.accepted:
+                app.store.mark_sent(result.outgoing_id, now)
+                report.sent += 1
+                accepted += 1
+                log.info("mail sent to %s", recipients[result.outgoing_id])
+                return
+            with app.store.unit() as unit:
+                if result.unreachable:
+                    # Not the mail's fault: it waits without using up its attempts, never given up.
+                    later: datetime | None = backoff(app.settings.outbox, self.smtp_unreachable + 1, now)
+                    waiting.append(result.error)
+                elif result.permanent:
+                    later = None
+                else:
+                    later = retry_at(app.settings.outbox, attempts[result.outgoing_id] + 1, now)
+                unit.mark_attempt_failed(result.outgoing_id, result.error, now, later, counted=not result.unreachable)
+            report.send_failures += 1
+            if not result.unreachable:
+                log.warning(
+                    "sending to %s failed%s: %s",
+                    recipients[result.outgoing_id],
+                    "" if later else " for good",
+                    result.error,
+                )
+
+        app.sender().send(due, record)
+        if waiting:
+            # Once per outage, not once per mail and per cycle.
+            if self.smtp_unreachable == 0:
+                log.warning("%d mail(s) wait for the SMTP server: %s", len(waiting), waiting[0])
+            self.smtp_unreachable += 1
+        elif self.smtp_unreachable:
+            log.info("the SMTP server is reachable again")
+            self.smtp_unreachable = 0
+        # Only a batch sent in full says more may be waiting; failures wait for their retry time.
+        return accepted if accepted == len(due) else 0
+
+
+def _groups(
+    mails: Iterable[FetchedMail], count: int = GROUP_MAILS, size: int = GROUP_BYTES
+) -> Iterator[list[FetchedMail]]:
+    """The fetched mails in groups of at most `count` mails or about `size` bytes."""
+    group: list[FetchedMail] = []
+    total = 0
+    for mail in mails:
+        group.append(mail)
+        total += len(mail.raw)
+        if len(group) >= count or total >= size:
+            yield group
+            group, total = [], 0
+    if group:
+        yield group
+
+
+def _authored(mail: ParsedMail) -> tuple[object, ...]:
+    """What the author of a mail wrote, the same in every copy the servers deliver of it."""
+    return (mail.from_.email if mail.from_ else None, mail.subject, mail.text.strip())
+
+
+def _who(mail: ParsedMail) -> str:
+    return mail.from_.email if mail.from_ else "(no sender)"
+
+
+class TerminalProgress:
+    """A progress line for a long first ingest, redrawn in place; only for a person at a terminal."""
+
+    MINIMUM = 50  # below this many mails a cycle is over before a progress line helps
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.started = time_module.monotonic()
+
+    def __call__(self, folder: str, done: int, total: int) -> None:
+        if total < self.MINIMUM:
+            return
+        if done == 1:
+            self.started = time_module.monotonic()
+        rate = done / max(time_module.monotonic() - self.started, 1e-6)
+        end = "\n" if done == total else ""
+        self.stream.write(f"\r{folder}: {done}/{total} mails ({rate:.0f}/s){end}")
+        self.stream.flush()
+
+
+def run_once(
+    app: App,
+    on_mail: Callable[[FetchedMail, str], None] | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> CycleReport:
+    """One full cycle: every watched folder read, every mail processed, the outbox sent."""
+    report = CycleReport()
+    pipeline = Pipeline(app, on_mail, progress=progress)
+    with app.store.instance_lock():
+        try:
+            with app.mailbox() as mailbox:
+                pipeline.poll(mailbox, report)
+            pipeline.follow_up(report)
+            pipeline.send_digest_if_due()
+            pipeline.flush_outbox(report)
+        except Exception as exc:
+            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            raise
+        pipeline.record_cycle(report)
+    return report
