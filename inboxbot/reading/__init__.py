@@ -1,0 +1,1 @@
+"""Reading a mail: bytes and text turned into plain values, with no I/O and no store."""
