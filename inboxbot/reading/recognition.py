@@ -1,0 +1,833 @@
+"""Recognising claims, difficulties and aléas in a mail's own words, for a shared mailbox.
+
+The organisation's complaint address is the director's personal one, so most mail she gets is
+ordinary business, and people almost never title a complaint « Réclamation ». This module reads the
+subject and the mail's new text and says whether a case should be opened, whether the mail should be
+put before her to qualify, or whether it is ordinary mail to leave alone. It is pure: no I/O, no
+clock, no store; the caller says who the sender is and whether the receiving server flagged the mail.
+
+Why weighted phrases and not keywords: one word rarely makes a complaint (« remboursement » is in every
+refund-procedure question), while a few mild signals together do (« toujours pas reçu », « malgré mes
+relances »); thanks and « problème résolu » cancel problem words; negation before a word cancels it
+(« aucun problème », « pas déçue »). The vocabulary, weights and thresholds are data
+(`rules/recognition/vocabulary.toml`), so the organisation can read why a mail was flagged and change
+it, and each Assessment carries the words that counted.
+
+How words are compared: accents and case are folded, then a light, symmetric suffix stripping is
+applied to both the text and the vocabulary (final -s/-x, then up to two final -e), so « déçu »
+matches déçue, déçus, DECUES, and « annulé » matches annulée. A vocabulary word ending in `*` is a
+prefix (« rembours* »). A French lemmatiser (simplemma) was considered and not used: it only knows
+accented spellings (« decue », « annulee » stay unknown), which is how much real mail is typed, and it
+costs 150 ms to load.
+
+Hostile input: a stranger writes the text. The text looked at is capped (`lecture.caracteres`), words
+are found with one character-class pattern (no backtracking), and each token is looked up in hash
+tables; phrases have a bounded length, so a scan is linear in the capped input.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+import tomllib
+import unicodedata
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+try:  # the package is being split into sub-packages; fold moves to inboxbot.domain.text
+    from inboxbot.domain.text import fold
+except ImportError:  # pragma: no cover - whichever layout this checkout has
+    from inboxbot.text import fold
+
+__all__ = [
+    "KINDS",
+    "OUTCOMES",
+    "VOCABULARY_PATH",
+    "Assessment",
+    "Match",
+    "RecognitionError",
+    "Recognizer",
+    "load_recognition",
+    "parse_recognition",
+]
+
+Kind = Literal["reclamation", "alea", "difficulte"]
+Outcome = Literal["open", "candidate", "leave"]
+KINDS: tuple[Kind, ...] = ("reclamation", "alea", "difficulte")
+OUTCOMES: tuple[Outcome, ...] = ("open", "candidate", "leave")
+INCIDENT_KINDS: frozenset[str] = frozenset({"alea", "difficulte"})
+
+VOCABULARY_PATH = Path("recognition") / "vocabulary.toml"
+"""Where the vocabulary lives inside a rules directory.
+
+In a sub-directory, not beside the rule files: `load_rules` reads every `rules/*.toml` as `[[rule]]`
+tables and would reject this file.
+"""
+
+SUBJECT_CHARS = 1000  # a subject longer than this is hostile or broken; the start says enough
+MAX_WORD = 40  # longer "words" are data (base64, URLs): they never match a vocabulary word
+MAX_PHRASE_WORDS = 8
+MAX_GAP = 10
+EXCERPT_BEFORE = 80
+EXCERPT_AFTER = 140
+FOUND_CHARS = 60  # the longest "words found" shown to the director
+MAX_REASONS = 8
+_CACHE_LIMIT = 50_000  # distinct words remembered between mails; cleared past this
+
+_WORD = re.compile(r"[^\W_]+")  # one character class: linear, no backtracking
+_SENTENCE_END = ".!?;"
+
+
+# --- folding words --------------------------------------------------------------------------------
+
+
+def _build_fold_table() -> dict[int, str]:
+    """A str.translate table doing `fold` for the Latin letters French and English mail uses.
+
+    `fold` decomposes and filters character by character in Python; a table runs in C. It is built
+    from `fold` itself so both agree, plus the ligatures NFKD leaves alone (œ, æ), which people type
+    both ways (« vœux », « voeux »).
+    """
+    table: dict[int, str] = {}
+    for code in (*range(0x80, 0x250), *range(0x1E00, 0x1F00), *range(0xFB00, 0xFB07)):
+        char = chr(code)
+        folded = fold(char)
+        if folded != char:
+            table[code] = folded
+    for char, folded in {"œ": "oe", "Œ": "oe", "æ": "ae", "Æ": "ae"}.items():
+        table[ord(char)] = folded
+    return table
+
+
+_FOLD_TABLE = _build_fold_table()
+
+
+def _fold_text(text: str) -> str:
+    """Accents removed and case folded, in C; other scripts are only case-folded."""
+    return text.translate(_FOLD_TABLE).lower()
+
+
+def _stem(word: str) -> str:
+    """A folded word without its plural and feminine endings: déçues, decue, déçus -> decu.
+
+    Applied alike to the mail and to the vocabulary, so it need not be linguistically right, only
+    consistent: it merges the agreement forms people write, with or without accents.
+    """
+    if len(word) >= 5 and word[-1] in "sx":
+        word = word[:-1]
+    for _ in range(2):
+        if len(word) >= 5 and word[-1] == "e":
+            word = word[:-1]
+    return word
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+class RecognitionError(Exception):
+    """A vocabulary file that cannot be used as written.
+
+    Like the rules' errors: `path` is the file, `key` the dotted key inside it
+    (`groupe[3].expressions[12]`) or None when the fault is the file's (unreadable, not TOML),
+    `reason` the bare explanation. A typo must stop the program, not silently stop recognising.
+    """
+
+    def __init__(self, path: Path, key: str | None, reason: str) -> None:
+        self.path = path
+        self.key = key
+        self.reason = reason
+        where = f"{path}: {key}" if key else str(path)
+        super().__init__(f"{where}: {reason}")
+
+
+class _Invalid(Exception):
+    """A fault found while reading one file's contents; the loader adds the file name."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(reason)
+        self.key = key
+        self.reason = reason
+
+
+# --- the compiled vocabulary ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Element:
+    """One word of a phrase: a stemmed word, or a folded prefix; `gap` words may come before it."""
+
+    word: str
+    prefix: bool
+    gap: int
+
+    def matches(self, raw: str, stem: str) -> bool:
+        return raw.startswith(self.word) if self.prefix else stem == self.word
+
+
+@dataclass(frozen=True)
+class Group:
+    """A set of phrases sharing a weight and a meaning (see the vocabulary file's header)."""
+
+    name: str
+    description: str
+    kind: Kind | None
+    weight: float
+    negatable: bool
+    where: Literal["subject", "text", "both"]
+    cap: float | None
+
+
+@dataclass(frozen=True, eq=False)
+class _Phrase:
+    text: str  # as written in the vocabulary file
+    elements: tuple[_Element, ...]
+    group: Group
+    index: int  # position in the vocabulary: a stable order for ties
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Thresholds and scan limits (`[seuils]` and `[lecture]`)."""
+
+    open_threshold: float = 8.0
+    candidate_threshold: float = 3.0
+    subject_factor: float = 1.5
+    reporter_factor: float = 2.0
+    max_chars: int = 20_000
+    negation_window: int = 3
+    gap: int = 3
+
+
+# --- results --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Match:
+    """One vocabulary phrase found in the mail, and what it counted for."""
+
+    phrase: str  # as written in the vocabulary
+    found: str  # as written in the mail (shortened when long)
+    group: str
+    kind: Kind | None
+    weight: float  # contribution before the group's cap: weight x subject and reporter factors
+    where: Literal["subject", "text"]
+
+
+@dataclass(frozen=True)
+class Assessment:
+    """What the recogniser says about one mail.
+
+    `outcome`: "open" (sure: open a case, acknowledge), "candidate" (put before the director « à
+    qualifier »), "leave" (ordinary mail). `kind` is a guess even for "leave". `reasons` are the words
+    of the mail that counted for it, strongest first, as the mail wrote them (for the digest line);
+    `excerpt` is a short passage around the strongest one; `notes` explain in French what else
+    decided (a tag, a spam flag). `matches` is everything found, for `mails list` and debugging.
+    """
+
+    outcome: Outcome
+    kind: Kind
+    score: float
+    reasons: tuple[str, ...]
+    excerpt: str
+    notes: tuple[str, ...] = ()
+    tag: str | None = None
+    matches: tuple[Match, ...] = field(default=(), repr=False)
+
+    def summary(self) -> str:
+        """One French line for the digest: the words found, then the excerpt."""
+        parts: list[str] = []
+        if self.reasons:
+            parts.append("mots relevés : " + ", ".join(f"« {reason} »" for reason in self.reasons))
+        parts.extend(self.notes)
+        if self.excerpt:
+            parts.append(f"extrait : « {self.excerpt} »")
+        return " ; ".join(parts)
+
+
+# --- scanning -------------------------------------------------------------------------------------
+
+
+@dataclass
+class _Tokens:
+    """One field of the mail as words: folded, stemmed, with spans in `source`."""
+
+    source: str  # the NFC text the spans point into
+    folded: str | None  # `source` folded, when folding kept every offset; else None
+    raws: list[str]
+    stems: list[str]
+    starts: list[int]
+    ends: list[int]
+
+    def gap_has_sentence_end(self, left: int, right: int) -> bool:
+        """Whether punctuation or a blank line ends a sentence between word `left` and word `right`."""
+        for k in range(left, right):
+            gap = self.source[self.ends[k] : self.starts[k + 1]]
+            if any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2:
+                return True
+        return False
+
+    def show(self, first: int, last: int) -> str:
+        """Words `first`..`last` as the mail wrote them, shortened for the director's eyes."""
+        found = " ".join(self.source[self.starts[first] : self.ends[last]].split())
+        if len(found) > FOUND_CHARS:
+            found = found[: FOUND_CHARS - 1] + "…"
+        return found
+
+
+@dataclass(frozen=True)
+class _Hit:
+    phrase: _Phrase
+    first: int
+    last: int
+    negated: bool
+
+
+class Recognizer:
+    """A compiled vocabulary; `assess` reads one mail. Build it with `load_recognition`."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        groups: Sequence[Group],
+        phrases: Sequence[_Phrase],
+        negators: frozenset[str],
+        tags: Mapping[str, Kind],
+        path: Path | None = None,
+    ) -> None:
+        self.settings = settings
+        self.groups: tuple[Group, ...] = tuple(groups)
+        self.path = path
+        self._phrases = tuple(phrases)
+        self._negators = negators
+        self._tags = dict(tags)
+        self._by_stem: dict[str, list[_Phrase]] = {}
+        self._by_head: dict[str, list[_Phrase]] = {}
+        for phrase in self._phrases:
+            first = phrase.elements[0]
+            index = self._by_head if first.prefix else self._by_stem
+            key = first.word[:3] if first.prefix else first.word
+            index.setdefault(key, []).append(phrase)
+        self._span_limit = max(
+            (len(p.elements) + sum(e.gap for e in p.elements) for p in self._phrases),
+            default=1,
+        )
+        # Per distinct folded word: its stem and the phrases that may start on it. Mail repeats the
+        # same few thousand words; remembering them makes the scan one dict lookup per word.
+        self._word_cache: dict[str, tuple[str, tuple[_Phrase, ...]]] = {}
+
+    def __repr__(self) -> str:
+        return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
+
+    # -- public --
+
+    def assess(self, subject: str, text: str, *, sender_is_reporter: bool, spam: bool) -> Assessment:
+        """Decide whether a mail is a claim or an incident, and say why.
+
+        `text` is the mail's own new text (quotes and signature removed by the caller).
+        `sender_is_reporter`: the sender is a known trainer or partner, whose incident words count
+        `facteur_signaleur` times. `spam`: the receiving server flagged the mail (spam, DMARC fail);
+        such a mail is never "open", at most "candidate".
+        """
+        settings = self.settings
+        subject_tokens = self._tokenize(subject[:SUBJECT_CHARS])
+        text_tokens = self._tokenize(text[: settings.max_chars])
+        tag_kind, tag = self._subject_tag(subject[:SUBJECT_CHARS])
+
+        matches: list[Match] = []
+        best: dict[_Phrase, Match] = {}
+        first_text_hit: dict[_Phrase, _Hit] = {}
+        for where, tokens in (("subject", subject_tokens), ("text", text_tokens)):
+            for hit in self._hits(tokens, where):
+                if hit.negated:
+                    continue
+                group = hit.phrase.group
+                weight = group.weight
+                if where == "subject":
+                    weight *= settings.subject_factor
+                if sender_is_reporter and group.kind in INCIDENT_KINDS:
+                    weight *= settings.reporter_factor
+                match = Match(
+                    phrase=hit.phrase.text,
+                    found=tokens.show(hit.first, hit.last),
+                    group=group.name,
+                    kind=group.kind,
+                    weight=weight,
+                    where="subject" if where == "subject" else "text",
+                )
+                matches.append(match)
+                previous = best.get(hit.phrase)
+                if previous is None or abs(weight) > abs(previous.weight):
+                    best[hit.phrase] = match
+                if where == "text":
+                    first_text_hit.setdefault(hit.phrase, hit)
+
+        score, by_kind = self._score(best, sender_is_reporter)
+        kind = self._kind(by_kind, sender_is_reporter)
+        notes: list[str] = []
+        outcome: Outcome
+        if tag_kind is not None:
+            kind = tag_kind
+            outcome = "open"
+            notes.append(f"étiquette {tag} dans l'objet")
+        elif score >= settings.open_threshold:
+            outcome = "open"
+        elif score >= settings.candidate_threshold:
+            outcome = "candidate"
+        else:
+            outcome = "leave"
+        if spam and outcome == "open":
+            outcome = "candidate"
+            notes.append("message signalé comme indésirable par le serveur : jamais ouvert automatiquement")
+
+        positive = sorted(
+            (match for match in best.values() if match.weight > 0),
+            key=lambda match: -match.weight,
+        )
+        reasons: list[str] = []
+        for match in positive:
+            if match.found not in reasons:
+                reasons.append(match.found)
+            if len(reasons) == MAX_REASONS:
+                break
+        if tag is not None:
+            reasons.insert(0, tag)
+        excerpt = self._excerpt(text_tokens, positive, first_text_hit)
+        return Assessment(
+            outcome=outcome,
+            kind=kind,
+            score=round(score, 2),
+            reasons=tuple(reasons),
+            excerpt=excerpt,
+            notes=tuple(notes),
+            tag=tag,
+            matches=tuple(matches),
+        )
+
+    # -- reading --
+
+    def _tokenize(self, text: str) -> _Tokens:
+        if not text.isascii() and not unicodedata.is_normalized("NFC", text):
+            text = unicodedata.normalize("NFC", text)  # mail from some clients arrives decomposed
+        folded = _fold_text(text)
+        raws: list[str] = []
+        starts: list[int] = []
+        ends: list[int] = []
+        if len(folded) == len(text):
+            # The usual case: precomposed accents fold one character to one, so spans in the folded
+            # text are spans in the mail.
+            for found in _WORD.finditer(folded):
+                raws.append(found.group())
+                starts.append(found.start())
+                ends.append(found.end())
+            kept: str | None = folded
+        else:
+            for found in _WORD.finditer(text):
+                raws.append(_fold_text(found.group()))
+                starts.append(found.start())
+                ends.append(found.end())
+            kept = None
+        stems = [self._word(raw)[0] for raw in raws]
+        return _Tokens(text, kept, raws, stems, starts, ends)
+
+    def _word(self, raw: str) -> tuple[str, tuple[_Phrase, ...]]:
+        """The stem of a folded word and the phrases that may start on it, remembered."""
+        known = self._word_cache.get(raw)
+        if known is not None:
+            return known
+        if len(raw) > MAX_WORD:
+            result: tuple[str, tuple[_Phrase, ...]] = ("", ())
+        else:
+            stem = _stem(raw)
+            starting = list(self._by_stem.get(stem, ()))
+            starting.extend(p for p in self._by_head.get(raw[:3], ()) if raw.startswith(p.elements[0].word))
+            result = (stem, tuple(starting))
+        if len(self._word_cache) >= _CACHE_LIMIT:
+            self._word_cache.clear()
+        self._word_cache[raw] = result
+        return result
+
+    def _hits(self, tokens: _Tokens, where: str) -> list[_Hit]:
+        """Every phrase occurrence in one field, less those inside a longer one found at that place."""
+        raws, stems = tokens.raws, tokens.stems
+        count = len(raws)
+        gap_limit = self.settings.gap
+        found: list[_Hit] = []
+        seen: dict[_Phrase, int] = {}
+        for i in range(count):
+            starting = self._word(raws[i])[1]
+            if not starting:
+                continue
+            for phrase in starting:
+                group = phrase.group
+                if group.where != "both" and group.where != where:
+                    continue
+                if seen.get(phrase, 0) >= 3:  # a phrase counts once; a few places are enough to choose from
+                    continue
+                last = self._match_rest(phrase, tokens, i, count, gap_limit)
+                if last < 0:
+                    continue
+                seen[phrase] = seen.get(phrase, 0) + 1
+                found.append(_Hit(phrase, i, last, group.negatable and self._negated(tokens, i)))
+        # Longest first: "toujours pas reçu" wins over the "pas reçu" inside it, "pas satisfait" over
+        # "satisfait", "fausse alerte" over "fausse". Spans are bounded by the longest phrase, so the
+        # containment check looks back a bounded distance.
+        found.sort(key=lambda hit: (hit.first - hit.last, -abs(hit.phrase.group.weight), hit.phrase.index))
+        widest_end: dict[int, int] = {}
+        kept: list[_Hit] = []
+        for hit in found:
+            contained = any(
+                widest_end.get(start, -1) >= hit.last
+                for start in range(max(0, hit.first - self._span_limit), hit.first + 1)
+            )
+            if contained:
+                continue
+            kept.append(hit)
+            if widest_end.get(hit.first, -1) < hit.last:
+                widest_end[hit.first] = hit.last
+        return kept
+
+    @staticmethod
+    def _match_rest(phrase: _Phrase, tokens: _Tokens, first: int, count: int, gap_limit: int) -> int:
+        """The index of the phrase's last word when it matches from word `first`, else -1."""
+        position = first
+        for element in phrase.elements[1:]:
+            allowed = min(element.gap, gap_limit)
+            for candidate in range(position + 1, min(count, position + 2 + allowed)):
+                if element.matches(tokens.raws[candidate], tokens.stems[candidate]):
+                    position = candidate
+                    break
+            else:
+                return -1
+        if position > first and tokens.gap_has_sentence_end(first, position):
+            return -1
+        return position
+
+    def _negated(self, tokens: _Tokens, first: int) -> bool:
+        """Whether a negation word comes shortly before word `first`, in the same sentence."""
+        window = self.settings.negation_window
+        for k in range(first - 1, max(-1, first - window - 1), -1):
+            if tokens.gap_has_sentence_end(k, k + 1):
+                return False
+            if tokens.stems[k] in self._negators:
+                return True
+        return False
+
+    def _subject_tag(self, subject: str) -> tuple[Kind | None, str | None]:
+        """The first incident tag in the subject ("[ALÉAS]"), as its kind and as written."""
+        position = 0
+        while True:
+            opening = subject.find("[", position)
+            if opening < 0:
+                return None, None
+            closing = subject.find("]", opening + 1)
+            if closing < 0:
+                return None, None
+            inner = subject[opening + 1 : closing]
+            if "[" not in inner:
+                kind = self._tags.get("".join(_fold_text(inner).split()))
+                if kind is not None:
+                    return kind, subject[opening : closing + 1]
+            position = opening + 1
+
+    # -- deciding --
+
+    def _score(self, best: Mapping[_Phrase, Match], reporter: bool) -> tuple[float, dict[str, float]]:
+        """The total, and the positive part per kind; each group's sum is held within its cap."""
+        per_group: dict[Group, float] = {}
+        for phrase, match in best.items():
+            group = phrase.group
+            per_group[group] = per_group.get(group, 0.0) + match.weight
+        total = 0.0
+        by_kind = {"reclamation": 0.0, "alea": 0.0, "difficulte": 0.0}
+        for group, value in per_group.items():
+            if group.cap is not None:
+                cap = group.cap
+                if reporter and group.kind in INCIDENT_KINDS:
+                    cap *= self.settings.reporter_factor
+                value = max(-cap, min(cap, value))
+            total += value
+            if group.kind is not None and value > 0:
+                by_kind[group.kind] += value
+        return total, by_kind
+
+    @staticmethod
+    def _kind(by_kind: Mapping[str, float], reporter: bool) -> Kind:
+        """The likely kind: incidents from known reporters, claims from everybody else.
+
+        A learner who writes that the projector failed and the trainer never came is making a claim;
+        the same words from the trainer are an aléa. The director can requalify either way.
+        """
+        claim = by_kind["reclamation"]
+        alea, difficulty = by_kind["alea"], by_kind["difficulte"]
+        incident = alea + difficulty
+        if incident > 0 and (incident >= claim if reporter else incident > 2 * claim):
+            return "alea" if alea >= difficulty else "difficulte"
+        return "reclamation"
+
+    @staticmethod
+    def _excerpt(tokens: _Tokens, positive: Sequence[Match], hits: Mapping[_Phrase, _Hit]) -> str:
+        """A short passage of the text around the strongest text match (else the text's start)."""
+        source = tokens.source
+        anchor: _Hit | None = None
+        for match in positive:
+            if match.where == "text":
+                anchor = next((hit for phrase, hit in hits.items() if phrase.text == match.phrase), None)
+                if anchor is not None:
+                    break
+        if anchor is None:
+            start, end = 0, min(len(source), EXCERPT_BEFORE + EXCERPT_AFTER)
+        else:
+            start = max(0, tokens.starts[anchor.first] - EXCERPT_BEFORE)
+            end = min(len(source), tokens.ends[anchor.last] + EXCERPT_AFTER)
+        excerpt = " ".join(source[start:end].split())
+        if start > 0:
+            excerpt = "…" + excerpt
+        if end < len(source):
+            excerpt += "…"
+        return excerpt
+
+
+# --- loading --------------------------------------------------------------------------------------
+
+
+def _type_name(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return "a date or time"
+
+
+def _check_keys(table: Mapping[str, object], allowed: Sequence[str], key: str) -> None:
+    for name in table:
+        if name not in allowed:
+            close = difflib.get_close_matches(name, allowed, n=1)
+            hint = f"did you mean {close[0]!r}? " if close else ""
+            where = f"{key}.{name}" if key else name
+            raise _Invalid(where, f"unknown key ({hint}expected one of {', '.join(allowed)})")
+
+
+def _table(document: Mapping[str, object], name: str) -> Mapping[str, object]:
+    value = document.get(name, {})
+    if not isinstance(value, dict):
+        raise _Invalid(name, f"expected a table, got {_type_name(value)}")
+    return value
+
+
+def _number(table: Mapping[str, object], name: str, key: str, default: float, *, low: float) -> float:
+    value = table.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise _Invalid(f"{key}.{name}", f"expected a number, got {_type_name(value)}")
+    if value < low:
+        raise _Invalid(f"{key}.{name}", f"expected a number of at least {low:g}, got {value:g}")
+    return float(value)
+
+
+def _integer(table: Mapping[str, object], name: str, key: str, default: int, *, low: int, high: int) -> int:
+    value = table.get(name, default)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise _Invalid(f"{key}.{name}", f"expected a whole number, got {_type_name(value)}")
+    if not low <= value <= high:
+        raise _Invalid(f"{key}.{name}", f"expected a whole number from {low} to {high}, got {value}")
+    return value
+
+
+def _string_list(value: object, key: str) -> list[str]:
+    if not isinstance(value, list):
+        raise _Invalid(key, f"expected an array of strings, got {_type_name(value)}")
+    for index, item in enumerate(value):
+        if not isinstance(item, str):
+            raise _Invalid(f"{key}[{index}]", f"expected a string, got {_type_name(item)}")
+    return value
+
+
+def _settings(document: Mapping[str, object]) -> Settings:
+    thresholds = _table(document, "seuils")
+    _check_keys(thresholds, ("ouvrir", "proposer", "facteur_objet", "facteur_signaleur"), "seuils")
+    reading = _table(document, "lecture")
+    _check_keys(reading, ("caracteres", "fenetre_negation", "ecart"), "lecture")
+    defaults = Settings()
+    open_threshold = _number(thresholds, "ouvrir", "seuils", defaults.open_threshold, low=0.1)
+    candidate = _number(thresholds, "proposer", "seuils", defaults.candidate_threshold, low=0.1)
+    if candidate > open_threshold:
+        raise _Invalid("seuils.proposer", f"must not exceed seuils.ouvrir ({open_threshold:g}), got {candidate:g}")
+    return Settings(
+        open_threshold=open_threshold,
+        candidate_threshold=candidate,
+        subject_factor=_number(thresholds, "facteur_objet", "seuils", defaults.subject_factor, low=0),
+        reporter_factor=_number(thresholds, "facteur_signaleur", "seuils", defaults.reporter_factor, low=0),
+        max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
+        negation_window=_integer(
+            reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP
+        ),
+        gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
+    )
+
+
+def _words(text: str) -> list[str]:
+    return [_fold_text(word) for word in _WORD.findall(unicodedata.normalize("NFC", text))]
+
+
+def _compile_phrase(text: str, key: str, gap: int) -> tuple[_Element, ...]:
+    """A phrase as written in the file (« toujours pas .. reçu », « rembours* ») as elements."""
+    elements: list[_Element] = []
+    pending_gap = 0
+    pieces = text.split()
+    if not pieces:
+        raise _Invalid(key, "empty phrase")
+    for number, piece in enumerate(pieces):
+        if piece == "..":
+            if not elements or number == len(pieces) - 1 or pending_gap:
+                raise _Invalid(key, f"'..' must stand between two words, in {text!r}")
+            pending_gap = gap
+            continue
+        prefix = piece.endswith("*")
+        body = piece[:-1] if prefix else piece
+        if "*" in body:
+            raise _Invalid(key, f"'*' may only end a word, in {text!r}")
+        words = _words(body)
+        if not words:
+            raise _Invalid(key, f"{piece!r} holds no letter or digit, in {text!r}")
+        for position, word in enumerate(words):
+            is_prefix = prefix and position == len(words) - 1
+            if is_prefix and len(word) < 3:
+                raise _Invalid(key, f"a prefix needs at least 3 letters before '*', in {text!r}")
+            elements.append(_Element(word if is_prefix else _stem(word), is_prefix, pending_gap))
+            pending_gap = 0
+    if len(elements) > MAX_PHRASE_WORDS:
+        raise _Invalid(key, f"at most {MAX_PHRASE_WORDS} words in a phrase, got {len(elements)} in {text!r}")
+    return tuple(elements)
+
+
+GROUP_KEYS = ("nom", "description", "type", "poids", "negation", "ou", "plafond", "expressions")
+WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
+
+
+def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, list[_Phrase]]:
+    if not isinstance(table, dict):
+        raise _Invalid(key, f"expected a table, got {_type_name(table)}")
+    _check_keys(table, GROUP_KEYS, key)
+    for required in ("nom", "poids", "expressions"):
+        if required not in table:
+            raise _Invalid(f"{key}.{required}", "required key is missing")
+    name = table["nom"]
+    if not isinstance(name, str) or not name.strip():
+        raise _Invalid(f"{key}.nom", f"expected a non-empty string, got {_type_name(name)}")
+    description = table.get("description", "")
+    if not isinstance(description, str):
+        raise _Invalid(f"{key}.description", f"expected a string, got {_type_name(description)}")
+    kind_value = table.get("type")
+    kind: Kind | None = None
+    if kind_value is not None:
+        folded = _fold_text(kind_value).strip() if isinstance(kind_value, str) else None
+        if folded not in KINDS:
+            raise _Invalid(f"{key}.type", f"expected one of {', '.join(KINDS)}, got {kind_value!r}")
+        kind = KINDS[KINDS.index(folded)]  # type: ignore[arg-type]
+    weight = table["poids"]
+    if isinstance(weight, bool) or not isinstance(weight, (int, float)):
+        raise _Invalid(f"{key}.poids", f"expected a number, got {_type_name(weight)}")
+    negatable = table.get("negation", True)
+    if not isinstance(negatable, bool):
+        raise _Invalid(f"{key}.negation", f"expected true or false, got {_type_name(negatable)}")
+    where_value = table.get("ou", "tout")
+    if where_value not in WHERE:
+        raise _Invalid(f"{key}.ou", f"expected one of {', '.join(WHERE)}, got {where_value!r}")
+    cap: float | None = None
+    if "plafond" in table:
+        cap = _number(table, "plafond", key, 0.0, low=0.0)
+    phrases_value = _string_list(table["expressions"], f"{key}.expressions")
+    if not phrases_value:
+        raise _Invalid(f"{key}.expressions", "empty array: a group needs at least one phrase")
+    group = Group(
+        name=name.strip(),
+        description=description,
+        kind=kind,
+        weight=float(weight),
+        negatable=negatable,
+        where=WHERE[where_value],  # type: ignore[arg-type]
+        cap=cap,
+    )
+    phrases = [
+        _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
+        for number, text in enumerate(phrases_value)
+    ]
+    return group, phrases
+
+
+def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
+    """Compile a vocabulary already read from TOML; `path` names it in errors."""
+    try:
+        _check_keys(document, ("seuils", "lecture", "negation", "etiquettes", "groupe"), "")
+        settings = _settings(document)
+        negation = _table(document, "negation")
+        _check_keys(negation, ("mots",), "negation")
+        negators: set[str] = set()
+        for number, word in enumerate(_string_list(negation.get("mots", []), "negation.mots")):
+            words = _words(word)
+            if len(words) != 1:
+                raise _Invalid(f"negation.mots[{number}]", f"expected one word, got {word!r}")
+            negators.add(_stem(words[0]))
+        tags: dict[str, Kind] = {}
+        tag_table = _table(document, "etiquettes")
+        _check_keys(tag_table, KINDS, "etiquettes")
+        for kind_name, values in tag_table.items():
+            kind = KINDS[KINDS.index(kind_name)]  # type: ignore[arg-type]
+            for number, tag in enumerate(_string_list(values, f"etiquettes.{kind_name}")):
+                canonical = "".join(_fold_text(tag).split())
+                if not canonical or "[" in canonical or "]" in canonical:
+                    raise _Invalid(f"etiquettes.{kind_name}[{number}]", f"expected a tag's word, got {tag!r}")
+                tags[canonical] = kind
+        tables = document.get("groupe", [])
+        if not isinstance(tables, list) or not tables:
+            raise _Invalid("groupe", "expected at least one [[groupe]] table")
+        groups: list[Group] = []
+        phrases: list[_Phrase] = []
+        names: dict[str, int] = {}
+        for number, table in enumerate(tables):
+            group, group_phrases = _group(table, f"groupe[{number}]", settings.gap, len(phrases))
+            if group.name in names:
+                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} (groupe[{names[group.name]}])")
+            names[group.name] = number
+            groups.append(group)
+            phrases.extend(group_phrases)
+    except _Invalid as fault:
+        raise RecognitionError(path, fault.key, fault.reason) from None
+    return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)
+
+
+def load_recognition(source: Path | Sequence[Path]) -> Recognizer:
+    """Load the vocabulary from a file, or from rules directories given lowest priority first.
+
+    With directories, the last one holding `recognition/vocabulary.toml` wins, so a user's copy
+    replaces the shipped one whole (as a user's rule file replaces the shipped file of that name).
+    None holding it is an error: a shared mailbox without recognition would silently miss claims.
+    """
+    if isinstance(source, (str, Path)) and not Path(source).is_dir():
+        path = Path(source)
+    else:
+        directories = [Path(source)] if isinstance(source, (str, Path)) else [Path(d) for d in source]
+        found = [d / VOCABULARY_PATH for d in directories if (d / VOCABULARY_PATH).exists()]
+        if not found:
+            where = ", ".join(str(d) for d in directories) or "(no directory)"
+            raise RecognitionError(Path(where), None, f"no {VOCABULARY_PATH} in the rules directories")
+        path = found[-1]
+    try:
+        with path.open("rb") as stream:
+            document = tomllib.load(stream)
+    except tomllib.TOMLDecodeError as error:
+        raise RecognitionError(path, None, f"invalid TOML: {error}") from None
+    except UnicodeDecodeError:
+        raise RecognitionError(path, None, "invalid TOML: the file is not UTF-8 text") from None
+    except OSError as error:
+        raise RecognitionError(path, None, f"cannot read the file: {error.strerror or error}") from None
+    return parse_recognition(document, path)
