@@ -19,6 +19,7 @@ from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
 from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
+from inboxbot.reading.recognition import Recognizer, load_recognition
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
@@ -47,6 +48,8 @@ class App:
     renderer: Renderer
     policy: Policy
     clock: Clock
+    # Shared mode reads every human mail no rule settled with it; None: only the rules decide.
+    recognizer: Recognizer | None = None
 
     # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
     # only: `digest --print`, `report` and the exports start faster without them.
@@ -69,6 +72,14 @@ def load_rule_set(settings: Settings) -> RuleSet:
     if settings.rules_dir is not None:
         dirs.append(settings.rules_dir)
     return load_rules(dirs)
+
+
+def load_recognizer(settings: Settings) -> Recognizer:
+    """The vocabulary that reads claims and incidents in mail: the shipped one, or the user's copy of it."""
+    dirs = [shipped("rules")]
+    if settings.rules_dir is not None:
+        dirs.append(settings.rules_dir)
+    return load_recognition(dirs)
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
@@ -94,6 +105,8 @@ def build(
     (`digest --print`): compiling all of them first was a tenth of its start-up.
     """
     rules = load_rule_set(settings)
+    # Only a shared mailbox reads mail for claims; a dedicated one takes every human mail as one.
+    recognizer = load_recognizer(settings) if settings.imap.mode == "shared" else None
     renderer = build_renderer(settings, check=check_templates)
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
@@ -119,4 +132,5 @@ def build(
         renderer=renderer,
         policy=policy,
         clock=clock,
+        recognizer=recognizer,
     )

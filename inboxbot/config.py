@@ -129,6 +129,18 @@ class DirectorSettings:
 
 
 @dataclass(frozen=True)
+class PeopleSettings:
+    """Who reports incidents: their mails are read as trainers' and partners' reports, in their own words."""
+
+    trainers: tuple[str, ...] = ()
+    partners: tuple[str, ...] = ()
+
+    @property
+    def reporters(self) -> frozenset[str]:
+        return frozenset((*self.trainers, *self.partners))
+
+
+@dataclass(frozen=True)
 class FeedbackSettings:
     enabled: bool = True
     delay_days: int = 7
@@ -201,6 +213,7 @@ class Settings:
     rules_dir: Path | None
     templates_dir: Path | None
     source: Path | None = None
+    people: PeopleSettings = PeopleSettings()
 
 
 class _Section:
@@ -544,6 +557,13 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     )
     di.reject_unknown()
 
+    pe = root.sub("people", required=False)
+    people = PeopleSettings(
+        trainers=tuple(_address(pe, "trainers", a) for a in pe.str_list("trainers", [])),
+        partners=tuple(_address(pe, "partners", a) for a in pe.str_list("partners", [])),
+    )
+    pe.reject_unknown()
+
     db = root.sub("database")
     url = db.string("url", "sqlite:///inboxbot.db")
     database = DatabaseSettings(url=_resolve_sqlite(url, base_dir))
@@ -635,6 +655,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         rules_dir=rules_dir,
         templates_dir=templates_dir,
         source=source,
+        people=people,
     )
 
 

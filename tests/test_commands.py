@@ -74,6 +74,8 @@ def test_every_command_is_in_the_help_and_its_example_runs() -> None:
         "urgent",
         "note",
         "dismiss",
+        "open_mail",
+        "discard_mail",
         "reopen",
         "register",
         "report",
@@ -597,3 +599,53 @@ def test_decomposed_accents_and_invisible_characters() -> None:
 def test_no_commands_in_an_ordinary_mail() -> None:
     assert parse_commands("Bonjour,\nVoici la liste.\nCordialement", SUBJECT) == []
     assert parse_commands("", "") == []
+
+
+# --- mails put before the director (#ouvrir, #ecarter) ---------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "mail_id", "kind"),
+    [
+        ("#ouvrir M-0042", 42, None),
+        ("#Ouvrir m-42", 42, None),
+        ("#open M0042", 42, None),
+        ("#ouvrir M-0042 aléa", 42, "alea"),
+        ("#ouvrir M-0042 ALEA", 42, "alea"),
+        ("#ouvrir M-0042 difficulte", 42, "difficulte"),
+        ("#ouvrir [M-7] réclamation.", 7, "reclamation"),
+    ],
+)
+def test_open_a_mail_put_before_her_by_its_reference_and_an_optional_type(
+    line: str, mail_id: int, kind: str | None
+) -> None:
+    command = one(line)
+    assert (command.name, command.mail_id, command.value, command.case_number) == ("open_mail", mail_id, kind, None)
+
+
+@pytest.mark.parametrize(
+    "line", ["#ecarter M-0042", "#écarter m-42", "#dismiss M-0042", "#ignorer M-0042", "#discard M42"]
+)
+def test_set_aside_a_mail_put_before_her(line: str) -> None:
+    command = one(line)
+    assert (command.name, command.mail_id) == ("discard_mail", 42)
+
+
+def test_dismissing_a_case_is_still_dismissing_a_case() -> None:
+    command = one("#ignorer 2026-0003 simple demande")
+    assert (command.name, command.case_number, command.mail_id) == ("dismiss", "2026-0003", None)
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("#ouvrir", "Il manque la référence du message"),
+        ("#ouvrir 2026-0001", "Référence « 2026-0001 » mal formée"),
+        ("#ouvrir M-0042 urgent", "Type inconnu « urgent »"),
+        ("#ecarter", "Il manque la référence du message"),
+    ],
+)
+def test_a_bad_mail_reference_or_type_is_refused_with_an_example(line: str, expected: str) -> None:
+    reason = refused(line)
+    assert expected in reason
+    assert "M-0042" in reason

@@ -798,13 +798,16 @@ def test_the_digest_reaches_the_director_with_text_and_html(tmp_path: Path, smtp
         app.close()
     assert received.rcpt_tos == [DIRECTOR]
     message = BytesParser(policy=policy.default).parsebytes(received.data)
-    assert message["Subject"] == "[inboxbot] Suivi des dossiers — 1 nouveau dossier, 1 à qualifier"
+    # The new case still lacks its nature, and says so on its own line: once, not again under « À qualifier ».
+    assert message["Subject"] == "[inboxbot] Suivi des dossiers — 1 nouveau dossier"
     assert tagged_numbers(str(message["Subject"])) == ()
     assert message["Auto-Submitted"] == "auto-generated"
     text = message.get_body(preferencelist=("plain",))
     html = message.get_body(preferencelist=("html",))
     assert text is not None and html is not None
     assert "2027-0001 — réclamation (e-mail) de Léa Martin" in text.get_content()
+    assert text.get_content().count("2027-0001 —") == 1
+    assert "#nature 2027-0001 <nature>" in text.get_content()
     assert "« Salle <glaciale> »" in text.get_content()
     assert "<strong>2027-0001</strong>" in html.get_content()
     assert "Salle &lt;glaciale&gt;" in html.get_content()

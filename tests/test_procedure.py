@@ -478,7 +478,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 21 and lines.count("#") >= 21
+    assert len(COMMANDS) == 23 and lines.count("#") >= 23
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()
@@ -486,7 +486,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
     bot.cycle(timedelta(minutes=31))
     (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert text_of(warning.message).count("#") >= 21
+    assert text_of(warning.message).count("#") >= 23
 
 
 def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) -> None:

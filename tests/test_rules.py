@@ -190,6 +190,12 @@ LEAF_CASES = [
         RuleContext(mail(), automatic=True),
         id="automatic-false",
     ),
+    pytest.param(
+        "{ web_form = true }",
+        RuleContext(mail(), web_form=True),
+        RuleContext(mail(), from_director=True, known_case=True, automatic=True),
+        id="web-form",
+    ),
 ]
 
 
@@ -799,8 +805,9 @@ def test_the_shipped_rules_load(shipped: RuleSet) -> None:
         "20-incidents.toml",
         "30-director-forward.toml",
         "40-complaint-words.toml",
+        "50-web-forms.toml",
     ]
-    assert len(shipped) == 6
+    assert len(shipped) == 8
 
 
 @pytest.mark.parametrize(
@@ -866,6 +873,43 @@ def test_the_shipped_rules_load(shipped: RuleSet) -> None:
             {"known_case": True},
             Verdict("claim", None, None, None, None, ("10-known-case.toml:known-case-reply",)),
             id="known-case-stops",
+        ),
+        pytest.param(
+            "[ALÉAS] vidéoprojecteur en panne",
+            {},
+            Verdict("incident", "alea", None, None, None, ("20-incidents.toml:alea-tag",)),
+            id="aleas",
+        ),
+        pytest.param(
+            "[Incident] Salle B inondée",
+            {},
+            Verdict("incident", "alea", None, None, None, ("20-incidents.toml:alea-tag",)),
+            id="incident",
+        ),
+        pytest.param(
+            "[DIFFICULTES] groupe difficile",
+            {},
+            Verdict("incident", "difficulte", None, None, None, ("20-incidents.toml:difficulte-tag",)),
+            id="difficultes",
+        ),
+        pytest.param(
+            "Nouvelle réclamation via le formulaire",
+            {"web_form": True},
+            Verdict(
+                "claim",
+                "reclamation",
+                None,
+                None,
+                "form",
+                (COMPLAINT, "50-web-forms.toml:web-form-complaint", "50-web-forms.toml:web-form"),
+            ),
+            id="web-form-complaint",
+        ),
+        pytest.param(
+            "Nouveau message de « Cafémétrie »",
+            {"web_form": True},
+            Verdict(None, None, None, None, "form", ("50-web-forms.toml:web-form",)),
+            id="web-form-other",
         ),
         pytest.param(
             "La complainte du formateur",

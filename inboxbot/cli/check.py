@@ -15,10 +15,11 @@ import aiosmtplib
 
 from inboxbot.adapters.imap import SENT, Mailbox, MailboxError
 from inboxbot.adapters.oauth import OAuthError, TokenSource
-from inboxbot.bootstrap import build_renderer, load_rule_set
+from inboxbot.bootstrap import build_renderer, load_recognizer, load_rule_set
 from inboxbot.config import Settings, tls_context, tls_error_in, tls_failure
 from inboxbot.domain.rules import RuleError
 from inboxbot.outgoing.outbox import smtp_login
+from inboxbot.reading.recognition import RecognitionError
 from inboxbot.store.repository import Store
 
 
@@ -100,6 +101,12 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         except RuleError as exc:
             raise CheckFailed(f"rules: {exc}") from exc
         say(f"rules: {len(rules)} rule(s) from {len(rules.files)} file(s)")
+        if settings.imap.mode == "shared":
+            try:
+                load_recognizer(settings)
+            except RecognitionError as exc:
+                raise CheckFailed(f"recognition: {exc}") from exc
+            say("recognition: vocabulary loaded (shared mode reads every human mail for claims and incidents)")
         try:
             build_renderer(settings)
         except Exception as exc:  # noqa: BLE001 - any Jinja2 error is a template problem to report

@@ -42,6 +42,7 @@ OUTCOME_LABELS = {
     "automatic": "message automatique, sans accusé de réception",
     "own": "message d'inboxbot lui-même",
     "triage": "à qualifier par la directrice",
+    "candidate": "présenté à la directrice « à qualifier » (sans accusé de réception)",
     "set_aside": "mis de côté",
     "duplicate": "déjà connu",
 }

@@ -308,6 +308,98 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+# What `mails list --outcome` accepts: the words of the README, and each outcome the store records.
+MAIL_OUTCOMES: dict[str, tuple[str, ...]] = {
+    "case": ("opened", "attached"),
+    "opened": ("opened",),
+    "attached": ("attached",),
+    "candidate": ("candidate",),
+    "dismissed": ("dismissed",),
+    "ignored": ("ignored",),
+    "triage": ("triage",),
+    "automatic": ("automatic",),
+    "command": ("commands", "awaiting_proof", "suspicious"),
+    "awaiting_proof": ("awaiting_proof",),
+    "suspicious": ("suspicious",),
+    "own": ("own",),
+    "set_aside": ("set_aside",),
+}
+
+
+def _outcomes(written: Sequence[str]) -> tuple[str, ...]:
+    """The stored outcomes `--outcome` names; "set-aside" and "set aside" mean set_aside."""
+    chosen: list[str] = []
+    for item in written:
+        for word in item.split(","):
+            key = "_".join(word.strip().lower().replace("-", " ").split())
+            if key not in MAIL_OUTCOMES:
+                raise ValueError(f"--outcome: expected one of {', '.join(MAIL_OUTCOMES)}, got {word.strip()!r}")
+            chosen.extend(MAIL_OUTCOMES[key])
+    return tuple(dict.fromkeys(chosen))
+
+
+def cmd_mails(args: argparse.Namespace) -> int:
+    """Every mail read and what became of it, so nothing is silently ignored."""
+    from datetime import date, time
+
+    from inboxbot.store.repository import Store
+
+    settings = _settings(args)
+    tz = settings.organisation.timezone
+    try:
+        outcomes = _outcomes(args.outcome or [])
+        since = datetime.combine(date.fromisoformat(args.since), time(0), tz) if args.since else None
+    except ValueError as exc:
+        message = str(exc) if str(exc).startswith("--") else f"--since: expected YYYY-MM-DD, got {args.since!r}"
+        print(f"inboxbot: {message}", file=sys.stderr)
+        return 2
+    store = Store.open(settings.database.url)
+    try:
+        with store.reading() as unit:
+            records = list(unit.mails(outcomes, since))
+    finally:
+        store.close()
+    if args.json:
+        rows = [
+            {
+                "reference": record.reference,
+                "received_at": record.received_at.astimezone(tz).isoformat(),
+                "folder": record.folder,
+                "uid": record.uid,
+                "message_id": record.message_id,
+                "from": record.from_address,
+                "from_name": record.from_name,
+                "to": record.to_addresses,
+                "subject": record.subject,
+                "outcome": record.outcome,
+                "reason": record.reason,
+                "rules": list(record.rules_hit),
+                "case": record.case_number,
+                "kind": record.kind,
+                "words": list(record.words),
+                "score": record.score,
+                "excerpt": record.excerpt,
+                "spam": record.spam or None,
+                "archive": record.archive_path,
+            }
+            for record in records
+        ]
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        print()
+        return 0
+    for record in records:
+        where = f" → {record.case_number}" if record.case_number else ""
+        print(
+            f"{record.reference}  {record.received_at.astimezone(tz):%Y-%m-%d %H:%M}  {record.outcome}{where}  "
+            f"{record.from_address or '-'}  « {' '.join(record.subject.split())[:80]} »"
+        )
+        why = "; ".join(filter(None, [record.reason, ", ".join(record.rules_hit)]))
+        if why:
+            print(f"        {why}")
+    print(f"{len(records)} mail(s)")
+    return 0
+
+
 def cmd_digest(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
     from inboxbot.procedure.digest import build_digest, queue_digest
@@ -504,6 +596,19 @@ def build_parser() -> argparse.ArgumentParser:
     listing.set_defaults(func=cmd_cases)
     show.set_defaults(func=cmd_cases)
 
+    mails = sub.add_parser("mails", help="every mail read, with what was done with it and why")
+    mails_sub = mails.add_subparsers(dest="mails_command", required=True)
+    mails_list = mails_sub.add_parser("list", help="every mail read, oldest first")
+    mails_list.add_argument(
+        "--outcome",
+        action="append",
+        metavar="OUTCOME",
+        help=f"only these outcomes (repeat or separate with commas): {', '.join(MAIL_OUTCOMES)}",
+    )
+    mails_list.add_argument("--since", metavar="YYYY-MM-DD", help="only mails received since that day")
+    mails_list.add_argument("--json", action="store_true")
+    mails_list.set_defaults(func=cmd_mails)
+
     register = sub.add_parser("register", help="the tableau de suivi")
     register_sub = register.add_subparsers(dest="register_command", required=True)
     export = register_sub.add_parser("export", help="write the register to a file")
@@ -571,6 +676,7 @@ _USER_ERRORS = (
     ("inboxbot.adapters.imap", "MailboxError"),
     ("inboxbot.procedure.purge", "PurgeRefused"),
     ("inboxbot.domain.rules", "RuleError"),
+    ("inboxbot.reading.recognition", "RecognitionError"),
     ("inboxbot.store.repository", "AlreadyRunning"),
 )
 

@@ -21,6 +21,27 @@ SENT = "sent"
 
 
 @dataclass(frozen=True)
+class Recognition:
+    """What the recognizer read in a mail's own words (shared mode): a plain value, so `decide` stays pure.
+
+    `outcome` is "open" (sure: a case and its acknowledgement), "candidate" (possible: put before the
+    director, no acknowledgement) or "leave" (ordinary mail); `reasons` are the words that counted.
+    """
+
+    outcome: str
+    kind: str
+    score: float
+    reasons: tuple[str, ...]
+    excerpt: str
+
+    @property
+    def why(self) -> str:
+        """The explanation kept with a case or a mail, in the form rule hits take."""
+        words = ", ".join(self.reasons) or "-"
+        return f"recognition:{self.outcome} ({self.kind}, score {self.score:g}: {words})"
+
+
+@dataclass(frozen=True)
 class Facts:
     """What is known about one fetched mail when its fate is decided."""
 
@@ -47,6 +68,10 @@ class Facts:
     foreign_case: CaseRef | None = None
     # It replies to a mail inboxbot sent (a digest, a report): commands, never a new claim.
     answers_inboxbot: bool = False
+    # What the recognizer read in it, when it was asked (shared mode, a human mail no rule settled).
+    recognition: Recognition | None = None
+    # Why the receiving server took it for spam ("X-Spam-Flag: YES"...), or None.
+    spam: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,12 +129,33 @@ class AwaitProof:
 
 
 @dataclass(frozen=True)
+class PutBefore:
+    """A mail that may be a claim or an incident: no acknowledgement, listed « à qualifier » for the
+    director until she opens a case from it (#ouvrir) or sets it aside (#ecarter)."""
+
+    kind: str
+    channel: str
+    claimant: Address | None  # its author, or the address typed into a web form
+    reasons: tuple[str, ...]  # the words (or rules) that made it a candidate
+    excerpt: str
+    spam: str | None  # why the receiving server took it for spam, if it did
+    rules_hit: tuple[str, ...]
+
+    outcome = "candidate"
+
+    @property
+    def note(self) -> str:
+        spam = f"; marked as spam by the receiving server ({self.spam})" if self.spam else ""
+        return f"possible {self.kind}, for the director to qualify: {', '.join(self.reasons) or '-'}{spam}"
+
+
+@dataclass(frozen=True)
 class Ignore:
     outcome: str  # "ignored", "own", "automatic", "triage", "set_aside"
     reason: str
 
 
-Decision = OpenCase | Attach | Ignore | Obey | AwaitProof
+Decision = OpenCase | Attach | Ignore | Obey | AwaitProof | PutBefore
 
 
 def decide(facts: Facts, policy: Policy) -> Decision:
@@ -137,12 +183,44 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     if action is None and facts.foreign_case is not None:
         return Ignore("triage", f"answers case {facts.foreign_case.number} but its sender takes no part in it")
     if action is None:
-        return Ignore("ignored", "no rule claimed it")
+        return _recognised(facts, policy)
     if action == "triage":
         return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
     if mail.from_ is None:
         return Ignore("set_aside", "no sender address")
+    if facts.spam is not None:
+        # Spam borrows the words of complaints: never acknowledged on a rule's say-so either.
+        kind = facts.verdict.kind or ("alea" if action == "incident" else "reclamation")
+        return _put_before(facts, kind, (f"rules {_rules(facts.verdict)}",))
     return _open(facts, policy, incident=action == "incident")
+
+
+def _recognised(facts: Facts, policy: Policy) -> Decision:
+    """A human mail no rule settled, in shared mode: what the recognizer read in its own words."""
+    recognition = facts.recognition
+    if recognition is None or recognition.outcome == "leave":
+        why = f"; {recognition.why}" if recognition is not None else ""
+        return Ignore("ignored", f"no rule claimed it{why}")
+    if facts.mail.from_ is None:
+        return Ignore("set_aside", "no sender address")
+    if recognition.outcome == "open" and facts.spam is None:
+        return _open(facts, policy, incident=recognition.kind != "reclamation", kind=recognition.kind)
+    return _put_before(facts, recognition.kind, recognition.reasons)
+
+
+def _put_before(facts: Facts, kind: str, reasons: tuple[str, ...]) -> PutBefore:
+    recognition = facts.recognition
+    hits = facts.verdict.hits + ((recognition.why,) if recognition is not None else ())
+    channel = facts.verdict.channel or "email"
+    return PutBefore(
+        kind=kind,
+        channel=channel,
+        claimant=facts.form_claimant if channel == "form" else facts.mail.from_,
+        reasons=reasons,
+        excerpt=recognition.excerpt if recognition is not None else "",
+        spam=facts.spam,
+        rules_hit=hits,
+    )
 
 
 def _directors_note(facts: Facts, policy: Policy) -> Decision:
@@ -168,9 +246,9 @@ def _continue(facts: Facts) -> Attach:
     return Attach(thread.case, "in", "")
 
 
-def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
+def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None) -> OpenCase:
     mail, verdict = facts.mail, facts.verdict
-    kind = verdict.kind or ("alea" if incident else "reclamation")
+    kind = verdict.kind or kind or ("alea" if incident else "reclamation")
     channel = verdict.channel or "email"
     claimant = mail.from_
     transmitter: str | None = None
@@ -187,16 +265,8 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
         # The director writes down what was said; the claimant is named by #reclamant, if at all.
         claimant = None
         note = "oral claim: claimant to identify (#reclamant)"
-    template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
-    if claimant is None:
-        template = None
-        note = note or "no claimant address"
-    elif claimant.email in policy.own_addresses:
-        template, note = None, "written by the organisation itself"
-    elif not policy.acknowledge:
-        template, note = None, "acknowledgements are turned off"
-    elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
-        template, note = None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+    template, note = acknowledgement(claimant, incident, policy, facts.acknowledgements_today, note)
+    hits = verdict.hits + ((facts.recognition.why,) if facts.recognition is not None else ())
     return OpenCase(
         kind=kind,
         channel=channel,
@@ -207,11 +277,64 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
         response_due=policy.due.response_due(facts.received_at),
         nature=verdict.nature,
         priority=verdict.priority,
-        rules_hit=verdict.hits,
+        rules_hit=hits,
         acknowledgement=template,
         note=note,
         transmitter=transmitter,
         obey=facts.has_commands,
+    )
+
+
+def acknowledgement(
+    claimant: Address | None, incident: bool, policy: Policy, acknowledgements_today: int, note: str = ""
+) -> tuple[str | None, str]:
+    """The template to acknowledge a new case with (or None), and why none when there is none."""
+    template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
+    if claimant is None:
+        return None, note or "no claimant address"
+    if claimant.email in policy.own_addresses:
+        return None, "written by the organisation itself"
+    if not policy.acknowledge:
+        return None, "acknowledgements are turned off"
+    if acknowledgements_today >= policy.daily_cap_per_sender:
+        return None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+    return template, note
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """A mail put before the director, as the store kept it: what opening a case from it needs."""
+
+    reference: str
+    claimant: Address | None  # None: a form that gave no address; she names it with #réclamant
+    subject: str
+    received_at: datetime  # the original's INTERNALDATE
+    kind: str
+    channel: str
+    reasons: tuple[str, ...]
+
+
+def qualify(candidate: Candidate, kind: str | None, policy: Policy, acknowledgements_today: int) -> OpenCase:
+    """The case the director opens from a mail put before her (#ouvrir): dated and owned by the original.
+
+    Its claimant is the original's author, its reception the server's reception of the original, so
+    the deadlines run from when the claim really arrived, not from when she qualified it.
+    """
+    kind = kind or candidate.kind
+    template, note = acknowledgement(candidate.claimant, kind != "reclamation", policy, acknowledgements_today)
+    return OpenCase(
+        kind=kind,
+        channel=candidate.channel,
+        claimant=candidate.claimant,
+        subject=base_subject(candidate.subject) or candidate.subject,
+        received_at=candidate.received_at,
+        acknowledge_due=policy.due.acknowledge_due(candidate.received_at),
+        response_due=policy.due.response_due(candidate.received_at),
+        nature=None,
+        priority=None,
+        rules_hit=(f"qualified:{candidate.reference}", *(f"word:{word}" for word in candidate.reasons)),
+        acknowledgement=template,
+        note=note,
     )
 
 

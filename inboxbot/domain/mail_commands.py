@@ -56,6 +56,7 @@ class Command:
     status: str | None = None  # action: "todo" | "doing" | "done" | "dropped"
     year: int | None = None  # register, report
     claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
+    mail_id: int | None = None  # open_mail, discard_mail: the mail put before her (M-0042 is mail 42)
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ class _Args:
     status: str | None = None
     year: int | None = None
     claimant_name: str | None = None
+    mail_id: int | None = None
 
 
 @dataclass(frozen=True)
@@ -480,6 +482,40 @@ def _claimant(rest: str, spec: CommandSpec) -> _Parsed:
     return _Args(value=address.lower(), claimant_name=name or None)
 
 
+# The reference the digest gives a mail put before her: "M-0042", typed as "m-42", "M 0042" or "M0042".
+_MAIL_REFERENCE = re.compile(r"\[?\s*m\s*-?\s*(\d{1,12})\s*\]?(?!\w)[\s.,:;]*", re.IGNORECASE)
+_MAIL_EXAMPLE = "M-0042"
+
+
+def _mail(rest: str, spec: CommandSpec, kind: bool) -> _Parsed:
+    """A mail's reference, then (for #ouvrir) the type of the case, réclamation when none is given."""
+    match = _MAIL_REFERENCE.match(rest.strip())
+    if match is None:
+        written = rest.strip().split()[0] if rest.strip() else ""
+        what = f"Référence « {written} » mal formée" if written else "Il manque la référence du message"
+        return _Invalid(f"{what} : écrivez celle que donne le point du jour, par exemple « {spec.example} ».")
+    tail = rest.strip()[match.end() :]
+    if not kind:
+        return _Args(mail_id=int(match.group(1)), value=_text_or_none(tail))
+    if _text_or_none(tail) is None:
+        return _Args(mail_id=int(match.group(1)))
+    value = _KIND.lookup(tail)
+    if value is None:
+        return _Invalid(
+            f"Type inconnu « {tail.strip()} » : attendu {_KIND.listing()}, "
+            f"par exemple « #ouvrir {_MAIL_EXAMPLE} aléa »."
+        )
+    return _Args(mail_id=int(match.group(1)), value=value)
+
+
+def _open_mail(rest: str, spec: CommandSpec) -> _Parsed:
+    return _mail(rest, spec, kind=True)
+
+
+def _discard_mail(rest: str, spec: CommandSpec) -> _Parsed:
+    return _mail(rest, spec, kind=False)
+
+
 def _register(rest: str, spec: CommandSpec) -> _Parsed:
     written = rest.strip().rstrip(".").strip()
     if not written:
@@ -634,6 +670,25 @@ COMMANDS: tuple[CommandSpec, ...] = (
         _optional_text,
         "#ignorer simple demande d'information",
         "classe sans suite : ce n'était pas une réclamation (motif facultatif)",
+    ),
+    CommandSpec(
+        "open_mail",
+        ("ouvrir",),
+        ("open",),
+        _open_mail,
+        f"#ouvrir {_MAIL_EXAMPLE}",
+        "ouvre le dossier d'un message présenté « à qualifier » dans le point du jour, daté de sa réception, "
+        f"et accuse réception à son auteur ; le type est facultatif (#ouvrir {_MAIL_EXAMPLE} aléa)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "discard_mail",
+        ("écarter",),
+        ("discard",),
+        _discard_mail,
+        f"#écarter {_MAIL_EXAMPLE}",
+        "écarte un message présenté « à qualifier » : ce n'est ni une réclamation ni un incident (motif facultatif)",
+        needs_case=False,
     ),
     CommandSpec(
         "reopen",
@@ -851,6 +906,9 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         return Refusal(line, _unknown(word))
     spec = found[0]
     rest = _LEAD.sub("", rest)
+    if spec.name == "dismiss" and _MAIL_REFERENCE.match(rest.strip()):
+        # "#dismiss M-0042", "#ignorer M-0042": about a mail put before her, not a case.
+        spec = _BY_WORD["discard"][0]
     case = _CaseChoice(None, rest)
     if spec.needs_case:
         case = _case(rest, subject_cases, spec)
@@ -874,6 +932,7 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         status=parsed.status,
         year=parsed.year,
         claimant_name=parsed.claimant_name,
+        mail_id=parsed.mail_id,
     )
 
 

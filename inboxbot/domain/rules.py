@@ -106,6 +106,7 @@ class RuleContext:
     from_director: bool = False
     known_case: bool = False
     automatic: bool = False
+    web_form: bool = False  # a website form plugin's notification (see reading.webform.form_plugin)
 
 
 @dataclass(frozen=True)
@@ -358,6 +359,7 @@ CONDITIONS: Mapping[str, Callable[[object, str], Condition]] = {
     "from_director": _context_flag("from_director"),
     "known_case": _context_flag("known_case"),
     "automatic": _context_flag("automatic"),
+    "web_form": _context_flag("web_form"),
 }
 """The whole condition grammar: each key a condition table may hold, and what compiles it."""
 

@@ -16,10 +16,13 @@ from datetime import date, datetime, timedelta
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
+from inboxbot.domain.decide import Candidate, Policy, qualify
 from inboxbot.domain.mail_commands import Command, Refusal
+from inboxbot.domain.message import Address
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
-from inboxbot.store.repository import Unit
+from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.store.repository import MailRecord, Unit, mail_reference
 
 PROCEDURE_REVIEW = "procedure_review"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -61,9 +64,10 @@ class Refused(Exception):
 
 
 class Casework:
-    def __init__(self, settings: Settings, letters: Letters) -> None:
+    def __init__(self, settings: Settings, letters: Letters, policy: Policy) -> None:
         self.settings = settings
         self.letters = letters
+        self.policy = policy
         self.tz = settings.organisation.timezone
 
     def carry_out(
@@ -105,6 +109,10 @@ class Casework:
         if name == "review":
             unit.set_runtime(PROCEDURE_REVIEW, at.astimezone(self.tz).date().isoformat(), at)
             return f"Revue annuelle de la procédure enregistrée au {self._day(at)}."
+        if name == "open_mail":
+            return self._open_mail(unit, command, at, actor, now)
+        if name == "discard_mail":
+            return self._discard_mail(unit, command, at, actor)
         case = self._case(unit, command)
         if name == "close":
             return self._close(unit, case, command, at, actor, now)
@@ -153,6 +161,74 @@ class Casework:
             unit.add_event(case.id, at, actor, "note", command.value or "")
             return f"Dossier {case.number} : note ajoutée."
         raise Refused(f"Commande « {name} » non prise en charge.")
+
+    def _candidate(self, unit: Unit, command: Command) -> MailRecord:
+        """The mail put before her that the command names, still waiting for her decision."""
+        reference = mail_reference(command.mail_id or 0)
+        mail = unit.mail(command.mail_id) if command.mail_id is not None else None
+        if mail is None or mail.outcome not in ("candidate", "opened", "dismissed"):
+            raise Refused(f"Aucun message à qualifier ne porte la référence {reference}.")
+        if mail.outcome == "opened":
+            number = unit.case(mail.case_id).number if mail.case_id is not None else "?"
+            raise Refused(f"Le message {reference} a déjà donné le dossier {number}.")
+        if mail.outcome == "dismissed":
+            raise Refused(f"Le message {reference} a déjà été écarté.")
+        return mail
+
+    def _open_mail(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
+        """A case from the ORIGINAL mail: its author, its reception, its channel; its log starts with it."""
+        mail = self._candidate(unit, command)
+        reference = mail_reference(command.mail_id or 0)
+        claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
+        tz = self.tz
+        local_midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
+        candidate = Candidate(
+            reference=reference,
+            claimant=claimant,
+            subject=mail.subject,
+            received_at=mail.received_at,
+            kind=mail.kind or "reclamation",
+            channel=mail.channel or "email",
+            reasons=mail.words,
+        )
+        decision = qualify(
+            candidate,
+            command.value,
+            self.policy,
+            unit.acknowledgements_since(claimant.email, local_midnight) if claimant else 0,
+        )
+        message_ids = (mail.message_id,) if mail.message_id else ()
+        case_id, number = open_case(
+            unit,
+            self.letters,
+            self.settings,
+            decision,
+            mail.from_address or (claimant.email if claimant else actor),
+            now,
+            thread=Thread(in_reply_to=mail.message_id, references=message_ids),
+            description=mail.summary,
+        )
+        unit.add_event(case_id, at, actor, "qualified", f"{reference} : {KIND_LABELS[decision.kind]}")
+        unit.set_mail_outcome(mail.message_key, "opened", f"opened by the director as case {number}", case_id)
+        if decision.acknowledgement and claimant is not None:
+            told = f" ; accusé de réception envoyé à {claimant.email}"
+        elif claimant is None:
+            told = f" ; réclamant à indiquer : #réclamant {number} Nom <adresse>, et l'accusé partira"
+        else:
+            told = f" ; pas d'accusé de réception ({decision.note})"
+        return (
+            f"Message {reference} : dossier {number} ouvert ({KIND_LABELS[decision.kind]}), "
+            f"reçu le {self._day(mail.received_at)}{told}."
+        )
+
+    def _discard_mail(self, unit: Unit, command: Command, at: datetime, actor: str) -> str:
+        mail = self._candidate(unit, command)
+        reference = mail_reference(command.mail_id or 0)
+        why = f": {command.value}" if command.value else ""
+        unit.set_mail_outcome(
+            mail.message_key, "dismissed", f"set aside by {actor} on {at.astimezone(self.tz):%Y-%m-%d}{why}"
+        )
+        return f"Message {reference} écarté : ce n'est ni une réclamation ni un incident."
 
     def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
         if case.status == "closed":

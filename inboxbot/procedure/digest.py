@@ -29,7 +29,7 @@ from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.store import overview
-from inboxbot.store.overview import CaseBrief, Deadline, Listing, MailBrief
+from inboxbot.store.overview import CandidateBrief, CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
 
 __all__ = ["Digest", "DigestView", "Line", "Section", "Step", "build_digest", "digest_due", "gather", "queue_digest"]
@@ -122,6 +122,7 @@ class DigestView:
     new_cases: Section
     triage: Section
     closed_cases: Section
+    candidates: Section  # mails put before her, until she opens a case from them or sets them aside
     to_qualify: Section
     missed: Section
     coming: Section
@@ -150,6 +151,7 @@ class DigestView:
                 self.new_cases,
                 self.triage,
                 self.closed_cases,
+                self.candidates,
                 self.to_qualify,
                 self.missed,
                 self.coming,
@@ -254,7 +256,8 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
         new_cases=_section(overview.new_cases(unit, since, now, limit), words.new_case),
         triage=_section(notes.triage, words.triage),
         closed_cases=_section(notes.closed_case, words.closed_case_mail),
-        to_qualify=_section(overview.to_qualify(unit, limit), words.to_qualify),
+        candidates=_section(overview.candidates(unit, limit), words.candidate),
+        to_qualify=_section(overview.to_qualify(unit, limit, created_before=since), words.to_qualify),
         missed=_section(due.missed, words.deadline),
         coming=_section(due.coming, words.deadline),
         quiet=_section(
@@ -488,6 +491,35 @@ class _Wording:
                 ),
             ),
         )
+
+    def age(self, value: datetime) -> str:
+        days = self.days_since(value)
+        return "aujourd'hui" if days <= 0 else "hier" if days == 1 else f"il y a {days} jours"
+
+    def candidate(self, mail: CandidateBrief) -> Line:
+        """A mail that may be a claim or an incident, with the exact commands that decide it."""
+        sender = _person(mail.from_address, mail.from_name)
+        kind = KIND_LABELS.get(mail.kind, mail.kind)
+        parts = [
+            f"{kind} possible : message de {sender} reçu le {self.instant(mail.received_at)} "
+            f"({self.age(mail.received_at)}) : {_quoted(mail.subject)}"
+        ]
+        if mail.spam:
+            parts.append(f"marqué comme indésirable (spam) par le serveur de réception : {_one_line(mail.spam, 80)}")
+        if mail.words:
+            parts.append("mots relevés : " + _one_line(", ".join(mail.words), TEXT_CHARS))
+        if mail.excerpt.strip():
+            parts.append(f"extrait : « {_one_line(mail.excerpt, TEXT_CHARS)} »")
+        ref = mail.reference
+        others = [other for other in KIND_LABELS if other != mail.kind]
+        todo: list[Step] = [
+            Step(f"pour ouvrir le dossier ({kind}) et accuser réception à son auteur : "),
+            Step(f"#ouvrir {ref}", True),
+        ]
+        for other in others:
+            todo += [Step(f", en {KIND_LABELS[other]} : "), Step(f"#ouvrir {ref} {KIND_LABELS[other]}", True)]
+        todo += [Step(" ; si ce n'en est pas un : "), Step(f"#ecarter {ref}", True)]
+        return Line(ref, " — ".join(parts), tuple(todo))
 
     def closed_case_mail(self, mail: MailBrief) -> Line:
         return Line(

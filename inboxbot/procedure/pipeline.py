@@ -23,8 +23,20 @@ from inboxbot.adapters.archive import StoredMail
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
 from inboxbot.domain.conversation import case_tag, find_thread
+from inboxbot.domain.decide import (
+    INBOX,
+    Attach,
+    AwaitProof,
+    Decision,
+    Facts,
+    Ignore,
+    Obey,
+    OpenCase,
+    PutBefore,
+    Recognition,
+    decide,
+)
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import RuleContext
@@ -37,15 +49,16 @@ from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import extract_forwarded
 from inboxbot.reading.parse import ParseError, parse
-from inboxbot.reading.proof import prove_sender
+from inboxbot.reading.proof import prove_sender, spam_mark
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
-from inboxbot.reading.webform import read_form
+from inboxbot.reading.webform import form_plugin, read_form
 from inboxbot.store.repository import FolderState, MailRecord, Unit
 
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+EXCERPT_CHARS = 300  # what the digest quotes of a mail put before the director
 OUTBOX_BATCH = 500
 # Mails committed together: enough to make the commit and the archive sync cheap per mail, few
 # enough that the first acknowledgements of a storm leave within a second or so.
@@ -61,6 +74,7 @@ class Reading:
     facts: Facts
     commands: tuple[Command | Refusal, ...]
     proof: str  # why it is known to be the director's, or ""
+    fresh: str | None = None  # its own words without quoted history, when already read
 
 
 def _forwarded_author(mail: ParsedMail) -> Address | None:
@@ -98,7 +112,7 @@ class Pipeline:
         self.progress = progress
         self.digest_tried: date | None = None
         self.letters = Letters(app.settings, app.renderer)
-        self.casework = Casework(app.settings, self.letters)
+        self.casework = Casework(app.settings, self.letters, app.policy)
         self.directors = frozenset(app.settings.director.addresses)
         self.on_mail = on_mail
         self.should_stop = should_stop
@@ -291,6 +305,12 @@ class Pipeline:
             mail.message_id is not None and is_inboxbot_message_id(mail.message_id)
         )
         automatic = automatic_reason(mail)
+        # A website form's notification is a machine's mail about a person's claim: its no-reply
+        # sender or "auto-generated" mark does not make the claim automatic (bounces, loops,
+        # out-of-office replies and lists still do).
+        plugin = form_plugin(mail) if not own and role != SENT_ROLE else None
+        if plugin is not None and automatic is not None and _form_may_be_automatic(automatic):
+            automatic = None
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
         thread = find_thread(mail, unit, self.directors, bounced)
         from_director = sender in self.directors
@@ -300,7 +320,11 @@ class Pipeline:
             foreign, thread = thread.case, None
         verdict = self.app.rules.evaluate(
             RuleContext(
-                mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
+                mail=mail,
+                from_director=from_director,
+                known_case=thread is not None,
+                automatic=automatic is not None,
+                web_form=plugin is not None,
             )
         )
         recipients = [a.email for a in (*mail.to, *mail.cc)]
@@ -319,6 +343,39 @@ class Pipeline:
             local_midnight = datetime.combine(self.app.clock().astimezone(tz).date(), time(0), tz)
             acknowledgements_today = unit.acknowledgements_since(sender, local_midnight)
         closed = thread is not None and thread.case.status != "open"
+        human = not own and automatic is None and role == INBOX and not from_director
+        form = read_form(mail) if verdict.channel == "form" else None
+        spam = spam_mark(mail, settings.director.authserv_ids) if human else None
+        fresh: str | None = None
+        recognition: Recognition | None = None
+        recognizer = self.app.recognizer
+        if (
+            recognizer is not None
+            and settings.imap.mode == "shared"
+            and human
+            and thread is None
+            and foreign is None
+            and verdict.action is None
+        ):
+            # The mail's own words, as the exchange log keeps them: quotes and signatures are not its claim.
+            fresh = new_text(mail.text, mail.html)
+            claimant = sender
+            words = fresh
+            if form is not None:
+                # The person who filled the form in wrote the message field; the rest is the plugin's.
+                claimant = form.claimant.email if form.claimant else None
+                words = form.message or fresh
+            reporter = claimant is not None and (
+                claimant in settings.people.reporters or unit.reported_incident(claimant)
+            )
+            assessed = recognizer.assess(mail.subject, words, sender_is_reporter=reporter, spam=spam is not None)
+            recognition = Recognition(
+                outcome=assessed.outcome,
+                kind=assessed.kind,
+                score=float(assessed.score),
+                reasons=tuple(assessed.reasons),
+                excerpt=" ".join(assessed.excerpt.split())[:EXCERPT_CHARS],
+            )
         facts = Facts(
             mail=mail,
             folder_role=role,
@@ -333,13 +390,15 @@ class Pipeline:
             proven=bool(proof),
             has_commands=bool(commands),
             forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
-            form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
+            form_claimant=form.claimant if form is not None else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
             # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
             answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
+            recognition=recognition,
+            spam=spam,
         )
-        return Reading(facts=facts, commands=tuple(commands), proof=proof)
+        return Reading(facts=facts, commands=tuple(commands), proof=proof, fresh=fresh)
 
     def _apply(
         self,
@@ -360,7 +419,9 @@ class Pipeline:
         reason = ""
         outcomes: list[Outcome] = []
         # The mail's own words without quoted history: costly (a reply parser), so read once.
-        fresh = new_text(mail.text, mail.html) if isinstance(decision, (OpenCase, Attach)) else None
+        fresh = reading.fresh
+        if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore)):
+            fresh = new_text(mail.text, mail.html)
         if isinstance(decision, OpenCase):
             case_id, number = self._open_case(unit, decision, mail, fresh or "", now)
             report.opened.append(number)
@@ -384,6 +445,9 @@ class Pipeline:
         elif isinstance(decision, AwaitProof):
             reason = "claims to be the director's: waiting for its copy in Sent or an authentication result"
             log.info("mail from %s with commands waits for proof that it is the director's", _who(mail))
+        elif isinstance(decision, PutBefore):
+            reason = decision.note
+            log.info("mail from %s put before the director: %s", _who(mail), reason)
         elif isinstance(decision, Ignore):
             reason = decision.reason
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
@@ -393,6 +457,12 @@ class Pipeline:
             unit.set_mail_outcome(key, decision.outcome, reason, case_id)
             return
         summary = fresh if fresh is not None else mail.text
+        recognition = facts.recognition
+        excerpt = ""
+        if isinstance(decision, PutBefore):
+            excerpt = decision.excerpt or " ".join(summary.split())[:EXCERPT_CHARS]
+        elif recognition is not None:
+            excerpt = recognition.excerpt
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -415,7 +485,15 @@ class Pipeline:
                 outcome=decision.outcome,
                 reason="; ".join(filter(None, [reason, *mail.defects])),
                 automatic=facts.automatic,
-                rules_hit=facts.verdict.hits,
+                rules_hit=decision.rules_hit if isinstance(decision, PutBefore) else facts.verdict.hits,
+                kind=decision.kind if isinstance(decision, (PutBefore, OpenCase)) else None,
+                channel=decision.channel if isinstance(decision, (PutBefore, OpenCase)) else None,
+                words=recognition.reasons if recognition is not None else (),
+                score=recognition.score if recognition is not None else None,
+                excerpt=excerpt,
+                spam=facts.spam or "",
+                claimant=_claimant_of(decision),
+                claimant_name=(_name_of(decision)),
             ),
             now,
         )
@@ -687,6 +765,23 @@ def _groups(
 def _authored(mail: ParsedMail) -> tuple[object, ...]:
     """What the author of a mail wrote, the same in every copy the servers deliver of it."""
     return (mail.from_.email if mail.from_ else None, mail.subject, mail.text.strip())
+
+
+def _claimant_of(decision: Decision) -> str | None:
+    claimant = decision.claimant if isinstance(decision, (PutBefore, OpenCase)) else None
+    return claimant.email if claimant is not None else None
+
+
+def _name_of(decision: Decision) -> str:
+    claimant = decision.claimant if isinstance(decision, (PutBefore, OpenCase)) else None
+    return claimant.name if claimant is not None else ""
+
+
+def _form_may_be_automatic(reason: str) -> bool:
+    """Whether `reason` is only what every form notification looks like (a no-reply sender, an
+    "auto-generated" mark), not a sign of an automatic reply, a report or a list."""
+    folded = reason.lower()
+    return folded.endswith("(no-reply address)") or folded.startswith("auto-submitted: auto-generated")
 
 
 def _who(mail: ParsedMail) -> str:

@@ -114,6 +114,36 @@ def prove_sender(mail: ParsedMail, claimed: str, trusted_authserv_ids: Sequence[
     return Proof(False, f"no pass for {domain} by {server}: {_summary(header.results)}")
 
 
+_SPAM_HEADERS_READ = 5  # values of each spam header looked at: a hostile mail may repeat them thousands of times
+
+
+def spam_mark(mail: ParsedMail, trusted_authserv_ids: Sequence[str]) -> str | None:
+    """Why the receiving server took `mail` for spam, or None.
+
+    Spam and phishing borrow the words of complaints (« remboursement », « facture impayée »), so a
+    mail marked as spam is never acknowledged as a claim. A spam mark only ever lowers what the
+    program does with a mail, so `X-Spam-Flag` and `X-Spam-Status` are believed whoever wrote them; a
+    DMARC fail is read, like a proof, only in the topmost Authentication-Results of a trusted server.
+    """
+    for value in mail.headers.get("x-spam-flag", ())[:_SPAM_HEADERS_READ]:
+        if value.strip()[:3].lower() == "yes":
+            return "X-Spam-Flag: YES"
+    for value in mail.headers.get("x-spam-status", ())[:_SPAM_HEADERS_READ]:
+        if value.strip()[:3].lower() == "yes":
+            return f"X-Spam-Status: {_shown(value.strip())}"
+    trusted = {_norm_domain(t) for t in trusted_authserv_ids if t.strip()}
+    if not trusted:
+        return None
+    header = _topmost_trusted(mail.headers.get("authentication-results", ()), trusted)
+    if header is None:
+        return None
+    for result in header.results:
+        if result.method == "dmarc" and result.result == "fail":
+            author = _prop(result, "header.from")
+            return f"dmarc=fail header.from={_shown(author)} by {(header.authserv_id or '').lower()}"
+    return None
+
+
 def _matching_identity(result: _Result, claimed: str, domain: str) -> str | None:
     """The property that ties a passing result to the claimed address, as "key=value", or None."""
     if result.method == "dkim":

@@ -36,10 +36,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
-try:  # the package is being split into sub-packages; fold moves to inboxbot.domain.text
-    from inboxbot.domain.text import fold
-except ImportError:  # pragma: no cover - whichever layout this checkout has
-    from inboxbot.text import fold
+from inboxbot.domain.text import fold
 
 __all__ = [
     "KINDS",
@@ -450,7 +447,7 @@ class Recognizer:
 
     def _hits(self, tokens: _Tokens, where: str) -> list[_Hit]:
         """Every phrase occurrence in one field, less those inside a longer one found at that place."""
-        raws, stems = tokens.raws, tokens.stems
+        raws = tokens.raws
         count = len(raws)
         gap_limit = self.settings.gap
         found: list[_Hit] = []
@@ -667,9 +664,7 @@ def _settings(document: Mapping[str, object]) -> Settings:
         subject_factor=_number(thresholds, "facteur_objet", "seuils", defaults.subject_factor, low=0),
         reporter_factor=_number(thresholds, "facteur_signaleur", "seuils", defaults.reporter_factor, low=0),
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
-        negation_window=_integer(
-            reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP
-        ),
+        negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
     )
 
@@ -732,7 +727,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         folded = _fold_text(kind_value).strip() if isinstance(kind_value, str) else None
         if folded not in KINDS:
             raise _Invalid(f"{key}.type", f"expected one of {', '.join(KINDS)}, got {kind_value!r}")
-        kind = KINDS[KINDS.index(folded)]  # type: ignore[arg-type]
+        kind = KINDS[KINDS.index(folded)]
     weight = table["poids"]
     if isinstance(weight, bool) or not isinstance(weight, (int, float)):
         raise _Invalid(f"{key}.poids", f"expected a number, got {_type_name(weight)}")
@@ -781,7 +776,7 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         tag_table = _table(document, "etiquettes")
         _check_keys(tag_table, KINDS, "etiquettes")
         for kind_name, values in tag_table.items():
-            kind = KINDS[KINDS.index(kind_name)]  # type: ignore[arg-type]
+            kind = KINDS[KINDS.index(kind_name)]
             for number, tag in enumerate(_string_list(values, f"etiquettes.{kind_name}")):
                 canonical = "".join(_fold_text(tag).split())
                 if not canonical or "[" in canonical or "]" in canonical:
@@ -796,7 +791,9 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for number, table in enumerate(tables):
             group, group_phrases = _group(table, f"groupe[{number}]", settings.gap, len(phrases))
             if group.name in names:
-                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} (groupe[{names[group.name]}])")
+                raise _Invalid(
+                    f"groupe[{number}].nom", f"duplicate group name {group.name!r} (groupe[{names[group.name]}])"
+                )
             names[group.name] = number
             groups.append(group)
             phrases.extend(group_phrases)

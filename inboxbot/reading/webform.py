@@ -5,7 +5,9 @@ address (wordpress@…, no-reply@…), so the sender is a machine: the claimant 
 address into the form, and acknowledging the sender would write to nobody. This module reads the
 fields of the notification as the common WordPress form plugins lay them out (Contact Form 7,
 WPForms, Gravity Forms, Elementor, in French and English, as plain text or as HTML tables turned
-into text) and finds the claimant's address, name and message among them.
+into text; Typeform's questions and answers too) and finds the claimant's address, name and
+message among them. `form_plugin` tells a notification from other mail, so that the shipped rule
+(`rules/50-web-forms.toml`) makes the form a channel without the organisation writing a rule.
 
 Labels are free text chosen by whoever built the form, so they are matched folded (no accents, no
 case, no "votre"/"your", no required-field star) against the names people give these fields.
@@ -197,7 +199,7 @@ _WEAK = frozenset(
 )
 _KNOWN = _EMAIL | _MAILBOX | _FULL_NAME | _FIRST_NAME | _LAST_NAME | _MESSAGE | _OTHER
 
-_DECORATION = re.compile(r"^[\s*]+|[\s*:\uff1a]+$")
+_DECORATION = re.compile(r"^[\s*]+|[\s*:?\uff1a]+$")
 _REQUIRED_MARK = re.compile(r"\((?:obligatoire|requis|required|optionnel|optional|facultatif)\)|\*")
 _POSSESSIVE = re.compile(r"^(?:votre|vos|your|ton|ta)\s+")
 _WPFORMS_LABEL = re.compile(r"^-{2,}\s*(?P<label>\S.*?)\s*-{2,}$")
@@ -214,6 +216,73 @@ _MACHINE_LOCAL_PART = re.compile(
     r"(?:no|ne)[-_.]?(?:pas[-_.]?)?(?:reply|repondre)|do[-_.]?not[-_.]?reply|donotreply|noreply|wordpress"
     r"|mailer[-_.]?daemon|postmaster|www-data"
 )
+
+
+_SCANNED_CHARS = 20_000  # of the text and the HTML, from each end: where plugins put their marks
+
+
+def _ends(text: str) -> str:
+    """The start and the end of `text`, folded: bounded work whatever a stranger sends."""
+    if len(text) > 2 * _SCANNED_CHARS:
+        text = text[:_SCANNED_CHARS] + "\n" + text[-_SCANNED_CHARS:]
+    return fold(text)
+
+
+# What each plugin writes in its notifications, folded: its footer in the text, its subject, its
+# HTML classes, or the service's own sending domain. Only recognised, never trusted for anything
+# but reading the claimant from the fields (a form notification is a machine's mail about a person).
+_TEXT_MARKS = (
+    ("Contact Form 7", ("envoye via le formulaire de contact", "sent from a contact form on")),
+    ("Elementor", ("powered by: elementor", "propulse par: elementor", "propulse par : elementor")),
+    ("WPForms", ("wpforms",)),
+    ("Gravity Forms", ("gravity forms", "gravityforms")),
+)
+_HTML_MARKS = (
+    ("WPForms", ("wpforms",)),
+    ("Gravity Forms", ("gform_", "gravityforms", "#eaf2fa")),
+    ("Elementor", ("elementor",)),
+)
+_SUBJECT_MARKS = (
+    ("WPForms", ("new entry:", "nouvelle entree :", "nouvelle entree:")),
+    ("Gravity Forms", ("new submission from", "nouvelle soumission", "nouvelle entree de")),
+    ("Elementor", ("new message from", "nouveau message de")),
+    ("Typeform", ("new response for", "nouvelle reponse pour", "nouvelle reponse a")),
+)
+_SERVICE_DOMAINS = (
+    ("Typeform", ("typeform.com", "typeforms.com")),
+    ("Google Forms", ("forms-receipts-noreply@google.com", "forms-noreply@google.com")),
+)
+
+
+def form_plugin(mail: ParsedMail) -> str | None:
+    """Which website form plugin or service sent `mail` as a notification, or None.
+
+    Contact Form 7, WPForms, Gravity Forms and Elementor (WordPress), Typeform and Google Forms:
+    with it, the shipped rule reads the claimant from the form's fields rather than taking the
+    website's address for the claimant, and the form works without a rule of the organisation's.
+    """
+    sender = mail.from_.email if mail.from_ else ""
+    for name, domains in _SERVICE_DOMAINS:
+        if any(sender == domain or sender.endswith(("@" + domain, "." + domain)) for domain in domains):
+            return name
+    text = _ends(mail.text)
+    for name, marks in _TEXT_MARKS:
+        if any(mark in text for mark in marks):
+            return name
+    if mail.html:
+        html = _ends(mail.html)
+        for name, marks in _HTML_MARKS:
+            if any(mark in html for mark in marks):
+                return name
+    subject = fold(mail.subject[:500])
+    fields = None
+    for name, marks in _SUBJECT_MARKS:
+        if any(mark in subject for mark in marks):
+            # A subject alone is what anybody may write: the body must read as a form's fields too.
+            fields = fields if fields is not None else read_form(mail)
+            if fields.claimant is not None and len(fields.fields) >= 2:
+                return name
+    return None
 
 
 def read_form(mail: ParsedMail) -> FormSubmission:

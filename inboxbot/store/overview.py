@@ -12,6 +12,7 @@ written belongs to the next digest, never to both.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -30,15 +31,17 @@ from sqlalchemy import (
     null,
     or_,
     select,
+    true,
     union_all,
 )
 
 from inboxbot.domain.cases import OPEN
 from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
-from inboxbot.store.repository import FAILED, SENT, Unit
+from inboxbot.store.repository import FAILED, SENT, Unit, mail_reference
 
 T = TypeVar("T")
 
+CANDIDATE = "candidate"  # the outcome of a mail put before the director (decide.PutBefore)
 DIGEST_PURPOSE = "digest"  # the outbox purpose of the digest, which is its template's name
 # The notes `decide` gives the mails it attaches (see decide._continue); tests/test_digest.py checks
 # they still match, since a changed wording would silently empty two sections of the digest.
@@ -47,9 +50,11 @@ FEEDBACK_NOTE = "answer to the satisfaction request"
 TRACKED_ACTION_STATUSES = ("todo", "doing")  # "done" and "dropped" need nothing more
 
 __all__ = [
+    "CANDIDATE",
     "CLOSED_CASE_NOTE",
     "DIGEST_PURPOSE",
     "FEEDBACK_NOTE",
+    "CandidateBrief",
     "CaseBrief",
     "Deadline",
     "Deadlines",
@@ -59,6 +64,7 @@ __all__ = [
     "MailBrief",
     "MailNotes",
     "QuietCase",
+    "candidates",
     "deadlines",
     "digest_queued_between",
     "extensions",
@@ -356,13 +362,70 @@ def send_failures(unit: Unit, since: datetime, until: datetime, limit: int) -> L
 # -- what waits -----------------------------------------------------------------------------------
 
 
-def to_qualify(unit: Unit, limit: int) -> Listing[CaseBrief]:
-    """Open cases the director has not finished qualifying: no nature, no priority or no claimant."""
+@dataclass(frozen=True)
+class CandidateBrief:
+    """A mail put before the director, waiting for #ouvrir or #ecarter."""
+
+    reference: str
+    received_at: datetime
+    from_address: str | None
+    from_name: str
+    subject: str
+    kind: str
+    words: tuple[str, ...]
+    excerpt: str
+    spam: str
+
+
+def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
+    """Every mail still waiting for her decision, oldest first, however old: silence loses nothing.
+
+    Read through the (outcome, created_at) index: the candidates are few beside all the mails."""
+    rows = unit.session.execute(
+        select(
+            MailRow.id,
+            MailRow.received_at,
+            MailRow.from_address,
+            MailRow.from_name,
+            MailRow.subject,
+            MailRow.kind,
+            MailRow.words,
+            MailRow.excerpt,
+            MailRow.spam,
+            _total(),
+        )
+        .where(MailRow.outcome == CANDIDATE)
+        .order_by(MailRow.received_at, MailRow.id)
+        .limit(limit)
+    ).all()
+    return _listing(
+        rows,
+        lambda row: CandidateBrief(
+            reference=mail_reference(row.id),
+            received_at=row.received_at,
+            from_address=row.from_address,
+            from_name=row.from_name,
+            subject=row.subject,
+            kind=row.kind or "reclamation",
+            words=tuple(json.loads(row.words or "[]")),
+            excerpt=row.excerpt,
+            spam=row.spam,
+        ),
+    )
+
+
+def to_qualify(unit: Unit, limit: int, created_before: datetime | None = None) -> Listing[CaseBrief]:
+    """Open cases the director has not finished qualifying: no nature, no priority or no claimant.
+
+    Only those recorded before `created_before`: a case new in the digest's window is listed once,
+    among the new cases, with the same commands to type."""
+    created = CaseRow.created_at < created_before if created_before is not None else true()
     rows = unit.session.execute(
         select(*_CASE_COLUMNS, _total())
         .where(
             CaseRow.status == OPEN,
             or_(CaseRow.nature.is_(None), CaseRow.priority.is_(None), CaseRow.claimant.is_(None)),
+            created,
         )
         .order_by(CaseRow.received_at, CaseRow.id)
         .limit(limit)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any, cast
@@ -188,6 +188,25 @@ class MailRecord:
     reason: str
     automatic: str | None
     rules_hit: tuple[str, ...]
+    kind: str | None = None
+    channel: str | None = None
+    words: tuple[str, ...] = ()
+    score: float | None = None
+    excerpt: str = ""
+    spam: str = ""
+    claimant: str | None = None  # a candidate's: its author, or the address typed into a web form
+    claimant_name: str = ""
+    id: int | None = None  # known once recorded
+    case_number: str | None = None  # filled by the listings that join the cases
+
+    @property
+    def reference(self) -> str | None:
+        """The short reference the director types to qualify it: `M-0042`."""
+        return mail_reference(self.id) if self.id is not None else None
+
+
+def mail_reference(mail_id: int) -> str:
+    return f"M-{mail_id:04d}"
 
 
 @dataclass(frozen=True)
@@ -522,6 +541,14 @@ class Unit:
             automatic=record.automatic,
             rules_hit=json.dumps(list(record.rules_hit)),
             created_at=now,
+            kind=record.kind,
+            channel=record.channel,
+            words=json.dumps(list(record.words), ensure_ascii=False),
+            score=record.score,
+            excerpt=record.excerpt,
+            spam=record.spam,
+            claimant=record.claimant,
+            claimant_name=record.claimant_name,
         )
         mail_id: int = self._connection().execute(_INSERT_MAIL, values).scalar_one()
         return mail_id
@@ -668,6 +695,32 @@ class Unit:
         if case_id is not None:
             values["case_id"] = case_id
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
+
+    def mail(self, mail_id: int) -> MailRecord | None:
+        row = self.session.get(MailRow, mail_id)
+        return _mail_record(row) if row is not None else None
+
+    def reported_incident(self, sender: str) -> bool:
+        """Whether `sender` already reported a difficulty or an aléa: a reporter, like config's trainers."""
+        query = select(_CASES.c.id).where(_CASES.c.claimant == sender, _CASES.c.kind.in_(("alea", "difficulte")))
+        return self._connection().scalar(query.limit(1)) is not None
+
+    def mails(self, outcomes: Sequence[str] = (), since: datetime | None = None) -> Iterator[MailRecord]:
+        """Every mail read, oldest first, with the number of its case; only `outcomes` when given.
+
+        Streamed in chunks: `inboxbot mails list` may run over a mailbox of years."""
+        query = (
+            select(MailRow, CaseRow.number)
+            .outerjoin(CaseRow, CaseRow.id == MailRow.case_id)
+            .order_by(MailRow.received_at, MailRow.id)
+            .execution_options(yield_per=500)
+        )
+        if outcomes:
+            query = query.where(MailRow.outcome.in_(outcomes))
+        if since is not None:
+            query = query.where(MailRow.received_at >= since)
+        for row, number in self.session.execute(query):
+            yield replace(_mail_record(row), case_number=number)
 
     def mails_with_outcome(self, outcome: str, received_before: datetime) -> list[MailRecord]:
         rows = self.session.scalars(
@@ -969,4 +1022,13 @@ def _mail_record(row: MailRow) -> MailRecord:
         reason=row.reason,
         automatic=row.automatic,
         rules_hit=tuple(json.loads(row.rules_hit or "[]")),
+        kind=row.kind,
+        channel=row.channel,
+        words=tuple(json.loads(row.words or "[]")),
+        score=row.score,
+        excerpt=row.excerpt,
+        spam=row.spam,
+        claimant=row.claimant,
+        claimant_name=row.claimant_name,
+        id=row.id,
     )
