@@ -391,6 +391,8 @@ def test_a_complaint_in_her_own_words_is_put_before_the_director_and_qualified_b
     assert opened["claimant"] == "jean.dupont@example.fr"
     assert any("formuler une réclamation" in rule for rule in opened["rules"])  # the case says why
 
+    status = invoke(story.config, "status")
+    assert "waiting for #ouvrir or #ecarter: 2" in status.out
     candidates = {row["message_id"]: row for row in story.mails("--outcome", "candidate")}
     assert set(candidates) == {unhappy.strip("<>"), spam.strip("<>")}
     reference = candidates[unhappy.strip("<>")]["reference"]

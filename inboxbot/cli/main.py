@@ -46,10 +46,12 @@ def cmd_run(args: argparse.Namespace) -> int:
             report = run_once(app, progress=progress)
             # A first ingest opens hundreds of cases: name the first few, `cases list` has the rest.
             shown = ", ".join(report.opened[:OPENED_SHOWN]) + (", …" if len(report.opened) > OPENED_SHOWN else "")
+            candidates = report.outcomes.get("candidate", 0)
             print(
                 f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
                 f"{' (' + shown + ')' if report.opened else ''}, "
-                f"{report.sent} mail(s) sent, {report.send_failures} sending failure(s)"
+                + (f"{candidates} put before the director to qualify, " if candidates else "")
+                + f"{report.sent} mail(s) sent, {report.send_failures} sending failure(s)"
             )
             return 0
         from inboxbot.cli.daemon import Daemon
@@ -274,7 +276,7 @@ def _print_case(record: dict[str, object]) -> None:
 
 def cmd_status(args: argparse.Namespace) -> int:
     """What the daemon last did, read from the database: usable while it runs."""
-    from inboxbot.store.overview import open_count
+    from inboxbot.store.overview import candidates, open_count
     from inboxbot.store.repository import Store
 
     settings = _settings(args)
@@ -292,6 +294,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             next_retry = unit.next_retry()
             open_cases = open_count(unit)  # counted by the database, not loaded
             waiting = len(unit.mails_with_outcome("awaiting_proof", received_before=datetime.now(tz)))
+            to_qualify = candidates(unit, limit=1).total
     finally:
         store.close()
     last_cycle = runtime.get("last_cycle")
@@ -305,6 +308,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     last_error = runtime.get("last_error")
     print(f"last error: {when(last_error[1])} {last_error[0]}" if last_error else "last error: none")
     print(f"open cases: {open_cases}; director's mails waiting for proof: {waiting}")
+    print(f"mails put before the director, waiting for #ouvrir or #ecarter: {to_qualify}")
     return 0
 
 
