@@ -123,6 +123,19 @@ def _stem(word: str) -> str:
     return word
 
 
+_REPLY_PREFIXES = ("re", "tr", "fw", "fwd", "aw", "wg", "rv", "ref")
+
+
+def _is_reply(subject: str) -> bool:
+    """Whether the subject is a reply's or a forward's (« RE : », « TR: », « Fwd: »).
+
+    Such a subject was written for an earlier message; what this one says is in its text.
+    """
+    head = _fold_text(subject[:20]).lstrip()
+    colon = head.find(":")
+    return colon > 0 and head[:colon].strip() in _REPLY_PREFIXES
+
+
 # --- errors ---------------------------------------------------------------------------------------
 
 
@@ -177,6 +190,7 @@ class Group:
     negatable: bool
     where: Literal["subject", "text", "both"]
     cap: float | None
+    question: float = 1.0  # factor for a match in a sentence ending with « ? » (an inquiry, not a demand)
 
 
 @dataclass(frozen=True, eq=False)
@@ -194,6 +208,7 @@ class Settings:
     open_threshold: float = 8.0
     candidate_threshold: float = 3.0
     subject_factor: float = 1.5
+    reply_subject_factor: float = 1.0
     reporter_factor: float = 2.0
     max_chars: int = 20_000
     negation_window: int = 3
@@ -254,19 +269,36 @@ class _Tokens:
     """One field of the mail as words: folded, stemmed, with spans in `source`."""
 
     source: str  # the NFC text the spans point into
-    folded: str | None  # `source` folded, when folding kept every offset; else None
     raws: list[str]
     stems: list[str]
     starts: list[int]
     ends: list[int]
+    sentences: list[int] = field(default_factory=list)  # each word's sentence number
+    questions: set[int] = field(default_factory=set)  # the sentences that end with « ? »
+
+    def __post_init__(self) -> None:
+        """Number the sentences: punctuation or a blank line between two words ends one.
+
+        Each gap between words is looked at once, so this is linear in the text however it is
+        spaced; wrapped lines (one newline) do not end a sentence.
+        """
+        source, starts, ends = self.source, self.starts, self.ends
+        sentence = 0
+        numbers = [0] * len(starts)
+        for k in range(1, len(starts)):
+            gap = source[ends[k - 1] : starts[k]]
+            if gap != " " and (any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2):
+                if "?" in gap:
+                    self.questions.add(sentence)
+                sentence += 1
+            numbers[k] = sentence
+        if ends and "?" in source[ends[-1] : ends[-1] + 20]:
+            self.questions.add(sentence)
+        self.sentences = numbers
 
     def gap_has_sentence_end(self, left: int, right: int) -> bool:
-        """Whether punctuation or a blank line ends a sentence between word `left` and word `right`."""
-        for k in range(left, right):
-            gap = self.source[self.ends[k] : self.starts[k + 1]]
-            if any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2:
-                return True
-        return False
+        """Whether a sentence ends between word `left` and word `right`."""
+        return self.sentences[left] != self.sentences[right]
 
     def show(self, first: int, last: int) -> str:
         """Words `first`..`last` as the mail wrote them, shortened for the director's eyes."""
@@ -335,6 +367,9 @@ class Recognizer:
         text_tokens = self._tokenize(text[: settings.max_chars])
         tag_kind, tag = self._subject_tag(subject[:SUBJECT_CHARS])
 
+        subject_factor = settings.subject_factor
+        if _is_reply(subject):
+            subject_factor = settings.reply_subject_factor
         matches: list[Match] = []
         best: dict[_Phrase, Match] = {}
         first_text_hit: dict[_Phrase, _Hit] = {}
@@ -345,9 +380,11 @@ class Recognizer:
                 group = hit.phrase.group
                 weight = group.weight
                 if where == "subject":
-                    weight *= settings.subject_factor
+                    weight *= subject_factor
                 if sender_is_reporter and group.kind in INCIDENT_KINDS:
                     weight *= settings.reporter_factor
+                if weight > 0 and tokens.sentences[hit.first] in tokens.questions:
+                    weight *= group.question
                 match = Match(
                     phrase=hit.phrase.text,
                     found=tokens.show(hit.first, hit.last),
@@ -421,15 +458,13 @@ class Recognizer:
                 raws.append(found.group())
                 starts.append(found.start())
                 ends.append(found.end())
-            kept: str | None = folded
         else:
             for found in _WORD.finditer(text):
                 raws.append(_fold_text(found.group()))
                 starts.append(found.start())
                 ends.append(found.end())
-            kept = None
         stems = [self._word(raw)[0] for raw in raws]
-        return _Tokens(text, kept, raws, stems, starts, ends)
+        return _Tokens(text, raws, stems, starts, ends)
 
     def _word(self, raw: str) -> tuple[str, tuple[_Phrase, ...]]:
         """The stem of a folded word and the phrases that may start on it, remembered."""
@@ -653,7 +688,9 @@ def _string_list(value: object, key: str) -> list[str]:
 
 def _settings(document: Mapping[str, object]) -> Settings:
     thresholds = _table(document, "seuils")
-    _check_keys(thresholds, ("ouvrir", "proposer", "facteur_objet", "facteur_signaleur"), "seuils")
+    _check_keys(
+        thresholds, ("ouvrir", "proposer", "facteur_objet", "facteur_objet_reponse", "facteur_signaleur"), "seuils"
+    )
     reading = _table(document, "lecture")
     _check_keys(reading, ("caracteres", "fenetre_negation", "ecart"), "lecture")
     defaults = Settings()
@@ -665,6 +702,9 @@ def _settings(document: Mapping[str, object]) -> Settings:
         open_threshold=open_threshold,
         candidate_threshold=candidate,
         subject_factor=_number(thresholds, "facteur_objet", "seuils", defaults.subject_factor, low=0),
+        reply_subject_factor=_number(
+            thresholds, "facteur_objet_reponse", "seuils", defaults.reply_subject_factor, low=0
+        ),
         reporter_factor=_number(thresholds, "facteur_signaleur", "seuils", defaults.reporter_factor, low=0),
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
         negation_window=_integer(
@@ -709,7 +749,7 @@ def _compile_phrase(text: str, key: str, gap: int) -> tuple[_Element, ...]:
     return tuple(elements)
 
 
-GROUP_KEYS = ("nom", "description", "type", "poids", "negation", "ou", "plafond", "expressions")
+GROUP_KEYS = ("nom", "description", "type", "poids", "negation", "ou", "plafond", "question", "expressions")
 WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
 
 
@@ -745,6 +785,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     cap: float | None = None
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
+    question = _number(table, "question", key, 1.0, low=0.0)
     phrases_value = _string_list(table["expressions"], f"{key}.expressions")
     if not phrases_value:
         raise _Invalid(f"{key}.expressions", "empty array: a group needs at least one phrase")
@@ -756,6 +797,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         negatable=negatable,
         where=WHERE[where_value],  # type: ignore[arg-type]
         cap=cap,
+        question=question,
     )
     phrases = [
         _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
