@@ -110,7 +110,9 @@ def measure(recognizer: Recognizer, mails: list[Mail]) -> Figures:
         total=len(mails),
         positives=positives,
         seen=positives - len(missed),
-        opened_positives=sum(n for (label, outcome), n in confusion.items() if label != "ordinary" and outcome == "open"),
+        opened_positives=sum(
+            n for (label, outcome), n in confusion.items() if label != "ordinary" and outcome == "open"
+        ),
         ordinary=ordinary,
         ordinary_open=confusion[("ordinary", "open")],
         ordinary_candidate=confusion[("ordinary", "candidate")],
@@ -162,7 +164,9 @@ def main() -> int:
         if verbose:
             for mail in mails:
                 result = mail.assess(recognizer)
-                print(f"  {mail.id} {mail.label:8} -> {result.outcome:9} {result.kind:11} {result.score:6.2f} {result.reasons}")
+                print(
+                    f"  {mail.id} {mail.label:8} -> {result.outcome:9} {result.kind:11} {result.score:6.2f} {result.reasons}"
+                )
         print()
     everything = load_mails()
     print(f"assess(): {cost_per_mail(recognizer, everything):.1f} µs per mail (mean over {len(everything)} mails)")

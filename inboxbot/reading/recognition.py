@@ -37,9 +37,9 @@ from pathlib import Path
 from typing import Literal
 
 try:  # the package is being split into sub-packages; fold moves to inboxbot.domain.text
-    from inboxbot.domain.text import fold
+    from inboxbot.domain.text import fold  # type: ignore[import-not-found,import-untyped,unused-ignore]
 except ImportError:  # pragma: no cover - whichever layout this checkout has
-    from inboxbot.text import fold
+    from inboxbot.text import fold  # type: ignore[no-redef,unused-ignore]
 
 __all__ = [
     "KINDS",
@@ -429,7 +429,8 @@ class Recognizer:
             if len(reasons) == MAX_REASONS:
                 break
         if tag is not None:
-            reasons.insert(0, tag)
+            inner = "".join(_fold_text(tag[1:-1]).split())
+            reasons = [tag, *(reason for reason in reasons if "".join(_fold_text(reason).split()) != inner)]
         excerpt = self._excerpt(text_tokens, positive, first_text_hit)
         return Assessment(
             outcome=outcome,
@@ -485,7 +486,7 @@ class Recognizer:
 
     def _hits(self, tokens: _Tokens, where: str) -> list[_Hit]:
         """Every phrase occurrence in one field, less those inside a longer one found at that place."""
-        raws, stems = tokens.raws, tokens.stems
+        raws = tokens.raws
         count = len(raws)
         gap_limit = self.settings.gap
         found: list[_Hit] = []
@@ -707,9 +708,7 @@ def _settings(document: Mapping[str, object]) -> Settings:
         ),
         reporter_factor=_number(thresholds, "facteur_signaleur", "seuils", defaults.reporter_factor, low=0),
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
-        negation_window=_integer(
-            reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP
-        ),
+        negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
     )
 
@@ -772,7 +771,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         folded = _fold_text(kind_value).strip() if isinstance(kind_value, str) else None
         if folded not in KINDS:
             raise _Invalid(f"{key}.type", f"expected one of {', '.join(KINDS)}, got {kind_value!r}")
-        kind = KINDS[KINDS.index(folded)]  # type: ignore[arg-type]
+        kind = KINDS[KINDS.index(folded)]
     weight = table["poids"]
     if isinstance(weight, bool) or not isinstance(weight, (int, float)):
         raise _Invalid(f"{key}.poids", f"expected a number, got {_type_name(weight)}")
@@ -823,7 +822,7 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         tag_table = _table(document, "etiquettes")
         _check_keys(tag_table, KINDS, "etiquettes")
         for kind_name, values in tag_table.items():
-            kind = KINDS[KINDS.index(kind_name)]  # type: ignore[arg-type]
+            kind = KINDS[KINDS.index(kind_name)]
             for number, tag in enumerate(_string_list(values, f"etiquettes.{kind_name}")):
                 canonical = "".join(_fold_text(tag).split())
                 if not canonical or "[" in canonical or "]" in canonical:
@@ -838,7 +837,8 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for number, table in enumerate(tables):
             group, group_phrases = _group(table, f"groupe[{number}]", settings.gap, len(phrases))
             if group.name in names:
-                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} (groupe[{names[group.name]}])")
+                earlier = f"groupe[{names[group.name]}]"
+                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} ({earlier})")
             names[group.name] = number
             groups.append(group)
             phrases.extend(group_phrases)
