@@ -32,7 +32,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -78,6 +78,8 @@ _CACHE_LIMIT = 50_000  # distinct words remembered between mails; cleared past t
 
 _WORD = re.compile(r"[^\W_]+")  # one character class: linear, no backtracking
 _SENTENCE_END = ".!?;"
+_BULLETS = frozenset("-•*–—·►▪■✓✔>")
+_BULLET_PAIRS = frozenset({"o ", "a)", "b)", "c)"})
 
 
 # --- folding words --------------------------------------------------------------------------------
@@ -109,17 +111,40 @@ def _fold_text(text: str) -> str:
     return text.translate(_FOLD_TABLE).lower()
 
 
+# Verb and agreement endings, longest first, each with the shortest stem it may leave. Folded text
+# has no accents, so « annulé », « annulée », « annuler », « annulait », « annulent » all end here.
+_ENDINGS: tuple[tuple[str, int], ...] = (
+    ("aient", 4),
+    ("ions", 5),
+    ("ait", 3),
+    ("ais", 4),
+    ("ant", 5),
+    ("ent", 5),
+    ("ons", 4),
+    ("ing", 4),
+    ("er", 3),
+    ("ez", 4),
+    ("ed", 4),
+)
+
+
 def _stem(word: str) -> str:
-    """A folded word without its plural and feminine endings: déçues, decue, déçus -> decu.
+    """A folded word without its plural, feminine and common verb endings: déçues, decue -> decu;
+    annulée, annuler, annulait, annulent -> annul; lâché, lâcher -> lach.
 
     Applied alike to the mail and to the vocabulary, so it need not be linguistically right, only
-    consistent: it merges the agreement forms people write, with or without accents.
+    consistent: it merges the forms people write, with or without accents. Each step looks at the
+    word's end only (a bounded amount of work per word). Short words are left alone, and each
+    ending keeps a minimum stem, so « jamais », « absent », « avez » stay as they are.
     """
     if len(word) >= 5 and word[-1] in "sx":
         word = word[:-1]
     for _ in range(2):
         if len(word) >= 5 and word[-1] == "e":
             word = word[:-1]
+    for ending, shortest in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= shortest:
+            return word[: -len(ending)]
     return word
 
 
@@ -191,6 +216,7 @@ class Group:
     where: Literal["subject", "text", "both"]
     cap: float | None
     question: float = 1.0  # factor for a match in a sentence ending with « ? » (an inquiry, not a demand)
+    evidence: str | None = None  # what a match shows (« demande », « insatisfaction »…), for `ouvrir_si`
 
 
 @dataclass(frozen=True, eq=False)
@@ -213,6 +239,11 @@ class Settings:
     max_chars: int = 20_000
     negation_window: int = 3
     gap: int = 3
+    open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
+    impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
+    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most two count)
+    broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
+    personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -308,6 +339,10 @@ class _Tokens:
         return found
 
 
+_WordEntry = tuple[str, tuple[_Phrase, ...], dict[str, tuple[_Phrase, ...]]]
+"""A word's stem, the phrases that may start on it whatever follows, and those filed by next stem."""
+
+
 @dataclass(frozen=True)
 class _Hit:
     phrase: _Phrase
@@ -347,7 +382,7 @@ class Recognizer:
         )
         # Per distinct folded word: its stem and the phrases that may start on it. Mail repeats the
         # same few thousand words; remembering them makes the scan one dict lookup per word.
-        self._word_cache: dict[str, tuple[str, tuple[_Phrase, ...]]] = {}
+        self._word_cache: dict[str, _WordEntry] = {}
 
     def __repr__(self) -> str:
         return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
@@ -400,16 +435,27 @@ class Recognizer:
                 if where == "text":
                     first_text_hit.setdefault(hit.phrase, hit)
 
-        score, by_kind = self._score(best, sender_is_reporter)
-        kind = self._kind(by_kind, sender_is_reporter)
         notes: list[str] = []
+        evidence, signs = self._evidence(best, text_tokens, text[: settings.max_chars], sender_is_reporter)
+        damping = settings.broadcast_factor ** min(signs, 2)
+        if signs:
+            notes.append("ressemble à une lettre d'information ou un envoi collectif")
+        if "personnel" not in evidence and text_tokens.raws and not sender_is_reporter:
+            damping *= settings.impersonal_factor
+        score, by_kind = self._score(best, sender_is_reporter, damping)
+        kind = self._kind(by_kind, sender_is_reporter)
         outcome: Outcome
         if tag_kind is not None:
             kind = tag_kind
             outcome = "open"
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
-            outcome = "open"
+            proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
+            if proven and signs < 2:
+                outcome = "open"
+            else:
+                outcome = "candidate"
+                notes.append("pas de demande, de plainte formelle ni de signalement assez nets pour ouvrir seul")
         elif score >= settings.candidate_threshold:
             outcome = "candidate"
         else:
@@ -467,18 +513,29 @@ class Recognizer:
         stems = [self._word(raw)[0] for raw in raws]
         return _Tokens(text, raws, stems, starts, ends)
 
-    def _word(self, raw: str) -> tuple[str, tuple[_Phrase, ...]]:
-        """The stem of a folded word and the phrases that may start on it, remembered."""
+    def _word(self, raw: str) -> _WordEntry:
+        """The stem of a folded word and the phrases that may start on it, remembered.
+
+        Phrases whose second word follows directly and is a whole word are filed under that word's
+        stem, so a common first word (« pas », « je ») costs one more lookup, not a try per phrase.
+        """
         known = self._word_cache.get(raw)
         if known is not None:
             return known
         if len(raw) > MAX_WORD:
-            result: tuple[str, tuple[_Phrase, ...]] = ("", ())
+            result: _WordEntry = ("", (), {})
         else:
             stem = _stem(raw)
             starting = list(self._by_stem.get(stem, ()))
             starting.extend(p for p in self._by_head.get(raw[:3], ()) if raw.startswith(p.elements[0].word))
-            result = (stem, tuple(starting))
+            others: list[_Phrase] = []
+            by_next: dict[str, list[_Phrase]] = {}
+            for phrase in starting:
+                if len(phrase.elements) > 1 and not phrase.elements[1].prefix and phrase.elements[1].gap == 0:
+                    by_next.setdefault(phrase.elements[1].word, []).append(phrase)
+                else:
+                    others.append(phrase)
+            result = (stem, tuple(others), {word: tuple(found) for word, found in by_next.items()})
         if len(self._word_cache) >= _CACHE_LIMIT:
             self._word_cache.clear()
         self._word_cache[raw] = result
@@ -492,7 +549,11 @@ class Recognizer:
         found: list[_Hit] = []
         seen: dict[_Phrase, int] = {}
         for i in range(count):
-            starting = self._word(raws[i])[1]
+            _, others, by_next = self._word(raws[i])
+            if by_next and i + 1 < count:
+                starting = others + by_next.get(tokens.stems[i + 1], ())
+            else:
+                starting = others
             if not starting:
                 continue
             for phrase in starting:
@@ -569,8 +630,52 @@ class Recognizer:
 
     # -- deciding --
 
-    def _score(self, best: Mapping[_Phrase, Match], reporter: bool) -> tuple[float, dict[str, float]]:
-        """The total, and the positive part per kind; each group's sum is held within its cap."""
+    def _evidence(
+        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool
+    ) -> tuple[frozenset[str], int]:
+        """What the matches show (`preuve` of their groups), and how many signs of a mass mailing.
+
+        Evidence counts only from a match at half its group's weight or more (not one in a question).
+        « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
+        « nous » or « vous ». Signs of a broadcast: each phrase of a `preuve = "diffusion"` group,
+        several links, a list of three lines or more, a long text with no personal word. Each
+        count is one pass over the capped text.
+        """
+        settings = self.settings
+        shown: set[str] = set()
+        signs = 0
+        for phrase, match in best.items():
+            group = phrase.group
+            if group.evidence == "diffusion":
+                signs += 1
+            elif group.evidence is not None and group.weight > 0 and match.weight >= 0.5 * group.weight:
+                shown.add(group.evidence)
+        if reporter:
+            shown.add("signaleur")
+        personal = settings.personal
+        if any(raw in personal for raw in tokens.raws):
+            shown.add("personnel")
+        elif len(tokens.raws) >= settings.broadcast_words:
+            signs += 1
+        if text.count("http") + text.count("www.") >= 2:
+            signs += 1
+        listed = 0
+        for line in text.splitlines():
+            head = line.lstrip()[:3]
+            if head[:1] in _BULLETS or (head[:1].isdigit() and head[1:2] in ").") or head[:2] in _BULLET_PAIRS:
+                listed += 1
+        if listed >= 3:
+            signs += 1
+        return frozenset(shown), signs
+
+    def _score(
+        self, best: Mapping[_Phrase, Match], reporter: bool, damping: float = 1.0
+    ) -> tuple[float, dict[str, float]]:
+        """The total, and the positive part per kind; each group's sum is held within its cap.
+
+        `damping` multiplies what counts for a case (not what counts against one): a newsletter or
+        a text that is nobody's own case weighs less.
+        """
         per_group: dict[Group, float] = {}
         for phrase, match in best.items():
             group = phrase.group
@@ -583,6 +688,8 @@ class Recognizer:
                 if reporter and group.kind in INCIDENT_KINDS:
                     cap *= self.settings.reporter_factor
                 value = max(-cap, min(cap, value))
+            if value > 0:
+                value *= damping
             total += value
             if group.kind is not None and value > 0:
                 by_kind[group.kind] += value
@@ -690,7 +797,19 @@ def _string_list(value: object, key: str) -> list[str]:
 def _settings(document: Mapping[str, object]) -> Settings:
     thresholds = _table(document, "seuils")
     _check_keys(
-        thresholds, ("ouvrir", "proposer", "facteur_objet", "facteur_objet_reponse", "facteur_signaleur"), "seuils"
+        thresholds,
+        (
+            "ouvrir",
+            "proposer",
+            "facteur_objet",
+            "facteur_objet_reponse",
+            "facteur_signaleur",
+            "ouvrir_si",
+            "facteur_impersonnel",
+            "facteur_diffusion",
+            "mots_diffusion",
+        ),
+        "seuils",
     )
     reading = _table(document, "lecture")
     _check_keys(reading, ("caracteres", "fenetre_negation", "ecart"), "lecture")
@@ -710,6 +829,15 @@ def _settings(document: Mapping[str, object]) -> Settings:
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
         negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
+        open_requires=tuple(
+            frozenset(part.strip() for part in item.split("+"))
+            for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
+        ),
+        impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
+        broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
+        broadcast_words=_integer(
+            thresholds, "mots_diffusion", "seuils", defaults.broadcast_words, low=10, high=1_000_000
+        ),
     )
 
 
@@ -748,7 +876,18 @@ def _compile_phrase(text: str, key: str, gap: int) -> tuple[_Element, ...]:
     return tuple(elements)
 
 
-GROUP_KEYS = ("nom", "description", "type", "poids", "negation", "ou", "plafond", "question", "expressions")
+GROUP_KEYS = (
+    "nom",
+    "description",
+    "type",
+    "poids",
+    "negation",
+    "ou",
+    "plafond",
+    "question",
+    "preuve",
+    "expressions",
+)
 WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
 
 
@@ -785,6 +924,9 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
     question = _number(table, "question", key, 1.0, low=0.0)
+    evidence = table.get("preuve")
+    if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
+        raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
     phrases_value = _string_list(table["expressions"], f"{key}.expressions")
     if not phrases_value:
         raise _Invalid(f"{key}.expressions", "empty array: a group needs at least one phrase")
@@ -797,6 +939,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         where=WHERE[where_value],  # type: ignore[arg-type]
         cap=cap,
         question=question,
+        evidence=evidence.strip() if isinstance(evidence, str) else None,
     )
     phrases = [
         _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
@@ -808,7 +951,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
 def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
     """Compile a vocabulary already read from TOML; `path` names it in errors."""
     try:
-        _check_keys(document, ("seuils", "lecture", "negation", "etiquettes", "groupe"), "")
+        _check_keys(document, ("seuils", "lecture", "negation", "personne", "etiquettes", "groupe"), "")
         settings = _settings(document)
         negation = _table(document, "negation")
         _check_keys(negation, ("mots",), "negation")
@@ -818,6 +961,15 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             if len(words) != 1:
                 raise _Invalid(f"negation.mots[{number}]", f"expected one word, got {word!r}")
             negators.add(_stem(words[0]))
+        person = _table(document, "personne")
+        _check_keys(person, ("mots",), "personne")
+        personal: set[str] = set()
+        for number, word in enumerate(_string_list(person.get("mots", []), "personne.mots")):
+            words = _words(word)
+            if len(words) != 1:
+                raise _Invalid(f"personne.mots[{number}]", f"expected one word, got {word!r}")
+            personal.add(words[0])
+        settings = replace(settings, personal=frozenset(personal))
         tags: dict[str, Kind] = {}
         tag_table = _table(document, "etiquettes")
         _check_keys(tag_table, KINDS, "etiquettes")
@@ -842,6 +994,14 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             names[group.name] = number
             groups.append(group)
             phrases.extend(group_phrases)
+        known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
+        for number, needed in enumerate(settings.open_requires):
+            unknown = sorted(needed - known)
+            if unknown or not all(needed):
+                raise _Invalid(
+                    f"seuils.ouvrir_si[{number}]",
+                    f"unknown evidence {', '.join(unknown) or '(empty)'!s} (known: {', '.join(sorted(known))})",
+                )
     except _Invalid as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
     return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)
