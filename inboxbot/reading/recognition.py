@@ -32,7 +32,7 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
@@ -75,6 +75,8 @@ _CACHE_LIMIT = 50_000  # distinct words remembered between mails; cleared past t
 
 _WORD = re.compile(r"[^\W_]+")  # one character class: linear, no backtracking
 _SENTENCE_END = ".!?;"
+_BULLETS = frozenset("-•*–—·►▪■✓✔>")
+_BULLET_PAIRS = frozenset({"o ", "a)", "b)", "c)"})
 
 
 # --- folding words --------------------------------------------------------------------------------
@@ -106,18 +108,54 @@ def _fold_text(text: str) -> str:
     return text.translate(_FOLD_TABLE).lower()
 
 
+# Verb and agreement endings, longest first, each with the shortest stem it may leave. Folded text
+# has no accents, so « annulé », « annulée », « annuler », « annulait », « annulent » all end here.
+_ENDINGS: tuple[tuple[str, int], ...] = (
+    ("aient", 4),
+    ("ions", 5),
+    ("ait", 3),
+    ("ais", 4),
+    ("ant", 5),
+    ("ent", 5),
+    ("ons", 4),
+    ("ing", 4),
+    ("er", 3),
+    ("ez", 4),
+    ("ed", 4),
+)
+
+
 def _stem(word: str) -> str:
-    """A folded word without its plural and feminine endings: déçues, decue, déçus -> decu.
+    """A folded word without its plural, feminine and common verb endings: déçues, decue -> decu;
+    annulée, annuler, annulait, annulent -> annul; lâché, lâcher -> lach.
 
     Applied alike to the mail and to the vocabulary, so it need not be linguistically right, only
-    consistent: it merges the agreement forms people write, with or without accents.
+    consistent: it merges the forms people write, with or without accents. Each step looks at the
+    word's end only (a bounded amount of work per word). Short words are left alone, and each
+    ending keeps a minimum stem, so « jamais », « absent », « avez » stay as they are.
     """
     if len(word) >= 5 and word[-1] in "sx":
         word = word[:-1]
     for _ in range(2):
         if len(word) >= 5 and word[-1] == "e":
             word = word[:-1]
+    for ending, shortest in _ENDINGS:
+        if word.endswith(ending) and len(word) - len(ending) >= shortest:
+            return word[: -len(ending)]
     return word
+
+
+_REPLY_PREFIXES = ("re", "tr", "fw", "fwd", "aw", "wg", "rv", "ref")
+
+
+def _is_reply(subject: str) -> bool:
+    """Whether the subject is a reply's or a forward's (« RE : », « TR: », « Fwd: »).
+
+    Such a subject was written for an earlier message; what this one says is in its text.
+    """
+    head = _fold_text(subject[:20]).lstrip()
+    colon = head.find(":")
+    return colon > 0 and head[:colon].strip() in _REPLY_PREFIXES
 
 
 # --- errors ---------------------------------------------------------------------------------------
@@ -174,6 +212,8 @@ class Group:
     negatable: bool
     where: Literal["subject", "text", "both"]
     cap: float | None
+    question: float = 1.0  # factor for a match in a sentence ending with « ? » (an inquiry, not a demand)
+    evidence: str | None = None  # what a match shows (« demande », « insatisfaction »…), for `ouvrir_si`
 
 
 @dataclass(frozen=True, eq=False)
@@ -191,10 +231,16 @@ class Settings:
     open_threshold: float = 8.0
     candidate_threshold: float = 3.0
     subject_factor: float = 1.5
+    reply_subject_factor: float = 1.0
     reporter_factor: float = 2.0
     max_chars: int = 20_000
     negation_window: int = 3
     gap: int = 3
+    open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
+    impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
+    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most two count)
+    broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
+    personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -251,19 +297,36 @@ class _Tokens:
     """One field of the mail as words: folded, stemmed, with spans in `source`."""
 
     source: str  # the NFC text the spans point into
-    folded: str | None  # `source` folded, when folding kept every offset; else None
     raws: list[str]
     stems: list[str]
     starts: list[int]
     ends: list[int]
+    sentences: list[int] = field(default_factory=list)  # each word's sentence number
+    questions: set[int] = field(default_factory=set)  # the sentences that end with « ? »
+
+    def __post_init__(self) -> None:
+        """Number the sentences: punctuation or a blank line between two words ends one.
+
+        Each gap between words is looked at once, so this is linear in the text however it is
+        spaced; wrapped lines (one newline) do not end a sentence.
+        """
+        source, starts, ends = self.source, self.starts, self.ends
+        sentence = 0
+        numbers = [0] * len(starts)
+        for k in range(1, len(starts)):
+            gap = source[ends[k - 1] : starts[k]]
+            if gap != " " and (any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2):
+                if "?" in gap:
+                    self.questions.add(sentence)
+                sentence += 1
+            numbers[k] = sentence
+        if ends and "?" in source[ends[-1] : ends[-1] + 20]:
+            self.questions.add(sentence)
+        self.sentences = numbers
 
     def gap_has_sentence_end(self, left: int, right: int) -> bool:
-        """Whether punctuation or a blank line ends a sentence between word `left` and word `right`."""
-        for k in range(left, right):
-            gap = self.source[self.ends[k] : self.starts[k + 1]]
-            if any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2:
-                return True
-        return False
+        """Whether a sentence ends between word `left` and word `right`."""
+        return self.sentences[left] != self.sentences[right]
 
     def show(self, first: int, last: int) -> str:
         """Words `first`..`last` as the mail wrote them, shortened for the director's eyes."""
@@ -271,6 +334,10 @@ class _Tokens:
         if len(found) > FOUND_CHARS:
             found = found[: FOUND_CHARS - 1] + "…"
         return found
+
+
+_WordEntry = tuple[str, tuple[_Phrase, ...], dict[str, tuple[_Phrase, ...]]]
+"""A word's stem, the phrases that may start on it whatever follows, and those filed by next stem."""
 
 
 @dataclass(frozen=True)
@@ -312,7 +379,7 @@ class Recognizer:
         )
         # Per distinct folded word: its stem and the phrases that may start on it. Mail repeats the
         # same few thousand words; remembering them makes the scan one dict lookup per word.
-        self._word_cache: dict[str, tuple[str, tuple[_Phrase, ...]]] = {}
+        self._word_cache: dict[str, _WordEntry] = {}
 
     def __repr__(self) -> str:
         return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
@@ -332,6 +399,9 @@ class Recognizer:
         text_tokens = self._tokenize(text[: settings.max_chars])
         tag_kind, tag = self._subject_tag(subject[:SUBJECT_CHARS])
 
+        subject_factor = settings.subject_factor
+        if _is_reply(subject):
+            subject_factor = settings.reply_subject_factor
         matches: list[Match] = []
         best: dict[_Phrase, Match] = {}
         first_text_hit: dict[_Phrase, _Hit] = {}
@@ -342,9 +412,11 @@ class Recognizer:
                 group = hit.phrase.group
                 weight = group.weight
                 if where == "subject":
-                    weight *= settings.subject_factor
+                    weight *= subject_factor
                 if sender_is_reporter and group.kind in INCIDENT_KINDS:
                     weight *= settings.reporter_factor
+                if weight > 0 and tokens.sentences[hit.first] in tokens.questions:
+                    weight *= group.question
                 match = Match(
                     phrase=hit.phrase.text,
                     found=tokens.show(hit.first, hit.last),
@@ -360,16 +432,27 @@ class Recognizer:
                 if where == "text":
                     first_text_hit.setdefault(hit.phrase, hit)
 
-        score, by_kind = self._score(best, sender_is_reporter)
-        kind = self._kind(by_kind, sender_is_reporter)
         notes: list[str] = []
+        evidence, signs = self._evidence(best, text_tokens, text[: settings.max_chars], sender_is_reporter)
+        damping = settings.broadcast_factor ** min(signs, 2)
+        if signs:
+            notes.append("ressemble à une lettre d'information ou un envoi collectif")
+        if "personnel" not in evidence and text_tokens.raws and not sender_is_reporter:
+            damping *= settings.impersonal_factor
+        score, by_kind = self._score(best, sender_is_reporter, damping)
+        kind = self._kind(by_kind, sender_is_reporter)
         outcome: Outcome
         if tag_kind is not None:
             kind = tag_kind
             outcome = "open"
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
-            outcome = "open"
+            proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
+            if proven and signs < 2:
+                outcome = "open"
+            else:
+                outcome = "candidate"
+                notes.append("pas de demande, de plainte formelle ni de signalement assez nets pour ouvrir seul")
         elif score >= settings.candidate_threshold:
             outcome = "candidate"
         else:
@@ -389,7 +472,8 @@ class Recognizer:
             if len(reasons) == MAX_REASONS:
                 break
         if tag is not None:
-            reasons.insert(0, tag)
+            inner = "".join(_fold_text(tag[1:-1]).split())
+            reasons = [tag, *(reason for reason in reasons if "".join(_fold_text(reason).split()) != inner)]
         excerpt = self._excerpt(text_tokens, positive, first_text_hit)
         return Assessment(
             outcome=outcome,
@@ -418,28 +502,37 @@ class Recognizer:
                 raws.append(found.group())
                 starts.append(found.start())
                 ends.append(found.end())
-            kept: str | None = folded
         else:
             for found in _WORD.finditer(text):
                 raws.append(_fold_text(found.group()))
                 starts.append(found.start())
                 ends.append(found.end())
-            kept = None
         stems = [self._word(raw)[0] for raw in raws]
-        return _Tokens(text, kept, raws, stems, starts, ends)
+        return _Tokens(text, raws, stems, starts, ends)
 
-    def _word(self, raw: str) -> tuple[str, tuple[_Phrase, ...]]:
-        """The stem of a folded word and the phrases that may start on it, remembered."""
+    def _word(self, raw: str) -> _WordEntry:
+        """The stem of a folded word and the phrases that may start on it, remembered.
+
+        Phrases whose second word follows directly and is a whole word are filed under that word's
+        stem, so a common first word (« pas », « je ») costs one more lookup, not a try per phrase.
+        """
         known = self._word_cache.get(raw)
         if known is not None:
             return known
         if len(raw) > MAX_WORD:
-            result: tuple[str, tuple[_Phrase, ...]] = ("", ())
+            result: _WordEntry = ("", (), {})
         else:
             stem = _stem(raw)
             starting = list(self._by_stem.get(stem, ()))
             starting.extend(p for p in self._by_head.get(raw[:3], ()) if raw.startswith(p.elements[0].word))
-            result = (stem, tuple(starting))
+            others: list[_Phrase] = []
+            by_next: dict[str, list[_Phrase]] = {}
+            for phrase in starting:
+                if len(phrase.elements) > 1 and not phrase.elements[1].prefix and phrase.elements[1].gap == 0:
+                    by_next.setdefault(phrase.elements[1].word, []).append(phrase)
+                else:
+                    others.append(phrase)
+            result = (stem, tuple(others), {word: tuple(found) for word, found in by_next.items()})
         if len(self._word_cache) >= _CACHE_LIMIT:
             self._word_cache.clear()
         self._word_cache[raw] = result
@@ -453,7 +546,11 @@ class Recognizer:
         found: list[_Hit] = []
         seen: dict[_Phrase, int] = {}
         for i in range(count):
-            starting = self._word(raws[i])[1]
+            _, others, by_next = self._word(raws[i])
+            if by_next and i + 1 < count:
+                starting = others + by_next.get(tokens.stems[i + 1], ())
+            else:
+                starting = others
             if not starting:
                 continue
             for phrase in starting:
@@ -530,8 +627,52 @@ class Recognizer:
 
     # -- deciding --
 
-    def _score(self, best: Mapping[_Phrase, Match], reporter: bool) -> tuple[float, dict[str, float]]:
-        """The total, and the positive part per kind; each group's sum is held within its cap."""
+    def _evidence(
+        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool
+    ) -> tuple[frozenset[str], int]:
+        """What the matches show (`preuve` of their groups), and how many signs of a mass mailing.
+
+        Evidence counts only from a match at half its group's weight or more (not one in a question).
+        « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
+        « nous » or « vous ». Signs of a broadcast: each phrase of a `preuve = "diffusion"` group,
+        several links, a list of three lines or more, a long text with no personal word. Each
+        count is one pass over the capped text.
+        """
+        settings = self.settings
+        shown: set[str] = set()
+        signs = 0
+        for phrase, match in best.items():
+            group = phrase.group
+            if group.evidence == "diffusion":
+                signs += 1
+            elif group.evidence is not None and group.weight > 0 and match.weight >= 0.5 * group.weight:
+                shown.add(group.evidence)
+        if reporter:
+            shown.add("signaleur")
+        personal = settings.personal
+        if any(raw in personal for raw in tokens.raws):
+            shown.add("personnel")
+        elif len(tokens.raws) >= settings.broadcast_words:
+            signs += 1
+        if text.count("http") + text.count("www.") >= 2:
+            signs += 1
+        listed = 0
+        for line in text.splitlines():
+            head = line.lstrip()[:3]
+            if head[:1] in _BULLETS or (head[:1].isdigit() and head[1:2] in ").") or head[:2] in _BULLET_PAIRS:
+                listed += 1
+        if listed >= 3:
+            signs += 1
+        return frozenset(shown), signs
+
+    def _score(
+        self, best: Mapping[_Phrase, Match], reporter: bool, damping: float = 1.0
+    ) -> tuple[float, dict[str, float]]:
+        """The total, and the positive part per kind; each group's sum is held within its cap.
+
+        `damping` multiplies what counts for a case (not what counts against one): a newsletter or
+        a text that is nobody's own case weighs less.
+        """
         per_group: dict[Group, float] = {}
         for phrase, match in best.items():
             group = phrase.group
@@ -544,6 +685,8 @@ class Recognizer:
                 if reporter and group.kind in INCIDENT_KINDS:
                     cap *= self.settings.reporter_factor
                 value = max(-cap, min(cap, value))
+            if value > 0:
+                value *= damping
             total += value
             if group.kind is not None and value > 0:
                 by_kind[group.kind] += value
@@ -650,7 +793,21 @@ def _string_list(value: object, key: str) -> list[str]:
 
 def _settings(document: Mapping[str, object]) -> Settings:
     thresholds = _table(document, "seuils")
-    _check_keys(thresholds, ("ouvrir", "proposer", "facteur_objet", "facteur_signaleur"), "seuils")
+    _check_keys(
+        thresholds,
+        (
+            "ouvrir",
+            "proposer",
+            "facteur_objet",
+            "facteur_objet_reponse",
+            "facteur_signaleur",
+            "ouvrir_si",
+            "facteur_impersonnel",
+            "facteur_diffusion",
+            "mots_diffusion",
+        ),
+        "seuils",
+    )
     reading = _table(document, "lecture")
     _check_keys(reading, ("caracteres", "fenetre_negation", "ecart"), "lecture")
     defaults = Settings()
@@ -662,10 +819,22 @@ def _settings(document: Mapping[str, object]) -> Settings:
         open_threshold=open_threshold,
         candidate_threshold=candidate,
         subject_factor=_number(thresholds, "facteur_objet", "seuils", defaults.subject_factor, low=0),
+        reply_subject_factor=_number(
+            thresholds, "facteur_objet_reponse", "seuils", defaults.reply_subject_factor, low=0
+        ),
         reporter_factor=_number(thresholds, "facteur_signaleur", "seuils", defaults.reporter_factor, low=0),
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
         negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
+        open_requires=tuple(
+            frozenset(part.strip() for part in item.split("+"))
+            for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
+        ),
+        impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
+        broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
+        broadcast_words=_integer(
+            thresholds, "mots_diffusion", "seuils", defaults.broadcast_words, low=10, high=1_000_000
+        ),
     )
 
 
@@ -704,7 +873,18 @@ def _compile_phrase(text: str, key: str, gap: int) -> tuple[_Element, ...]:
     return tuple(elements)
 
 
-GROUP_KEYS = ("nom", "description", "type", "poids", "negation", "ou", "plafond", "expressions")
+GROUP_KEYS = (
+    "nom",
+    "description",
+    "type",
+    "poids",
+    "negation",
+    "ou",
+    "plafond",
+    "question",
+    "preuve",
+    "expressions",
+)
 WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
 
 
@@ -740,6 +920,10 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     cap: float | None = None
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
+    question = _number(table, "question", key, 1.0, low=0.0)
+    evidence = table.get("preuve")
+    if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
+        raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
     phrases_value = _string_list(table["expressions"], f"{key}.expressions")
     if not phrases_value:
         raise _Invalid(f"{key}.expressions", "empty array: a group needs at least one phrase")
@@ -751,6 +935,8 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         negatable=negatable,
         where=WHERE[where_value],  # type: ignore[arg-type]
         cap=cap,
+        question=question,
+        evidence=evidence.strip() if isinstance(evidence, str) else None,
     )
     phrases = [
         _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
@@ -762,7 +948,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
 def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
     """Compile a vocabulary already read from TOML; `path` names it in errors."""
     try:
-        _check_keys(document, ("seuils", "lecture", "negation", "etiquettes", "groupe"), "")
+        _check_keys(document, ("seuils", "lecture", "negation", "personne", "etiquettes", "groupe"), "")
         settings = _settings(document)
         negation = _table(document, "negation")
         _check_keys(negation, ("mots",), "negation")
@@ -772,6 +958,15 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             if len(words) != 1:
                 raise _Invalid(f"negation.mots[{number}]", f"expected one word, got {word!r}")
             negators.add(_stem(words[0]))
+        person = _table(document, "personne")
+        _check_keys(person, ("mots",), "personne")
+        personal: set[str] = set()
+        for number, word in enumerate(_string_list(person.get("mots", []), "personne.mots")):
+            words = _words(word)
+            if len(words) != 1:
+                raise _Invalid(f"personne.mots[{number}]", f"expected one word, got {word!r}")
+            personal.add(words[0])
+        settings = replace(settings, personal=frozenset(personal))
         tags: dict[str, Kind] = {}
         tag_table = _table(document, "etiquettes")
         _check_keys(tag_table, KINDS, "etiquettes")
@@ -791,12 +986,19 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for number, table in enumerate(tables):
             group, group_phrases = _group(table, f"groupe[{number}]", settings.gap, len(phrases))
             if group.name in names:
-                raise _Invalid(
-                    f"groupe[{number}].nom", f"duplicate group name {group.name!r} (groupe[{names[group.name]}])"
-                )
+                earlier = f"groupe[{names[group.name]}]"
+                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} ({earlier})")
             names[group.name] = number
             groups.append(group)
             phrases.extend(group_phrases)
+        known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
+        for number, needed in enumerate(settings.open_requires):
+            unknown = sorted(needed - known)
+            if unknown or not all(needed):
+                raise _Invalid(
+                    f"seuils.ouvrir_si[{number}]",
+                    f"unknown evidence {', '.join(unknown) or '(empty)'!s} (known: {', '.join(sorted(known))})",
+                )
     except _Invalid as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
     return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)

@@ -1,0 +1,177 @@
+"""The recognition evaluation set and its figures, for the tests and for BENCHMARKS.md.
+
+Run `PYTHONPATH=. python3 tests/recognition_eval.py` to print recall, what ordinary mail got, the
+confusion table (tuning set and held-out set apart) and the mean cost of `assess` per mail.
+The held-out file (`heldout.toml`) was written after the vocabulary was tuned and must not be tuned
+on: its figures say how the recogniser does on mail it was not fitted to.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+import tomllib
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from inboxbot.reading.recognition import Assessment, Recognizer, load_recognition
+
+ROOT = Path(__file__).resolve().parent.parent
+DATA = ROOT / "tests" / "data" / "recognition"
+RULES = ROOT / "rules"
+HELD_OUT = "heldout.toml"
+LABELS = ("claim", "incident", "ordinary")
+
+
+@dataclass(frozen=True)
+class Mail:
+    id: str
+    label: str
+    sender: str
+    subject: str
+    text: str
+    reason: str
+    reporter: bool
+    spam: bool
+    file: str
+
+    def assess(self, recognizer: Recognizer) -> Assessment:
+        return recognizer.assess(self.subject, self.text, sender_is_reporter=self.reporter, spam=self.spam)
+
+
+def load_mails(*, held_out: bool | None = None) -> list[Mail]:
+    """Every mail of the set; `held_out` True or False keeps only that part."""
+    mails: list[Mail] = []
+    for path in sorted(DATA.glob("*.toml")):
+        if held_out is not None and (path.name == HELD_OUT) != held_out:
+            continue
+        with path.open("rb") as stream:
+            document = tomllib.load(stream)
+        for entry in document["mail"]:
+            mails.append(
+                Mail(
+                    id=entry["id"],
+                    label=entry["label"],
+                    sender=entry["from"],
+                    subject=entry["subject"],
+                    text=entry["text"],
+                    reason=entry["reason"],
+                    reporter=entry.get("reporter", False),
+                    spam=entry.get("spam", False),
+                    file=path.name,
+                )
+            )
+    return mails
+
+
+@dataclass(frozen=True)
+class Figures:
+    total: int
+    positives: int  # claims and incidents
+    seen: int  # positives opened or put before the director
+    opened_positives: int
+    ordinary: int
+    ordinary_open: int
+    ordinary_candidate: int
+    confusion: Counter[tuple[str, str]]
+    missed: tuple[str, ...]
+    false_alarms: tuple[str, ...]
+
+    @property
+    def recall(self) -> float:
+        return self.seen / self.positives if self.positives else 1.0
+
+    @property
+    def precision(self) -> float:
+        """Of the mails flagged (opened or candidate), the share that are claims or incidents."""
+        flagged = self.seen + self.ordinary_open + self.ordinary_candidate
+        return self.seen / flagged if flagged else 1.0
+
+    @property
+    def candidate_rate(self) -> float:
+        return self.ordinary_candidate / self.ordinary if self.ordinary else 0.0
+
+
+def measure(recognizer: Recognizer, mails: list[Mail]) -> Figures:
+    confusion: Counter[tuple[str, str]] = Counter()
+    missed: list[str] = []
+    false_alarms: list[str] = []
+    for mail in mails:
+        outcome = mail.assess(recognizer).outcome
+        confusion[(mail.label, outcome)] += 1
+        if mail.label != "ordinary" and outcome == "leave":
+            missed.append(mail.id)
+        if mail.label == "ordinary" and outcome != "leave":
+            false_alarms.append(f"{mail.id}:{outcome}")
+    positives = sum(1 for mail in mails if mail.label != "ordinary")
+    ordinary = len(mails) - positives
+    return Figures(
+        total=len(mails),
+        positives=positives,
+        seen=positives - len(missed),
+        opened_positives=sum(
+            n for (label, outcome), n in confusion.items() if label != "ordinary" and outcome == "open"
+        ),
+        ordinary=ordinary,
+        ordinary_open=confusion[("ordinary", "open")],
+        ordinary_candidate=confusion[("ordinary", "candidate")],
+        confusion=confusion,
+        missed=tuple(missed),
+        false_alarms=tuple(false_alarms),
+    )
+
+
+def cost_per_mail(recognizer: Recognizer, mails: list[Mail], rounds: int = 20) -> float:
+    """Mean microseconds of one `assess` over the set (best of `rounds` passes, caches warm)."""
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        for mail in mails:
+            mail.assess(recognizer)
+        best = min(best, time.perf_counter() - start)
+    return best / len(mails) * 1e6
+
+
+def report(title: str, figures: Figures) -> str:
+    lines = [
+        f"## {title}: {figures.total} mails ({figures.positives} claims/incidents, {figures.ordinary} ordinary)",
+        f"recall (opened or put before her): {figures.seen}/{figures.positives} = {figures.recall:.1%}"
+        f" (opened: {figures.opened_positives})",
+        f"ordinary opened: {figures.ordinary_open}; ordinary put before her: "
+        f"{figures.ordinary_candidate}/{figures.ordinary} = {figures.candidate_rate:.1%}",
+        f"precision of what is flagged: {figures.precision:.1%}",
+        "",
+        "| label \\ outcome | open | candidate | leave |",
+        "|---|---|---|---|",
+    ]
+    for label in LABELS:
+        row = [str(figures.confusion[(label, outcome)]) for outcome in ("open", "candidate", "leave")]
+        lines.append(f"| {label} | {' | '.join(row)} |")
+    lines.append(f"missed: {', '.join(figures.missed) or 'none'}")
+    lines.append(f"ordinary flagged: {', '.join(figures.false_alarms) or 'none'}")
+    return "\n".join(lines)
+
+
+def main() -> int:
+    recognizer = load_recognition([RULES])
+    verbose = "-v" in sys.argv
+    for title, held_out in (("tuning set", False), ("held-out set", True)):
+        mails = load_mails(held_out=held_out)
+        if not mails:
+            continue
+        print(report(title, measure(recognizer, mails)))
+        if verbose:
+            for mail in mails:
+                result = mail.assess(recognizer)
+                print(
+                    f"  {mail.id} {mail.label:8} -> {result.outcome:9} {result.kind:11} {result.score:6.2f} {result.reasons}"
+                )
+        print()
+    everything = load_mails()
+    print(f"assess(): {cost_per_mail(recognizer, everything):.1f} µs per mail (mean over {len(everything)} mails)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
