@@ -352,8 +352,8 @@ def test_a_complaint_in_her_own_words_is_put_before_the_director_and_qualified_b
             SOPHIE,
             DIRECTOR,
             "Formation Excel de mardi",
-            "Bonjour,\n\nLa formation Excel de mardi ne correspondait pas du tout au programme annoncé. "
-            "Je suis déçue et j'aimerais savoir ce que vous comptez faire.\n\nCordialement,\nSophie Bernard",
+            # One mild signal, no second kind of evidence: possible, never sure.
+            "Bonjour,\n\nJe suis très déçue par la formation Excel de mardi.\n\nCordialement,\nSophie Bernard",
             message_id=unhappy,
         ),
         internaldate=arrived,
@@ -406,7 +406,7 @@ def test_a_complaint_in_her_own_words_is_put_before_the_director_and_qualified_b
     text = text_of(digest)
     line = next(line for line in text.splitlines() if line.strip().startswith(f"{reference} —"))
     assert "Sophie Bernard <sophie.bernard@example.fr>" in line and "il y a 2 jours" in line
-    assert "déçue" in line and "ne correspondait pas du tout" in line
+    assert "mots relevés : déçue" in line and "extrait : « " in line and "par la formation Excel" in line
     for command in (f"#ouvrir {reference}", f"#ouvrir {reference} aléa", f"#ecarter {reference}"):
         assert command in line
         (parsed,) = parse_commands(command)
