@@ -18,13 +18,13 @@ from inboxbot.config import Settings
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
-from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
-from inboxbot.reading.recognition import Recognizer, load_recognition
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
     from inboxbot.adapters.imap import Mailbox
     from inboxbot.outgoing.outbox import SmtpSender
+    from inboxbot.outgoing.render import Renderer
+    from inboxbot.reading.recognition import Recognizer
 
 Clock = Callable[[], datetime]
 
@@ -45,11 +45,28 @@ class App:
     store: Store
     archive: Archive
     rules: RuleSet
-    renderer: Renderer
     policy: Policy
     clock: Clock
-    # Shared mode reads every human mail no rule settled with it; None: only the rules decide.
-    recognizer: Recognizer | None = None
+    # Built at start-up by the commands that send mail (so a broken template stops them there), on
+    # first use by the others: `cases show` needs no Jinja2.
+    _renderer: Renderer | None = None
+    # Shared mode reads every human mail no rule settled with it (None in dedicated mode); loaded
+    # at start-up with the templates, on first use otherwise.
+    _recognizer: Recognizer | None = None
+    _recognizer_loaded: bool = False
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = build_renderer(self.settings, check=False)
+        return self._renderer
+
+    @property
+    def recognizer(self) -> Recognizer | None:
+        if not self._recognizer_loaded:
+            self._recognizer = load_recognizer(self.settings) if self.settings.imap.mode == "shared" else None
+            self._recognizer_loaded = True
+        return self._recognizer
 
     # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
     # only: `digest --print`, `report` and the exports start faster without them.
@@ -76,6 +93,8 @@ def load_rule_set(settings: Settings) -> RuleSet:
 
 def load_recognizer(settings: Settings) -> Recognizer:
     """The vocabulary that reads claims and incidents in mail: the shipped one, or the user's copy of it."""
+    from inboxbot.reading.recognition import load_recognition
+
     dirs = [shipped("rules")]
     if settings.rules_dir is not None:
         dirs.append(settings.rules_dir)
@@ -83,6 +102,8 @@ def load_recognizer(settings: Settings) -> Recognizer:
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
+    from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
+
     dirs = [shipped("templates")]
     if settings.templates_dir is not None:
         dirs.insert(0, settings.templates_dir)
@@ -105,9 +126,11 @@ def build(
     (`digest --print`): compiling all of them first was a tenth of its start-up.
     """
     rules = load_rule_set(settings)
+    renderer = build_renderer(settings) if check_templates else None
     # Only a shared mailbox reads mail for claims; a dedicated one takes every human mail as one.
-    recognizer = load_recognizer(settings) if settings.imap.mode == "shared" else None
-    renderer = build_renderer(settings, check=check_templates)
+    # A broken vocabulary stops the commands that read mail here, like a broken template.
+    shared = settings.imap.mode == "shared"
+    recognizer = load_recognizer(settings) if check_templates and shared else None
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
     )
@@ -129,8 +152,9 @@ def build(
         store=store,
         archive=Archive(settings.storage.archive_dir),
         rules=rules,
-        renderer=renderer,
         policy=policy,
         clock=clock,
-        recognizer=recognizer,
+        _renderer=renderer,
+        _recognizer=recognizer,
+        _recognizer_loaded=check_templates,
     )

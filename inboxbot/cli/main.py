@@ -121,7 +121,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
     from inboxbot.store.export import Exchanges, register_cases, register_details
 
     settings = _settings(args)
-    app = build(settings)
+    app = build(settings, check_templates=False)  # reads the register, sends nothing
     tz = settings.organisation.timezone
     try:
         # Read only: no write lock held up while a long register is printed, and one snapshot of it.
