@@ -519,3 +519,59 @@ def test_a_trainers_report_in_his_own_words_and_the_web_form(
     trainer = next(row for row in story.mails() if row["from"] == "marc.formateur@example.fr")
     assert trainer["outcome"] in ("opened", "candidate")
     assert trainer["kind"] == "alea"
+
+
+# -- qualifying by mail, on the in-memory mailbox (tests/fakes.py) ---------------------------------
+
+
+def test_ouvrir_and_ecarter_are_refused_with_a_reason_when_they_cannot_apply(tmp_path: Path) -> None:
+    """Twice the same #ouvrir, a reference that names nothing, #ecarter after #ouvrir: nothing
+    is opened or acknowledged twice, and her report says why each refused line was refused."""
+    from fakes import InMemoryMailbox, RecordingSender
+
+    config = write_config(
+        tmp_path,
+        imap_host="127.0.0.1",
+        imap_port=9,
+        username="alice",
+        password="unused",
+        smtp_port=9,
+        database_url="sqlite:///" + str(tmp_path / "inboxbot.db"),
+        address=DIRECTOR,
+    )
+    now = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    mailbox, smtp = InMemoryMailbox(lambda: now), RecordingSender()
+
+    def cycle() -> None:
+        app = build(load(config), clock=lambda: now)
+        app.mailbox = lambda: mailbox  # type: ignore[method-assign]
+        app.sender = lambda: smtp  # type: ignore[method-assign]
+        try:
+            run_once(app)
+        finally:
+            app.close()
+
+    def note_to_self(body: str) -> str:
+        raw = make_mail(f"Alice <{DIRECTOR}>", DIRECTOR, "Suivi", body, message_id=make_msgid(domain="c.example"))
+        mailbox.deliver(raw, "Sent")
+        mailbox.deliver(raw)
+        cycle()
+        (report,) = [m for m in smtp.to(DIRECTOR) if "Commandes" in m.subject][-1:]
+        return report.text()
+
+    cycle()
+    mailbox.deliver(make_mail(SOPHIE, DIRECTOR, "Formation", "Bonjour, je suis très déçue par la formation de mardi."))
+    cycle()
+    (candidate,) = json.loads(invoke(config, "mails", "list", "--json", "--outcome", "candidate").out)
+    reference = candidate["reference"]
+    assert smtp.to("sophie.bernard@example.fr") == []
+
+    first = note_to_self(f"#ouvrir {reference} difficulté")
+    assert f"Message {reference} : dossier 2026-0001 ouvert (difficulté)" in first
+    (case,) = register(config)
+    assert case["kind"] == "difficulte" and case["claimant"] == "sophie.bernard@example.fr"
+    again = note_to_self(f"#ouvrir {reference}\n#ecarter {reference}\n#ouvrir M-99999")
+    assert f"Le message {reference} a déjà donné le dossier 2026-0001." in again
+    assert "Aucun message à qualifier ne porte la référence M-99999." in again
+    assert len(register(config)) == 1
+    assert len(smtp.to("sophie.bernard@example.fr")) == 1
