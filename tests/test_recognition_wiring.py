@@ -575,3 +575,54 @@ def test_ouvrir_and_ecarter_are_refused_with_a_reason_when_they_cannot_apply(tmp
     assert "Aucun message à qualifier ne porte la référence M-99999." in again
     assert len(register(config)) == 1
     assert len(smtp.to("sophie.bernard@example.fr")) == 1
+
+
+def test_reporters_are_the_configured_people_and_whoever_sent_a_tagged_report(tmp_path: Path) -> None:
+    """The recognizer weighs incidents more from a reporter: the trainers and partners of [people],
+    and anyone who already reported one with a tag; a learner is not one."""
+    from fakes import InMemoryMailbox, RecordingSender
+
+    config = write_config(
+        tmp_path,
+        imap_host="127.0.0.1",
+        imap_port=9,
+        username="alice",
+        password="unused",
+        smtp_port=9,
+        database_url="sqlite:///" + str(tmp_path / "inboxbot.db"),
+        address=DIRECTOR,
+        extra='[people]\npartners = ["Accueil@Centre.example"]',
+    )
+    now = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
+    mailbox, smtp = InMemoryMailbox(lambda: now), RecordingSender()
+    asked: dict[str, bool] = {}
+
+    def cycle() -> None:
+        app = build(load(config), clock=lambda: now)
+        app.mailbox = lambda: mailbox  # type: ignore[method-assign]
+        app.sender = lambda: smtp  # type: ignore[method-assign]
+        real = app.recognizer
+        assert real is not None
+
+        class Spy:
+            def assess(self, subject: str, text: str, *, sender_is_reporter: bool, spam: bool) -> Any:
+                asked[subject] = sender_is_reporter
+                return real.assess(subject, text, sender_is_reporter=sender_is_reporter, spam=spam)
+
+        app._recognizer = Spy()  # type: ignore[assignment]
+        try:
+            run_once(app)
+        finally:
+            app.close()
+
+    cycle()
+    mailbox.deliver(make_mail("Marc <marc@example.fr>", DIRECTOR, "[ALEA] Salle inondée", "Dégât des eaux en salle B."))
+    cycle()
+    for sender, subject in (
+        ("Marc <marc@example.fr>", "Salle B"),
+        ("Accueil <accueil@centre.example>", "Parking"),
+        (SOPHIE, "Vidéoprojecteur"),
+    ):
+        mailbox.deliver(make_mail(sender, DIRECTOR, subject, "Le vidéoprojecteur est en panne ce matin."))
+    cycle()
+    assert asked == {"Salle B": True, "Parking": True, "Vidéoprojecteur": False}  # the tagged one needed no reading
