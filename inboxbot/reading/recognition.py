@@ -74,6 +74,8 @@ EXCERPT_BEFORE = 80
 EXCERPT_AFTER = 140
 FOUND_CHARS = 60  # the longest "words found" shown to the director
 MAX_REASONS = 8
+_MAX_TRIES = 200 * 16  # a phrase is tried at most 200 times per field where it does not match…
+_TRY_STEP = 16  # … counted in steps of this, the units counting its matches (at most 3 kept)
 _CACHE_LIMIT = 50_000  # distinct words remembered between mails; cleared past this
 
 _WORD = re.compile(r"[^\W_]+")  # one character class: linear, no backtracking
@@ -240,9 +242,11 @@ class Settings:
     negation_window: int = 3
     gap: int = 3
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
+    open_never: frozenset[str] = frozenset()  # evidence that keeps a mail from being opened (a supplier's reminder)
     impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
     broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most two count)
     broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
+    impersonal_words: int = 40  # a text shorter than this is not damped for being impersonal (a short report)
     personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
 
 
@@ -305,6 +309,7 @@ class _Tokens:
     starts: list[int]
     ends: list[int]
     sentences: list[int] = field(default_factory=list)  # each word's sentence number
+    clauses: list[int] = field(default_factory=list)  # each word's clause number (commas end clauses too)
     questions: set[int] = field(default_factory=set)  # the sentences that end with « ? »
 
     def __post_init__(self) -> None:
@@ -314,15 +319,22 @@ class _Tokens:
         spaced; wrapped lines (one newline) do not end a sentence.
         """
         source, starts, ends = self.source, self.starts, self.ends
-        sentence = 0
+        sentence = clause = 0
         numbers = [0] * len(starts)
+        clauses = [0] * len(starts)
         for k in range(1, len(starts)):
             gap = source[ends[k - 1] : starts[k]]
-            if gap != " " and (any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2):
-                if "?" in gap:
-                    self.questions.add(sentence)
-                sentence += 1
+            if gap != " ":
+                if any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2:
+                    if "?" in gap:
+                        self.questions.add(sentence)
+                    sentence += 1
+                    clause += 1
+                elif "," in gap or ":" in gap:
+                    clause += 1
             numbers[k] = sentence
+            clauses[k] = clause
+        self.clauses = clauses
         if ends and "?" in source[ends[-1] : ends[-1] + 20]:
             self.questions.add(sentence)
         self.sentences = numbers
@@ -440,7 +452,11 @@ class Recognizer:
         damping = settings.broadcast_factor ** min(signs, 2)
         if signs:
             notes.append("ressemble à une lettre d'information ou un envoi collectif")
-        if "personnel" not in evidence and text_tokens.raws and not sender_is_reporter:
+        if (
+            "personnel" not in evidence
+            and len(text_tokens.raws) >= settings.impersonal_words
+            and not sender_is_reporter
+        ):
             damping *= settings.impersonal_factor
         score, by_kind = self._score(best, sender_is_reporter, damping)
         kind = self._kind(by_kind, sender_is_reporter)
@@ -451,7 +467,7 @@ class Recognizer:
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            if proven and signs < 2:
+            if proven and signs < 2 and not evidence & settings.open_never:
                 outcome = "open"
             else:
                 outcome = "candidate"
@@ -560,12 +576,16 @@ class Recognizer:
                 group = phrase.group
                 if group.where != "both" and group.where != where:
                     continue
-                if seen.get(phrase, 0) >= 3:  # a phrase counts once; a few places are enough to choose from
+                tries = seen.get(phrase, 0)
+                # A phrase counts once: a few places found are enough to choose from, and a phrase
+                # tried at many places without matching stops being tried (hostile repetition).
+                if tries >= _MAX_TRIES or tries % _TRY_STEP >= 3:
                     continue
                 last = self._match_rest(phrase, tokens, i, count, gap_limit)
                 if last < 0:
+                    seen[phrase] = tries + _TRY_STEP
                     continue
-                seen[phrase] = seen.get(phrase, 0) + 1
+                seen[phrase] = tries + 1
                 found.append(_Hit(phrase, i, last, group.negatable and self._negated(tokens, i)))
         # Longest first: "toujours pas reçu" wins over the "pas reçu" inside it, "pas satisfait" over
         # "satisfait", "fausse alerte" over "fausse". Spans are bounded by the longest phrase, so the
@@ -589,10 +609,19 @@ class Recognizer:
     def _match_rest(phrase: _Phrase, tokens: _Tokens, first: int, count: int, gap_limit: int) -> int:
         """The index of the phrase's last word when it matches from word `first`, else -1."""
         position = first
+        raws, stems = tokens.raws, tokens.stems
         for element in phrase.elements[1:]:
-            allowed = min(element.gap, gap_limit)
-            for candidate in range(position + 1, min(count, position + 2 + allowed)):
-                if element.matches(tokens.raws[candidate], tokens.stems[candidate]):
+            word = element.word
+            if element.gap == 0:
+                candidate = position + 1
+                if candidate >= count:
+                    return -1
+                if (raws[candidate].startswith(word)) if element.prefix else (stems[candidate] == word):
+                    position = candidate
+                    continue
+                return -1
+            for candidate in range(position + 1, min(count, position + 2 + min(element.gap, gap_limit))):
+                if (raws[candidate].startswith(word)) if element.prefix else (stems[candidate] == word):
                     position = candidate
                     break
             else:
@@ -602,10 +631,14 @@ class Recognizer:
         return position
 
     def _negated(self, tokens: _Tokens, first: int) -> bool:
-        """Whether a negation word comes shortly before word `first`, in the same sentence."""
+        """Whether a negation word comes shortly before word `first`, in the same clause.
+
+        « sans mon accord, c'est grave » : the comma ends what « sans » denies.
+        """
         window = self.settings.negation_window
+        clauses = tokens.clauses
         for k in range(first - 1, max(-1, first - window - 1), -1):
-            if tokens.gap_has_sentence_end(k, k + 1):
+            if clauses[k] != clauses[first]:
                 return False
             if tokens.stems[k] in self._negators:
                 return True
@@ -648,7 +681,7 @@ class Recognizer:
             group = phrase.group
             if group.evidence == "diffusion":
                 signs += 1
-            elif group.evidence is not None and group.weight > 0 and match.weight >= 0.5 * group.weight:
+            elif group.evidence is not None and (group.weight <= 0 or match.weight >= 0.5 * group.weight):
                 shown.add(group.evidence)
         if reporter:
             shown.add("signaleur")
@@ -805,9 +838,11 @@ def _settings(document: Mapping[str, object]) -> Settings:
             "facteur_objet_reponse",
             "facteur_signaleur",
             "ouvrir_si",
+            "ouvrir_jamais_si",
             "facteur_impersonnel",
             "facteur_diffusion",
             "mots_diffusion",
+            "mots_impersonnel",
         ),
         "seuils",
     )
@@ -833,10 +868,14 @@ def _settings(document: Mapping[str, object]) -> Settings:
             frozenset(part.strip() for part in item.split("+"))
             for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
         ),
+        open_never=frozenset(_string_list(thresholds.get("ouvrir_jamais_si", []), "seuils.ouvrir_jamais_si")),
         impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
         broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
         broadcast_words=_integer(
             thresholds, "mots_diffusion", "seuils", defaults.broadcast_words, low=10, high=1_000_000
+        ),
+        impersonal_words=_integer(
+            thresholds, "mots_impersonnel", "seuils", defaults.impersonal_words, low=0, high=1_000_000
         ),
     )
 
@@ -995,6 +1034,12 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             groups.append(group)
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
+        unknown_never = sorted(settings.open_never - known)
+        if unknown_never:
+            raise _Invalid(
+                "seuils.ouvrir_jamais_si",
+                f"unknown evidence {', '.join(unknown_never)} (known: {', '.join(sorted(known))})",
+            )
         for number, needed in enumerate(settings.open_requires):
             unknown = sorted(needed - known)
             if unknown or not all(needed):
