@@ -448,7 +448,9 @@ class Recognizer:
                     first_text_hit.setdefault(hit.phrase, hit)
 
         notes: list[str] = []
-        evidence, signs = self._evidence(best, text_tokens, text[: settings.max_chars], sender_is_reporter)
+        evidence, signs = self._evidence(
+            best, text_tokens, text[: settings.max_chars], sender_is_reporter, reply=_is_reply(subject)
+        )
         damping = settings.broadcast_factor ** min(signs, 2)
         if signs:
             notes.append("ressemble à une lettre d'information ou un envoi collectif")
@@ -467,7 +469,7 @@ class Recognizer:
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            if proven and signs < 2 and not evidence & settings.open_never:
+            if proven and not signs and not evidence & settings.open_never:
                 outcome = "open"
             else:
                 outcome = "candidate"
@@ -664,7 +666,7 @@ class Recognizer:
     # -- deciding --
 
     def _evidence(
-        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool
+        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool, *, reply: bool
     ) -> tuple[frozenset[str], int]:
         """What the matches show (`preuve` of their groups), and how many signs of a mass mailing.
 
@@ -672,13 +674,16 @@ class Recognizer:
         « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
         « nous » or « vous ». Signs of a broadcast: each phrase of a `preuve = "diffusion"` group,
         several links, a list of three lines or more, a long text with no personal word. Each
-        count is one pass over the capped text.
+        count is one pass over the capped text. A reply's subject (« Re: Plainte de M. X ») was
+        written for another message: it shows nothing about this one.
         """
         settings = self.settings
         shown: set[str] = set()
         signs = 0
         for phrase, match in best.items():
             group = phrase.group
+            if reply and match.where == "subject":
+                continue
             if group.evidence == "diffusion":
                 signs += 1
             elif group.evidence is not None and (group.weight <= 0 or match.weight >= 0.5 * group.weight):
