@@ -117,17 +117,17 @@ def _fold_text(text: str) -> str:
 # has no accents, so « annulé », « annulée », « annuler », « annulait », « annulent » all end here.
 _ENDINGS: tuple[tuple[str, int], ...] = (
     ("aient", 4),
-    ("ions", 5),
     ("ait", 3),
     ("ais", 4),
+    ("ai", 4),  # « attendais » once its -s is gone
     ("ant", 5),
     ("ent", 5),
-    ("ons", 4),
     ("ing", 4),
     ("er", 3),
     ("ez", 4),
     ("ed", 4),
 )
+# No -ons nor -ions: « réclamations », « questions » must stay plurals of their nouns.
 
 
 def _stem(word: str) -> str:
@@ -146,7 +146,9 @@ def _stem(word: str) -> str:
             word = word[:-1]
     for ending, shortest in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= shortest:
-            return word[: -len(ending)]
+            word = word[: -len(ending)]
+            # « exigeait », « exigez » leave « exige », as « exige » itself was cut to « exig »
+            return word[:-1] if len(word) >= 5 and word[-1] == "e" else word
     return word
 
 
