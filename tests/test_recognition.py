@@ -222,6 +222,87 @@ def test_empty_and_odd_input(recognizer: Recognizer) -> None:
     assert assess(recognizer, "x", "ｆｕｌｌ ｗｉｄｔｈ 😀 ελληνικά").outcome == "leave"
 
 
+@pytest.mark.parametrize(
+    ("written", "vocabulary_form"),
+    [
+        ("annulée", "annulé"),
+        ("annulait", "annulé"),
+        ("annulent", "annulé"),
+        ("annuler", "annulé"),
+        ("exigeait", "exige"),
+        ("exigez", "exige"),
+        ("lâchée", "lâché"),
+        ("attendais", "attendait"),
+        ("mauvaises", "mauvais"),
+    ],
+)
+def test_verb_and_agreement_forms_share_a_stem(written: str, vocabulary_form: str) -> None:
+    from inboxbot.reading.recognition import _fold_text, _stem
+
+    assert _stem(_fold_text(written)) == _stem(_fold_text(vocabulary_form))
+
+
+def test_plural_nouns_are_not_cut_like_verbs() -> None:
+    from inboxbot.reading.recognition import _fold_text, _stem
+
+    assert _stem(_fold_text("réclamations")) == _stem(_fold_text("réclamation"))
+    assert _stem(_fold_text("questions")) == _stem(_fold_text("question"))
+    assert _stem(_fold_text("frais")) != _stem(_fold_text("fr"))
+
+
+def test_opening_needs_evidence_not_only_a_score(recognizer: Recognizer) -> None:
+    """Many incident words from a stranger are put before her; a demand with dissatisfaction opens."""
+    words = "Panne de courant, fuite d'eau, alarme incendie, évacuation, pompiers sur place."
+    many = assess(recognizer, "Information", words)
+    assert many.score >= recognizer.settings.open_threshold
+    assert many.outcome == "candidate"
+    demand = assess(
+        recognizer, "Formation", "Je suis très déçue, c'est inadmissible. Je vous demande de me rembourser."
+    )
+    assert demand.outcome == "open"
+    assert assess(recognizer, "Information", words, reporter=True).outcome == "open"
+
+
+def test_a_reply_subject_shows_no_evidence(recognizer: Recognizer) -> None:
+    text = "Suite à votre appel, un geste commercial a été proposé au client."
+    assert assess(recognizer, "Plainte de M. X", text).outcome == "open"
+    assert assess(recognizer, "Re: Plainte de M. X", text).outcome != "open"
+
+
+def test_newsletters_about_problems_are_damped_and_never_opened(recognizer: Recognizer) -> None:
+    text = (
+        "Bonjour à toutes et à tous,\n\nAu sommaire ce mois-ci : pannes de matériel, stagiaires en difficulté, "
+        "conflits dans le groupe, réclamations de clients mécontents.\n"
+        "- comment réagir\n- comment tracer\n- que dire à l'auditeur\n\n"
+        "Lire la suite : https://exemple.fr/a https://exemple.fr/b\nSe désinscrire"
+    )
+    plain = assess(
+        recognizer, "Le mot du mois", text.split("Lire la suite")[0].replace("Bonjour à toutes et à tous", "")
+    )
+    newsletter = assess(recognizer, "Le mot du mois", text, reporter=True)
+    assert newsletter.outcome != "open"
+    assert any("lettre d'information" in note for note in newsletter.notes)
+    assert assess(recognizer, "Le mot du mois", text).score < plain.score
+
+
+def test_training_subjects_are_not_problems(recognizer: Recognizer) -> None:
+    request = "Nous souhaitons former nos managers à la gestion des conflits. Quel serait votre tarif ?"
+    assert assess(recognizer, "Demande", request).outcome == "leave"
+    assert assess(recognizer, "Groupe", "Un conflit a éclaté dans le groupe.").score > 0
+
+
+def test_negation_stops_at_a_comma(recognizer: Recognizer) -> None:
+    assert "c'est grave" in assess(recognizer, "x", "Sans mon accord, c'est grave.").reasons
+
+
+def test_suppliers_reminders_are_never_opened(recognizer: Recognizer) -> None:
+    text = (
+        "Malgré nos relances, notre facture reste impayée. Nous vous demandons de régler sous huitaine, "
+        "faute de quoi nous transmettrons au contentieux."
+    )
+    assert assess(recognizer, "Relance", text).outcome != "open"
+
+
 # --- cost -----------------------------------------------------------------------------------------
 
 
@@ -351,6 +432,9 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         ),
         (("[seuils]", "[etiquettes]\nalea = ['[ALEA]']\n[seuils]"), "etiquettes.alea[0]", "expected a tag's word"),
         (("[seuils]", "vocabulaire = 1\n[seuils]"), "vocabulaire", "unknown key"),
+        (("proposer = 3", "proposer = 3\nouvrir_si = ['demande+colere']"), "seuils.ouvrir_si[0]", "unknown evidence"),
+        (("proposer = 3", "proposer = 3\nouvrir_jamais_si = ['x']"), "seuils.ouvrir_jamais_si", "unknown evidence"),
+        (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:

@@ -246,7 +246,7 @@ class Settings:
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
     open_never: frozenset[str] = frozenset()  # evidence that keeps a mail from being opened (a supplier's reminder)
     impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
-    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most two count)
+    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most three count)
     broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
     impersonal_words: int = 40  # a text shorter than this is not damped for being impersonal (a short report)
     personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
@@ -453,7 +453,7 @@ class Recognizer:
         evidence, signs = self._evidence(
             best, text_tokens, text[: settings.max_chars], sender_is_reporter, reply=_is_reply(subject)
         )
-        damping = settings.broadcast_factor ** min(signs, 2)
+        damping = settings.broadcast_factor ** min(signs, 3)
         if signs:
             notes.append("ressemble à une lettre d'information ou un envoi collectif")
         if (
