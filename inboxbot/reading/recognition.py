@@ -14,11 +14,17 @@ relances »); thanks and « problème résolu » cancel problem words; negation 
 it, and each Assessment carries the words that counted.
 
 How words are compared: accents and case are folded, then a light, symmetric suffix stripping is
-applied to both the text and the vocabulary (final -s/-x, then up to two final -e), so « déçu »
-matches déçue, déçus, DECUES, and « annulé » matches annulée. A vocabulary word ending in `*` is a
-prefix (« rembours* »). A French lemmatiser (simplemma) was considered and not used: it only knows
-accented spellings (« decue », « annulee » stay unknown), which is how much real mail is typed, and it
-costs 150 ms to load.
+applied to both the text and the vocabulary (final -s/-x, up to two final -e, then one verb ending:
+-er, -ez, -ait, -aient, -ais, -ant, -ent, and English -ed, -ing, each keeping a minimum stem), so
+« déçu » matches déçue, déçus, DECUES, and « annulé » matches annulée, annuler, annulait, annulent.
+A vocabulary word ending in `*` is a prefix (« rembours* »). A French lemmatiser (simplemma) was
+considered and not used: it only knows accented spellings (« decue », « annulee » stay unknown), which
+is how much real mail is typed, and it costs 150 ms to load.
+
+Deciding: the score opens a case only with evidence of the right kind (`seuils.ouvrir_si`: a formal
+complaint, a demand with dissatisfaction or insistence, a known reporter describing an incident…);
+otherwise a high score puts the mail before the director. What counts for a case is damped in a text
+that reads like a newsletter (unsubscribe words, links, lists) or that never says « je » nor « vous ».
 
 Hostile input: a stranger writes the text. The text looked at is capped (`lecture.caracteres`), words
 are found with one character-class pattern (no backtracking), and each token is looked up in hash
