@@ -435,6 +435,7 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         (("proposer = 3", "proposer = 3\nouvrir_si = ['demande+colere']"), "seuils.ouvrir_si[0]", "unknown evidence"),
         (("proposer = 3", "proposer = 3\nouvrir_jamais_si = ['x']"), "seuils.ouvrir_jamais_si", "unknown evidence"),
         (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
+        (("poids = 3", "poids = 3\nsignaleur = 'non'"), "groupe[0].signaleur", "expected true or false"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:

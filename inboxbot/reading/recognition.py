@@ -227,6 +227,7 @@ class Group:
     cap: float | None
     question: float = 1.0  # factor for a match in a sentence ending with « ? » (an inquiry, not a demand)
     evidence: str | None = None  # what a match shows (« demande », « insatisfaction »…), for `ouvrir_si`
+    reporter: bool = True  # whether a known reporter's match counts `facteur_signaleur` times
 
 
 @dataclass(frozen=True, eq=False)
@@ -436,7 +437,7 @@ class Recognizer:
                 weight = group.weight
                 if where == "subject":
                     weight *= subject_factor
-                if sender_is_reporter and group.kind in INCIDENT_KINDS:
+                if sender_is_reporter and group.kind in INCIDENT_KINDS and group.reporter:
                     weight *= settings.reporter_factor
                 if weight > 0 and tokens.sentences[hit.first] in tokens.questions:
                     weight *= group.question
@@ -731,7 +732,7 @@ class Recognizer:
         for group, value in per_group.items():
             if group.cap is not None:
                 cap = group.cap
-                if reporter and group.kind in INCIDENT_KINDS:
+                if reporter and group.kind in INCIDENT_KINDS and group.reporter:
                     cap *= self.settings.reporter_factor
                 value = max(-cap, min(cap, value))
             if value > 0:
@@ -938,6 +939,7 @@ GROUP_KEYS = (
     "plafond",
     "question",
     "preuve",
+    "signaleur",
     "expressions",
 )
 WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
@@ -976,6 +978,9 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
     question = _number(table, "question", key, 1.0, low=0.0)
+    reporter = table.get("signaleur", True)
+    if not isinstance(reporter, bool):
+        raise _Invalid(f"{key}.signaleur", f"expected true or false, got {_type_name(reporter)}")
     evidence = table.get("preuve")
     if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
         raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
@@ -992,6 +997,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         cap=cap,
         question=question,
         evidence=evidence.strip() if isinstance(evidence, str) else None,
+        reporter=reporter,
     )
     phrases = [
         _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
