@@ -199,7 +199,7 @@ def test_reasons_excerpt_and_summary_speak_french(recognizer: Recognizer) -> Non
     text = "Bonjour,\n\nJe n'ai toujours pas reçu mon attestation malgré mes relances.\nC'est inadmissible.\n\nMerci"
     result = assess(recognizer, "Attestation", text)
     assert result.outcome == "open"
-    assert {"toujours pas", "malgré mes", "inadmissible"} <= set(result.reasons)
+    assert {"toujours pas", "malgré mes relances", "inadmissible"} <= set(result.reasons)
     assert "toujours pas reçu mon attestation" in result.excerpt
     assert "\n" not in result.excerpt
     summary = result.summary()
@@ -289,6 +289,22 @@ def test_training_subjects_are_not_problems(recognizer: Recognizer) -> None:
     request = "Nous souhaitons former nos managers à la gestion des conflits. Quel serait votre tarif ?"
     assert assess(recognizer, "Demande", request).outcome == "leave"
     assert assess(recognizer, "Groupe", "Un conflit a éclaté dans le groupe.").score > 0
+
+
+def test_a_trainers_materials_and_planned_events_never_open(recognizer: Recognizer) -> None:
+    """A known reporter's mail opens on incident words, unless it talks about content or a planned event."""
+    materials = "Voici les supports de la session : conflits, insultes, altercation, un stagiaire qui crie."
+    assert assess(recognizer, "Supports", materials, reporter=True).outcome == "candidate"
+    drill = "Un exercice d'évacuation aura lieu jeudi : l'alarme incendie sonnera, évacuation du bâtiment."
+    assert assess(recognizer, "Information", drill, reporter=True).outcome != "open"
+    real = "L'alarme incendie a sonné, évacuation du bâtiment, les pompiers sont venus."
+    assert assess(recognizer, "Ce matin", real, reporter=True).outcome == "open"
+
+
+def test_a_request_for_training_damps_its_subject(recognizer: Recognizer) -> None:
+    request = "Nous souhaitons organiser une formation aux gestes face aux malaises, chutes et accidents."
+    report = "Malaise, chute et accident ce matin pendant la formation."
+    assert assess(recognizer, "Devis", request).score < assess(recognizer, "Devis", report).score
 
 
 def test_negation_stops_at_a_comma(recognizer: Recognizer) -> None:
@@ -436,6 +452,7 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         (("proposer = 3", "proposer = 3\nouvrir_jamais_si = ['x']"), "seuils.ouvrir_jamais_si", "unknown evidence"),
         (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
         (("poids = 3", "poids = 3\nsignaleur = 'non'"), "groupe[0].signaleur", "expected true or false"),
+        (("proposer = 3", "proposer = 3\nattenuer_si = ['x']"), "seuils.attenuer_si", "unknown evidence"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:

@@ -252,6 +252,7 @@ class Settings:
     gap: int = 3
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
     open_never: frozenset[str] = frozenset()  # evidence that keeps a mail from being opened (a supplier's reminder)
+    damp_evidence: frozenset[str] = frozenset({"diffusion"})  # evidence whose each phrase is a damping sign
     impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
     broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most three count)
     broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
@@ -462,7 +463,7 @@ class Recognizer:
         )
         damping = settings.broadcast_factor ** min(signs, 3)
         if signs:
-            notes.append("ressemble à une lettre d'information ou un envoi collectif")
+            notes.append("ressemble à une lettre d'information, un envoi collectif ou une demande de formation")
         if (
             "personnel" not in evidence
             and len(text_tokens.raws) >= settings.impersonal_words
@@ -681,7 +682,8 @@ class Recognizer:
 
         Evidence counts only from a match at half its group's weight or more (not one in a question).
         « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
-        « nous » or « vous ». Signs of a broadcast: each phrase of a `preuve = "diffusion"` group,
+        « nous » or « vous ». Signs of a broadcast: each phrase of a group whose `preuve` is in
+        `attenuer_si` (« diffusion », « offre »),
         several links, a list of three lines or more, a long text with no personal word. Each
         count is one pass over the capped text. A reply's subject (« Re: Plainte de M. X ») was
         written for another message: it shows nothing about this one.
@@ -693,7 +695,7 @@ class Recognizer:
             group = phrase.group
             if reply and match.where == "subject":
                 continue
-            if group.evidence == "diffusion":
+            if group.evidence in settings.damp_evidence:
                 signs += 1
             elif group.evidence is not None and (group.weight <= 0 or match.weight >= 0.5 * group.weight):
                 shown.add(group.evidence)
@@ -853,6 +855,7 @@ def _settings(document: Mapping[str, object]) -> Settings:
             "facteur_signaleur",
             "ouvrir_si",
             "ouvrir_jamais_si",
+            "attenuer_si",
             "facteur_impersonnel",
             "facteur_diffusion",
             "mots_diffusion",
@@ -883,6 +886,7 @@ def _settings(document: Mapping[str, object]) -> Settings:
             for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
         ),
         open_never=frozenset(_string_list(thresholds.get("ouvrir_jamais_si", []), "seuils.ouvrir_jamais_si")),
+        damp_evidence=frozenset(_string_list(thresholds.get("attenuer_si", ["diffusion"]), "seuils.attenuer_si")),
         impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
         broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
         broadcast_words=_integer(
@@ -1053,12 +1057,13 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             groups.append(group)
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
-        unknown_never = sorted(settings.open_never - known)
-        if unknown_never:
-            raise _Invalid(
-                "seuils.ouvrir_jamais_si",
-                f"unknown evidence {', '.join(unknown_never)} (known: {', '.join(sorted(known))})",
-            )
+        for name, evidence in (("ouvrir_jamais_si", settings.open_never), ("attenuer_si", settings.damp_evidence)):
+            unknown_evidence = sorted(evidence - known - {"diffusion"})
+            if unknown_evidence:
+                raise _Invalid(
+                    f"seuils.{name}",
+                    f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
+                )
         for number, needed in enumerate(settings.open_requires):
             unknown = sorted(needed - known)
             if unknown or not all(needed):
