@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parent.parent
 DATA = ROOT / "tests" / "data" / "recognition"
 RULES = ROOT / "rules"
 TUNING = ("claims.toml", "incidents.toml", "ordinary.toml")
-HELD_OUT = ("heldout.toml", "heldout2.toml", "heldout3.toml", "heldout4.toml", "heldout5.toml")
+HELD_OUT = (
+    "heldout.toml",
+    "heldout2.toml",
+    "heldout3.toml",
+    "heldout4.toml",
+    "heldout5.toml",
+    "heldout6.toml",
+)
 BLIND = "blind.toml"
 LABELS = ("claim", "incident", "ordinary")
 
