@@ -15,7 +15,7 @@ from inboxbot.reading.recognition import (
     Recognizer,
     load_recognition,
 )
-from tests.recognition_eval import RULES, load_mails, measure
+from tests.recognition_eval import BLIND, RULES, load_mails, measure
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -48,15 +48,45 @@ def test_evaluation_set_is_as_described() -> None:
         and not any(word in mail.subject.lower() for word in ("réclamation", "reclamation", "plainte"))
     ]
     assert len(without_keyword) >= 65
-    assert len(load_mails(held_out=True)) >= 40
+    assert len(load_mails(held_out=True)) >= 240
 
 
-def test_figures_on_the_evaluation_set(recognizer: Recognizer) -> None:
-    """The issue's targets: recall >= 95 %, no ordinary mail opened, <= 20 % put before her."""
-    figures = measure(recognizer, load_mails(held_out=False))
+@pytest.mark.parametrize("part", ["tuning", "held-out", "tuning and held-out together"])
+def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> None:
+    """The issue's targets: recall >= 95 %, no ordinary mail opened, <= 20 % put before her.
+
+    Checked on the tuning set and on the held-out files (`heldout*.toml`, each written after a round
+    of vocabulary work; only their first measure, recorded in the commit that added each, was taken
+    before they were looked at). Not on the blind set: see the tests below.
+    """
+    mails = {
+        "tuning": load_mails(held_out=False),
+        "held-out": load_mails(held_out=True),
+        "tuning and held-out together": load_mails(held_out=False) + load_mails(held_out=True),
+    }[part]
+    figures = measure(recognizer, mails)
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
+
+
+# The blind set (`blind.toml`, 100 mails written by another developer who never saw the detector nor the
+# other sets) was measured once, after the last vocabulary change, and not tuned on afterwards:
+# recall 49/50, 8/50 ordinary put before her, but 1 ordinary mail opened (a trainer's good news about a
+# learner's earlier malaise). Two of the three targets hold there; the third is recorded as failing.
+
+
+def test_blind_set_recall_and_candidates(recognizer: Recognizer) -> None:
+    figures = measure(recognizer, load_mails(files=(BLIND,)))
+    assert figures.total == 100
+    assert figures.recall >= 0.95, f"missed: {figures.missed}"
+    assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
+
+
+@pytest.mark.xfail(strict=True, reason="blind set, first and only measure: one ordinary mail opened (blind-033)")
+def test_blind_set_opens_no_ordinary_mail(recognizer: Recognizer) -> None:
+    figures = measure(recognizer, load_mails(files=(BLIND,)))
+    assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
 
 
 def test_spam_is_never_opened_whatever_it_says(recognizer: Recognizer) -> None:
