@@ -15,7 +15,7 @@ from inboxbot.reading.recognition import (
     Recognizer,
     load_recognition,
 )
-from tests.recognition_eval import RULES, load_mails, measure
+from tests.recognition_eval import BLIND, RULES, load_mails, measure
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -48,15 +48,45 @@ def test_evaluation_set_is_as_described() -> None:
         and not any(word in mail.subject.lower() for word in ("réclamation", "reclamation", "plainte"))
     ]
     assert len(without_keyword) >= 65
-    assert len(load_mails(held_out=True)) >= 40
+    assert len(load_mails(held_out=True)) >= 240
 
 
-def test_figures_on_the_evaluation_set(recognizer: Recognizer) -> None:
-    """The issue's targets: recall >= 95 %, no ordinary mail opened, <= 20 % put before her."""
-    figures = measure(recognizer, load_mails(held_out=False))
+@pytest.mark.parametrize("part", ["tuning", "held-out", "tuning and held-out together"])
+def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> None:
+    """The issue's targets: recall >= 95 %, no ordinary mail opened, <= 20 % put before her.
+
+    Checked on the tuning set and on the held-out files (`heldout*.toml`, each written after a round
+    of vocabulary work; only their first measure, recorded in the commit that added each, was taken
+    before they were looked at). Not on the blind set: see the tests below.
+    """
+    mails = {
+        "tuning": load_mails(held_out=False),
+        "held-out": load_mails(held_out=True),
+        "tuning and held-out together": load_mails(held_out=False) + load_mails(held_out=True),
+    }[part]
+    figures = measure(recognizer, mails)
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
+
+
+# The blind set (`blind.toml`, 100 mails written by another developer who never saw the detector nor the
+# other sets) was measured once, after the last vocabulary change, and not tuned on afterwards:
+# recall 49/50, 8/50 ordinary put before her, but 1 ordinary mail opened (a trainer's good news about a
+# learner's earlier malaise). Two of the three targets hold there; the third is recorded as failing.
+
+
+def test_blind_set_recall_and_candidates(recognizer: Recognizer) -> None:
+    figures = measure(recognizer, load_mails(files=(BLIND,)))
+    assert figures.total == 100
+    assert figures.recall >= 0.95, f"missed: {figures.missed}"
+    assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
+
+
+@pytest.mark.xfail(strict=True, reason="blind set, first and only measure: one ordinary mail opened (blind-033)")
+def test_blind_set_opens_no_ordinary_mail(recognizer: Recognizer) -> None:
+    figures = measure(recognizer, load_mails(files=(BLIND,)))
+    assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
 
 
 def test_spam_is_never_opened_whatever_it_says(recognizer: Recognizer) -> None:
@@ -199,7 +229,7 @@ def test_reasons_excerpt_and_summary_speak_french(recognizer: Recognizer) -> Non
     text = "Bonjour,\n\nJe n'ai toujours pas reçu mon attestation malgré mes relances.\nC'est inadmissible.\n\nMerci"
     result = assess(recognizer, "Attestation", text)
     assert result.outcome == "open"
-    assert {"toujours pas", "malgré mes", "inadmissible"} <= set(result.reasons)
+    assert {"toujours pas", "malgré mes relances", "inadmissible"} <= set(result.reasons)
     assert "toujours pas reçu mon attestation" in result.excerpt
     assert "\n" not in result.excerpt
     summary = result.summary()
@@ -222,15 +252,117 @@ def test_empty_and_odd_input(recognizer: Recognizer) -> None:
     assert assess(recognizer, "x", "ｆｕｌｌ ｗｉｄｔｈ 😀 ελληνικά").outcome == "leave"
 
 
+@pytest.mark.parametrize(
+    ("written", "vocabulary_form"),
+    [
+        ("annulée", "annulé"),
+        ("annulait", "annulé"),
+        ("annulent", "annulé"),
+        ("annuler", "annulé"),
+        ("exigeait", "exige"),
+        ("exigez", "exige"),
+        ("lâchée", "lâché"),
+        ("attendais", "attendait"),
+        ("mauvaises", "mauvais"),
+    ],
+)
+def test_verb_and_agreement_forms_share_a_stem(written: str, vocabulary_form: str) -> None:
+    from inboxbot.reading.recognition import _fold_text, _stem
+
+    assert _stem(_fold_text(written)) == _stem(_fold_text(vocabulary_form))
+
+
+def test_plural_nouns_are_not_cut_like_verbs() -> None:
+    from inboxbot.reading.recognition import _fold_text, _stem
+
+    assert _stem(_fold_text("réclamations")) == _stem(_fold_text("réclamation"))
+    assert _stem(_fold_text("questions")) == _stem(_fold_text("question"))
+    assert _stem(_fold_text("frais")) != _stem(_fold_text("fr"))
+
+
+def test_opening_needs_evidence_not_only_a_score(recognizer: Recognizer) -> None:
+    """Many incident words from a stranger are put before her; a demand with dissatisfaction opens."""
+    words = "Panne de courant, fuite d'eau, alarme incendie, évacuation, pompiers sur place."
+    many = assess(recognizer, "Information", words)
+    assert many.score >= recognizer.settings.open_threshold
+    assert many.outcome == "candidate"
+    demand = assess(
+        recognizer, "Formation", "Je suis très déçue, c'est inadmissible. Je vous demande de me rembourser."
+    )
+    assert demand.outcome == "open"
+    assert assess(recognizer, "Information", words, reporter=True).outcome == "open"
+
+
+def test_a_reply_subject_shows_no_evidence(recognizer: Recognizer) -> None:
+    text = "Suite à votre appel, un geste commercial a été proposé au client."
+    assert assess(recognizer, "Plainte de M. X", text).outcome == "open"
+    assert assess(recognizer, "Re: Plainte de M. X", text).outcome != "open"
+
+
+def test_newsletters_about_problems_are_damped_and_never_opened(recognizer: Recognizer) -> None:
+    text = (
+        "Bonjour à toutes et à tous,\n\nAu sommaire ce mois-ci : pannes de matériel, stagiaires en difficulté, "
+        "conflits dans le groupe, réclamations de clients mécontents.\n"
+        "- comment réagir\n- comment tracer\n- que dire à l'auditeur\n\n"
+        "Lire la suite : https://exemple.fr/a https://exemple.fr/b\nSe désinscrire"
+    )
+    plain = assess(
+        recognizer, "Le mot du mois", text.split("Lire la suite")[0].replace("Bonjour à toutes et à tous", "")
+    )
+    newsletter = assess(recognizer, "Le mot du mois", text, reporter=True)
+    assert newsletter.outcome != "open"
+    assert any("lettre d'information" in note for note in newsletter.notes)
+    assert assess(recognizer, "Le mot du mois", text).score < plain.score
+
+
+def test_training_subjects_are_not_problems(recognizer: Recognizer) -> None:
+    request = "Nous souhaitons former nos managers à la gestion des conflits. Quel serait votre tarif ?"
+    assert assess(recognizer, "Demande", request).outcome == "leave"
+    assert assess(recognizer, "Groupe", "Un conflit a éclaté dans le groupe.").score > 0
+
+
+def test_a_trainers_materials_and_planned_events_never_open(recognizer: Recognizer) -> None:
+    """A known reporter's mail opens on incident words, unless it talks about content or a planned event."""
+    materials = "Voici les supports de la session : conflits, insultes, altercation, un stagiaire qui crie."
+    assert assess(recognizer, "Supports", materials, reporter=True).outcome == "candidate"
+    drill = "Un exercice d'évacuation aura lieu jeudi : l'alarme incendie sonnera, évacuation du bâtiment."
+    assert assess(recognizer, "Information", drill, reporter=True).outcome != "open"
+    real = "L'alarme incendie a sonné, évacuation du bâtiment, les pompiers sont venus."
+    assert assess(recognizer, "Ce matin", real, reporter=True).outcome == "open"
+
+
+def test_a_request_for_training_damps_its_subject(recognizer: Recognizer) -> None:
+    request = "Nous souhaitons organiser une formation aux gestes face aux malaises, chutes et accidents."
+    report = "Malaise, chute et accident ce matin pendant la formation."
+    assert assess(recognizer, "Devis", request).score < assess(recognizer, "Devis", report).score
+
+
+def test_negation_stops_at_a_comma(recognizer: Recognizer) -> None:
+    assert "c'est grave" in assess(recognizer, "x", "Sans mon accord, c'est grave.").reasons
+
+
+def test_suppliers_reminders_are_never_opened(recognizer: Recognizer) -> None:
+    text = (
+        "Malgré nos relances, notre facture reste impayée. Nous vous demandons de régler sous huitaine, "
+        "faute de quoi nous transmettrons au contentieux."
+    )
+    assert assess(recognizer, "Relance", text).outcome != "open"
+
+
 # --- cost -----------------------------------------------------------------------------------------
 
 
 def _best_time(run: Callable[[], object], repeats: int = 5) -> float:
+    """The least CPU time of this thread over `repeats` runs.
+
+    CPU time, not wall time: on a busy machine a long run is preempted more often than a short one,
+    which made wall-clock ratios look superlinear when the work was not.
+    """
     best = float("inf")
     for _ in range(repeats):
-        start = time.perf_counter()
+        start = time.thread_time()
         run()
-        best = min(best, time.perf_counter() - start)
+        best = min(best, time.thread_time() - start)
     return best
 
 
@@ -261,7 +393,9 @@ def test_assess_is_linear_on_hostile_input(recognizer: Recognizer, case: str) ->
         return recognizer.assess(big_subject, big_text, sender_is_reporter=True, spam=False)
 
     run_small(), run_big()  # warm the word cache
-    small, big = _best_time(run_small), _best_time(run_big)
+    small = big = float("inf")
+    for _ in range(11):  # interleaved, so both sizes see the same load on a busy machine
+        small, big = min(small, _best_time(run_small, 1)), min(big, _best_time(run_big, 1))
     assert big <= 5 * max(small, 2e-4), f"{case}: {small * 1e3:.2f} ms -> {big * 1e3:.2f} ms"
 
 
@@ -344,6 +478,11 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         ),
         (("[seuils]", "[etiquettes]\nalea = ['[ALEA]']\n[seuils]"), "etiquettes.alea[0]", "expected a tag's word"),
         (("[seuils]", "vocabulaire = 1\n[seuils]"), "vocabulaire", "unknown key"),
+        (("proposer = 3", "proposer = 3\nouvrir_si = ['demande+colere']"), "seuils.ouvrir_si[0]", "unknown evidence"),
+        (("proposer = 3", "proposer = 3\nouvrir_jamais_si = ['x']"), "seuils.ouvrir_jamais_si", "unknown evidence"),
+        (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
+        (("poids = 3", "poids = 3\nsignaleur = 'non'"), "groupe[0].signaleur", "expected true or false"),
+        (("proposer = 3", "proposer = 3\nattenuer_si = ['x']"), "seuils.attenuer_si", "unknown evidence"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:

@@ -14,11 +14,17 @@ relances »); thanks and « problème résolu » cancel problem words; negation 
 it, and each Assessment carries the words that counted.
 
 How words are compared: accents and case are folded, then a light, symmetric suffix stripping is
-applied to both the text and the vocabulary (final -s/-x, then up to two final -e), so « déçu »
-matches déçue, déçus, DECUES, and « annulé » matches annulée. A vocabulary word ending in `*` is a
-prefix (« rembours* »). A French lemmatiser (simplemma) was considered and not used: it only knows
-accented spellings (« decue », « annulee » stay unknown), which is how much real mail is typed, and it
-costs 150 ms to load.
+applied to both the text and the vocabulary (final -s/-x, up to two final -e, then one verb ending:
+-er, -ez, -ait, -aient, -ais, -ant, -ent, and English -ed, -ing, each keeping a minimum stem), so
+« déçu » matches déçue, déçus, DECUES, and « annulé » matches annulée, annuler, annulait, annulent.
+A vocabulary word ending in `*` is a prefix (« rembours* »). A French lemmatiser (simplemma) was
+considered and not used: it only knows accented spellings (« decue », « annulee » stay unknown), which
+is how much real mail is typed, and it costs 150 ms to load.
+
+Deciding: the score opens a case only with evidence of the right kind (`seuils.ouvrir_si`: a formal
+complaint, a demand with dissatisfaction or insistence, a known reporter describing an incident…);
+otherwise a high score puts the mail before the director. What counts for a case is damped in a text
+that reads like a newsletter (unsubscribe words, links, lists) or that never says « je » nor « vous ».
 
 Hostile input: a stranger writes the text. The text looked at is capped (`lecture.caracteres`), words
 are found with one character-class pattern (no backtracking), and each token is looked up in hash
@@ -71,6 +77,8 @@ EXCERPT_BEFORE = 80
 EXCERPT_AFTER = 140
 FOUND_CHARS = 60  # the longest "words found" shown to the director
 MAX_REASONS = 8
+_MAX_TRIES = 200 * 16  # a phrase is tried at most 200 times per field where it does not match…
+_TRY_STEP = 16  # … counted in steps of this, the units counting its matches (at most 3 kept)
 _CACHE_LIMIT = 50_000  # distinct words remembered between mails; cleared past this
 
 _WORD = re.compile(r"[^\W_]+")  # one character class: linear, no backtracking
@@ -112,17 +120,17 @@ def _fold_text(text: str) -> str:
 # has no accents, so « annulé », « annulée », « annuler », « annulait », « annulent » all end here.
 _ENDINGS: tuple[tuple[str, int], ...] = (
     ("aient", 4),
-    ("ions", 5),
     ("ait", 3),
     ("ais", 4),
+    ("ai", 4),  # « attendais » once its -s is gone
     ("ant", 5),
     ("ent", 5),
-    ("ons", 4),
     ("ing", 4),
     ("er", 3),
     ("ez", 4),
     ("ed", 4),
 )
+# No -ons nor -ions: « réclamations », « questions » must stay plurals of their nouns.
 
 
 def _stem(word: str) -> str:
@@ -141,7 +149,9 @@ def _stem(word: str) -> str:
             word = word[:-1]
     for ending, shortest in _ENDINGS:
         if word.endswith(ending) and len(word) - len(ending) >= shortest:
-            return word[: -len(ending)]
+            word = word[: -len(ending)]
+            # « exigeait », « exigez » leave « exige », as « exige » itself was cut to « exig »
+            return word[:-1] if len(word) >= 5 and word[-1] == "e" else word
     return word
 
 
@@ -214,6 +224,7 @@ class Group:
     cap: float | None
     question: float = 1.0  # factor for a match in a sentence ending with « ? » (an inquiry, not a demand)
     evidence: str | None = None  # what a match shows (« demande », « insatisfaction »…), for `ouvrir_si`
+    reporter: bool = True  # whether a known reporter's match counts `facteur_signaleur` times
 
 
 @dataclass(frozen=True, eq=False)
@@ -237,9 +248,12 @@ class Settings:
     negation_window: int = 3
     gap: int = 3
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
+    open_never: frozenset[str] = frozenset()  # evidence that keeps a mail from being opened (a supplier's reminder)
+    damp_evidence: frozenset[str] = frozenset({"diffusion"})  # evidence whose each phrase is a damping sign
     impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
-    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most two count)
+    broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most three count)
     broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
+    impersonal_words: int = 40  # a text shorter than this is not damped for being impersonal (a short report)
     personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
 
 
@@ -302,6 +316,7 @@ class _Tokens:
     starts: list[int]
     ends: list[int]
     sentences: list[int] = field(default_factory=list)  # each word's sentence number
+    clauses: list[int] = field(default_factory=list)  # each word's clause number (commas end clauses too)
     questions: set[int] = field(default_factory=set)  # the sentences that end with « ? »
 
     def __post_init__(self) -> None:
@@ -311,15 +326,22 @@ class _Tokens:
         spaced; wrapped lines (one newline) do not end a sentence.
         """
         source, starts, ends = self.source, self.starts, self.ends
-        sentence = 0
+        sentence = clause = 0
         numbers = [0] * len(starts)
+        clauses = [0] * len(starts)
         for k in range(1, len(starts)):
             gap = source[ends[k - 1] : starts[k]]
-            if gap != " " and (any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2):
-                if "?" in gap:
-                    self.questions.add(sentence)
-                sentence += 1
+            if gap != " ":
+                if any(mark in gap for mark in _SENTENCE_END) or gap.count("\n") >= 2:
+                    if "?" in gap:
+                        self.questions.add(sentence)
+                    sentence += 1
+                    clause += 1
+                elif "," in gap or ":" in gap:
+                    clause += 1
             numbers[k] = sentence
+            clauses[k] = clause
+        self.clauses = clauses
         if ends and "?" in source[ends[-1] : ends[-1] + 20]:
             self.questions.add(sentence)
         self.sentences = numbers
@@ -413,7 +435,7 @@ class Recognizer:
                 weight = group.weight
                 if where == "subject":
                     weight *= subject_factor
-                if sender_is_reporter and group.kind in INCIDENT_KINDS:
+                if sender_is_reporter and group.kind in INCIDENT_KINDS and group.reporter:
                     weight *= settings.reporter_factor
                 if weight > 0 and tokens.sentences[hit.first] in tokens.questions:
                     weight *= group.question
@@ -433,11 +455,17 @@ class Recognizer:
                     first_text_hit.setdefault(hit.phrase, hit)
 
         notes: list[str] = []
-        evidence, signs = self._evidence(best, text_tokens, text[: settings.max_chars], sender_is_reporter)
-        damping = settings.broadcast_factor ** min(signs, 2)
+        evidence, signs = self._evidence(
+            best, text_tokens, text[: settings.max_chars], sender_is_reporter, reply=_is_reply(subject)
+        )
+        damping = settings.broadcast_factor ** min(signs, 3)
         if signs:
-            notes.append("ressemble à une lettre d'information ou un envoi collectif")
-        if "personnel" not in evidence and text_tokens.raws and not sender_is_reporter:
+            notes.append("ressemble à une lettre d'information, un envoi collectif ou une demande de formation")
+        if (
+            "personnel" not in evidence
+            and len(text_tokens.raws) >= settings.impersonal_words
+            and not sender_is_reporter
+        ):
             damping *= settings.impersonal_factor
         score, by_kind = self._score(best, sender_is_reporter, damping)
         kind = self._kind(by_kind, sender_is_reporter)
@@ -448,7 +476,7 @@ class Recognizer:
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            if proven and signs < 2:
+            if proven and not signs and not evidence & settings.open_never:
                 outcome = "open"
             else:
                 outcome = "candidate"
@@ -557,12 +585,16 @@ class Recognizer:
                 group = phrase.group
                 if group.where != "both" and group.where != where:
                     continue
-                if seen.get(phrase, 0) >= 3:  # a phrase counts once; a few places are enough to choose from
+                tries = seen.get(phrase, 0)
+                # A phrase counts once: a few places found are enough to choose from, and a phrase
+                # tried at many places without matching stops being tried (hostile repetition).
+                if tries >= _MAX_TRIES or tries % _TRY_STEP >= 3:
                     continue
                 last = self._match_rest(phrase, tokens, i, count, gap_limit)
                 if last < 0:
+                    seen[phrase] = tries + _TRY_STEP
                     continue
-                seen[phrase] = seen.get(phrase, 0) + 1
+                seen[phrase] = tries + 1
                 found.append(_Hit(phrase, i, last, group.negatable and self._negated(tokens, i)))
         # Longest first: "toujours pas reçu" wins over the "pas reçu" inside it, "pas satisfait" over
         # "satisfait", "fausse alerte" over "fausse". Spans are bounded by the longest phrase, so the
@@ -586,10 +618,19 @@ class Recognizer:
     def _match_rest(phrase: _Phrase, tokens: _Tokens, first: int, count: int, gap_limit: int) -> int:
         """The index of the phrase's last word when it matches from word `first`, else -1."""
         position = first
+        raws, stems = tokens.raws, tokens.stems
         for element in phrase.elements[1:]:
-            allowed = min(element.gap, gap_limit)
-            for candidate in range(position + 1, min(count, position + 2 + allowed)):
-                if element.matches(tokens.raws[candidate], tokens.stems[candidate]):
+            word = element.word
+            if element.gap == 0:
+                candidate = position + 1
+                if candidate >= count:
+                    return -1
+                if (raws[candidate].startswith(word)) if element.prefix else (stems[candidate] == word):
+                    position = candidate
+                    continue
+                return -1
+            for candidate in range(position + 1, min(count, position + 2 + min(element.gap, gap_limit))):
+                if (raws[candidate].startswith(word)) if element.prefix else (stems[candidate] == word):
                     position = candidate
                     break
             else:
@@ -599,10 +640,14 @@ class Recognizer:
         return position
 
     def _negated(self, tokens: _Tokens, first: int) -> bool:
-        """Whether a negation word comes shortly before word `first`, in the same sentence."""
+        """Whether a negation word comes shortly before word `first`, in the same clause.
+
+        « sans mon accord, c'est grave » : the comma ends what « sans » denies.
+        """
         window = self.settings.negation_window
+        clauses = tokens.clauses
         for k in range(first - 1, max(-1, first - window - 1), -1):
-            if tokens.gap_has_sentence_end(k, k + 1):
+            if clauses[k] != clauses[first]:
                 return False
             if tokens.stems[k] in self._negators:
                 return True
@@ -628,24 +673,28 @@ class Recognizer:
     # -- deciding --
 
     def _evidence(
-        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool
+        self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool, *, reply: bool
     ) -> tuple[frozenset[str], int]:
         """What the matches show (`preuve` of their groups), and how many signs of a mass mailing.
 
         Evidence counts only from a match at half its group's weight or more (not one in a question).
         « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
-        « nous » or « vous ». Signs of a broadcast: each phrase of a `preuve = "diffusion"` group,
+        « nous » or « vous ». Signs of a broadcast: each phrase of a group whose `preuve` is in
+        `attenuer_si` (« diffusion », « offre »),
         several links, a list of three lines or more, a long text with no personal word. Each
-        count is one pass over the capped text.
+        count is one pass over the capped text. A reply's subject (« Re: Plainte de M. X ») was
+        written for another message: it shows nothing about this one.
         """
         settings = self.settings
         shown: set[str] = set()
         signs = 0
         for phrase, match in best.items():
             group = phrase.group
-            if group.evidence == "diffusion":
+            if reply and match.where == "subject":
+                continue
+            if group.evidence in settings.damp_evidence:
                 signs += 1
-            elif group.evidence is not None and group.weight > 0 and match.weight >= 0.5 * group.weight:
+            elif group.evidence is not None and (group.weight <= 0 or match.weight >= 0.5 * group.weight):
                 shown.add(group.evidence)
         if reporter:
             shown.add("signaleur")
@@ -682,7 +731,7 @@ class Recognizer:
         for group, value in per_group.items():
             if group.cap is not None:
                 cap = group.cap
-                if reporter and group.kind in INCIDENT_KINDS:
+                if reporter and group.kind in INCIDENT_KINDS and group.reporter:
                     cap *= self.settings.reporter_factor
                 value = max(-cap, min(cap, value))
             if value > 0:
@@ -802,9 +851,12 @@ def _settings(document: Mapping[str, object]) -> Settings:
             "facteur_objet_reponse",
             "facteur_signaleur",
             "ouvrir_si",
+            "ouvrir_jamais_si",
+            "attenuer_si",
             "facteur_impersonnel",
             "facteur_diffusion",
             "mots_diffusion",
+            "mots_impersonnel",
         ),
         "seuils",
     )
@@ -830,10 +882,15 @@ def _settings(document: Mapping[str, object]) -> Settings:
             frozenset(part.strip() for part in item.split("+"))
             for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
         ),
+        open_never=frozenset(_string_list(thresholds.get("ouvrir_jamais_si", []), "seuils.ouvrir_jamais_si")),
+        damp_evidence=frozenset(_string_list(thresholds.get("attenuer_si", ["diffusion"]), "seuils.attenuer_si")),
         impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
         broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
         broadcast_words=_integer(
             thresholds, "mots_diffusion", "seuils", defaults.broadcast_words, low=10, high=1_000_000
+        ),
+        impersonal_words=_integer(
+            thresholds, "mots_impersonnel", "seuils", defaults.impersonal_words, low=0, high=1_000_000
         ),
     )
 
@@ -883,6 +940,7 @@ GROUP_KEYS = (
     "plafond",
     "question",
     "preuve",
+    "signaleur",
     "expressions",
 )
 WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
@@ -921,6 +979,9 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
     question = _number(table, "question", key, 1.0, low=0.0)
+    reporter = table.get("signaleur", True)
+    if not isinstance(reporter, bool):
+        raise _Invalid(f"{key}.signaleur", f"expected true or false, got {_type_name(reporter)}")
     evidence = table.get("preuve")
     if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
         raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
@@ -937,6 +998,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         cap=cap,
         question=question,
         evidence=evidence.strip() if isinstance(evidence, str) else None,
+        reporter=reporter,
     )
     phrases = [
         _Phrase(text, _compile_phrase(text, f"{key}.expressions[{number}]", gap), group, first_index + number)
@@ -992,6 +1054,13 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             groups.append(group)
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
+        for name, evidence in (("ouvrir_jamais_si", settings.open_never), ("attenuer_si", settings.damp_evidence)):
+            unknown_evidence = sorted(evidence - known - {"diffusion"})
+            if unknown_evidence:
+                raise _Invalid(
+                    f"seuils.{name}",
+                    f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
+                )
         for number, needed in enumerate(settings.open_requires):
             unknown = sorted(needed - known)
             if unknown or not all(needed):
