@@ -112,7 +112,10 @@ _WHITESPACE = re.compile(r"\s+")
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _WELL_FORMED_ID = re.compile(r"[^\s<>@]+@[^\s<>@]+")
-_EMAIL_TOKEN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Starts only where a run of local-part characters starts (else quadratic on a long run).
+_EMAIL_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
@@ -919,11 +922,66 @@ def html_to_text(html: str) -> str:
     """
     converter = _HtmlText()
     try:
-        converter.feed(html)
+        converter.feed(defused_html(html))
         converter.close()
     except Exception:  # html.parser is lenient; a failure must still leave what was read
         pass
     return converter.result()
+
+
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # html.parser's own closers
+_SECTION_CLOSE = re.compile(r"]\s*]\s*>")
+_SHORT_SECTION_CLOSE = re.compile(r"]\s*>")
+_OPENING = re.compile(r"<(?:!--|!\[\s*([a-zA-Z][-_.a-zA-Z0-9]*))?")
+_LONG_SECTIONS = frozenset({"temp", "cdata", "ignore", "include", "rcdata"})
+_SHORT_SECTIONS = frozenset({"if", "else", "endif"})
+
+
+def defused_html(html: str) -> str:
+    """`html` with every `<` that opens a construct never closed written `&lt;`.
+
+    Why: `html.parser` looks for the end of a tag, comment or marked section up to the end of the
+    text and, finding none, takes the `<` as text and looks again from the next one: a body of
+    `<a ` or `<!--x>` repeated took seconds for 15 KB, hours for a megabyte. A construct with no
+    closer after it is text anyway, so escaping it changes nothing the parser would have read,
+    and afterwards every search it makes stops at a closer that exists. One pass.
+    """
+    last_gt = html.rfind(">")
+    if last_gt < 0:
+        return html.replace("<", "&lt;")
+
+    def last_start(pattern: re.Pattern[str]) -> int:
+        start = -1
+        for match in pattern.finditer(html):
+            start = match.start()
+        return start
+
+    comment_close = last_start(_COMMENT_CLOSE) if "<!--" in html else -1
+    section_close = last_start(_SECTION_CLOSE) if "<![" in html else -1
+    short_close = last_start(_SHORT_SECTION_CLOSE) if "<![" in html else -1
+    pieces: list[str] = []
+    position = 0
+    for opening in _OPENING.finditer(html):
+        start = opening.start()
+        name = (opening.group(1) or "").lower()
+        if start > last_gt:
+            closed = False
+        elif opening.group() == "<!--":
+            closed = comment_close >= start + 4
+        elif name in _LONG_SECTIONS:
+            closed = section_close >= start + 3
+        elif name in _SHORT_SECTIONS:
+            closed = short_close >= start + 3
+        else:
+            continue
+        if not closed:
+            pieces.append(html[position:start])
+            pieces.append("&lt;")
+            position = start + 1
+    if not pieces:
+        return html
+    pieces.append(html[position:])
+    return "".join(pieces)
 
 
 class _HtmlText(HTMLParser):
@@ -954,34 +1012,37 @@ class _HtmlText(HTMLParser):
         self._chunks: list[str] = []
         self._skip_depth = 0
         self._pre_depth = 0
+        # Line breaks in the chunks of nothing but spaces and line breaks that end the text: kept
+        # as chunks are added, where counting them again for every block tag was quadratic.
+        self._trailing_breaks = 0
+
+    def _add(self, chunk: str) -> None:
+        self._chunks.append(chunk)
+        stripped = chunk.strip(" ")
+        if stripped.strip("\n"):
+            self._trailing_breaks = 0
+        else:
+            self._trailing_breaks += stripped.count("\n")
 
     def _ensure_newlines(self, count: int) -> None:
         """End the text with at least `count` line breaks, not adding to those already there."""
-        present = 0
-        for chunk in reversed(self._chunks):
-            stripped = chunk.strip(" ")
-            if stripped.strip("\n"):
-                break
-            present += stripped.count("\n")
-            if present >= count:
-                return
-        if self._chunks:
-            self._chunks.append("\n" * (count - present))
+        if self._chunks and self._trailing_breaks < count:
+            self._add("\n" * (count - self._trailing_breaks))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
             self._skip_depth += 1
         elif tag == "br":
-            self._chunks.append("\n")
+            self._add("\n")
         elif tag in self._PARAGRAPHS:
             self._ensure_newlines(2)
             self._pre_depth += tag == "pre"
         elif tag in self._LINES:
             self._ensure_newlines(1)
             if tag == "li":
-                self._chunks.append("- ")
+                self._add("- ")
         elif tag in ("td", "th"):
-            self._chunks.append(" ")
+            self._add(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
@@ -1000,7 +1061,7 @@ class _HtmlText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
-        self._chunks.append(data if self._pre_depth else _WHITESPACE.sub(" ", data))
+        self._add(data if self._pre_depth else _WHITESPACE.sub(" ", data))
 
     def result(self) -> str:
         text = "".join(self._chunks).replace("\xa0", " ")
