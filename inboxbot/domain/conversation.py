@@ -22,7 +22,7 @@ _PREFIX = re.compile(
     r"^(?:\s*(?:re|r[ée]f\.?|tr|fwd?|aw|wg|sv|vs|antw|rif|rv|enc)\s*(?:\[\d+\])?\s*:)+\s*",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"\[[^\[\]\d]{0,40}?#?\s*+(\d{4}-\d{4,6})\s*+\]")  # possessive: a blank never helps a digit
+_TAG = re.compile(r"\[[^\[\]\d]{0,40}?#?\s*(\d{4}-\d{4,6})\s*\]")
 
 
 def case_tag(label: str, number: str) -> str:

@@ -801,20 +801,19 @@ def _command_lines(text: str) -> Iterator[str]:
 
 # What may separate a command word or a case number from the arguments: "#clore : merci", "#clore — merci".
 _LEAD = re.compile(r"^\s*(?:[:=]\s*|[–—-]\s+)?")
-# Blanks are possessive wherever what follows cannot be a blank: giving some back never helps, and
-# backtracking over them made long runs of blanks quadratic (issue 14).
 _LINE_CASE = re.compile(
-    r"(?:\[[^\[\]\d]{0,40}?#?\s*+(?P<tagged>\d{4}-\d{4,6})\s*+\]"
-    r"|(?:(?:dossier|n\s*+[°º]|no\.?|num[ée]ro)\s*+)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
-    r"[\s.,:;]*+(?:[–—-]\s+)?",
+    r"(?:\[[^\[\]\d]{0,40}?#?\s*(?P<tagged>\d{4}-\d{4,6})\s*\]"
+    r"|(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
+    r"[\s.,:;]*(?:[–—-]\s+)?",
     re.IGNORECASE,
 )
 # A number she meant as a case but mistyped ("2026-001", "[Dossier 26-01]"): taken as text, it would
 # land on the subject's case, so such a line is refused rather than read.
 # `[^\[\]]*\d+-\d[^\[\]]*\]` written so that nothing is read twice: the closing bracket is looked
-# for once, ahead, and the digits before the dash are left to the run (it holds digits too).
+# for once, ahead, and the digits before the dash are left to the run (it holds digits too); and
+# `(?:#\s*)?` rather than `#?\s*` after blanks, which split a run of blanks every possible way.
 _CASE_LIKE = re.compile(
-    r"\[(?=[^\[\]]*+\])[^\[\]]*?\d-\d|(?:(?:dossier|n\s*+[°º]|num[ée]ro)\s*+)+#?\s*+\d+-\d"
+    r"\[(?=[^\[\]]*\])[^\[\]]*?\d-\d|(?:(?:dossier|n\s*[°º]|num[ée]ro)\s*)+(?:#\s*)?\d+-\d"
     r"|#?(?:\d{4}-\d|\d{2}-\d{4})",
     re.IGNORECASE,
 )

@@ -169,7 +169,7 @@ _WEAK_MARKERS = (
     re.compile(r"_{8,}"),
 )
 _DEVICE_SIGNATURE = re.compile(
-    r"(?:envoye|sent|expedie)\s++(?:de|depuis|from|with|via|a\s++partir\s++de)\s++(?:(?:mon|ma|my|l'application)\s*+)?"
+    r"(?:envoye|sent|expedie)\s+(?:de|depuis|from|with|via|a\s+partir\s+de)\s+(?:(?:mon|ma|my|l'application)\s*)?"
     r"(?:iphone|ipad|android|smartphone|telephone|mobile|samsung|galaxy|outlook|yahoo|gmail|mail)\b.{0,40}"
     r"|(?:get|obtenir|telecharger)\s+outlook\s+(?:for|pour)\s+\S+"
 )
@@ -177,11 +177,11 @@ _ORANGE_MARKER = re.compile(r"message\s+du\s+(\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:
 
 _QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
 _ONE_QUOTE = re.compile(r"^[ \t]*>[ \t]?")
-# Possessive `\s*+` and a greedy value stripped afterwards: two `\s*` around an optional `*`, and a
-# lazy value before a trailing `\s*`, made a line "De" + 8,000 spaces take seconds (issue 14).
-# A blank gives nothing back to a `*` or a colon, so the possessive form matches the same lines.
+# `\s*(?:\*{1,2}\s*)?` rather than `\s*\*{0,2}\s*` (the same lines, but a run of blanks splits
+# between them one way only) and a greedy value stripped afterwards rather than a lazy one before
+# `\s*$`: the old form made a line "De" + 8,000 spaces take seconds (issue 14).
 _HEADER_LINE = re.compile(
-    r"\*{0,2}(?P<label>[^\W\d_][^:\uff1a*]{0,29}?)\s*+\*{0,2}\s*+[:\uff1a]\s*+\*{0,2}(?P<value>.*)"
+    r"\*{0,2}(?P<label>[^\W\d_][^:\uff1a*]{0,29}?)\s*(?:\*{1,2}\s*)?[:\uff1a]\s*\*{0,2}(?P<value>.*)"
 )
 
 # Header labels of the copied block, folded, by role. "envoye" is Outlook's date ("Envoyé :"),
@@ -406,7 +406,7 @@ _EMAIL = re.compile(r"(?<![\w.!#$%&'+/=?^`{|}~-])[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(
 # The address is the whole run of non-blanks between the brackets, holding an @ with something
 # on each side: said by a lookahead so that no two quantifiers share the run (issue 14).
 _BRACKETED = re.compile(
-    r"<\s*+(?:mailto:)?\s*+((?=[^<>\s]*[^<>\s]@[^<>\s])[^<>\s]++)\s*+>|\[\s*+mailto:\s*+([^\]\s]++)\s*+\]",
+    r"<\s*(?:mailto:\s*)?((?=[^<>\s]*[^<>\s]@[^<>\s])[^<>\s]+)\s*>|\[\s*mailto:\s*([^\]\s]+)\s*\]",
     re.IGNORECASE,
 )
 _ADDRESS_DECORATION = re.compile(

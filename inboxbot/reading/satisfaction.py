@@ -63,8 +63,8 @@ _FIVE = r"(?:5|cinq|five)(?![\w'])(?![.,]\d)"
 # "de 1 à 5", "entre 1 et 5", "from 1 to 5": the scale, not a mark; blanked before anything else.
 _SCALE = re.compile(r"(?<![\w.,/])(?:1|un|one)\s*(?:a|to|-|–|et|and)\s*(?:5|cinq|five)(?![\w.,/])")
 _SCALE_THEN_MARK = re.compile(
-    r"(?<![\w.,/])(?:1|un|one)\s*+(?:a|to|-|–)\s*+(?:5|cinq|five)\s*+[:,=]?\s*+"
-    r"(?:je (?:dirais|dirai|mets|met|donne)\s++|i(?:'d| would) say\s++)?" + _N + _AFTER_N
+    r"(?<![\w.,/])(?:1|un|one)\s*(?:a|to|-|–)\s*(?:5|cinq|five)\s*(?:[:,=]\s*)?"
+    r"(?:je (?:dirais|dirai|mets|met|donne)\s+|i(?:'d| would) say\s+)?" + _N + _AFTER_N
 )
 _FRACTION = re.compile(
     r"(?<![\w.,/'-])" + _N + r"\s*(?:(?:points?|etoiles?|stars?)\s*)?(?:/|sur|out of)\s*" + _FIVE + r"(?!\s*/\s*\d)"
@@ -78,7 +78,7 @@ _CONTEXT = re.compile(
     r"\b(?:ma note(?: est| serait| sera| globale)?|note(?: globale)?|notation|evaluation|score|rating|mark"
     r"|je (?:vous |lui |leur )?(?:mets|mettrais|mettrai|met|donne|donnerais|donnerai|attribue|note|dirais|dirai)"
     r"|j'attribue|i(?: would|'d)? (?:give|rate|say)(?: (?:it|you|this|them))?)"
-    r"\s*+(?:(?:est|is|of|de)\s++)?[:=]?\s*+(?:(?:un|une|a)\s++)?" + _N + _AFTER_N + r"(?=\s*(?:$|[.,;:!?)\]/…–—-]"
+    r"\s*(?:(?:est|is|of|de)\s+)?(?:[:=]\s*)?(?:(?:un|une|a)\s+)?" + _N + _AFTER_N + r"(?=\s*(?:$|[.,;:!?)\]/…–—-]"
     r"|(?:sur|out|etoiles?|stars?|car|parce|mais|et|pour|because|but|and|as|since|donc|vu|malgre|seulement|only"
     r"|je|j'|i|ma|my|overall|globalement|au|en|a|la|le|merci|thanks|thank)\b))"
 )
