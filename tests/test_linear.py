@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from mails import tnef_stream
 
 from inboxbot.bootstrap import shipped
 from inboxbot.domain.conversation import tagged_numbers
@@ -36,7 +37,6 @@ from inboxbot.reading.proof import prove_sender
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import read_form
-from tests.mails import tnef_stream
 
 GROWTH_LIMIT = 5.0
 RULES = load_rules([Path(shipped("rules"))])

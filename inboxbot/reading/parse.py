@@ -56,6 +56,10 @@ MAX_HEADERS = 1000
 MAX_PARTS = 1000
 """MIME parts examined; past this the rest of the mail is left to the archived raw bytes."""
 
+MAX_ATTACHMENTS = 250
+"""Attachments kept of one mail by default (`storage.max_attachments`); the others stay in the
+archived mail. No claimant sends more; a crafted mail of winmail.dat parts unpacked to 50,000."""
+
 MAX_REFERENCES = 100
 """Message-IDs kept from References: the first (thread root) and the nearest ones."""
 
@@ -134,8 +138,12 @@ class ParseError(Exception):
         self.reason = reason
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """The mail in `raw`, with whatever could be recovered and `defects` naming the rest."""
+def parse(raw: bytes, max_attachments: int = MAX_ATTACHMENTS) -> ParsedMail:
+    """The mail in `raw`, with whatever could be recovered and `defects` naming the rest.
+
+    At most `max_attachments` attachments are kept (files inside a winmail.dat count one each);
+    `attachments_left_out` counts the others, which stay in the raw mail.
+    """
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected bytes, got {type(raw).__name__}")
     raw = bytes(raw)
@@ -147,7 +155,7 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:  # a bug in the slicing must cost memory, not the mail
         defects.add(f"mail not sliced ({type(exc).__name__})")
         sliced = Sliced(raw, [])
-    body = _Body(defects, sliced)
+    body = _Body(defects, sliced, max_attachments)
     try:
         # Large bodies and attached mails are cut out first (see inboxbot.reading.slicing): the stdlib
         # parser costs about nine times what it parses, and recurses once per attached mail.
@@ -196,6 +204,7 @@ def parse(raw: bytes) -> ParsedMail:
         html=body.html(),
         attachments=tuple(body.attachments),
         defects=defects.as_tuple(),
+        attachments_left_out=body.left_out,
     )
 
 
@@ -547,12 +556,27 @@ def _stdlib_date(value: str) -> datetime | None:
 class _Body:
     """Walks the MIME tree once, collecting the readable text, the HTML and the attachments."""
 
-    def __init__(self, defects: _Defects, sliced: Sliced) -> None:
+    def __init__(self, defects: _Defects, sliced: Sliced, max_attachments: int = MAX_ATTACHMENTS) -> None:
         self._defects = defects
         self._sliced = sliced
         self._plain: list[str] = []
         self._html: list[str] = []
         self.attachments: list[Attachment] = []
+        self._max_attachments = max(0, max_attachments)
+        self.left_out = 0
+
+    def _room(self) -> bool:
+        """Whether one more attachment may be kept; counts it as left out when not."""
+        if len(self.attachments) < self._max_attachments:
+            return True
+        self._leave_out()
+        return False
+
+    def _leave_out(self) -> None:
+        self.left_out += 1
+        self._defects.add(
+            f"more than {self._max_attachments} attachments: the others are kept only in the archived mail"
+        )
 
     def text(self) -> str:
         plain = "\n".join(self._plain).rstrip()
@@ -656,6 +680,8 @@ class _Body:
         return _LINE_BREAKS.sub("\n", text).removeprefix("\ufeff")
 
     def _add_attachment(self, part: email.message.Message, content_type: str, filename: str) -> None:
+        if not self._room():
+            return  # not even decoded: a mail of thousands of parts costs their headers only
         index = len(self.attachments) + 1
         extension = _extension_for(content_type)
         name = safe_filename(filename, f"piece-jointe-{index}{extension}")
@@ -671,8 +697,9 @@ class _Body:
         Their names are also listed in `defects`, which the case's exchange log shows: staff
         must see what the claimant sent, not an opaque winmail.dat.
         """
+        room = self._max_attachments - len(self.attachments)
         try:
-            files = tnef.files(payload)
+            files = tnef.files(payload, limit=room + 1)  # one more, to know whether some are left out
         except tnef.TnefError:
             self._defects.add("winmail.dat is not readable TNEF: kept as it is")
             return False
@@ -682,6 +709,9 @@ class _Body:
         if not files:
             self._defects.add("winmail.dat holds no file: kept as it is")
             return False
+        if len(files) > room:
+            files = files[:room]
+            self._leave_out()  # the rest of this winmail.dat counts one
         names = []
         for item in files:
             index = len(self.attachments) + 1
@@ -693,6 +723,8 @@ class _Body:
         return True
 
     def _add_message(self, part: email.message.Message, filename: str) -> None:
+        if not self._room():
+            return
         index = len(self.attachments) + 1
         children = _children(part)
         inner = children[0] if children else None
