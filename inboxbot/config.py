@@ -161,6 +161,9 @@ class StorageSettings:
     purge_mode: str = "anonymise"  # or "delete"
     # Larger attachments stay only inside the archived raw mail, and the case says so.
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Attachments kept of one mail (files inside a winmail.dat count one each); the others stay
+    # only inside the archived raw mail, and the case says so.
+    max_attachments: int = 250
 
 
 @dataclass(frozen=True)
@@ -558,6 +561,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         retention_years=retention,
         purge_mode=st.choice("purge_mode", ("anonymise", "delete"), "anonymise"),
         max_attachment_bytes=st.integer("max_attachment_bytes", 25 * 1024 * 1024, minimum=0),
+        max_attachments=st.integer("max_attachments", 250, minimum=0),
     )
     st.reject_unknown()
 

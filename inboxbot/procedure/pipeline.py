@@ -226,7 +226,7 @@ class Pipeline:
         is set aside and the unit goes on; otherwise such a failure raises `_MailFailed`."""
         stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
         try:
-            mail = parse(fetched.raw)
+            mail = parse(fetched.raw, max_attachments=self.app.settings.storage.max_attachments)
         except ParseError as exc:
             return self._set_aside(unit, fetched, stored, str(exc))
         try:
@@ -419,6 +419,14 @@ class Pipeline:
             ),
             now,
         )
+        if case_id is not None and mail.attachments_left_out:
+            note = (
+                f"more than {self.app.settings.storage.max_attachments} attachments: "
+                f"{len(mail.attachments)} kept; the others ({mail.attachments_left_out} parts or winmail.dat "
+                "remainders) are only in the archived mail"
+            )
+            unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachments-over-limit", note)
+            log.warning("case %s: %s", case_id, note)
         if case_id is not None:
             limit = self.app.settings.storage.max_attachment_bytes
             for index, attachment in enumerate(mail.attachments, start=1):
