@@ -66,6 +66,7 @@ PENDING = "pending"
 SENT = "sent"
 SENT_COPY_APPENDING = "appending"
 SENT_COPY_DONE = "done"
+SENT_COPY_REFUSED = "refused"  # the IMAP server refused this one copy (too large, say): not tried again
 # The tables themselves, for the few hot statements written without the ORM.
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _CASES = cast(Table, CaseRow.__table__)
