@@ -549,6 +549,9 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
 
     db = root.sub("database")
     url = db.string("url", "sqlite:///inboxbot.db")
+    password = db.secret("password", required=False)
+    if password is not None:
+        url = _with_password(db, url, password)
     database = DatabaseSettings(url=_resolve_sqlite(url, base_dir))
     db.reject_unknown()
 
@@ -640,6 +643,23 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         templates_dir=templates_dir,
         source=source,
     )
+
+
+def _with_password(section: _Section, url: str, password: str) -> str:
+    """`url` with `password` put in it, so the config file can name an environment variable
+    (`password_env`) instead of holding the database's password in its URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise section.error("url", f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise section.error("password", "a SQLite database has no password")
+    if parsed.password is not None:
+        raise section.error("password", "the url already holds a password: give it in one place")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def _resolve_sqlite(url: str, base_dir: Path) -> str:

@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,6 +23,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from inboxbot.adapters.archive import StoredMail
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
+from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag, find_thread
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
@@ -29,7 +31,7 @@ from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import RuleContext
 from inboxbot.outgoing.letters import Letters
-from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, retry_at
+from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, new_message_id, retry_at
 from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.procedure.intake import Thread, open_case
@@ -41,7 +43,7 @@ from inboxbot.reading.proof import prove_sender
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import read_form
-from inboxbot.store.repository import FolderState, MailRecord, Unit
+from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)
 
@@ -204,7 +206,19 @@ class Pipeline:
                 failed.folder,
                 len(group),
             )
-            return self._process_together(group, role, report, alone=True)
+        except SQLAlchemyError as exc:
+            # The commit itself refused what one of the mails wrote; which one, only mails on
+            # their own can tell.
+            if not tied_to_its_data(exc):
+                raise
+            del report.opened[opened:]
+            log.warning(
+                "the database refused a group of %d mail(s) from %s (%s): processed again, each mail on its own",
+                len(group),
+                group[0].folder,
+                type(exc).__name__,
+            )
+        return self._process_together(group, role, report, alone=True)
 
     def _process_together(
         self, group: Sequence[FetchedMail], role: str, report: CycleReport, alone: bool
@@ -229,12 +243,15 @@ class Pipeline:
             mail = parse(fetched.raw, max_attachments=self.app.settings.storage.max_attachments)
         except ParseError as exc:
             return self._set_aside(unit, fetched, stored, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a parser bug on one mail must not stop the folder
+            log.exception("mail UID %s in %s could not be parsed", fetched.uid, fetched.folder)
+            return self._set_aside(unit, fetched, stored, f"unreadable (parser error): {type(exc).__name__}: {exc}")
         try:
             with unit.savepoint() if alone else nullcontext():
                 return self._process_parsed(unit, fetched, stored, mail, role, report)
-        except SQLAlchemyError:
-            raise  # the database is unavailable: stop the cycle, this mail is read again next time
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the daemon
+            if isinstance(exc, SQLAlchemyError) and not tied_to_its_data(exc):
+                raise  # the database is unavailable: stop the cycle, this mail is read again next time
             if not alone:
                 raise _MailFailed(fetched.folder, fetched.uid) from exc
             log.exception("mail UID %s in %s could not be processed", fetched.uid, fetched.folder)
@@ -549,38 +566,111 @@ class Pipeline:
     # -- follow-up -------------------------------------------------------------------------
 
     def follow_up(self, report: CycleReport) -> None:
-        """What time alone sets off: unproven command mails, satisfaction requests."""
+        """What time alone sets off: unproven command mails, the review reminder, satisfaction requests.
+
+        Each item in a transaction of its own: one that fails (a claimant's address no mail can
+        carry, an archived mail gone missing) is set aside with its reason, logged once, and the
+        others and the sending that follows go on.
+        """
         app = self.app
         now = app.clock()
+        grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
         with app.store.unit() as unit:
-            grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
-            for record in unit.mails_with_outcome("awaiting_proof", received_before=now - grace):
-                unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
-                log.warning(
-                    "mail from %s claiming to be the director's was never proven: suspicious", record.from_address
-                )
-                if app.settings.director.notify:
-                    raw = app.archive.read(record.archive_path)
-                    lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
-                    self.letters.to_director(
-                        unit,
-                        "suspicious_notice",
-                        now,
-                        sender=record.from_address or "",
-                        subject=record.subject,
-                        received_at=record.received_at,
-                        lines=lines,
-                    )
-        self._remind_review(now)
+            unproven = unit.mails_with_outcome("awaiting_proof", received_before=now - grace)
+        for record in unproven:
+            self._each_item(
+                f"suspicious mail from {record.from_address}",
+                partial(self._declare_suspicious, record=record, now=now),
+                partial(self._suspicious_set_aside, record=record),
+            )
+        self._each_item(
+            "reminder to review the procedure",
+            partial(self._remind_review, now=now),
+            partial(self._reminder_set_aside, now=now),
+        )
         feedback = app.settings.feedback
         if not feedback.enabled:
             return
         with app.store.unit() as unit:
-            for case in unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds):
-                self.letters.to_claimant(unit, case, "satisfaction_request", now)
-                unit.update_case(case.id, feedback_requested_at=now)
-                unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
-                log.info("satisfaction request queued for case %s", case.number)
+            due = unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds)
+        for case in due:
+            self._each_item(
+                f"satisfaction request for case {case.number}",
+                partial(self._request_feedback, case=case, now=now),
+                partial(self._feedback_set_aside, case=case, now=now),
+            )
+
+    def _each_item(self, what: str, job: Callable[[Unit], None], set_aside: Callable[[Unit, str], None]) -> None:
+        """Run one item of a scheduled job in its own transaction; if it fails, record why instead.
+
+        `set_aside` must leave the item where it is not tried again at once, so that its failure is
+        logged once, not at every cycle. A database that is unavailable stops the job, as it stops
+        everything else.
+        """
+        try:
+            with self.app.store.unit() as unit:
+                job(unit)
+        except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
+            if isinstance(exc, SQLAlchemyError) and not tied_to_its_data(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("%s set aside: %s", what, reason)
+            with self.app.store.unit() as unit:
+                set_aside(unit, reason)
+
+    def _declare_suspicious(self, unit: Unit, record: MailRecord, now: datetime) -> None:
+        unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
+        log.warning("mail from %s claiming to be the director's was never proven: suspicious", record.from_address)
+        if self.app.settings.director.notify:
+            raw = self.app.archive.read(record.archive_path)
+            lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
+            self.letters.to_director(
+                unit,
+                "suspicious_notice",
+                now,
+                sender=record.from_address or "",
+                subject=record.subject,
+                received_at=record.received_at,
+                lines=lines,
+            )
+
+    @staticmethod
+    def _suspicious_set_aside(unit: Unit, reason: str, record: MailRecord) -> None:
+        """Suspicious all the same (the digest lists it so), without the notice that failed."""
+        unit.set_mail_outcome(record.message_key, "suspicious", f"no proof that the director wrote it; {reason}")
+
+    @staticmethod
+    def _reminder_set_aside(unit: Unit, reason: str, now: datetime) -> None:
+        unit.set_runtime("review_reminder", reason, now)  # tried again in a month, like a reminder sent
+
+    def _request_feedback(self, unit: Unit, case: Case, now: datetime) -> None:
+        self.letters.to_claimant(unit, case, "satisfaction_request", now)
+        unit.update_case(case.id, feedback_requested_at=now)
+        unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
+        log.info("satisfaction request queued for case %s", case.number)
+
+    def _feedback_set_aside(self, unit: Unit, reason: str, case: Case, now: datetime) -> None:
+        """Never asked again; the digest lists it among the failed mails, for her to ask herself."""
+        unit.update_case(case.id, feedback_requested_at=now)
+        unit.queue_impossible(
+            OutgoingDraft(
+                message_id=new_message_id(self.app.settings.smtp.from_address),
+                case_id=case.id,
+                purpose="satisfaction_request",
+                recipient=case.claimant or "",
+                subject="",
+                raw=b"",
+            ),
+            f"demande d'avis non envoyée (erreur interne) : {reason}",
+            now,
+        )
+
+    def send_what_waits(self, report: CycleReport) -> None:
+        """The jobs that follow reading, in the order that lets each one's mail leave in this cycle:
+        follow-up, the digest, then the outbox."""
+        self.follow_up(report)
+        self.send_digest_if_due()
+        self.flush_outbox(report)
 
     def send_digest_if_due(self) -> None:
         """Queue today's digest once its time has come; a failure here never blocks the mail."""
@@ -598,20 +688,19 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - one failing job must not stop the others
             log.exception("the digest could not be built")
 
-    def _remind_review(self, now: datetime) -> None:
+    def _remind_review(self, unit: Unit, now: datetime) -> None:
         """The procedure asks for a yearly review: remind her once a month while it is overdue."""
         app = self.app
         today = now.astimezone(app.settings.organisation.timezone).date()
-        with app.store.unit() as unit:
-            last = last_procedure_review(unit, app.settings)
-            if last is not None and today - last <= timedelta(days=365):
-                return
-            reminded = unit.runtime().get("review_reminder")
-            if reminded is not None and now - reminded[1] < timedelta(days=30):
-                return
-            self.letters.to_director(unit, "review_reminder", now, last_review=last)
-            unit.set_runtime("review_reminder", "", now)
-            log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
+        last = last_procedure_review(unit, app.settings)
+        if last is not None and today - last <= timedelta(days=365):
+            return
+        reminded = unit.runtime().get("review_reminder")
+        if reminded is not None and now - reminded[1] < timedelta(days=30):
+            return
+        self.letters.to_director(unit, "review_reminder", now, last_review=last)
+        unit.set_runtime("review_reminder", "", now)
+        log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -730,14 +819,21 @@ def run_once(
     report = CycleReport()
     pipeline = Pipeline(app, on_mail, progress=progress)
     with app.store.instance_lock():
+        reading_failed: Exception | None = None
         try:
             with app.mailbox() as mailbox:
                 pipeline.poll(mailbox, report)
-            pipeline.follow_up(report)
-            pipeline.send_digest_if_due()
-            pipeline.flush_outbox(report)
+        except Exception as exc:  # noqa: BLE001 - raised below, once what waits has been sent
+            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            reading_failed = exc
+        # Whatever reading did, what is already queued is sent: a mailbox that fails to read must
+        # not hold back the acknowledgements of the mails read before it.
+        try:
+            pipeline.send_what_waits(report)
         except Exception as exc:
             pipeline.record_error(f"{type(exc).__name__}: {exc}")
             raise
+        if reading_failed is not None:
+            raise reading_failed
         pipeline.record_cycle(report)
     return report

@@ -7,7 +7,9 @@ are committed together or not at all: a crash loses nothing and a restart does n
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from inboxbot.adapters.locks import file_lock
@@ -64,6 +66,7 @@ PENDING = "pending"
 SENT = "sent"
 SENT_COPY_APPENDING = "appending"
 SENT_COPY_DONE = "done"
+SENT_COPY_REFUSED = "refused"  # the IMAP server refused this one copy (too large, say): not tried again
 # The tables themselves, for the few hot statements written without the ORM.
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _CASES = cast(Table, CaseRow.__table__)
@@ -130,6 +133,17 @@ _EDITABLE_CASE_FIELDS = frozenset(
         "satisfaction_at",
     }
 )
+
+
+def tied_to_its_data(exc: SQLAlchemyError) -> bool:
+    """Whether the database refused what one statement wrote, rather than being unavailable.
+
+    A value it will not take (DataError), a duplicate (IntegrityError) or a value no type could
+    bind (a bare StatementError) comes from the mail, row or item being written: that one is set
+    aside and the rest goes on. Anything else (a lost connection, a locked file, a full disk) is
+    the database's state, and stops the cycle until it comes back.
+    """
+    return isinstance(exc, (DataError, IntegrityError)) or type(exc) is StatementError
 
 
 class AlreadyRunning(Exception):
@@ -212,6 +226,7 @@ def create_store_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
+        _private_sqlite_file(engine.url.database)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -231,6 +246,19 @@ def create_store_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file mode 0600 before SQLite does (with the umask's mode, 0644 on most
+    systems): it holds every mail, sent and received. SQLite gives its WAL and shared-memory files
+    the database file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return  # a missing folder is SQLite's to report, naming the database
+    with contextlib.suppress(OSError):  # likewise a folder it cannot write to
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 class Store:
@@ -554,6 +582,31 @@ class Unit:
             },
         )
 
+    def queue_impossible(self, draft: OutgoingDraft, error: str, now: datetime) -> None:
+        """Record a mail that can never be sent (an address no mail can carry) as failed, with why.
+
+        It is written like any other mail so that everything that tells of failed mail tells of it:
+        the case's history, its acknowledgement's state, the digest's failures. Nothing is sent.
+        """
+        self._connection().execute(
+            _INSERT_OUTBOX,
+            {
+                "message_id": draft.message_id,
+                "case_id": draft.case_id,
+                "purpose": draft.purpose,
+                "recipient": draft.recipient,
+                "subject": draft.subject,
+                "raw": draft.raw,
+                "status": FAILED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": error[:2000],
+                "created_at": now,
+            },
+        )
+        if draft.case_id is not None:
+            self.add_event(draft.case_id, now, "inboxbot", f"failed:{draft.purpose}", error[:2000])
+
     # -- the procedure ---------------------------------------------------------------------
 
     def case(self, case_id: int) -> Case:
@@ -685,7 +738,8 @@ class Unit:
         rows = self._connection().execute(
             select(out.id, out.message_id, out.recipient, out.raw, out.attempts, out.case_id, out.purpose)
             .where(out.status == PENDING, out.next_attempt_at <= now)
-            .order_by(out.id)
+            # Longest waiting first: a mail that failed waits for its retry behind the others.
+            .order_by(out.next_attempt_at, out.id)
             .limit(limit)
         )
         return [
