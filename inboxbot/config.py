@@ -126,6 +126,9 @@ class DirectorSettings:
     # How long a command mail in the inbox may wait for its copy in Sent before it is suspicious.
     proof_grace_minutes: int = 30
     notify: bool = True
+    # Suspicious mails (her address, no proof) mailed to her each day; the rest wait for the digest,
+    # so that a stranger cannot make inboxbot mail her once per forged mail.
+    suspicious_notices_per_day: int = 1
 
 
 @dataclass(frozen=True)
@@ -541,6 +544,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         authserv_ids=tuple(a.strip().lower() for a in di.str_list("authserv_ids", [])),
         proof_grace_minutes=di.integer("proof_grace_minutes", 30, minimum=1),
         notify=di.boolean("notify", True),
+        suspicious_notices_per_day=di.integer("suspicious_notices_per_day", 1, minimum=0),
     )
     di.reject_unknown()
 
