@@ -712,12 +712,13 @@ def test_no_acknowledgement_when_her_server_records_a_dmarc_fail_for_the_sender(
 
 def test_a_strangers_subject_and_name_are_not_echoed_unbounded(bot: Bot) -> None:
     subject = "Réclamation " + "achetez nos pilules " * 100
-    name = "Jean " + "Gagnant-du-loto " * 60
+    # Within the name column (256 characters on PostgreSQL; longer is issue 14's item 3), far beyond the clamp.
+    name = "Jean " + "Gagnant-du-loto " * 15
     bot.account.append(make_mail(f"{name} <jean@example.fr>", DIRECTOR, subject, "Bonjour."))
     bot.cycle()
     (ack,) = bot.sent_to("jean@example.fr")
     assert len(ack.subject) < 200 and "…" in ack.subject
     assert len(str(ack.message["To"])) < 150
     body = text_of(ack.message)
-    assert body.count("pilules") < 10 and body.count("Gagnant") < 10
+    assert body.count("pilules") < 10 and body.count("Gagnant") < 6
     assert bot.case()["subject"].count("pilules") == 100  # the register keeps what was written
