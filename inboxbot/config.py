@@ -177,7 +177,11 @@ class DeadlineSettings:
 @dataclass(frozen=True)
 class AcknowledgementSettings:
     enabled: bool = True
+    # Acknowledgements a day to one mailbox (every spelling of the address together).
     daily_cap_per_sender: int = 3
+    # Acknowledgements a day in all; 0, the default, is no limit: a first ingest of months of mail
+    # or a busy morning must never be held back. A bound for whoever prefers one.
+    daily_cap_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -578,6 +582,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     acknowledgement = AcknowledgementSettings(
         enabled=ack.boolean("enabled", True),
         daily_cap_per_sender=ack.integer("daily_cap_per_sender", 3, minimum=1),
+        daily_cap_total=ack.integer("daily_cap_total", 0, minimum=0),
     )
     ack.reject_unknown()
 

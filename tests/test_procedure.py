@@ -722,3 +722,23 @@ def test_a_strangers_subject_and_name_are_not_echoed_unbounded(bot: Bot) -> None
     body = text_of(ack.message)
     assert body.count("pilules") < 10 and body.count("Gagnant") < 6
     assert bot.case()["subject"].count("pilules") == 100  # the register keeps what was written
+
+
+def test_a_busy_morning_is_never_held_back_by_default(bot: Bot) -> None:
+    """No limit in all unless one is configured: sixty different people are all acknowledged."""
+    for n in range(60):
+        bot.account.append(make_mail(f"Client {n} <client{n}@example.fr>", DIRECTOR, "Réclamation", f"Numéro {n}."))
+    bot.cycle()
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 60
+
+
+def test_a_total_cap_when_configured_registers_all_and_acknowledges_up_to_it(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount
+) -> None:
+    bot = bot_factory(mail_account, extra="[acknowledgement]\ndaily_cap_total = 2\n")
+    for n in range(4):
+        bot.account.append(make_mail(f"Client {n} <client{n}@example.fr>", DIRECTOR, "Réclamation", f"Numéro {n}."))
+    bot.cycle()
+    assert len(bot.cases()) == 4
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 2
+    assert "plafond quotidien global" in bot.digest()

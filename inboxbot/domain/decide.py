@@ -21,6 +21,7 @@ SENT = "sent"
 # How the case history starts the reason an acknowledgement was not sent, for the digest to say it.
 DMARC_FAIL_NOTE = "sender's domain failed DMARC"
 DAILY_CAP_NOTE = "daily cap"
+DAILY_TOTAL_CAP_NOTE = "total daily cap"
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Facts:
     # Acknowledgements already queued today to the mailbox this mail's claimant would be
     # acknowledged at (`claimant_of`), every spelling of it counted together (`mailbox_key`).
     acknowledgements_today: int = 0
+    # Acknowledgements queued today in all; only counted when the policy sets a total cap.
+    acknowledgements_today_total: int = 0
     # The director's note to herself (every recipient is her own address or the mailbox's).
     to_self: bool = False
     # Proven to be hers: its copy is in her Sent folder, or her receiving server vouched for it.
@@ -64,6 +67,7 @@ class Policy:
     daily_cap_per_sender: int
     due: DuePolicy
     own_addresses: frozenset[str] = frozenset()  # the mailbox's and the director's
+    daily_cap_total: int = 0  # 0: no limit on acknowledgements a day in all
 
 
 @dataclass(frozen=True)
@@ -233,10 +237,10 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
         # Its From is forged by its domain's own say-so: whoever it names is named by a stranger.
         template, note = None, f"{DMARC_FAIL_NOTE}: {facts.dmarc_fail}"
     elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
-        template, note = (
-            None,
-            f"{DAILY_CAP_NOTE} of {policy.daily_cap_per_sender} acknowledgements reached for this address",
-        )
+        cap = policy.daily_cap_per_sender
+        template, note = None, f"{DAILY_CAP_NOTE} of {cap} acknowledgements reached for this address"
+    elif policy.daily_cap_total and facts.acknowledgements_today_total >= policy.daily_cap_total:
+        template, note = None, f"{DAILY_TOTAL_CAP_NOTE} of {policy.daily_cap_total} acknowledgements reached"
     return OpenCase(
         kind=kind,
         channel=channel,

@@ -28,7 +28,7 @@ from babel.dates import format_date
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
-from inboxbot.domain.decide import DAILY_CAP_NOTE, DMARC_FAIL_NOTE
+from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
 from inboxbot.store import overview
 from inboxbot.store.overview import CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
@@ -304,6 +304,8 @@ def _not_acknowledged(note: str) -> str:
             "le domaine de l'expéditeur déclare ce message usurpé (échec DMARC constaté par votre serveur "
             "de réception) ; à vérifier avant toute réponse"
         )
+    if note.startswith(DAILY_TOTAL_CAP_NOTE):
+        return "plafond quotidien global d'accusés de réception atteint (acknowledgement.daily_cap_total)"
     if note.startswith(DAILY_CAP_NOTE):
         return "plafond quotidien d'accusés de réception atteint pour cette adresse ; répondre vous-même si besoin"
     return ""

@@ -386,8 +386,10 @@ class Pipeline:
         if claimant is None:
             return facts
         # The cap is counted on whom the acknowledgement would reach, every spelling of it together.
-        count = unit.acknowledgements_since(mailbox_key(claimant.email), self._local_midnight(self.app.clock()))
-        return replace(facts, acknowledgements_today=count)
+        midnight = self._local_midnight(self.app.clock())
+        count = unit.acknowledgements_since(mailbox_key(claimant.email), midnight)
+        total = unit.acknowledgements_since(None, midnight) if self.app.policy.daily_cap_total else 0
+        return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
 
     def _apply(
         self,

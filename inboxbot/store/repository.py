@@ -86,6 +86,9 @@ _ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
     _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES),
     _OUTBOX.c.created_at >= bindparam("since"),
 )
+_ALL_ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
+    _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES), _OUTBOX.c.created_at >= bindparam("since")
+)
 _NEXT_CASE_NUMBER = (
     update(_COUNTERS)
     .where(_COUNTERS.c.year == bindparam("for_year"))
@@ -445,11 +448,13 @@ class Unit:
         )
         return count or 0
 
-    def acknowledgements_since(self, recipient_key: str, since: datetime) -> int:
-        """Acknowledgements queued since `since` to the mailbox `recipient_key` (`mailbox_key`)."""
-        count: int | None = self._connection().scalar(
-            _ACKNOWLEDGEMENTS_SINCE, {"recipient_key": recipient_key, "since": since}
-        )
+    def acknowledgements_since(self, recipient_key: str | None, since: datetime) -> int:
+        """Acknowledgements queued since `since` to the mailbox `recipient_key` (`mailbox_key`), or
+        to anyone when it is None."""
+        if recipient_key is None:
+            count: int | None = self._connection().scalar(_ALL_ACKNOWLEDGEMENTS_SINCE, {"since": since})
+        else:
+            count = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient_key": recipient_key, "since": since})
         return count or 0
 
     # -- writes ----------------------------------------------------------------------------
