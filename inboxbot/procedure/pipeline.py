@@ -388,7 +388,8 @@ class Pipeline:
         # The cap is counted on whom the acknowledgement would reach, every spelling of it together.
         midnight = self._local_midnight(self.app.clock())
         count = unit.acknowledgements_since(mailbox_key(claimant.email), midnight)
-        total = unit.acknowledgements_since(None, midnight) if self.app.policy.daily_cap_total else 0
+        cap = self.app.policy.daily_cap_total
+        total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
         return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
 
     def _apply(

@@ -86,8 +86,12 @@ _ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
     _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES),
     _OUTBOX.c.created_at >= bindparam("since"),
 )
-_ALL_ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
-    _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES), _OUTBOX.c.created_at >= bindparam("since")
+# Counted up to a limit: whether the total cap is reached costs the cap, not the day's volume.
+_ALL_ACKNOWLEDGEMENTS_SINCE = select(func.count()).select_from(
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES), _OUTBOX.c.created_at >= bindparam("since"))
+    .limit(bindparam("at_most"))
+    .subquery()
 )
 _NEXT_CASE_NUMBER = (
     update(_COUNTERS)
@@ -448,11 +452,13 @@ class Unit:
         )
         return count or 0
 
-    def acknowledgements_since(self, recipient_key: str | None, since: datetime) -> int:
+    def acknowledgements_since(self, recipient_key: str | None, since: datetime, at_most: int = 1 << 30) -> int:
         """Acknowledgements queued since `since` to the mailbox `recipient_key` (`mailbox_key`), or
-        to anyone when it is None."""
+        to anyone when it is None, then counting no further than `at_most`."""
         if recipient_key is None:
-            count: int | None = self._connection().scalar(_ALL_ACKNOWLEDGEMENTS_SINCE, {"since": since})
+            count: int | None = self._connection().scalar(
+                _ALL_ACKNOWLEDGEMENTS_SINCE, {"since": since, "at_most": at_most}
+            )
         else:
             count = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient_key": recipient_key, "since": since})
         return count or 0
