@@ -126,6 +126,9 @@ class DirectorSettings:
     # How long a command mail in the inbox may wait for its copy in Sent before it is suspicious.
     proof_grace_minutes: int = 30
     notify: bool = True
+    # Suspicious mails (her address, no proof) mailed to her each day; the rest wait for the digest,
+    # so that a stranger cannot make inboxbot mail her once per forged mail.
+    suspicious_notices_per_day: int = 1
 
 
 @dataclass(frozen=True)
@@ -177,7 +180,11 @@ class DeadlineSettings:
 @dataclass(frozen=True)
 class AcknowledgementSettings:
     enabled: bool = True
+    # Acknowledgements a day to one mailbox (every spelling of the address together).
     daily_cap_per_sender: int = 3
+    # Acknowledgements a day in all; 0, the default, is no limit: a first ingest of months of mail
+    # or a busy morning must never be held back. A bound for whoever prefers one.
+    daily_cap_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -544,6 +551,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         authserv_ids=tuple(a.strip().lower() for a in di.str_list("authserv_ids", [])),
         proof_grace_minutes=di.integer("proof_grace_minutes", 30, minimum=1),
         notify=di.boolean("notify", True),
+        suspicious_notices_per_day=di.integer("suspicious_notices_per_day", 1, minimum=0),
     )
     di.reject_unknown()
 
@@ -581,6 +589,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     acknowledgement = AcknowledgementSettings(
         enabled=ack.boolean("enabled", True),
         daily_cap_per_sender=ack.integer("daily_cap_per_sender", 3, minimum=1),
+        daily_cap_total=ack.integer("daily_cap_total", 0, minimum=0),
     )
     ack.reject_unknown()
 

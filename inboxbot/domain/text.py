@@ -38,3 +38,13 @@ def for_terminal(text: str) -> str:
     if "\x1b" in text:
         text = _ESCAPE_SEQUENCE.sub("", text)
     return text.translate(_TERMINAL_TABLE)
+
+
+def clamp(text: str, limit: int) -> str:
+    """`text` on one line and at most `limit` characters, with "…" where it was cut.
+
+    For what a stranger wrote (a subject, a display name) that our own mail repeats: whatever its
+    length, it must neither fill a mail nor let our address carry someone else's long message.
+    """
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + "…"

@@ -18,6 +18,7 @@ from inboxbot.config import Settings
 from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag
 from inboxbot.domain.message import Address
+from inboxbot.domain.text import clamp
 from inboxbot.outgoing.outbox import MailAttachment, UnsafeHeader, compose, new_message_id
 from inboxbot.outgoing.render import CaseView, PersonView, Renderer, case_view
 from inboxbot.store.repository import OutgoingDraft, Unit
@@ -27,13 +28,19 @@ log = logging.getLogger(__name__)
 # Shown to the director (digest, case history) before the technical reason.
 IMPOSSIBLE = "adresse inutilisable pour un envoi automatique"
 
+# What a stranger chose (a subject, a display name) is repeated in our mail only this long: enough
+# to recognise one's own message, too short to turn the organisation's address into a carrier for
+# someone else's text (the register keeps the whole subject).
+ECHOED_SUBJECT_CHARS = 120
+ECHOED_NAME_CHARS = 80
+
 
 def view_of(case: Case, label: str) -> CaseView:
     return case_view(
         number=case.number,
         tag=case_tag(label, case.number),
         kind=case.kind,
-        subject=case.subject,
+        subject=clamp(case.subject, ECHOED_SUBJECT_CHARS),
         received_at=case.received_at,
         acknowledge_due=case.acknowledge_due,
         response_due=case.response_due,
@@ -112,13 +119,14 @@ class Letters:
         if references is None:
             references = unit.thread_ids(case.id)
             in_reply_to = references[-1] if references else None
+        name = clamp(case.claimant_name, ECHOED_NAME_CHARS)
         return self._queue(
             unit,
             template=template,
-            recipient=Address(case.claimant, case.claimant_name),
+            recipient=Address(case.claimant, name),
             context={
                 "case": view_of(case, self.settings.organisation.case_label),
-                "claimant": PersonView(email=case.claimant, name=case.claimant_name),
+                "claimant": PersonView(email=case.claimant, name=name),
                 **context,
             },
             now=now,

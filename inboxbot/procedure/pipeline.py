@@ -26,11 +26,25 @@ from inboxbot.bootstrap import App
 from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag, find_thread
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
+from inboxbot.domain.decide import (
+    Attach,
+    AwaitProof,
+    Decision,
+    Facts,
+    Ignore,
+    Obey,
+    OpenCase,
+    Policy,
+    claimant_of,
+    decide,
+    decide_in_her_name,
+)
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
-from inboxbot.domain.rules import RuleContext
-from inboxbot.outgoing.letters import Letters
+from inboxbot.domain.rules import RuleContext, Verdict
+from inboxbot.domain.text import clamp
+from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
 from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, new_message_id, retry_at
 from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
@@ -39,7 +53,7 @@ from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import extract_forwarded
 from inboxbot.reading.parse import ParseError, parse
-from inboxbot.reading.proof import prove_sender
+from inboxbot.reading.proof import dmarc_failure, prove_sender
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import read_form
@@ -48,12 +62,16 @@ from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Un
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+# A suspicious notice quotes this many of the forged mail's command lines, each this long at most.
+NOTICE_LINES = 30
+NOTICE_LINE_CHARS = 200
 OUTBOX_BATCH = 500
 # Mails committed together: enough to make the commit and the archive sync cheap per mail, few
 # enough that the first acknowledgements of a storm leave within a second or so.
 GROUP_MAILS = 50
 GROUP_BYTES = 32 << 20
 UNPROVEN = ("awaiting_proof", "suspicious")
+NO_VERDICT = Verdict(action=None, kind=None, nature=None, priority=None, channel=None, hits=())
 
 
 @dataclass(frozen=True)
@@ -63,6 +81,17 @@ class Reading:
     facts: Facts
     commands: tuple[Command | Refusal, ...]
     proof: str  # why it is known to be the director's, or ""
+    # For a mail in her name that nothing proves hers: it read as anyone's (`facts` is it read as hers).
+    as_stranger: Facts | None = None
+
+    def decision(self, policy: Policy) -> tuple[Decision, Reading]:
+        """What to do with the mail, and the reading the decision rests on."""
+        if self.as_stranger is None:
+            return decide(self.facts, policy), self
+        decision = decide_in_her_name(self.facts, self.as_stranger, policy)
+        if isinstance(decision, AwaitProof):
+            return decision, self
+        return decision, Reading(self.as_stranger, (), "")
 
 
 def _forwarded_author(mail: ParsedMail) -> Address | None:
@@ -276,8 +305,7 @@ class Pipeline:
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
             return "duplicate"
-        reading = self._read(unit, mail, fetched, role)
-        decision = decide(reading.facts, self.app.policy)
+        decision, reading = self._read(unit, mail, fetched, role).decision(self.app.policy)
         self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
 
@@ -299,7 +327,13 @@ class Pipeline:
         return _authored(first) == _authored(mail)
 
     def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
-        """Everything known about the mail before deciding: threading, rules, proof, commands."""
+        """Everything known about the mail before deciding: threading, rules, proof, commands.
+
+        Her authority comes from proof, never from the From header: a mail in her name is read
+        as hers only once proven (her Sent folder, or her receiving server's authentication).
+        Unproven, it is read twice, as hers and as anyone's, for `decide_in_her_name` to give it
+        no more than anyone's mail gets unless her proof comes.
+        """
         settings = self.app.settings
         sender = mail.from_.email if mail.from_ else None
         # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
@@ -309,54 +343,71 @@ class Pipeline:
         )
         automatic = automatic_reason(mail)
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
-        thread = find_thread(mail, unit, self.directors, bounced)
-        from_director = sender in self.directors
+        in_her_name = sender is not None and sender in self.directors
+        proof = ""
+        if in_her_name and role == SENT_ROLE:
+            proof = "its copy is in the director's Sent folder"
+        elif in_her_name and sender is not None:
+            checked = prove_sender(mail, sender, settings.director.authserv_ids)
+            proof = checked.reason if checked.proven else ""
+        recipients = [a.email for a in (*mail.to, *mail.cc)]
+        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
+        common = Facts(
+            mail=mail,
+            folder_role=role,
+            received_at=fetched.internaldate,
+            thread=None,
+            verdict=NO_VERDICT,
+            own=own,
+            automatic=automatic,
+            to_self=to_self,
+            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
+            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
+            dmarc_fail=dmarc_failure(mail, settings.director.authserv_ids) if role != SENT_ROLE else "",
+        )
+        if not in_her_name:
+            return Reading(self._view(unit, common, bounced, as_hers=False), (), "")
+        commands = tuple(parse_commands(mail.text, mail.subject)) if to_self and not own else ()
+        as_hers = self._view(unit, replace(common, proven=bool(proof), has_commands=bool(commands)), bounced, True)
+        if proof:
+            return Reading(as_hers, commands, proof)
+        as_stranger = self._view(unit, common, bounced, as_hers=False, unproven=True)
+        return Reading(as_hers, commands, "", as_stranger=as_stranger)
+
+    def _view(self, unit: Unit, common: Facts, bounced: Sequence[str], as_hers: bool, unproven: bool = False) -> Facts:
+        """The facts of a mail read as the director's (`as_hers`) or as anyone's; `unproven`: its
+        From names her but is not to be believed, so it takes part in no case as her."""
+        mail, role = common.mail, common.folder_role
+        thread = find_thread(mail, unit, self.directors if as_hers else (), bounced, unproven=unproven)
         foreign = None
-        if thread is not None and not thread.sender_participates and automatic is None and role != SENT_ROLE:
+        if thread is not None and not thread.sender_participates and common.automatic is None and role != SENT_ROLE:
             # Message-IDs can be forged: a stranger naming someone else's case does not join it.
             foreign, thread = thread.case, None
         verdict = self.app.rules.evaluate(
             RuleContext(
-                mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
+                mail=mail, from_director=as_hers, known_case=thread is not None, automatic=common.automatic is not None
             )
         )
-        recipients = [a.email for a in (*mail.to, *mail.cc)]
-        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
-        commands = parse_commands(mail.text, mail.subject) if from_director and to_self and not own else []
-        proof = ""
-        if from_director and to_self:
-            if role == SENT_ROLE:
-                proof = "its copy is in the director's Sent folder"
-            elif sender is not None:
-                checked = prove_sender(mail, sender, settings.director.authserv_ids)
-                proof = checked.reason if checked.proven else ""
-        acknowledgements_today = 0
-        if sender is not None:
-            tz = settings.organisation.timezone
-            local_midnight = datetime.combine(self.app.clock().astimezone(tz).date(), time(0), tz)
-            acknowledgements_today = unit.acknowledgements_since(sender, local_midnight)
         closed = thread is not None and thread.case.status != "open"
-        facts = Facts(
-            mail=mail,
-            folder_role=role,
-            received_at=fetched.internaldate,
+        facts = replace(
+            common,
             thread=thread,
             verdict=verdict,
-            own=own,
-            automatic=automatic,
-            from_director=from_director,
-            acknowledgements_today=acknowledgements_today,
-            to_self=to_self,
-            proven=bool(proof),
-            has_commands=bool(commands),
+            from_director=as_hers,
             forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
             form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
-            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
-            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
         )
-        return Reading(facts=facts, commands=tuple(commands), proof=proof)
+        claimant = claimant_of(facts) if thread is None and common.automatic is None and not common.own else None
+        if claimant is None:
+            return facts
+        # The cap is counted on whom the acknowledgement would reach, every spelling of it together.
+        midnight = self._local_midnight(self.app.clock())
+        count = unit.acknowledgements_since(mailbox_key(claimant.email), midnight)
+        cap = self.app.policy.daily_cap_total
+        total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
+        return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
 
     def _apply(
         self,
@@ -406,10 +457,11 @@ class Pipeline:
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
         if outcomes:
             self._report_commands(unit, outcomes, reading, mail, now)
-        if already_recorded:
-            unit.set_mail_outcome(key, decision.outcome, reason, case_id)
-            return
         summary = fresh if fresh is not None else mail.text
+        if already_recorded:
+            # Her mail, seen unproven in the inbox, now proven by its copy in Sent.
+            unit.set_mail_outcome(key, decision.outcome, reason, case_id, direction, summary.strip()[:SUMMARY_CHARS])
+            return
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -621,18 +673,26 @@ class Pipeline:
     def _declare_suspicious(self, unit: Unit, record: MailRecord, now: datetime) -> None:
         unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
         log.warning("mail from %s claiming to be the director's was never proven: suspicious", record.from_address)
-        if self.app.settings.director.notify:
-            raw = self.app.archive.read(record.archive_path)
-            lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
-            self.letters.to_director(
-                unit,
-                "suspicious_notice",
-                now,
-                sender=record.from_address or "",
-                subject=record.subject,
-                received_at=record.received_at,
-                lines=lines,
-            )
+        settings = self.app.settings.director
+        if not settings.notify:
+            return
+        # Bounded: a stranger must not make us mail her once per forged mail. The digest lists
+        # every suspicious mail anyway.
+        if unit.queued_since("suspicious_notice", self._local_midnight(now)) >= settings.suspicious_notices_per_day:
+            return
+        raw = self.app.archive.read(record.archive_path)
+        lines = [clamp(c.line, NOTICE_LINE_CHARS) for c in parse_commands(parse(raw).text, record.subject)]
+        self.letters.to_director(
+            unit,
+            "suspicious_notice",
+            now,
+            sender=record.from_address or "",
+            subject=clamp(record.subject, ECHOED_SUBJECT_CHARS),
+            received_at=record.received_at,
+            lines=lines[:NOTICE_LINES],
+            more_lines=max(len(lines) - NOTICE_LINES, 0),
+            limit=settings.suspicious_notices_per_day,
+        )
 
     @staticmethod
     def _suspicious_set_aside(unit: Unit, reason: str, record: MailRecord) -> None:
@@ -687,6 +747,11 @@ class Pipeline:
             raise
         except Exception:  # noqa: BLE001 - one failing job must not stop the others
             log.exception("the digest could not be built")
+
+    def _local_midnight(self, now: datetime) -> datetime:
+        """The start of the organisation's day `now` falls in: daily bounds are counted from it."""
+        tz = self.app.settings.organisation.timezone
+        return datetime.combine(now.astimezone(tz).date(), time(0), tz)
 
     def _remind_review(self, unit: Unit, now: datetime) -> None:
         """The procedure asks for a yearly review: remind her once a month while it is overdue."""

@@ -249,6 +249,7 @@ class OutboxRow(Base):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_status_sent_copy", "status", "sent_copy"),
         Index("ix_outbox_purpose_created", "purpose", "created_at"),  # when the last digest was queued
+        Index("ix_outbox_recipient_key_created", "recipient_key", "created_at"),  # the acknowledgement cap
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -267,6 +268,8 @@ class OutboxRow(Base):
     # Its copy in the IMAP Sent folder (imap.save_sent): None to do, "appending" while the outcome
     # of an APPEND is unknown (a crash then looks the copy up by Message-ID), "done".
     sent_copy: Mapped[str | None] = mapped_column(Bounded(16), default=None)
+    # The recipient's mailbox, every spelling of it alike (`mailbox_key`): what the daily cap counts.
+    recipient_key: Mapped[str | None] = mapped_column(Bounded(320), default=None)
 
 
 class RuntimeRow(Base):

@@ -47,6 +47,7 @@ from inboxbot.domain.cases import (
     OutgoingMail,
     exchange_order,
 )
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -79,12 +80,21 @@ _INSERT_CASE = insert(_CASES).returning(*_CASES.c)
 _INSERT_MAIL = insert(_MAILS).returning(_MAILS.c.id)
 _INSERT_EVENT = insert(_CASE_EVENTS)
 _INSERT_OUTBOX = insert(_OUTBOX)
+# The mails a stranger's claim makes inboxbot send to whoever it names; capped per day and mailbox.
+ACKNOWLEDGEMENT_PURPOSES = ("acknowledgement", "incident_acknowledgement")
 _CASE_BY_ID = select(_CASES).where(_CASES.c.id == bindparam("case_id"))
 _MAIL_OUTCOME = select(_MAILS.c.outcome).where(_MAILS.c.message_key == bindparam("key"))
 _ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
-    _OUTBOX.c.recipient == bindparam("recipient"),
-    _OUTBOX.c.purpose.like("%acknowledgement"),
+    _OUTBOX.c.recipient_key == bindparam("recipient_key"),
+    _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES),
     _OUTBOX.c.created_at >= bindparam("since"),
+)
+# Counted up to a limit: whether the total cap is reached costs the cap, not the day's volume.
+_ALL_ACKNOWLEDGEMENTS_SINCE = select(func.count()).select_from(
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES), _OUTBOX.c.created_at >= bindparam("since"))
+    .limit(bindparam("at_most"))
+    .subquery()
 )
 _NEXT_CASE_NUMBER = (
     update(_COUNTERS)
@@ -463,8 +473,22 @@ class Unit:
             participants=frozenset(participants),
         )
 
-    def acknowledgements_since(self, recipient: str, since: datetime) -> int:
-        count: int | None = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient": recipient, "since": since})
+    def queued_since(self, purpose: str, since: datetime) -> int:
+        """Mails of `purpose` queued since `since` (an index lookup on purpose and date)."""
+        count: int | None = self._connection().scalar(
+            select(func.count(_OUTBOX.c.id)).where(_OUTBOX.c.purpose == purpose, _OUTBOX.c.created_at >= since)
+        )
+        return count or 0
+
+    def acknowledgements_since(self, recipient_key: str | None, since: datetime, at_most: int = 1 << 30) -> int:
+        """Acknowledgements queued since `since` to the mailbox `recipient_key` (`mailbox_key`), or
+        to anyone when it is None, then counting no further than `at_most`."""
+        if recipient_key is None:
+            count: int | None = self._connection().scalar(
+                _ALL_ACKNOWLEDGEMENTS_SINCE, {"since": since, "at_most": at_most}
+            )
+        else:
+            count = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient_key": recipient_key, "since": since})
         return count or 0
 
     # -- writes ----------------------------------------------------------------------------
@@ -572,6 +596,7 @@ class Unit:
                 "case_id": draft.case_id,
                 "purpose": draft.purpose,
                 "recipient": draft.recipient,
+                "recipient_key": mailbox_key(draft.recipient),
                 "subject": draft.subject,
                 "raw": draft.raw,
                 "status": PENDING,
@@ -716,10 +741,23 @@ class Unit:
         outcome: str | None = self._connection().scalar(_MAIL_OUTCOME, {"key": message_key})
         return outcome
 
-    def set_mail_outcome(self, message_key: str, outcome: str, reason: str, case_id: int | None = None) -> None:
+    def set_mail_outcome(
+        self,
+        message_key: str,
+        outcome: str,
+        reason: str,
+        case_id: int | None = None,
+        direction: str | None = None,
+        summary: str | None = None,
+    ) -> None:
+        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did."""
         values: dict[str, object] = {"outcome": outcome, "reason": reason}
         if case_id is not None:
             values["case_id"] = case_id
+        if direction is not None:
+            values["direction"] = direction
+        if summary is not None:
+            values["summary"] = summary
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
 
     def mails_with_outcome(self, outcome: str, received_before: datetime) -> list[MailRecord]:
