@@ -138,6 +138,7 @@ def build(
         mode=settings.imap.mode,
         acknowledge=settings.acknowledgement.enabled,
         daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
+        daily_cap_total=settings.acknowledgement.daily_cap_total,
         due=DuePolicy(
             calendar=calendar,
             timezone=settings.organisation.timezone,

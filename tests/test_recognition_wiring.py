@@ -166,7 +166,7 @@ def headers(**values: str | tuple[str, ...]) -> ParsedMail:
     return ParsedMail(
         message_id=None,
         subject="Remboursement",
-        from_=Address("x@example.com"),
+        from_=Address("x@banque.example"),
         headers={k.replace("_", "-").lower(): v if isinstance(v, tuple) else (v,) for k, v in values.items()},
     )
 

@@ -105,6 +105,9 @@ def _pymap(port: int) -> Iterator[None]:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def _mail(sender: str, subject: str, body: str, **headers: str) -> bytes:

@@ -7,7 +7,7 @@ reception instant — is passed in, so every branch of the procedure is tested w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from inboxbot.domain.cases import CaseRef
@@ -18,6 +18,10 @@ from inboxbot.domain.rules import Verdict
 
 INBOX = "inbox"
 SENT = "sent"
+# How the case history starts the reason an acknowledgement was not sent, for the digest to say it.
+DMARC_FAIL_NOTE = "sender's domain failed DMARC"
+DAILY_CAP_NOTE = "daily cap"
+DAILY_TOTAL_CAP_NOTE = "total daily cap"
 
 
 @dataclass(frozen=True)
@@ -52,8 +56,13 @@ class Facts:
     verdict: Verdict
     own: bool = False  # carries our loop header or one of our Message-IDs
     automatic: str | None = None
+    # Its From is one of the director's addresses: a claim anyone can write, worth nothing unproven.
     from_director: bool = False
+    # Acknowledgements already queued today to the mailbox this mail's claimant would be
+    # acknowledged at (`claimant_of`), every spelling of it counted together (`mailbox_key`).
     acknowledgements_today: int = 0
+    # Acknowledgements queued today in all; only counted when the policy sets a total cap.
+    acknowledgements_today_total: int = 0
     # The director's note to herself (every recipient is her own address or the mailbox's).
     to_self: bool = False
     # Proven to be hers: its copy is in her Sent folder, or her receiving server vouched for it.
@@ -68,9 +77,11 @@ class Facts:
     foreign_case: CaseRef | None = None
     # It replies to a mail inboxbot sent (a digest, a report): commands, never a new claim.
     answers_inboxbot: bool = False
+    # Why its receiving server says its From is forged (a DMARC fail for the From's domain), or "".
+    dmarc_fail: str = ""
     # What the recognizer read in it, when it was asked (shared mode, a human mail no rule settled).
     recognition: Recognition | None = None
-    # Why the receiving server took it for spam ("X-Spam-Flag: YES"...), or None.
+    # Why the receiving server took it for spam ("X-Spam-Flag: YES", a DMARC fail...), or None.
     spam: str | None = None
 
 
@@ -81,6 +92,7 @@ class Policy:
     daily_cap_per_sender: int
     due: DuePolicy
     own_addresses: frozenset[str] = frozenset()  # the mailbox's and the director's
+    daily_cap_total: int = 0  # 0: no limit on acknowledgements a day in all
 
 
 @dataclass(frozen=True)
@@ -188,7 +200,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
     if mail.from_ is None:
         return Ignore("set_aside", "no sender address")
-    if facts.spam is not None:
+    if facts.spam is not None and not (facts.from_director and facts.proven):
         # Spam borrows the words of complaints: never acknowledged on a rule's say-so either.
         kind = facts.verdict.kind or ("alea" if action == "incident" else "reclamation")
         return _put_before(facts, kind, (f"rules {_rules(facts.verdict)}",))
@@ -211,16 +223,32 @@ def _recognised(facts: Facts, policy: Policy) -> Decision:
 def _put_before(facts: Facts, kind: str, reasons: tuple[str, ...]) -> PutBefore:
     recognition = facts.recognition
     hits = facts.verdict.hits + ((recognition.why,) if recognition is not None else ())
-    channel = facts.verdict.channel or "email"
     return PutBefore(
         kind=kind,
-        channel=channel,
-        claimant=facts.form_claimant if channel == "form" else facts.mail.from_,
+        channel=facts.verdict.channel or "email",
+        claimant=claimant_of(facts),
         reasons=reasons,
         excerpt=recognition.excerpt if recognition is not None else "",
         spam=facts.spam,
         rules_hit=hits,
     )
+
+
+def decide_in_her_name(as_hers: Facts, as_stranger: Facts, policy: Policy) -> Decision:
+    """The fate of a mail whose From is the director's but which nothing proves hers yet.
+
+    Anyone can write her address in a From header, so such a mail gets no more than anyone's mail
+    would: `as_stranger` is it read as anyone's (the rules without `from_director`, no case named
+    by its tag alone, no commands). Only when her authority would change what happens to it
+    (`as_hers`, read as if proven, decides otherwise) does it wait: her own copy in Sent may come a
+    cycle later and prove it, and if it never does, it is shown to her as suspicious.
+    """
+    if as_hers.proven:
+        return decide(as_hers, policy)
+    as_anyone = decide(as_stranger, policy)
+    if decide(replace(as_hers, proven=True), policy) != as_anyone:
+        return AwaitProof()
+    return as_anyone
 
 
 def _directors_note(facts: Facts, policy: Policy) -> Decision:
@@ -237,7 +265,7 @@ def _continue(facts: Facts) -> Attach:
     thread = facts.thread
     assert thread is not None
     sender = facts.mail.from_.email if facts.mail.from_ else None
-    if facts.from_director:
+    if facts.from_director and facts.proven:
         return Attach(thread.case, "in", "from the director", "director")
     if thread.case.status != "open":
         if facts.answers_feedback_request and sender == thread.case.claimant:
@@ -246,26 +274,43 @@ def _continue(facts: Facts) -> Attach:
     return Attach(thread.case, "in", "")
 
 
+def claimant_of(facts: Facts) -> Address | None:
+    """Who the case would be about, and so who would be acknowledged, if the mail opened one."""
+    channel = facts.verdict.channel or "email"
+    if channel == "third_party":
+        # Someone passes on another person's claim: that person is the claimant.
+        return facts.forwarded_author
+    if channel == "form":
+        return facts.form_claimant
+    if channel == "oral":
+        # The director writes down what was said; the claimant is named by #reclamant, if at all.
+        return None
+    return facts.mail.from_
+
+
 def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None) -> OpenCase:
     mail, verdict = facts.mail, facts.verdict
     kind = verdict.kind or kind or ("alea" if incident else "reclamation")
     channel = verdict.channel or "email"
-    claimant = mail.from_
+    claimant = claimant_of(facts)
     transmitter: str | None = None
     note = ""
     if channel == "third_party":
-        # Someone passes on another person's claim: that person is the claimant.
         transmitter = mail.from_.email if mail.from_ else None
-        claimant = facts.forwarded_author
         note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
     elif channel == "form":
-        claimant = facts.form_claimant
         note = "" if claimant else "form without the claimant's address"
     elif channel == "oral":
-        # The director writes down what was said; the claimant is named by #reclamant, if at all.
-        claimant = None
         note = "oral claim: claimant to identify (#reclamant)"
-    template, note = acknowledgement(claimant, incident, policy, facts.acknowledgements_today, note)
+    template, note = acknowledgement(
+        claimant,
+        incident,
+        policy,
+        facts.acknowledgements_today,
+        facts.acknowledgements_today_total,
+        facts.dmarc_fail,
+        note,
+    )
     hits = verdict.hits + ((facts.recognition.why,) if facts.recognition is not None else ())
     return OpenCase(
         kind=kind,
@@ -286,7 +331,13 @@ def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None)
 
 
 def acknowledgement(
-    claimant: Address | None, incident: bool, policy: Policy, acknowledgements_today: int, note: str = ""
+    claimant: Address | None,
+    incident: bool,
+    policy: Policy,
+    acknowledgements_today: int,
+    acknowledgements_today_total: int = 0,
+    dmarc_fail: str = "",
+    note: str = "",
 ) -> tuple[str | None, str]:
     """The template to acknowledge a new case with (or None), and why none when there is none."""
     template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
@@ -296,8 +347,14 @@ def acknowledgement(
         return None, "written by the organisation itself"
     if not policy.acknowledge:
         return None, "acknowledgements are turned off"
+    if dmarc_fail:
+        # Its From is forged by its domain's own say-so: whoever it names is named by a stranger.
+        return None, f"{DMARC_FAIL_NOTE}: {dmarc_fail}"
     if acknowledgements_today >= policy.daily_cap_per_sender:
-        return None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+        cap = policy.daily_cap_per_sender
+        return None, f"{DAILY_CAP_NOTE} of {cap} acknowledgements reached for this address"
+    if policy.daily_cap_total and acknowledgements_today_total >= policy.daily_cap_total:
+        return None, f"{DAILY_TOTAL_CAP_NOTE} of {policy.daily_cap_total} acknowledgements reached"
     return template, note
 
 
@@ -312,16 +369,27 @@ class Candidate:
     kind: str
     channel: str
     reasons: tuple[str, ...]
+    dmarc_fail: str = ""  # its receiving server said its From was forged
 
 
-def qualify(candidate: Candidate, kind: str | None, policy: Policy, acknowledgements_today: int) -> OpenCase:
+def qualify(
+    candidate: Candidate, kind: str | None, policy: Policy, acknowledgements_today: int, acknowledgements_total: int = 0
+) -> OpenCase:
     """The case the director opens from a mail put before her (#ouvrir): dated and owned by the original.
 
     Its claimant is the original's author, its reception the server's reception of the original, so
-    the deadlines run from when the claim really arrived, not from when she qualified it.
+    the deadlines run from when the claim really arrived, not from when she qualified it. The caps
+    and a forged From keep the acknowledgement back as they would have on arrival.
     """
     kind = kind or candidate.kind
-    template, note = acknowledgement(candidate.claimant, kind != "reclamation", policy, acknowledgements_today)
+    template, note = acknowledgement(
+        candidate.claimant,
+        kind != "reclamation",
+        policy,
+        acknowledgements_today,
+        acknowledgements_total,
+        candidate.dmarc_fail,
+    )
     return OpenCase(
         kind=kind,
         channel=candidate.channel,

@@ -18,6 +18,7 @@ from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
 from inboxbot.domain.decide import Candidate, Policy, qualify
 from inboxbot.domain.mail_commands import Command, Refusal
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
@@ -190,12 +191,16 @@ class Casework:
             kind=mail.kind or "reclamation",
             channel=mail.channel or "email",
             reasons=mail.words,
+            # Its receiving server said its From was forged: no acknowledgement to whoever it names.
+            dmarc_fail=mail.spam if mail.spam.startswith("dmarc=fail") else "",
         )
+        cap = self.policy.daily_cap_total
         decision = qualify(
             candidate,
             command.value,
             self.policy,
-            unit.acknowledgements_since(claimant.email, local_midnight) if claimant else 0,
+            unit.acknowledgements_since(mailbox_key(claimant.email), local_midnight) if claimant else 0,
+            unit.acknowledgements_since(None, local_midnight, at_most=cap) if cap else 0,
         )
         message_ids = (mail.message_id,) if mail.message_id else ()
         case_id, number = open_case(

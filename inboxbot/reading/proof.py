@@ -114,6 +114,31 @@ def prove_sender(mail: ParsedMail, claimed: str, trusted_authserv_ids: Sequence[
     return Proof(False, f"no pass for {domain} by {server}: {_summary(header.results)}")
 
 
+def dmarc_failure(mail: ParsedMail, trusted_authserv_ids: Sequence[str]) -> str:
+    """Why the receiving server says the mail's From is forged, or "" when it does not say so.
+
+    A DMARC fail for the From's domain, in the topmost header of a trusted server (the same trust
+    as `prove_sender`), means the domain's owner publishes that this mail is not from them: no
+    one is mailed on its say-so. A domain that publishes no DMARC record gets `none`, never `fail`.
+    """
+    if mail.from_ is None:
+        return ""
+    trusted = {_norm_domain(t) for t in trusted_authserv_ids if t.strip()}
+    if not trusted or "authentication-results" not in mail.headers:
+        return ""
+    header = _topmost_trusted(mail.headers["authentication-results"], trusted)
+    if header is None:
+        return ""
+    domain = _domain_of(mail.from_.email)
+    for result in header.results:
+        if result.method == "dmarc" and result.result == "fail":
+            author = _prop(result, "header.from")
+            # A server that names no header.from judged the one From the mail has.
+            if not author or _domain_of(author) == domain:
+                return f"dmarc=fail header.from={_shown(domain)} by {(header.authserv_id or '').lower()}"
+    return ""
+
+
 _SPAM_HEADERS_READ = 5  # values of each spam header looked at: a hostile mail may repeat them thousands of times
 
 
@@ -123,7 +148,7 @@ def spam_mark(mail: ParsedMail, trusted_authserv_ids: Sequence[str]) -> str | No
     Spam and phishing borrow the words of complaints (« remboursement », « facture impayée »), so a
     mail marked as spam is never acknowledged as a claim. A spam mark only ever lowers what the
     program does with a mail, so `X-Spam-Flag` and `X-Spam-Status` are believed whoever wrote them; a
-    DMARC fail is read, like a proof, only in the topmost Authentication-Results of a trusted server.
+    DMARC fail is read as `dmarc_failure` reads it, from a trusted server only.
     """
     for value in mail.headers.get("x-spam-flag", ())[:_SPAM_HEADERS_READ]:
         if value.strip()[:3].lower() == "yes":
@@ -131,17 +156,7 @@ def spam_mark(mail: ParsedMail, trusted_authserv_ids: Sequence[str]) -> str | No
     for value in mail.headers.get("x-spam-status", ())[:_SPAM_HEADERS_READ]:
         if value.strip()[:3].lower() == "yes":
             return f"X-Spam-Status: {_shown(value.strip())}"
-    trusted = {_norm_domain(t) for t in trusted_authserv_ids if t.strip()}
-    if not trusted:
-        return None
-    header = _topmost_trusted(mail.headers.get("authentication-results", ()), trusted)
-    if header is None:
-        return None
-    for result in header.results:
-        if result.method == "dmarc" and result.result == "fail":
-            author = _prop(result, "header.from")
-            return f"dmarc=fail header.from={_shown(author)} by {(header.authserv_id or '').lower()}"
-    return None
+    return dmarc_failure(mail, trusted_authserv_ids) or None
 
 
 def _matching_identity(result: _Result, claimed: str, domain: str) -> str | None:

@@ -5,8 +5,8 @@ Shared mode reads every human mail no rule settled: a mail it is unsure of is ke
 excerpt and whether the receiving server marked it as spam, until the director opens a case from
 it (#ouvrir) or sets it aside (#ecarter).
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -15,8 +15,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
