@@ -231,15 +231,15 @@ class MailRow(Base):
     created_at: Mapped[datetime]
     # What the recognizer read in it (shared mode), and for a mail put before the director
     # (outcome "candidate", reference M-<id>) the kind and channel a case opened from it takes.
-    kind: Mapped[str | None] = mapped_column(String(32))
-    channel: Mapped[str | None] = mapped_column(String(32))
-    words: Mapped[str] = mapped_column(Text, default="[]", server_default="[]")
+    kind: Mapped[str | None] = mapped_column(Bounded(32))
+    channel: Mapped[str | None] = mapped_column(Bounded(32))
+    words: Mapped[str] = mapped_column(CleanText, default="[]", server_default="[]")
     score: Mapped[float | None] = mapped_column(Float)
-    excerpt: Mapped[str] = mapped_column(Text, default="", server_default="")
-    spam: Mapped[str] = mapped_column(Text, default="", server_default="")  # why the server took it for spam
+    excerpt: Mapped[str] = mapped_column(CleanText, default="", server_default="")
+    spam: Mapped[str] = mapped_column(CleanText, default="", server_default="")  # why the server took it for spam
     # Whom a case opened from it belongs to: its author, or the address typed into a web form.
-    claimant: Mapped[str | None] = mapped_column(String(320))
-    claimant_name: Mapped[str] = mapped_column(String(256), default="", server_default="")
+    claimant: Mapped[str | None] = mapped_column(Bounded(320))
+    claimant_name: Mapped[str] = mapped_column(Bounded(256), default="", server_default="")
 
 
 class AttachmentRow(Base):

@@ -169,6 +169,12 @@ def anonymise_case(
         mail.subject = ""
         mail.summary = ""
         mail.archive_path = ""
+        # What the recognizer kept of it: the words and excerpt are the claimant's, as are the
+        # address and name a case opened from it would take.
+        mail.words = "[]"
+        mail.excerpt = ""
+        mail.claimant = None
+        mail.claimant_name = ""
     for outgoing in contents.outgoing:
         outgoing.recipient = ""
         outgoing.subject = ""
@@ -320,6 +326,10 @@ def _mail_is_personal(mail: MailRow) -> bool:
         or mail.subject
         or mail.summary
         or mail.archive_path
+        or mail.words not in ("", "[]")
+        or mail.excerpt
+        or mail.claimant is not None
+        or mail.claimant_name
     )
 
 
