@@ -160,19 +160,19 @@ CASES = [
         ),
         20_000,
     ),
-    Case("whole reading: blanks and NULs", _bytes(_whole_reading), lambda n: _mail("", (b" \x00 \t" * n)), 20_000),
+    Case("whole reading: blanks and NULs", _bytes(_whole_reading), lambda n: _mail("", (b" \x00 \t" * n)), 10_000),
     Case(
         "whole reading: a line of `De` and blanks",
         _bytes(_whole_reading),
         lambda n: _mail("", b"De" + b" " * n + b"x\r\n"),
-        20_000,
+        10_000,
     ),
     # Item 5: the quadratic text scans.
     Case(
         "forward: `De`, blanks, x",
         _reading_mail(extract_forwarded),
         lambda n: _text_mail("De" + " " * n + "x", "TR: essai"),
-        20_000,
+        10_000,
     ),
     Case(
         "forward: a header block of blanks",
@@ -197,8 +197,8 @@ CASES = [
     ),
     Case("commands: [ and digits", _str(parse_commands), lambda n: "#clore [" + "1" * n, 20_000),
     Case("commands: dossier and blanks", _str(parse_commands), lambda n: "#clore dossier" + " " * n + "x", 50_000),
-    Case("web form: a label and blanks", _reading_mail(read_form), lambda n: _text_mail("a" + " " * n + "b"), 20_000),
-    Case("web form: a WPForms line", _reading_mail(read_form), lambda n: _text_mail("--x" + " " * n + "y"), 20_000),
+    Case("web form: a label and blanks", _reading_mail(read_form), lambda n: _text_mail("a" + " " * n + "b"), 10_000),
+    Case("web form: a WPForms line", _reading_mail(read_form), lambda n: _text_mail("--x" + " " * n + "y"), 10_000),
     Case("web form: colons", _reading_mail(read_form), lambda n: _text_mail("Nom" + " :" * n + "x"), 20_000),
     Case(
         "web form: an HTML table never closed",
@@ -219,7 +219,7 @@ CASES = [
     Case("html: comments never closed", _str(html_to_text), lambda n: "<!--x>" * n, 10_000),
     Case("html: end tags never closed", _str(html_to_text), lambda n: "</" * n, 20_000),
     Case("html: cells then blocks", _str(html_to_text), lambda n: "<td>" * n + "<div>" * n, 2_000),
-    Case("conversation: [ and blanks", _str(tagged_numbers), lambda n: "[" + " " * n + "x", 50_000),
+    Case("conversation: [ and blanks", _str(tagged_numbers), lambda n: "[" + " " * n + "x", 20_000),
     Case(
         "proof: comments never closed",
         _reading_mail(lambda mail: prove_sender(mail, "lea.martin@example.fr", ["mx.example.fr"])),
