@@ -18,12 +18,12 @@ from inboxbot.config import Settings
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
-from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
     from inboxbot.adapters.imap import Mailbox
     from inboxbot.outgoing.outbox import SmtpSender
+    from inboxbot.outgoing.render import Renderer
 
 Clock = Callable[[], datetime]
 
@@ -44,9 +44,17 @@ class App:
     store: Store
     archive: Archive
     rules: RuleSet
-    renderer: Renderer
     policy: Policy
     clock: Clock
+    # Built at start-up by the commands that send mail (so a broken template stops them there), on
+    # first use by the others: `cases show` needs no Jinja2.
+    _renderer: Renderer | None = None
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = build_renderer(self.settings, check=False)
+        return self._renderer
 
     # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
     # only: `digest --print`, `report` and the exports start faster without them.
@@ -72,6 +80,8 @@ def load_rule_set(settings: Settings) -> RuleSet:
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
+    from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
+
     dirs = [shipped("templates")]
     if settings.templates_dir is not None:
         dirs.insert(0, settings.templates_dir)
@@ -94,7 +104,7 @@ def build(
     (`digest --print`): compiling all of them first was a tenth of its start-up.
     """
     rules = load_rule_set(settings)
-    renderer = build_renderer(settings, check=check_templates)
+    renderer = build_renderer(settings) if check_templates else None
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
     )
@@ -102,6 +112,7 @@ def build(
         mode=settings.imap.mode,
         acknowledge=settings.acknowledgement.enabled,
         daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
+        daily_cap_total=settings.acknowledgement.daily_cap_total,
         due=DuePolicy(
             calendar=calendar,
             timezone=settings.organisation.timezone,
@@ -116,7 +127,7 @@ def build(
         store=store,
         archive=Archive(settings.storage.archive_dir),
         rules=rules,
-        renderer=renderer,
         policy=policy,
         clock=clock,
+        _renderer=renderer,
     )

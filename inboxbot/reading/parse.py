@@ -113,6 +113,7 @@ _BETWEEN_ENCODED_WORDS = re.compile(r"[ \t\r\n]+")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"(?=\s*@)')
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _WELL_FORMED_ID = re.compile(r"[^\s<>@]+@[^\s<>@]+")
@@ -518,7 +519,12 @@ def _addresses(pairs: object) -> tuple[Address, ...]:
 
 
 def _address(name: str, address: str) -> Address | None:
-    address = _WHITESPACE.sub("", address).strip("<>").lower()
+    address = address.strip().strip("<>")
+    # Folding whitespace is dropped, except inside a quoted local part, where a space is part of
+    # the mailbox: "jean dupont"@example.fr is not jeandupont@example.fr.
+    quoted = _QUOTED_LOCAL.match(address)
+    head = quoted.group(0) if quoted else ""
+    address = (head + _WHITESPACE.sub("", address[len(head) :])).lower()
     if "@" not in address or address.startswith("@") or address.endswith("@"):
         return None
     if "=?" in name:  # quoted encoded words: wrong per RFC 2047, common in practice
