@@ -113,8 +113,9 @@ def _reading_mail(run: Callable[[ParsedMail], object]) -> Callable[[object], obj
 
 
 def _forged_extension(n: int) -> str:
-    """The review's 49 KB forged `#prolonger`: a reason label, then a long reason in accented words."""
-    return "#prolonger 2026-0001 15 motif : " + "délai réclamé " * n + "\n#clore 2026-0001\n"
+    """A forged `#prolonger` like the review's 49 KB one: a reason label whose blanks run on (every
+    prefix of them was folded again), then a long reason in accented words."""
+    return "#prolonger 2026-0001 15 motif :" + " " * n + "délai réclamé " * (n // 10) + "\n#clore 2026-0001\n"
 
 
 CASES = [
@@ -189,7 +190,7 @@ CASES = [
         lambda n: "#réclamant 2026-0001 a<" + " " * n + "b",
         50_000,
     ),
-    Case("commands: forged #prolonger", _str(parse_commands), _forged_extension, 2_000),
+    Case("commands: forged #prolonger", _str(parse_commands), _forged_extension, 20_000),
     Case(
         "commands: a separator line of `message`",
         _str(parse_commands),
