@@ -171,7 +171,7 @@ def anonymise_case(
         mail.archive_path = ""
     for outgoing in contents.outgoing:
         outgoing.recipient = ""
-        outgoing.recipient_key = None  # the same address, folded for the daily cap
+        outgoing.recipient_key = None  # the same address, folded for the acknowledgement cap
         outgoing.subject = ""
         outgoing.raw = b""
         outgoing.last_error = ""  # SMTP refusals quote the recipient's address
