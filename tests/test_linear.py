@@ -34,10 +34,10 @@ from inboxbot.reading import slicing, tnef
 from inboxbot.reading.automatic import automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import extract_forwarded, mailbox
 from inboxbot.reading.parse import html_to_text, parse
-from inboxbot.reading.proof import prove_sender
+from inboxbot.reading.proof import prove_sender, spam_mark
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
-from inboxbot.reading.webform import read_form
+from inboxbot.reading.webform import form_plugin, read_form
 
 GROWTH_LIMIT = 5.0
 RULES = load_rules([Path(shipped("rules"))])
@@ -237,6 +237,33 @@ CASES = [
         "rules: a subject of blanks and brackets",
         _reading_mail(lambda mail: RULES.evaluate(RuleContext(mail=mail, from_director=False, automatic=False))),
         lambda n: _text_mail("x", subject="[" + " " * n + "RECLAMATION"),
+        20_000,
+    ),
+    # Issue 15: what shared mode reads besides the rules.
+    Case(
+        "web form: a form's subject over a body of label lines",
+        _reading_mail(form_plugin),
+        lambda n: _text_mail("Nom : a\n" * n + "Email : lea.martin@example.fr", subject="Nouvelle soumission"),
+        2_000,
+    ),
+    Case(
+        "web form: a footer mark after a long text",
+        _reading_mail(form_plugin),
+        lambda n: _text_mail("x " * n + "\nCet e-mail a été envoyé via le formulaire de contact de X"),
+        50_000,
+    ),
+    Case(
+        "spam: a long X-Spam-Status and many of them",
+        _reading_mail(lambda mail: spam_mark(mail, ["mx.example.fr"])),
+        lambda n: ParsedMail(
+            message_id=None,
+            subject="",
+            from_=Address("lea.martin@example.fr"),
+            headers={
+                "x-spam-status": ("No, " + " " * n,) * 1000,  # only the first few are read
+                "authentication-results": ("mx.example.fr; dmarc=fail " + "(" * n,),
+            },
+        ),
         20_000,
     ),
     Case(
