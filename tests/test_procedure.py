@@ -700,14 +700,13 @@ def test_no_acknowledgement_when_her_server_records_a_dmarc_fail_for_the_sender(
     for raw in (forged, honest, planted):
         bot.account.append(raw)
     bot.cycle()
-    assert sorted(c["claimant"] for c in bot.cases()) == [
-        "lea.martin@example.fr",
-        "marc@example.org",
-        "victim@target.example",
-    ]
+    # The forged one is not registered on a rule's say-so: it waits before her, marked.
+    assert sorted(c["claimant"] for c in bot.cases()) == ["lea.martin@example.fr", "marc@example.org"]
     assert not bot.sent_to("victim@target.example")
     assert len(bot.sent_to("lea.martin@example.fr")) == 1 and len(bot.sent_to("marc@example.org")) == 1
-    assert "échec DMARC" in bot.digest()
+    digest = bot.digest()
+    assert "victim@target.example" in digest and "dmarc=fail header.from=target.example" in digest
+    assert "#ouvrir M-" in digest
 
 
 def test_a_strangers_subject_and_name_are_not_echoed_unbounded(bot: Bot) -> None:

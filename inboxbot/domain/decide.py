@@ -200,9 +200,9 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
     if mail.from_ is None:
         return Ignore("set_aside", "no sender address")
-    if facts.spam is not None and facts.spam != facts.dmarc_fail and not (facts.from_director and facts.proven):
-        # Spam borrows the words of complaints: never acknowledged on a rule's say-so either. (A
-        # DMARC fail alone still registers what a rule claims, without acknowledgement: _open.)
+    if facts.spam is not None and not (facts.from_director and facts.proven):
+        # Spam borrows the words of complaints, and a DMARC fail says the From is not the sender's:
+        # never opened (nor acknowledged) on a rule's say-so either, but put before the director.
         kind = facts.verdict.kind or ("alea" if action == "incident" else "reclamation")
         return _put_before(facts, kind, (f"rules {_rules(facts.verdict)}",))
     return _open(facts, policy, incident=action == "incident")
