@@ -106,6 +106,16 @@ class Action:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """A file a received mail carried, as the archive kept it (`path` relative to the archive root)."""
+
+    filename: str
+    content_type: str
+    size: int
+    path: str
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One mail of a case's exchange log, incoming or outgoing.
 
@@ -121,6 +131,11 @@ class LogEntry:
     note: str
     recorded_at: datetime
     archive_path: str | None = None  # the mail as received, under the archive directory
+    # Read only for the audit file (`Exchanges.FULL`): whom it went to, what it carried, and for a
+    # mail inboxbot sent, the bytes it sent (its text is not stored apart from them).
+    to: str = ""
+    attachments: tuple[AttachedFile, ...] = ()
+    raw: bytes | None = None
 
 
 SIMULTANEOUS = timedelta(seconds=2)

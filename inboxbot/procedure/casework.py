@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
@@ -20,6 +22,9 @@ from inboxbot.domain.mail_commands import Command, Refusal
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.store.repository import Unit
+
+if TYPE_CHECKING:
+    from inboxbot.exports.site import SiteResult
 
 PROCEDURE_REVIEW = "procedure_review"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -47,6 +52,42 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
     this_year = list(register_details(unit, Exchanges.NONE, year=year))
     previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
     return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+
+
+def audit_site(
+    unit: Unit,
+    settings: Settings,
+    target: Path,
+    now: datetime,
+    *,
+    year: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    include_files: bool = True,
+) -> SiteResult:
+    """The audit file (a static site) written into `target`, for the command line and for #registre audit."""
+    from sqlalchemy.engine import make_url
+
+    from inboxbot.bootstrap import shipped
+    from inboxbot.exports.site import write_site  # jinja2 and the report: imported only when asked
+
+    dirs = [shipped("templates")]
+    if settings.templates_dir is not None:
+        dirs.insert(0, settings.templates_dir)
+    label = make_url(settings.database.url).render_as_string(hide_password=True)
+    return write_site(
+        unit,
+        settings,
+        target,
+        template_dirs=dirs,
+        now=now,
+        register_label=f"base {label}",
+        last_review=last_procedure_review(unit, settings),
+        year=year,
+        kind=kind,
+        status=status,
+        include_files=include_files,
+    )
 
 
 def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
