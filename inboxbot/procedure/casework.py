@@ -28,6 +28,9 @@ if TYPE_CHECKING:
 
 PROCEDURE_REVIEW = "procedure_review"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The largest audit ZIP mailed (#registre audit): base64 makes it a third larger, and many providers
+# refuse mails above 20 or 25 MB. Above it, the site goes without originals and attachments.
+AUDIT_MAIL_LIMIT = 15_000_000
 FIELD_LABELS = {
     "nature": "nature",
     "priority": "priorité",
@@ -244,6 +247,8 @@ class Casework:
     def _register(self, unit: Unit, command: Command, now: datetime) -> str:
         import io
 
+        if command.value == "audit":
+            return self._audit(unit, command, now)
         from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
         from inboxbot.store.export import Exchanges, register_details
 
@@ -260,8 +265,53 @@ class Casework:
             attachments=[MailAttachment(name, XLSX_TYPE, content)],
             year=command.year,
             count=count,
+            audit=False,
+            files_left_out=False,
         )
         return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
+
+    def _audit(self, unit: Unit, command: Command, now: datetime) -> str:
+        """The audit file, zipped, by mail. With every original and attachment when the ZIP stays under
+        AUDIT_MAIL_LIMIT; else without them (each case page lists them); else refused, naming the command
+        that writes it on the server."""
+        import tempfile
+
+        from inboxbot.exports.site import zip_site
+
+        year = command.year
+        stem = f"dossier-audit-reclamations-{year or 'tous'}"
+        with tempfile.TemporaryDirectory(prefix="inboxbot-audit-") as scratch:
+            for include_files in (True, False):
+                folder = Path(scratch) / f"{stem}-{'complet' if include_files else 'leger'}"
+                result = audit_site(unit, self.settings, folder, now, year=year, include_files=include_files)
+                archive = folder.with_name(f"{stem}.zip")
+                size = zip_site(folder, archive)
+                if size <= AUDIT_MAIL_LIMIT:
+                    content = archive.read_bytes()
+                    break
+                archive.unlink()
+            else:
+                raise Refused(
+                    f"Le dossier d'audit dépasse {AUDIT_MAIL_LIMIT // 1_000_000} Mo même sans les pièces jointes : "
+                    "il ne peut pas partir par e-mail. Sur le serveur : inboxbot register export --format html "
+                    f"--output dossier-audit --zip {stem}.zip"
+                )
+        self.letters.to_director(
+            unit,
+            "register_export",
+            now,
+            attachments=[MailAttachment(f"{stem}.zip", "application/zip", content)],
+            year=year,
+            count=result.cases,
+            audit=True,
+            files_left_out=not include_files,
+        )
+        left_out = " sans les pièces jointes ni les messages originaux (trop lourds pour un e-mail)"
+        megabytes = f"{size / 1_000_000:.1f}".replace(".", ",")
+        return (
+            f"Dossier d'audit envoyé en pièce jointe ({result.cases} dossier(s), {megabytes} Mo)"
+            f"{'' if include_files else left_out}."
+        )
 
     def _report(self, unit: Unit, command: Command, now: datetime) -> str:
         year = command.year or now.astimezone(self.tz).year
