@@ -437,7 +437,6 @@ def _export_site(
     settings: Settings, target: Path, archive: Path | None, year: int | None, kind: str | None, status: str | None
 ) -> int:
     """The audit file: a static site in `target`, and the same site zipped into `archive` if given."""
-    from inboxbot.exports.site import zip_site
     from inboxbot.procedure.casework import audit_site
     from inboxbot.store.repository import Store
 
@@ -448,18 +447,17 @@ def _export_site(
     try:
         with store.reading() as unit:
             now = datetime.now(settings.organisation.timezone)
-            result = audit_site(unit, settings, target, now, year=year, kind=kind, status=status)
+            result = audit_site(unit, settings, target, now, zip_to=archive, year=year, kind=kind, status=status)
     finally:
         store.close()
     print(
         f"{result.cases} case(s) written to {target / 'index.html'} "
         f"({result.files} file(s) copied, {result.bytes / 1e6:.1f} MB)"
     )
+    if archive is not None:
+        print(f"zipped to {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
     if result.missing:
         print(f"warning: {result.missing} archived file(s) not found; each case page says which", file=sys.stderr)
-    if archive is not None:
-        size = zip_site(target, archive)
-        print(f"zipped to {archive} ({size / 1e6:.1f} MB)")
     return 0
 
 

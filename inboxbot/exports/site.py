@@ -22,6 +22,7 @@ size is written in bounded memory; only one line per case is kept for the index.
 from __future__ import annotations
 
 import base64
+import contextlib
 import email
 import email.policy
 import hashlib
@@ -31,7 +32,7 @@ import re
 import shutil
 import unicodedata
 import zipfile
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from email.message import Message
@@ -40,7 +41,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
-from babel.dates import format_date, format_datetime
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import (
@@ -58,9 +58,14 @@ from inboxbot.exports.report import annual_report, year_figures
 from inboxbot.store.export import Exchanges, register_details
 from inboxbot.store.repository import Unit
 
-__all__ = ["SiteResult", "site_name", "write_site", "zip_site"]
+__all__ = ["SiteResult", "site_name", "write_site"]
 
-LOCALE = "fr_FR"
+MONTHS = (
+    "janvier", "février", "mars", "avril", "mai", "juin",
+    "juillet", "août", "septembre", "octobre", "novembre", "décembre",
+)  # fmt: skip
+# Stored as they are in a ZIP: compressing them again costs time and gains nothing.
+PACKED_EXTENSIONS = frozenset("pdf png jpg jpeg gif webp heic zip 7z rar gz docx xlsx pptx odt ods odp mp3 mp4".split())
 CASES_DIR = "dossiers"
 PROCEDURE_PAGE = "procedure.html"
 # Extensions a browser shows without running anything; every other attachment gets ".bin" added, so
@@ -90,6 +95,50 @@ class SiteResult:
     files: int  # attachments and original mails copied
     missing: int  # archived files that could not be found (named on their case page)
     bytes: int
+
+
+class _Output:
+    """Where the site's files go: a folder, a ZIP, or both, in one pass.
+
+    Writing the folder and then zipping it read every file back: on a loaded disk, opening files was
+    most of the site's time. Each file is written once to each destination instead.
+    """
+
+    def __init__(self, folder: Path | None, archive: zipfile.ZipFile | None, top: str) -> None:
+        self.folder = folder
+        self.archive = archive
+        self.top = top
+        self.bytes = 0
+        self._made: set[Path] = set()
+
+    def _path(self, relative: str) -> Path:
+        assert self.folder is not None
+        path = self.folder / relative
+        if path.parent not in self._made:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            self._made.add(path.parent)
+        return path
+
+    def _compression(self, relative: str) -> int:
+        packed = relative.rpartition(".")[2].lower() in PACKED_EXTENSIONS
+        return zipfile.ZIP_STORED if packed else zipfile.ZIP_DEFLATED
+
+    def data(self, relative: str, data: bytes) -> None:
+        if self.folder is not None:
+            self._path(relative).write_bytes(data)
+        if self.archive is not None:
+            self.archive.writestr(f"{self.top}/{relative}", data, compress_type=self._compression(relative))
+        self.bytes += len(data)
+
+    def text(self, relative: str, text: str) -> None:
+        self.data(relative, text.encode("utf-8"))
+
+    def copy(self, source: Path, relative: str) -> None:
+        if self.folder is not None:
+            shutil.copyfile(source, self._path(relative))
+        if self.archive is not None:
+            self.archive.write(source, f"{self.top}/{relative}", compress_type=self._compression(relative))
+        self.bytes += source.stat().st_size
 
 
 @dataclass
@@ -173,18 +222,21 @@ class _Pages:
         )
 
     def _day(self, value: str | date | None) -> str:
-        """An ISO date (as the JSON register gives it) the French way: « 12 décembre 2026 »."""
+        """An ISO date (as the JSON register gives it) the French way: « 12 décembre 2026 ».
+
+        Written out here rather than by babel: it is called for every date of every page, and babel's
+        pattern machinery was a tenth of the site's time for the same words."""
         if value is None or value == "":
             return "—"
         day = date.fromisoformat(value) if isinstance(value, str) else value
-        return format_date(day, format="long", locale=LOCALE)
+        return f"{day.day} {MONTHS[day.month - 1]} {day.year}"
 
     def _instant(self, value: str | datetime | None) -> str:
         """An ISO instant the French way, in the organisation's time zone: « 4 décembre 2026 à 10:02 »."""
         if value is None or value == "":
             return "—"
-        instant = datetime.fromisoformat(value) if isinstance(value, str) else value
-        return format_datetime(instant, "d MMMM y 'à' HH:mm", tzinfo=self.tz, locale=LOCALE)
+        instant = (datetime.fromisoformat(value) if isinstance(value, str) else value).astimezone(self.tz)
+        return f"{instant.day} {MONTHS[instant.month - 1]} {instant.year} à {instant:%H:%M}"
 
     def _short_day(self, value: str | None) -> str:
         """A date for a table cell: « 05/01/2026 »."""
@@ -227,7 +279,7 @@ def _state(met: bool | None, done: bool, dismissed: bool) -> str:
 class _Writer:
     def __init__(
         self,
-        target: Path,
+        output: _Output,
         pages: _Pages,
         archive_root: Path,
         own_address: str,
@@ -235,7 +287,7 @@ class _Writer:
         include_files: bool,
         today: date,
     ) -> None:
-        self.target = target
+        self.output = output
         self.pages = pages
         self.archive_root = archive_root.resolve()
         self.own = own_address
@@ -244,22 +296,20 @@ class _Writer:
         self.today = today
         self.written = _Written()
 
-    def _copy_archived(self, relative: str | None, destination: Path) -> bool:
+    def _copy_archived(self, relative: str | None, destination: str) -> bool:
         """Copy a file from the archive; False when it is not there (purged, or an archive moved)."""
         if not relative:
             return False
         source = (self.archive_root / relative).resolve()
         if self.archive_root not in source.parents or not source.is_file():
             return False
-        shutil.copyfile(source, destination)
+        self.output.copy(source, destination)
         return True
 
     def case(self, detail: CaseDetail) -> None:
         record = case_record(detail, self.pages.tz, self.own, self.today)
         slug = _case_slug(detail.case.number)
-        folder = self.target / CASES_DIR / slug
-        if self.include_files:
-            folder.mkdir(parents=True, exist_ok=True)
+        folder = f"{CASES_DIR}/{slug}"
         dismissed = detail.case.dismissed
         messages = []
         for index, (entry, shown) in enumerate(zip(detail.messages, record["messages"], strict=True), start=1):
@@ -273,10 +323,10 @@ class _Writer:
             if self.include_files:
                 eml = f"{index:03d}-message.eml"
                 if entry.raw is not None:
-                    (folder / eml).write_bytes(entry.raw)
+                    self.output.data(f"{folder}/{eml}", entry.raw)
                     ok = True
                 else:
-                    ok = self._copy_archived(entry.archive_path, folder / eml)
+                    ok = self._copy_archived(entry.archive_path, f"{folder}/{eml}")
                 if ok:
                     shown["eml"] = f"{slug}/{eml}"
                     self.written.files += 1
@@ -293,7 +343,7 @@ class _Writer:
                     "href": None,
                 }
                 if self.include_files:
-                    if self._copy_archived(attached.path, folder / name):
+                    if self._copy_archived(attached.path, f"{folder}/{name}"):
                         item["href"] = f"{slug}/{name}"
                         self.written.files += 1
                     else:
@@ -323,7 +373,7 @@ class _Writer:
             ),
             response_words=_deadline_words(record["response_met"], record["responded_at"] is not None, dismissed),
         )
-        (self.target / CASES_DIR / f"{slug}.html").write_text(page, encoding="utf-8")
+        self.output.text(f"{CASES_DIR}/{slug}.html", page)
         self.written.rows.append(
             {
                 "number": record["number"],
@@ -391,38 +441,84 @@ def _key_figures(details: Sequence[CaseDetail], year: int, settings: Settings, t
 def write_site(
     unit: Unit,
     settings: Settings,
-    target: Path,
+    target: Path | None,
     *,
     template_dirs: Sequence[Path],
     now: datetime,
     register_label: str,
     last_review: date | None,
+    zip_to: Path | None = None,
     year: int | None = None,
     kind: str | None = None,
     status: str | None = None,
     include_files: bool = True,
 ) -> SiteResult:
-    """Write the audit site into the empty or new directory `target`; returns what it holds.
+    """Write the audit site into the new or empty directory `target`, and/or zipped into `zip_to`.
 
     `register_label` says which register this is (the database, its password hidden); `now` is when
     it is produced, stated on every page; `last_review` goes to the annual reports. Without
     `include_files` (a site small enough to mail), originals and attachments are listed, not copied.
+    The ZIP holds one folder named after it, as a person zipping a folder gets; it is written beside
+    its name and renamed once complete, so a failure leaves no half ZIP.
     """
+    if target is None and zip_to is None:
+        raise ValueError("write_site needs a directory, a ZIP file or both")
+    if target is not None:
+        target.mkdir(parents=True, exist_ok=True)
+        if any(target.iterdir()):
+            raise FileExistsError(f"{target} is not empty; give a new or empty directory")
+    partial = zip_to.with_name(f".{zip_to.name}.partial") if zip_to is not None else None
+    try:
+        with contextlib.ExitStack() as stack:
+            archive = None
+            if partial is not None:
+                archive = stack.enter_context(zipfile.ZipFile(partial, "w", compresslevel=6))
+            output = _Output(target, archive, zip_to.stem if zip_to is not None else "")
+            result = _write(
+                unit,
+                settings,
+                output,
+                template_dirs=template_dirs,
+                now=now,
+                register_label=register_label,
+                last_review=last_review,
+                year=year,
+                kind=kind,
+                status=status,
+                include_files=include_files,
+            )
+        if partial is not None and zip_to is not None:
+            os.replace(partial, zip_to)
+    finally:
+        if partial is not None:
+            partial.unlink(missing_ok=True)
+    return result
+
+
+def _write(
+    unit: Unit,
+    settings: Settings,
+    output: _Output,
+    *,
+    template_dirs: Sequence[Path],
+    now: datetime,
+    register_label: str,
+    last_review: date | None,
+    year: int | None,
+    kind: str | None,
+    status: str | None,
+    include_files: bool,
+) -> SiteResult:
     tz = settings.organisation.timezone
     today = now.astimezone(tz).date()
-    target.mkdir(parents=True, exist_ok=True)
-    if any(target.iterdir()):
-        raise FileExistsError(f"{target} is not empty; give a new or empty directory")
-    (target / CASES_DIR).mkdir()
     pages = _Pages(template_dirs, tz)
     filters = _filters_text(year, kind, status)
     footer = (
         f"Produit le {pages._instant(now)} par inboxbot à partir du tableau de suivi des réclamations de "
         f"{settings.organisation.name} ({register_label}){filters}."
     )
-    writer = _Writer(
-        target, pages, settings.storage.archive_dir, settings.smtp.from_address, footer, include_files, today
-    )
+    archive, own = settings.storage.archive_dir, settings.smtp.from_address
+    writer = _Writer(output, pages, archive, own, footer, include_files, today)
     by_year: dict[int, list[CaseDetail]] = {}
     for detail in register_details(unit, Exchanges.FULL, year=year, kind=kind, status=status):
         writer.case(detail)
@@ -436,9 +532,9 @@ def write_site(
         previous = list(register_details(unit, Exchanges.NONE, year=report_year - 1))
         text = annual_report(this_year, previous, report_year, settings, last_review, "html", today=today)
         name = f"rapport-annuel-{report_year}.html"
-        (target / name).write_text(_framed_report(text, footer), encoding="utf-8")
+        output.text(name, _framed_report(text, footer))
         reports.append({"year": report_year, "href": name})
-    procedure = _write_procedure(settings, target, pages, footer)
+    procedure = _write_procedure(settings, output, pages, footer)
     figures = [_key_figures(by_year.get(y, []), y, settings, today) for y in sorted(years, reverse=True)]
     index = pages.render(
         "index.html.j2",
@@ -452,10 +548,9 @@ def write_site(
         kinds=KIND_LABELS,
         include_files=include_files,
     )
-    (target / "index.html").write_text(index, encoding="utf-8")
-    size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
+    output.text("index.html", index)
     return SiteResult(
-        cases=len(writer.written.rows), files=writer.written.files, missing=writer.written.missing, bytes=size
+        cases=len(writer.written.rows), files=writer.written.files, missing=writer.written.missing, bytes=output.bytes
     )
 
 
@@ -491,7 +586,7 @@ def _framed_report(text: str, footer: str) -> str:
     return _BODY_END.sub(lambda _m: f"<footer><p>{html.escape(footer)}</p></footer>\n</body>", text, count=1)
 
 
-def _write_procedure(settings: Settings, target: Path, pages: _Pages, footer: str) -> dict[str, Any] | None:
+def _write_procedure(settings: Settings, output: _Output, pages: _Pages, footer: str) -> dict[str, Any] | None:
     """The organisation's procedure beside the register: a text file as a page, any other kept as it is."""
     source = settings.organisation.procedure_file
     if source is None:
@@ -505,29 +600,9 @@ def _write_procedure(settings: Settings, target: Path, pages: _Pages, footer: st
         paragraphs = [block.strip() for block in re.split(r"\n\s*\n", text) if block.strip()]
     else:
         original = "procedure-" + site_name(source.name)
-        shutil.copyfile(source, target / original)
+        output.copy(source, original)
     page = pages.render(
         "procedure.html.j2", paragraphs=paragraphs, original=original, source=source.name, footer=footer
     )
-    (target / PROCEDURE_PAGE).write_text(page, encoding="utf-8")
+    output.text(PROCEDURE_PAGE, page)
     return {"href": PROCEDURE_PAGE}
-
-
-def zip_site(folder: Path, archive: Path, on_file: Callable[[Path], None] | None = None) -> int:
-    """Zip the site `folder` into `archive` (one top folder inside, as a person would zip it); its size.
-
-    Written beside the target and renamed once complete, so a failure leaves no half ZIP.
-    """
-    partial = archive.with_name(f".{archive.name}.partial")
-    top = archive.stem
-    try:
-        with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as out:
-            for path in sorted(folder.rglob("*")):
-                if path.is_file():
-                    out.write(path, f"{top}/{path.relative_to(folder).as_posix()}")
-                    if on_file is not None:
-                        on_file(path)
-        os.replace(partial, archive)
-    finally:
-        partial.unlink(missing_ok=True)
-    return archive.stat().st_size

@@ -60,15 +60,17 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
 def audit_site(
     unit: Unit,
     settings: Settings,
-    target: Path,
+    target: Path | None,
     now: datetime,
     *,
+    zip_to: Path | None = None,
     year: int | None = None,
     kind: str | None = None,
     status: str | None = None,
     include_files: bool = True,
 ) -> SiteResult:
-    """The audit file (a static site) written into `target`, for the command line and for #registre audit."""
+    """The audit file (a static site) written into `target` and/or zipped into `zip_to`, for the command
+    line and for #registre audit."""
     from sqlalchemy.engine import make_url
 
     from inboxbot.bootstrap import shipped
@@ -86,6 +88,7 @@ def audit_site(
         now=now,
         register_label=f"base {label}",
         last_review=last_procedure_review(unit, settings),
+        zip_to=zip_to,
         year=year,
         kind=kind,
         status=status,
@@ -276,20 +279,18 @@ class Casework:
         that writes it on the server."""
         import tempfile
 
-        from inboxbot.exports.site import zip_site
-
         year = command.year
         stem = f"dossier-audit-reclamations-{year or 'tous'}"
         with tempfile.TemporaryDirectory(prefix="inboxbot-audit-") as scratch:
+            archive = Path(scratch) / f"{stem}.zip"
             for include_files in (True, False):
-                folder = Path(scratch) / f"{stem}-{'complet' if include_files else 'leger'}"
-                result = audit_site(unit, self.settings, folder, now, year=year, include_files=include_files)
-                archive = folder.with_name(f"{stem}.zip")
-                size = zip_site(folder, archive)
+                result = audit_site(
+                    unit, self.settings, None, now, zip_to=archive, year=year, include_files=include_files
+                )
+                size = archive.stat().st_size
                 if size <= AUDIT_MAIL_LIMIT:
                     content = archive.read_bytes()
                     break
-                archive.unlink()
             else:
                 raise Refused(
                     f"Le dossier d'audit dépasse {AUDIT_MAIL_LIMIT // 1_000_000} Mo même sans les pièces jointes : "
