@@ -49,13 +49,31 @@ def test_the_built_wheel_runs_the_demo(tmp_path: Path) -> None:
 
     empty = tmp_path / "elsewhere"
     empty.mkdir()
-    output = run(venv / "bin" / "inboxbot", "demo", "--keep", empty / "data", cwd=empty)
+    env = {key: value for key, value in os.environ.items() if key != "PYTHONPATH"}
+    demo = subprocess.run(
+        [venv / "bin" / "inboxbot", "demo", "--keep", empty / "data"],
+        capture_output=True,
+        text=True,
+        cwd=empty,
+        timeout=300,
+        env=env,
+    )
+    assert demo.returncode == 0, demo.stderr
+    output = demo.stdout
     assert output.count("→ dossier ouvert") == 2
     assert "→ message automatique, sans accusé de réception" in output
     assert "→ ajouté au dossier" in output
     assert "Accusé de réception" in output and "Signalement enregistré (aléa)" in output
-    assert "Tableau de suivi" in output and "3 échange(s)" in output
+    # The whole procedure: her reply from her own client, her command closing the case, the digest,
+    # the audit file; and nothing to warn about in its own set-up.
+    assert "(written by the director)" not in output and "Commandes : 3 exécutée(s)" in output
+    assert "Tableau de suivi" in output and "4 échange(s)" in output and "clos le" in output
+    assert "Le point du jour" in output and "Suivi des dossiers" in output
+    assert "dossier-audit/index.html" in output
+    assert "warning" not in demo.stderr.lower(), demo.stderr
     assert list((empty / "data" / "archive").rglob("*.eml"))
+    page = (empty / "data" / "dossier-audit" / "dossiers" / "2026-0001.html").read_text(encoding="utf-8")
+    assert "Votre attestation vous a été envoyée ce matin" in page  # her reply, read from her Sent folder
 
 
 SYSTEM_PYTHON = Path("/usr/bin/python3")

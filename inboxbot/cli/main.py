@@ -481,6 +481,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from inboxbot.cli.demo import run_demo
 
+    if not args.verbose:
+        # The demo prints what happened in French; the program's log lines would say it twice.
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(keep=args.keep)
 
 
