@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 
 import jinja2
 
-from inboxbot.config import Settings
+from inboxbot.config import ConfigError, Settings
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
@@ -463,6 +463,9 @@ def write_site(
     """
     if target is None and zip_to is None:
         raise ValueError("write_site needs a directory, a ZIP file or both")
+    procedure = settings.organisation.procedure_file
+    if procedure is not None and not procedure.is_file():
+        raise ConfigError("organisation.procedure_file", f"no file at {procedure}", settings.source)
     if target is not None:
         target.mkdir(parents=True, exist_ok=True)
         if any(target.iterdir()):
@@ -591,8 +594,6 @@ def _write_procedure(settings: Settings, output: _Output, pages: _Pages, footer:
     source = settings.organisation.procedure_file
     if source is None:
         return None
-    if not source.is_file():
-        raise FileNotFoundError(f"organisation.procedure_file: no file at {source}")
     original = None
     paragraphs: list[str] = []
     if source.suffix.lower() in TEXT_PROCEDURE:
