@@ -337,6 +337,7 @@ def test_a_case_page_holds_its_exchanges_originals_and_attachments_under_safe_na
     assert "je n'ai toujours pas reçu mon attestation" in parsed.text
     assert "Accusé de réception" in parsed.text  # what inboxbot sent, its text and not a summary
     assert "délai respecté" in parsed.text  # acknowledged within minutes
+    assert "envoyé : accusé de réception" in parsed.text and "dossier ouvert" in parsed.text  # history, in French
     files = {Path(link).name for link in parsed.links if link.startswith(f"{page.stem}/")}  # the case's own files
     assert any(name.endswith("-convocation.pdf") for name in files)
     # A page and a program the claimant sent are never opened by the browser: they are downloaded.

@@ -30,6 +30,18 @@ NATURE_LABELS = {
     "materielle": "matérielle",
     "environnementale": "environnementale",
 }
+PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the audit file's words
+    "acknowledgement": "accusé de réception",
+    "incident_acknowledgement": "accusé de signalement",
+    "extension_notice": "avis de prolongation",
+    "satisfaction_request": "questionnaire de satisfaction",
+    "closure_notice": "avis de clôture",
+    "command_report": "compte rendu de commandes",
+    "closed_case_notice": "alerte dossier clos",
+    "suspicious_notice": "alerte message suspect",
+    "register_export": "tableau de suivi",
+    "digest": "point du jour",
+}
 TRACKED_KINDS = ("corrective", "preventive", "urgent")  # actions with a status to follow
 DISMISSED_LABEL = "classée sans suite"
 OPEN = "open"
