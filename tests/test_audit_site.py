@@ -397,15 +397,18 @@ def test_hostile_text_stays_inert_text(site: Site) -> None:
     assert index.scripts == 1  # the page's own
     assert not index.event_attributes
     assert not [link for link in index.links if link.strip().lower().startswith("javascript")]
-    assert HOSTILE_SUBJECT in index.text
+    # The text reads as written, the right-to-left override shown for what it is instead of reversing
+    # what follows it (« txt.exe » would read « exe.txt »).
+    shown = HOSTILE_SUBJECT.replace("\u202e", "[U+202E]")
+    assert shown in index.text and "\u202e" not in index.text
     page = _page_of(site, "Plainte")
     case = Page(dom(page))
     assert case.scripts == 0 and not case.event_attributes
     assert not [link for link in case.links if "javascript" in link.lower()]
-    assert HOSTILE_SUBJECT in case.text
-    assert "<script>document.title='pris'</script>" in case.text
+    assert shown in case.text and "\u202e" not in case.text
+    assert "<script>document.title='pris'</script>" in case.text and "[U+202E]GNIRTS EREVNI[U+202C]" in case.text
     raw = page.read_text(encoding="utf-8")
-    assert "\u202etxt.exe</bdi>" in raw  # the override is isolated: it cannot reorder the row around it
+    assert "[U+202E]txt.exe</bdi>" in raw  # and isolated all the same
     procedure = Page(dom(site.root / "procedure.html"))
     assert procedure.scripts == 0 and "<script>alert('procédure')</script>" in procedure.text
     # Every page forbids what it does not need, even if escaping ever failed.

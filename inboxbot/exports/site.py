@@ -40,6 +40,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import jinja2
+from markupsafe import Markup
 
 from inboxbot.config import ConfigError, Settings
 from inboxbot.domain.cases import (
@@ -243,6 +244,19 @@ def _decoded(part: Message) -> str:
         return payload.decode("utf-8", errors="replace")
 
 
+# Bidi embeddings, overrides and isolates: a claimant's « facture\u202efdp.exe » reads « facturexe.pdf ».
+# Each is shown as what it is (« [U+202E] ») wherever a page prints a value; the marks that right-to-left
+# languages need (U+200E, U+200F) are left alone.
+_BIDI_CONTROLS = {code: f"[U+{code:04X}]" for code in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))}
+
+
+def _shown_bidi(value: Any) -> Any:
+    """Every value a template prints: its bidi controls made visible (see _BIDI_CONTROLS)."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return value.translate(_BIDI_CONTROLS)
+    return value
+
+
 def _csp_hash(text: str) -> str:
     return "'sha256-" + base64.b64encode(hashlib.sha256(text.encode("utf-8")).digest()).decode("ascii") + "'"
 
@@ -258,6 +272,7 @@ class _Pages:
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
             trim_blocks=True,
             lstrip_blocks=True,
+            finalize=_shown_bidi,
         )
         self.env.filters["jour"] = self._day
         self.env.filters["instant"] = self._instant
