@@ -61,6 +61,7 @@ class OrganisationSettings:
     case_label: str = "Dossier"
     # When the procedure was last reviewed before inboxbot kept track (later ones: #revue).
     procedure_reviewed: date | None = None
+    procedure_file: Path | None = None  # the procedure's text, put beside the register in the audit file
 
 
 @dataclass(frozen=True)
@@ -497,6 +498,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         timezone=org.parsed("timezone", _zone, "an IANA time zone such as Europe/Paris", ZoneInfo("Europe/Paris")),
         case_label=org.string("case_label", "Dossier"),
         procedure_reviewed=org.parsed("procedure_reviewed", date.fromisoformat, "a date YYYY-MM-DD"),
+        procedure_file=org.path_value("procedure_file", base_dir),
     )
     org.reject_unknown()
 

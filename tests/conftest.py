@@ -71,6 +71,16 @@ class MailAccount:
         return self.server.client(self.username, self.password)
 
 
+@pytest.fixture(autouse=True)
+def english_setup_wording(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`inboxbot init` and `check` speak French unless the locale asks for English (issue 17); the suite's
+    assertions on their lines read the English wording, so every test runs under an English locale
+    (here and in the programs it starts). tests/test_language.py sets the locale itself."""
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_MESSAGES", raising=False)
+    monkeypatch.setenv("LANG", "en_US.UTF-8")
+
+
 @pytest.fixture(scope="session")
 def server_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
     """Factory of private directories for servers: ``server_dir("dovecot") -> Path``.

@@ -432,6 +432,15 @@ def test_register_and_help_need_no_case() -> None:
     assert one("#help", subject=SUBJECT).case_number is None
 
 
+def test_register_audit_asks_for_the_audit_file_in_either_order() -> None:
+    assert one("#registre audit", subject="") == Command("register", None, "#registre audit", value="audit")
+    assert one("#registre 2026 Audit.", subject="").value == "audit"
+    assert one("#registre audit 2026", subject="").year == 2026
+    assert one("#registre 2026", subject="").value is None  # the spreadsheet, as before
+    assert "#registre 2026 audit" in refused("#registre audit complet", subject="")
+    assert "Année attendue" in refused("#rapport audit", subject="")  # only the register has an audit file
+
+
 def test_register_year_must_have_four_digits() -> None:
     assert "Année attendue" in refused("#registre l'an dernier", subject="")
     assert "Année attendue" in refused("#registre 26", subject="")

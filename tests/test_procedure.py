@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -27,6 +28,7 @@ from servers import DovecotServer, ReceivedMessage, SmtpSink
 
 from inboxbot.bootstrap import App, build
 from inboxbot.config import load
+from inboxbot.procedure import casework
 from inboxbot.procedure.digest import build_digest
 from inboxbot.procedure.pipeline import run_once
 
@@ -438,6 +440,53 @@ def test_the_register_the_report_and_the_help_come_by_mail(bot: Bot) -> None:
     (page,) = list(report.message.iter_attachments())
     assert "<svg" in page.get_payload(decode=True).decode("utf-8")
     assert "#prolonger" in text_of(report_to_director(bot))
+
+
+def test_the_audit_file_comes_by_mail_zipped_and_lighter_when_too_big(
+    bot: Bot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    bot.account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            "Réclamation : attestation non reçue",
+            "Je n'ai pas reçu mon attestation.",
+            attachments=[("convocation.pdf", b"%PDF-1.4 convocation", "application/pdf")],
+        )
+    )
+    bot.cycle()
+    bot.note_to_self("Audit", "#registre audit")
+    bot.cycle()
+    (mail,) = [m for m in bot.sent_to(DIRECTOR) if "Dossier d'audit" in m.subject]
+    (attachment,) = list(mail.message.iter_attachments())
+    assert attachment.get_filename() == "dossier-audit-reclamations-tous.zip"
+    with zipfile.ZipFile(io.BytesIO(attachment.get_payload(decode=True))) as archive:
+        names = archive.namelist()
+        page = archive.read("dossier-audit-reclamations-tous/dossiers/2026-0001.html").decode("utf-8")
+    assert "dossier-audit-reclamations-tous/index.html" in names
+    assert any(name.endswith("-convocation.pdf") for name in names)
+    assert "pas reçu mon attestation." in page
+    assert "Dossier d'audit envoyé en pièce jointe (1 dossier(s)" in text_of(report_to_director(bot))
+
+    # Too heavy for a mail with its files: it goes without them, and says so.
+    monkeypatch.setattr(casework, "AUDIT_MAIL_LIMIT", len(attachment.get_payload(decode=True)) - 1)
+    bot.note_to_self("Audit", "#registre 2026 audit")
+    bot.cycle()
+    light = [m for m in bot.sent_to(DIRECTOR) if "Dossier d'audit des réclamations 2026" in m.subject][-1]
+    (attachment,) = list(light.message.iter_attachments())
+    with zipfile.ZipFile(io.BytesIO(attachment.get_payload(decode=True))) as archive:
+        names = archive.namelist()
+        page = archive.read("dossier-audit-reclamations-2026/dossiers/2026-0001.html").decode("utf-8")
+    assert not any(name.endswith((".pdf", ".eml")) for name in names)
+    assert "(non incluse dans ce fichier)" in page
+    assert "les pièces jointes et les messages originaux n'y sont pas" in text_of(light.message)
+    assert "sans les pièces jointes ni les messages originaux" in text_of(report_to_director(bot))
+
+    # And refused, with the command that writes it, when even that is too heavy.
+    monkeypatch.setattr(casework, "AUDIT_MAIL_LIMIT", 100)
+    bot.note_to_self("Audit", "#registre audit")
+    bot.cycle()
+    assert "inboxbot register export --format html" in text_of(report_to_director(bot))
 
 
 def test_the_exchange_log_keeps_the_new_text_and_the_archive_keeps_all(bot: Bot, tmp_path: Path) -> None:

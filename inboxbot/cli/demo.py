@@ -1,10 +1,13 @@
-"""`inboxbot demo`: the whole flow on an embedded default, with nothing to install or configure.
+"""`inboxbot demo`: the whole procedure on an embedded default, with nothing to install or configure.
 
 It starts pymap (a pure-Python IMAP server) and an aiosmtpd sink on loopback ports, points the real
 program at them with a SQLite database in a temporary directory, drops a few typical mails into the
-mailbox — a learner's complaint, a trainer's incident, a newsletter, an out-of-office, a personal
-mail — runs a cycle, then the learner's reply to the acknowledgement, and prints what happened.
-pymap's IDLE is unreliable with imapclient, so the demo runs cycles itself instead of idling.
+mailbox — a learner's complaint, a trainer's incident, a newsletter, a personal mail — runs a cycle,
+then the learner's reply to the acknowledgement; then the director answers her from her own mail
+client (a copy in the Sent folder, as her client files it) and closes the case with a command mailed to
+herself; then it prints the register, the daily digest and writes the audit file. pymap's IDLE is
+unreliable with imapclient, so the demo runs cycles itself instead of idling. Its own set-up (a
+mailbox with a Sent folder, the digest left to the demo) gives the real program nothing to warn about.
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from inboxbot.procedure.pipeline import run_once
 
 DEMO_USER = "alice@cafemetrie.example"
 DEMO_PASSWORD = "demo"
+SENT = "Sent"
 OUTCOME_LABELS = {
     "opened": "dossier ouvert",
     "attached": "ajouté au dossier",
@@ -45,6 +49,8 @@ OUTCOME_LABELS = {
     "candidate": "présenté à la directrice « à qualifier » (sans accusé de réception)",
     "set_aside": "mis de côté",
     "duplicate": "déjà connu",
+    "awaiting_proof": "message à son nom : attend la preuve qu'il vient d'elle (sa copie dans « Envoyés »)",
+    "commands": "commandes de la directrice, exécutées (sa copie dans « Envoyés » prouve qu'il vient d'elle)",
 }
 
 
@@ -110,10 +116,14 @@ def _pymap(port: int) -> Iterator[None]:
             process.stderr.close()
 
 
+def _subject(raw: bytes) -> str:
+    return str(message_from_bytes(raw, policy=policy.default)["Subject"] or "")
+
+
 def _mail(sender: str, subject: str, body: str, **headers: str) -> bytes:
     message = EmailMessage()
     message["From"] = sender
-    message["To"] = f"Cafémétrie <{DEMO_USER}>"
+    message["To"] = headers.pop("To", f"Cafémétrie <{DEMO_USER}>")
     message["Subject"] = subject
     message["Date"] = format_datetime(datetime.now(UTC))
     message["Message-ID"] = headers.pop("message_id", None) or make_msgid(domain=sender.rpartition("@")[2].strip(">"))
@@ -149,7 +159,7 @@ def _settings(directory: Path, imap_port: int, smtp_port: int) -> dict[str, Any]
         "director": {"addresses": [DEMO_USER]},
         "database": {"url": f"sqlite:///{directory / 'inboxbot.db'}"},
         "storage": {"archive_dir": str(directory / "archive")},
-        "digest": {"enabled": False},  # the demo shows the mail flow; `inboxbot digest --print` shows a digest
+        "digest": {"enabled": False},  # not sent at its hour while the demo runs: the demo prints it at the end
     }
 
 
@@ -183,10 +193,40 @@ def _print_register(app: App) -> None:
             f"  {case.number}  {case.kind_label:<11} de {case.claimant or '—'}\n"
             f"      « {case.subject} »  reçu le {case.received_at.astimezone(tz):%d/%m/%Y %H:%M}\n"
             f"      accusé de réception dû le {case.acknowledge_due:%d/%m/%Y}, envoyé le {acknowledged} ; "
-            f"réponse due le {case.response_due:%d/%m/%Y}\n"
+            f"réponse due le {case.response_due:%d/%m/%Y}"
+            + (f" ; clos le {case.closed_at.astimezone(tz):%d/%m/%Y}" if case.closed_at else " ; ouvert")
+            + "\n"
             f"      {len(detail.messages)} échange(s) : "
             + ", ".join(f"{'←' if m.direction == 'in' else '→'} {m.subject[:40]}" for m in detail.messages)
         )
+
+
+def _print_digest(app: App) -> None:
+    from inboxbot.procedure.digest import build_digest
+
+    digest = build_digest(app, app.clock())
+    print("\n=== Le point du jour (envoyé chaque matin à la directrice) ===")
+    if digest is None:
+        print("  Rien à signaler.")
+        return
+    print(f"Objet : {digest.subject}\n")
+    print(textwrap.indent(digest.text.rstrip(), "  "))
+
+
+def _write_audit_file(app: App, directory: Path) -> Path:
+    from inboxbot.procedure.casework import audit_site
+
+    target, archive = directory / "dossier-audit", directory / "dossier-audit.zip"
+    if target.exists():  # a kept directory from an earlier demo
+        import shutil
+
+        shutil.rmtree(target)
+    with app.store.reading() as unit:
+        result = audit_site(unit, app.settings, target, app.clock(), zip_to=archive)
+    print("\n=== Le dossier d'audit ===")
+    print(f"  {result.cases} dossier(s) : ouvrez {target / 'index.html'} dans un navigateur")
+    print(f"  (le même, zippé pour l'auditeur : {archive} ; par e-mail : #registre audit)")
+    return target
 
 
 def run_demo(keep: str | None = None) -> int:
@@ -202,6 +242,9 @@ def run_demo(keep: str | None = None) -> int:
             app = build(settings)
             try:
                 _demo(app, imap_port, sink)
+                _print_register(app)
+                _print_digest(app)
+                _write_audit_file(app, directory)
             finally:
                 app.close()
     finally:
@@ -213,9 +256,11 @@ def run_demo(keep: str | None = None) -> int:
 
 def _demo(app: App, imap_port: int, sink: _Sink) -> None:
     print("inboxbot — démonstration sur un serveur de messagerie embarqué (aucun compte nécessaire)")
-    run_once(app)  # first meeting with the mailbox: what was already there is left alone
     imap = imapclient.IMAPClient("127.0.0.1", port=imap_port, ssl=False)
     imap.login(DEMO_USER, DEMO_PASSWORD)
+    # Her mail client files what she sends here; inboxbot reads her replies and her commands from it.
+    imap.create_folder(SENT)
+    run_once(app)  # first meeting with the mailbox: what was already there is left alone
     try:
         for raw in (
             _mail(
@@ -246,6 +291,7 @@ def _demo(app: App, imap_port: int, sink: _Sink) -> None:
         seen: list[tuple[FetchedMail, str]] = []
         run_once(app, on_mail=lambda fetched, outcome: seen.append((fetched, outcome)))
         _print_cycle("Premier passage", seen, sink, 0)
+        first_seen = list(seen)
 
         with sink.lock:
             acknowledgement = next(m for m in sink.messages if "lea.martin" in str(m["To"]))
@@ -264,6 +310,38 @@ def _demo(app: App, imap_port: int, sink: _Sink) -> None:
         seen = []
         run_once(app, on_mail=lambda fetched, outcome: seen.append((fetched, outcome)))
         _print_cycle("Deuxième passage : la réponse de la réclamante", seen, sink, sent_before)
+
+        # The director answers Léa from her own mail client: the mail goes out through her provider, and
+        # her client files a copy in Sent, where inboxbot finds it.
+        claim = next(fetched for fetched, _ in first_seen if "attestation" in _subject(fetched.raw))
+        claim_id = str(message_from_bytes(claim.raw, policy=policy.default)["Message-ID"])
+        imap.append(
+            SENT,
+            _mail(
+                f"Alice Durand <{DEMO_USER}>",
+                f"RE : {acknowledgement['Subject']}",
+                "Bonjour Léa,\n\nVotre attestation vous a été envoyée ce matin par courrier et en pièce jointe "
+                "de ce message. Toutes nos excuses pour ce retard.\n\nAlice Durand, directrice",
+                To="Léa Martin <lea.martin@example.fr>",
+                In_Reply_To=claim_id,
+                References=f"{claim_id} {acknowledgement['Message-ID']}",
+            ),
+        )
+        # Then she closes the case with a command, in a mail to herself (a copy in Sent proves it is hers).
+        command = _mail(
+            f"Alice Durand <{DEMO_USER}>",
+            "[Dossier 2026-0001] clôture",
+            "#clore attestation envoyée, la stagiaire est satisfaite\n#cause envoi des attestations oublié "
+            "après la session\n#corrective Vérifier l'envoi des attestations le lendemain de chaque session ; "
+            "responsable : Alice",
+            To=DEMO_USER,
+        )
+        imap.append(SENT, command)
+        imap.append("INBOX", command)
+        with sink.lock:
+            sent_before = len(sink.messages)
+        seen = []
+        run_once(app, on_mail=lambda fetched, outcome: seen.append((fetched, outcome)))
+        _print_cycle("Troisième passage : la réponse de la directrice et sa commande #clore", seen, sink, sent_before)
     finally:
         imap.logout()
-    _print_register(app)

@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TextIO
 
+from inboxbot.cli.language import Wording
 from inboxbot.cli.providers import BY_KEY, PROVIDERS, Endpoint, Provider, resolve
 from inboxbot.config import SECURITY_MODES, ConfigError, load
 
@@ -57,28 +58,36 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 class Asker:
     """Questions on `stdin`, or the flag's answer when given."""
 
-    def __init__(self, stdin: TextIO, stdout: TextIO) -> None:
+    def __init__(self, stdin: TextIO, stdout: TextIO, w: Wording | None = None) -> None:
         self.stdin = stdin
         self.stdout = stdout
+        self.w = w or Wording()
 
     def __call__(self, flag: str, question: str, given: str | None, default: str | None = None) -> str:
         if given is not None:
             return given
-        prompt = f"{question}{f' [{default}]' if default else ''}: "
+        prompt = f"{question}{f' [{default}]' if default else ''}{self.w(' : ', ': ')}"
         self.stdout.write(prompt)
         self.stdout.flush()
         line = self.stdin.readline()
         if not line:
-            raise InitError(f"no answer for {question!r} (standard input ended); give {flag}")
+            raise InitError(
+                self.w(
+                    f"pas de réponse à « {question} » (fin de l'entrée standard) ; donnez {flag}",
+                    f"no answer for {question!r} (standard input ended); give {flag}",
+                )
+            )
         answer = line.strip()
         if not answer and default is None:
-            raise InitError(f"{question}: an answer is needed ({flag})")
+            raise InitError(
+                self.w(f"{question} : une réponse est nécessaire ({flag})", f"{question}: an answer is needed ({flag})")
+            )
         return answer or (default or "")
 
     def secret(self, question: str) -> str:
         if self.stdin is sys.stdin and sys.stdin.isatty():
-            return getpass.getpass(f"{question}: ")
-        self.stdout.write(f"{question}: ")
+            return getpass.getpass(f"{question}{self.w(' : ', ': ')}")
+        self.stdout.write(f"{question}{self.w(' : ', ': ')}")
         self.stdout.flush()
         return self.stdin.readline().strip()
 
@@ -96,15 +105,19 @@ def _endpoint(ask: Asker, side: str, preset: Endpoint | None, args: argparse.Nam
         security = getattr(args, f"{side}_security") or base.security
         port = given_port or (base.port if security == base.security else DEFAULT_PORTS[(side, security)])
         return Endpoint(getattr(args, f"{side}_host") or base.host, port, security)
-    host = ask(f"--{side}-host", f"{side.upper()} server", getattr(args, f"{side}_host"))
+    w = ask.w
+    host = ask(f"--{side}-host", w(f"serveur {side.upper()}", f"{side.upper()} server"), getattr(args, f"{side}_host"))
     security = ask(
-        f"--{side}-security", f"{side.upper()} security (tls, starttls)", getattr(args, f"{side}_security"), "tls"
+        f"--{side}-security",
+        w(f"sécurité {side.upper()} (tls, starttls)", f"{side.upper()} security (tls, starttls)"),
+        getattr(args, f"{side}_security"),
+        "tls",
     )
     if security not in SECURITY_MODES:
         raise InitError(f"{side}.security: expected one of {', '.join(SECURITY_MODES)}, got {security!r}")
     port_text = ask(
         f"--{side}-port",
-        f"{side.upper()} port",
+        w(f"port {side.upper()}", f"{side.upper()} port"),
         None if given_port is None else str(given_port),
         str(DEFAULT_PORTS[(side, security)]),
     )
@@ -117,15 +130,20 @@ def _endpoint(ask: Asker, side: str, preset: Endpoint | None, args: argparse.Nam
 
 def _provider(ask: Asker, given: str | None, stdout: TextIO) -> Provider:
     if given is None:
-        stdout.write("Mail provider:\n")
+        stdout.write(ask.w("Fournisseur de messagerie :\n", "Mail provider:\n"))
         for number, provider in enumerate(PROVIDERS, start=1):
             stdout.write(f"  {number:2}. {provider.name} ({provider.key})\n")
-    answer = ask("--provider", "provider (number or name)", given, "other")
+    answer = ask("--provider", ask.w("fournisseur (numéro ou nom)", "provider (number or name)"), given, "other")
     if answer.isdigit() and 1 <= int(answer) <= len(PROVIDERS):
         return PROVIDERS[int(answer) - 1]
     if answer in BY_KEY:
         return BY_KEY[answer]
-    raise InitError(f"unknown provider {answer!r}; one of: {', '.join(BY_KEY)}")
+    raise InitError(
+        ask.w(
+            f"fournisseur inconnu {answer!r} ; l'un de : {', '.join(BY_KEY)}",
+            f"unknown provider {answer!r}; one of: {', '.join(BY_KEY)}",
+        )
+    )
 
 
 def render(
@@ -224,39 +242,73 @@ def run_init(
     stdin: TextIO = sys.stdin,
     stdout: TextIO = sys.stdout,
 ) -> int:
+    w = Wording()
     if path.exists() and not args.force:
-        raise InitError(f"{path} already exists; not overwriting it (use --force to replace it)")
-    ask = Asker(stdin, stdout)
-    organisation = ask("--organisation", "organisation name", args.organisation)
-    address = ask("--address", "mailbox address (where claimants write)", args.address).strip().lower()
+        raise InitError(
+            w(
+                f"{path} existe déjà ; il n'est pas remplacé (--force pour le remplacer)",
+                f"{path} already exists; not overwriting it (use --force to replace it)",
+            )
+        )
+    ask = Asker(stdin, stdout, w)
+    organisation = ask("--organisation", w("nom de l'organisme", "organisation name"), args.organisation)
+    address = (
+        ask(
+            "--address",
+            w("adresse de la boîte (celle où écrivent les réclamants)", "mailbox address (where claimants write)"),
+            args.address,
+        )
+        .strip()
+        .lower()
+    )
     if "@" not in address:
         raise InitError(f"smtp.from_address: expected an email address, got {address!r}")
     provider = _provider(ask, args.provider, stdout)
     if provider.note and args.provider is None:
-        stdout.write(f"note: {provider.note}\n")
+        stdout.write(w(f"à noter : {provider.note}\n", f"note: {provider.note}\n"))
     imap = _endpoint(ask, "imap", provider.imap, args, address)
     smtp = _endpoint(ask, "smtp", provider.smtp, args, address)
     if provider.imap is not None:
-        stdout.write(
-            f"servers: IMAP {imap.host}:{imap.port} ({imap.security}), SMTP {smtp.host}:{smtp.port} ({smtp.security})\n"
-        )
-    username = ask("--username", "login name", args.username, address)
+        servers = f"IMAP {imap.host}:{imap.port} ({imap.security}), SMTP {smtp.host}:{smtp.port} ({smtp.security})"
+        stdout.write(w(f"serveurs : {servers}\n", f"servers: {servers}\n"))
+    username = ask("--username", w("identifiant de connexion", "login name"), args.username, address)
     if args.password_env is not None:
         secret_line = f"password_env = {_toml(args.password_env)}"
     elif args.password is not None:
         secret_line = f"password = {_toml(args.password)}"
     else:
-        password = ask.secret("password (leave empty to read it from an environment variable instead)")
+        password = ask.secret(
+            w(
+                "mot de passe (laissez vide pour le lire plutôt dans une variable d'environnement)",
+                "password (leave empty to read it from an environment variable instead)",
+            )
+        )
         if password:
             secret_line = f"password = {_toml(password)}"
         else:
-            variable = ask("--password-env", "environment variable holding the password", None, "INBOXBOT_PASSWORD")
+            variable = ask(
+                "--password-env",
+                w("variable d'environnement qui contient le mot de passe", "environment variable holding the password"),
+                None,
+                "INBOXBOT_PASSWORD",
+            )
             secret_line = f"password_env = {_toml(variable)}"
     director_text = ask(
-        "--director", "director's address(es), separated by commas", ",".join(args.director or []) or None, address
+        "--director",
+        w("adresse(s) de la directrice, séparées par des virgules", "director's address(es), separated by commas"),
+        ",".join(args.director or []) or None,
+        address,
     )
     directors = [a.strip().lower() for a in director_text.split(",") if a.strip()]
-    mode = ask("--mode", "mailbox mode (shared: rules decide; dedicated: every mail is a claim)", args.mode, "shared")
+    mode = ask(
+        "--mode",
+        w(
+            "mode de la boîte (shared : les règles décident ; dedicated : chaque message est une réclamation)",
+            "mailbox mode (shared: rules decide; dedicated: every mail is a claim)",
+        ),
+        args.mode,
+        "shared",
+    )
     if mode not in ("shared", "dedicated"):
         raise InitError(f"imap.mode: expected shared or dedicated, got {mode!r}")
 
@@ -277,15 +329,20 @@ def run_init(
     with os.fdopen(descriptor, "w", encoding="utf-8") as file:
         file.write(text)
     os.chmod(path, 0o600)
-    stdout.write(f"wrote {path}\n")
+    stdout.write(w(f"{path} écrit\n", f"wrote {path}\n"))
     try:
         load(path)
     except ConfigError as exc:
         if "_env" in exc.key and "is not set" in str(exc):
-            stdout.write(f"{exc}\nset it, then run: inboxbot --config {path} check\n")
+            stdout.write(
+                w(
+                    f"{exc}\ndéfinissez-la, puis lancez : inboxbot --config {path} check\n",
+                    f"{exc}\nset it, then run: inboxbot --config {path} check\n",
+                )
+            )
             return 0 if args.no_check else 1
         raise
     if args.no_check:
-        stdout.write(f"next: inboxbot --config {path} check\n")
+        stdout.write(w(f"ensuite : inboxbot --config {path} check\n", f"next: inboxbot --config {path} check\n"))
         return 0
     return check(path)

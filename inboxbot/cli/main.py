@@ -479,10 +479,16 @@ def cmd_register(args: argparse.Namespace) -> int:
     tz = settings.organisation.timezone
     own = settings.smtp.from_address
     to_stdout = args.output in (None, "-")
-    if args.format == "xlsx" and to_stdout:
-        print("inboxbot: --format xlsx needs --output FILE", file=sys.stderr)
+    if args.format in ("xlsx", "html") and to_stdout:
+        what = "DIR" if args.format == "html" else "FILE"
+        print(f"inboxbot: --format {args.format} needs --output {what}", file=sys.stderr)
+        return 2
+    if args.zip and args.format != "html":
+        print("inboxbot: --zip goes with --format html", file=sys.stderr)
         return 2
     status = "open" if args.open else args.status
+    if args.format == "html":
+        return _export_site(settings, Path(args.output), args.zip and Path(args.zip), args.year, args.kind, status)
     store = Store.open(settings.database.url)
     try:
         if args.format == "xlsx":
@@ -523,6 +529,34 @@ def cmd_register(args: argparse.Namespace) -> int:
     return 0
 
 
+def _export_site(
+    settings: Settings, target: Path, archive: Path | None, year: int | None, kind: str | None, status: str | None
+) -> int:
+    """The audit file: a static site in `target`, and the same site zipped into `archive` if given."""
+    from inboxbot.procedure.casework import audit_site
+    from inboxbot.store.repository import Store
+
+    if target.exists() and (not target.is_dir() or any(target.iterdir())):
+        print(f"inboxbot: {target} exists and is not an empty directory; give a new one", file=sys.stderr)
+        return 2
+    store = Store.open(settings.database.url)
+    try:
+        with store.reading() as unit:
+            now = datetime.now(settings.organisation.timezone)
+            result = audit_site(unit, settings, target, now, zip_to=archive, year=year, kind=kind, status=status)
+    finally:
+        store.close()
+    print(
+        f"{result.cases} case(s) written to {target / 'index.html'} "
+        f"({result.files} file(s) copied, {result.bytes / 1e6:.1f} MB)"
+    )
+    if archive is not None:
+        print(f"zipped to {archive} ({archive.stat().st_size / 1e6:.1f} MB)")
+    if result.missing:
+        print(f"warning: {result.missing} archived file(s) not found; each case page says which", file=sys.stderr)
+    return 0
+
+
 def cmd_report(args: argparse.Namespace) -> int:
     from inboxbot.procedure.casework import annual_report_of
     from inboxbot.store.repository import Store
@@ -543,6 +577,9 @@ def cmd_report(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     from inboxbot.cli.demo import run_demo
 
+    if not args.verbose:
+        # The demo prints what happened in French; the program's log lines would say it twice.
+        logging.getLogger().setLevel(logging.WARNING)
     return run_demo(keep=args.keep)
 
 
@@ -625,8 +662,11 @@ def build_parser() -> argparse.ArgumentParser:
     register = sub.add_parser("register", help="the tableau de suivi")
     register_sub = register.add_subparsers(dest="register_command", required=True)
     export = register_sub.add_parser("export", help="write the register to a file")
-    export.add_argument("--format", choices=("json", "csv", "xlsx"), default="json")
-    export.add_argument("--output", help="file to write (default: standard output)")
+    export.add_argument("--format", choices=("json", "csv", "xlsx", "html"), default="json")
+    export.add_argument(
+        "--output", help="file to write (default: standard output); for html, a new directory (the audit file)"
+    )
+    export.add_argument("--zip", metavar="FILE.zip", help="html only: also write the site zipped into this file")
     export.add_argument("--year", type=int, help="only cases numbered in this year")
     export.add_argument("--open", action="store_true", help="open cases only (same as --status open)")
     export.add_argument("--status", choices=("open", "closed"), help="open or closed cases only")

@@ -30,6 +30,18 @@ NATURE_LABELS = {
     "materielle": "matérielle",
     "environnementale": "environnementale",
 }
+PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the audit file's words
+    "acknowledgement": "accusé de réception",
+    "incident_acknowledgement": "accusé de signalement",
+    "extension_notice": "avis de prolongation",
+    "satisfaction_request": "questionnaire de satisfaction",
+    "closure_notice": "avis de clôture",
+    "command_report": "compte rendu de commandes",
+    "closed_case_notice": "alerte dossier clos",
+    "suspicious_notice": "alerte message suspect",
+    "register_export": "tableau de suivi",
+    "digest": "point du jour",
+}
 TRACKED_KINDS = ("corrective", "preventive", "urgent")  # actions with a status to follow
 DISMISSED_LABEL = "classée sans suite"
 OPEN = "open"
@@ -106,6 +118,16 @@ class Action:
 
 
 @dataclass(frozen=True)
+class AttachedFile:
+    """A file a received mail carried, as the archive kept it (`path` relative to the archive root)."""
+
+    filename: str
+    content_type: str
+    size: int
+    path: str
+
+
+@dataclass(frozen=True)
 class LogEntry:
     """One mail of a case's exchange log, incoming or outgoing.
 
@@ -121,6 +143,11 @@ class LogEntry:
     note: str
     recorded_at: datetime
     archive_path: str | None = None  # the mail as received, under the archive directory
+    # Read only for the audit file (`Exchanges.FULL`): whom it went to, what it carried, and for a
+    # mail inboxbot sent, the bytes it sent (its text is not stored apart from them).
+    to: str = ""
+    attachments: tuple[AttachedFile, ...] = ()
+    raw: bytes | None = None
 
 
 SIMULTANEOUS = timedelta(seconds=2)

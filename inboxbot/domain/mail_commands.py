@@ -535,12 +535,23 @@ def _discard_mail(rest: str, spec: CommandSpec) -> _Parsed:
 
 
 def _register(rest: str, spec: CommandSpec) -> _Parsed:
-    written = rest.strip().rstrip(".").strip()
-    if not written:
-        return _Args()
-    if re.fullmatch(r"\d{4}", written):
-        return _Args(year=int(written))
-    return _Invalid(f"Année attendue sur 4 chiffres (ou rien pour l'année en cours), par exemple « {spec.example} ».")
+    """An optional year, and for #registre the word « audit »: the audit file (a zipped site) instead
+    of the spreadsheet. In either order: « #registre 2026 audit », « #registre audit 2026 »."""
+    words = rest.strip().rstrip(".").split()
+    year: int | None = None
+    audit = False
+    for word in words:
+        if re.fullmatch(r"\d{4}", word) and year is None:
+            year = int(word)
+        elif spec.name == "register" and fold(word) == "audit" and not audit:
+            audit = True
+        else:
+            extra = " ; ajoutez « audit » pour le dossier d'audit complet (#registre 2026 audit)"
+            return _Invalid(
+                "Année attendue sur 4 chiffres (ou rien pour l'année en cours), "
+                f"par exemple « {spec.example} »{extra if spec.name == 'register' else ''}."
+            )
+    return _Args(year=year, value="audit" if audit else None)
 
 
 # --- the vocabulary ---------------------------------------------------------------------------------
@@ -722,7 +733,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("register",),
         _register,
         "#registre 2026",
-        "envoie le registre des réclamations (année facultative)",
+        "envoie le registre des réclamations (année facultative ; « audit » : le dossier d'audit complet, zippé)",
         needs_case=False,
     ),
     CommandSpec(

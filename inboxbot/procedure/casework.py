@@ -12,6 +12,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
@@ -25,8 +27,14 @@ from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import Thread, open_case
 from inboxbot.store.repository import MailRecord, Unit, mail_reference
 
+if TYPE_CHECKING:
+    from inboxbot.exports.site import SiteResult
+
 PROCEDURE_REVIEW = "procedure_review"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+# The largest audit ZIP mailed (#registre audit): base64 makes it a third larger, and many providers
+# refuse mails above 20 or 25 MB. Above it, the site goes without originals and attachments.
+AUDIT_MAIL_LIMIT = 15_000_000
 FIELD_LABELS = {
     "nature": "nature",
     "priority": "priorité",
@@ -51,6 +59,45 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
     this_year = list(register_details(unit, Exchanges.NONE, year=year))
     previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
     return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+
+
+def audit_site(
+    unit: Unit,
+    settings: Settings,
+    target: Path | None,
+    now: datetime,
+    *,
+    zip_to: Path | None = None,
+    year: int | None = None,
+    kind: str | None = None,
+    status: str | None = None,
+    include_files: bool = True,
+) -> SiteResult:
+    """The audit file (a static site) written into `target` and/or zipped into `zip_to`, for the command
+    line and for #registre audit."""
+    from sqlalchemy.engine import make_url
+
+    from inboxbot.bootstrap import shipped
+    from inboxbot.exports.site import write_site  # jinja2 and the report: imported only when asked
+
+    dirs = [shipped("templates")]
+    if settings.templates_dir is not None:
+        dirs.insert(0, settings.templates_dir)
+    label = make_url(settings.database.url).render_as_string(hide_password=True)
+    return write_site(
+        unit,
+        settings,
+        target,
+        template_dirs=dirs,
+        now=now,
+        register_label=f"base {label}",
+        last_review=last_procedure_review(unit, settings),
+        zip_to=zip_to,
+        year=year,
+        kind=kind,
+        status=status,
+        include_files=include_files,
+    )
 
 
 def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
@@ -284,6 +331,8 @@ class Casework:
     def _register(self, unit: Unit, command: Command, now: datetime) -> str:
         import io
 
+        if command.value == "audit":
+            return self._audit(unit, command, now)
         from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
         from inboxbot.store.export import Exchanges, register_details
 
@@ -300,8 +349,51 @@ class Casework:
             attachments=[MailAttachment(name, XLSX_TYPE, content)],
             year=command.year,
             count=count,
+            audit=False,
+            files_left_out=False,
         )
         return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
+
+    def _audit(self, unit: Unit, command: Command, now: datetime) -> str:
+        """The audit file, zipped, by mail. With every original and attachment when the ZIP stays under
+        AUDIT_MAIL_LIMIT; else without them (each case page lists them); else refused, naming the command
+        that writes it on the server."""
+        import tempfile
+
+        year = command.year
+        stem = f"dossier-audit-reclamations-{year or 'tous'}"
+        with tempfile.TemporaryDirectory(prefix="inboxbot-audit-") as scratch:
+            archive = Path(scratch) / f"{stem}.zip"
+            for include_files in (True, False):
+                result = audit_site(
+                    unit, self.settings, None, now, zip_to=archive, year=year, include_files=include_files
+                )
+                size = archive.stat().st_size
+                if size <= AUDIT_MAIL_LIMIT:
+                    content = archive.read_bytes()
+                    break
+            else:
+                raise Refused(
+                    f"Le dossier d'audit dépasse {AUDIT_MAIL_LIMIT // 1_000_000} Mo même sans les pièces jointes : "
+                    "il ne peut pas partir par e-mail. Sur le serveur : inboxbot register export --format html "
+                    f"--output dossier-audit --zip {stem}.zip"
+                )
+        self.letters.to_director(
+            unit,
+            "register_export",
+            now,
+            attachments=[MailAttachment(f"{stem}.zip", "application/zip", content)],
+            year=year,
+            count=result.cases,
+            audit=True,
+            files_left_out=not include_files,
+        )
+        left_out = " sans les pièces jointes ni les messages originaux (trop lourds pour un e-mail)"
+        megabytes = f"{size / 1_000_000:.1f}".replace(".", ",")
+        return (
+            f"Dossier d'audit envoyé en pièce jointe ({result.cases} dossier(s), {megabytes} Mo)"
+            f"{'' if include_files else left_out}."
+        )
 
     def _report(self, unit: Unit, command: Command, now: datetime) -> str:
         year = command.year or now.astimezone(self.tz).year

@@ -26,7 +26,7 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from inboxbot.bootstrap import App
-from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS
+from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
 from inboxbot.store import overview
@@ -47,18 +47,6 @@ TEXT_CHARS = 300
 LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive action
 
 CHANNEL_LABELS = {"email": "e-mail", "form": "formulaire", "oral": "oral", "third_party": "transmis"}
-PURPOSE_LABELS = {
-    "acknowledgement": "accusé de réception",
-    "incident_acknowledgement": "accusé de signalement",
-    "extension_notice": "avis de prolongation",
-    "satisfaction_request": "questionnaire de satisfaction",
-    "closure_notice": "avis de clôture",
-    "command_report": "compte rendu de commandes",
-    "closed_case_notice": "alerte dossier clos",
-    "suspicious_notice": "alerte message suspect",
-    "register_export": "tableau de suivi",
-    "digest": "point du jour",
-}
 TO_CLAIMANT = frozenset(
     {"acknowledgement", "incident_acknowledgement", "extension_notice", "satisfaction_request", "closure_notice"}
 )

@@ -29,6 +29,7 @@ class Exchanges(Enum):
     LOG = "log"  # every mail and event (the JSON register)
     COUNT = "count"  # the number of mails only (spreadsheet and CSV rows)
     NONE = "none"  # neither (the annual report)
+    FULL = "full"  # the log with recipients, attachments and the bytes inboxbot sent (the audit file)
 
 
 def register_details(
@@ -88,8 +89,8 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
     logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in ids}
     events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
     counts: dict[int, int] = dict.fromkeys(ids, 0)
-    if exchanges is Exchanges.LOG:
-        read_logs(unit.session.connection(), ids, logs, events)
+    if exchanges in (Exchanges.LOG, Exchanges.FULL):
+        read_logs(unit.session.connection(), ids, logs, events, full=exchanges is Exchanges.FULL)
     elif exchanges is Exchanges.COUNT:
         for table in (MailRow, OutboxRow):
             grouped = select(table.case_id, func.count()).where(table.case_id.in_(ids)).group_by(table.case_id)

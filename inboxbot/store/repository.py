@@ -39,6 +39,7 @@ from inboxbot.adapters.locks import file_lock
 from inboxbot.domain.cases import (
     OPEN,
     Action,
+    AttachedFile,
     Case,
     CaseDetail,
     CaseEvent,
@@ -967,11 +968,20 @@ def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
 
 
 def read_logs(
-    connection: Connection, ids: Sequence[int], logs: dict[int, list[LogEntry]], events: dict[int, list[CaseEvent]]
+    connection: Connection,
+    ids: Sequence[int],
+    logs: dict[int, list[LogEntry]],
+    events: dict[int, list[CaseEvent]],
+    *,
+    full: bool = False,
 ) -> None:
     """The exchange log and history of the chunk's cases, without the outgoing mails' raw bytes:
-    plain selects, which `Unit.case_details` and the streamed exports share."""
-    mails = select(
+    plain selects, which `Unit.case_details` and the streamed exports share.
+
+    `full` also reads what only the audit file shows: each mail's recipients, the files a received
+    mail carried, and the bytes of every mail inboxbot sent (the only place its text is kept).
+    """
+    columns: list[Any] = [
         MailRow.case_id,
         MailRow.direction,
         MailRow.message_id,
@@ -983,7 +993,23 @@ def read_logs(
         MailRow.reason,
         MailRow.created_at,
         MailRow.archive_path,
-    ).where(MailRow.case_id.in_(ids))
+    ]
+    if full:
+        columns += [MailRow.id, MailRow.to_addresses]
+    files: dict[int, list[AttachedFile]] = {}
+    if full:
+        attached = (
+            select(AttachmentRow.mail_id, AttachmentRow.filename, AttachmentRow.content_type, AttachmentRow.size)
+            .add_columns(AttachmentRow.path)
+            .join(MailRow, MailRow.id == AttachmentRow.mail_id)
+            .where(MailRow.case_id.in_(ids))
+            .order_by(AttachmentRow.id)
+        )
+        for row in connection.execute(attached):
+            files.setdefault(row.mail_id, []).append(
+                AttachedFile(filename=row.filename, content_type=row.content_type, size=row.size, path=row.path)
+            )
+    mails = select(*columns).where(MailRow.case_id.in_(ids))
     for mail in connection.execute(mails.order_by(MailRow.id)):
         logs[mail.case_id].append(
             LogEntry(
@@ -996,9 +1022,11 @@ def read_logs(
                 note=mail.automatic or mail.reason,
                 recorded_at=mail.created_at,
                 archive_path=mail.archive_path,
+                to=mail.to_addresses if full else "",
+                attachments=tuple(files.get(mail.id, ())) if full else (),
             )
         )
-    outgoing = select(
+    outgoing_columns: list[Any] = [
         OutboxRow.case_id,
         OutboxRow.message_id,
         OutboxRow.sent_at,
@@ -1007,7 +1035,10 @@ def read_logs(
         OutboxRow.purpose,
         OutboxRow.recipient,
         OutboxRow.status,
-    ).where(OutboxRow.case_id.in_(ids))
+    ]
+    if full:
+        outgoing_columns.append(OutboxRow.raw)
+    outgoing = select(*outgoing_columns).where(OutboxRow.case_id.in_(ids))
     for out in connection.execute(outgoing.order_by(OutboxRow.id)):
         logs[out.case_id].append(
             LogEntry(
@@ -1019,6 +1050,8 @@ def read_logs(
                 summary=f"{out.purpose} → {out.recipient}",
                 note=out.status if out.status != SENT else "",
                 recorded_at=out.created_at,
+                to=out.recipient if full else "",
+                raw=bytes(out.raw) if full else None,
             )
         )
     history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
