@@ -40,6 +40,6 @@ def test_the_built_wheel_runs_the_demo(tmp_path: Path) -> None:
     assert output.count("→ dossier ouvert") == 2
     assert "→ message automatique, sans accusé de réception" in output
     assert "→ ajouté au dossier" in output
-    assert "Accusé de réception" in output and "Signalement enregistré (aléa)" in output
+    assert "Accusé de réception" in output and "Signalement enregistré" in output
     assert "Tableau de suivi" in output and "3 échange(s)" in output
     assert list((empty / "data" / "archive").rglob("*.eml"))

@@ -16,6 +16,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -31,6 +32,7 @@ from inboxbot.procedure.pipeline import run_once
 
 DIRECTOR = "alice@cafemetrie.example"
 LEA = "Léa Martin <lea.martin@example.fr>"
+PARIS = ZoneInfo("Europe/Paris")
 TRUSTED_MX = "mx.cafemetrie.example"
 
 
@@ -192,7 +194,9 @@ def test_mediation_dismissal_and_an_optional_closure_notice(
     bot = bot_factory(mail_account, extra="[closure]\nnotify_claimant = true\n")
     bot.claim()
     bot.claim(subject="Réclamation : publicité non sollicitée")
-    bot.note_to_self("[Dossier 2026-0001]", "#médiation rendez-vous avec la formatrice le 4/12\n#clore")
+    bot.note_to_self(
+        "[Dossier 2026-0001]", "#médiation rendez-vous avec la formatrice le 4/12\n#réponse téléphone excuses\n#clore"
+    )
     bot.note_to_self("[Dossier 2026-0002]", "#ignorer démarchage commercial, pas une réclamation")
     bot.cycle()
     first, second = bot.cases()
@@ -300,7 +304,7 @@ def test_closure_records_her_last_reply_then_feedback_is_asked_and_read(bot: Bot
 
 def test_a_new_mail_on_a_closed_case_is_shown_to_her_not_reopened(bot: Bot) -> None:
     original = bot.claim()
-    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.note_to_self("[Dossier 2026-0001]", "#réponse téléphone attestation renvoyée\n#clore")
     bot.cycle()
     bot.account.append(
         make_mail(LEA, DIRECTOR, "Re: attestation", "Finalement je ne l'ai toujours pas !", in_reply_to=original)
@@ -478,7 +482,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 21 and lines.count("#") >= 21
+    assert len(COMMANDS) == 27 and lines.count("#") >= 27
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()
@@ -486,7 +490,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
     bot.cycle(timedelta(minutes=31))
     (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert text_of(warning.message).count("#") >= 21
+    assert text_of(warning.message).count("#") >= 27
 
 
 def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) -> None:
@@ -509,3 +513,142 @@ def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) 
     assert "Revue annuelle de la procédure enregistrée" in text_of(report_to_director(bot))
     bot.cycle(timedelta(days=31))
     assert reminders() == 2
+
+
+# --- dates that must be true ---------------------------------------------------------------------------
+
+
+def command_report(bot: Bot) -> str:
+    return text_of(report_to_director(bot))
+
+
+def test_a_complaint_is_closed_only_with_an_answer_on_file_and_reopening_clears_its_date(bot: Bot) -> None:
+    original = bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    assert bot.case()["status"] == "open" and bot.case()["responded_at"] is None
+    report = command_report(bot)
+    assert "n'a pas de réponse au réclamant" in report and "#réponse 2026-0001 " in report
+
+    bot.note_to_self("[Dossier 2026-0001]", "#réponse téléphone attestation renvoyée par la poste\n#clore")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["responded_at"] == case["closed_at"]  # dated by her note
+    assert (case["responded_by"], case["response_note"]) == ("phone", "attestation renvoyée par la poste")
+
+    bot.note_to_self("[Dossier 2026-0001]", "#rouvrir")
+    bot.cycle()
+    assert bot.case()["responded_at"] is None and bot.case()["status"] == "open"
+    reply = make_mail(f"Alice <{DIRECTOR}>", LEA, "RE: attestation", "La voici en pièce jointe.", in_reply_to=original)
+    bot.account.append(reply, folder="Sent")
+    bot.cycle(timedelta(minutes=1))
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    case = bot.case()
+    (answer,) = [m for m in case["messages"] if "pièce jointe" in m["text"]]
+    assert case["status"] == "closed" and case["responded_at"] == answer["date"] and case["responded_by"] == "email"
+
+
+def test_an_incident_is_closed_by_what_was_done_without_an_answer(bot: Bot) -> None:
+    bot.account.append(make_mail("Marc <marc@example.fr>", DIRECTOR, "[ALÉA] Salle fermée", "Dégât des eaux."))
+    bot.cycle()
+    bot.note_to_self("[Dossier 2026-0001]", "#urgence salle de remplacement réservée\n#clore")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["responded_at"] == case["closed_at"]
+
+
+def test_an_acknowledgement_by_post_is_recorded_with_its_day_and_the_claim_is_not_late(bot: Bot) -> None:
+    result = invoke(
+        bot.config, "cases", "add", "--subject", "Courrier de M. Dupont", "--channel", "courrier", "--received",
+        "02/11/2026 14h30", "--transmitter", "accueil@lieu.example",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    case = bot.case()
+    assert (case["channel"], case["transmitter"]) == ("post", "accueil@lieu.example")
+    assert case["received_at"] == "2026-11-02T14:30:00+01:00" and case["acknowledge_due"] == "2026-11-24"
+    assert case["acknowledge_met"] is False  # nothing says it was acknowledged: late, as the register must say
+
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé 1/11/2026 courrier")  # before its reception: refused
+    bot.cycle()
+    assert "ne peut précéder la réception" in command_report(bot) and bot.case()["acknowledged_at"] is None
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé 2026-11-23 courrier")
+    bot.cycle()
+    case = bot.case()
+    assert case["acknowledged_at"] == "2026-11-23T00:00:00+01:00" and case["acknowledged_by"] == "post"
+    assert case["acknowledge_met"] is True
+    (event,) = [e for e in case["history"] if e["event"] == "acknowledged"]
+    assert event["detail"].startswith("par courrier, le 23/11/2026") and event["actor"] == DIRECTOR
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé téléphone")
+    bot.cycle()
+    assert "déjà un accusé de réception, du 23/11/2026" in command_report(bot)
+
+
+def test_a_day_in_the_future_is_refused_not_recorded(bot: Bot) -> None:
+    bot.claim()
+    tomorrow = (bot.now + timedelta(days=2)).astimezone(PARIS)
+    bot.note_to_self("[Dossier 2026-0001]", f"#réponse {tomorrow:%d/%m/%Y} courrier remboursement")
+    bot.cycle()
+    assert "ne pas être postérieure à votre message" in command_report(bot)
+    assert bot.case()["responded_at"] is None
+
+
+def test_her_own_first_mail_to_the_claimant_is_the_acknowledgement_when_inboxbot_sent_none(bot: Bot) -> None:
+    result = invoke(
+        bot.config, "cases", "add", "--subject", "Appel de M. Dupont", "--claimant", "jean.dupont@example.fr",
+        "--no-acknowledge",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert bot.case()["acknowledged_at"] is None
+    bot.account.append(
+        make_mail(f"Alice <{DIRECTOR}>", "jean.dupont@example.fr", "[Dossier 2026-0001] Votre appel", "Bien noté."),
+        folder="Sent",
+    )
+    bot.cycle()
+    case = bot.case()
+    (mine,) = [m for m in case["messages"] if "Bien noté" in m["text"]]
+    assert case["acknowledged_at"] == mine["date"] and case["acknowledged_by"] == "email"
+    assert case["acknowledge_met"] is True
+    assert not bot.sent_to("jean.dupont@example.fr")  # and inboxbot sends nothing more
+
+
+def test_a_claim_received_on_paper_is_dated_and_channelled_by_mail(bot: Bot) -> None:
+    bot.note_to_self(
+        "[ORAL] Lettre de Mme Petit",
+        "Lettre reçue au centre.\n#reçu 20/11/2026 14h30\n#canal courrier\n#transmis par l'accueil du centre\n",
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["received_at"] == "2026-11-20T14:30:00+01:00" and case["channel"] == "post"
+    assert case["acknowledge_due"] == "2026-12-11" and case["transmitter"] == "l'accueil du centre"
+    (changed,) = [e for e in case["history"] if e["event"] == "set:received"]
+    assert changed["detail"].endswith("→ 20/11/2026 14:30")  # the history keeps both values
+
+
+# --- wording a claimant reads --------------------------------------------------------------------------
+
+
+def test_the_acknowledgement_names_the_mediator_and_promises_a_working_day(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount
+) -> None:
+    bot = bot_factory(
+        mail_account, extra='[mediator]\nname = "Médiation Exemple"\ncontact = "https://mediation.example"\n'
+    )
+    bot.claim()
+    (ack,) = bot.sent_to("lea.martin@example.fr")
+    text = text_of(ack.message)
+    assert "recourir au médiateur que nous avons désigné : Médiation Exemple (https://mediation.example)" in text
+    due = date.fromisoformat(bot.case()["response_due"])
+    assert due.weekday() < 5 and "au plus tard le samedi" not in text and "au plus tard le dimanche" not in text
+
+
+def test_an_extension_never_promises_a_sunday(bot: Bot) -> None:
+    bot.claim()
+    due = date.fromisoformat(bot.case()["response_due"])
+    days = next(n for n in range(1, 8) if (due + timedelta(days=n)).weekday() == 6)  # lands on a Sunday
+    bot.note_to_self("[Dossier 2026-0001]", f"#prolonger {days} attente du retour du financeur")
+    bot.cycle()
+    extended = date.fromisoformat(bot.case()["extended_response_due"])
+    assert extended.weekday() < 5 and due + timedelta(days=days - 3) <= extended < due + timedelta(days=days)
+    (notice,) = [m for m in bot.sent_to("lea.martin@example.fr") if "prolongé" in m.subject]
+    assert "au plus tard le dimanche" not in text_of(notice.message)

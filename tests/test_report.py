@@ -368,9 +368,23 @@ def test_deadlines_shares_median_and_worst_delays(page: Page) -> None:
         ("2026-0002", "accusé de réception", "24/02/2026", "27/02/2026"),
         ("2026-0002", "réponse", "05/03/2026", "10/03/2026"),
         ("2026-0005", "accusé de réception", "22/10/2026", "non accomplie"),
-        ("2026-0005", "réponse", "31/10/2026", "12/11/2026"),
+        ("2026-0005", "réponse", "30/10/2026", "12/11/2026"),  # 30 days is a Saturday: Friday promised
         ("2026-0006", "réponse", "09/12/2026", "non accomplie"),
     ]
+
+
+def test_deadlines_of_complaints_are_reported_apart_from_incidents(page: Page) -> None:
+    rows = page.tables["delais-par-type"]
+    # Réclamations 0001, 0002, 0005, 0006 decided, 0007 pending: acknowledged after 0, 18, 3 working days
+    # (0005 never); answered after 8, 35, 42 days (0006 overdue).
+    assert rows[1] == ["Réclamations", "accusé de réception", "4", "2", "2", "1", pct("50 %"), "3", "18"]
+    assert rows[2] == ["Réclamations", "réponse", "4", "1", "3", "1", pct("25 %"), "35", "42"]
+    # The difficulty and the incident kept both deadlines: together they would have hidden that.
+    assert rows[3][:7] == ["Aléas et difficultés", "accusé de réception", "2", "2", "0", "0", pct("100 %")]
+    assert rows[4][:7] == ["Aléas et difficultés", "réponse", "2", "2", "0", "0", pct("100 %")]
+    summary = page.rows("synthese")
+    assert summary["Réponses dans les délais : réclamations"] == [pct("1 / 4 (25 %)")]
+    assert summary["Réponses dans les délais : aléas et difficultés"] == [pct("2 / 2 (100 %)")]
 
 
 def test_extensions_and_their_reasons(page: Page) -> None:
@@ -483,7 +497,7 @@ def test_claimant_text_is_escaped(settings: Settings) -> None:
     page = read_html(text)
     assert "script" not in page.tags and "b" not in page.tags
     assert "<script" not in text.lower()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Convocation reçue trop tard" in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Convocation reçue trop tard" in text
     assert [row[4] for row in page.tables["hors-delai"][1:3]] == [SCRIPT_SUBJECT, SCRIPT_SUBJECT]
 
 

@@ -145,6 +145,10 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         # As a database migrated up to the revision before the digest's indexes.
         for index in ("ix_cases_created_at", "ix_mails_outcome_created", "ix_outbox_purpose_created"):
             connection.execute(text(f"DROP INDEX {index}"))
+        # ... and before what came after them.
+        connection.execute(text("DROP TABLE risks"))
+        for column in ("acknowledgement_means", "response_means", "response_note"):
+            connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(
             text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
         )
@@ -153,5 +157,6 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
     try:
         with store.engine.connect() as connection:
             assert "ix_outbox_purpose_created" in {i["name"] for i in inspect(connection).get_indexes("outbox")}
+            assert "response_means" in {c["name"] for c in inspect(connection).get_columns("cases")}
     finally:
         store.close()

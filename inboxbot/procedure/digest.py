@@ -45,7 +45,13 @@ SUBJECT_CHARS = 120
 TEXT_CHARS = 300
 LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive action
 
-CHANNEL_LABELS = {"email": "e-mail", "form": "formulaire", "oral": "oral", "third_party": "transmis"}
+CHANNEL_LABELS = {
+    "email": "e-mail",
+    "form": "formulaire",
+    "oral": "oral",
+    "post": "courrier",
+    "third_party": "transmis",
+}
 PURPOSE_LABELS = {
     "acknowledgement": "accusé de réception",
     "incident_acknowledgement": "accusé de signalement",
