@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -582,6 +583,15 @@ def test_an_acknowledgement_by_post_is_recorded_with_its_day_and_the_claim_is_no
     bot.note_to_self("[Dossier 2026-0001]", "#accusé téléphone")
     bot.cycle()
     assert "déjà un accusé de réception, du 23/11/2026" in command_report(bot)
+    # The register an auditor opens says how, in the spreadsheet as in the CSV.
+    for fmt in ("xlsx", "csv"):
+        output = bot.config.parent / f"registre.{fmt}"
+        assert invoke(bot.config, "register", "export", "--format", fmt, "--output", str(output)).code == 0
+    sheet = openpyxl.load_workbook(bot.config.parent / "registre.xlsx")["Dossiers"]
+    headers = [cell.value for cell in sheet[1]]
+    assert sheet.cell(row=2, column=headers.index("Accusé de réception fait par") + 1).value == "courrier"
+    header, row = (bot.config.parent / "registre.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
+    assert row.split(";")[header.split(";").index("Accusé de réception fait par")] == "courrier"
 
 
 def test_a_day_in_the_future_is_refused_not_recorded(bot: Bot) -> None:
@@ -652,3 +662,20 @@ def test_an_extension_never_promises_a_sunday(bot: Bot) -> None:
     assert extended.weekday() < 5 and due + timedelta(days=days - 3) <= extended < due + timedelta(days=days)
     (notice,) = [m for m in bot.sent_to("lea.martin@example.fr") if "prolongé" in m.subject]
     assert "au plus tard le dimanche" not in text_of(notice.message)
+
+
+# --- the annual report ---------------------------------------------------------------------------------
+
+
+def test_a_risk_analysed_by_mail_is_dated_and_reaches_the_annual_report(bot: Bot) -> None:
+    bot.note_to_self("Qualité", "#risque une seule salle partenaire : en prévoir une seconde")
+    bot.cycle()
+    assert "Analyse de risque enregistrée" in command_report(bot)
+    year = bot.now.astimezone(PARIS).year
+    bot.note_to_self("Rapport", f"#rapport {year}")
+    bot.cycle()
+    (report,) = [m for m in bot.sent_to(DIRECTOR) if "Rapport annuel" in m.subject]
+    (page,) = list(report.message.iter_attachments())
+    html = page.get_payload(decode=True).decode("utf-8")
+    assert "Analyse des risques qualité" in html
+    assert re.search(r"<td>\d\d/\d\d/\d{4}</td><td>une seule salle partenaire : en prévoir une seconde</td>", html)

@@ -600,3 +600,57 @@ def test_markdown_escapes_claimant_text(settings: Settings) -> None:
 def test_unknown_format_is_refused(settings: Settings) -> None:
     with pytest.raises(ValueError, match="pdf"):
         annual_report([], [], 2026, settings, None, "pdf", today=TODAY)
+
+
+# --- quality risks, indicators as data, templates of the organisation's own ----------------------------
+
+
+def test_the_risk_analysis_quotes_the_organisations_file_and_the_risks_recorded_by_mail(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from inboxbot.config import ReportSettings
+    from inboxbot.domain.cases import Risk
+
+    analysis = tmp_path / "analyse-risques.txt"
+    analysis.write_text("Risque 1 : une seule salle partenaire.\n\nRisque 2 : formateur unique\nsur le latte art.\n")
+    recorded = [Risk(paris(2026, 3, 4, 10), "alice@cafemetrie.fr", "Panne de la machine <b>principale</b>")]
+    own = replace(settings, report=ReportSettings(risks_file=analysis))
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY, risks=recorded))
+    assert "Risque 1 : une seule salle partenaire." in page.texts
+    assert "Risque 2 : formateur unique sur le latte art." in page.texts
+    assert page.tables["risques-enregistres"][1] == ["04/03/2026", "Panne de la machine <b>principale</b>"]
+    assert "b" not in page.tags  # the director's text is escaped too
+
+    analysis.unlink()
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY))
+    assert any("analyse-risques.txt n'a pas pu être lu" in text for text in page.texts)
+    assert "risques-enregistres" in page.ids  # and says that nothing was recorded
+
+
+def test_the_indicators_are_data_the_organisation_can_replace(settings: Settings, tmp_path: Path) -> None:
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, settings, None, today=TODAY))
+    shipped = page.rows("indicateurs-qualiopi")
+    assert shipped["Indicateur 31"][0].startswith("Le prestataire met en œuvre des modalités de traitement")
+    assert "risques qualité" in shipped["Indicateur 32"][1]
+    (tmp_path / "indicators.toml").write_text(
+        '[[indicator]]\nnumber = 32\ntext = "Libellé révisé du référentiel"\n', encoding="utf-8"
+    )
+    own = replace(settings, templates_dir=tmp_path)
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY))
+    assert page.rows("indicateurs-qualiopi") == {"Indicateur 32": ["Libellé révisé du référentiel", ""]}
+
+
+def test_the_report_is_rendered_from_templates_the_organisation_can_override(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "report.html.j2").write_text(
+        "<html><body><h1>{{ document.title }} — version maison</h1>"
+        "{% for section in document.sections %}{% for block in section.blocks %}"
+        "{% if block.kind == 'chart' %}{{ block | svg }}{% endif %}{% endfor %}{% endfor %}</body></html>\n",
+        encoding="utf-8",
+    )
+    own = replace(settings, templates_dir=tmp_path)
+    text = annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY)
+    assert "— version maison</h1>" in text and "<svg" in text  # its charts with it
+    markdown = annual_report(year_2026(), year_2025(), 2026, own, None, "md", today=TODAY)
+    assert markdown.startswith("# Rapport annuel 2026")  # the shipped Markdown template still serves

@@ -22,12 +22,13 @@ from __future__ import annotations
 import html
 import re
 import statistics
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 import jinja2
@@ -47,6 +48,7 @@ from inboxbot.domain.cases import (
     Action,
     Case,
     CaseDetail,
+    Risk,
     action_overdue,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
@@ -342,11 +344,13 @@ def annual_report(
     fmt: str = "html",
     *,
     today: date | None = None,
+    risks: Sequence[Risk] = (),
 ) -> str:
     """The report on `year`, compared with the year before, as an HTML page or Markdown (`fmt`).
 
     `last_review` is when the procedure was last reviewed (None when nobody recorded it); `today`
-    (by default the organisation's current date) decides which deadlines and actions are overdue.
+    (by default the organisation's current date) decides which deadlines and actions are overdue;
+    `risks` are the year's analyses of quality risks recorded by `#risque`.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
@@ -357,12 +361,17 @@ def annual_report(
     tz = settings.organisation.timezone
     current = year_figures(details_this_year, year, tz, calendar, today)
     previous = year_figures(details_previous_year, year - 1, tz, calendar, today)
-    document = _document(current, previous, settings, last_review, today)
+    document = _document(current, previous, settings, last_review, today, risks)
     return _render(document, fmt, template_dirs(settings))
 
 
 def _document(
-    figures: YearFigures, previous: YearFigures, settings: Settings, last_review: date | None, today: date
+    figures: YearFigures,
+    previous: YearFigures,
+    settings: Settings,
+    last_review: date | None,
+    today: date,
+    risks: Sequence[Risk] = (),
 ) -> Document:
     year = figures.year
     period = (
@@ -374,6 +383,7 @@ def _document(
         title=f"Rapport annuel {year} — réclamations, difficultés et aléas",
         subtitle=f"{settings.organisation.name} · {period} Établi le {_long_day(today)}.",
         sections=(
+            _indicators(settings),
             _summary(figures, settings),
             _volumes(figures),
             _deadlines(figures, settings),
@@ -382,6 +392,7 @@ def _document(
             _causes_section(figures),
             _actions_section(figures, today),
             _evolution(figures, previous),
+            _risks(risks, settings),
             _review(last_review, today),
             _improvements(figures, previous, last_review, today),
         ),
@@ -855,6 +866,63 @@ def review_overdue(last_review: date | None, today: date) -> bool:
     except ValueError:  # 29 February
         a_year_ago = today.replace(year=today.year - 1, day=28)
     return last_review < a_year_ago
+
+
+INDICATORS_FILE = "indicators.toml"
+
+
+def indicators(settings: Settings) -> list[dict[str, Any]]:
+    """The Qualiopi indicators the report answers, read from data: the organisation's own file, else the shipped one.
+
+    The framework's numbers and wording change with its revisions; a file is updated without a release.
+    """
+    for directory in template_dirs(settings)[:-1]:
+        own = directory / INDICATORS_FILE
+        if own.is_file():
+            return list(tomllib.loads(own.read_text(encoding="utf-8")).get("indicator", []))
+    shipped_file = Path(__file__).with_name(INDICATORS_FILE)
+    return list(tomllib.loads(shipped_file.read_text(encoding="utf-8")).get("indicator", []))
+
+
+def _indicators(settings: Settings) -> Section:
+    rows = tuple(
+        (f"Indicateur {item['number']}", str(item["text"]), str(item.get("note", ""))) for item in indicators(settings)
+    )
+    return Section(
+        "indicateurs",
+        "Indicateurs du référentiel national qualité",
+        (
+            Paragraph(
+                "Ce rapport rend compte de la mise en œuvre des indicateurs suivants (critère 7 du référentiel "
+                "national qualité, Qualiopi)."
+            ),
+            Table("indicateurs-qualiopi", ("Indicateur", "Libellé", "Remarque"), rows),
+        ),
+    )
+
+
+def _risks(risks: Sequence[Risk], settings: Settings) -> Section:
+    """The analysis of quality risks: the organisation's own file, then what #risque recorded, dated."""
+    blocks: list[Block] = []
+    path = settings.report.risks_file
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            blocks.append(Alert(f"Le fichier d'analyse des risques {path.name} n'a pas pu être lu : {exc.strerror}."))
+        else:
+            paragraphs = [" ".join(part.split()) for part in re.split(r"\n\s*\n", text)]
+            blocks.extend(Paragraph(part) for part in paragraphs if part)
+    blocks.append(
+        Table(
+            "risques-enregistres",
+            ("Date", "Analyse"),
+            tuple((_day(risk.at.astimezone(settings.organisation.timezone).date()), risk.text) for risk in risks),
+            title="Analyses enregistrées dans l'année (#risque)",
+            empty="Aucune analyse de risque enregistrée dans l'année par #risque.",
+        )
+    )
+    return Section("risques", "Analyse des risques qualité", tuple(blocks))
 
 
 def _review(last_review: date | None, today: date) -> Section:

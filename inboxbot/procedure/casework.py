@@ -54,7 +54,10 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
     # The report reads cases and actions only: never the mails, whatever the size of the register.
     this_year = list(register_details(unit, Exchanges.NONE, year=year))
     previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
-    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+    tz = settings.organisation.timezone
+    since = datetime(year, 1, 1, tzinfo=tz)
+    risks = unit.risks(since, datetime(year + 1, 1, 1, tzinfo=tz))
+    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt, risks=risks)
 
 
 def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
