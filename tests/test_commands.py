@@ -620,6 +620,8 @@ def test_an_acknowledgement_made_otherwise_reads_its_day_and_means_in_either_ord
     assert (command.case_number, command.on, command.means) == ("2026-0007", WrittenDay(1, 12, 2026), "phone")
     command = one("#accusé")
     assert (command.on, command.means) == (None, None)  # the day of her mail, means unsaid
+    # A date left in the note would be lost and the acknowledgement dated today: refused instead.
+    assert "Écrivez la date juste après #accusé" in refused("#accusé courrier envoyé le 3/12")
 
 
 def test_an_answer_made_otherwise_needs_what_was_answered_and_a_readable_date() -> None:

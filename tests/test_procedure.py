@@ -540,6 +540,7 @@ def test_a_complaint_is_closed_only_with_an_answer_on_file_and_reopening_clears_
     bot.note_to_self("[Dossier 2026-0001]", "#rouvrir")
     bot.cycle()
     assert bot.case()["responded_at"] is None and bot.case()["status"] == "open"
+    assert bot.case()["response_note"] is None
     reply = make_mail(f"Alice <{DIRECTOR}>", LEA, "RE: attestation", "La voici en pièce jointe.", in_reply_to=original)
     bot.account.append(reply, folder="Sent")
     bot.cycle(timedelta(minutes=1))
@@ -548,6 +549,20 @@ def test_a_complaint_is_closed_only_with_an_answer_on_file_and_reopening_clears_
     case = bot.case()
     (answer,) = [m for m in case["messages"] if "pièce jointe" in m["text"]]
     assert case["status"] == "closed" and case["responded_at"] == answer["date"] and case["responded_by"] == "email"
+
+
+def test_her_mail_to_someone_else_is_no_answer_to_a_claimant_without_an_address(bot: Bot) -> None:
+    bot.note_to_self("[ORAL] Appel de M. Dupont", "Appel ce matin : salle trop froide.\n")
+    bot.cycle()
+    bot.account.append(
+        make_mail(f"Alice <{DIRECTOR}>", "accueil@lieu.example", "[Dossier 2026-0001] Chauffage", "Pouvez-vous voir ?"),
+        folder="Sent",
+    )
+    bot.cycle()
+    assert any("Pouvez-vous voir" in m["text"] for m in bot.case()["messages"])
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    assert bot.case()["status"] == "open" and "n'a pas de réponse au réclamant" in command_report(bot)
 
 
 def test_an_incident_is_closed_by_what_was_done_without_an_answer(bot: Bot) -> None:

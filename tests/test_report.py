@@ -654,3 +654,14 @@ def test_the_report_is_rendered_from_templates_the_organisation_can_override(
     assert "— version maison</h1>" in text and "<svg" in text  # its charts with it
     markdown = annual_report(year_2026(), year_2025(), 2026, own, None, "md", today=TODAY)
     assert markdown.startswith("# Rapport annuel 2026")  # the shipped Markdown template still serves
+
+
+def test_a_broken_report_template_of_the_organisation_is_found_by_check(settings: Settings, tmp_path: Path) -> None:
+    import jinja2
+
+    from inboxbot.exports.report import check_templates
+
+    check_templates(settings)  # the shipped ones compile
+    (tmp_path / "report.md.j2").write_text("{% for section in document.sections %}", encoding="utf-8")
+    with pytest.raises(jinja2.TemplateSyntaxError):
+        check_templates(replace(settings, templates_dir=tmp_path))

@@ -100,11 +100,14 @@ def run_checks(settings: Settings, say: Callable[[str], None]) -> int:
         except RuleError as exc:
             raise CheckFailed(f"rules: {exc}") from exc
         say(f"rules: {len(rules)} rule(s) from {len(rules.files)} file(s)")
+        from inboxbot.exports.report import check_templates as check_report_templates  # babel: only when asked
+
         try:
             build_renderer(settings)
+            check_report_templates(settings)
         except Exception as exc:  # noqa: BLE001 - any Jinja2 error is a template problem to report
             raise CheckFailed(f"templates: {type(exc).__name__}: {exc}") from exc
-        say("templates: all mail templates compile")
+        say("templates: all mail and report templates compile")
         try:
             Store.open(settings.database.url).close()
         except Exception as exc:  # noqa: BLE001 - any driver error is a database problem to report

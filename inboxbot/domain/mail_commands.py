@@ -364,6 +364,9 @@ def _leading_means(text: str) -> tuple[str, str] | None:
     return None
 
 
+_DATE_INSIDE = re.compile(r"(?<!\d)(?:\d{1,2}[/.]\d{1,2}|\d{4}-\d{1,2}-\d{1,2})(?![\d])")
+
+
 def _done_otherwise(what: str, text_required: bool) -> Callable[[str, CommandSpec], _Parsed]:
     """`[date] [moyen] [texte]`, date and means in either order: something she did outside inboxbot.
 
@@ -388,6 +391,9 @@ def _done_otherwise(what: str, text_required: bool) -> Callable[[str, CommandSpe
         text = _text_or_none(rest)
         if text is None and text_required:
             return _Invalid(f"Il manque {what} après #{spec.words[0]}, {example}.")
+        if on is None and not text_required and text is not None and _DATE_INSIDE.search(text):
+            # « #accusé courrier envoyé le 3/12 » would be dated today: the date must come first.
+            return _Invalid(f"Écrivez la date juste après #{spec.words[0]}, {example}.")
         return _Args(on=on, means=means, value=text)
 
     return parse

@@ -56,7 +56,7 @@ from inboxbot.domain.mail_commands import NATURES
 from inboxbot.domain.text import fold
 from inboxbot.exports.register import CHANNEL_LABELS, deadline_met
 
-__all__ = ["FORMATS", "YearFigures", "annual_report", "year_figures"]
+__all__ = ["FORMATS", "YearFigures", "annual_report", "check_templates", "year_figures"]
 
 FORMATS = ("html", "md")
 LOCALE = "fr_FR"
@@ -1099,6 +1099,13 @@ def _environment(directories: Sequence[Path]) -> jinja2.Environment:
     env.filters["md_line"] = _m_line
     env.filters["text_chart"] = _text_chart
     return env
+
+
+def check_templates(settings: Settings) -> None:
+    """Compile the report's templates now (`inboxbot check`), so a broken one is found before year end."""
+    env = _environment(template_dirs(settings))
+    for fmt in FORMATS:
+        env.get_template(f"report.{fmt}.j2")
 
 
 def _render(document: Document, fmt: str, directories: Sequence[Path]) -> str:

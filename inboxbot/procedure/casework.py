@@ -164,7 +164,13 @@ class Casework:
                 raise Refused(f"Le dossier {case.number} est déjà ouvert.")
             # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
             unit.update_case(
-                case.id, status="open", closed_at=None, dismissed=False, responded_at=None, response_means=None
+                case.id,
+                status="open",
+                closed_at=None,
+                dismissed=False,
+                responded_at=None,
+                response_means=None,
+                response_note="",
             )
             cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
             unit.add_event(case.id, at, actor, "reopened", cleared)
@@ -207,7 +213,12 @@ class Casework:
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est déjà clos.")
         # The response is her last mail to the claimant from her own client, or one recorded by #réponse.
-        replied = unit.last_reply_from(case.id, self.settings.director.addresses, to=case.claimant)
+        # With no claimant address, no mail of hers can be the answer: one to a venue is not.
+        replied = (
+            unit.last_reply_from(case.id, self.settings.director.addresses, to=case.claimant)
+            if case.claimant is not None
+            else None
+        )
         means: str | None
         if replied is not None and (case.responded_at is None or replied > case.responded_at):
             responded_at, means, source = replied, "email", "votre dernier message au réclamant"
