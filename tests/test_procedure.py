@@ -584,6 +584,8 @@ def test_an_acknowledgement_by_post_is_recorded_with_its_day_and_the_claim_is_no
     assert (case["channel"], case["transmitter"]) == ("post", "accueil@lieu.example")
     assert case["received_at"] == "2026-11-02T14:30:00+01:00" and case["acknowledge_due"] == "2026-11-24"
     assert case["acknowledge_met"] is False  # nothing says it was acknowledged: late, as the register must say
+    digest = invoke(bot.config, "digest", "--print").out
+    assert "2026-0001 — accusé de réception en retard" in digest and "#accusé 2026-0001 <date> courrier" in digest
 
     bot.note_to_self("[Dossier 2026-0001]", "#accusé 1/11/2026 courrier")  # before its reception: refused
     bot.cycle()
@@ -593,6 +595,7 @@ def test_an_acknowledgement_by_post_is_recorded_with_its_day_and_the_claim_is_no
     case = bot.case()
     assert case["acknowledged_at"] == "2026-11-23T00:00:00+01:00" and case["acknowledged_by"] == "post"
     assert case["acknowledge_met"] is True
+    assert "accusé de réception en retard" not in invoke(bot.config, "digest", "--print").out  # nor in the digest
     (event,) = [e for e in case["history"] if e["event"] == "acknowledged"]
     assert event["detail"].startswith("par courrier, le 23/11/2026") and event["actor"] == DIRECTOR
     bot.note_to_self("[Dossier 2026-0001]", "#accusé téléphone")

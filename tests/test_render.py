@@ -168,10 +168,13 @@ def test_a_claim_received_by_post_or_orally_is_spoken_of_as_such_with_the_day_al
         "acknowledgement", **context(channel="post", received_at=datetime(2026, 11, 20, tzinfo=PARIS))
     )
     for body in (posted.text, posted.html):
-        assert "Votre réclamation reçue par courrier le 20 novembre 2026 (« Attestation manquante »)" in body
+        assert (
+            "Votre réclamation, reçue par courrier le 20 novembre 2026 (« Attestation manquante »), est enregistrée"
+            in body
+        )
         assert "00:00" not in body and "votre message" not in body
     oral = renderer.mail("acknowledgement", **context(channel="oral"))
-    assert "Votre réclamation reçue oralement le 18 décembre 2026 à 17:00" in oral.text
+    assert "Votre réclamation, reçue oralement le 18 décembre 2026 à 17:00" in oral.text
 
 
 def test_an_incident_is_a_masculine_signalement_and_its_tag_is_not_repeated_in_our_subjects() -> None:

@@ -425,7 +425,13 @@ class _Wording:
     def _acknowledge(self, item: Deadline) -> tuple[Step, ...]:
         case = item.case
         if case.claimant is None:
-            return (Step("indiquer le réclamant, l'accusé partira aussitôt : "), _claimant_command(case))
+            # An oral or postal claim is often acknowledged by phone or letter: that is recorded, not re-sent.
+            return (
+                Step("indiquer le réclamant, l'accusé partira aussitôt : "),
+                _claimant_command(case),
+                Step(" ; ou, s'il a été fait autrement : "),
+                Step(f"#accusé {case.number} <date> courrier", command=True),
+            )
         if item.acknowledgement_status == "pending":
             return (Step("l'accusé automatique attend d'être envoyé : vérifier le serveur d'envoi (inboxbot check)"),)
         if item.acknowledgement_status == "failed":
