@@ -665,3 +665,12 @@ def test_a_broken_report_template_of_the_organisation_is_found_by_check(settings
     (tmp_path / "report.md.j2").write_text("{% for section in document.sections %}", encoding="utf-8")
     with pytest.raises(jinja2.TemplateSyntaxError):
         check_templates(replace(settings, templates_dir=tmp_path))
+
+
+def test_the_organisations_closures_are_named_where_working_days_are_explained(settings: Settings) -> None:
+    from inboxbot.config import DeadlineSettings
+
+    closed = replace(settings, deadlines=DeadlineSettings(closures=((date(2026, 8, 3), date(2026, 8, 14)),)))
+    text = annual_report(year_2026(), year_2025(), 2026, closed, None, "md", today=TODAY)
+    assert "hors jours fériés et fermetures de l'organisme : du 03/08/2026 au 14/08/2026)" in text
+    assert "fermetures" not in annual_report(year_2026(), year_2025(), 2026, settings, None, "md", today=TODAY)

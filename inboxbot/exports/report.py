@@ -399,11 +399,21 @@ def _document(
         footer=(
             "Sources : le tableau de suivi des réclamations tenu par inboxbot. Les dossiers classés sans suite "
             "sont comptés à part et exclus des autres chiffres. Délai d'accusé de réception en jours ouvrés "
-            "(du lundi au vendredi, hors jours fériés), compté à partir du lendemain de la réception ; délai "
+            f"(du lundi au vendredi, hors jours fériés{_closures_said(settings)}), compté à partir du lendemain "
+            "de la réception ; délai "
             "de réponse en jours calendaires ; dates dans le fuseau de l'organisme "
             f"({settings.organisation.timezone.key})."
         ),
     )
+
+
+def _closures_said(settings: Settings) -> str:
+    """The organisation's closures as the footer names them: they were not counted as working days."""
+    closures = settings.deadlines.closures
+    if not closures:
+        return ""
+    spans = [_day(first) if first == last else f"du {_day(first)} au {_day(last)}" for first, last in closures]
+    return " et fermetures de l'organisme : " + ", ".join(spans)
 
 
 def _summary(figures: YearFigures, settings: Settings) -> Section:
