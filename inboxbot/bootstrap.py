@@ -16,12 +16,12 @@ from inboxbot.config import Settings, shipped
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
-from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
     from inboxbot.adapters.imap import Mailbox
     from inboxbot.outgoing.outbox import SmtpSender
+    from inboxbot.outgoing.render import Renderer
 
 Clock = Callable[[], datetime]
 
@@ -39,9 +39,17 @@ class App:
     store: Store
     archive: Archive
     rules: RuleSet
-    renderer: Renderer
     policy: Policy
     clock: Clock
+    # Built at start-up by the commands that send mail (so a broken template stops them there), on
+    # first use by the others: `cases show` needs no Jinja2.
+    _renderer: Renderer | None = None
+
+    @property
+    def renderer(self) -> Renderer:
+        if self._renderer is None:
+            self._renderer = build_renderer(self.settings, check=False)
+        return self._renderer
 
     # The mailbox (imapclient) and the sender (aiosmtplib) are imported by the commands that use them
     # only: `digest --print`, `report` and the exports start faster without them.
@@ -67,6 +75,8 @@ def load_rule_set(settings: Settings) -> RuleSet:
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
+    from inboxbot.outgoing.render import MAIL_TEMPLATES, Renderer
+
     dirs = [shipped("templates")]
     if settings.templates_dir is not None:
         dirs.insert(0, settings.templates_dir)
@@ -89,7 +99,7 @@ def build(
     (`digest --print`): compiling all of them first was a tenth of its start-up.
     """
     rules = load_rule_set(settings)
-    renderer = build_renderer(settings, check=check_templates)
+    renderer = build_renderer(settings) if check_templates else None
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
@@ -97,6 +107,7 @@ def build(
         mode=settings.imap.mode,
         acknowledge=settings.acknowledgement.enabled,
         daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
+        daily_cap_total=settings.acknowledgement.daily_cap_total,
         due=DuePolicy(
             calendar=calendar,
             timezone=settings.organisation.timezone,
@@ -111,7 +122,7 @@ def build(
         store=store,
         archive=Archive(settings.storage.archive_dir),
         rules=rules,
-        renderer=renderer,
         policy=policy,
         clock=clock,
+        _renderer=renderer,
     )

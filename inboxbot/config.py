@@ -128,6 +128,9 @@ class DirectorSettings:
     # How long a command mail in the inbox may wait for its copy in Sent before it is suspicious.
     proof_grace_minutes: int = 30
     notify: bool = True
+    # Suspicious mails (her address, no proof) mailed to her each day; the rest wait for the digest,
+    # so that a stranger cannot make inboxbot mail her once per forged mail.
+    suspicious_notices_per_day: int = 1
 
 
 @dataclass(frozen=True)
@@ -181,6 +184,9 @@ class StorageSettings:
     purge_mode: str = "anonymise"  # or "delete"
     # Larger attachments stay only inside the archived raw mail, and the case says so.
     max_attachment_bytes: int = 25 * 1024 * 1024
+    # Attachments kept of one mail (files inside a winmail.dat count one each); the others stay
+    # only inside the archived raw mail, and the case says so.
+    max_attachments: int = 250
 
 
 @dataclass(frozen=True)
@@ -196,7 +202,11 @@ class DeadlineSettings:
 @dataclass(frozen=True)
 class AcknowledgementSettings:
     enabled: bool = True
+    # Acknowledgements a day to one mailbox (every spelling of the address together).
     daily_cap_per_sender: int = 3
+    # Acknowledgements a day in all; 0, the default, is no limit: a first ingest of months of mail
+    # or a busy morning must never be held back. A bound for whoever prefers one.
+    daily_cap_total: int = 0
 
 
 @dataclass(frozen=True)
@@ -606,11 +616,15 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         authserv_ids=tuple(a.strip().lower() for a in di.str_list("authserv_ids", [])),
         proof_grace_minutes=di.integer("proof_grace_minutes", 30, minimum=1),
         notify=di.boolean("notify", True),
+        suspicious_notices_per_day=di.integer("suspicious_notices_per_day", 1, minimum=0),
     )
     di.reject_unknown()
 
     db = root.sub("database")
     url = db.string("url", "sqlite:///inboxbot.db")
+    password = db.secret("password", required=False)
+    if password is not None:
+        url = _with_password(db, url, password)
     database = DatabaseSettings(url=_resolve_sqlite(url, base_dir))
     db.reject_unknown()
 
@@ -623,6 +637,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         retention_years=retention,
         purge_mode=st.choice("purge_mode", ("anonymise", "delete"), "anonymise"),
         max_attachment_bytes=st.integer("max_attachment_bytes", 25 * 1024 * 1024, minimum=0),
+        max_attachments=st.integer("max_attachments", 250, minimum=0),
     )
     st.reject_unknown()
 
@@ -640,6 +655,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     acknowledgement = AcknowledgementSettings(
         enabled=ack.boolean("enabled", True),
         daily_cap_per_sender=ack.integer("daily_cap_per_sender", 3, minimum=1),
+        daily_cap_total=ack.integer("daily_cap_total", 0, minimum=0),
     )
     ack.reject_unknown()
 
@@ -714,6 +730,23 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         templates_dir=templates_dir,
         source=source,
     )
+
+
+def _with_password(section: _Section, url: str, password: str) -> str:
+    """`url` with `password` put in it, so the config file can name an environment variable
+    (`password_env`) instead of holding the database's password in its URL."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise section.error("url", f"not a database URL: {url!r}") from None
+    if parsed.get_backend_name() == "sqlite":
+        raise section.error("password", "a SQLite database has no password")
+    if parsed.password is not None:
+        raise section.error("password", "the url already holds a password: give it in one place")
+    return parsed.set(password=password).render_as_string(hide_password=False)
 
 
 def _resolve_sqlite(url: str, base_dir: Path) -> str:

@@ -705,7 +705,8 @@ class SmtpSink:
     code (451 temporary, 550 permanent, ...), :meth:`accept` goes back to normal.
     No authentication is asked for unless ``credentials=(user, password)`` is given; then
     AUTH PLAIN/LOGIN is offered without TLS and required before MAIL. With
-    ``xoauth2=check`` AUTH XOAUTH2 is offered (alone, unless credentials are given too) and
+    ``smtputf8=False`` the sink does not offer SMTPUTF8 (RFC 6531), as many servers still do not.
+    With ``xoauth2=check`` AUTH XOAUTH2 is offered (alone, unless credentials are given too) and
     required: ``check(user, token)`` says whether a token is valid now; every attempt is kept
     in :attr:`xoauth2_attempts` as ``(user, token, accepted)``.
     """
@@ -715,8 +716,10 @@ class SmtpSink:
         credentials: tuple[str, str] | None = None,
         hostname: str = "sink.example.org",
         xoauth2: Callable[[str, str], bool] | None = None,
+        smtputf8: bool = True,
     ) -> None:
         self.host = LOOPBACK
+        self.smtputf8 = smtputf8
         self.port: int = 0
         self.credentials = credentials
         self.xoauth2 = xoauth2
@@ -742,7 +745,7 @@ class SmtpSink:
             raise RuntimeError("the Python package 'aiosmtpd' is not installed: pip install aiosmtpd") from None
         if self._controller is not None:
             raise RuntimeError("SmtpSink is already running")
-        kwargs: dict[str, Any] = {"enable_SMTPUTF8": True}
+        kwargs: dict[str, Any] = {"enable_SMTPUTF8": self.smtputf8}
         if self.credentials is not None:
             kwargs.update(auth_required=True, auth_require_tls=False, authenticator=self._authenticate)
         handler: _SinkHandler = _SinkHandler(self)

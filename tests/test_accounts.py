@@ -19,11 +19,12 @@ import pytest
 from conftest import MailAccount
 from databases import fresh_database_url, rows
 from e2e import invoke, write_config
+from imapclient.exceptions import IMAPClientError
 from mails import make_mail
 from servers import DovecotServer, SmtpSink
 from test_procedure import DIRECTOR, LEA, Bot
 
-from inboxbot.adapters.imap import find_sent
+from inboxbot.adapters.imap import Mailbox, find_sent
 
 SAVE_SENT = "save_sent = true"
 
@@ -204,6 +205,32 @@ def test_copies_wait_while_imap_is_down_and_are_made_once_after_a_crash(
     rows(tmp_path, "UPDATE outbox SET sent_copy = 'appending'")
     bot.cycle()
     assert ours(account) == [smtp_sink.messages[0].data]
+
+
+def test_a_copy_the_sent_folder_refuses_is_given_up_alone_and_the_next_ones_are_saved(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One copy the server answers NO to (too large for the folder, say) must not hold back the others
+    for good: it was tried again first at every cycle, and every copy after it waited (issue 14)."""
+    bot = make_bot(tmp_path, mail_account, smtp_sink, imap_extra=SAVE_SENT)
+    append = Mailbox.append_seen
+    refused: list[bytes] = []
+
+    def refusing(self: Mailbox, folder: str, raw: bytes, when: datetime) -> None:
+        if b"refus@example.fr" in raw:
+            refused.append(raw)
+            raise IMAPClientError("append failed: [LIMIT] Message too large")
+        append(self, folder, raw, when)
+
+    monkeypatch.setattr(Mailbox, "append_seen", refusing)
+    for sender in ("avant@example.fr", "refus@example.fr", "apres@example.fr"):
+        bot.account.append(make_mail(sender, DIRECTOR, "Réclamation : formation annulée", "Bonjour"))
+    bot.cycle()
+    bot.cycle()
+    sent = {m.rcpt_tos[0]: m.data for m in smtp_sink.messages}
+    assert sorted(sent) == ["apres@example.fr", "avant@example.fr", "refus@example.fr"]
+    assert sorted(ours(mail_account)) == sorted([sent["avant@example.fr"], sent["apres@example.fr"]])
+    assert len(refused) == 1  # given up once, not tried at every cycle
 
 
 def test_without_save_sent_nothing_is_appended(tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink) -> None:

@@ -9,7 +9,18 @@ import pytest
 from inboxbot.domain.cases import CaseRef
 from inboxbot.domain.conversation import ThreadMatch
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.domain.decide import SENT, Attach, AwaitProof, Facts, Ignore, Obey, OpenCase, Policy, decide
+from inboxbot.domain.decide import (
+    SENT,
+    Attach,
+    AwaitProof,
+    Facts,
+    Ignore,
+    Obey,
+    OpenCase,
+    Policy,
+    decide,
+    decide_in_her_name,
+)
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
 
@@ -222,3 +233,29 @@ def test_her_reply_to_our_mail_with_commands_never_opens_a_case() -> None:
     # The same words in a fresh note of hers, forwarding a claim, do open one.
     fresh = directors_note(verdict=claim_words, proven=True, has_commands=True)
     assert isinstance(decide(fresh, POLICY), OpenCase)
+
+
+def test_a_mail_in_her_name_gets_her_authority_only_with_proof() -> None:
+    forward = replace(CLAIM, channel="third_party")
+    victim = Address("victim@target.example", "Victime")
+    as_hers = facts(forward, sender=DIRECTOR, from_director=True, forwarded_author=victim)
+    as_anyone = facts(CLAIM, sender=DIRECTOR)
+    # Her authority would make it a transmitted claim acknowledged to someone: it waits for proof.
+    assert isinstance(decide_in_her_name(as_hers, as_anyone, POLICY), AwaitProof)
+    proven = decide_in_her_name(replace(as_hers, proven=True), as_anyone, POLICY)
+    assert isinstance(proven, OpenCase) and proven.claimant == victim
+    # Where her authority changes nothing, it is anyone's mail at once.
+    plain = facts(NO_RULE, sender=DIRECTOR)
+    assert decide_in_her_name(replace(plain, from_director=True), plain, POLICY) == Ignore(
+        "ignored", "no rule claimed it"
+    )
+    # Unproven, her address never joins a case as hers.
+    assert decide(facts(sender=DIRECTOR, from_director=True, thread=ThreadMatch(CASE, "tag", True)), POLICY) == Attach(
+        CASE, "in", ""
+    )
+
+
+def test_a_dmarc_fail_stops_the_acknowledgement_but_not_the_case() -> None:
+    decision = decide(facts(dmarc_fail="dmarc=fail header.from=example.fr by mx"), POLICY)
+    assert isinstance(decision, OpenCase) and decision.acknowledgement is None
+    assert decision.note.startswith("sender's domain failed DMARC")

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from conftest import MailAccount
 from e2e import account_config, invoke, invoke_subprocess, register
-from mails import make_mail
+from mails import make_mail, tnef_stream
 from servers import ReceivedMessage, SmtpSink
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -776,6 +776,36 @@ def test_an_attachment_over_the_limit_stays_in_the_archived_mail_and_the_case_sa
     assert any(name.endswith("petit.txt") for name in files) and not any("gros" in name for name in files)
     (eml,) = [p for p in (tmp_path / "archive").rglob("*.eml")]
     assert b"JVBERnl5eXl5" in eml.read_bytes()  # the raw mail keeps it: base64 of "%PDFyyyyy"
+
+
+def test_attachments_past_the_cap_stay_in_the_archived_mail_and_the_case_says_so(
+    make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
+) -> None:
+    """Issue 14: a few kilobytes of winmail.dat parts unpacked to thousands of files. Past
+    `max_attachments` nothing more is written, the claim is registered all the same, and its
+    history says what was left in the archived mail."""
+    config = make_config()
+    config.write_text(config.read_text().replace("retention_years = 3", "retention_years = 3\nmax_attachments = 2"))
+    first_meeting(config)
+    winmail = tnef_stream([("un.txt", b"1"), ("deux.txt", b"2"), ("trois.txt", b"3")])
+    mail_account.append(
+        make_mail(
+            LEA,
+            DIRECTOR,
+            "Réclamation avec pièces",
+            "Voir les pièces jointes.",
+            attachments=[("winmail.dat", winmail, "application/ms-tnef"), ("quatre.txt", b"4", "text/plain")],
+        )
+    )
+    run_once(config)
+    (case,) = register(config)
+    assert case["claimant"] == "lea.martin@example.fr"
+    (capped,) = [e for e in case["history"] if e["event"] == "attachments-over-limit"]
+    assert "more than 2 attachments: 2 kept" in capped["detail"] and "archived mail" in capped["detail"]
+    files = sorted(p.name for p in (tmp_path / "archive").rglob("*") if p.is_file() and p.suffix != ".eml")
+    assert len(files) == 2 and files[0].endswith("un.txt") and files[1].endswith("deux.txt")
+    (eml,) = [p for p in (tmp_path / "archive").rglob("*.eml")]
+    assert b"quatre.txt" in eml.read_bytes()
 
 
 def test_one_cycle_sends_every_batch_of_a_mail_storm(

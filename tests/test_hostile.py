@@ -96,6 +96,20 @@ def hostile_corpus() -> dict[str, bytes]:
             b"Content-Disposition: attachment; filename*=utf-8''re%C3%A7u%20sign%C3%A9.pdf\r\n\r\n%PDF\r\n"
             b'--x\r\nContent-Type: image/png; name="=?utf-8?b?w6l0w6kucG5n?="\r\n\r\nPNG\r\n--x--\r\n',
         ),
+        # Issue 14: values PostgreSQL refused (DataError, the folder stopped for good) and addresses
+        # that jammed the outbox or were set aside as internal errors.
+        "NUL in the text": _raw(
+            "From: nul@example.fr",
+            to,
+            "Subject: =?utf-8?q?R=C3=A9clamation=00?=",
+            "Content-Type: text/plain; charset=utf-8",
+            "Content-Transfer-Encoding: quoted-printable",
+            body=b"Texte=00 nul.\r\n",
+        ),
+        "display name of 400 characters": _raw(f"From: {'N' * 400} <longnom@example.fr>", to, "Subject: Nom"),
+        "address of 400 characters": _raw(f"From: {'a' * 400}@example.fr", to, "Subject: Adresse"),
+        "address in Unicode": _raw("From: Léa <léa@exemple.fr>", to, "Subject: Adresse en Unicode"),
+        "quoted local part": _raw('From: "jean dupont"@example.fr', to, "Subject: Partie locale entre guillemets"),
     }
 
 
@@ -121,7 +135,7 @@ def wait_until(condition: object, what: str, timeout: float = 60) -> None:
 
 
 def test_the_daemon_archives_and_records_every_hostile_mail_and_keeps_going(
-    config: Path, mail_account: MailAccount, tmp_path: Path
+    config: Path, mail_account: MailAccount, smtp_sink: SmtpSink, tmp_path: Path
 ) -> None:
     corpus = hostile_corpus()
     database = tmp_path
@@ -170,6 +184,14 @@ def test_the_daemon_archives_and_records_every_hostile_mail_and_keeps_going(
 
     # Thousands of headers: the case is there, and says how many headers were read.
     assert "only 1000 of 5007 headers kept" in outcomes["5000 headers"][1]
+
+    # What no column could hold is cleaned and clamped, on every database; internationalised and
+    # quoted addresses are acknowledged (the sink offers SMTPUTF8) and the outbox went on.
+    assert not any("\x00" in subject for (subject,) in rows(database, "SELECT subject FROM mails"))
+    assert all(len(name) <= 256 for (name,) in rows(database, "SELECT from_name FROM mails"))
+    assert all(len(address or "") <= 320 for (address,) in rows(database, "SELECT from_address FROM mails"))
+    acknowledged = {rcpt for message in smtp_sink.messages for rcpt in message.rcpt_tos}
+    assert {"léa@exemple.fr", '"jean dupont"@example.fr', "nul@example.fr", "relais500@example.fr"} <= acknowledged
 
 
 def peak_memory_of(config: Path, *args: str, output: Path) -> int:

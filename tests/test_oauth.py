@@ -341,8 +341,12 @@ def test_a_mailbox_that_only_accepts_oauth2_is_read_and_answered(
     refused = len(provider.refused)  # the stand-in serves every test of this module
     config = oauth_config(tmp_path, account, sink, f'refresh_token = "{refresh}"')
     token_file = tmp_path / "oauth2-token.json"
-    with pytest.raises(LoginError):  # no password works for this account
-        imapclient.IMAPClient(account.server.host, account.server.port, ssl=False).login(account.user, refresh)
+    client = imapclient.IMAPClient(account.server.host, account.server.port, ssl=False)
+    try:
+        with pytest.raises(LoginError):  # no password works for this account
+            client.login(account.user, refresh)
+    finally:
+        client.shutdown()
 
     account.append(complaint("Attestation de formation non reçue"))
     result = invoke(config, "run", "--once")

@@ -733,3 +733,30 @@ def test_a_hostile_or_broken_winmail_dat_is_kept_as_it_is() -> None:
         mail = parse(raw)
         assert [(a.filename, a.payload) for a in mail.attachments] == [("winmail.dat", payload)]
         assert any(defect in d for d in mail.defects)
+
+
+def test_attachments_past_the_cap_stay_in_the_raw_mail_and_are_counted() -> None:
+    """Issue 14: one 2.9 MB mail of winmail.dat parts unpacked to 50,000 attachments. Past the cap
+    (files inside a winmail.dat count one each) nothing more is decoded or kept, and the mail says
+    how many it left out, for the case history."""
+    winmails = [
+        (f"winmail{n}.dat", tnef_stream([(f"f{n}-{i}.txt", b"x") for i in range(4)]), "application/ms-tnef")
+        for n in range(3)
+    ]
+    plain = [(f"p{n}.txt", b"y", "text/plain") for n in range(3)]
+    raw = make_mail("lea@example.fr", "a@b.fr", "pj", "voir", attachments=[*winmails, *plain])
+    everything = parse(raw, max_attachments=100)
+    assert len(everything.attachments) == 15 and everything.attachments_left_out == 0
+    capped = parse(raw, max_attachments=6)
+    assert [a.filename for a in capped.attachments] == [
+        "f0-0.txt",
+        "f0-1.txt",
+        "f0-2.txt",
+        "f0-3.txt",
+        "f1-0.txt",
+        "f1-1.txt",
+    ]
+    assert capped.attachments_left_out == 5  # the rest of winmail1, winmail2, three plain parts
+    assert any("more than 6 attachments" in defect for defect in capped.defects)
+    assert capped.text == everything.text == "voir"
+    assert parse(raw).attachments_left_out == 0  # the default is generous

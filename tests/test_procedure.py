@@ -29,6 +29,7 @@ from servers import DovecotServer, ReceivedMessage, SmtpSink
 
 from inboxbot.bootstrap import App, build
 from inboxbot.config import load
+from inboxbot.procedure.digest import build_digest
 from inboxbot.procedure.pipeline import run_once
 
 DIRECTOR = "alice@cafemetrie.example"
@@ -56,6 +57,16 @@ class Bot:
 
     def cases(self) -> list[dict[str, Any]]:
         return register(self.config)
+
+    def digest(self) -> str:
+        """The text of the digest she would get now (by the bot's clock)."""
+        app: App = build(load(self.config), clock=lambda: self.now)
+        try:
+            built = build_digest(app, self.now + timedelta(seconds=1))
+        finally:
+            app.close()
+        assert built is not None
+        return built.text
 
     def case(self, number: str = "") -> dict[str, Any]:
         cases = self.cases()
@@ -227,11 +238,12 @@ def test_a_mail_merely_claiming_to_be_hers_executes_nothing_and_is_reported(bot:
     )
     bot.cycle(timedelta(minutes=31))
     assert bot.case()["status"] == "open"
-    suspicious = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert len(suspicious) == 2  # both mails, once each, after the grace period
-    assert "#clore" in text_of(suspicious[0].message)
+    # One alert a day, however many forged mails: the digest lists them all.
+    (suspicious,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
+    assert "#clore" in text_of(suspicious.message) and "point du jour" in text_of(suspicious.message)
     bot.cycle(timedelta(minutes=31))
-    assert len([m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]) == 2
+    assert len([m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]) == 1
+    assert "Messages suspects (2)" in bot.digest()
 
 
 def test_her_receiving_servers_authentication_proves_a_mail_in_the_inbox(bot: Bot) -> None:
@@ -697,3 +709,224 @@ def test_a_risk_analysed_by_mail_is_dated_and_reaches_the_annual_report(bot: Bot
     html = page.get_payload(decode=True).decode("utf-8")
     assert "Analyse des risques qualité" in html
     assert re.search(r"<td>\d\d/\d\d/\d{4}</td><td>une seule salle partenaire : en prévoir une seconde</td>", html)
+
+
+# -- authority comes from proof; nobody is mailed on a stranger's say-so beyond a bound -------------
+
+FORWARDED_VICTIM = (
+    "Merci de traiter ceci.\n\n"
+    "---------- Message transféré ---------\n"
+    "De : Victime <victim@target.example>\n"
+    "Date : lun. 23 nov. 2026 à 09:12\n"
+    "Objet : Achetez maintenant\n"
+    "À : accueil@lieu.example\n\n"
+    "Offre exceptionnelle, cliquez ici.\n"
+)
+
+
+def test_a_forged_director_forward_mails_no_one_and_is_reported_once(bot: Bot) -> None:
+    """The open reflector: her address forged in From, [RECLAMATION] and a forwarded block naming
+    a victim, sent to anyone or to no one: no case « transmise par la directrice », nothing to the
+    victim, one alert to her, every mail in the digest."""
+    for n in range(8):
+        to = [] if n == 0 else [f"someone{n}@elsewhere.example"]
+        raw = make_mail(f"Alice <{DIRECTOR}>", to, f"TR: [RECLAMATION] Promo {n}", FORWARDED_VICTIM)
+        bot.account.append(raw)
+    bot.cycle()
+    assert not bot.sent_to("victim@target.example")
+    assert not [c for c in bot.cases() if c["channel"] == "third_party" or c["claimant"] == "victim@target.example"]
+    bot.cycle(timedelta(minutes=31))
+    bot.cycle(timedelta(hours=1))
+    assert not bot.sent_to("victim@target.example")
+    (alert,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
+    assert "Promo" in text_of(alert.message)
+    assert "Messages suspects (8)" in bot.digest()
+    assert {m.rcpt_tos[0] for m in bot.sink.messages} == {DIRECTOR}
+
+
+def test_her_forward_proven_only_by_a_later_sent_copy_still_opens_the_case(bot: Bot) -> None:
+    """The legitimate flow beside it: the delivered copy of her forward waits, and its copy in Sent,
+    read a cycle later, opens the case and acknowledges its author, once."""
+    message_id = bot.note_to_self("TR: [RECLAMATION] Plainte sur la salle", FORWARDED_VICTIM, folders=("INBOX",))
+    bot.cycle()
+    assert bot.cases() == [] and not bot.sent_to("victim@target.example")
+    raw = make_mail(
+        f"Alice <{DIRECTOR}>",
+        DIRECTOR,
+        "TR: [RECLAMATION] Plainte sur la salle",
+        FORWARDED_VICTIM,
+        message_id=message_id,
+    )
+    bot.account.append(raw, folder="Sent")
+    bot.cycle()
+    (case,) = bot.cases()
+    assert case["channel"] == "third_party" and case["claimant"] == "victim@target.example"
+    assert case["transmitter"] == DIRECTOR
+    bot.cycle(timedelta(minutes=31))
+    assert len(bot.sent_to("victim@target.example")) == 1
+    assert not [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
+
+
+def test_a_forged_director_from_joins_no_case_but_her_own_copied_reply_does(bot: Bot) -> None:
+    """A forged From with the case's tag, or In-Reply-To the claimant's mail, to anyone: not in
+    the case, not « from the director ». Her real reply, copied to herself, is in it once, from Sent."""
+    original = bot.claim()
+    bot.account.append(
+        make_mail(f"Alice <{DIRECTOR}>", LEA, "RE: Réclamation", "Première réponse.", in_reply_to=original),
+        folder="Sent",
+    )
+    bot.cycle()
+    for headers in ({}, {"In-Reply-To": f"<{original}>"}):
+        forged = make_mail(
+            f"Alice <{DIRECTOR}>",
+            "someone@elsewhere.example",
+            "[Dossier 2026-0001] Informations",
+            "Texte usurpé, à ne pas verser au dossier.",
+            extra_headers=headers,
+        )
+        bot.account.append(forged)
+    bot.cycle()
+    bot.cycle(timedelta(minutes=31))
+    case = bot.case()
+    assert not [m for m in case["messages"] if "usurpé" in m["text"]]
+    assert not [e for e in case["history"] if "usurpé" in str(e["detail"])]
+    assert "Messages suspects (2)" in bot.digest()
+
+    # Her reply to Léa with a copy to herself: the delivered copy waits, the Sent copy proves it.
+    message_id = make_msgid(domain="cafemetrie.example")
+    reply = make_mail(
+        f"Alice <{DIRECTOR}>",
+        [LEA, DIRECTOR],
+        "RE: Réclamation : attestation non reçue",
+        "Votre attestation est repartie ce matin.",
+        message_id=message_id,
+        in_reply_to=original,
+        references=[original],
+    )
+    bot.account.append(reply)
+    bot.cycle()
+    bot.account.append(reply, folder="Sent")
+    bot.cycle()
+    (logged,) = [m for m in bot.case()["messages"] if "repartie" in m["text"]]
+    assert logged["direction"] == "out" and logged["note"] == "written by the director"
+
+
+def test_the_daily_cap_counts_the_mailbox_acknowledged_whatever_its_spelling(bot: Bot) -> None:
+    spellings = [
+        "Lea.Martin+1@gmail.com",
+        "leamartin+promo@googlemail.com",
+        "LEA.MARTIN@gmail.com",
+        "l.e.a.martin@gmail.com",
+        "leamartin@gmail.com",
+    ]
+    for address in spellings:
+        bot.account.append(make_mail(f"Léa <{address}>", DIRECTOR, "Réclamation", "Encore une."))
+    bot.cycle()
+    assert len(bot.cases()) == 5  # every claim is registered
+    acknowledged = [m for m in bot.sink.messages if "Accusé" in m.subject]
+    assert len(acknowledged) == 3
+    assert "plafond quotidien" in bot.digest()
+    # The next day the same person is acknowledged again.
+    bot.account.append(make_mail("Léa <lea.martin@gmail.com>", DIRECTOR, "Réclamation", "Le lendemain."))
+    bot.cycle(timedelta(days=1))
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 4
+
+
+def test_the_web_form_is_capped_on_the_address_typed_in(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount, tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "15-formulaire.toml").write_text(
+        '[[rule]]\nname = "site"\naction = "claim"\nkind = "reclamation"\nchannel = "form"\nstop = true\n'
+        '[rule.when]\nfrom = "^wordpress@cafemetrie\\\\.example$"\n'
+    )
+    bot = bot_factory(mail_account, extra=f'[rules]\ndir = "{rules}"\n')
+    for n, typed in enumerate(["victim@target.example", "Victim+a@target.example", "victim+b@TARGET.example"] * 2):
+        bot.account.append(
+            make_mail(
+                "Site Cafémétrie <wordpress@cafemetrie.example>",
+                DIRECTOR,
+                "Nouveau message du formulaire",
+                f"Nom : X{n}\nCourriel : {typed}\nMessage : Spam numéro {n}.\n",
+            )
+        )
+    bot.cycle()
+    assert len(bot.cases()) == 6
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 3
+
+
+def test_no_acknowledgement_when_her_server_records_a_dmarc_fail_for_the_sender(bot: Bot) -> None:
+    forged = make_mail(
+        "Victime <victim@target.example>",
+        DIRECTOR,
+        "Réclamation : votre formation",
+        "Texte d'un usurpateur.",
+        extra_headers={
+            "Authentication-Results": f"{TRUSTED_MX}; dkim=none; spf=fail smtp.mailfrom=target.example; "
+            "dmarc=fail (p=REJECT) header.from=target.example"
+        },
+    )
+    honest = make_mail(
+        LEA,
+        DIRECTOR,
+        "Réclamation : attestation",
+        "Je n'ai rien reçu.",
+        extra_headers={"Authentication-Results": f"{TRUSTED_MX}; dmarc=pass header.from=example.fr"},
+    )
+    # Below a trusted server's own header, a forged "fail" written by the sender counts for nothing.
+    planted = make_mail(
+        "Marc <marc@example.org>",
+        DIRECTOR,
+        "Réclamation : planning",
+        "Le planning a changé trois fois.",
+        extra_headers=[
+            ("Authentication-Results", f"{TRUSTED_MX}; dmarc=pass header.from=example.org"),
+            ("Authentication-Results", f"{TRUSTED_MX}; dmarc=fail header.from=example.org"),
+        ],
+    )
+    for raw in (forged, honest, planted):
+        bot.account.append(raw)
+    bot.cycle()
+    assert sorted(c["claimant"] for c in bot.cases()) == [
+        "lea.martin@example.fr",
+        "marc@example.org",
+        "victim@target.example",
+    ]
+    assert not bot.sent_to("victim@target.example")
+    assert len(bot.sent_to("lea.martin@example.fr")) == 1 and len(bot.sent_to("marc@example.org")) == 1
+    assert "échec DMARC" in bot.digest()
+
+
+def test_a_strangers_subject_and_name_are_not_echoed_unbounded(bot: Bot) -> None:
+    subject = "Réclamation " + "achetez nos pilules " * 100
+    # Within the name column (256 characters on PostgreSQL; longer is issue 14's item 3), far beyond the clamp.
+    name = "Jean " + "Gagnant-du-loto " * 15
+    bot.account.append(make_mail(f"{name} <jean@example.fr>", DIRECTOR, subject, "Bonjour."))
+    bot.cycle()
+    (ack,) = bot.sent_to("jean@example.fr")
+    assert len(ack.subject) < 200 and "…" in ack.subject
+    assert len(str(ack.message["To"])) < 150
+    body = text_of(ack.message)
+    assert body.count("pilules") < 10 and body.count("Gagnant") < 6
+    assert bot.case()["subject"].count("pilules") == 100  # the register keeps what was written
+
+
+def test_a_busy_morning_is_never_held_back_by_default(bot: Bot) -> None:
+    """No limit in all unless one is configured: sixty different people are all acknowledged."""
+    for n in range(60):
+        bot.account.append(make_mail(f"Client {n} <client{n}@example.fr>", DIRECTOR, "Réclamation", f"Numéro {n}."))
+    bot.cycle()
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 60
+
+
+def test_a_total_cap_when_configured_registers_all_and_acknowledges_up_to_it(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount
+) -> None:
+    bot = bot_factory(mail_account, extra="[acknowledgement]\ndaily_cap_total = 2\n")
+    for n in range(4):
+        bot.account.append(make_mail(f"Client {n} <client{n}@example.fr>", DIRECTOR, "Réclamation", f"Numéro {n}."))
+    bot.cycle()
+    assert len(bot.cases()) == 4
+    assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 2
+    assert "plafond quotidien global" in bot.digest()

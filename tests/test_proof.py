@@ -12,7 +12,7 @@ import pytest
 
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.reading.parse import parse
-from inboxbot.reading.proof import Proof, _parse_header, prove_sender
+from inboxbot.reading.proof import Proof, _parse_header, dmarc_failure, prove_sender
 
 DIRECTOR = "alice@cafemetrie.com"
 OVH = ["mx.ovh.net"]
@@ -420,3 +420,15 @@ def test_a_thousand_long_untrusted_headers_are_cheap() -> None:
     start = time.perf_counter()
     assert not prove_sender(mail, DIRECTOR, OVH).proven
     assert time.perf_counter() - start < 1  # about 4 ms: only each authserv-id is read
+
+
+def test_a_dmarc_fail_is_read_only_from_the_topmost_trusted_header_and_for_the_from_domain() -> None:
+    lea = "Léa <lea@example.fr>"
+    failed = mail_with("mx.ovh.net; dmarc=fail (p=reject) header.from=example.fr", sender=lea)
+    assert dmarc_failure(failed, OVH) == "dmarc=fail header.from=example.fr by mx.ovh.net"
+    # Another server's verdict, a fail about another domain, or one planted below ours: nothing.
+    assert dmarc_failure(failed, ["mx.other.example"]) == ""
+    assert dmarc_failure(mail_with("mx.ovh.net; dmarc=fail header.from=other.example", sender=lea), OVH) == ""
+    planted = mail_with("mx.ovh.net; dmarc=pass header.from=example.fr", "mx.ovh.net; dmarc=fail", sender=lea)
+    assert dmarc_failure(planted, OVH) == ""
+    assert dmarc_failure(mail_with("mx.ovh.net; dmarc=none header.from=example.fr", sender=lea), OVH) == ""

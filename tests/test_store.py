@@ -142,10 +142,11 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         assert run([sys.executable, "-c", probe], capture_output=True, text=True, check=True).stdout.strip() == "False"
     store = Store.open(url)
     with store.engine.begin() as connection:
-        # As a database migrated up to the revision before the digest's indexes.
-        for index in ("ix_cases_created_at", "ix_mails_outcome_created", "ix_outbox_purpose_created"):
+        # As a database migrated up to the revision before the digest's indexes (and what followed).
+        indexes = ("ix_cases_created_at", "ix_mails_outcome_created", "ix_outbox_purpose_created")
+        for index in (*indexes, "ix_outbox_recipient_key_created"):
             connection.execute(text(f"DROP INDEX {index}"))
-        # ... and before what came after them.
+        connection.execute(text("ALTER TABLE outbox DROP COLUMN recipient_key"))
         connection.execute(text("DROP TABLE risks"))
         for column in ("acknowledgement_means", "response_means", "response_note"):
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
@@ -156,7 +157,8 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
     store = Store.open(url)
     try:
         with store.engine.connect() as connection:
-            assert "ix_outbox_purpose_created" in {i["name"] for i in inspect(connection).get_indexes("outbox")}
+            indexes = {i["name"] for i in inspect(connection).get_indexes("outbox")}
+            assert {"ix_outbox_purpose_created", "ix_outbox_recipient_key_created"} <= indexes
             assert "response_means" in {c["name"] for c in inspect(connection).get_columns("cases")}
     finally:
         store.close()

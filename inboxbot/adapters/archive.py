@@ -32,6 +32,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from inboxbot.adapters.private import private_folder
+
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".incoming-", ".tmp"
 LEFTOVER_SECONDS = 3600
@@ -184,7 +186,8 @@ def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
     returning cannot lose the mail we have told the caller is safe.
     """
     folder = target.parent
-    folder.mkdir(parents=True, exist_ok=True)
+    private_folder(folder)
+    # mkstemp creates the file 0600: the archive holds every mail, readable by its owner only.
     descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX)
     try:
         with os.fdopen(descriptor, "wb") as handle:

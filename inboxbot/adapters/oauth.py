@@ -123,13 +123,19 @@ def write_token_file(path: Path, token: SavedToken) -> None:
     }
     temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Whatever is there under that name (a file left by a crash, or a symlink someone planted
+        # to have the tokens written elsewhere) is removed, not followed; then the file is created
+        # anew, by this process only (O_EXCL), never through a link (O_NOFOLLOW), readable by its
+        # user alone whatever the umask.
+        with contextlib.suppress(FileNotFoundError):
+            temporary.unlink()
+        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            os.fchmod(handle.fileno(), 0o600)
             json.dump(data, handle, indent=2)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(temporary, 0o600)  # O_CREAT's mode does not apply to a file left by a crash
         os.replace(temporary, path)
     except OSError as exc:
         with contextlib.suppress(OSError):
@@ -147,8 +153,10 @@ def _locked(path: Path) -> Iterator[None]:
     """
     lock_path = path.with_name(f".{path.name}.lock")
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle = open(lock_path, "a+b")  # noqa: SIM115 - held for the block
+        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        # Never through a symlink: that would create or lock a file of someone else's choosing.
+        descriptor = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o600)
+        handle = os.fdopen(descriptor, "a+b")
     except OSError as exc:
         raise OAuthError(f"oauth2.token_file: cannot use {path.parent}: {exc.strerror}") from None
     with handle:

@@ -163,20 +163,21 @@ class Daemon:
                 try:
                     inbox = self.connections(self.app.settings.imap.inbox_folder)
                     pipeline.poll(inbox, report, mailbox_for=self.connections)
-                    pipeline.follow_up(report)
-                    pipeline.send_digest_if_due()
-                    pipeline.flush_outbox(report)
                 except OUTAGE_ERRORS as exc:
                     self.connections.close()  # whatever state they are in, the next cycle starts afresh
                     self.mail_outage.failed(exc)
                     pipeline.record_error(f"{type(exc).__name__}: {exc}")
+                    self._send(report)  # what reading queued before it failed leaves all the same
                     return
                 except Exception as exc:  # noqa: BLE001 - one failing job must never stop the daemon
                     self.connections.close()
                     log.exception("mail cycle failed")
                     pipeline.record_error(f"{type(exc).__name__}: {exc}")
+                    self._send(report)
                     return
                 self.mail_outage.succeeded()
+                if not self._send(report):
+                    return
                 pipeline.record_cycle(report)
                 if report.fetched or report.sent or report.send_failures:
                     log.info(
@@ -193,17 +194,22 @@ class Daemon:
         with self.cycle_lock:
             if self.stop.is_set():
                 return
-            report = CycleReport()
-            try:
-                self.pipeline.follow_up(report)
-                self.pipeline.send_digest_if_due()
-                self.pipeline.flush_outbox(report)
-            except OUTAGE_ERRORS as exc:
-                self.jobs_outage.failed(exc)
-            except Exception:  # noqa: BLE001 - one failing job must never stop the others
-                log.exception("housekeeping failed")
-            else:
-                self.jobs_outage.succeeded()
+            self._send(CycleReport())
+
+    def _send(self, report: CycleReport) -> bool:
+        """Follow-up, the digest and the outbox, whatever reading did; whether they all ran."""
+        try:
+            self.pipeline.send_what_waits(report)
+        except OUTAGE_ERRORS as exc:
+            self.jobs_outage.failed(exc)
+            self.pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            return False
+        except Exception as exc:  # noqa: BLE001 - one failing job must never stop the others
+            log.exception("housekeeping (digest, reminders, outbox) failed")
+            self.pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            return False
+        self.jobs_outage.succeeded()
+        return True
 
     def watch_inbox(self) -> None:
         """Wait on the inbox in IDLE and wake the mail job when something arrives."""

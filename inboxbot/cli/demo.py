@@ -104,6 +104,9 @@ def _pymap(port: int) -> Iterator[None]:
             process.wait(timeout=5)
         except subprocess.TimeoutExpired:
             process.kill()
+            process.wait()
+        if process.stderr is not None:
+            process.stderr.close()
 
 
 def _mail(sender: str, subject: str, body: str, **headers: str) -> bytes:
@@ -186,7 +189,8 @@ def _print_register(app: App) -> None:
 
 
 def run_demo(keep: str | None = None) -> int:
-    directory = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="inboxbot-demo-"))
+    # Resolved: the settings take paths relative to the config file's folder, which is this one.
+    directory = Path(keep).resolve() if keep else Path(tempfile.mkdtemp(prefix="inboxbot-demo-"))
     directory.mkdir(parents=True, exist_ok=True)
     imap_port, sink = _free_port(), _Sink()
     controller = Controller(sink, hostname="127.0.0.1", port=_free_port())

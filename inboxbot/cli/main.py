@@ -17,11 +17,12 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
+from inboxbot.adapters.private import PRIVATE_UMASK, private_file
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
-from inboxbot.domain.text import fold
+from inboxbot.domain.text import fold, for_terminal
 
 log = logging.getLogger("inboxbot")
 
@@ -121,7 +122,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
     from inboxbot.store.export import Exchanges, register_cases, register_details
 
     settings = _settings(args)
-    app = build(settings)
+    app = build(settings, check_templates=False)  # reads the register, sends nothing
     tz = settings.organisation.timezone
     try:
         # Read only: no write lock held up while a long register is printed, and one snapshot of it.
@@ -135,7 +136,7 @@ def cmd_cases(args: argparse.Namespace) -> int:
                     return 0
                 listed = 0
                 for case in register_cases(unit, status=status):
-                    print(case_line(case, tz))
+                    _show(case_line(case, tz))
                     listed += 1
                 if not listed:
                     print("Aucun dossier.")
@@ -152,6 +153,12 @@ def cmd_cases(args: argparse.Namespace) -> int:
         return 0
     finally:
         app.close()
+
+
+def _show(text: str) -> None:
+    """Print text that holds what strangers wrote (subjects, names, mail text), stripped of the
+    control and escape sequences a terminal would obey."""
+    print(for_terminal(text))
 
 
 def case_line(case: Case, tz: ZoneInfo) -> str:
@@ -281,19 +288,19 @@ def _print_case(record: dict[str, object]) -> None:
         "priority",
         "rules",
     ):
-        print(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
+        _show(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
     print("\nÉchanges :")
     for message in record["messages"]:  # type: ignore[attr-defined]
         arrow = "→" if message["direction"] == "out" else "←"
         note = f"  [{message['note']}]" if message["note"] else ""
-        print(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
+        _show(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
         for line in str(message["text"] or "").strip().splitlines()[:12]:
-            print(f"      | {line}")
+            _show(f"      | {line}")
         if message["archive"]:
-            print(f"      (message complet : {message['archive']})")
+            _show(f"      (message complet : {message['archive']})")
     print("\nHistorique :")
     for event in record["history"]:  # type: ignore[attr-defined]
-        print(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
+        _show(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -344,8 +351,8 @@ def cmd_digest(args: argparse.Namespace) -> int:
             if digest is None:
                 print('Rien à signaler (digest.when_empty = "skip" : aucun mail ne serait envoyé).')
                 return 0
-            print(f"Objet : {digest.subject}\n")
-            print(digest.text)
+            _show(f"Objet : {digest.subject}\n")
+            _show(digest.text)
             return 0
         if not queue_digest(app, now):
             print('nothing to send today (digest.when_empty = "skip")')
@@ -432,7 +439,7 @@ def cmd_register(args: argparse.Namespace) -> int:
             # that looks like a whole register.
             partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
             try:
-                with open(partial, "w", encoding="utf-8", newline="") as out:
+                with open(private_file(partial), "w", encoding="utf-8", newline="") as out:
                     count = writer(details, out, tz, own)
                 os.replace(partial, args.output)
             finally:
@@ -454,7 +461,8 @@ def cmd_report(args: argparse.Namespace) -> int:
             text = annual_report_of(unit, settings, args.year, args.format)
     finally:
         store.close()
-    Path(args.output).write_text(text, encoding="utf-8")
+    with open(private_file(Path(args.output)), "w", encoding="utf-8") as out:
+        out.write(text)
     print(f"annual report {args.year} written to {args.output}")
     return 0
 
@@ -580,6 +588,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not args.verbose:
         for noisy in ("imapclient", "aiosmtplib", "alembic", "mailparser", "sqlalchemy", "mail.log", "apscheduler"):
             logging.getLogger(noisy).setLevel(logging.WARNING)
+    # Everything inboxbot writes (database, archive, exports, tokens) holds other people's mail:
+    # readable by its user only, whatever umask the shell or the service manager set.
+    umask = os.umask(PRIVATE_UMASK)
     try:
         result: int = args.func(args)
         return result
@@ -593,6 +604,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"inboxbot: {exc}", file=sys.stderr)
             return 2
         raise
+    finally:
+        os.umask(umask)  # for a caller in the same process (the tests)
 
 
 # Errors the user can fix, by module: looked up only among the modules the command has imported (an

@@ -64,13 +64,17 @@ def find_thread(
     lookup: ThreadLookup,
     trusted_senders: Collection[str] = (),
     extra_message_ids: Sequence[str] = (),
+    unproven: bool = False,
 ) -> ThreadMatch | None:
     """The case `mail` continues, or None if it starts something new.
 
-    `trusted_senders` (the director) may name any case by its tag; `extra_message_ids` are ids
-    the mail refers to outside its threading headers, such as the original of a bounce.
+    `trusted_senders` (the director, once proven) may name any case by its tag; `extra_message_ids`
+    are ids the mail refers to outside its threading headers, such as the original of a bounce.
+    `unproven`: its From is not to be believed (the director's address on a mail nothing proves
+    hers), so the sender takes part in no case, though her address is found in every case she
+    answered.
     """
-    sender = mail.from_.email if mail.from_ else None
+    sender = None if unproven else (mail.from_.email if mail.from_ else None)
     ids = tuple(dict.fromkeys((*mail.thread_ids, *extra_message_ids)))
     case = lookup.case_for_message_ids(ids)
     if case is not None:

@@ -20,8 +20,6 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays
-
 
 class WorkingDayCalendar:
     """Which days are working days: Monday to Friday, minus public holidays and the organisation's closures.
@@ -38,7 +36,7 @@ class WorkingDayCalendar:
         cls, country: str = "FR", subdivision: str | None = None, closures: Sequence[tuple[date, date]] = ()
     ) -> WorkingDayCalendar:
         """The calendar of `country` (ISO code), e.g. France's metropolitan public holidays."""
-        return cls(holidays.country_holidays(country, subdiv=subdivision), closures)
+        return cls(_CountryHolidays(country, subdivision), closures)
 
     def is_business_day(self, day: date) -> bool:
         """A weekday that is not a public holiday: a day a date may be promised for."""
@@ -75,6 +73,25 @@ class WorkingDayCalendar:
             if self.is_working_day(day):
                 count += 1
         return count
+
+
+class _CountryHolidays:
+    """One country's public holidays, loaded at the first date looked up.
+
+    Importing `holidays` and building a country's calendar is a tenth of a second; the commands
+    that only read the register (`cases show`) never look a date up.
+    """
+
+    def __init__(self, country: str, subdivision: str | None) -> None:
+        self._country, self._subdivision = country, subdivision
+        self._days: Container[date] | None = None
+
+    def __contains__(self, day: object) -> bool:
+        if self._days is None:
+            import holidays
+
+            self._days = holidays.country_holidays(self._country, subdiv=self._subdivision)
+        return day in self._days
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,7 @@ reception instant — is passed in, so every branch of the procedure is tested w
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from inboxbot.domain.cases import CaseRef
@@ -18,6 +18,10 @@ from inboxbot.domain.rules import Verdict
 
 INBOX = "inbox"
 SENT = "sent"
+# How the case history starts the reason an acknowledgement was not sent, for the digest to say it.
+DMARC_FAIL_NOTE = "sender's domain failed DMARC"
+DAILY_CAP_NOTE = "daily cap"
+DAILY_TOTAL_CAP_NOTE = "total daily cap"
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,13 @@ class Facts:
     verdict: Verdict
     own: bool = False  # carries our loop header or one of our Message-IDs
     automatic: str | None = None
+    # Its From is one of the director's addresses: a claim anyone can write, worth nothing unproven.
     from_director: bool = False
+    # Acknowledgements already queued today to the mailbox this mail's claimant would be
+    # acknowledged at (`claimant_of`), every spelling of it counted together (`mailbox_key`).
     acknowledgements_today: int = 0
+    # Acknowledgements queued today in all; only counted when the policy sets a total cap.
+    acknowledgements_today_total: int = 0
     # The director's note to herself (every recipient is her own address or the mailbox's).
     to_self: bool = False
     # Proven to be hers: its copy is in her Sent folder, or her receiving server vouched for it.
@@ -47,6 +56,8 @@ class Facts:
     foreign_case: CaseRef | None = None
     # It replies to a mail inboxbot sent (a digest, a report): commands, never a new claim.
     answers_inboxbot: bool = False
+    # Why its receiving server says its From is forged (a DMARC fail for the From's domain), or "".
+    dmarc_fail: str = ""
 
 
 @dataclass(frozen=True)
@@ -56,6 +67,7 @@ class Policy:
     daily_cap_per_sender: int
     due: DuePolicy
     own_addresses: frozenset[str] = frozenset()  # the mailbox's and the director's
+    daily_cap_total: int = 0  # 0: no limit on acknowledgements a day in all
 
 
 @dataclass(frozen=True)
@@ -145,6 +157,23 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     return _open(facts, policy, incident=action == "incident")
 
 
+def decide_in_her_name(as_hers: Facts, as_stranger: Facts, policy: Policy) -> Decision:
+    """The fate of a mail whose From is the director's but which nothing proves hers yet.
+
+    Anyone can write her address in a From header, so such a mail gets no more than anyone's mail
+    would: `as_stranger` is it read as anyone's (the rules without `from_director`, no case named
+    by its tag alone, no commands). Only when her authority would change what happens to it
+    (`as_hers`, read as if proven, decides otherwise) does it wait: her own copy in Sent may come a
+    cycle later and prove it, and if it never does, it is shown to her as suspicious.
+    """
+    if as_hers.proven:
+        return decide(as_hers, policy)
+    as_anyone = decide(as_stranger, policy)
+    if decide(replace(as_hers, proven=True), policy) != as_anyone:
+        return AwaitProof()
+    return as_anyone
+
+
 def _directors_note(facts: Facts, policy: Policy) -> Decision:
     """Her commands, or a claim she passes on: only hers once proven, since anyone can forge From."""
     if not facts.proven:
@@ -159,7 +188,7 @@ def _continue(facts: Facts) -> Attach:
     thread = facts.thread
     assert thread is not None
     sender = facts.mail.from_.email if facts.mail.from_ else None
-    if facts.from_director:
+    if facts.from_director and facts.proven:
         return Attach(thread.case, "in", "from the director", "director")
     if thread.case.status != "open":
         if facts.answers_feedback_request and sender == thread.case.claimant:
@@ -168,24 +197,33 @@ def _continue(facts: Facts) -> Attach:
     return Attach(thread.case, "in", "")
 
 
+def claimant_of(facts: Facts) -> Address | None:
+    """Who the case would be about, and so who would be acknowledged, if the mail opened one."""
+    channel = facts.verdict.channel or "email"
+    if channel == "third_party":
+        # Someone passes on another person's claim: that person is the claimant.
+        return facts.forwarded_author
+    if channel == "form":
+        return facts.form_claimant
+    if channel == "oral":
+        # The director writes down what was said; the claimant is named by #reclamant, if at all.
+        return None
+    return facts.mail.from_
+
+
 def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
     mail, verdict = facts.mail, facts.verdict
     kind = verdict.kind or ("alea" if incident else "reclamation")
     channel = verdict.channel or "email"
-    claimant = mail.from_
+    claimant = claimant_of(facts)
     transmitter: str | None = None
     note = ""
     if channel == "third_party":
-        # Someone passes on another person's claim: that person is the claimant.
         transmitter = mail.from_.email if mail.from_ else None
-        claimant = facts.forwarded_author
         note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
     elif channel == "form":
-        claimant = facts.form_claimant
         note = "" if claimant else "form without the claimant's address"
     elif channel == "oral":
-        # The director writes down what was said; the claimant is named by #reclamant, if at all.
-        claimant = None
         note = "oral claim: claimant to identify (#reclamant)"
     template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
     if claimant is None:
@@ -195,8 +233,14 @@ def _open(facts: Facts, policy: Policy, incident: bool) -> OpenCase:
         template, note = None, "written by the organisation itself"
     elif not policy.acknowledge:
         template, note = None, "acknowledgements are turned off"
+    elif facts.dmarc_fail:
+        # Its From is forged by its domain's own say-so: whoever it names is named by a stranger.
+        template, note = None, f"{DMARC_FAIL_NOTE}: {facts.dmarc_fail}"
     elif facts.acknowledgements_today >= policy.daily_cap_per_sender:
-        template, note = None, f"daily cap of {policy.daily_cap_per_sender} acknowledgements reached for this sender"
+        cap = policy.daily_cap_per_sender
+        template, note = None, f"{DAILY_CAP_NOTE} of {cap} acknowledgements reached for this address"
+    elif policy.daily_cap_total and facts.acknowledgements_today_total >= policy.daily_cap_total:
+        template, note = None, f"{DAILY_TOTAL_CAP_NOTE} of {policy.daily_cap_total} acknowledgements reached"
     return OpenCase(
         kind=kind,
         channel=channel,

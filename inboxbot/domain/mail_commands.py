@@ -513,14 +513,28 @@ def _action(rest: str, spec: CommandSpec) -> _Parsed:
 _ADDRESS = re.compile(
     r"[\w!#$%&'*+/=?^`{|}~-]+(?:\.[\w!#$%&'*+/=?^`{|}~-]+)*@(?:[^\W_](?:[\w-]*[^\W_])?\.)+[^\W\d_]{2,}"
 )
-_NAMED_ADDRESS = re.compile(r"(?P<name>.*?)\s*<\s*(?P<address>[^<>]*?)\s*>")
+
+
+def _named_address(written: str) -> tuple[str, str] | None:
+    """(name, address) of "Nom <adresse>": what ends the line between its last `<` and a final `>`.
+
+    Read by position, not by a pattern: `(.*?)\\s*<\\s*([^<>]*?)\\s*>` was cubic on a `<` followed
+    by blanks (regexploit), and the line is the sender's text until proof is checked.
+    """
+    if not written.endswith(">"):
+        return None
+    opening = written.rfind("<", 0, len(written) - 1)
+    if opening < 0 or ">" in written[opening + 1 : -1]:
+        return None
+    return written[:opening].strip(), written[opening + 1 : -1].strip()
 
 
 def _claimant(rest: str, spec: CommandSpec) -> _Parsed:
     """The claimant's address, bare or as "Nom <adresse>": it is where the answers will be sent."""
     written = rest.strip().rstrip(".").strip()
-    if named := _NAMED_ADDRESS.fullmatch(written):
-        name, address = named.group("name"), named.group("address")
+    named = _named_address(written)
+    if named is not None:
+        name, address = named
     else:
         name, _, address = written.rpartition(" ")
     address = re.sub(r"^mailto:", "", address.strip(), flags=re.IGNORECASE)
@@ -828,11 +842,25 @@ _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
 _QUOTE_INTRO = re.compile(r"(?:le|on)\s.*(?:\ba\s+ecrit|\bwrote)\s*:")
 # What every client's intro holds and prose rarely does: a time, an address or a numeric date.
 _INTRO_DETAIL = re.compile(r"\d{1,2}\s*[:h]\s*\d{2}|@|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}")
-_SEPARATOR = re.compile(
-    r"-{2,}\s*[^-].*\bmessage\b.*?-{2,}|(?:begin forwarded message|debut du message reexpedie)\s*:?"
-)
+_FORWARD_OPENING = re.compile(r"(?:begin forwarded message|debut du message reexpedie)\s*:?")
+_MESSAGE_WORD = re.compile(r"\bmessage\b")
 _HEADER_FROM = re.compile(r"\*?(?:de|from)\s*\*?\s*:\s*\S.*")
 _HEADER_SENT = re.compile(r"\*?(?:envoye|sent|date)\s*\*?\s*:.*")
+
+
+def _is_separator(line: str) -> bool:
+    """A "----- Original message -----" line: dashes, words holding "message", dashes.
+
+    Told by position rather than by `-{2,}\\s*[^-].*\\bmessage\\b.*?-{2,}`, which read the rest of
+    the line again from every "message" in it (quadratic on a line of them).
+    """
+    if _FORWARD_OPENING.fullmatch(line):
+        return True
+    dashes = len(line) - len(line.lstrip("-"))
+    if dashes < 2 or dashes == len(line) or not line.endswith("--"):
+        return False
+    word = _MESSAGE_WORD.search(line, dashes + 1)
+    return word is not None and word.end() <= len(line) - 2
 
 
 def _is_intro(text: str) -> bool:
@@ -848,7 +876,7 @@ def _quote_starts(lines: Sequence[str], at: int) -> bool:
     to two following ones, as long as they are neither blank nor commands.
     """
     folded = [" ".join(fold(line).split()) for line in lines[at : at + 5]]
-    if _SEPARATOR.fullmatch(folded[0]) or _is_intro(folded[0]):
+    if _is_separator(folded[0]) or _is_intro(folded[0]):
         return True
     if _HEADER_FROM.fullmatch(folded[0]) and any(_HEADER_SENT.fullmatch(line) for line in folded[1:]):
         return True
@@ -882,8 +910,12 @@ _LINE_CASE = re.compile(
 )
 # A number she meant as a case but mistyped ("2026-001", "[Dossier 26-01]"): taken as text, it would
 # land on the subject's case, so such a line is refused rather than read. A date (2026-12-03) is not one.
+# `[^\[\]]*\d+-\d[^\[\]]*\]` written so that nothing is read twice: the closing bracket is looked
+# for once, ahead, and the digits before the dash are left to the run (it holds digits too); and
+# `(?:#\s*)?` rather than `#?\s*` after blanks, which split a run of blanks every possible way.
 _CASE_LIKE = re.compile(
-    r"\[[^\[\]]*\d+-\d[^\[\]]*\]|(?:(?:dossier|n\s*[°º]|num[ée]ro)\s*)+#?\s*\d+-\d|#?(?:\d{4}-(?!\d{1,2}-\d{1,2}(?!\d))\d|\d{2}-\d{4})",
+    r"\[(?=[^\[\]]*\])[^\[\]]*?\d-\d|(?:(?:dossier|n\s*[°º]|num[ée]ro)\s*)+(?:#\s*)?\d+-\d"
+    r"|#?(?:\d{4}-(?!\d{1,2}-\d{1,2}(?!\d))\d|\d{2}-\d{4})",
     re.IGNORECASE,
 )
 

@@ -55,6 +55,9 @@ class ParsedMail:
     html: str | None = None
     attachments: tuple[Attachment, ...] = ()
     defects: tuple[str, ...] = ()
+    # Attachments not kept because the mail had more than the cap (a winmail.dat cut short counts
+    # one): they stay in the archived mail, and the case says so.
+    attachments_left_out: int = 0
 
     def header(self, name: str) -> str | None:
         """The first value of header `name` (any case), or None."""

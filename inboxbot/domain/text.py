@@ -6,6 +6,7 @@ all three, so matching happens on a folded form: accents removed, case folded.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 
@@ -22,7 +23,44 @@ def after_folded(text: str, folded_length: int) -> str:
     Keywords are matched on the folded text (accents, case) but values are kept as written, and
     folding may change lengths ("ß" becomes "ss"), so positions are mapped back rather than reused.
     """
-    for end in range(len(text) + 1):
-        if len(fold(text[:end])) >= folded_length:
+    # Folding maps each character on its own (no context), so the folded length of a prefix is the
+    # sum of its characters' folded lengths: one pass, where folding every prefix was quadratic.
+    total = 0
+    for end, char in enumerate(text):
+        if total >= folded_length:
             return text[end:]
+        total += len(fold(char))
     return ""
+
+
+# An escape sequence, whole: CSI (colours, cursor moves, screen clearing), OSC (window titles,
+# hyperlinks, and on some terminals the clipboard), DCS/SOS/PM/APC strings, or ESC and one character.
+# Each branch consumes what it matches and never backtracks across a sequence: linear in the text.
+_ESCAPE_SEQUENCE = re.compile(
+    r"\x1b(?:\[[0-?]*[ -/]*[@-~]?|\][^\x07\x1b]*(?:\x07|\x1b\\)?|[PX^_][^\x1b]*(?:\x1b\\)?|.?)", re.DOTALL
+)
+# C0 controls but tab and newline, DEL, C1 controls: dropped. Bidirectional overrides and isolates
+# (which reorder what is shown, "Trojan Source"): shown as their code point, so they are seen, not obeyed.
+_TERMINAL_TABLE: dict[int, str | None] = {
+    **{code: None for code in (*range(0x00, 0x09), *range(0x0B, 0x20), 0x7F, *range(0x80, 0xA0))},
+    **{code: f"<U+{code:04X}>" for code in (0x061C, 0x200E, 0x200F, *range(0x202A, 0x202F), *range(0x2066, 0x206A))},
+}
+
+
+def for_terminal(text: str) -> str:
+    """`text` from a mail, safe to print on a terminal: a stranger's mail must not be able to move
+    the cursor, rewrite what is shown, set the window title or reach the clipboard of whoever reads
+    it with `inboxbot cases show` or `digest --print`."""
+    if "\x1b" in text:
+        text = _ESCAPE_SEQUENCE.sub("", text)
+    return text.translate(_TERMINAL_TABLE)
+
+
+def clamp(text: str, limit: int) -> str:
+    """`text` on one line and at most `limit` characters, with "…" where it was cut.
+
+    For what a stranger wrote (a subject, a display name) that our own mail repeats: whatever its
+    length, it must neither fill a mail nor let our address carry someone else's long message.
+    """
+    flat = " ".join(text.split())
+    return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + "…"

@@ -40,6 +40,7 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
+from inboxbot.adapters.private import make_private
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
@@ -382,6 +383,7 @@ def _write_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes])
     partial = target.with_name(f".{target.name}.partial")
     try:
         count = _fill_workbook(rows, partial)
+        make_private(partial)  # the whole register: readable by its owner only
         os.replace(partial, target)
     finally:
         partial.unlink(missing_ok=True)

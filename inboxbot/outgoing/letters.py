@@ -8,7 +8,9 @@ was recorded.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -16,9 +18,21 @@ from inboxbot.config import Settings
 from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag
 from inboxbot.domain.message import Address
-from inboxbot.outgoing.outbox import MailAttachment, compose, new_message_id
+from inboxbot.domain.text import clamp
+from inboxbot.outgoing.outbox import MailAttachment, UnsafeHeader, compose, new_message_id
 from inboxbot.outgoing.render import CaseView, PersonView, Renderer, case_view
 from inboxbot.store.repository import OutgoingDraft, Unit
+
+log = logging.getLogger(__name__)
+
+# Shown to the director (digest, case history) before the technical reason.
+IMPOSSIBLE = "adresse inutilisable pour un envoi automatique"
+
+# What a stranger chose (a subject, a display name) is repeated in our mail only this long: enough
+# to recognise one's own message, too short to turn the organisation's address into a carrier for
+# someone else's text (the register keeps the whole subject).
+ECHOED_SUBJECT_CHARS = 120
+ECHOED_NAME_CHARS = 80
 
 
 def view_of(case: Case, label: str) -> CaseView:
@@ -26,7 +40,7 @@ def view_of(case: Case, label: str) -> CaseView:
         number=case.number,
         tag=case_tag(label, case.number),
         kind=case.kind,
-        subject=case.subject,
+        subject=clamp(case.subject, ECHOED_SUBJECT_CHARS),
         received_at=case.received_at,
         acknowledge_due=case.acknowledge_due,
         response_due=case.response_due,
@@ -60,28 +74,33 @@ class Letters:
             template, organisation=self.settings.organisation, mediator=self.settings.mediator, **context
         )
         message_id = new_message_id(self.settings.smtp.from_address)
-        raw = compose(
-            sender=self.sender,
-            recipient=recipient,
-            rendered=rendered,
+        draft = OutgoingDraft(
             message_id=message_id,
-            date=now,
-            in_reply_to=in_reply_to,
-            references=references,
-            attachments=attachments,
-            auto_submitted=auto_submitted,
+            case_id=case_id,
+            purpose=template,
+            recipient=recipient.email,
+            subject=rendered.subject,
+            raw=b"",
         )
-        unit.queue(
-            OutgoingDraft(
+        try:
+            raw = compose(
+                sender=self.sender,
+                recipient=recipient,
+                rendered=rendered,
                 message_id=message_id,
-                case_id=case_id,
-                purpose=template,
-                recipient=recipient.email,
-                subject=rendered.subject,
-                raw=raw,
-            ),
-            now,
-        )
+                date=now,
+                in_reply_to=in_reply_to,
+                references=references,
+                attachments=attachments,
+                auto_submitted=auto_submitted,
+            )
+        except UnsafeHeader as exc:
+            # An address no mail can carry: what caused this mail (a case, a closure) stands, and
+            # the mail is recorded as impossible, for her to write from her own client.
+            log.warning("%s to %r cannot be sent: %s", template, recipient.email, exc)
+            unit.queue_impossible(draft, f"{IMPOSSIBLE}: {exc}", now)
+            return message_id
+        unit.queue(replace(draft, raw=raw), now)
         return message_id
 
     def to_claimant(
@@ -103,13 +122,14 @@ class Letters:
         if references is None:
             references = unit.thread_ids(case.id)
             in_reply_to = references[-1] if references else None
+        name = clamp(case.claimant_name, ECHOED_NAME_CHARS)
         return self._queue(
             unit,
             template=template,
-            recipient=Address(case.claimant, case.claimant_name),
+            recipient=Address(case.claimant, name),
             context={
                 "case": view_of(case, self.settings.organisation.case_label),
-                "claimant": PersonView(email=case.claimant, name=case.claimant_name),
+                "claimant": PersonView(email=case.claimant, name=name),
                 **context,
             },
             now=now,

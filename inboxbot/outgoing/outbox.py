@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import binascii
 import logging
+import re
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -53,10 +54,17 @@ class _PreFolded(Compat32):
             lines = f"{name}: {value}".split("\n")
             if all(len(line) <= _LINE for line in lines):
                 return self.linesep.join(lines) + self.linesep
+        if isinstance(value, str) and _UTF8_MARK.search(value) and "\r" not in value and "\n" not in value:
+            # An internationalised address (RFC 6532), written as UTF-8: an encoded word would
+            # turn it into another, undeliverable address. Only sent over SMTPUTF8.
+            return f"{name}: {value}{self.linesep}"
         folded: str = super()._fold(name, value, sanitize)  # type: ignore[misc]
         return folded
 
 
+# A header value holding UTF-8 bytes as surrogate escapes (see `_raw_utf8`), which compat32's
+# binary generator writes back as the bytes they stand for.
+_UTF8_MARK = re.compile("[\udc80-\udcff]")
 _CRLF_POLICY = _PreFolded(linesep="\r\n")
 _UTF8 = Charset("utf-8")
 
@@ -121,17 +129,71 @@ def _one_line(value: str) -> str:
     return " ".join(value.replace("\r", " ").replace("\n", " ").split())
 
 
-def _address_header(address: Address) -> str:
-    email = address.email
-    if any(ch in email for ch in '\r\n,<>;"() \t') or email.count("@") != 1:
+# RFC 5321: a path is at most 256 octets with its angle brackets.
+MAX_ADDRESS = 254
+# A dot-atom local part: RFC 5322's atext, and (RFC 6531) any non-ASCII character.
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\u0080-\U0010ffff-]+"
+_DOT_ATOM = re.compile(rf"{_ATEXT}(?:\.{_ATEXT})*")
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\]|\\.)*"')
+# A host name: labels of letters (any script), digits and hyphens.
+_DOMAIN = re.compile(r"[\w\u0080-\U0010ffff-]+(?:\.[\w\u0080-\U0010ffff-]+)*")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
+
+
+def mailbox(email: str) -> str:
+    """`email`, checked to be one mailbox that can be written as it is on the SMTP command line
+    and in a header; UnsafeHeader otherwise.
+
+    The local part is a dot-atom or a quoted string (`"jean dupont"@example.fr`, as the parser
+    keeps it): inside the quotes a comma, a space or an angle bracket is text, not syntax, so it
+    can neither add a recipient nor end the address. Non-ASCII is allowed (RFC 6531; sent with
+    SMTPUTF8). Control characters and line breaks never are.
+    """
+    if _CONTROL.search(email) or len(email.encode("utf-8")) > MAX_ADDRESS:
         raise UnsafeHeader(f"refusing to send to {email!r}")
+    local, at, domain = email.rpartition("@")
+    if not at or not local or not _DOMAIN.fullmatch(domain):
+        raise UnsafeHeader(f"refusing to send to {email!r}")
+    if not (_DOT_ATOM.fullmatch(local) or _QUOTED_LOCAL.fullmatch(local)):
+        raise UnsafeHeader(f"refusing to send to {email!r}")
+    return email
+
+
+def needs_smtputf8(*addresses: str) -> bool:
+    """Whether an address can only travel over SMTPUTF8 (RFC 6531)."""
+    return not all(address.isascii() for address in addresses)
+
+
+def _raw_utf8(value: str) -> str:
+    """`value` with its non-ASCII characters as the surrogate escapes of their UTF-8 bytes, which
+    `_PreFolded` writes out as those bytes."""
+    return value.encode("utf-8").decode("ascii", "surrogateescape")
+
+
+def _address_header(address: Address) -> str:
+    email = mailbox(address.email)
     name = _one_line(address.name)
     if not name:
-        return email
-    if name.isascii():
-        return formataddr((name, email))
-    # One encoded word: split in two, a display name decodes with a doubled space in some readers.
-    return formataddr((_UTF8.header_encode(name), email))
+        header = email
+    else:
+        # formataddr quotes the name where needed, but takes only an ASCII address: it is given a
+        # stand-in, replaced by the real one.
+        stand_in = "x@x.invalid"
+        # One encoded word: split in two, a display name decodes with a doubled space in some readers.
+        shown = name if name.isascii() else _UTF8.header_encode(name)
+        header = formataddr((shown, stand_in)).removesuffix(f"<{stand_in}>") + f"<{email}>"
+    return header if email.isascii() else _raw_utf8(header)
+
+
+# What a msg-id may hold (RFC 5322 dot-atom-text or a domain literal, around one "@"): anything
+# else, non-ASCII above all, would be written as an encoded word, which no client matches.
+_MSG_ID = re.compile(r"[!-;=?-~]+")
+
+
+def _threading_ids(ids: Sequence[str]) -> list[str]:
+    """The Message-IDs that can be echoed as they are; the others are left out rather than mangled:
+    the claimant's reply names our own Message-ID, which threads it all the same."""
+    return [mid for mid in (_one_line(m) for m in ids if m) if _MSG_ID.fullmatch(mid)]
 
 
 def compose(
@@ -168,9 +230,10 @@ def compose(
     message["Subject"] = _encoded_words(subject)
     message["Date"] = format_datetime(date)
     message["Message-ID"] = f"<{message_id}>"
-    if in_reply_to:
-        message["In-Reply-To"] = f"<{_one_line(in_reply_to)}>"
-    refs = [_one_line(r) for r in references if r]
+    parent = _threading_ids([in_reply_to] if in_reply_to else [])
+    if parent:
+        message["In-Reply-To"] = f"<{parent[0]}>"
+    refs = _threading_ids(references)
     if refs:
         message["References"] = " ".join(f"<{r}>" for r in refs[-20:])
     # RFC 3834: this mail is automatic, so well-behaved responders must not answer it.
@@ -179,6 +242,14 @@ def compose(
     message[LOOP_HEADER] = sender.email
     message["Content-Language"] = "fr"
     return message.as_bytes(policy=_CRLF_POLICY)
+
+
+# What the director reads in the digest when an internationalised address meets a server without
+# SMTPUTF8: nothing inboxbot can do, she writes from her own client.
+NO_SMTPUTF8 = (
+    "adresse internationalisée (caractères non ASCII) : le serveur d'envoi ne propose pas SMTPUTF8, "
+    "l'envoi automatique est impossible"
+)
 
 
 @dataclass(frozen=True)
@@ -255,6 +326,8 @@ class SmtpSender:
                     try:
                         await client.connect()
                         await smtp_login(client, self.settings, self.tokens)
+                        if client.is_ehlo_or_helo_needed:
+                            await client.ehlo()  # what it offers (SMTPUTF8) is known before the first mail
                     except (aiosmtplib.SMTPException, OSError, OAuthError) as exc:
                         if client.is_connected:
                             client.close()
@@ -271,8 +344,19 @@ class SmtpSender:
                         for rest in mails[index:]:
                             on_result(SendResult(rest.id, False, False, error, unreachable=True))
                         return
+                options: list[str] = []
+                if needs_smtputf8(mail.sender, mail.recipient):
+                    if not client.supports_extension("smtputf8"):
+                        on_result(SendResult(mail.id, False, True, NO_SMTPUTF8))
+                        continue
+                    options = ["SMTPUTF8"]
                 try:
-                    await client.sendmail(mail.sender, [mail.recipient], mail.raw)
+                    await client.sendmail(mail.sender, [mailbox(mail.recipient)], mail.raw, mail_options=options)
+                except ValueError as exc:
+                    # UnsafeHeader, or aiosmtplib refusing to put the address on a command line
+                    # (UnicodeEncodeError is one too): this mail can never leave; the others can.
+                    on_result(SendResult(mail.id, False, True, f"address cannot be sent: {exc}"))
+                    client.close()  # whatever the transaction's state, the next mail starts afresh
                 except aiosmtplib.SMTPRecipientsRefused as exc:
                     refusal = exc.recipients[0] if exc.recipients else None
                     code = refusal.code if refusal else 550
@@ -282,6 +366,10 @@ class SmtpSender:
                 except (aiosmtplib.SMTPException, OSError) as exc:
                     # The connection is gone: this mail waits for the next attempt.
                     on_result(SendResult(mail.id, False, False, f"connection lost: {exc}"))
+                    client.close()
+                except Exception as exc:  # noqa: BLE001 - one mail's failure must not hold up the others
+                    log.exception("sending outgoing mail %s failed", mail.id)
+                    on_result(SendResult(mail.id, False, False, f"{type(exc).__name__}: {exc}"))
                     client.close()
                 else:
                     on_result(SendResult(mail.id, True, False, ""))

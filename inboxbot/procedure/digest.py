@@ -28,6 +28,7 @@ from babel.dates import format_date
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
+from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
 from inboxbot.store import overview
 from inboxbot.store.overview import CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
@@ -301,6 +302,21 @@ def _person(email: str | None, name: str) -> str:
     return f"{_one_line(name, 80)} <{email}>" if name.strip() else email
 
 
+def _not_acknowledged(note: str) -> str:
+    """In French, why a case got no automatic acknowledgement, when it is something she must know:
+    the claimant must then be answered by hand, if at all (other reasons show in what to do)."""
+    if note.startswith(DMARC_FAIL_NOTE):
+        return (
+            "le domaine de l'expéditeur déclare ce message usurpé (échec DMARC constaté par votre serveur "
+            "de réception) ; à vérifier avant toute réponse"
+        )
+    if note.startswith(DAILY_TOTAL_CAP_NOTE):
+        return "plafond quotidien global d'accusés de réception atteint (acknowledgement.daily_cap_total)"
+    if note.startswith(DAILY_CAP_NOTE):
+        return "plafond quotidien d'accusés de réception atteint pour cette adresse ; répondre vous-même si besoin"
+    return ""
+
+
 def _claimant(case: CaseBrief) -> str:
     return _person(case.claimant, case.claimant_name) if case.claimant else "réclamant à identifier"
 
@@ -398,7 +414,9 @@ class _Wording:
                 Step(f"répondre d'ici le {self.day(case.effective_response_due)} puis "),
                 Step(f"#clore {case.number}", command=True),
             )
-        return Line(case.number, self.describe(case), todo)
+        why = _not_acknowledged(case.not_acknowledged)
+        what = self.describe(case) + (f" — aucun accusé de réception envoyé : {why}" if why else "")
+        return Line(case.number, what, todo)
 
     def to_qualify(self, case: CaseBrief) -> Line:
         what = f"{self.describe(case)} (réception : {self.instant(case.received_at)})"
@@ -512,7 +530,12 @@ class _Wording:
         return Line(
             mail.case_number or "",
             f"{self._mail(mail)}, à votre nom mais sans preuve qu'il vienne de vous",
-            (Step("commandes non exécutées ; si c'est bien vous, renvoyez-les depuis votre messagerie"),),
+            (
+                Step(
+                    "sans effet (aucune commande exécutée, aucun dossier ouvert ou complété en votre nom) ; "
+                    "si c'est bien vous, renvoyez-le depuis votre messagerie"
+                ),
+            ),
         )
 
     def set_aside(self, mail: MailBrief) -> Line:

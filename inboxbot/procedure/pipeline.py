@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import TextIO
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -22,14 +23,29 @@ from sqlalchemy.exc import SQLAlchemyError
 from inboxbot.adapters.archive import StoredMail
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
+from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag, find_thread
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.decide import Attach, AwaitProof, Decision, Facts, Ignore, Obey, OpenCase, decide
+from inboxbot.domain.decide import (
+    Attach,
+    AwaitProof,
+    Decision,
+    Facts,
+    Ignore,
+    Obey,
+    OpenCase,
+    Policy,
+    claimant_of,
+    decide,
+    decide_in_her_name,
+)
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
-from inboxbot.domain.rules import RuleContext
-from inboxbot.outgoing.letters import Letters
-from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, retry_at
+from inboxbot.domain.rules import RuleContext, Verdict
+from inboxbot.domain.text import clamp
+from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
+from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id, new_message_id, retry_at
 from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.procedure.intake import Thread, open_case
@@ -37,21 +53,25 @@ from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import extract_forwarded
 from inboxbot.reading.parse import ParseError, parse
-from inboxbot.reading.proof import prove_sender
+from inboxbot.reading.proof import dmarc_failure, prove_sender
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import read_form
-from inboxbot.store.repository import FolderState, MailRecord, Unit
+from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+# A suspicious notice quotes this many of the forged mail's command lines, each this long at most.
+NOTICE_LINES = 30
+NOTICE_LINE_CHARS = 200
 OUTBOX_BATCH = 500
 # Mails committed together: enough to make the commit and the archive sync cheap per mail, few
 # enough that the first acknowledgements of a storm leave within a second or so.
 GROUP_MAILS = 50
 GROUP_BYTES = 32 << 20
 UNPROVEN = ("awaiting_proof", "suspicious")
+NO_VERDICT = Verdict(action=None, kind=None, nature=None, priority=None, channel=None, hits=())
 
 
 @dataclass(frozen=True)
@@ -61,6 +81,17 @@ class Reading:
     facts: Facts
     commands: tuple[Command | Refusal, ...]
     proof: str  # why it is known to be the director's, or ""
+    # For a mail in her name that nothing proves hers: it read as anyone's (`facts` is it read as hers).
+    as_stranger: Facts | None = None
+
+    def decision(self, policy: Policy) -> tuple[Decision, Reading]:
+        """What to do with the mail, and the reading the decision rests on."""
+        if self.as_stranger is None:
+            return decide(self.facts, policy), self
+        decision = decide_in_her_name(self.facts, self.as_stranger, policy)
+        if isinstance(decision, AwaitProof):
+            return decision, self
+        return decision, Reading(self.as_stranger, (), "")
 
 
 def _forwarded_author(mail: ParsedMail) -> Address | None:
@@ -204,7 +235,19 @@ class Pipeline:
                 failed.folder,
                 len(group),
             )
-            return self._process_together(group, role, report, alone=True)
+        except SQLAlchemyError as exc:
+            # The commit itself refused what one of the mails wrote; which one, only mails on
+            # their own can tell.
+            if not tied_to_its_data(exc):
+                raise
+            del report.opened[opened:]
+            log.warning(
+                "the database refused a group of %d mail(s) from %s (%s): processed again, each mail on its own",
+                len(group),
+                group[0].folder,
+                type(exc).__name__,
+            )
+        return self._process_together(group, role, report, alone=True)
 
     def _process_together(
         self, group: Sequence[FetchedMail], role: str, report: CycleReport, alone: bool
@@ -226,15 +269,18 @@ class Pipeline:
         is set aside and the unit goes on; otherwise such a failure raises `_MailFailed`."""
         stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
         try:
-            mail = parse(fetched.raw)
+            mail = parse(fetched.raw, max_attachments=self.app.settings.storage.max_attachments)
         except ParseError as exc:
             return self._set_aside(unit, fetched, stored, str(exc))
+        except Exception as exc:  # noqa: BLE001 - a parser bug on one mail must not stop the folder
+            log.exception("mail UID %s in %s could not be parsed", fetched.uid, fetched.folder)
+            return self._set_aside(unit, fetched, stored, f"unreadable (parser error): {type(exc).__name__}: {exc}")
         try:
             with unit.savepoint() if alone else nullcontext():
                 return self._process_parsed(unit, fetched, stored, mail, role, report)
-        except SQLAlchemyError:
-            raise  # the database is unavailable: stop the cycle, this mail is read again next time
         except Exception as exc:  # noqa: BLE001 - one bad mail must not stop the daemon
+            if isinstance(exc, SQLAlchemyError) and not tied_to_its_data(exc):
+                raise  # the database is unavailable: stop the cycle, this mail is read again next time
             if not alone:
                 raise _MailFailed(fetched.folder, fetched.uid) from exc
             log.exception("mail UID %s in %s could not be processed", fetched.uid, fetched.folder)
@@ -259,8 +305,7 @@ class Pipeline:
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
             return "duplicate"
-        reading = self._read(unit, mail, fetched, role)
-        decision = decide(reading.facts, self.app.policy)
+        decision, reading = self._read(unit, mail, fetched, role).decision(self.app.policy)
         self._apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
 
@@ -282,7 +327,13 @@ class Pipeline:
         return _authored(first) == _authored(mail)
 
     def _read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
-        """Everything known about the mail before deciding: threading, rules, proof, commands."""
+        """Everything known about the mail before deciding: threading, rules, proof, commands.
+
+        Her authority comes from proof, never from the From header: a mail in her name is read
+        as hers only once proven (her Sent folder, or her receiving server's authentication).
+        Unproven, it is read twice, as hers and as anyone's, for `decide_in_her_name` to give it
+        no more than anyone's mail gets unless her proof comes.
+        """
         settings = self.app.settings
         sender = mail.from_.email if mail.from_ else None
         # Ours only by what only we put there; another inboxbot's loop header is merely automatic.
@@ -292,54 +343,71 @@ class Pipeline:
         )
         automatic = automatic_reason(mail)
         bounced = bounced_message_ids(mail, fetched.raw) if automatic else ()
-        thread = find_thread(mail, unit, self.directors, bounced)
-        from_director = sender in self.directors
+        in_her_name = sender is not None and sender in self.directors
+        proof = ""
+        if in_her_name and role == SENT_ROLE:
+            proof = "its copy is in the director's Sent folder"
+        elif in_her_name and sender is not None:
+            checked = prove_sender(mail, sender, settings.director.authserv_ids)
+            proof = checked.reason if checked.proven else ""
+        recipients = [a.email for a in (*mail.to, *mail.cc)]
+        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
+        common = Facts(
+            mail=mail,
+            folder_role=role,
+            received_at=fetched.internaldate,
+            thread=None,
+            verdict=NO_VERDICT,
+            own=own,
+            automatic=automatic,
+            to_self=to_self,
+            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
+            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
+            dmarc_fail=dmarc_failure(mail, settings.director.authserv_ids) if role != SENT_ROLE else "",
+        )
+        if not in_her_name:
+            return Reading(self._view(unit, common, bounced, as_hers=False), (), "")
+        commands = tuple(parse_commands(mail.text, mail.subject)) if to_self and not own else ()
+        as_hers = self._view(unit, replace(common, proven=bool(proof), has_commands=bool(commands)), bounced, True)
+        if proof:
+            return Reading(as_hers, commands, proof)
+        as_stranger = self._view(unit, common, bounced, as_hers=False, unproven=True)
+        return Reading(as_hers, commands, "", as_stranger=as_stranger)
+
+    def _view(self, unit: Unit, common: Facts, bounced: Sequence[str], as_hers: bool, unproven: bool = False) -> Facts:
+        """The facts of a mail read as the director's (`as_hers`) or as anyone's; `unproven`: its
+        From names her but is not to be believed, so it takes part in no case as her."""
+        mail, role = common.mail, common.folder_role
+        thread = find_thread(mail, unit, self.directors if as_hers else (), bounced, unproven=unproven)
         foreign = None
-        if thread is not None and not thread.sender_participates and automatic is None and role != SENT_ROLE:
+        if thread is not None and not thread.sender_participates and common.automatic is None and role != SENT_ROLE:
             # Message-IDs can be forged: a stranger naming someone else's case does not join it.
             foreign, thread = thread.case, None
         verdict = self.app.rules.evaluate(
             RuleContext(
-                mail=mail, from_director=from_director, known_case=thread is not None, automatic=automatic is not None
+                mail=mail, from_director=as_hers, known_case=thread is not None, automatic=common.automatic is not None
             )
         )
-        recipients = [a.email for a in (*mail.to, *mail.cc)]
-        to_self = bool(recipients) and all(r in self.app.policy.own_addresses for r in recipients)
-        commands = parse_commands(mail.text, mail.subject) if from_director and to_self and not own else []
-        proof = ""
-        if from_director and to_self:
-            if role == SENT_ROLE:
-                proof = "its copy is in the director's Sent folder"
-            elif sender is not None:
-                checked = prove_sender(mail, sender, settings.director.authserv_ids)
-                proof = checked.reason if checked.proven else ""
-        acknowledgements_today = 0
-        if sender is not None:
-            tz = settings.organisation.timezone
-            local_midnight = datetime.combine(self.app.clock().astimezone(tz).date(), time(0), tz)
-            acknowledgements_today = unit.acknowledgements_since(sender, local_midnight)
         closed = thread is not None and thread.case.status != "open"
-        facts = Facts(
-            mail=mail,
-            folder_role=role,
-            received_at=fetched.internaldate,
+        facts = replace(
+            common,
             thread=thread,
             verdict=verdict,
-            own=own,
-            automatic=automatic,
-            from_director=from_director,
-            acknowledgements_today=acknowledgements_today,
-            to_self=to_self,
-            proven=bool(proof),
-            has_commands=bool(commands),
+            from_director=as_hers,
             forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
             form_claimant=read_form(mail).claimant if verdict.channel == "form" else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
-            # Only her notes need it; every Message-ID inboxbot makes says so by its prefix.
-            answers_inboxbot=to_self and any(is_inboxbot_message_id(mid) for mid in mail.thread_ids),
         )
-        return Reading(facts=facts, commands=tuple(commands), proof=proof)
+        claimant = claimant_of(facts) if thread is None and common.automatic is None and not common.own else None
+        if claimant is None:
+            return facts
+        # The cap is counted on whom the acknowledgement would reach, every spelling of it together.
+        midnight = self._local_midnight(self.app.clock())
+        count = unit.acknowledgements_since(mailbox_key(claimant.email), midnight)
+        cap = self.app.policy.daily_cap_total
+        total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
+        return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
 
     def _apply(
         self,
@@ -389,10 +457,11 @@ class Pipeline:
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
         if outcomes:
             self._report_commands(unit, outcomes, reading, mail, now)
-        if already_recorded:
-            unit.set_mail_outcome(key, decision.outcome, reason, case_id)
-            return
         summary = fresh if fresh is not None else mail.text
+        if already_recorded:
+            # Her mail, seen unproven in the inbox, now proven by its copy in Sent.
+            unit.set_mail_outcome(key, decision.outcome, reason, case_id, direction, summary.strip()[:SUMMARY_CHARS])
+            return
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -419,6 +488,14 @@ class Pipeline:
             ),
             now,
         )
+        if case_id is not None and mail.attachments_left_out:
+            note = (
+                f"more than {self.app.settings.storage.max_attachments} attachments: "
+                f"{len(mail.attachments)} kept; the others ({mail.attachments_left_out} parts or winmail.dat "
+                "remainders) are only in the archived mail"
+            )
+            unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachments-over-limit", note)
+            log.warning("case %s: %s", case_id, note)
         if case_id is not None:
             limit = self.app.settings.storage.max_attachment_bytes
             for index, attachment in enumerate(mail.attachments, start=1):
@@ -544,38 +621,119 @@ class Pipeline:
     # -- follow-up -------------------------------------------------------------------------
 
     def follow_up(self, report: CycleReport) -> None:
-        """What time alone sets off: unproven command mails, satisfaction requests."""
+        """What time alone sets off: unproven command mails, the review reminder, satisfaction requests.
+
+        Each item in a transaction of its own: one that fails (a claimant's address no mail can
+        carry, an archived mail gone missing) is set aside with its reason, logged once, and the
+        others and the sending that follows go on.
+        """
         app = self.app
         now = app.clock()
+        grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
         with app.store.unit() as unit:
-            grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
-            for record in unit.mails_with_outcome("awaiting_proof", received_before=now - grace):
-                unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
-                log.warning(
-                    "mail from %s claiming to be the director's was never proven: suspicious", record.from_address
-                )
-                if app.settings.director.notify:
-                    raw = app.archive.read(record.archive_path)
-                    lines = [c.line for c in parse_commands(parse(raw).text, record.subject)]
-                    self.letters.to_director(
-                        unit,
-                        "suspicious_notice",
-                        now,
-                        sender=record.from_address or "",
-                        subject=record.subject,
-                        received_at=record.received_at,
-                        lines=lines,
-                    )
-        self._remind_review(now)
+            unproven = unit.mails_with_outcome("awaiting_proof", received_before=now - grace)
+        for record in unproven:
+            self._each_item(
+                f"suspicious mail from {record.from_address}",
+                partial(self._declare_suspicious, record=record, now=now),
+                partial(self._suspicious_set_aside, record=record),
+            )
+        self._each_item(
+            "reminder to review the procedure",
+            partial(self._remind_review, now=now),
+            partial(self._reminder_set_aside, now=now),
+        )
         feedback = app.settings.feedback
         if not feedback.enabled:
             return
         with app.store.unit() as unit:
-            for case in unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds):
-                self.letters.to_claimant(unit, case, "satisfaction_request", now)
-                unit.update_case(case.id, feedback_requested_at=now)
-                unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
-                log.info("satisfaction request queued for case %s", case.number)
+            due = unit.cases_due_for_feedback(now - timedelta(days=feedback.delay_days), feedback.kinds)
+        for case in due:
+            self._each_item(
+                f"satisfaction request for case {case.number}",
+                partial(self._request_feedback, case=case, now=now),
+                partial(self._feedback_set_aside, case=case, now=now),
+            )
+
+    def _each_item(self, what: str, job: Callable[[Unit], None], set_aside: Callable[[Unit, str], None]) -> None:
+        """Run one item of a scheduled job in its own transaction; if it fails, record why instead.
+
+        `set_aside` must leave the item where it is not tried again at once, so that its failure is
+        logged once, not at every cycle. A database that is unavailable stops the job, as it stops
+        everything else.
+        """
+        try:
+            with self.app.store.unit() as unit:
+                job(unit)
+        except Exception as exc:  # noqa: BLE001 - one bad item must not stop the others
+            if isinstance(exc, SQLAlchemyError) and not tied_to_its_data(exc):
+                raise
+            reason = f"{type(exc).__name__}: {exc}"
+            log.exception("%s set aside: %s", what, reason)
+            with self.app.store.unit() as unit:
+                set_aside(unit, reason)
+
+    def _declare_suspicious(self, unit: Unit, record: MailRecord, now: datetime) -> None:
+        unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
+        log.warning("mail from %s claiming to be the director's was never proven: suspicious", record.from_address)
+        settings = self.app.settings.director
+        if not settings.notify:
+            return
+        # Bounded: a stranger must not make us mail her once per forged mail. The digest lists
+        # every suspicious mail anyway.
+        if unit.queued_since("suspicious_notice", self._local_midnight(now)) >= settings.suspicious_notices_per_day:
+            return
+        raw = self.app.archive.read(record.archive_path)
+        lines = [clamp(c.line, NOTICE_LINE_CHARS) for c in parse_commands(parse(raw).text, record.subject)]
+        self.letters.to_director(
+            unit,
+            "suspicious_notice",
+            now,
+            sender=record.from_address or "",
+            subject=clamp(record.subject, ECHOED_SUBJECT_CHARS),
+            received_at=record.received_at,
+            lines=lines[:NOTICE_LINES],
+            more_lines=max(len(lines) - NOTICE_LINES, 0),
+            limit=settings.suspicious_notices_per_day,
+        )
+
+    @staticmethod
+    def _suspicious_set_aside(unit: Unit, reason: str, record: MailRecord) -> None:
+        """Suspicious all the same (the digest lists it so), without the notice that failed."""
+        unit.set_mail_outcome(record.message_key, "suspicious", f"no proof that the director wrote it; {reason}")
+
+    @staticmethod
+    def _reminder_set_aside(unit: Unit, reason: str, now: datetime) -> None:
+        unit.set_runtime("review_reminder", reason, now)  # tried again in a month, like a reminder sent
+
+    def _request_feedback(self, unit: Unit, case: Case, now: datetime) -> None:
+        self.letters.to_claimant(unit, case, "satisfaction_request", now)
+        unit.update_case(case.id, feedback_requested_at=now)
+        unit.add_event(case.id, now, "inboxbot", "feedback-requested", case.claimant or "")
+        log.info("satisfaction request queued for case %s", case.number)
+
+    def _feedback_set_aside(self, unit: Unit, reason: str, case: Case, now: datetime) -> None:
+        """Never asked again; the digest lists it among the failed mails, for her to ask herself."""
+        unit.update_case(case.id, feedback_requested_at=now)
+        unit.queue_impossible(
+            OutgoingDraft(
+                message_id=new_message_id(self.app.settings.smtp.from_address),
+                case_id=case.id,
+                purpose="satisfaction_request",
+                recipient=case.claimant or "",
+                subject="",
+                raw=b"",
+            ),
+            f"demande d'avis non envoyée (erreur interne) : {reason}",
+            now,
+        )
+
+    def send_what_waits(self, report: CycleReport) -> None:
+        """The jobs that follow reading, in the order that lets each one's mail leave in this cycle:
+        follow-up, the digest, then the outbox."""
+        self.follow_up(report)
+        self.send_digest_if_due()
+        self.flush_outbox(report)
 
     def send_digest_if_due(self) -> None:
         """Queue today's digest once its time has come; a failure here never blocks the mail."""
@@ -593,20 +751,24 @@ class Pipeline:
         except Exception:  # noqa: BLE001 - one failing job must not stop the others
             log.exception("the digest could not be built")
 
-    def _remind_review(self, now: datetime) -> None:
+    def _local_midnight(self, now: datetime) -> datetime:
+        """The start of the organisation's day `now` falls in: daily bounds are counted from it."""
+        tz = self.app.settings.organisation.timezone
+        return datetime.combine(now.astimezone(tz).date(), time(0), tz)
+
+    def _remind_review(self, unit: Unit, now: datetime) -> None:
         """The procedure asks for a yearly review: remind her once a month while it is overdue."""
         app = self.app
         today = now.astimezone(app.settings.organisation.timezone).date()
-        with app.store.unit() as unit:
-            last = last_procedure_review(unit, app.settings)
-            if last is not None and today - last <= timedelta(days=365):
-                return
-            reminded = unit.runtime().get("review_reminder")
-            if reminded is not None and now - reminded[1] < timedelta(days=30):
-                return
-            self.letters.to_director(unit, "review_reminder", now, last_review=last)
-            unit.set_runtime("review_reminder", "", now)
-            log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
+        last = last_procedure_review(unit, app.settings)
+        if last is not None and today - last <= timedelta(days=365):
+            return
+        reminded = unit.runtime().get("review_reminder")
+        if reminded is not None and now - reminded[1] < timedelta(days=30):
+            return
+        self.letters.to_director(unit, "review_reminder", now, last_review=last)
+        unit.set_runtime("review_reminder", "", now)
+        log.info("reminder to review the procedure queued (last review: %s)", last or "unknown")
 
     # -- the outbox ------------------------------------------------------------------------
 
@@ -725,14 +887,21 @@ def run_once(
     report = CycleReport()
     pipeline = Pipeline(app, on_mail, progress=progress)
     with app.store.instance_lock():
+        reading_failed: Exception | None = None
         try:
             with app.mailbox() as mailbox:
                 pipeline.poll(mailbox, report)
-            pipeline.follow_up(report)
-            pipeline.send_digest_if_due()
-            pipeline.flush_outbox(report)
+        except Exception as exc:  # noqa: BLE001 - raised below, once what waits has been sent
+            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            reading_failed = exc
+        # Whatever reading did, what is already queued is sent: a mailbox that fails to read must
+        # not hold back the acknowledgements of the mails read before it.
+        try:
+            pipeline.send_what_waits(report)
         except Exception as exc:
             pipeline.record_error(f"{type(exc).__name__}: {exc}")
             raise
+        if reading_failed is not None:
+            raise reading_failed
         pipeline.record_cycle(report)
     return report

@@ -40,6 +40,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxbot.adapters.locks import file_lock
+from inboxbot.adapters.private import private_folder
 from inboxbot.bootstrap import App
 from inboxbot.store import retention as records
 from inboxbot.store.retention import CaseFootprint
@@ -392,7 +393,7 @@ class _Journal:
         if not paths:
             self.path.unlink(missing_ok=True)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_folder(self.path.parent)
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".purge-", suffix=".tmp")
         try:
             with os.fdopen(descriptor, "w", encoding="utf-8") as handle:

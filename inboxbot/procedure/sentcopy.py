@@ -18,11 +18,11 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 
-from imapclient.exceptions import IMAPClientError
+from imapclient.exceptions import IMAPClientAbortError, IMAPClientError
 
 from inboxbot.adapters.imap import MailboxError
 from inboxbot.bootstrap import App
-from inboxbot.store.repository import SENT_COPY_APPENDING, SENT_COPY_DONE
+from inboxbot.store.repository import SENT_COPY_APPENDING, SENT_COPY_DONE, SENT_COPY_REFUSED
 
 log = logging.getLogger(__name__)
 
@@ -51,11 +51,20 @@ def save_sent_copies(app: App, started: datetime) -> int:
                     log.warning("no Sent folder to save copies of sent mail to: set imap.sent_folder")
                     return copied
                 for copy in due:
-                    if not (copy.maybe_there and mailbox.holds_message_id(folder, copy.message_id)):
-                        mailbox.append_seen(folder, copy.raw, copy.sent_at)
-                        copied += 1
+                    state = SENT_COPY_DONE
+                    try:
+                        if not (copy.maybe_there and mailbox.holds_message_id(folder, copy.message_id)):
+                            mailbox.append_seen(folder, copy.raw, copy.sent_at)
+                            copied += 1
+                    except IMAPClientAbortError:
+                        raise  # the connection, not this copy: all of them wait for the next cycle
+                    except IMAPClientError as exc:
+                        # The server answered NO to this copy alone (too large for the folder, say):
+                        # it is given up, once, and the copies after it are made.
+                        log.warning("copy of sent mail %s refused by the Sent folder: %s", copy.message_id, exc)
+                        state = SENT_COPY_REFUSED
                     with app.store.unit() as unit:
-                        unit.set_sent_copy([copy.outgoing_id], SENT_COPY_DONE)
+                        unit.set_sent_copy([copy.outgoing_id], state)
         except (MailboxError, IMAPClientError, OSError) as exc:
             # An outage is logged by the cycle that met it; this only says what waits.
             log.info("copies of sent mail not saved to Sent yet (tried again next cycle): %s", exc)

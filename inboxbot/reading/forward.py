@@ -169,7 +169,7 @@ _WEAK_MARKERS = (
     re.compile(r"_{8,}"),
 )
 _DEVICE_SIGNATURE = re.compile(
-    r"(?:envoye|sent|expedie)\s+(?:de|depuis|from|with|via|a\s+partir\s+de)\s+(?:mon|ma|my|l'application|)\s*"
+    r"(?:envoye|sent|expedie)\s+(?:de|depuis|from|with|via|a\s+partir\s+de)\s+(?:(?:mon|ma|my|l'application)\s*)?"
     r"(?:iphone|ipad|android|smartphone|telephone|mobile|samsung|galaxy|outlook|yahoo|gmail|mail)\b.{0,40}"
     r"|(?:get|obtenir|telecharger)\s+outlook\s+(?:for|pour)\s+\S+"
 )
@@ -177,8 +177,11 @@ _ORANGE_MARKER = re.compile(r"message\s+du\s+(\d{1,2}/\d{1,2}/\d{2,4}\s+\d{1,2}:
 
 _QUOTE_PREFIX = re.compile(r"^[ \t]*((?:>[ \t]?)+)")
 _ONE_QUOTE = re.compile(r"^[ \t]*>[ \t]?")
+# `\s*(?:\*{1,2}\s*)?` rather than `\s*\*{0,2}\s*` (the same lines, but a run of blanks splits
+# between them one way only) and a greedy value stripped afterwards rather than a lazy one before
+# `\s*$`: the old form made a line "De" + 8,000 spaces take seconds (issue 14).
 _HEADER_LINE = re.compile(
-    r"^\*{0,2}(?P<label>[^\W\d_][^:\uff1a*]{0,29}?)\s*\*{0,2}\s*[:\uff1a]\s*\*{0,2}\s*(?P<value>.*?)\s*$"
+    r"\*{0,2}(?P<label>[^\W\d_][^:\uff1a*]{0,29}?)\s*(?:\*{1,2}\s*)?[:\uff1a]\s*\*{0,2}(?P<value>.*)"
 )
 
 # Header labels of the copied block, folded, by role. "envoye" is Outlook's date ("Envoyé :"),
@@ -312,7 +315,7 @@ def _header(content: str) -> _Header | None:
         return None
     label = " ".join(fold(match.group("label")).split())
     role = _LABELS.get(label)
-    return _Header(role, match.group("value")) if role else None
+    return _Header(role, match.group("value").strip()) if role else None
 
 
 def _read_headers(lines: list[_Line], start: int) -> tuple[list[_Header], int]:
@@ -397,11 +400,21 @@ def _body_after(lines: list[_Line], end: int, depth: int) -> str:
 
 # --- addresses and encoded words -------------------------------------------------------------
 
-_EMAIL = re.compile(r"[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
-_BRACKETED = re.compile(r"<\s*(?:mailto:)?\s*([^<>\s]+@[^<>\s]+?)\s*>|\[\s*mailto:\s*([^\]\s]+)\s*\]", re.IGNORECASE)
-_ADDRESS_DECORATION = re.compile(
-    r"<[^<>]*>|\[\s*mailto:[^\]]*\]|\(\s*(?:mailto:)?[^()]*@[^()]*\)|mailto:\S*", re.IGNORECASE
+# Starts only where a run of local-part characters starts: searched from inside a long run, the
+# pattern read the whole run again from every character (quadratic on a 20 KB word).
+_EMAIL = re.compile(r"(?<![\w.!#$%&'+/=?^`{|}~-])[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# The address is the whole run of non-blanks between the brackets, holding an @ with something
+# on each side: said by a lookahead so that no two quantifiers share the run (issue 14).
+_BRACKETED = re.compile(
+    r"<\s*(?:mailto:\s*)?((?=[^<>\s]*[^<>\s]@[^<>\s])[^<>\s]+)\s*>|\[\s*mailto:\s*([^\]\s]+)\s*\]",
+    re.IGNORECASE,
 )
+_ADDRESS_DECORATION = re.compile(
+    r"<[^<>]*>|\[\s*mailto:[^\]]*\]|\((?=[^()]*\))[^()]*@[^()]*\)|mailto:\S*", re.IGNORECASE
+)
+_MAX_DECORATION_PASSES = 4
+"""Brackets inside brackets removed this deep ("Nom <a@b <mailto:a@b>>" needs two passes): each
+pass reads the whole value, and a name nested deeper than any mail client writes is the sender's."""
 
 
 def mailbox(value: str) -> tuple[str | None, str]:
@@ -414,7 +427,7 @@ def mailbox(value: str) -> tuple[str | None, str]:
     candidates = [token for chunk in bracketed for token in _EMAIL.findall(chunk)] or _EMAIL.findall(value)
     address = candidates[0].strip(".").lower() if candidates else None
     name = value
-    while True:
+    for _ in range(_MAX_DECORATION_PASSES):
         stripped = _ADDRESS_DECORATION.sub(" ", name)
         if stripped == name:
             break

@@ -56,6 +56,10 @@ MAX_HEADERS = 1000
 MAX_PARTS = 1000
 """MIME parts examined; past this the rest of the mail is left to the archived raw bytes."""
 
+MAX_ATTACHMENTS = 250
+"""Attachments kept of one mail by default (`storage.max_attachments`); the others stay in the
+archived mail. No claimant sends more; a crafted mail of winmail.dat parts unpacked to 50,000."""
+
 MAX_REFERENCES = 100
 """Message-IDs kept from References: the first (thread root) and the nearest ones."""
 
@@ -109,10 +113,14 @@ _BETWEEN_ENCODED_WORDS = re.compile(r"[ \t\r\n]+")
 _LINE_BREAKS = re.compile(r"\r\n|\r|\n")
 _CONTROLS = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _WHITESPACE = re.compile(r"\s+")
+_QUOTED_LOCAL = re.compile(r'"(?:[^"\\\r\n]|\\.)*"(?=\s*@)')
 _SURROGATES = re.compile(r"[\udc80-\udcff]")
 _BRACKETED_ID = re.compile(r"<([^<>]*)>")
 _WELL_FORMED_ID = re.compile(r"[^\s<>@]+@[^\s<>@]+")
-_EMAIL_TOKEN = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
+# Starts only where a run of local-part characters starts (else quadratic on a long run).
+_EMAIL_TOKEN = re.compile(
+    r"(?<![A-Za-z0-9.!#$%&'*+/=?^_`{|}~-])[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
+)
 _BOUNDARY_LINE = re.compile(r"^--([^\s]{1,200}?)(?:--)?[ \t]*\r?$", re.MULTILINE)
 
 _ATTACHED_MAIL = frozenset({"message/rfc822", "message/global"})
@@ -131,8 +139,12 @@ class ParseError(Exception):
         self.reason = reason
 
 
-def parse(raw: bytes) -> ParsedMail:
-    """The mail in `raw`, with whatever could be recovered and `defects` naming the rest."""
+def parse(raw: bytes, max_attachments: int = MAX_ATTACHMENTS) -> ParsedMail:
+    """The mail in `raw`, with whatever could be recovered and `defects` naming the rest.
+
+    At most `max_attachments` attachments are kept (files inside a winmail.dat count one each);
+    `attachments_left_out` counts the others, which stay in the raw mail.
+    """
     if not isinstance(raw, (bytes, bytearray, memoryview)):
         raise ParseError(f"expected bytes, got {type(raw).__name__}")
     raw = bytes(raw)
@@ -144,7 +156,7 @@ def parse(raw: bytes) -> ParsedMail:
     except Exception as exc:  # a bug in the slicing must cost memory, not the mail
         defects.add(f"mail not sliced ({type(exc).__name__})")
         sliced = Sliced(raw, [])
-    body = _Body(defects, sliced)
+    body = _Body(defects, sliced, max_attachments)
     try:
         # Large bodies and attached mails are cut out first (see inboxbot.reading.slicing): the stdlib
         # parser costs about nine times what it parses, and recurses once per attached mail.
@@ -193,6 +205,7 @@ def parse(raw: bytes) -> ParsedMail:
         html=body.html(),
         attachments=tuple(body.attachments),
         defects=defects.as_tuple(),
+        attachments_left_out=body.left_out,
     )
 
 
@@ -506,7 +519,12 @@ def _addresses(pairs: object) -> tuple[Address, ...]:
 
 
 def _address(name: str, address: str) -> Address | None:
-    address = _WHITESPACE.sub("", address).strip("<>").lower()
+    address = address.strip().strip("<>")
+    # Folding whitespace is dropped, except inside a quoted local part, where a space is part of
+    # the mailbox: "jean dupont"@example.fr is not jeandupont@example.fr.
+    quoted = _QUOTED_LOCAL.match(address)
+    head = quoted.group(0) if quoted else ""
+    address = (head + _WHITESPACE.sub("", address[len(head) :])).lower()
     if "@" not in address or address.startswith("@") or address.endswith("@"):
         return None
     if "=?" in name:  # quoted encoded words: wrong per RFC 2047, common in practice
@@ -544,12 +562,27 @@ def _stdlib_date(value: str) -> datetime | None:
 class _Body:
     """Walks the MIME tree once, collecting the readable text, the HTML and the attachments."""
 
-    def __init__(self, defects: _Defects, sliced: Sliced) -> None:
+    def __init__(self, defects: _Defects, sliced: Sliced, max_attachments: int = MAX_ATTACHMENTS) -> None:
         self._defects = defects
         self._sliced = sliced
         self._plain: list[str] = []
         self._html: list[str] = []
         self.attachments: list[Attachment] = []
+        self._max_attachments = max(0, max_attachments)
+        self.left_out = 0
+
+    def _room(self) -> bool:
+        """Whether one more attachment may be kept; counts it as left out when not."""
+        if len(self.attachments) < self._max_attachments:
+            return True
+        self._leave_out()
+        return False
+
+    def _leave_out(self) -> None:
+        self.left_out += 1
+        self._defects.add(
+            f"more than {self._max_attachments} attachments: the others are kept only in the archived mail"
+        )
 
     def text(self) -> str:
         plain = "\n".join(self._plain).rstrip()
@@ -653,6 +686,8 @@ class _Body:
         return _LINE_BREAKS.sub("\n", text).removeprefix("\ufeff")
 
     def _add_attachment(self, part: email.message.Message, content_type: str, filename: str) -> None:
+        if not self._room():
+            return  # not even decoded: a mail of thousands of parts costs their headers only
         index = len(self.attachments) + 1
         extension = _extension_for(content_type)
         name = safe_filename(filename, f"piece-jointe-{index}{extension}")
@@ -668,8 +703,9 @@ class _Body:
         Their names are also listed in `defects`, which the case's exchange log shows: staff
         must see what the claimant sent, not an opaque winmail.dat.
         """
+        room = self._max_attachments - len(self.attachments)
         try:
-            files = tnef.files(payload)
+            files = tnef.files(payload, limit=room + 1)  # one more, to know whether some are left out
         except tnef.TnefError:
             self._defects.add("winmail.dat is not readable TNEF: kept as it is")
             return False
@@ -679,6 +715,9 @@ class _Body:
         if not files:
             self._defects.add("winmail.dat holds no file: kept as it is")
             return False
+        if len(files) > room:
+            files = files[:room]
+            self._leave_out()  # the rest of this winmail.dat counts one
         names = []
         for item in files:
             index = len(self.attachments) + 1
@@ -690,6 +729,8 @@ class _Body:
         return True
 
     def _add_message(self, part: email.message.Message, filename: str) -> None:
+        if not self._room():
+            return
         index = len(self.attachments) + 1
         children = _children(part)
         inner = children[0] if children else None
@@ -919,11 +960,66 @@ def html_to_text(html: str) -> str:
     """
     converter = _HtmlText()
     try:
-        converter.feed(html)
+        converter.feed(defused_html(html))
         converter.close()
     except Exception:  # html.parser is lenient; a failure must still leave what was read
         pass
     return converter.result()
+
+
+_COMMENT_CLOSE = re.compile(r"--\s*>")  # html.parser's own closers
+_SECTION_CLOSE = re.compile(r"]\s*]\s*>")
+_SHORT_SECTION_CLOSE = re.compile(r"]\s*>")
+_OPENING = re.compile(r"<(?:!--|!\[\s*([a-zA-Z][-_.a-zA-Z0-9]*))?")
+_LONG_SECTIONS = frozenset({"temp", "cdata", "ignore", "include", "rcdata"})
+_SHORT_SECTIONS = frozenset({"if", "else", "endif"})
+
+
+def defused_html(html: str) -> str:
+    """`html` with every `<` that opens a construct never closed written `&lt;`.
+
+    Why: `html.parser` looks for the end of a tag, comment or marked section up to the end of the
+    text and, finding none, takes the `<` as text and looks again from the next one: a body of
+    `<a ` or `<!--x>` repeated took seconds for 15 KB, hours for a megabyte. A construct with no
+    closer after it is text anyway, so escaping it changes nothing the parser would have read,
+    and afterwards every search it makes stops at a closer that exists. One pass.
+    """
+    last_gt = html.rfind(">")
+    if last_gt < 0:
+        return html.replace("<", "&lt;")
+
+    def last_start(pattern: re.Pattern[str]) -> int:
+        start = -1
+        for match in pattern.finditer(html):
+            start = match.start()
+        return start
+
+    comment_close = last_start(_COMMENT_CLOSE) if "<!--" in html else -1
+    section_close = last_start(_SECTION_CLOSE) if "<![" in html else -1
+    short_close = last_start(_SHORT_SECTION_CLOSE) if "<![" in html else -1
+    pieces: list[str] = []
+    position = 0
+    for opening in _OPENING.finditer(html):
+        start = opening.start()
+        name = (opening.group(1) or "").lower()
+        if start > last_gt:
+            closed = False
+        elif opening.group() == "<!--":
+            closed = comment_close >= start + 4
+        elif name in _LONG_SECTIONS:
+            closed = section_close >= start + 3
+        elif name in _SHORT_SECTIONS:
+            closed = short_close >= start + 3
+        else:
+            continue
+        if not closed:
+            pieces.append(html[position:start])
+            pieces.append("&lt;")
+            position = start + 1
+    if not pieces:
+        return html
+    pieces.append(html[position:])
+    return "".join(pieces)
 
 
 class _HtmlText(HTMLParser):
@@ -954,34 +1050,37 @@ class _HtmlText(HTMLParser):
         self._chunks: list[str] = []
         self._skip_depth = 0
         self._pre_depth = 0
+        # Line breaks in the chunks of nothing but spaces and line breaks that end the text: kept
+        # as chunks are added, where counting them again for every block tag was quadratic.
+        self._trailing_breaks = 0
+
+    def _add(self, chunk: str) -> None:
+        self._chunks.append(chunk)
+        stripped = chunk.strip(" ")
+        if stripped.strip("\n"):
+            self._trailing_breaks = 0
+        else:
+            self._trailing_breaks += stripped.count("\n")
 
     def _ensure_newlines(self, count: int) -> None:
         """End the text with at least `count` line breaks, not adding to those already there."""
-        present = 0
-        for chunk in reversed(self._chunks):
-            stripped = chunk.strip(" ")
-            if stripped.strip("\n"):
-                break
-            present += stripped.count("\n")
-            if present >= count:
-                return
-        if self._chunks:
-            self._chunks.append("\n" * (count - present))
+        if self._chunks and self._trailing_breaks < count:
+            self._add("\n" * (count - self._trailing_breaks))
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
             self._skip_depth += 1
         elif tag == "br":
-            self._chunks.append("\n")
+            self._add("\n")
         elif tag in self._PARAGRAPHS:
             self._ensure_newlines(2)
             self._pre_depth += tag == "pre"
         elif tag in self._LINES:
             self._ensure_newlines(1)
             if tag == "li":
-                self._chunks.append("- ")
+                self._add("- ")
         elif tag in ("td", "th"):
-            self._chunks.append(" ")
+            self._add(" ")
 
     def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
         if tag in self._SKIPPED:
@@ -1000,7 +1099,7 @@ class _HtmlText(HTMLParser):
     def handle_data(self, data: str) -> None:
         if self._skip_depth:
             return
-        self._chunks.append(data if self._pre_depth else _WHITESPACE.sub(" ", data))
+        self._add(data if self._pre_depth else _WHITESPACE.sub(" ", data))
 
     def result(self) -> str:
         text = "".join(self._chunks).replace("\xa0", " ")

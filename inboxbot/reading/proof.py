@@ -114,6 +114,31 @@ def prove_sender(mail: ParsedMail, claimed: str, trusted_authserv_ids: Sequence[
     return Proof(False, f"no pass for {domain} by {server}: {_summary(header.results)}")
 
 
+def dmarc_failure(mail: ParsedMail, trusted_authserv_ids: Sequence[str]) -> str:
+    """Why the receiving server says the mail's From is forged, or "" when it does not say so.
+
+    A DMARC fail for the From's domain, in the topmost header of a trusted server (the same trust
+    as `prove_sender`), means the domain's owner publishes that this mail is not from them: no
+    one is mailed on its say-so. A domain that publishes no DMARC record gets `none`, never `fail`.
+    """
+    if mail.from_ is None:
+        return ""
+    trusted = {_norm_domain(t) for t in trusted_authserv_ids if t.strip()}
+    if not trusted or "authentication-results" not in mail.headers:
+        return ""
+    header = _topmost_trusted(mail.headers["authentication-results"], trusted)
+    if header is None:
+        return ""
+    domain = _domain_of(mail.from_.email)
+    for result in header.results:
+        if result.method == "dmarc" and result.result == "fail":
+            author = _prop(result, "header.from")
+            # A server that names no header.from judged the one From the mail has.
+            if not author or _domain_of(author) == domain:
+                return f"dmarc=fail header.from={_shown(domain)} by {(header.authserv_id or '').lower()}"
+    return ""
+
+
 def _matching_identity(result: _Result, claimed: str, domain: str) -> str | None:
     """The property that ties a passing result to the claimed address, as "key=value", or None."""
     if result.method == "dkim":

@@ -63,13 +63,14 @@ _FIVE = r"(?:5|cinq|five)(?![\w'])(?![.,]\d)"
 # "de 1 à 5", "entre 1 et 5", "from 1 to 5": the scale, not a mark; blanked before anything else.
 _SCALE = re.compile(r"(?<![\w.,/])(?:1|un|one)\s*(?:a|to|-|–|et|and)\s*(?:5|cinq|five)(?![\w.,/])")
 _SCALE_THEN_MARK = re.compile(
-    r"(?<![\w.,/])(?:1|un|one)\s*(?:a|to|-|–)\s*(?:5|cinq|five)\s*[:,=]?\s*"
+    r"(?<![\w.,/])(?:1|un|one)\s*(?:a|to|-|–)\s*(?:5|cinq|five)\s*(?:[:,=]\s*)?"
     r"(?:je (?:dirais|dirai|mets|met|donne)\s+|i(?:'d| would) say\s+)?" + _N + _AFTER_N
 )
 _FRACTION = re.compile(
     r"(?<![\w.,/'-])" + _N + r"\s*(?:(?:points?|etoiles?|stars?)\s*)?(?:/|sur|out of)\s*" + _FIVE + r"(?!\s*/\s*\d)"
 )
-_DATE_BEFORE = re.compile(r"(?:\b(?:le|du|au|des|depuis|jusqu'au|from|on|since|until|till|the)\s*)$")
+# Words that make a following "12/5" a date ("le 12/5"), looked for just before it (`_after_date_word`).
+_DATE_WORDS = ("le", "du", "au", "des", "depuis", "jusqu'au", "from", "on", "since", "until", "till", "the")
 _STAR_GLYPHS = re.compile(r"[★☆⭐✩✭✮✯](?:\s*[★☆⭐✩✭✮✯])*")
 _FILLED_STARS = frozenset("★⭐✭✮✯")
 _STAR_WORDS = re.compile(r"(?<![\w.,/'-])" + _N + r"\s*(?:etoiles?|stars?)\b")
@@ -77,7 +78,7 @@ _CONTEXT = re.compile(
     r"\b(?:ma note(?: est| serait| sera| globale)?|note(?: globale)?|notation|evaluation|score|rating|mark"
     r"|je (?:vous |lui |leur )?(?:mets|mettrais|mettrai|met|donne|donnerais|donnerai|attribue|note|dirais|dirai)"
     r"|j'attribue|i(?: would|'d)? (?:give|rate|say)(?: (?:it|you|this|them))?)"
-    r"\s*(?:(?:est|is|of|de)\s+)?[:=]?\s*(?:(?:un|une|a)\s+)?" + _N + _AFTER_N + r"(?=\s*(?:$|[.,;:!?)\]/…–—-]"
+    r"\s*(?:(?:est|is|of|de)\s+)?(?:[:=]\s*)?(?:(?:un|une|a)\s+)?" + _N + _AFTER_N + r"(?=\s*(?:$|[.,;:!?)\]/…–—-]"
     r"|(?:sur|out|etoiles?|stars?|car|parce|mais|et|pour|because|but|and|as|since|donc|vu|malgre|seulement|only"
     r"|je|j'|i|ma|my|overall|globalement|au|en|a|la|le|merci|thanks|thank)\b))"
 )
@@ -169,17 +170,24 @@ def _read_line(line: str) -> tuple[list[_Finding], bool]:
     work = fold(line).replace("’", "'").replace("\ufe0f", "")
     findings: list[_Finding] = []
 
+    masked_to = 0  # end of the last finding of the pattern being read: what lies before is masked
+
     def take(pattern: re.Pattern[str], reader: Callable[[re.Match[str]], _Finding | None]) -> None:
-        nonlocal work
-        for match in list(pattern.finditer(work)):
+        # Masked once per pattern, not once per finding: a line of 10,000 marks was quadratic.
+        nonlocal work, masked_to
+        read: list[_Finding] = []
+        masked_to = 0
+        for match in pattern.finditer(work):
             finding = reader(match)
             if finding is not None:
-                findings.append(finding)
-                work = _masked(work, finding.start, finding.end)
+                read.append(finding)
+                masked_to = finding.end
+        findings.extend(read)
+        work = _masked(work, [(finding.start, finding.end) for finding in read])
 
     take(_SCALE_THEN_MARK, lambda m: _number(m, m.start(), m.end()))
     work = _SCALE.sub(lambda m: _MASK * len(m.group()), work)
-    take(_FRACTION, lambda m: None if _DATE_BEFORE.search(work[: m.start()]) else _number(m, m.start(), m.end()))
+    take(_FRACTION, lambda m: None if _after_date_word(work, m.start(), masked_to) else _number(m, m.start(), m.end()))
     take(_STAR_GLYPHS, _stars)
     take(_STAR_WORDS, lambda m: _number(m, m.start(), m.end()))
     take(_CONTEXT, lambda m: _number(m, m.start(), m.end()))
@@ -187,8 +195,7 @@ def _read_line(line: str) -> tuple[list[_Finding], bool]:
         take(_ALONE, lambda m: _number(m, m.start(), m.end()))
     if not findings:
         findings.extend(_expressions(work))
-        for finding in findings:
-            work = _masked(work, finding.start, finding.end)
+        work = _masked(work, [(finding.start, finding.end) for finding in findings])
     residue = [t for t in _TOKENS.findall(work) if t not in _FILLER]
     alone = not residue and not re.search(r"\d", work)
     return [f for f in findings if alone or not f.only_alone], alone
@@ -199,8 +206,45 @@ _MASK = "\x00"
 "2 sur 5" read must not leave "je mets un" looking like a finished sentence giving 1."""
 
 
-def _masked(work: str, start: int, end: int) -> str:
-    return work[:start] + _MASK * (end - start) + work[end:]
+def _masked(work: str, spans: list[tuple[int, int]]) -> str:
+    """`work` with each of `spans` masked (they may overlap: words findings all start at their
+    clause), in one pass."""
+    if not spans:
+        return work
+    pieces: list[str] = []
+    position = 0
+    for start, end in sorted(spans):
+        start = max(start, position)
+        if end <= start:
+            continue
+        pieces.append(work[position:start])
+        pieces.append(_MASK * (end - start))
+        position = end
+    pieces.append(work[position:])
+    return "".join(pieces)
+
+
+def _after_date_word(work: str, start: int, masked_to: int) -> bool:
+    """Whether `work[:start]` ends with a date word ("le", "from"…) and blanks, the word starting a
+    word. What precedes `masked_to` counts as masked (a finding of the same pattern, not yet masked
+    in `work`). Read backwards from `start`, so only the blanks and the word before it are looked
+    at, where searching `\\b(?:le|…)\\s*$` in the whole prefix cost the prefix for every fraction.
+    """
+    end = start
+    while end > masked_to and work[end - 1].isspace():
+        end -= 1
+    for word in _DATE_WORDS:
+        begin = end - len(word)
+        if begin < masked_to or not work.startswith(word, begin):
+            continue
+        if begin == 0 or begin <= masked_to or not _is_word_character(work[begin - 1]):
+            return True
+    return False
+
+
+def _is_word_character(char: str) -> bool:
+    """What `\\b` takes for a word character."""
+    return char.isalnum() or char == "_"
 
 
 def _number(match: re.Match[str], start: int, end: int) -> _Finding:
@@ -249,18 +293,17 @@ def _clauses(work: str) -> Iterator[tuple[int, int]]:
 
 
 _AT_ALL = re.compile(r"\s+(?:du tout|at all)\b")
-_FULLY_BEFORE = re.compile(r"(?:a\s+)?100\s*%\s*$")
 _FULLY_AFTER = re.compile(r"\s+a\s+100\s*%")
 
 
 def _satisfaction(match: re.Match[str], clause: str) -> tuple[int, int] | None:
     """The mark a "satisfait"/"satisfied" says once the words before and after it are weighed,
     and where its expression ends in `clause`; None when it says no mark."""
-    before = _TOKENS.findall(clause[: match.start()])[-_WINDOW:]
+    before = _last_tokens(clause, match.start())
     at_all = _AT_ALL.match(clause, match.end())
     fully_after = _FULLY_AFTER.match(clause, match.end())
     end = at_all.end() if at_all else fully_after.end() if fully_after else match.end()
-    fully = bool(fully_after or _FULLY_BEFORE.search(clause, 0, match.start()))
+    fully = bool(fully_after or _fully_before(clause, match.start()))
     negated = (
         any(t in _NEGATIONS or t.endswith("n't") for t in before)
         or before[-1:] == ["non"]
@@ -282,6 +325,32 @@ def _satisfaction(match: re.Match[str], clause: str) -> tuple[int, int] | None:
     if fully or any(t in _VERY for t in before) or _contains(before, ("tout", "a", "fait")):
         return 5, end
     return 4, end
+
+
+def _last_tokens(clause: str, end: int) -> list[str]:
+    """The last `_WINDOW` words of `clause[:end]`, reading back only as far as they need: taking
+    them from the whole prefix cost the prefix for every "satisfait" of a long clause."""
+    span = 64
+    while True:
+        begin = max(0, end - span)
+        tokens = _TOKENS.findall(clause, begin, end)
+        # Two more words than needed: `begin` may cut a word in two ("aujourd" and "'hui").
+        if begin == 0 or len(tokens) > _WINDOW + 1:
+            return tokens[-_WINDOW:]
+        span *= 4
+
+
+def _fully_before(clause: str, end: int) -> bool:
+    """Whether `clause[:end]` ends with "100 %" and blanks ("à 100 % satisfaite"), read backwards."""
+    position = end
+    while position > 0 and clause[position - 1].isspace():
+        position -= 1
+    if position == 0 or clause[position - 1] != "%":
+        return False
+    position -= 1
+    while position > 0 and clause[position - 1].isspace():
+        position -= 1
+    return clause.endswith("100", 0, position)
 
 
 def _contains(tokens: list[str], phrase: tuple[str, ...]) -> bool:

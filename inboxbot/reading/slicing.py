@@ -317,7 +317,7 @@ def _enter(lines: _DashLines, start: int, open_parts: list[_Multipart], cuts: li
         if end > start:
             cuts.append(Cut(start, end, DEEP))
         return end
-    read = _headers(raw, start)
+    read = _headers(raw, start, lines.next(start))
     if read is None:
         return start  # headers the parser may read differently: cut nothing here
     headers, body_start = read
@@ -337,14 +337,23 @@ def _enter(lines: _DashLines, start: int, open_parts: list[_Multipart], cuts: li
     return body_start
 
 
-def _headers(raw: bytes, start: int) -> tuple[email.message.Message, int] | None:
+def _headers(raw: bytes, start: int, next_dash_line: int) -> tuple[email.message.Message, int] | None:
     """The header block of the part at `start` and where its body starts, when the parser
-    certainly reads it the same way (a clean block ended by a blank line)."""
+    certainly reads it the same way (a clean block ended by a blank line).
+
+    The blank line is looked for only up to the next line starting with `--` (`next_dash_line`,
+    -1 for none): a header block holding such a line is not clean, and would be refused below
+    anyway. So each stretch of the mail is searched once, where searching up to `MAX_HEADER_BYTES`
+    from every part start made a body of 40,000 `--b` lines take 33 seconds (issue 14).
+    """
     if raw.startswith(b"\r\n", start):
         return email.message.Message(), start + 2
     if raw.startswith(b"\n", start):
         return email.message.Message(), start + 1
-    match = _BLANK_LINE.search(raw, start, start + MAX_HEADER_BYTES)
+    limit = start + MAX_HEADER_BYTES
+    if 0 <= next_dash_line < limit:
+        limit = next_dash_line
+    match = _BLANK_LINE.search(raw, start, limit)
     if match is None or _BARE_CR.search(raw, start, match.end()):
         return None  # no end, or lines ended by a bare CR, which the parser reads differently
     try:

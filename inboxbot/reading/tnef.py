@@ -57,16 +57,21 @@ def is_tnef(data: bytes) -> bool:
     return len(data) >= 6 and struct.unpack_from("<I", data)[0] == SIGNATURE
 
 
-def files(data: bytes) -> list[TnefFile]:
-    """The attached files in the TNEF stream `data`, in order; a cut stream gives what precedes
-    the cut. Raises `TnefError` when `data` is not TNEF at all."""
+def files(data: bytes, limit: int = MAX_FILES) -> list[TnefFile]:
+    """The attached files in the TNEF stream `data`, in order, at most `limit` (and `MAX_FILES`);
+    a cut stream gives what precedes the cut. Raises `TnefError` when `data` is not TNEF at all.
+
+    Reading stops at the first file past `limit`: a 2.9 MB mail of winmail.dat parts made 50,000
+    attachments, and the caller's cap per mail is passed down so that none past it is copied.
+    """
     if not is_tnef(data):
         raise TnefError("not a TNEF stream (wrong signature)")
     view = memoryview(data)
     codepage = "cp1252"
     found: list[_Pending] = []
     offset = 6  # signature, legacy key
-    while offset + 9 <= len(data) and len(found) <= MAX_FILES:
+    limit = max(0, min(limit, MAX_FILES))
+    while offset + 9 <= len(data) and len(found) <= limit:
         level, attribute, length = struct.unpack_from("<BII", data, offset)
         start = offset + 9
         end = start + length
@@ -86,7 +91,7 @@ def files(data: bytes) -> list[TnefFile]:
             elif attribute == _ATT_ATTACHMENT:
                 current.long_name = _long_name(value, codepage)
         offset = end + 2  # the checksum is not checked: a bad one costs nothing here
-    named = [TnefFile(item.long_name or item.title, item.data) for item in found[:MAX_FILES]]
+    named = [TnefFile(item.long_name or item.title, item.data) for item in found[:limit]]
     return [item for item in named if item.name or item.data]  # a cut file leaves nothing to show
 
 

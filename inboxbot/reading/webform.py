@@ -20,6 +20,7 @@ from html.parser import HTMLParser
 
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.text import fold
+from inboxbot.reading.parse import defused_html
 
 MAX_LABEL_CHARS = 40
 """Longer text before a colon is a sentence, not a field label."""
@@ -197,11 +198,14 @@ _WEAK = frozenset(
 )
 _KNOWN = _EMAIL | _MAILBOX | _FULL_NAME | _FIRST_NAME | _LAST_NAME | _MESSAGE | _OTHER
 
-_DECORATION = re.compile(r"^[\s*]+|[\s*:\uff1a]+$")
+
 _REQUIRED_MARK = re.compile(r"\((?:obligatoire|requis|required|optionnel|optional|facultatif)\)|\*")
 _POSSESSIVE = re.compile(r"^(?:votre|vos|your|ton|ta)\s+")
-_WPFORMS_LABEL = re.compile(r"^-{2,}\s*(?P<label>\S.*?)\s*-{2,}$")
-_LABEL_AND_VALUE = re.compile(r"^\*{0,2}(?P<label>[^:\uff1a]{1,40}?)\s*\*{0,2}\s*[:\uff1a]\s*\*{0,2}(?P<value>.*)$")
+_WPFORMS_OPENING = re.compile(r"-{2,}\s*(?=\S)")
+# `\s*(?:\*{1,2}\s*)?` rather than `\s*\*{0,2}\s*`: the same lines, but a run of blanks can be split
+# between the two only one way, where the old form tried every split: a line of 20,000 characters
+# took over 20 seconds (issue 14).
+_LABEL_AND_VALUE = re.compile(r"\*{0,2}(?P<label>[^:\uff1a]{1,40}?)\s*(?:\*{1,2}\s*)?[:\uff1a]\s*\*{0,2}(?P<value>.*)")
 _SEPARATOR = re.compile(r"^(?:-{2,}|_{3,}|={3,}|\*{3,})$")
 # The plugins' own closing line (WPForms, Contact Form 7 without its "--"): not the claimant's words.
 _FOOTER = re.compile(
@@ -209,7 +213,8 @@ _FOOTER = re.compile(
     r"cet e-?mail a ete envoye|ce (?:message|courriel|mail) a ete envoye)\b"
 )
 _LABEL_SHAPE = re.compile(r"^[^\W\d_][\w'\u2019 \u00a0\u202f°/&()+.,-]*$")
-_EMAIL_ADDRESS = re.compile(r"[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
+# Starts only where a run of local-part characters starts (else quadratic on a long run).
+_EMAIL_ADDRESS = re.compile(r"(?<![\w.!#$%&'+/=?^`{|}~-])[\w.!#$%&'+/=?^`{|}~-]+@[\w-]+(?:\.[\w-]+)+")
 _MACHINE_LOCAL_PART = re.compile(
     r"(?:no|ne)[-_.]?(?:pas[-_.]?)?(?:reply|repondre)|do[-_.]?not[-_.]?reply|donotreply|noreply|wordpress"
     r"|mailer[-_.]?daemon|postmaster|www-data"
@@ -236,10 +241,40 @@ def read_form(mail: ParsedMail) -> FormSubmission:
     )
 
 
+def _undecorated(text: str) -> str:
+    """`text` without leading blanks and stars, nor trailing blanks, stars and colons.
+
+    By hand: the pattern `[\\s*:]+$` was searched from every character of a long run of them.
+    """
+    start, end = 0, len(text)
+    while start < end and (text[start].isspace() or text[start] == "*"):
+        start += 1
+    while end > start and (text[end - 1].isspace() or text[end - 1] in "*:\uff1a"):
+        end -= 1
+    return text[start:end]
+
+
+def _wpforms_label(line: str) -> str | None:
+    """The label of a WPForms line "--- Label ---", or None.
+
+    The closing dashes are found from the end rather than by a lazy label before `\\s*-{2,}$`,
+    which read the rest of the line again after every character of it.
+    """
+    opening = _WPFORMS_OPENING.match(line)
+    if opening is None:
+        return None
+    rest = line[opening.end() :]
+    body = rest.rstrip("-")
+    if len(rest) - len(body) < 2:
+        return None
+    label = body.rstrip()
+    return label or None
+
+
 def normalised_label(label: str) -> str:
     """`label` as looked up: folded, without required marks, possessive or trailing colon."""
     folded = _REQUIRED_MARK.sub(" ", fold(label))
-    folded = " ".join(_DECORATION.sub("", folded).split())
+    folded = " ".join(_undecorated(folded).split())
     return _POSSESSIVE.sub("", folded)
 
 
@@ -275,9 +310,9 @@ def _looks_like_label(text: str) -> bool:
 def _label_line(line: str, current: _Open | None) -> tuple[str, str | None] | None:
     """(label, value on the same line or None) when `line` opens a field."""
     inside_message = current is not None and current.kind == "message" and bool(current.lines)
-    wpforms = _WPFORMS_LABEL.match(line)
+    wpforms = _wpforms_label(line)
     if wpforms:
-        return wpforms.group("label"), None
+        return wpforms, None
     pair = _LABEL_AND_VALUE.match(line)
     if pair:
         label, value = pair.group("label").strip().strip("*").strip(), pair.group("value").strip()
@@ -289,7 +324,7 @@ def _label_line(line: str, current: _Open | None) -> tuple[str, str | None] | No
         return None
     key = normalised_label(line)
     if key in _KNOWN or (not inside_message and key in _WEAK):
-        return _DECORATION.sub("", line), None
+        return _undecorated(line), None
     return None
 
 
@@ -332,7 +367,7 @@ def _fields(text: str) -> dict[str, str]:
                 # A one-line field is full: a short line now names the next field of a table,
                 # one whose label is not in our lists ("Formation concernée" then its value).
                 close()
-                current = _Open(_DECORATION.sub("", line), "unknown", [])
+                current = _Open(_undecorated(line), "unknown", [])
             elif line:
                 current.lines.append(line)
             continue
@@ -352,7 +387,7 @@ def _table_fields(html: str) -> dict[str, str]:
     """
     reader = _TableRows()
     try:
-        reader.feed(html)
+        reader.feed(defused_html(html))  # html.parser is quadratic on constructs never closed
         reader.close()
     except AssertionError:  # html.parser asserts on some malformed "<![" sections
         pass
@@ -361,7 +396,7 @@ def _table_fields(html: str) -> dict[str, str]:
         cells = [cell for cell in row if cell]
         if len(row) != 2 or len(cells) != 2:
             continue
-        label = _DECORATION.sub("", cells[0])
+        label = _undecorated(cells[0])
         if label and (normalised_label(label) in _KNOWN or _looks_like_label(label)) and not fields.get(label):
             fields[label] = cells[1]
     known = any(normalised_label(label) in _KNOWN for label in fields)

@@ -2,10 +2,17 @@
 
 Instants are stored in UTC and come back timezone-aware on every database (SQLite keeps no offset),
 because a register whose dates shift by an hour in winter is not evidence.
+
+Every string column is a `Bounded` or `CleanText`: whatever a stranger's mail puts in a name, an
+address, a Message-ID or a content type is cleaned (NUL removed: PostgreSQL refuses it) and clamped
+to its column here, in the one place every write and every lookup goes through, on every database.
+Without it PostgreSQL raised DataError on such a mail and SQLite silently accepted what PostgreSQL
+would refuse, so one mail could stop a folder on one engine and not the other.
 """
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -49,6 +56,68 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.astimezone(UTC)
 
 
+# PostgreSQL refuses a btree index entry over 2704 bytes: an indexed key of 1,000 four-byte
+# characters would fail with ProgramLimitExceeded, an error that looks like the database going away.
+KEY_BYTES = 2000
+_DIGEST_CHARS = len("#sha256:") + 64
+
+
+def clean_text(value: str) -> str:
+    """`value` as every database stores it: no NUL (PostgreSQL refuses it), no lone surrogate
+    (neither driver can encode one; they come from undecodable header bytes)."""
+    if "\x00" in value:
+        value = value.replace("\x00", "")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            value = value.encode("utf-8", "replace").decode("utf-8")
+    return value
+
+
+def bounded(value: str, length: int, key: bool = False) -> str:
+    """`value` clamped to `length` characters.
+
+    A key (a Message-ID, a mail's key) is not cut blindly: two long keys sharing their first
+    characters must stay apart, and the same key must always clamp the same way so that a
+    lookup finds what was stored. It keeps its head and ends with a digest of the whole.
+    """
+    if len(value) <= length and (not key or len(value) * 4 <= KEY_BYTES or len(value.encode("utf-8")) <= KEY_BYTES):
+        return value
+    if not key:
+        return value[:length]
+    digest = "#sha256:" + hashlib.sha256(value.encode("utf-8", "replace")).hexdigest()
+    head = value[: length - _DIGEST_CHARS].encode("utf-8")[: KEY_BYTES - _DIGEST_CHARS].decode("utf-8", "ignore")
+    return head + digest
+
+
+class Bounded(TypeDecorator[str]):
+    """A VARCHAR(length) that cleans and clamps what is written to it, and what it is compared with."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, length: int, key: bool = False) -> None:
+        super().__init__(length)
+        self.length = length
+        self.key = key
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return bounded(clean_text(value), self.length, self.key)
+
+
+class CleanText(TypeDecorator[str]):
+    """A TEXT that drops what no database can store (see `clean_text`)."""
+
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        return None if value is None else clean_text(value)
+
+
 class Base(DeclarativeBase):
     type_annotation_map: dict[Any, Any] = {datetime: UTCDateTime, date: Date}
 
@@ -58,7 +127,7 @@ class FolderRow(Base):
 
     __tablename__ = "folders"
 
-    name: Mapped[str] = mapped_column(String(512), primary_key=True)
+    name: Mapped[str] = mapped_column(Bounded(512), primary_key=True)
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     baseline_uid: Mapped[int] = mapped_column(BigInteger)
     last_uid: Mapped[int] = mapped_column(BigInteger)
@@ -80,33 +149,33 @@ class CaseRow(Base):
     __tablename__ = "cases"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    number: Mapped[str] = mapped_column(String(32), unique=True)
-    kind: Mapped[str] = mapped_column(String(32))
-    status: Mapped[str] = mapped_column(String(16), index=True)
-    channel: Mapped[str] = mapped_column(String(32))
-    claimant: Mapped[str | None] = mapped_column(String(320), index=True)
-    claimant_name: Mapped[str] = mapped_column(String(256), default="")
-    subject: Mapped[str] = mapped_column(Text, default="")
+    number: Mapped[str] = mapped_column(Bounded(32), unique=True)
+    kind: Mapped[str] = mapped_column(Bounded(32))
+    status: Mapped[str] = mapped_column(Bounded(16), index=True)
+    channel: Mapped[str] = mapped_column(Bounded(32))
+    claimant: Mapped[str | None] = mapped_column(Bounded(320), index=True)
+    claimant_name: Mapped[str] = mapped_column(Bounded(256), default="")
+    subject: Mapped[str] = mapped_column(CleanText, default="")
     received_at: Mapped[datetime]
     acknowledge_due: Mapped[date] = mapped_column(Date, index=True)
     response_due: Mapped[date] = mapped_column(Date, index=True)
     acknowledged_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    nature: Mapped[str | None] = mapped_column(String(32))
-    priority: Mapped[str | None] = mapped_column(String(32))
-    rules_hit: Mapped[str] = mapped_column(Text, default="[]")
+    nature: Mapped[str | None] = mapped_column(Bounded(32))
+    priority: Mapped[str | None] = mapped_column(Bounded(32))
+    rules_hit: Mapped[str] = mapped_column(CleanText, default="[]")
     created_at: Mapped[datetime] = mapped_column(index=True)  # the digest's new cases
-    stakeholder: Mapped[str | None] = mapped_column(String(32))
-    training: Mapped[str] = mapped_column(Text, default="", server_default="")
-    description: Mapped[str] = mapped_column(Text, default="", server_default="")
-    transmitter: Mapped[str | None] = mapped_column(String(320))
+    stakeholder: Mapped[str | None] = mapped_column(Bounded(32))
+    training: Mapped[str] = mapped_column(CleanText, default="", server_default="")
+    description: Mapped[str] = mapped_column(CleanText, default="", server_default="")
+    transmitter: Mapped[str | None] = mapped_column(Bounded(320))
     extended_due: Mapped[date | None] = mapped_column(Date)
-    extension_reason: Mapped[str] = mapped_column(Text, default="", server_default="")
+    extension_reason: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     dismissed: Mapped[bool] = mapped_column(default=False, server_default=false())
     feedback_requested_at: Mapped[datetime | None]
     satisfaction_mark: Mapped[int | None]
-    satisfaction_comment: Mapped[str] = mapped_column(Text, default="", server_default="")
+    satisfaction_comment: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     satisfaction_at: Mapped[datetime | None]
     # How the acknowledgement and the answer were made when not by inboxbot's own mail:
     # "email" (hers, from Sent), "post", "phone", "hand"; None when inboxbot's mail made it.
@@ -135,12 +204,12 @@ class ActionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))
-    text: Mapped[str] = mapped_column(Text)
-    owner: Mapped[str] = mapped_column(String(320), default="")
+    kind: Mapped[str] = mapped_column(Bounded(16))
+    text: Mapped[str] = mapped_column(CleanText)
+    owner: Mapped[str] = mapped_column(Bounded(320), default="")
     due: Mapped[date | None] = mapped_column(Date, index=True)
-    status: Mapped[str | None] = mapped_column(String(16))
-    result: Mapped[str] = mapped_column(Text, default="")
+    status: Mapped[str | None] = mapped_column(Bounded(16))
+    result: Mapped[str] = mapped_column(CleanText, default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -153,27 +222,27 @@ class MailRow(Base):
     __table_args__ = (Index("ix_mails_outcome_created", "outcome", "created_at"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_key: Mapped[str] = mapped_column(String(1000), unique=True)
-    message_id: Mapped[str | None] = mapped_column(String(1000), index=True)
+    message_key: Mapped[str] = mapped_column(Bounded(1000, key=True), unique=True)
+    message_id: Mapped[str | None] = mapped_column(Bounded(1000, key=True), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    direction: Mapped[str] = mapped_column(String(8))
-    folder: Mapped[str] = mapped_column(String(512))
+    direction: Mapped[str] = mapped_column(Bounded(8))
+    folder: Mapped[str] = mapped_column(Bounded(512))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
     received_at: Mapped[datetime]
     header_date: Mapped[datetime | None]
-    from_address: Mapped[str | None] = mapped_column(String(320), index=True)
-    from_name: Mapped[str] = mapped_column(String(256), default="")
-    to_addresses: Mapped[str] = mapped_column(Text, default="")
-    subject: Mapped[str] = mapped_column(Text, default="")
-    summary: Mapped[str] = mapped_column(Text, default="")
-    archive_path: Mapped[str] = mapped_column(String(512))
-    sha256: Mapped[str] = mapped_column(String(64))
+    from_address: Mapped[str | None] = mapped_column(Bounded(320), index=True)
+    from_name: Mapped[str] = mapped_column(Bounded(256), default="")
+    to_addresses: Mapped[str] = mapped_column(CleanText, default="")
+    subject: Mapped[str] = mapped_column(CleanText, default="")
+    summary: Mapped[str] = mapped_column(CleanText, default="")
+    archive_path: Mapped[str] = mapped_column(Bounded(512))
+    sha256: Mapped[str] = mapped_column(Bounded(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(String(32))
-    reason: Mapped[str] = mapped_column(Text, default="")
-    automatic: Mapped[str | None] = mapped_column(Text)
-    rules_hit: Mapped[str] = mapped_column(Text, default="[]")
+    outcome: Mapped[str] = mapped_column(Bounded(32))
+    reason: Mapped[str] = mapped_column(CleanText, default="")
+    automatic: Mapped[str | None] = mapped_column(CleanText)
+    rules_hit: Mapped[str] = mapped_column(CleanText, default="[]")
     created_at: Mapped[datetime]
 
 
@@ -182,10 +251,10 @@ class AttachmentRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     mail_id: Mapped[int] = mapped_column(ForeignKey("mails.id"), index=True)
-    filename: Mapped[str] = mapped_column(String(512))
-    content_type: Mapped[str] = mapped_column(String(255))
+    filename: Mapped[str] = mapped_column(Bounded(512))
+    content_type: Mapped[str] = mapped_column(Bounded(255))
     size: Mapped[int] = mapped_column(BigInteger)
-    path: Mapped[str] = mapped_column(String(1024))
+    path: Mapped[str] = mapped_column(Bounded(1024))
 
 
 class OutboxRow(Base):
@@ -196,24 +265,27 @@ class OutboxRow(Base):
         Index("ix_outbox_status_next", "status", "next_attempt_at"),
         Index("ix_outbox_status_sent_copy", "status", "sent_copy"),
         Index("ix_outbox_purpose_created", "purpose", "created_at"),  # when the last digest was queued
+        Index("ix_outbox_recipient_key_created", "recipient_key", "created_at"),  # the acknowledgement cap
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    message_id: Mapped[str] = mapped_column(String(1000), unique=True)
+    message_id: Mapped[str] = mapped_column(Bounded(1000, key=True), unique=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    purpose: Mapped[str] = mapped_column(String(32))
-    recipient: Mapped[str] = mapped_column(String(320), index=True)
-    subject: Mapped[str] = mapped_column(Text, default="")
+    purpose: Mapped[str] = mapped_column(Bounded(32))
+    recipient: Mapped[str] = mapped_column(Bounded(320), index=True)
+    subject: Mapped[str] = mapped_column(CleanText, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(Bounded(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
-    last_error: Mapped[str] = mapped_column(Text, default="")
+    last_error: Mapped[str] = mapped_column(CleanText, default="")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
     # Its copy in the IMAP Sent folder (imap.save_sent): None to do, "appending" while the outcome
     # of an APPEND is unknown (a crash then looks the copy up by Message-ID), "done".
-    sent_copy: Mapped[str | None] = mapped_column(String(16), default=None)
+    sent_copy: Mapped[str | None] = mapped_column(Bounded(16), default=None)
+    # The recipient's mailbox, every spelling of it alike (`mailbox_key`): what the daily cap counts.
+    recipient_key: Mapped[str | None] = mapped_column(Bounded(320), default=None)
 
 
 class RuntimeRow(Base):
@@ -221,8 +293,8 @@ class RuntimeRow(Base):
 
     __tablename__ = "runtime_state"
 
-    key: Mapped[str] = mapped_column(String(64), primary_key=True)
-    value: Mapped[str] = mapped_column(Text, default="")
+    key: Mapped[str] = mapped_column(Bounded(64), primary_key=True)
+    value: Mapped[str] = mapped_column(CleanText, default="")
     at: Mapped[datetime]
 
 
@@ -234,9 +306,9 @@ class CaseEventRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(320))
-    type: Mapped[str] = mapped_column(String(32))
-    detail: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(Bounded(320))
+    type: Mapped[str] = mapped_column(Bounded(32))
+    detail: Mapped[str] = mapped_column(CleanText, default="")
 
 
 class AuditRow(Base):
@@ -251,6 +323,6 @@ class AuditRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime]
-    actor: Mapped[str] = mapped_column(String(320))
-    action: Mapped[str] = mapped_column(String(64))
-    detail: Mapped[str] = mapped_column(Text, default="")
+    actor: Mapped[str] = mapped_column(Bounded(320))
+    action: Mapped[str] = mapped_column(Bounded(64))
+    detail: Mapped[str] = mapped_column(CleanText, default="")

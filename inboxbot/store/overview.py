@@ -13,7 +13,7 @@ written belongs to the next digest, never to both.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import Any, Generic, TypeVar
 
@@ -34,7 +34,7 @@ from sqlalchemy import (
 )
 
 from inboxbot.domain.cases import OPEN
-from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
+from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import FAILED, SENT, Unit
 
 T = TypeVar("T")
@@ -105,6 +105,8 @@ class CaseBrief:
     extension_reason: str
     nature: str | None
     priority: str | None
+    # Why no acknowledgement was sent when the case was opened ("" if one was, or not asked for).
+    not_acknowledged: str = ""
 
     @property
     def effective_response_due(self) -> date:
@@ -250,14 +252,22 @@ def digest_queued_between(unit: Unit, since: datetime, until: datetime) -> bool:
 
 
 def new_cases(unit: Unit, since: datetime, until: datetime, limit: int) -> Listing[CaseBrief]:
-    """Cases registered in the window (by when inboxbot recorded them, not the mail's date)."""
+    """Cases registered in the window (by when inboxbot recorded them, not the mail's date), each
+    with why it was not acknowledged, if it was not."""
+    not_acknowledged = (
+        select(CaseEventRow.detail)
+        .where(CaseEventRow.case_id == CaseRow.id, CaseEventRow.type == "not-acknowledged")
+        .order_by(CaseEventRow.id)
+        .limit(1)
+        .scalar_subquery()
+    )
     rows = unit.session.execute(
-        select(*_CASE_COLUMNS, _total())
+        select(*_CASE_COLUMNS, not_acknowledged.label("not_acknowledged"), _total())
         .where(CaseRow.created_at >= since, CaseRow.created_at < until)
         .order_by(CaseRow.received_at, CaseRow.id)
         .limit(limit)
     ).all()
-    return _listing(rows, _brief)
+    return _listing(rows, lambda row: replace(_brief(row), not_acknowledged=row.not_acknowledged or ""))
 
 
 def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: datetime, limit: int) -> MailNotes:

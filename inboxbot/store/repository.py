@@ -7,7 +7,9 @@ are committed together or not at all: a crash loses nothing and a restart does n
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -30,7 +32,7 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, SessionTransaction
 
 from inboxbot.adapters.locks import file_lock
@@ -46,6 +48,7 @@ from inboxbot.domain.cases import (
     Risk,
     exchange_order,
 )
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -66,6 +69,7 @@ PENDING = "pending"
 SENT = "sent"
 SENT_COPY_APPENDING = "appending"
 SENT_COPY_DONE = "done"
+SENT_COPY_REFUSED = "refused"  # the IMAP server refused this one copy (too large, say): not tried again
 # The tables themselves, for the few hot statements written without the ORM.
 _OUTBOX = cast(Table, OutboxRow.__table__)
 _CASES = cast(Table, CaseRow.__table__)
@@ -78,12 +82,21 @@ _INSERT_CASE = insert(_CASES).returning(*_CASES.c)
 _INSERT_MAIL = insert(_MAILS).returning(_MAILS.c.id)
 _INSERT_EVENT = insert(_CASE_EVENTS)
 _INSERT_OUTBOX = insert(_OUTBOX)
+# The mails a stranger's claim makes inboxbot send to whoever it names; capped per day and mailbox.
+ACKNOWLEDGEMENT_PURPOSES = ("acknowledgement", "incident_acknowledgement")
 _CASE_BY_ID = select(_CASES).where(_CASES.c.id == bindparam("case_id"))
 _MAIL_OUTCOME = select(_MAILS.c.outcome).where(_MAILS.c.message_key == bindparam("key"))
 _ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
-    _OUTBOX.c.recipient == bindparam("recipient"),
-    _OUTBOX.c.purpose.like("%acknowledgement"),
+    _OUTBOX.c.recipient_key == bindparam("recipient_key"),
+    _OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES),
     _OUTBOX.c.created_at >= bindparam("since"),
+)
+# Counted up to a limit: whether the total cap is reached costs the cap, not the day's volume.
+_ALL_ACKNOWLEDGEMENTS_SINCE = select(func.count()).select_from(
+    select(_OUTBOX.c.id)
+    .where(_OUTBOX.c.purpose.in_(ACKNOWLEDGEMENT_PURPOSES), _OUTBOX.c.created_at >= bindparam("since"))
+    .limit(bindparam("at_most"))
+    .subquery()
 )
 _NEXT_CASE_NUMBER = (
     update(_COUNTERS)
@@ -139,6 +152,17 @@ _EDITABLE_CASE_FIELDS = frozenset(
         "response_note",
     }
 )
+
+
+def tied_to_its_data(exc: SQLAlchemyError) -> bool:
+    """Whether the database refused what one statement wrote, rather than being unavailable.
+
+    A value it will not take (DataError), a duplicate (IntegrityError) or a value no type could
+    bind (a bare StatementError) comes from the mail, row or item being written: that one is set
+    aside and the rest goes on. Anything else (a lost connection, a locked file, a full disk) is
+    the database's state, and stops the cycle until it comes back.
+    """
+    return isinstance(exc, (DataError, IntegrityError)) or type(exc) is StatementError
 
 
 class AlreadyRunning(Exception):
@@ -221,6 +245,7 @@ def create_store_engine(url: str) -> Engine:
     """
     if url.startswith("sqlite"):
         engine = create_engine(url, connect_args={"timeout": 30})
+        _private_sqlite_file(engine.url.database)
 
         @event.listens_for(engine, "connect")
         def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -240,6 +265,19 @@ def create_store_engine(url: str) -> Engine:
 
         return engine
     return create_engine(url, pool_pre_ping=True)
+
+
+def _private_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file mode 0600 before SQLite does (with the umask's mode, 0644 on most
+    systems): it holds every mail, sent and received. SQLite gives its WAL and shared-memory files
+    the database file's mode."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    path = Path(database)
+    if path.exists() or not path.parent.is_dir():
+        return  # a missing folder is SQLite's to report, naming the database
+    with contextlib.suppress(OSError):  # likewise a folder it cannot write to
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600))
 
 
 class Store:
@@ -444,8 +482,22 @@ class Unit:
             participants=frozenset(participants),
         )
 
-    def acknowledgements_since(self, recipient: str, since: datetime) -> int:
-        count: int | None = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient": recipient, "since": since})
+    def queued_since(self, purpose: str, since: datetime) -> int:
+        """Mails of `purpose` queued since `since` (an index lookup on purpose and date)."""
+        count: int | None = self._connection().scalar(
+            select(func.count(_OUTBOX.c.id)).where(_OUTBOX.c.purpose == purpose, _OUTBOX.c.created_at >= since)
+        )
+        return count or 0
+
+    def acknowledgements_since(self, recipient_key: str | None, since: datetime, at_most: int = 1 << 30) -> int:
+        """Acknowledgements queued since `since` to the mailbox `recipient_key` (`mailbox_key`), or
+        to anyone when it is None, then counting no further than `at_most`."""
+        if recipient_key is None:
+            count: int | None = self._connection().scalar(
+                _ALL_ACKNOWLEDGEMENTS_SINCE, {"since": since, "at_most": at_most}
+            )
+        else:
+            count = self._connection().scalar(_ACKNOWLEDGEMENTS_SINCE, {"recipient_key": recipient_key, "since": since})
         return count or 0
 
     # -- writes ----------------------------------------------------------------------------
@@ -553,6 +605,7 @@ class Unit:
                 "case_id": draft.case_id,
                 "purpose": draft.purpose,
                 "recipient": draft.recipient,
+                "recipient_key": mailbox_key(draft.recipient),
                 "subject": draft.subject,
                 "raw": draft.raw,
                 "status": PENDING,
@@ -562,6 +615,31 @@ class Unit:
                 "created_at": now,
             },
         )
+
+    def queue_impossible(self, draft: OutgoingDraft, error: str, now: datetime) -> None:
+        """Record a mail that can never be sent (an address no mail can carry) as failed, with why.
+
+        It is written like any other mail so that everything that tells of failed mail tells of it:
+        the case's history, its acknowledgement's state, the digest's failures. Nothing is sent.
+        """
+        self._connection().execute(
+            _INSERT_OUTBOX,
+            {
+                "message_id": draft.message_id,
+                "case_id": draft.case_id,
+                "purpose": draft.purpose,
+                "recipient": draft.recipient,
+                "subject": draft.subject,
+                "raw": draft.raw,
+                "status": FAILED,
+                "attempts": 0,
+                "next_attempt_at": now,
+                "last_error": error[:2000],
+                "created_at": now,
+            },
+        )
+        if draft.case_id is not None:
+            self.add_event(draft.case_id, now, "inboxbot", f"failed:{draft.purpose}", error[:2000])
 
     # -- the procedure ---------------------------------------------------------------------
 
@@ -690,10 +768,23 @@ class Unit:
         outcome: str | None = self._connection().scalar(_MAIL_OUTCOME, {"key": message_key})
         return outcome
 
-    def set_mail_outcome(self, message_key: str, outcome: str, reason: str, case_id: int | None = None) -> None:
+    def set_mail_outcome(
+        self,
+        message_key: str,
+        outcome: str,
+        reason: str,
+        case_id: int | None = None,
+        direction: str | None = None,
+        summary: str | None = None,
+    ) -> None:
+        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did."""
         values: dict[str, object] = {"outcome": outcome, "reason": reason}
         if case_id is not None:
             values["case_id"] = case_id
+        if direction is not None:
+            values["direction"] = direction
+        if summary is not None:
+            values["summary"] = summary
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
 
     def mails_with_outcome(self, outcome: str, received_before: datetime) -> list[MailRecord]:
@@ -712,7 +803,8 @@ class Unit:
         rows = self._connection().execute(
             select(out.id, out.message_id, out.recipient, out.raw, out.attempts, out.case_id, out.purpose)
             .where(out.status == PENDING, out.next_attempt_at <= now)
-            .order_by(out.id)
+            # Longest waiting first: a mail that failed waits for its retry behind the others.
+            .order_by(out.next_attempt_at, out.id)
             .limit(limit)
         )
         return [

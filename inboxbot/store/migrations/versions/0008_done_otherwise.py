@@ -5,8 +5,8 @@ phone or letter too; the register must say how, or the date it shows is no one's
 response's content, for an answer made otherwise, is kept with it. The quality risks the director
 analyses (`#risque`) feed the annual report.
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -17,8 +17,8 @@ from alembic import op
 
 from inboxbot.store.models import UTCDateTime
 
-revision = "0007"
-down_revision = "0006"
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,41 @@
+"""Files and folders readable by their owner only: every one inboxbot writes holds someone's mail.
+
+The database and the archive hold every mail received and sent, the exports the whole register, the
+token file a key to the mailbox. Their modes are set here, explicitly, rather than left to the umask
+of whoever started the process (0022 on most systems makes them world-readable); the command line
+also sets its own umask (`PRIVATE_UMASK`) for what libraries create on their own (SQLite's WAL files).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PRIVATE_UMASK = 0o077
+FILE_MODE = 0o600
+FOLDER_MODE = 0o700
+
+
+def private_file(path: Path | str) -> int:
+    """A descriptor on `path`, created or emptied, for writing, mode 0600 whatever the umask.
+
+    Never through a symlink: whoever could plant one would choose where the data goes.
+    """
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, FILE_MODE)
+    os.fchmod(descriptor, FILE_MODE)  # O_CREAT's mode does not apply to a file that was already there
+    return descriptor
+
+
+def private_folder(path: Path) -> None:
+    """`path` and its missing parents, created mode 0700 whatever the umask (existing ones are left as they are)."""
+    if path.is_dir():
+        return  # the usual case, once per archived mail: one stat
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(mode=FOLDER_MODE, parents=True, exist_ok=True)
+    for created in missing:
+        os.chmod(created, FOLDER_MODE)
+
+
+def make_private(path: Path | str) -> None:
+    """Mode 0600 for a file a library wrote on its own (a workbook, a database file)."""
+    os.chmod(path, FILE_MODE)
