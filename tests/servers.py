@@ -6,8 +6,8 @@ server really does when it refuses a message. Mocks would encode our own assumpt
 
 Every server listens on a free port on 127.0.0.1 only, keeps all of its files in the
 directory it is given, and is stopped by the caller (the pytest fixtures in conftest.py).
-Measured facts behind the choices here are in /work/shared/notes/real-servers.md and in the
-comments below (Debian 12, Dovecot 2.3.19.1, PostgreSQL 15, run as root).
+Measured facts behind the choices here are in the comments below (Debian 12, Dovecot 2.3.19.1,
+PostgreSQL 15, run as root).
 """
 
 from __future__ import annotations

@@ -215,6 +215,27 @@ def test_what_was_queued_is_sent_even_when_reading_the_mailbox_fails(
     assert acknowledged(smtp_sink) == ["lea@example.fr"]  # but what waited was sent
 
 
+def test_the_daemons_cycle_sends_what_was_queued_even_when_reading_the_mailbox_fails(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    from inboxbot.cli.daemon import Daemon
+
+    config = account_config(tmp_path, mail_account, smtp_sink, extra="[outbox]\nfirst_retry_seconds = 0\n")
+    run(config)
+    mail_account.append(make_mail("lea@example.fr", DIRECTOR, "Réclamation", "Bonjour"))
+    smtp_sink.refuse(451, times=1)
+    run(config)
+    assert smtp_sink.messages == []
+
+    config.write_text(config.read_text().replace(f"port = {mail_account.port}", "port = 9"))
+    app = build(load(config))
+    try:
+        Daemon(app).cycle()  # the mail job alone: IMAP refuses, the outbox is sent all the same
+    finally:
+        app.close()
+    assert acknowledged(smtp_sink) == ["lea@example.fr"]
+
+
 # --- item 2: internationalised addresses ---------------------------------------------------------
 
 INTERNATIONAL = {

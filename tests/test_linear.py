@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import gc
 import time
+import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -112,8 +113,9 @@ def _reading_mail(run: Callable[[ParsedMail], object]) -> Callable[[object], obj
 
 
 def _forged_extension(n: int) -> str:
-    """The review's 49 KB forged `#prolonger`: a reason label, then a long reason in accented words."""
-    return "#prolonger 2026-0001 15 motif : " + "délai réclamé " * n + "\n#clore 2026-0001\n"
+    """A forged `#prolonger` like the review's 49 KB one: a reason label whose blanks run on (every
+    prefix of them was folded again), then a long reason in accented words."""
+    return "#prolonger 2026-0001 15 motif :" + " " * n + "délai réclamé " * (n // 10) + "\n#clore 2026-0001\n"
 
 
 CASES = [
@@ -160,19 +162,19 @@ CASES = [
         ),
         20_000,
     ),
-    Case("whole reading: blanks and NULs", _bytes(_whole_reading), lambda n: _mail("", (b" \x00 \t" * n)), 20_000),
+    Case("whole reading: blanks and NULs", _bytes(_whole_reading), lambda n: _mail("", (b" \x00 \t" * n)), 10_000),
     Case(
         "whole reading: a line of `De` and blanks",
         _bytes(_whole_reading),
         lambda n: _mail("", b"De" + b" " * n + b"x\r\n"),
-        20_000,
+        10_000,
     ),
     # Item 5: the quadratic text scans.
     Case(
         "forward: `De`, blanks, x",
         _reading_mail(extract_forwarded),
         lambda n: _text_mail("De" + " " * n + "x", "TR: essai"),
-        20_000,
+        10_000,
     ),
     Case(
         "forward: a header block of blanks",
@@ -188,7 +190,7 @@ CASES = [
         lambda n: "#réclamant 2026-0001 a<" + " " * n + "b",
         50_000,
     ),
-    Case("commands: forged #prolonger", _str(parse_commands), _forged_extension, 2_000),
+    Case("commands: forged #prolonger", _str(parse_commands), _forged_extension, 20_000),
     Case(
         "commands: a separator line of `message`",
         _str(parse_commands),
@@ -197,8 +199,8 @@ CASES = [
     ),
     Case("commands: [ and digits", _str(parse_commands), lambda n: "#clore [" + "1" * n, 20_000),
     Case("commands: dossier and blanks", _str(parse_commands), lambda n: "#clore dossier" + " " * n + "x", 50_000),
-    Case("web form: a label and blanks", _reading_mail(read_form), lambda n: _text_mail("a" + " " * n + "b"), 20_000),
-    Case("web form: a WPForms line", _reading_mail(read_form), lambda n: _text_mail("--x" + " " * n + "y"), 20_000),
+    Case("web form: a label and blanks", _reading_mail(read_form), lambda n: _text_mail("a" + " " * n + "b"), 10_000),
+    Case("web form: a WPForms line", _reading_mail(read_form), lambda n: _text_mail("--x" + " " * n + "y"), 10_000),
     Case("web form: colons", _reading_mail(read_form), lambda n: _text_mail("Nom" + " :" * n + "x"), 20_000),
     Case(
         "web form: an HTML table never closed",
@@ -219,7 +221,7 @@ CASES = [
     Case("html: comments never closed", _str(html_to_text), lambda n: "<!--x>" * n, 10_000),
     Case("html: end tags never closed", _str(html_to_text), lambda n: "</" * n, 20_000),
     Case("html: cells then blocks", _str(html_to_text), lambda n: "<td>" * n + "<div>" * n, 2_000),
-    Case("conversation: [ and blanks", _str(tagged_numbers), lambda n: "[" + " " * n + "x", 50_000),
+    Case("conversation: [ and blanks", _str(tagged_numbers), lambda n: "[" + " " * n + "x", 20_000),
     Case(
         "proof: comments never closed",
         _reading_mail(lambda mail: prove_sender(mail, "lea.martin@example.fr", ["mx.example.fr"])),
@@ -275,8 +277,10 @@ def test_time_grows_in_proportion_to_the_input(case: Case) -> None:
 def test_the_redos_checker_finds_the_cubic_pattern_the_review_found() -> None:
     """The checker .ci/run runs over the package flags the claimant-command pattern issue 14 found,
     so a pattern like it added later fails CI."""
-    from regexploit.ast.sre import SreOpParser
-    from regexploit.redos import find
+    with warnings.catch_warnings():  # regexploit imports sre_parse, deprecated since Python 3.11
+        warnings.simplefilter("ignore", DeprecationWarning)
+        from regexploit.ast.sre import SreOpParser
+        from regexploit.redos import find
 
     old = SreOpParser().parse_sre(r"(?P<name>.*?)\s*<\s*(?P<address>[^<>]*?)\s*>")
     assert any(redos.starriness > 2 for redos in find(old))

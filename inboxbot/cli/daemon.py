@@ -136,8 +136,8 @@ class Daemon:
             watcher.start()
         # Never an unbounded wait: Python runs a signal handler only when the main thread executes
         # bytecode, and a lock wait without timeout relies on the signal interrupting this very
-        # thread. A test once saw SIGTERM go unanswered for 15 s (cause not proven); waking every
-        # second bounds the delay to a second whichever thread the signal reached.
+        # thread; waking every second bounds the delay to a second whichever thread the signal
+        # reached.
         while not self.stop.wait(timeout=1.0):
             pass
         self.scheduler.shutdown(wait=True)

@@ -341,8 +341,8 @@ class _Sheet:
             self.sheet.write_string(0, index, column.header, styles.header)
         # Dates go in as Excel's numbers (`excel_serial`) with a date format: what write_datetime stores.
         # The undecorated methods XlsxWriter's own write() calls: write_string() and write_number()
-        # first try whether the row is an "A1" cell name, which took 13 % of the writing process's
-        # time for nothing (a median of three runs of 30,000 rows: 3.86 s of CPU against 4.43 s).
+        # first try whether the row is an "A1" cell name, an eighth of the writing process's time
+        # spent for nothing (BENCHMARKS.md §4).
         text, number = self.sheet._write_string, self.sheet._write_number
         by_style = {
             PLAIN: (text, None),

@@ -172,6 +172,7 @@ def anonymise_case(
         mail.archive_path = ""
     for outgoing in contents.outgoing:
         outgoing.recipient = ""
+        outgoing.recipient_key = None  # the same address, folded for the acknowledgement cap
         outgoing.subject = ""
         outgoing.raw = b""
         outgoing.last_error = ""  # SMTP refusals quote the recipient's address
@@ -327,7 +328,12 @@ def _mail_is_personal(mail: MailRow) -> bool:
 
 def _outgoing_is_personal(outgoing: OutboxRow) -> bool:
     return bool(
-        outgoing.recipient or outgoing.subject or outgoing.raw or outgoing.last_error or outgoing.status == PENDING
+        outgoing.recipient
+        or outgoing.recipient_key
+        or outgoing.subject
+        or outgoing.raw
+        or outgoing.last_error
+        or outgoing.status == PENDING
     )
 
 
