@@ -9,12 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import inboxbot
 from inboxbot.adapters.archive import Archive
-from inboxbot.config import Settings
+from inboxbot.config import Settings, shipped
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
@@ -33,10 +31,7 @@ def system_clock() -> datetime:
     return datetime.now(UTC)
 
 
-def shipped(name: str) -> Path:
-    """A directory shipped with the program: inside the installed wheel, or the source checkout."""
-    packaged = Path(inboxbot.__file__).parent / "_data" / name
-    return packaged if packaged.is_dir() else Path(inboxbot.__file__).parent.parent / name
+__all__ = ["App", "build", "build_renderer", "shipped", "system_clock"]
 
 
 @dataclass
@@ -132,7 +127,7 @@ def build(
     shared = settings.imap.mode == "shared"
     recognizer = load_recognizer(settings) if check_templates and shared else None
     calendar = calendar or WorkingDayCalendar.for_country(
-        settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
+        settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
     policy = Policy(
         mode=settings.imap.mode,

@@ -14,10 +14,12 @@ import tomllib
 import urllib.parse
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, time
+from datetime import date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import inboxbot
 
 T = TypeVar("T")
 
@@ -157,6 +159,24 @@ class ClosureSettings:
 
 
 @dataclass(frozen=True)
+class ReportSettings:
+    # The organisation's own analysis of its quality risks, a text file quoted in the annual report.
+    risks_file: Path | None = None
+
+
+@dataclass(frozen=True)
+class MediatorSettings:
+    """The mediator the organisation appointed, named to claimants when set (`[mediator]`).
+
+    Consumer law expects a learner paying for their own training to be told of one; the procedure's
+    « système de médiation » is the director's own, which these settings do not replace.
+    """
+
+    name: str = ""
+    contact: str = ""  # how to reach them: a web address, a postal address, a telephone number
+
+
+@dataclass(frozen=True)
 class DigestSettings:
     enabled: bool = True
     horizon_days: int = 5  # deadlines coming within this many days are listed
@@ -188,6 +208,8 @@ class DeadlineSettings:
     response_days: int = 30
     holiday_country: str = "FR"
     holiday_subdivision: str | None = None
+    # The organisation's own closures (first day, last day), not counted as working days.
+    closures: tuple[tuple[date, date], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -225,6 +247,8 @@ class Settings:
     templates_dir: Path | None
     source: Path | None = None
     people: PeopleSettings = PeopleSettings()
+    mediator: MediatorSettings = MediatorSettings()
+    report: ReportSettings = ReportSettings()
 
 
 class _Section:
@@ -471,6 +495,47 @@ def _oauth2(section: _Section, base_dir: Path) -> OAuthSettings:
     )
 
 
+def shipped(name: str) -> Path:
+    """A directory shipped with the program: inside the installed wheel, or the source checkout."""
+    packaged = Path(inboxbot.__file__).parent / "_data" / name
+    return packaged if packaged.is_dir() else Path(inboxbot.__file__).parent.parent / name
+
+
+def template_dirs(settings: Settings) -> list[Path]:
+    """Where templates are looked up, highest priority first: the organisation's own, then the shipped ones."""
+    dirs = [shipped("templates")]
+    if settings.templates_dir is not None:
+        dirs.insert(0, settings.templates_dir)
+    return dirs
+
+
+def _closures(section: _Section, name: str) -> tuple[tuple[date, date], ...]:
+    """Closures as written in TOML: each a day, or a range `["2026-08-03", "2026-08-14"]` (dates or strings)."""
+    raw = section._get(name, list, "a list of days or of [first, last] ranges", [])
+    expected = 'a day (2026-08-03) or a range ["2026-08-03", "2026-08-14"]'
+
+    def day(value: object) -> date:
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value.strip())
+            except ValueError:
+                pass
+        raise section.error(name, f"expected {expected}, got {value!r}")
+
+    closures: list[tuple[date, date]] = []
+    for item in raw:
+        if isinstance(item, list) and len(item) == 2:
+            first, last = day(item[0]), day(item[1])
+        else:
+            first = last = day(item)
+        if last < first:
+            raise section.error(name, f"a closure ends before it starts: {item!r}")
+        closures.append((first, last))
+    return tuple(closures)
+
+
 def _zone(value: str) -> ZoneInfo:
     try:
         return ZoneInfo(value)
@@ -604,6 +669,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         response_days=dl.integer("response_days", 30, minimum=1),
         holiday_country=dl.string("holiday_country", "FR"),
         holiday_subdivision=dl.string("holiday_subdivision"),
+        closures=_closures(dl, "closures"),
     )
     dl.reject_unknown()
 
@@ -639,6 +705,16 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     closure = ClosureSettings(notify_claimant=cl.boolean("notify_claimant", False))
     cl.reject_unknown()
 
+    md = root.sub("mediator", required=False)
+    mediator = MediatorSettings(name=md.string("name", "").strip(), contact=md.string("contact", "").strip())
+    if mediator.contact and not mediator.name:
+        raise md.error("name", "missing: the mediator's contact is given but not their name")
+    md.reject_unknown()
+
+    rp = root.sub("report", required=False)
+    report = ReportSettings(risks_file=rp.path_value("risks_file", base_dir))
+    rp.reject_unknown()
+
     dg = root.sub("digest", required=False)
     digest = DigestSettings(
         enabled=dg.boolean("enabled", True),
@@ -669,6 +745,8 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         outbox=outbox,
         feedback=feedback,
         closure=closure,
+        mediator=mediator,
+        report=report,
         digest=digest,
         rules_dir=rules_dir,
         templates_dir=templates_dir,

@@ -1,12 +1,14 @@
 """The director's commands: what she writes in her mail client, read into commands or refused with a reason."""
 
-from datetime import date
+from datetime import date, time
 
 import pytest
 
 from inboxbot.domain import cases, rules
+from inboxbot.domain.dates import WrittenDay
 from inboxbot.domain.mail_commands import (
     ACTION_STATUSES,
+    CHANNELS,
     COMMAND_HELP,
     COMMANDS,
     KINDS,
@@ -49,6 +51,7 @@ def test_values_are_those_the_rest_of_the_program_stores() -> None:
     assert PRIORITIES == rules.PRIORITIES
     assert STAKEHOLDERS == cases.STAKEHOLDERS
     assert ACTION_STATUSES == cases.ACTION_STATUSES
+    assert CHANNELS == cases.CHANNELS == rules.CHANNELS
 
 
 def test_every_command_is_in_the_help_and_its_example_runs() -> None:
@@ -77,6 +80,12 @@ def test_every_command_is_in_the_help_and_its_example_runs() -> None:
         "open_mail",
         "discard_mail",
         "reopen",
+        "acknowledged",
+        "responded",
+        "received",
+        "channel",
+        "transmitter",
+        "risk",
         "register",
         "report",
         "review",
@@ -658,3 +667,42 @@ def test_a_bad_mail_reference_or_type_is_refused_with_an_example(line: str, expe
     reason = refused(line)
     assert expected in reason
     assert "M-0042" in reason
+
+
+# --- what she did otherwise: acknowledgement, answer, reception, channel, transmitter ------------------
+
+
+def test_an_acknowledgement_made_otherwise_reads_its_day_and_means_in_either_order() -> None:
+    command = one("#accusé 03/12/2026 courrier")
+    assert (command.name, command.on, command.means) == ("acknowledged", WrittenDay(3, 12, 2026), "post")
+    command = one("#accuse main propre le 2/12")
+    assert (command.on, command.means) == (WrittenDay(2, 12), "hand")
+    command = one("#acknowledged 2026-12-01 phone")  # an ISO date is a date, not a mistyped case number
+    assert (command.case_number, command.on, command.means) == ("2026-0007", WrittenDay(1, 12, 2026), "phone")
+    command = one("#accusé")
+    assert (command.on, command.means) == (None, None)  # the day of her mail, means unsaid
+    # A date left in the note would be lost and the acknowledgement dated today: refused instead.
+    assert "Écrivez la date juste après #accusé" in refused("#accusé courrier envoyé le 3/12")
+
+
+def test_an_answer_made_otherwise_needs_what_was_answered_and_a_readable_date() -> None:
+    command = one("#réponse 3/12 téléphone remboursement accordé")
+    assert (command.name, command.on, command.means, command.value) == (
+        "responded",
+        WrittenDay(3, 12),
+        "phone",
+        "remboursement accordé",
+    )
+    assert "Il manque le contenu de la réponse" in refused("#réponse 3/12 courrier")
+    assert "Date illisible « 45/12 »" in refused("#reponse 45/12 téléphone remboursement")
+
+
+def test_reception_channel_and_transmitter_of_a_claim_received_otherwise() -> None:
+    command = one("#reçu 2/12 14h30")
+    assert (command.name, command.on) == ("received", WrittenDay(2, 12, None, at=time(14, 30)))
+    assert "Date de réception attendue" in refused("#reçu demain matin")
+    assert one("#canal courrier").value == "post"
+    assert one("#channel téléphone").value == "oral"
+    assert one("#transmis par l'accueil du centre").value == "l'accueil du centre"
+    risk = one("#risque une seule salle partenaire", subject="")
+    assert (risk.name, risk.case_number, risk.value) == ("risk", None, "une seule salle partenaire")

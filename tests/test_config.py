@@ -158,3 +158,21 @@ def test_plain_text_only_to_this_machine_unless_allowed(tmp_path: Path) -> None:
             ).imap.host
             == host
         )
+
+
+def test_closures_and_the_mediator_are_read_and_a_wrong_closure_names_its_key(tmp_path: Path) -> None:
+    extra = (
+        '\n[deadlines]\nclosures = [["2026-08-03", "2026-08-14"], 2026-12-24]\n'
+        '\n[mediator]\nname = "Médiation Exemple"\ncontact = "https://mediation.example"\n'
+    )
+    settings = load(write(tmp_path, MINIMAL + extra))
+    assert settings.deadlines.closures == (
+        (date(2026, 8, 3), date(2026, 8, 14)),
+        (date(2026, 12, 24), date(2026, 12, 24)),
+    )
+    assert (settings.mediator.name, settings.mediator.contact) == ("Médiation Exemple", "https://mediation.example")
+    assert load(write(tmp_path, MINIMAL)).mediator.name == ""  # none appointed: none named
+    with pytest.raises(ConfigError, match=r"deadlines\.closures: a closure ends before it starts"):
+        load(write(tmp_path, MINIMAL + '\n[deadlines]\nclosures = [["2026-08-14", "2026-08-03"]]\n'))
+    with pytest.raises(ConfigError, match=r"deadlines\.closures: expected a day"):
+        load(write(tmp_path, MINIMAL + '\n[deadlines]\nclosures = ["août"]\n'))

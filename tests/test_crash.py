@@ -171,7 +171,7 @@ class Campaign:
             wave.append(Sent(mid(message_id), "reply", earlier, raw, claim=f"claim-{number - 1}-0@example.fr"))
             # A command of the director, proven by her receiving server: close a case, or add a note.
             target = f"c{number - 1}-1@example.fr"
-            line = "#clore réglé par téléphone" if number % 2 else "#note appel de la stagiaire"
+            line = "#réponse téléphone réglé\n#clore" if number % 2 else "#note appel de la stagiaire"
             if number % 2:
                 self.closed.append(target)
             message_id = f"<command-{number}@cafemetrie.example>"

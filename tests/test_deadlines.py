@@ -20,7 +20,8 @@ def test_claim_before_christmas_counts_across_christmas_and_new_year(policy: Due
     # 28-31 Dec (8), not 1 January, then 4-8 Jan (13), 11 and 12 Jan (15).
     received = datetime(2026, 12, 18, 17, 0, tzinfo=PARIS)
     assert policy.acknowledge_due(received) == date(2027, 1, 12)
-    assert policy.response_due(received) == date(2027, 1, 17)
+    # 30 days is Sunday 17 January: the date promised is the Friday before, so the 30 days are kept.
+    assert policy.response_due(received) == date(2027, 1, 15)
 
 
 def test_reception_day_is_taken_in_paris_not_utc(policy: DuePolicy) -> None:
@@ -50,9 +51,29 @@ def test_numbers_come_from_the_settings() -> None:
     policy = DuePolicy(WorkingDayCalendar.for_country("FR"), PARIS, acknowledge_working_days=2, response_days=10)
     received = datetime(2026, 10, 1, 9, 0, tzinfo=PARIS)  # a Thursday
     assert policy.acknowledge_due(received) == date(2026, 10, 5)
-    assert policy.response_due(received) == date(2026, 10, 11)
+    assert policy.response_due(received) == date(2026, 10, 9)  # the 11th is a Sunday
 
 
 def test_a_given_holiday_list_is_honoured() -> None:
     calendar = WorkingDayCalendar({date(2026, 10, 5)})
     assert calendar.add_working_days(date(2026, 10, 2), 1) == date(2026, 10, 6)
+
+
+def test_a_response_date_promised_to_a_claimant_is_never_a_weekend_or_a_public_holiday(policy: DuePolicy) -> None:
+    # Received Monday 12 October 2026: 30 days is Wednesday 11 November, Armistice day.
+    assert policy.response_due(datetime(2026, 10, 12, 9, 0, tzinfo=PARIS)) == date(2026, 11, 10)
+    # Received Thursday 26 November: 30 days is Saturday 26 December, after Christmas Friday.
+    assert policy.response_due(datetime(2026, 11, 26, 9, 0, tzinfo=PARIS)) == date(2026, 12, 24)
+    assert policy.promised(date(2026, 12, 3)) == date(2026, 12, 3)  # a working day stays
+
+
+def test_the_organisations_closures_are_not_working_days_but_do_not_move_a_promised_date() -> None:
+    summer = (date(2026, 8, 3), date(2026, 8, 14))
+    calendar = WorkingDayCalendar.for_country("FR", closures=[summer])
+    policy = DuePolicy(calendar, PARIS)
+    received = datetime(2026, 7, 31, 10, 0, tzinfo=PARIS)  # Friday before the closure
+    # Day 1 is Monday 17 August (15 August is a Saturday holiday): 17-21 (5), 24-28 (10), 31 Aug-4 Sep (15).
+    assert policy.acknowledge_due(received) == date(2026, 9, 4)
+    assert DuePolicy(WorkingDayCalendar.for_country("FR"), PARIS).acknowledge_due(received) == date(2026, 8, 21)
+    assert not calendar.is_working_day(date(2026, 8, 5)) and calendar.is_business_day(date(2026, 8, 5))
+    assert policy.response_due(received) == date(2026, 8, 28)  # 30 days: a Sunday 30th, brought to Friday

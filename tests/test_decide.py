@@ -65,7 +65,7 @@ def test_a_claim_opens_a_case_with_its_deadlines_and_an_acknowledgement() -> Non
     assert decision.subject == "Réclamation : attestation manquante"
     assert decision.received_at == RECEIVED
     assert decision.acknowledge_due == date(2027, 1, 12)
-    assert decision.response_due == date(2027, 1, 17)
+    assert decision.response_due == date(2027, 1, 15)  # 30 days is Sunday 17th: the Friday is promised
     assert (decision.nature, decision.priority) == ("materielle", "haute")
     assert decision.rules_hit == CLAIM.hits
     assert decision.acknowledgement == "acknowledgement"

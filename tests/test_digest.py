@@ -845,7 +845,7 @@ def test_the_director_answers_the_digest_with_a_command(
             f"Alice <{DIRECTOR}>",
             DIRECTOR,
             f"RE: {digest['Subject']}",
-            f"#clore {late.number} réponse envoyée par courrier\n\n"
+            f"#réponse {late.number} courrier attestation renvoyée\n#clore {late.number}\n\n"
             f"Le {now:%d/%m/%Y} à {now:%H:%M}, Cafémétrie <{DIRECTOR}> a écrit :\n{quoted}\n",
             in_reply_to=str(digest["Message-ID"]),
             references=str(digest["Message-ID"]),
@@ -857,6 +857,6 @@ def test_the_director_answers_the_digest_with_a_command(
             cases = unit.cases()
         assert [(case.number, case.status) for case in cases] == [(late.number, "closed")]
         report = smtp_sink.wait_for(2)[1]
-        assert "Commandes : 1 exécutée(s)" in report.subject
+        assert "Commandes : 2 exécutée(s)" in report.subject
     finally:
         app.close()

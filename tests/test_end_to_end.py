@@ -100,7 +100,7 @@ def test_a_complaint_becomes_a_case_and_is_acknowledged(
     for body in (text, html):
         assert "2025-0001" in body
         assert "19 décembre 2025 à 17:00" in body
-        assert "dimanche 18 janvier 2026" in body  # the response is due 30 days after reception
+        assert "vendredi 16 janvier 2026" in body  # 30 days after reception is a Sunday: the Friday before
 
     (case,) = register(config)
     assert case["number"] == "2025-0001"
@@ -110,7 +110,7 @@ def test_a_complaint_becomes_a_case_and_is_acknowledged(
     assert case["received_at"] == "2025-12-19T17:00:00+01:00"
     # 15 working days counted across Christmas and New Year's Day (26 December is worked in France).
     assert case["acknowledge_due"] == "2026-01-13"
-    assert case["response_due"] == "2026-01-18"
+    assert case["response_due"] == "2026-01-16"
     assert case["acknowledged_at"] is not None
     assert case["responded_at"] is None and case["closed_at"] is None
     assert any("complaint" in rule for rule in case["rules"])

@@ -63,7 +63,7 @@ def test_the_built_wheel_runs_the_demo(tmp_path: Path) -> None:
     assert output.count("→ dossier ouvert") == 2
     assert "→ message automatique, sans accusé de réception" in output
     assert "→ ajouté au dossier" in output
-    assert "Accusé de réception" in output and "Signalement enregistré (aléa)" in output
+    assert "Accusé de réception" in output and "Signalement enregistré" in output
     # The whole procedure: her reply from her own client, her command closing the case, the digest,
     # the audit file; and nothing to warn about in its own set-up.
     assert "(written by the director)" not in output and "Commandes : 3 exécutée(s)" in output

@@ -375,7 +375,7 @@ def test_one_failing_follow_up_item_is_set_aside_once_and_the_others_are_sent(
     bot.cycle()
     numbers = [case["number"] for case in register(bot.config)]
     for number in numbers:
-        bot.note_to_self(f"[Dossier {number}]", "#clore réponse envoyée", folders=("Sent", "INBOX"))
+        bot.note_to_self(f"[Dossier {number}]", "#réponse courrier réponse envoyée\n#clore", folders=("Sent", "INBOX"))
     # A mail in her name, with no proof: it waits for proof, and its archived copy goes missing.
     bot.note_to_self("Note", "#ignorer 2026-0001", folders=("INBOX",))
     bot.cycle()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,7 @@ from email.message import EmailMessage
 from email.utils import make_msgid
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
@@ -34,6 +36,7 @@ from inboxbot.procedure.pipeline import run_once
 
 DIRECTOR = "alice@cafemetrie.example"
 LEA = "Léa Martin <lea.martin@example.fr>"
+PARIS = ZoneInfo("Europe/Paris")
 TRUSTED_MX = "mx.cafemetrie.example"
 
 
@@ -205,7 +208,9 @@ def test_mediation_dismissal_and_an_optional_closure_notice(
     bot = bot_factory(mail_account, extra="[closure]\nnotify_claimant = true\n")
     bot.claim()
     bot.claim(subject="Réclamation : publicité non sollicitée")
-    bot.note_to_self("[Dossier 2026-0001]", "#médiation rendez-vous avec la formatrice le 4/12\n#clore")
+    bot.note_to_self(
+        "[Dossier 2026-0001]", "#médiation rendez-vous avec la formatrice le 4/12\n#réponse téléphone excuses\n#clore"
+    )
     bot.note_to_self("[Dossier 2026-0002]", "#ignorer démarchage commercial, pas une réclamation")
     bot.cycle()
     first, second = bot.cases()
@@ -314,7 +319,7 @@ def test_closure_records_her_last_reply_then_feedback_is_asked_and_read(bot: Bot
 
 def test_a_new_mail_on_a_closed_case_is_shown_to_her_not_reopened(bot: Bot) -> None:
     original = bot.claim()
-    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.note_to_self("[Dossier 2026-0001]", "#réponse téléphone attestation renvoyée\n#clore")
     bot.cycle()
     bot.account.append(
         make_mail(LEA, DIRECTOR, "Re: attestation", "Finalement je ne l'ai toujours pas !", in_reply_to=original)
@@ -539,7 +544,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 23 and lines.count("#") >= 23
+    assert len(COMMANDS) == 29 and lines.count("#") >= 29
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()
@@ -547,7 +552,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
     bot.cycle(timedelta(minutes=31))
     (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert text_of(warning.message).count("#") >= 23
+    assert text_of(warning.message).count("#") >= 29
 
 
 def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) -> None:
@@ -570,6 +575,189 @@ def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) 
     assert "Revue annuelle de la procédure enregistrée" in text_of(report_to_director(bot))
     bot.cycle(timedelta(days=31))
     assert reminders() == 2
+
+
+# --- dates that must be true ---------------------------------------------------------------------------
+
+
+def command_report(bot: Bot) -> str:
+    return text_of(report_to_director(bot))
+
+
+def test_a_complaint_is_closed_only_with_an_answer_on_file_and_reopening_clears_its_date(bot: Bot) -> None:
+    original = bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    assert bot.case()["status"] == "open" and bot.case()["responded_at"] is None
+    report = command_report(bot)
+    assert "n'a pas de réponse au réclamant" in report and "#réponse 2026-0001 " in report
+
+    bot.note_to_self("[Dossier 2026-0001]", "#réponse téléphone attestation renvoyée par la poste\n#clore")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["responded_at"] == case["closed_at"]  # dated by her note
+    assert (case["responded_by"], case["response_note"]) == ("phone", "attestation renvoyée par la poste")
+
+    bot.note_to_self("[Dossier 2026-0001]", "#rouvrir")
+    bot.cycle()
+    assert bot.case()["responded_at"] is None and bot.case()["status"] == "open"
+    assert bot.case()["response_note"] is None
+    reply = make_mail(f"Alice <{DIRECTOR}>", LEA, "RE: attestation", "La voici en pièce jointe.", in_reply_to=original)
+    bot.account.append(reply, folder="Sent")
+    bot.cycle(timedelta(minutes=1))
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    case = bot.case()
+    (answer,) = [m for m in case["messages"] if "pièce jointe" in m["text"]]
+    assert case["status"] == "closed" and case["responded_at"] == answer["date"] and case["responded_by"] == "email"
+
+
+def test_her_mail_to_someone_else_is_no_answer_to_a_claimant_without_an_address(bot: Bot) -> None:
+    bot.note_to_self("[ORAL] Appel de M. Dupont", "Appel ce matin : salle trop froide.\n")
+    bot.cycle()
+    bot.account.append(
+        make_mail(f"Alice <{DIRECTOR}>", "accueil@lieu.example", "[Dossier 2026-0001] Chauffage", "Pouvez-vous voir ?"),
+        folder="Sent",
+    )
+    bot.cycle()
+    assert any("Pouvez-vous voir" in m["text"] for m in bot.case()["messages"])
+    bot.note_to_self("[Dossier 2026-0001]", "#clore")
+    bot.cycle()
+    assert bot.case()["status"] == "open" and "n'a pas de réponse au réclamant" in command_report(bot)
+
+
+def test_an_incident_is_closed_by_what_was_done_without_an_answer(bot: Bot) -> None:
+    bot.account.append(make_mail("Marc <marc@example.fr>", DIRECTOR, "[ALÉA] Salle fermée", "Dégât des eaux."))
+    bot.cycle()
+    bot.note_to_self("[Dossier 2026-0001]", "#urgence salle de remplacement réservée\n#clore")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["responded_at"] == case["closed_at"]
+
+
+def test_an_acknowledgement_by_post_is_recorded_with_its_day_and_the_claim_is_not_late(bot: Bot) -> None:
+    result = invoke(
+        bot.config, "cases", "add", "--subject", "Courrier de M. Dupont", "--channel", "courrier", "--received",
+        "02/11/2026 14h30", "--transmitter", "accueil@lieu.example",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    case = bot.case()
+    assert (case["channel"], case["transmitter"]) == ("post", "accueil@lieu.example")
+    assert case["received_at"] == "2026-11-02T14:30:00+01:00" and case["acknowledge_due"] == "2026-11-24"
+    assert case["acknowledge_met"] is False  # nothing says it was acknowledged: late, as the register must say
+    digest = invoke(bot.config, "digest", "--print").out
+    assert "2026-0001 — accusé de réception en retard" in digest and "#accusé 2026-0001 <date> courrier" in digest
+
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé 1/11/2026 courrier")  # before its reception: refused
+    bot.cycle()
+    assert "ne peut précéder la réception" in command_report(bot) and bot.case()["acknowledged_at"] is None
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé 2026-11-23 courrier")
+    bot.cycle()
+    case = bot.case()
+    assert case["acknowledged_at"] == "2026-11-23T00:00:00+01:00" and case["acknowledged_by"] == "post"
+    assert case["acknowledge_met"] is True
+    assert "accusé de réception en retard" not in invoke(bot.config, "digest", "--print").out  # nor in the digest
+    (event,) = [e for e in case["history"] if e["event"] == "acknowledged"]
+    assert event["detail"].startswith("par courrier, le 23/11/2026") and event["actor"] == DIRECTOR
+    bot.note_to_self("[Dossier 2026-0001]", "#accusé téléphone")
+    bot.cycle()
+    assert "déjà un accusé de réception, du 23/11/2026" in command_report(bot)
+    # The register an auditor opens says how, in the spreadsheet as in the CSV.
+    for fmt in ("xlsx", "csv"):
+        output = bot.config.parent / f"registre.{fmt}"
+        assert invoke(bot.config, "register", "export", "--format", fmt, "--output", str(output)).code == 0
+    sheet = openpyxl.load_workbook(bot.config.parent / "registre.xlsx")["Dossiers"]
+    headers = [cell.value for cell in sheet[1]]
+    assert sheet.cell(row=2, column=headers.index("Accusé de réception fait par") + 1).value == "courrier"
+    header, row = (bot.config.parent / "registre.csv").read_text(encoding="utf-8-sig").splitlines()[:2]
+    assert row.split(";")[header.split(";").index("Accusé de réception fait par")] == "courrier"
+
+
+def test_a_day_in_the_future_is_refused_not_recorded(bot: Bot) -> None:
+    bot.claim()
+    tomorrow = (bot.now + timedelta(days=2)).astimezone(PARIS)
+    bot.note_to_self("[Dossier 2026-0001]", f"#réponse {tomorrow:%d/%m/%Y} courrier remboursement")
+    bot.cycle()
+    assert "ne pas être postérieure à votre message" in command_report(bot)
+    assert bot.case()["responded_at"] is None
+
+
+def test_her_own_first_mail_to_the_claimant_is_the_acknowledgement_when_inboxbot_sent_none(bot: Bot) -> None:
+    result = invoke(
+        bot.config, "cases", "add", "--subject", "Appel de M. Dupont", "--claimant", "jean.dupont@example.fr",
+        "--no-acknowledge",
+    )  # fmt: skip
+    assert result.code == 0, result.err
+    assert bot.case()["acknowledged_at"] is None
+    bot.account.append(
+        make_mail(f"Alice <{DIRECTOR}>", "jean.dupont@example.fr", "[Dossier 2026-0001] Votre appel", "Bien noté."),
+        folder="Sent",
+    )
+    bot.cycle()
+    case = bot.case()
+    (mine,) = [m for m in case["messages"] if "Bien noté" in m["text"]]
+    assert case["acknowledged_at"] == mine["date"] and case["acknowledged_by"] == "email"
+    assert case["acknowledge_met"] is True
+    assert not bot.sent_to("jean.dupont@example.fr")  # and inboxbot sends nothing more
+
+
+def test_a_claim_received_on_paper_is_dated_and_channelled_by_mail(bot: Bot) -> None:
+    bot.note_to_self(
+        "[ORAL] Lettre de Mme Petit",
+        "Lettre reçue au centre.\n#reçu 20/11/2026 14h30\n#canal courrier\n#transmis par l'accueil du centre\n",
+    )
+    bot.cycle()
+    case = bot.case()
+    assert case["received_at"] == "2026-11-20T14:30:00+01:00" and case["channel"] == "post"
+    assert case["acknowledge_due"] == "2026-12-11" and case["transmitter"] == "l'accueil du centre"
+    (changed,) = [e for e in case["history"] if e["event"] == "set:received"]
+    assert changed["detail"].endswith("→ 20/11/2026 14:30")  # the history keeps both values
+
+
+# --- wording a claimant reads --------------------------------------------------------------------------
+
+
+def test_the_acknowledgement_names_the_mediator_and_promises_a_working_day(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount
+) -> None:
+    bot = bot_factory(
+        mail_account, extra='[mediator]\nname = "Médiation Exemple"\ncontact = "https://mediation.example"\n'
+    )
+    bot.claim()
+    (ack,) = bot.sent_to("lea.martin@example.fr")
+    text = text_of(ack.message)
+    assert "recourir au médiateur que nous avons désigné : Médiation Exemple (https://mediation.example)" in text
+    due = date.fromisoformat(bot.case()["response_due"])
+    assert due.weekday() < 5 and "au plus tard le samedi" not in text and "au plus tard le dimanche" not in text
+
+
+def test_an_extension_never_promises_a_sunday(bot: Bot) -> None:
+    bot.claim()
+    due = date.fromisoformat(bot.case()["response_due"])
+    days = next(n for n in range(1, 8) if (due + timedelta(days=n)).weekday() == 6)  # lands on a Sunday
+    bot.note_to_self("[Dossier 2026-0001]", f"#prolonger {days} attente du retour du financeur")
+    bot.cycle()
+    extended = date.fromisoformat(bot.case()["extended_response_due"])
+    assert extended.weekday() < 5 and due + timedelta(days=days - 3) <= extended < due + timedelta(days=days)
+    (notice,) = [m for m in bot.sent_to("lea.martin@example.fr") if "prolongé" in m.subject]
+    assert "au plus tard le dimanche" not in text_of(notice.message)
+
+
+# --- the annual report ---------------------------------------------------------------------------------
+
+
+def test_a_risk_analysed_by_mail_is_dated_and_reaches_the_annual_report(bot: Bot) -> None:
+    bot.note_to_self("Qualité", "#risque une seule salle partenaire : en prévoir une seconde")
+    bot.cycle()
+    assert "Analyse de risque enregistrée" in command_report(bot)
+    year = bot.now.astimezone(PARIS).year
+    bot.note_to_self("Rapport", f"#rapport {year}")
+    bot.cycle()
+    (report,) = [m for m in bot.sent_to(DIRECTOR) if "Rapport annuel" in m.subject]
+    (page,) = list(report.message.iter_attachments())
+    html = page.get_payload(decode=True).decode("utf-8")
+    assert "Analyse des risques qualité" in html
+    assert re.search(r"<td>\d\d/\d\d/\d{4}</td><td>une seule salle partenaire : en prévoir une seconde</td>", html)
 
 
 # -- authority comes from proof; nobody is mailed on a stranger's say-so beyond a bound -------------

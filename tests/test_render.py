@@ -9,27 +9,39 @@ import jinja2
 import pytest
 
 from inboxbot.bootstrap import shipped
+from inboxbot.config import MediatorSettings
 from inboxbot.domain.message import Address
 from inboxbot.outgoing.outbox import UnsafeHeader, compose
 from inboxbot.outgoing.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
 
 PARIS = ZoneInfo("Europe/Paris")
 DEFAULTS = shipped("templates")
+RECEIVED = datetime(2026, 12, 18, 16, 0, tzinfo=ZoneInfo("UTC"))
+NO_MEDIATOR = MediatorSettings()
 
 
-def context(subject: str = "Attestation manquante", name: str = "Léa Martin") -> dict[str, object]:
+def context(
+    subject: str = "Attestation manquante",
+    name: str = "Léa Martin",
+    kind: str = "reclamation",
+    channel: str = "email",
+    received_at: datetime = RECEIVED,
+    mediator: MediatorSettings = NO_MEDIATOR,
+) -> dict[str, object]:
     return {
         "case": case_view(
             number="2026-0001",
             tag="[Dossier 2026-0001]",
-            kind="reclamation",
+            kind=kind,
             subject=subject,
-            received_at=datetime(2026, 12, 18, 16, 0, tzinfo=ZoneInfo("UTC")),
+            received_at=received_at,
             acknowledge_due=date(2027, 1, 12),
-            response_due=date(2027, 1, 17),
+            response_due=date(2027, 1, 15),
+            channel=channel,
         ),
         "claimant": PersonView(email="lea@example.fr", name=name),
         "organisation": {"name": "Cafémétrie"},
+        "mediator": mediator,
     }
 
 
@@ -39,7 +51,7 @@ def test_the_shipped_acknowledgement_is_french_with_the_dates_in_paris_time() ->
     for body in (mail.text, mail.html):
         assert "Bonjour Léa Martin" in body
         assert "18 décembre 2026 à 17:00" in body  # 16:00 UTC is 17:00 in Paris
-        assert "dimanche 17 janvier 2027" in body
+        assert "vendredi 15 janvier 2027" in body
 
 
 def test_every_shipped_template_compiles() -> None:
@@ -148,3 +160,44 @@ def test_text_that_imitates_the_mime_boundary_stays_text(monkeypatch: pytest.Mon
     assert [part.get_content_type() for part in message.iter_parts()] == ["text/plain", "text/html"]
     assert message.get_body(("plain",)).get_content().replace("\r\n", "\n") == text
     assert message.get_body(("html",)).get_content().replace("\r\n", "\n") == "<p>--=_fixed--</p>"
+
+
+def test_a_claim_received_by_post_or_orally_is_spoken_of_as_such_with_the_day_alone_when_only_it_is_known() -> None:
+    renderer = Renderer([DEFAULTS], PARIS)
+    posted = renderer.mail(
+        "acknowledgement", **context(channel="post", received_at=datetime(2026, 11, 20, tzinfo=PARIS))
+    )
+    for body in (posted.text, posted.html):
+        assert (
+            "Votre réclamation, reçue par courrier le 20 novembre 2026 (« Attestation manquante »), est enregistrée"
+            in body
+        )
+        assert "00:00" not in body and "votre message" not in body
+    oral = renderer.mail("acknowledgement", **context(channel="oral"))
+    assert "Votre réclamation, reçue oralement le 18 décembre 2026 à 17:00" in oral.text
+
+
+def test_an_incident_is_a_masculine_signalement_and_its_tag_is_not_repeated_in_our_subjects() -> None:
+    renderer = Renderer([DEFAULTS], PARIS)
+    incident = context(subject="[ALÉA] Salle fermée", kind="alea")
+    acknowledgement = renderer.mail("incident_acknowledgement", **incident)
+    assert acknowledgement.subject == "[Dossier 2026-0001] Signalement enregistré : Salle fermée"
+    assert "Votre signalement du 18 décembre 2026 à 17:00 (« Salle fermée ») est enregistré" in acknowledgement.text
+    closure = renderer.mail("closure_notice", **incident, note="")
+    assert closure.subject == "[Dossier 2026-0001] Clôture de votre signalement"
+    assert "Votre signalement n° 2026-0001 (« Salle fermée ») est désormais clôturé." in closure.text
+    complaint = renderer.mail("closure_notice", **context(), note="")
+    assert "Votre réclamation n° 2026-0001 (« Attestation manquante ») est désormais clôturée." in complaint.text
+    assert "ALÉA" not in " ".join((acknowledgement.subject, closure.subject, closure.text))
+
+
+def test_the_mediator_is_named_in_the_acknowledgement_and_the_closing_mail_only_when_appointed() -> None:
+    renderer = Renderer([DEFAULTS], PARIS)
+    mediator = MediatorSettings("Médiation Exemple", "https://mediation.example")
+    for name, extra in (("acknowledgement", {}), ("closure_notice", {"note": ""})):
+        named = renderer.mail(name, **context(mediator=mediator), **extra)
+        for body in (named.text, named.html):
+            assert (
+                "recourir au médiateur que nous avons désigné : Médiation Exemple (https://mediation.example)" in body
+            )
+        assert "médiateur" not in renderer.mail(name, **context(), **extra).text

@@ -368,9 +368,23 @@ def test_deadlines_shares_median_and_worst_delays(page: Page) -> None:
         ("2026-0002", "accusé de réception", "24/02/2026", "27/02/2026"),
         ("2026-0002", "réponse", "05/03/2026", "10/03/2026"),
         ("2026-0005", "accusé de réception", "22/10/2026", "non accomplie"),
-        ("2026-0005", "réponse", "31/10/2026", "12/11/2026"),
+        ("2026-0005", "réponse", "30/10/2026", "12/11/2026"),  # 30 days is a Saturday: Friday promised
         ("2026-0006", "réponse", "09/12/2026", "non accomplie"),
     ]
+
+
+def test_deadlines_of_complaints_are_reported_apart_from_incidents(page: Page) -> None:
+    rows = page.tables["delais-par-type"]
+    # Réclamations 0001, 0002, 0005, 0006 decided, 0007 pending: acknowledged after 0, 18, 3 working days
+    # (0005 never); answered after 8, 35, 42 days (0006 overdue).
+    assert rows[1] == ["Réclamations", "accusé de réception", "4", "2", "2", "1", pct("50 %"), "3", "18"]
+    assert rows[2] == ["Réclamations", "réponse", "4", "1", "3", "1", pct("25 %"), "35", "42"]
+    # The difficulty and the incident kept both deadlines: together they would have hidden that.
+    assert rows[3][:7] == ["Aléas et difficultés", "accusé de réception", "2", "2", "0", "0", pct("100 %")]
+    assert rows[4][:7] == ["Aléas et difficultés", "réponse", "2", "2", "0", "0", pct("100 %")]
+    summary = page.rows("synthese")
+    assert summary["Réponses dans les délais : réclamations"] == [pct("1 / 4 (25 %)")]
+    assert summary["Réponses dans les délais : aléas et difficultés"] == [pct("2 / 2 (100 %)")]
 
 
 def test_extensions_and_their_reasons(page: Page) -> None:
@@ -483,7 +497,7 @@ def test_claimant_text_is_escaped(settings: Settings) -> None:
     page = read_html(text)
     assert "script" not in page.tags and "b" not in page.tags
     assert "<script" not in text.lower()
-    assert "&lt;script&gt;alert(&#x27;x&#x27;)&lt;/script&gt; Convocation reçue trop tard" in text
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; Convocation reçue trop tard" in text
     assert [row[4] for row in page.tables["hors-delai"][1:3]] == [SCRIPT_SUBJECT, SCRIPT_SUBJECT]
 
 
@@ -586,3 +600,77 @@ def test_markdown_escapes_claimant_text(settings: Settings) -> None:
 def test_unknown_format_is_refused(settings: Settings) -> None:
     with pytest.raises(ValueError, match="pdf"):
         annual_report([], [], 2026, settings, None, "pdf", today=TODAY)
+
+
+# --- quality risks, indicators as data, templates of the organisation's own ----------------------------
+
+
+def test_the_risk_analysis_quotes_the_organisations_file_and_the_risks_recorded_by_mail(
+    settings: Settings, tmp_path: Path
+) -> None:
+    from inboxbot.config import ReportSettings
+    from inboxbot.domain.cases import Risk
+
+    analysis = tmp_path / "analyse-risques.txt"
+    analysis.write_text("Risque 1 : une seule salle partenaire.\n\nRisque 2 : formateur unique\nsur le latte art.\n")
+    recorded = [Risk(paris(2026, 3, 4, 10), "alice@cafemetrie.fr", "Panne de la machine <b>principale</b>")]
+    own = replace(settings, report=ReportSettings(risks_file=analysis))
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY, risks=recorded))
+    assert "Risque 1 : une seule salle partenaire." in page.texts
+    assert "Risque 2 : formateur unique sur le latte art." in page.texts
+    assert page.tables["risques-enregistres"][1] == ["04/03/2026", "Panne de la machine <b>principale</b>"]
+    assert "b" not in page.tags  # the director's text is escaped too
+
+    analysis.unlink()
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY))
+    assert any("analyse-risques.txt n'a pas pu être lu" in text for text in page.texts)
+    assert "risques-enregistres" in page.ids  # and says that nothing was recorded
+
+
+def test_the_indicators_are_data_the_organisation_can_replace(settings: Settings, tmp_path: Path) -> None:
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, settings, None, today=TODAY))
+    shipped = page.rows("indicateurs-qualiopi")
+    assert shipped["Indicateur 31"][0].startswith("Le prestataire met en œuvre des modalités de traitement")
+    assert "risques qualité" in shipped["Indicateur 32"][1]
+    (tmp_path / "indicators.toml").write_text(
+        '[[indicator]]\nnumber = 32\ntext = "Libellé révisé du référentiel"\n', encoding="utf-8"
+    )
+    own = replace(settings, templates_dir=tmp_path)
+    page = read_html(annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY))
+    assert page.rows("indicateurs-qualiopi") == {"Indicateur 32": ["Libellé révisé du référentiel", ""]}
+
+
+def test_the_report_is_rendered_from_templates_the_organisation_can_override(
+    settings: Settings, tmp_path: Path
+) -> None:
+    (tmp_path / "report.html.j2").write_text(
+        "<html><body><h1>{{ document.title }} — version maison</h1>"
+        "{% for section in document.sections %}{% for block in section.blocks %}"
+        "{% if block.kind == 'chart' %}{{ block | svg }}{% endif %}{% endfor %}{% endfor %}</body></html>\n",
+        encoding="utf-8",
+    )
+    own = replace(settings, templates_dir=tmp_path)
+    text = annual_report(year_2026(), year_2025(), 2026, own, None, today=TODAY)
+    assert "— version maison</h1>" in text and "<svg" in text  # its charts with it
+    markdown = annual_report(year_2026(), year_2025(), 2026, own, None, "md", today=TODAY)
+    assert markdown.startswith("# Rapport annuel 2026")  # the shipped Markdown template still serves
+
+
+def test_a_broken_report_template_of_the_organisation_is_found_by_check(settings: Settings, tmp_path: Path) -> None:
+    import jinja2
+
+    from inboxbot.exports.report import check_templates
+
+    check_templates(settings)  # the shipped ones compile
+    (tmp_path / "report.md.j2").write_text("{% for section in document.sections %}", encoding="utf-8")
+    with pytest.raises(jinja2.TemplateSyntaxError):
+        check_templates(replace(settings, templates_dir=tmp_path))
+
+
+def test_the_organisations_closures_are_named_where_working_days_are_explained(settings: Settings) -> None:
+    from inboxbot.config import DeadlineSettings
+
+    closed = replace(settings, deadlines=DeadlineSettings(closures=((date(2026, 8, 3), date(2026, 8, 14)),)))
+    text = annual_report(year_2026(), year_2025(), 2026, closed, None, "md", today=TODAY)
+    assert "hors jours fériés et fermetures de l'organisme : du 03/08/2026 au 14/08/2026)" in text
+    assert "fermetures" not in annual_report(year_2026(), year_2025(), 2026, settings, None, "md", today=TODAY)

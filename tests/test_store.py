@@ -150,6 +150,9 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         # Nor the columns of what the recognizer read in each mail, which came after them.
         for column in ("kind", "channel", "words", "score", "excerpt", "spam", "claimant", "claimant_name"):
             connection.execute(text(f"ALTER TABLE mails DROP COLUMN {column}"))
+        connection.execute(text("DROP TABLE risks"))
+        for column in ("acknowledgement_means", "response_means", "response_note"):
+            connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(
             text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
         )
@@ -160,5 +163,6 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             indexes = {i["name"] for i in inspect(connection).get_indexes("outbox")}
             assert {"ix_outbox_purpose_created", "ix_outbox_recipient_key_created"} <= indexes
             assert "excerpt" in {c["name"] for c in inspect(connection).get_columns("mails")}
+            assert "response_means" in {c["name"] for c in inspect(connection).get_columns("cases")}
     finally:
         store.close()

@@ -137,13 +137,21 @@ def run_checks(settings: Settings, say: Callable[[str], None], w: Wording | None
                     "recognition: vocabulary loaded (shared mode reads every human mail for claims and incidents)",
                 )
             )
+        from inboxbot.exports.report import check_templates as check_report_templates  # babel: only when asked
+
         try:
             build_renderer(settings)
+            check_report_templates(settings)
         except Exception as exc:  # noqa: BLE001 - any Jinja2 error is a template problem to report
             raise CheckFailed(
                 w(f"modèles : {type(exc).__name__} : {exc}", f"templates: {type(exc).__name__}: {exc}")
             ) from exc
-        say(w("modèles : tous les modèles de messages se compilent", "templates: all mail templates compile"))
+        say(
+            w(
+                "modèles : tous les modèles de messages et du rapport se compilent",
+                "templates: all mail and report templates compile",
+            )
+        )
         try:
             Store.open(settings.database.url).close()
         except Exception as exc:  # noqa: BLE001 - any driver error is a database problem to report

@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -20,8 +20,9 @@ from inboxbot import __version__
 from inboxbot.adapters.private import PRIVATE_UMASK, private_file
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
+from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
-from inboxbot.domain.text import for_terminal
+from inboxbot.domain.text import fold, for_terminal
 
 log = logging.getLogger("inboxbot")
 
@@ -173,10 +174,35 @@ def case_line(case: Case, tz: ZoneInfo) -> str:
     )
 
 
+_CHANNEL_WORDS = {"courrier": "post", "lettre": "post", "telephone": "oral", "transmise": "third_party"}
+
+
+def _channel(text: str) -> str:
+    """A channel by its code or its French word (`courrier` is `post`)."""
+    value = _CHANNEL_WORDS.get(fold(text.strip()), text.strip())
+    if value not in CHANNELS:
+        raise argparse.ArgumentTypeError(f"expected one of {', '.join(CHANNELS)} (or courrier), got {text!r}")
+    return value
+
+
+def _received(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+    """A reception instant as people write it (a day alone is that day at 00:00); None if unreadable or future."""
+    found = leading_day(text)
+    if found is None or found[1].strip():
+        return None
+    written = found[0]
+    today = now.astimezone(tz).date()
+    day = written.past(today)
+    if day is None:
+        return None
+    if written.at is None:
+        return now if day == today else datetime.combine(day, time(0), tz)
+    received = datetime.combine(day, written.at, tz)
+    return received if received <= now else None
+
+
 def cmd_cases_add(args: argparse.Namespace) -> int:
     """Write down a claim that did not come by mail (phone, in session), as the procedure's point 3c asks."""
-    from datetime import datetime
-
     from inboxbot.bootstrap import build
     from inboxbot.domain.decide import OpenCase
     from inboxbot.domain.message import Address
@@ -189,18 +215,15 @@ def cmd_cases_add(args: argparse.Namespace) -> int:
     try:
         now = app.clock()
         if args.received:
-            try:
-                received = datetime.fromisoformat(args.received)
-            except ValueError:
+            received_or_none = _received(args.received, now, tz)
+            if received_or_none is None:
                 print(
-                    f"inboxbot: --received: expected a date and time such as 2026-11-20 14:30, got {args.received!r}",
+                    "inboxbot: --received: expected a past date, and a time if known, written like "
+                    f"2026-11-20 14:30, 20/11/2026 14h30 or 20/11; got {args.received!r}",
                     file=sys.stderr,
                 )
                 return 2
-            received = received if received.tzinfo else received.replace(tzinfo=tz)
-            if received > now:
-                print("inboxbot: --received is in the future", file=sys.stderr)
-                return 2
+            received = received_or_none
         else:
             received = now
         claimant = Address(args.claimant.strip().lower(), args.name or "") if args.claimant else None
@@ -630,10 +653,17 @@ def build_parser() -> argparse.ArgumentParser:
     add = cases_sub.add_parser("add", help="record a claim received orally (phone, in session) or by post")
     add.add_argument("--subject", required=True, help="what the claim is about, in a few words")
     add.add_argument("--kind", choices=KINDS, default="reclamation")
-    add.add_argument("--channel", choices=CHANNELS, default="oral")
+    add.add_argument(
+        "--channel",
+        type=_channel,
+        default="oral",
+        help="oral (phone, in session: the default), post (courrier), email, form, third_party (transmise)",
+    )
     add.add_argument("--claimant", help="the claimant's email address, if known (they get the acknowledgement)")
     add.add_argument("--name", help="the claimant's name")
-    add.add_argument("--received", help="when it was received, e.g. '2026-11-20 14:30' (default: now)")
+    add.add_argument(
+        "--received", help="when it was received, e.g. '2026-11-20 14:30', '20/11/2026 14h30', '20/11' (default: now)"
+    )
     add.add_argument("--description", help="what was said")
     add.add_argument("--stakeholder", choices=STAKEHOLDERS)
     add.add_argument("--training", help="the training concerned")

@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 
 KINDS = ("reclamation", "difficulte", "alea")
 KIND_LABELS = {"reclamation": "réclamation", "difficulte": "difficulté", "alea": "aléa"}
-CHANNELS = ("email", "form", "oral", "third_party")
+CHANNELS = ("email", "form", "oral", "post", "third_party")
 STAKEHOLDERS = ("apprenant", "entreprise", "financeur", "formateur", "partenaire", "autre")
 ACTION_KINDS = ("cause", "corrective", "preventive", "mediation", "urgent")
 ACTION_STATUSES = ("todo", "doing", "done", "dropped")
@@ -91,6 +91,9 @@ class Case:
     satisfaction_mark: int | None = None
     satisfaction_comment: str = ""
     satisfaction_at: datetime | None = None
+    acknowledgement_means: str | None = None  # how, when inboxbot's mail did not acknowledge it
+    response_means: str | None = None  # how, when the answer is not a mail of hers found in Sent
+    response_note: str = ""  # what an answer made otherwise said
 
     @property
     def kind_label(self) -> str:
@@ -170,6 +173,15 @@ def exchange_order(entries: Iterable[LogEntry]) -> list[LogEntry]:
                 ordered[i], ordered[i + 1] = second, first
                 moved = True
     return ordered
+
+
+@dataclass(frozen=True)
+class Risk:
+    """A quality risk the director analysed (`#risque`): the annual report's risk section lists them."""
+
+    at: datetime
+    actor: str
+    text: str
 
 
 @dataclass(frozen=True)

@@ -24,13 +24,17 @@ from dataclasses import dataclass
 from datetime import date
 
 from inboxbot.domain.conversation import tagged_numbers
-from inboxbot.domain.text import fold
+from inboxbot.domain.dates import WrittenDay, leading_day, read_day
+from inboxbot.domain.text import after_folded, fold
 
 __all__ = [
     "ACTION_STATUSES",
+    "CHANNELS",
     "COMMANDS",
     "COMMAND_HELP",
     "KINDS",
+    "MEANS",
+    "MEANS_LABELS",
     "NATURES",
     "PRIORITIES",
     "STAKEHOLDERS",
@@ -57,6 +61,8 @@ class Command:
     year: int | None = None  # register, report
     claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
     mail_id: int | None = None  # open_mail, discard_mail: the mail put before her (M-0042 is mail 42)
+    on: WrittenDay | None = None  # acknowledged, responded, received: the day as written
+    means: str | None = None  # acknowledged, responded: "post", "phone", "hand" or "email"
 
 
 @dataclass(frozen=True)
@@ -169,7 +175,34 @@ _ACTION_STATUS = _Choice(
         "dropped": ("abandonnée", "abandonné", "abandon", "abandoned"),
     },
 )
-_CASE_CHOICES = (_KIND, _NATURE, _PRIORITY, _STAKEHOLDER)  # the ones set by a command of their own
+# How something was done otherwise than by inboxbot's mail: an acknowledgement, an answer.
+_MEANS = _Choice(
+    "moyen",
+    False,
+    "accusé",
+    {
+        "post": ("courrier", "lettre", "courrier postal", "par courrier", "post", "letter"),
+        "phone": ("téléphone", "telephone", "tel", "par téléphone", "appel", "phone", "call"),
+        "hand": ("main propre", "en main propre", "main-propre", "remis en main propre", "by hand", "in person"),
+        "email": ("e-mail", "mail", "email", "courriel", "par mail", "par e-mail"),
+    },
+)
+MEANS = tuple(_MEANS.values)
+MEANS_LABELS = {"post": "par courrier", "phone": "par téléphone", "hand": "en main propre", "email": "par e-mail"}
+_CHANNEL = _Choice(
+    "canal",
+    False,
+    "canal",
+    {
+        "email": ("e-mail", "mail", "courriel", "email"),
+        "form": ("formulaire", "formulaire en ligne", "site", "form"),
+        "oral": ("oral", "orale", "téléphone", "telephone", "appel", "en session", "phone"),
+        "post": ("courrier", "courrier postal", "lettre", "post", "letter"),
+        "third_party": ("transmise", "transmis", "tiers", "par un tiers", "third-party"),
+    },
+)
+_CASE_CHOICES = (_KIND, _NATURE, _PRIORITY, _STAKEHOLDER)
+CHANNELS = tuple(_CHANNEL.values)  # the ones set by a command of their own
 
 KINDS = tuple(_KIND.values)
 NATURES = tuple(_NATURE.values)
@@ -195,6 +228,8 @@ class _Args:
     year: int | None = None
     claimant_name: str | None = None
     mail_id: int | None = None
+    on: WrittenDay | None = None
+    means: str | None = None
 
 
 @dataclass(frozen=True)
@@ -209,22 +244,6 @@ def _text_or_none(text: str) -> str | None:
     """Free text as written, or None when nothing but punctuation is left (`#clore.`)."""
     text = text.strip()
     return text if text.strip(".,;:!?…-–— ") else None
-
-
-def _after_folded(text: str, folded_length: int) -> str:
-    """What follows the shortest prefix of `text` whose folded form is `folded_length` long.
-
-    Keywords are matched on the folded text (accents, case) but values are kept as written, and
-    folding may change lengths, so positions are mapped back rather than reused.
-    """
-    # Folding maps each character on its own (no context), so the folded length of a prefix is the
-    # sum of its characters' folded lengths: one pass, where folding every prefix was quadratic.
-    total = 0
-    for end, char in enumerate(text):
-        if total >= folded_length:
-            return text[end:]
-        total += len(fold(char))
-    return ""
 
 
 def _example(spec: CommandSpec, with_case: bool = False) -> str:
@@ -328,7 +347,7 @@ def _extend(rest: str, spec: CommandSpec) -> _Parsed:
         return _Invalid(f"Durée hors limites ({days} jours) : de 1 à {_MAX_EXTENSION_DAYS} jours, {example}.")
     label = _REASON_LABEL.match(fold(tail).replace("’", "'"))
     if label is not None:
-        tail = _after_folded(tail, label.end())
+        tail = after_folded(tail, label.end())
     reason = _text_or_none(tail)
     if reason is None:
         return _Invalid(
@@ -338,48 +357,80 @@ def _extend(rest: str, spec: CommandSpec) -> _Parsed:
     return _Args(days=days, value=reason)
 
 
-_MONTHS = {
-    name: number
-    for number, names in enumerate(
-        (
-            ("janvier", "january"),
-            ("fevrier", "february"),
-            ("mars", "march"),
-            ("avril", "april"),
-            ("mai", "may"),
-            ("juin", "june"),
-            ("juillet", "july"),
-            ("aout", "august"),
-            ("septembre", "september"),
-            ("octobre", "october"),
-            ("novembre", "november"),
-            ("decembre", "december"),
-        ),
-        start=1,
-    )
-    for name in names
-}
-_ISO_DATE = re.compile(r"(\d{4})-(\d{1,2})-(\d{1,2})")
-_FRENCH_DATE = re.compile(r"(\d{1,2})[/.-](\d{1,2})[/.-](\d{4}|\d{2})")
-_WORDY_DATE = re.compile(r"(\d{1,2})(?:er)?\s+([a-z]+)\s+(\d{4})")
+def _leading_means(text: str) -> tuple[str, str] | None:
+    """The means written at the start of `text` (one to four words) and what follows it."""
+    for count in (4, 3, 2, 1):
+        words = re.match(rf"\s*((?:\S+\s+){{{count - 1}}}\S+?)[.,;:]?(?:\s+|\Z)(.*)\Z", text, re.DOTALL)
+        if words is not None and (means := _MEANS.lookup(words.group(1))) is not None:
+            return means, words.group(2)
+    return None
+
+
+_DATE_INSIDE = re.compile(r"(?<!\d)(?:\d{1,2}[/.]\d{1,2}|\d{4}-\d{1,2}-\d{1,2})(?![\d])")
+
+
+def _done_otherwise(what: str, text_required: bool) -> Callable[[str, CommandSpec], _Parsed]:
+    """`[date] [moyen] [texte]`, date and means in either order: something she did outside inboxbot.
+
+    The date, when given, must be readable: a date misread would put a false date on the register.
+    """
+
+    def parse(rest: str, spec: CommandSpec) -> _Parsed:
+        example = f"par exemple « {spec.example} »"
+        on: WrittenDay | None = None
+        means: str | None = None
+        rest = rest.strip()
+        for _ in range(2):
+            if on is None and (found := leading_day(rest)) is not None:
+                on, rest = found
+            elif means is None and (found_means := _leading_means(rest)) is not None:
+                means, rest = found_means
+        if on is None and re.match(r"\d{1,4}\s*[/.-]", rest):
+            written = rest.split()[0]
+            return _Invalid(
+                f"Date illisible « {written} » : écrivez-la comme 03/12/2026, 3/12 ou 2026-12-03, {example}."
+            )
+        text = _text_or_none(rest)
+        if text is None and text_required:
+            return _Invalid(f"Il manque {what} après #{spec.words[0]}, {example}.")
+        if on is None and not text_required and text is not None and _DATE_INSIDE.search(text):
+            # « #accusé courrier envoyé le 3/12 » would be dated today: the date must come first.
+            return _Invalid(f"Écrivez la date juste après #{spec.words[0]}, {example}.")
+        return _Args(on=on, means=means, value=text)
+
+    return parse
+
+
+def _reception(rest: str, spec: CommandSpec) -> _Parsed:
+    """The day (and time, if known) the claim was received, for one received on paper or by phone."""
+    found = leading_day(rest)
+    if found is None or _text_or_none(found[1]) is not None:
+        return _Invalid(
+            f"Date de réception attendue, écrite comme 03/12/2026, 3/12 ou 2026-12-03 (l'heure est "
+            f"facultative), par exemple « {spec.example} »."
+        )
+    return _Args(on=found[0])
+
+
+_BY = re.compile(r"(?:par|by|from)\s+", re.IGNORECASE)
+
+
+def _transmitter(rest: str, spec: CommandSpec) -> _Parsed:
+    """Who passed the claim on: an address or a name, as written (« par l'accueil du centre »)."""
+    text = _text_or_none(_BY.sub("", rest.strip(), count=1) if _BY.match(rest.strip()) else rest)
+    if text is None:
+        return _Invalid(f"Il manque qui a transmis la réclamation, par exemple « {spec.example} ».")
+    if len(text) > 320:
+        return _Invalid("Nom ou adresse trop long (320 caractères au plus).")
+    return _Args(value=text.rstrip(".").strip())
 
 
 def _parse_date(text: str) -> date | None:
-    """Dates as the director types them (31/01/2027, 31/1/27, 2027-01-31, 31.01.2027, 31 janvier 2027)."""
-    folded = re.sub(r"^le\s+", "", fold(text).strip().rstrip(".").strip())
-    if match := _ISO_DATE.fullmatch(folded):
-        year, month, day = (int(group) for group in match.groups())
-    elif match := _FRENCH_DATE.fullmatch(folded):
-        day, month, year = (int(group) for group in match.groups())
-        year += 2000 if year < 100 else 0
-    elif (match := _WORDY_DATE.fullmatch(folded)) and match.group(2) in _MONTHS:
-        day, month, year = int(match.group(1)), _MONTHS[match.group(2)], int(match.group(3))
-    else:
+    """A due date as the director types it (31/01/2027, 31/1/27, 2027-01-31, 31 janvier 2027): year required."""
+    written = read_day(text)
+    if written is None or written.year is None or written.days_before is not None:
         return None
-    try:
-        return date(year, month, day)
-    except ValueError:
-        return None
+    return date(written.year, written.month, written.day)
 
 
 _OWNER_KEYS = ("responsable", "pilote", "porteur", "owner", "qui")
@@ -406,7 +457,7 @@ def _measure(rest: str, spec: CommandSpec) -> _Parsed:
         if match is None:
             text_parts.append(part)
             continue
-        value = _after_folded(part, match.end()).strip()
+        value = after_folded(part, match.end()).strip()
         if match.group("key") in _OWNER_KEYS:
             if match.group("colon") is None:
                 text_parts.append(part)
@@ -728,6 +779,56 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "rouvre un dossier clos",
     ),
     CommandSpec(
+        "acknowledged",
+        ("accusé", "accusé-réception", "ar"),
+        ("acknowledged", "ack"),
+        _done_otherwise("", False),
+        "#accusé 03/12/2026 courrier",
+        "enregistre un accusé de réception fait autrement (courrier, téléphone, main propre ; date du jour "
+        "si aucune, note facultative)",
+    ),
+    CommandSpec(
+        "responded",
+        ("réponse", "répondu"),
+        ("response", "answered"),
+        _done_otherwise("le contenu de la réponse", True),
+        "#réponse 03/12/2026 téléphone remboursement accordé, confirmé par écrit",
+        "enregistre une réponse faite autrement que par mail (date du jour si aucune), avec son contenu",
+    ),
+    CommandSpec(
+        "received",
+        ("reçu", "reçue", "réception"),
+        ("received",),
+        _reception,
+        "#reçu 02/12/2026 14:30",
+        "date (et heure) de réception de la réclamation, si ce n'est pas celle du mail",
+    ),
+    CommandSpec(
+        "channel",
+        ("canal", "voie"),
+        ("channel",),
+        _choice(_CHANNEL),
+        "#canal courrier",
+        f"canal de réception : {_CHANNEL.listing()}",
+    ),
+    CommandSpec(
+        "transmitter",
+        ("transmis", "transmise", "transmetteur"),
+        ("transmitter", "forwarded-by"),
+        _transmitter,
+        "#transmis par l'accueil du centre de formation",
+        "qui a transmis la réclamation (nom ou adresse)",
+    ),
+    CommandSpec(
+        "risk",
+        ("risque", "analyse-risque"),
+        ("risk",),
+        _required_text("l'analyse du risque"),
+        "#risque dépendance à une seule salle partenaire : prévoir une seconde salle",
+        "enregistre l'analyse d'un risque qualité, datée, pour le rapport annuel",
+        needs_case=False,
+    ),
+    CommandSpec(
         "register",
         ("registre",),
         ("register",),
@@ -874,13 +975,13 @@ _LINE_CASE = re.compile(
     re.IGNORECASE,
 )
 # A number she meant as a case but mistyped ("2026-001", "[Dossier 26-01]"): taken as text, it would
-# land on the subject's case, so such a line is refused rather than read.
+# land on the subject's case, so such a line is refused rather than read. A date (2026-12-03) is not one.
 # `[^\[\]]*\d+-\d[^\[\]]*\]` written so that nothing is read twice: the closing bracket is looked
 # for once, ahead, and the digits before the dash are left to the run (it holds digits too); and
 # `(?:#\s*)?` rather than `#?\s*` after blanks, which split a run of blanks every possible way.
 _CASE_LIKE = re.compile(
     r"\[(?=[^\[\]]*\])[^\[\]]*?\d-\d|(?:(?:dossier|n\s*[°º]|num[ée]ro)\s*)+(?:#\s*)?\d+-\d"
-    r"|#?(?:\d{4}-\d|\d{2}-\d{4})",
+    r"|#?(?:\d{4}-(?!\d{1,2}-\d{1,2}(?!\d))\d|\d{2}-\d{4})",
     re.IGNORECASE,
 )
 
@@ -980,6 +1081,8 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         year=parsed.year,
         claimant_name=parsed.claimant_name,
         mail_id=parsed.mail_id,
+        on=parsed.on,
+        means=parsed.means,
     )
 
 

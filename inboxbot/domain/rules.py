@@ -56,7 +56,7 @@ ACTIONS = ("claim", "incident", "ignore", "triage")
 KINDS = ("reclamation", "difficulte", "alea")
 NATURES = ("organisationnelle", "humaine", "materielle", "environnementale")
 PRIORITIES = ("basse", "normale", "haute", "urgente")
-CHANNELS = ("email", "form", "oral", "third_party")
+CHANNELS = ("email", "form", "oral", "post", "third_party")
 
 # The fields a rule may set, in Verdict order, with the values each accepts.
 OUTCOME_FIELDS: Mapping[str, tuple[str, ...]] = {

@@ -17,6 +17,22 @@ def fold(text: str) -> str:
     return stripped.casefold()
 
 
+def after_folded(text: str, folded_length: int) -> str:
+    """What follows the shortest prefix of `text` whose folded form is `folded_length` long.
+
+    Keywords are matched on the folded text (accents, case) but values are kept as written, and
+    folding may change lengths ("ß" becomes "ss"), so positions are mapped back rather than reused.
+    """
+    # Folding maps each character on its own (no context), so the folded length of a prefix is the
+    # sum of its characters' folded lengths: one pass, where folding every prefix was quadratic.
+    total = 0
+    for end, char in enumerate(text):
+        if total >= folded_length:
+            return text[end:]
+        total += len(fold(char))
+    return ""
+
+
 # An escape sequence, whole: CSI (colours, cursor moves, screen clearing), OSC (window titles,
 # hyperlinks, and on some terminals the clipboard), DCS/SOS/PM/APC strings, or ESC and one character.
 # Each branch consumes what it matches and never backtracks across a sequence: linear in the text.

@@ -24,7 +24,16 @@ CHANNEL_LABELS = {
     "email": "e-mail",
     "form": "formulaire en ligne",
     "oral": "oral",
+    "post": "courrier",
     "third_party": "transmise par un tiers",
+}
+# How an acknowledgement or an answer was made when it was not inboxbot's own mail.
+MEANS_LABELS = {
+    "email": "e-mail de la directrice",
+    "post": "courrier",
+    "phone": "téléphone",
+    "hand": "main propre",
+    "other": "autre moyen",
 }
 STATUS_LABELS = {"open": "ouverte", "closed": "clôturée"}
 
@@ -61,6 +70,9 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
         "response_due": _day(case.response_due),
         "responded_at": _instant(case.responded_at, tz),
         "closed_at": _instant(case.closed_at, tz),
+        "acknowledged_by": case.acknowledgement_means,
+        "responded_by": case.response_means,
+        "response_note": case.response_note or None,
         "acknowledge_met": deadline_met(case.acknowledged_at, case.acknowledge_due, tz, today),
         "extended_response_due": _day(case.extended_due),
         "extension_reason": case.extension_reason or None,
@@ -141,11 +153,14 @@ CSV_COLUMNS = (
     ("Date de réception", "received_at"),
     ("Accusé de réception dû le", "acknowledge_due"),
     ("Accusé de réception envoyé le", "acknowledged_at"),
+    ("Accusé de réception fait par", "acknowledged_by"),
     ("Accusé de réception dans les délais", "acknowledge_met"),
     ("Réponse due le", "response_due"),
     ("Prolongée jusqu'au", "extended_response_due"),
     ("Motif de la prolongation", "extension_reason"),
     ("Réponse apportée le", "responded_at"),
+    ("Réponse faite par", "responded_by"),
+    ("Réponse (faite autrement que par e-mail)", "response_note"),
     ("Réponse dans les délais", "response_met"),
     ("Clôturée le", "closed_at"),
     ("Nature", "nature"),
@@ -158,6 +173,13 @@ CSV_COLUMNS = (
     ("Commentaire du réclamant", "satisfaction_comment"),
     ("Échanges", "exchanges"),
 )
+
+
+def means_label(means: str | None, done: object) -> str | None:
+    """How a step was made, in French: inboxbot's own mail when no other means was recorded."""
+    if done is None:
+        return None
+    return MEANS_LABELS.get(means, means) if means else "e-mail (inboxbot)"
 
 
 def neutralise_formula(value: str) -> str:
@@ -192,6 +214,8 @@ def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_addr
             record["acknowledge_met"], record["acknowledged_at"] is not None, dismissed
         )
         record["response_met"] = deadline_label(record["response_met"], record["responded_at"] is not None, dismissed)
+        record["acknowledged_by"] = means_label(record["acknowledged_by"], record["acknowledged_at"])
+        record["responded_by"] = means_label(record["responded_by"], record["responded_at"])
         record["actions_text"] = " | ".join(action_line(action) for action in detail.actions)
         record["exchanges"] = detail.exchanges
         writer.writerow(

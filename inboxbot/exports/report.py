@@ -22,15 +22,20 @@ from __future__ import annotations
 import html
 import re
 import statistics
+import tomllib
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
+from pathlib import Path
+from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import jinja2
+import markupsafe
 from babel.dates import format_date
 
-from inboxbot.config import Settings
+from inboxbot.config import Settings, template_dirs
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
@@ -43,6 +48,7 @@ from inboxbot.domain.cases import (
     Action,
     Case,
     CaseDetail,
+    Risk,
     action_overdue,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
@@ -50,7 +56,7 @@ from inboxbot.domain.mail_commands import NATURES
 from inboxbot.domain.text import fold
 from inboxbot.exports.register import CHANNEL_LABELS, deadline_met
 
-__all__ = ["FORMATS", "YearFigures", "annual_report", "year_figures"]
+__all__ = ["FORMATS", "YearFigures", "annual_report", "check_templates", "year_figures"]
 
 FORMATS = ("html", "md")
 LOCALE = "fr_FR"
@@ -90,6 +96,21 @@ class DeadlineFigures:
 
 
 @dataclass(frozen=True)
+class KindDeadlines:
+    """The deadlines of one group of kinds: réclamations are judged apart from incidents."""
+
+    label: str  # French, plural: « réclamations », « aléas et difficultés »
+    kinds: tuple[str, ...]
+    acknowledgement: DeadlineFigures
+    response: DeadlineFigures
+
+
+# A réclamation's deadlines are the ones the procedure promises a claimant; an incident's response is
+# what was done about it. Mixed, a good year of incidents would hide late answers to claimants.
+KIND_GROUPS = (("réclamations", ("reclamation",)), ("aléas et difficultés", ("alea", "difficulte")))
+
+
+@dataclass(frozen=True)
 class CauseGroup:
     """One root cause, however it was typed, with the cases it was found on."""
 
@@ -107,6 +128,7 @@ class YearFigures:
     causes: tuple[CauseGroup, ...]  # most frequent first
     actions: tuple[tuple[Case, Action], ...]  # corrective, preventive and urgent measures
     mediations: int
+    per_kind: tuple[KindDeadlines, ...] = ()
 
     def count(self, attribute: Callable[[Case], str | None]) -> Counter[str | None]:
         return Counter(attribute(case) for case in self.cases)
@@ -156,6 +178,29 @@ def year_figures(
         cases, lambda c: c.acknowledged_at, lambda c: c.acknowledge_due, acknowledgement_delay, tz, today
     )
     response = _deadline(cases, lambda c: c.responded_at, lambda c: c.effective_response_due, response_delay, tz, today)
+    per_kind = tuple(
+        KindDeadlines(
+            label,
+            kinds,
+            _deadline(
+                [c for c in cases if c.kind in kinds],
+                lambda c: c.acknowledged_at,
+                lambda c: c.acknowledge_due,
+                acknowledgement_delay,
+                tz,
+                today,
+            ),
+            _deadline(
+                [c for c in cases if c.kind in kinds],
+                lambda c: c.responded_at,
+                lambda c: c.effective_response_due,
+                response_delay,
+                tz,
+                today,
+            ),
+        )
+        for label, kinds in KIND_GROUPS
+    )
     return YearFigures(
         year=year,
         cases=cases,
@@ -165,6 +210,7 @@ def year_figures(
         causes=_causes(kept),
         actions=tuple((d.case, a) for d in kept for a in d.actions if a.kind in TRACKED_KINDS),
         mediations=sum(1 for d in kept for a in d.actions if a.kind == "mediation"),
+        per_kind=per_kind,
     )
 
 
@@ -235,21 +281,25 @@ def _causes(details: Sequence[CaseDetail]) -> tuple[CauseGroup, ...]:
 
 @dataclass(frozen=True)
 class Paragraph:
+    kind: ClassVar[str] = "paragraph"  # what a template tests to know how to write it
     text: str
 
 
 @dataclass(frozen=True)
 class Alert:
+    kind: ClassVar[str] = "alert"  # what a template tests to know how to write it
     text: str
 
 
 @dataclass(frozen=True)
 class Bullets:
+    kind: ClassVar[str] = "bullets"  # what a template tests to know how to write it
     items: tuple[str, ...]
 
 
 @dataclass(frozen=True)
 class Table:
+    kind: ClassVar[str] = "table"  # what a template tests to know how to write it
     id: str
     headers: tuple[str, ...]
     rows: tuple[tuple[str, ...], ...]
@@ -260,6 +310,7 @@ class Table:
 
 @dataclass(frozen=True)
 class Chart:
+    kind: ClassVar[str] = "chart"  # what a template tests to know how to write it
     id: str
     title: str
     bars: tuple[tuple[str, float], ...]
@@ -293,27 +344,34 @@ def annual_report(
     fmt: str = "html",
     *,
     today: date | None = None,
+    risks: Sequence[Risk] = (),
 ) -> str:
     """The report on `year`, compared with the year before, as an HTML page or Markdown (`fmt`).
 
     `last_review` is when the procedure was last reviewed (None when nobody recorded it); `today`
-    (by default the organisation's current date) decides which deadlines and actions are overdue.
+    (by default the organisation's current date) decides which deadlines and actions are overdue;
+    `risks` are the year's analyses of quality risks recorded by `#risque`.
     """
     if fmt not in FORMATS:
         raise ValueError(f"unknown report format {fmt!r}; expected one of {', '.join(FORMATS)}")
     today = today or datetime.now(settings.organisation.timezone).date()
     calendar = WorkingDayCalendar.for_country(
-        settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision
+        settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
     tz = settings.organisation.timezone
     current = year_figures(details_this_year, year, tz, calendar, today)
     previous = year_figures(details_previous_year, year - 1, tz, calendar, today)
-    document = _document(current, previous, settings, last_review, today)
-    return _html(document) if fmt == "html" else _markdown(document)
+    document = _document(current, previous, settings, last_review, today, risks)
+    return _render(document, fmt, template_dirs(settings))
 
 
 def _document(
-    figures: YearFigures, previous: YearFigures, settings: Settings, last_review: date | None, today: date
+    figures: YearFigures,
+    previous: YearFigures,
+    settings: Settings,
+    last_review: date | None,
+    today: date,
+    risks: Sequence[Risk] = (),
 ) -> Document:
     year = figures.year
     period = (
@@ -325,6 +383,7 @@ def _document(
         title=f"Rapport annuel {year} — réclamations, difficultés et aléas",
         subtitle=f"{settings.organisation.name} · {period} Établi le {_long_day(today)}.",
         sections=(
+            _indicators(settings),
             _summary(figures, settings),
             _volumes(figures),
             _deadlines(figures, settings),
@@ -333,17 +392,28 @@ def _document(
             _causes_section(figures),
             _actions_section(figures, today),
             _evolution(figures, previous),
+            _risks(risks, settings),
             _review(last_review, today),
             _improvements(figures, previous, last_review, today),
         ),
         footer=(
             "Sources : le tableau de suivi des réclamations tenu par inboxbot. Les dossiers classés sans suite "
             "sont comptés à part et exclus des autres chiffres. Délai d'accusé de réception en jours ouvrés "
-            "(du lundi au vendredi, hors jours fériés), compté à partir du lendemain de la réception ; délai "
+            f"(du lundi au vendredi, hors jours fériés{_closures_said(settings)}), compté à partir du lendemain "
+            "de la réception ; délai "
             "de réponse en jours calendaires ; dates dans le fuseau de l'organisme "
             f"({settings.organisation.timezone.key})."
         ),
     )
+
+
+def _closures_said(settings: Settings) -> str:
+    """The organisation's closures as the footer names them: they were not counted as working days."""
+    closures = settings.deadlines.closures
+    if not closures:
+        return ""
+    spans = [_day(first) if first == last else f"du {_day(first)} au {_day(last)}" for first, last in closures]
+    return " et fermetures de l'organisme : " + ", ".join(spans)
 
 
 def _summary(figures: YearFigures, settings: Settings) -> Section:
@@ -363,6 +433,10 @@ def _summary(figures: YearFigures, settings: Settings) -> Section:
         (
             f"Réponses dans les délais ({settings.deadlines.response_days} jours ou délai prolongé)",
             _ratio(response.met, response.decided),
+        ),
+        *(
+            (f"Réponses dans les délais : {group.label}", _ratio(group.response.met, group.response.decided))
+            for group in figures.per_kind
         ),
         ("Satisfaction moyenne (sur 5)", _mark(figures.average_mark)),
         ("Actions correctives, préventives et mesures d'urgence", str(len(figures.actions))),
@@ -509,6 +583,27 @@ def _deadlines(figures: YearFigures, settings: Settings) -> Section:
         ),
         frozenset(range(1, 8)),
     )
+    per_kind = Table(
+        "delais-par-type",
+        (
+            "Type",
+            "Étape",
+            "Dossiers comptés",
+            "Dans les délais",
+            "Hors délai",
+            "En attente",
+            "Part dans les délais",
+            "Délai médian",
+            "Délai maximal",
+        ),
+        tuple(
+            (group.label.capitalize(), step, *rows(step_figures))
+            for group in figures.per_kind
+            for step, step_figures in (("accusé de réception", group.acknowledgement), ("réponse", group.response))
+        ),
+        frozenset(range(2, 9)),
+        title="Par type : les réclamations à part des aléas et difficultés",
+    )
     late = [
         (c.number, "accusé de réception", _day(c.acknowledge_due), _when(c.acknowledged_at), c.subject)
         for c in ack.missed
@@ -520,6 +615,7 @@ def _deadlines(figures: YearFigures, settings: Settings) -> Section:
         "Respect des délais",
         (
             table,
+            per_kind,
             Paragraph(
                 "Dossiers comptés : étape accomplie, ou échéance dépassée sans qu'elle le soit ; « en attente » : "
                 "ni l'un ni l'autre. Les délais médian et maximal portent sur les étapes accomplies, dans les "
@@ -782,6 +878,63 @@ def review_overdue(last_review: date | None, today: date) -> bool:
     return last_review < a_year_ago
 
 
+INDICATORS_FILE = "indicators.toml"
+
+
+def indicators(settings: Settings) -> list[dict[str, Any]]:
+    """The Qualiopi indicators the report answers, read from data: the organisation's own file, else the shipped one.
+
+    The framework's numbers and wording change with its revisions; a file is updated without a release.
+    """
+    for directory in template_dirs(settings)[:-1]:
+        own = directory / INDICATORS_FILE
+        if own.is_file():
+            return list(tomllib.loads(own.read_text(encoding="utf-8")).get("indicator", []))
+    shipped_file = Path(__file__).with_name(INDICATORS_FILE)
+    return list(tomllib.loads(shipped_file.read_text(encoding="utf-8")).get("indicator", []))
+
+
+def _indicators(settings: Settings) -> Section:
+    rows = tuple(
+        (f"Indicateur {item['number']}", str(item["text"]), str(item.get("note", ""))) for item in indicators(settings)
+    )
+    return Section(
+        "indicateurs",
+        "Indicateurs du référentiel national qualité",
+        (
+            Paragraph(
+                "Ce rapport rend compte de la mise en œuvre des indicateurs suivants (critère 7 du référentiel "
+                "national qualité, Qualiopi)."
+            ),
+            Table("indicateurs-qualiopi", ("Indicateur", "Libellé", "Remarque"), rows),
+        ),
+    )
+
+
+def _risks(risks: Sequence[Risk], settings: Settings) -> Section:
+    """The analysis of quality risks: the organisation's own file, then what #risque recorded, dated."""
+    blocks: list[Block] = []
+    path = settings.report.risks_file
+    if path is not None:
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            blocks.append(Alert(f"Le fichier d'analyse des risques {path.name} n'a pas pu être lu : {exc.strerror}."))
+        else:
+            paragraphs = [" ".join(part.split()) for part in re.split(r"\n\s*\n", text)]
+            blocks.extend(Paragraph(part) for part in paragraphs if part)
+    blocks.append(
+        Table(
+            "risques-enregistres",
+            ("Date", "Analyse"),
+            tuple((_day(risk.at.astimezone(settings.organisation.timezone).date()), risk.text) for risk in risks),
+            title="Analyses enregistrées dans l'année (#risque)",
+            empty="Aucune analyse de risque enregistrée dans l'année par #risque.",
+        )
+    )
+    return Section("risques", "Analyse des risques qualité", tuple(blocks))
+
+
 def _review(last_review: date | None, today: date) -> Section:
     blocks: list[Block] = []
     if last_review is None:
@@ -934,23 +1087,7 @@ def _numbers(cases: Sequence[Case], limit: int = 10) -> str:
 
 # --- HTML --------------------------------------------------------------------------------------------
 
-_CSS = """
-body { font-family: system-ui, -apple-system, "Segoe UI", Roboto, Arial, sans-serif; color: #1d232b;
-  line-height: 1.45; max-width: 62rem; margin: 2rem auto; padding: 0 1rem; }
-h1 { font-size: 1.6rem; margin-bottom: .2rem; }
-h2 { font-size: 1.25rem; border-bottom: 2px solid #2f6ea5; padding-bottom: .2rem; margin-top: 2.2rem; }
-h3 { font-size: 1.02rem; margin: 1.4rem 0 .3rem; }
-.subtitle, .note, footer { color: #55606c; }
-footer { font-size: .85rem; border-top: 1px solid #c9d3df; margin-top: 2.5rem; padding-top: .6rem; }
-table { border-collapse: collapse; width: 100%; margin: .6rem 0 1rem; font-size: .92rem; }
-th, td { border: 1px solid #c9d3df; padding: .3rem .5rem; text-align: left; vertical-align: top; }
-th { background: #e8eef5; }
-td.n { text-align: right; white-space: nowrap; font-variant-numeric: tabular-nums; }
-.alert { border-left: 4px solid #b03a2e; background: #fbeceb; padding: .6rem .8rem; }
-figure { margin: 1rem 0; }
-figure svg { max-width: 100%; height: auto; }
-@media print { body { margin: 0; max-width: none; } h2, h3 { break-after: avoid; } tr, figure { break-inside: avoid; } }
-"""
+
 _BAR = "#2f6ea5"
 _SVG_FONT = 'font-family="system-ui, Arial, sans-serif" font-size="12" fill="#1d232b"'
 
@@ -959,52 +1096,30 @@ def _e(text: str) -> str:
     return html.escape(text, quote=True)
 
 
-def _html(document: Document) -> str:
-    parts = [
-        "<!DOCTYPE html>",
-        '<html lang="fr">',
-        "<head>",
-        '<meta charset="utf-8">',
-        '<meta name="viewport" content="width=device-width, initial-scale=1">',
-        f"<title>{_e(document.title)}</title>",
-        f"<style>{_CSS}</style>",
-        "</head>",
-        "<body>",
-        f"<h1>{_e(document.title)}</h1>",
-        f'<p class="subtitle">{_e(document.subtitle)}</p>',
-    ]
-    for section in document.sections:
-        parts.append(f'<section id="{_e(section.id)}">')
-        parts.append(f"<h2>{_e(section.title)}</h2>")
-        parts.extend(_html_block(block) for block in section.blocks)
-        parts.append("</section>")
-    parts += [f"<footer>{_e(document.footer)}</footer>", "</body>", "</html>", ""]
-    return "\n".join(parts)
-
-
-def _html_block(block: Block) -> str:
-    if isinstance(block, Paragraph):
-        return f'<p class="note">{_e(block.text)}</p>'
-    if isinstance(block, Alert):
-        return f'<p class="alert" role="alert">{_e(block.text)}</p>'
-    if isinstance(block, Bullets):
-        return "<ul>\n" + "\n".join(f"<li>{_e(item)}</li>" for item in block.items) + "\n</ul>"
-    if isinstance(block, Chart):
-        return _svg(block)
-    title = f"<h3>{_e(block.title)}</h3>\n" if block.title else ""
-    if not block.rows:
-        return f'{title}<p class="note" id="{_e(block.id)}">{_e(block.empty)}</p>'
-    head = "".join(f"<th>{_e(header)}</th>" for header in block.headers)
-    body = "\n".join(
-        "<tr>"
-        + "".join(
-            f'<td class="n">{_e(cell)}</td>' if index in block.numeric else f"<td>{_e(cell)}</td>"
-            for index, cell in enumerate(row)
-        )
-        + "</tr>"
-        for row in block.rows
+def _environment(directories: Sequence[Path]) -> jinja2.Environment:
+    """The report's templates, the organisation's own first; HTML autoescaped, Markdown escaped by filters."""
+    env = jinja2.Environment(
+        loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in directories]),
+        undefined=jinja2.StrictUndefined,
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
+        keep_trailing_newline=True,
     )
-    return f'{title}<table id="{_e(block.id)}">\n<thead><tr>{head}</tr></thead>\n<tbody>\n{body}\n</tbody>\n</table>'
+    env.filters["svg"] = lambda chart: markupsafe.Markup(_svg(chart))
+    env.filters["md"] = _m
+    env.filters["md_line"] = _m_line
+    env.filters["text_chart"] = _text_chart
+    return env
+
+
+def check_templates(settings: Settings) -> None:
+    """Compile the report's templates now (`inboxbot check`), so a broken one is found before year end."""
+    env = _environment(template_dirs(settings))
+    for fmt in FORMATS:
+        env.get_template(f"report.{fmt}.j2")
+
+
+def _render(document: Document, fmt: str, directories: Sequence[Path]) -> str:
+    return _environment(directories).get_template(f"report.{fmt}.j2").render(document=document)
 
 
 def _svg(chart: Chart) -> str:
@@ -1067,36 +1182,6 @@ def _m_line(text: str) -> str:
     """`_m` for text that opens a line, where "#", ">" or "-" would start a heading, a quote or a list."""
     escaped = _m(text)
     return "\\" + escaped if escaped.startswith(_MD_LINE_START) else escaped
-
-
-def _markdown(document: Document) -> str:
-    parts = [f"# {_m(document.title)}", "", _m_line(document.subtitle), ""]
-    for section in document.sections:
-        parts += [f"## {_m(section.title)}", ""]
-        for block in section.blocks:
-            parts += [_markdown_block(block), ""]
-    parts += ["---", "", _m_line(document.footer), ""]
-    return "\n".join(parts)
-
-
-def _markdown_block(block: Block) -> str:
-    if isinstance(block, Paragraph):
-        return _m_line(block.text)
-    if isinstance(block, Alert):
-        return f"> **Attention :** {_m(block.text)}"
-    if isinstance(block, Bullets):
-        return "\n".join(f"- {_m(item)}" for item in block.items)
-    if isinstance(block, Chart):
-        return _text_chart(block)
-    title = f"### {_m(block.title)}\n\n" if block.title else ""
-    if not block.rows:
-        return title + _m_line(block.empty)
-    lines = [
-        "| " + " | ".join(_m(header) for header in block.headers) + " |",
-        "|" + "|".join("---:" if index in block.numeric else "---" for index in range(len(block.headers))) + "|",
-    ]
-    lines += ["| " + " | ".join(_m(cell) for cell in row) + " |" for row in block.rows]
-    return title + "\n".join(lines)
 
 
 def _text_chart(chart: Chart) -> str:

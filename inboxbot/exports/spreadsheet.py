@@ -54,7 +54,7 @@ from inboxbot.domain.cases import (
     action_overdue,
     deadline_label,
 )
-from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, deadline_met
+from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, deadline_met, means_label
 from inboxbot.store import export
 
 DATE_FORMAT = "dd/mm/yyyy"  # format codes are stored in English; a French Excel shows jj/mm/aaaa
@@ -96,11 +96,14 @@ CASE_COLUMNS = (
     Column("Priorité", 11),
     Column("Accusé de réception dû le", 13, DAY),
     Column("Accusé de réception envoyé le", 17, INSTANT),
+    Column("Accusé de réception fait par", 16),
     Column("Accusé de réception dans les délais", 14),
     Column("Réponse due le", 13, DAY),
     Column("Réponse prolongée jusqu'au", 13, DAY),
     Column("Motif de la prolongation", 32, WRAP),
     Column("Réponse apportée le", 17, INSTANT),
+    Column("Réponse faite par", 16),
+    Column("Réponse (faite autrement que par e-mail)", 40, WRAP),
     Column("Réponse dans les délais", 14),
     Column("Cause(s) profonde(s)", 40, WRAP),
     Column("Actions correctives et préventives (statut)", 55, WRAP),
@@ -198,11 +201,14 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
         case.priority,
         case.acknowledge_due,
         _local(case.acknowledged_at, tz),
+        means_label(case.acknowledgement_means, case.acknowledged_at),
         deadline_label(acknowledge_met, case.acknowledged_at is not None, dismissed),
         case.response_due,
         case.extended_due,
         case.extension_reason,
         _local(case.responded_at, tz),
+        means_label(case.response_means, case.responded_at),
+        case.response_note,
         deadline_label(response_met, case.responded_at is not None, dismissed),
         "\n".join(a.text for a in actions if a.kind == "cause"),
         "\n".join(action_line(a) for a in actions if a.kind in TRACKED_KINDS),

@@ -46,6 +46,7 @@ def view_of(case: Case, label: str) -> CaseView:
         response_due=case.response_due,
         effective_response_due=case.effective_response_due,
         extension_reason=case.extension_reason,
+        channel=case.channel,
     )
 
 
@@ -69,7 +70,9 @@ class Letters:
         attachments: Sequence[MailAttachment] = (),
         auto_submitted: str = "auto-replied",
     ) -> str:
-        rendered = self.renderer.mail(template, organisation=self.settings.organisation, **context)
+        rendered = self.renderer.mail(
+            template, organisation=self.settings.organisation, mediator=self.settings.mediator, **context
+        )
         message_id = new_message_id(self.settings.smtp.from_address)
         draft = OutgoingDraft(
             message_id=message_id,

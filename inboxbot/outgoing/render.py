@@ -9,6 +9,7 @@ up in it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -36,6 +37,20 @@ class CaseView:
     response_due: date
     effective_response_due: date
     extension_reason: str
+    channel: str = "email"  # how it reached the organisation: the claimant is told « reçue par courrier »
+    title: str = ""  # the subject without its leading tags ([ALÉA], [ORAL]…): ours say it already
+    noun: str = "réclamation"  # what the claimant made: a « réclamation », or a « signalement » for an incident
+    feminine: bool = True  # for the agreement of what is said of `noun` (« clôturée », « clos »)
+
+
+# Leading bracketed tags of a subject ("[ALÉA] ", "[Dossier 2026-0001] "), each short: bounded, linear.
+_LEADING_TAGS = re.compile(r"\s*(?:\[[^\[\]]{0,40}\]\s*)+")
+
+
+def title_of(subject: str) -> str:
+    """`subject` without the tags people put at its start, which our own subjects would repeat."""
+    match = _LEADING_TAGS.match(subject)
+    return (subject[match.end() :] if match else subject).strip() or subject.strip()
 
 
 @dataclass(frozen=True)
@@ -62,7 +77,9 @@ def case_view(
     response_due: date,
     effective_response_due: date | None = None,
     extension_reason: str = "",
+    channel: str = "email",
 ) -> CaseView:
+    incident = kind != "reclamation"
     return CaseView(
         number=number,
         tag=tag,
@@ -74,6 +91,10 @@ def case_view(
         response_due=response_due,
         effective_response_due=effective_response_due or response_due,
         extension_reason=extension_reason,
+        channel=channel,
+        title=title_of(subject),
+        noun="signalement" if incident else "réclamation",
+        feminine=not incident,
     )
 
 
@@ -94,12 +115,20 @@ class Renderer:
         )
         self.env.filters["date_fr"] = self._date
         self.env.filters["datetime_fr"] = self._datetime
+        self.env.filters["when_fr"] = self._when
 
     def _date(self, value: date, style: str = "full") -> str:
         return format_date(value, format=style, locale=self.locale)
 
     def _datetime(self, value: datetime) -> str:
         return format_datetime(value, "d MMMM y 'à' HH:mm", tzinfo=self.timezone, locale=self.locale)
+
+    def _when(self, value: datetime) -> str:
+        """« 20 novembre 2026 à 14:30 », or the day alone when only the day is known (recorded at 00:00)."""
+        local = value.astimezone(self.timezone)
+        if (local.hour, local.minute, local.second) == (0, 0, 0):
+            return format_date(local.date(), format="d MMMM y", locale=self.locale)
+        return self._datetime(value)
 
     def mail(self, name: str, **context: Any) -> RenderedMail:
         subject = self.env.get_template(f"{name}.subject.j2").render(**context)

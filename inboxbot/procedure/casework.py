@@ -11,15 +11,16 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
+from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.decide import Candidate, Policy, qualify
-from inboxbot.domain.mail_commands import Command, Refusal
+from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.outgoing.letters import Letters
@@ -35,6 +36,13 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The largest audit ZIP mailed (#registre audit): base64 makes it a third larger, and many providers
 # refuse mails above 20 or 25 MB. Above it, the site goes without originals and attachments.
 AUDIT_MAIL_LIMIT = 15_000_000
+CHANNEL_WORDS = {
+    "email": "e-mail",
+    "form": "formulaire en ligne",
+    "oral": "oral",
+    "post": "courrier",
+    "third_party": "transmise par un tiers",
+}
 FIELD_LABELS = {
     "nature": "nature",
     "priority": "priorité",
@@ -58,7 +66,10 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
     # The report reads cases and actions only: never the mails, whatever the size of the register.
     this_year = list(register_details(unit, Exchanges.NONE, year=year))
     previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
-    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt)
+    tz = settings.organisation.timezone
+    since = datetime(year, 1, 1, tzinfo=tz)
+    risks = unit.risks(since, datetime(year + 1, 1, 1, tzinfo=tz))
+    return annual_report(this_year, previous, year, settings, last_procedure_review(unit, settings), fmt, risks=risks)
 
 
 def audit_site(
@@ -116,6 +127,7 @@ class Casework:
         self.settings = settings
         self.letters = letters
         self.policy = policy
+        self.due: DuePolicy = policy.due
         self.tz = settings.organisation.timezone
 
     def carry_out(
@@ -134,6 +146,18 @@ class Casework:
             else:
                 outcomes.append(Outcome(command.line, message, True))
         return outcomes
+
+    def her_mail_out(self, unit: Unit, case: Case, at: datetime, recipients: Sequence[str]) -> None:
+        """Her own mail to the claimant, found in Sent: her first one acknowledges the claim if nothing did.
+
+        The procedure asks for an acknowledgement « par mail », not for inboxbot's: when she wrote to
+        the claimant herself before inboxbot could (an incident she entered, a claim without an
+        address at first), the register must not call that claim unacknowledged.
+        """
+        if case.acknowledged_at is not None or case.claimant is None or case.claimant not in recipients:
+            return
+        unit.update_case(case.id, acknowledged_at=at, acknowledgement_means="email")
+        unit.add_event(case.id, at, "inboxbot", "acknowledged", "par le premier message de la directrice au réclamant")
 
     def _case(self, unit: Unit, command: Command) -> Case:
         if command.case_number is None:
@@ -161,7 +185,28 @@ class Casework:
             return self._open_mail(unit, command, at, actor, now)
         if name == "discard_mail":
             return self._discard_mail(unit, command, at, actor)
+        if name == "risk":
+            unit.add_risk(at, actor, command.value or "")
+            return f"Analyse de risque enregistrée au {self._day(at)} ; elle figurera au rapport annuel."
         case = self._case(unit, command)
+        if name == "acknowledged":
+            return self._acknowledged(unit, case, command, at, actor)
+        if name == "responded":
+            return self._responded(unit, case, command, at, actor)
+        if name == "received":
+            return self._received(unit, case, command, at, actor)
+        if name == "channel":
+            value = command.value or ""
+            if value == case.channel:
+                raise Refused(f"Le canal du dossier {case.number} est déjà « {CHANNEL_WORDS.get(value, value)} ».")
+            unit.update_case(case.id, channel=value)
+            unit.add_event(case.id, at, actor, "set:channel", f"{case.channel} → {value}")
+            return f"Dossier {case.number} : canal « {CHANNEL_WORDS.get(value, value)} »."
+        if name == "transmitter":
+            value = command.value or ""
+            unit.update_case(case.id, transmitter=value)
+            unit.add_event(case.id, at, actor, "set:transmitter", f"{case.transmitter or ''} → {value}")
+            return f"Dossier {case.number} : transmise par {value}."
         if name == "close":
             return self._close(unit, case, command, at, actor, now)
         if name == "dismiss":
@@ -173,9 +218,19 @@ class Casework:
         if name == "reopen":
             if case.status == "open":
                 raise Refused(f"Le dossier {case.number} est déjà ouvert.")
-            unit.update_case(case.id, status="open", closed_at=None, dismissed=False)
-            unit.add_event(case.id, at, actor, "reopened", "")
-            return f"Dossier {case.number} rouvert."
+            # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
+            unit.update_case(
+                case.id,
+                status="open",
+                closed_at=None,
+                dismissed=False,
+                responded_at=None,
+                response_means=None,
+                response_note="",
+            )
+            cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
+            unit.add_event(case.id, at, actor, "reopened", cleared)
+            return f"Dossier {case.number} rouvert" + (f" ; {cleared}." if cleared else ".")
         if name == "kind":
             return self._requalify(unit, case, command.value or "", at, actor)
         if name in FIELD_LABELS:
@@ -285,15 +340,121 @@ class Casework:
     def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est déjà clos.")
-        # The response is her last mail to the claimant from her own client; failing that, this one.
-        replied = unit.last_reply_from(case.id, self.settings.director.addresses)
-        responded_at = case.responded_at or replied or at
-        unit.update_case(case.id, status="closed", closed_at=at, responded_at=responded_at)
+        # The response is her last mail to the claimant from her own client, or one recorded by #réponse.
+        # With no claimant address, no mail of hers can be the answer: one to a venue is not.
+        replied = (
+            unit.last_reply_from(case.id, self.settings.director.addresses, to=case.claimant)
+            if case.claimant is not None
+            else None
+        )
+        means: str | None
+        if replied is not None and (case.responded_at is None or replied > case.responded_at):
+            responded_at, means, source = replied, "email", "votre dernier message au réclamant"
+        elif case.responded_at is not None:
+            responded_at, means = case.responded_at, case.response_means
+            source = f"réponse enregistrée, {MEANS_LABELS.get(means or '', 'faite autrement')}"
+        elif case.kind == "reclamation":
+            raise Refused(
+                f"Le dossier {case.number} n'a pas de réponse au réclamant au dossier : la procédure ne "
+                "clôt une réclamation qu'une fois la réponse adressée. Répondez-lui depuis votre messagerie "
+                f"(en gardant [Dossier {case.number}] dans l'objet), ou, si vous lui avez répondu autrement, "
+                f"enregistrez-le puis clôturez : « #réponse {case.number} {self._day(at)} téléphone "
+                f"<ce que vous lui avez répondu> » puis « #clore {case.number} »."
+            )
+        else:
+            # A difficulty or an incident is closed by what was done about it: closing records it.
+            responded_at, means, source = at, None, "ce message"
+        unit.update_case(case.id, status="closed", closed_at=at, responded_at=responded_at, response_means=means)
         unit.add_event(case.id, at, actor, "closed", command.value or "")
         if self.settings.closure.notify_claimant:
             self.letters.to_claimant(unit, unit.case(case.id), "closure_notice", now, note=command.value or "")
-        source = "votre dernier message au réclamant" if replied else "ce message"
         return f"Dossier {case.number} clos ; réponse datée du {self._day(responded_at)} ({source})."
+
+    def _past_day(self, command: Command, at: datetime, what: str) -> datetime:
+        """The instant a day written in a command stands for: the mail's own when none or the same day.
+
+        A day without a time is recorded at 00:00 in the organisation's time zone: only the day is
+        known, and the deadlines are kept by the day.
+        """
+        today = at.astimezone(self.tz).date()
+        written = command.on
+        if written is None:
+            return at
+        day = written.past(today)
+        if day is None:
+            raise Refused(
+                f"Date impossible pour {what} : elle doit exister et ne pas être postérieure à votre message "
+                f"du {self._day(at)}."
+            )
+        if written.at is not None:
+            return datetime.combine(day, written.at, self.tz)
+        return at if day == today else datetime.combine(day, time(0), self.tz)
+
+    def _acknowledged(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+        if case.acknowledged_at is not None:
+            raise Refused(
+                f"Le dossier {case.number} a déjà un accusé de réception, du {self._day(case.acknowledged_at)}."
+            )
+        when = self._past_day(command, at, "l'accusé de réception")
+        if when.astimezone(self.tz).date() < case.received_at.astimezone(self.tz).date():
+            raise Refused(
+                f"L'accusé de réception ne peut précéder la réception du dossier {case.number} "
+                f"({self._day(case.received_at)})."
+            )
+        means = command.means
+        unit.update_case(case.id, acknowledged_at=when, acknowledgement_means=means or "other")
+        how = MEANS_LABELS.get(means or "", "fait autrement")
+        unit.add_event(case.id, at, actor, "acknowledged", f"{how}, le {self._day(when)} {command.value or ''}".strip())
+        return f"Dossier {case.number} : accusé de réception {how} enregistré au {self._day(when)}."
+
+    def _responded(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+        if case.status == "closed":
+            raise Refused(f"Le dossier {case.number} est clos : écrivez « #rouvrir {case.number} » d'abord.")
+        when = self._past_day(command, at, "la réponse")
+        if when.astimezone(self.tz).date() < case.received_at.astimezone(self.tz).date():
+            raise Refused(
+                f"La réponse ne peut précéder la réception du dossier {case.number} ({self._day(case.received_at)})."
+            )
+        means, text = command.means, command.value or ""
+        how = MEANS_LABELS.get(means or "", "faite autrement")
+        if case.responded_at is None or when >= case.responded_at:
+            unit.update_case(case.id, responded_at=when, response_means=means or "other", response_note=text)
+        unit.add_event(case.id, at, actor, "responded", f"{how}, le {self._day(when)} : {text}")
+        return (
+            f"Dossier {case.number} : réponse {how} enregistrée au {self._day(when)}. "
+            f"Écrivez « #clore {case.number} » quand le dossier est réglé."
+        )
+
+    def _received(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+        when = self._past_day(command, at, "la réception")
+        if (
+            command.on is not None
+            and command.on.at is None
+            and when.astimezone(self.tz).date() == case.received_at.astimezone(self.tz).date()
+        ):
+            raise Refused(f"Le dossier {case.number} est déjà daté du {self._day(case.received_at)}.")
+        if case.acknowledged_at is not None and when > case.acknowledged_at:
+            raise Refused(
+                f"La réception ne peut suivre l'accusé de réception du dossier {case.number} "
+                f"({self._day(case.acknowledged_at)})."
+            )
+        response_due = self.due.response_due(when)
+        shift = response_due - case.response_due
+        extended = case.extended_due + shift if case.extended_due else None
+        unit.update_case(
+            case.id,
+            received_at=when,
+            acknowledge_due=self.due.acknowledge_due(when),
+            response_due=response_due,
+            extended_due=extended,
+        )
+        old = case.received_at.astimezone(self.tz)
+        new = when.astimezone(self.tz)
+        unit.add_event(case.id, at, actor, "set:received", f"{old:%d/%m/%Y %H:%M} → {new:%d/%m/%Y %H:%M}")
+        return (
+            f"Dossier {case.number} : reçu le {new:%d/%m/%Y à %H:%M} ; accusé de réception dû le "
+            f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {(extended or response_due):%d/%m/%Y}."
+        )
 
     def _requalify(self, unit: Unit, case: Case, kind: str, at: datetime, actor: str) -> str:
         if kind == case.kind:
@@ -321,7 +482,7 @@ class Casework:
             raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
         days, reason = command.days or 0, command.value or ""
         previous = case.effective_response_due
-        new_due = previous + timedelta(days=days)
+        new_due = self.due.promised(previous + timedelta(days=days))  # a date promised: never a Sunday
         unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
         unit.add_event(case.id, at, actor, "extended", f"{previous.isoformat()} → {new_due.isoformat()} : {reason}")
         informed = self.letters.to_claimant(unit, unit.case(case.id), "extension_notice", now, reason=reason)

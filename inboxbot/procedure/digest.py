@@ -46,7 +46,13 @@ SUBJECT_CHARS = 120
 TEXT_CHARS = 300
 LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive action
 
-CHANNEL_LABELS = {"email": "e-mail", "form": "formulaire", "oral": "oral", "third_party": "transmis"}
+CHANNEL_LABELS = {
+    "email": "e-mail",
+    "form": "formulaire",
+    "oral": "oral",
+    "post": "courrier",
+    "third_party": "transmis",
+}
 TO_CLAIMANT = frozenset(
     {"acknowledgement", "incident_acknowledgement", "extension_notice", "satisfaction_request", "closure_notice"}
 )
@@ -428,7 +434,13 @@ class _Wording:
     def _acknowledge(self, item: Deadline) -> tuple[Step, ...]:
         case = item.case
         if case.claimant is None:
-            return (Step("indiquer le réclamant, l'accusé partira aussitôt : "), _claimant_command(case))
+            # An oral or postal claim is often acknowledged by phone or letter: that is recorded, not re-sent.
+            return (
+                Step("indiquer le réclamant, l'accusé partira aussitôt : "),
+                _claimant_command(case),
+                Step(" ; ou, s'il a été fait autrement : "),
+                Step(f"#accusé {case.number} <date> courrier", command=True),
+            )
         if item.acknowledgement_status == "pending":
             return (Step("l'accusé automatique attend d'être envoyé : vérifier le serveur d'envoi (inboxbot check)"),)
         if item.acknowledgement_status == "failed":

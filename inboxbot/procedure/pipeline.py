@@ -609,6 +609,9 @@ class Pipeline:
                 satisfaction_at=fetched.internaldate,
             )
             unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
+        elif decision.purpose == "director" and decision.direction == "out":
+            recipients = [address.email for address in (*mail.to, *mail.cc)]
+            self.casework.her_mail_out(unit, case, fetched.internaldate, recipients)
         elif decision.purpose == "closed_case" and self.app.settings.director.notify:
             excerpt = fresh.strip()[:SUMMARY_CHARS]
             self.letters.to_director(unit, "closed_case_notice", now, case=case, sender=_who(mail), excerpt=excerpt)

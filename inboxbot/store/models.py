@@ -178,6 +178,22 @@ class CaseRow(Base):
     satisfaction_mark: Mapped[int | None]
     satisfaction_comment: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     satisfaction_at: Mapped[datetime | None]
+    # How the acknowledgement and the answer were made when not by inboxbot's own mail:
+    # "email" (hers, from Sent), "post", "phone", "hand"; None when inboxbot's mail made it.
+    acknowledgement_means: Mapped[str | None] = mapped_column(String(16))
+    response_means: Mapped[str | None] = mapped_column(String(16))
+    response_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+
+
+class RiskRow(Base):
+    """A quality risk the director analysed (`#risque`), for the annual report's risk section."""
+
+    __tablename__ = "risks"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(320))
+    text: Mapped[str] = mapped_column(Text)
 
 
 class ActionRow(Base):

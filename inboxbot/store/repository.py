@@ -46,6 +46,7 @@ from inboxbot.domain.cases import (
     CaseRef,
     LogEntry,
     OutgoingMail,
+    Risk,
     exchange_order,
 )
 from inboxbot.domain.mailboxes import mailbox_key
@@ -59,6 +60,7 @@ from inboxbot.store.models import (
     FolderRow,
     MailRow,
     OutboxRow,
+    RiskRow,
     RuntimeRow,
 )
 from inboxbot.store.schema import at_head, head_revision
@@ -142,6 +144,13 @@ _EDITABLE_CASE_FIELDS = frozenset(
         "satisfaction_mark",
         "satisfaction_comment",
         "satisfaction_at",
+        "received_at",
+        "acknowledge_due",
+        "response_due",
+        "acknowledged_at",
+        "acknowledgement_means",
+        "response_means",
+        "response_note",
     }
 )
 
@@ -724,13 +733,31 @@ class Unit:
             dated.append((created_at, mid))
         return [mid for _at, mid in sorted(dated)][-20:]
 
-    def last_reply_from(self, case_id: int, senders: Iterable[str]) -> datetime | None:
-        """When the organisation last wrote to the claimant from its own client (the Sent folder)."""
-        return self.session.scalar(
-            select(func.max(MailRow.received_at)).where(
-                MailRow.case_id == case_id, MailRow.direction == "out", MailRow.from_address.in_(list(senders))
-            )
+    def last_reply_from(self, case_id: int, senders: Iterable[str], to: str | None = None) -> datetime | None:
+        """When the organisation last wrote on the case from its own client (the Sent folder).
+
+        With `to`, only mails addressed to it count: a mail to the venue is no answer to the claimant.
+        """
+        query = select(MailRow.received_at, MailRow.to_addresses).where(
+            MailRow.case_id == case_id, MailRow.direction == "out", MailRow.from_address.in_(list(senders))
         )
+        dates = [
+            received_at
+            for received_at, recipients in self.session.execute(query)
+            if to is None or to in (address.strip() for address in recipients.split(","))
+        ]
+        return max(dates, default=None)
+
+    def add_risk(self, at: datetime, actor: str, text: str) -> None:
+        """Record a quality risk the director analysed, dated, for the annual report."""
+        self.session.add(RiskRow(at=at, actor=actor, text=text))
+
+    def risks(self, since: datetime, until: datetime) -> list[Risk]:
+        """The risks recorded in [since, until), oldest first."""
+        rows = self.session.scalars(
+            select(RiskRow).where(RiskRow.at >= since, RiskRow.at < until).order_by(RiskRow.at, RiskRow.id)
+        )
+        return [Risk(at=row.at, actor=row.actor, text=row.text) for row in rows]
 
     def cases_due_for_feedback(self, closed_before: datetime, kinds: Sequence[str]) -> list[Case]:
         rows = self.session.scalars(
@@ -1107,6 +1134,9 @@ def _case(row: CaseRow | Row[Any]) -> Case:
         satisfaction_mark=row.satisfaction_mark,
         satisfaction_comment=row.satisfaction_comment,
         satisfaction_at=row.satisfaction_at,
+        acknowledgement_means=row.acknowledgement_means,
+        response_means=row.response_means,
+        response_note=row.response_note,
     )
 
 

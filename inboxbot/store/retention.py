@@ -162,6 +162,7 @@ def anonymise_case(
     row.subject = PLACEHOLDER
     row.description = PLACEHOLDER
     row.satisfaction_comment = ""
+    row.response_note = ""  # what she said on the phone or wrote on paper: as personal as a mail
     for mail in contents.mails:
         mail.from_address = None
         mail.from_name = ""
@@ -316,6 +317,7 @@ def _case_is_personal(case: CaseRow) -> bool:
         or case.subject != PLACEHOLDER
         or case.description != PLACEHOLDER
         or case.satisfaction_comment != ""
+        or case.response_note != ""
     )
 
 
