@@ -437,7 +437,10 @@ def test_cases_list_show_and_csv_export(
     assert listing.code == 0 and "2026-0001" in listing.out and "réclamation" in listing.out
     assert invoke(config, "cases", "list", "--open").out == listing.out
     shown = invoke(config, "cases", "show", "2026-0001")
-    assert shown.code == 0 and "lea.martin@example.fr" in shown.out and "sent:acknowledgement" in shown.out
+    assert shown.code == 0 and "lea.martin@example.fr" in shown.out
+    # In the register's words: French field names, statuses, dates and history.
+    assert "Reçue le : " in shown.out and "Statut : ouverte" in shown.out
+    assert "envoyé : accusé de réception" in shown.out and "sent:acknowledgement" not in shown.out
     assert invoke(config, "cases", "show", "2026-0999").code != 0
 
     output = tmp_path / "registre.csv"

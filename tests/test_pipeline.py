@@ -92,6 +92,18 @@ def test_a_claim_is_registered_and_acknowledged_once_however_often_it_is_read(of
     assert "[Dossier 2026-0001]" in ack.subject
 
 
+def test_the_register_keeps_what_each_side_wrote_whole(office: Office) -> None:
+    long_text = "Je n'ai toujours pas reçu mon attestation. " + "Voici le détail de mes démarches. " * 40
+    office.mailbox.deliver(make_mail(LEA, DIRECTOR, "Réclamation : attestation", long_text))
+    office.cycle()
+    (case,) = office.cases()
+    received, sent = case["messages"]
+    assert len(long_text) > 1000 and received["text"] == long_text.strip()
+    (ack,) = office.smtp.to("lea.martin@example.fr")
+    assert sent["direction"] == "out" and sent["text"].split() == ack.text().split()  # the words sent
+    assert "2026-0001" in sent["text"]
+
+
 def test_a_redelivered_copy_of_the_same_mail_stays_one_case(office: Office) -> None:
     raw = claim(message_id=make_msgid(domain="example.fr"))
     office.mailbox.deliver(raw)

@@ -151,6 +151,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         for column in ("kind", "channel", "words", "score", "excerpt", "spam", "claimant", "claimant_name"):
             connection.execute(text(f"ALTER TABLE mails DROP COLUMN {column}"))
         connection.execute(text("DROP TABLE risks"))
+        connection.execute(text("ALTER TABLE outbox DROP COLUMN text"))
         for column in ("acknowledgement_means", "response_means", "response_note"):
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(
@@ -164,5 +165,6 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             assert {"ix_outbox_purpose_created", "ix_outbox_recipient_key_created"} <= indexes
             assert "excerpt" in {c["name"] for c in inspect(connection).get_columns("mails")}
             assert "response_means" in {c["name"] for c in inspect(connection).get_columns("cases")}
+            assert "text" in {c["name"] for c in inspect(connection).get_columns("outbox")}
     finally:
         store.close()

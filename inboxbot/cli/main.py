@@ -12,7 +12,7 @@ import logging
 import os
 import sys
 from collections.abc import Sequence
-from datetime import datetime, time
+from datetime import date, datetime, time
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -272,37 +272,72 @@ def cmd_cases_add(args: argparse.Namespace) -> int:
         app.close()
 
 
+# What `cases show` prints, in the words of the register (the JSON keeps the English keys).
+_CASE_FIELDS = (
+    ("number", "Dossier"),
+    ("kind", "Type"),
+    ("status", "Statut"),
+    ("channel", "Canal"),
+    ("claimant", "Réclamant"),
+    ("subject", "Objet"),
+    ("received_at", "Reçue le"),
+    ("acknowledge_due", "Accusé dû le"),
+    ("acknowledged_at", "Accusé fait le"),
+    ("response_due", "Réponse due le"),
+    ("extended_response_due", "Prolongée au"),
+    ("responded_at", "Réponse le"),
+    ("closed_at", "Clôturée le"),
+    ("nature", "Nature"),
+    ("priority", "Priorité"),
+    ("rules", "Ouvert par"),
+)
+
+
+def _french(key: str, value: object) -> str:
+    """One field of a case as the director reads it: French words, French dates."""
+    from inboxbot.domain.cases import KIND_LABELS, NATURE_LABELS
+    from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS
+
+    if value in (None, [], ""):
+        return "-"
+    if isinstance(value, list):
+        return ", ".join(str(item) for item in value)
+    text = str(value)
+    labels = {"kind": KIND_LABELS, "status": STATUS_LABELS, "channel": CHANNEL_LABELS, "nature": NATURE_LABELS}
+    if key in labels:
+        return labels[key].get(text, text)
+    return _french_date(text) if key.endswith(("_at", "_due")) else text
+
+
+def _french_date(text: str) -> str:
+    """`2026-12-05T14:30:00+01:00` as 05/12/2026 14:30 (already in the organisation's time), a day as 05/12/2026."""
+    try:
+        if "T" in text:
+            return datetime.fromisoformat(text).strftime("%d/%m/%Y %H:%M")
+        return date.fromisoformat(text).strftime("%d/%m/%Y")
+    except ValueError:
+        return text
+
+
 def _print_case(record: dict[str, object]) -> None:
-    for key in (
-        "number",
-        "kind",
-        "status",
-        "channel",
-        "claimant",
-        "subject",
-        "received_at",
-        "acknowledge_due",
-        "acknowledged_at",
-        "response_due",
-        "responded_at",
-        "closed_at",
-        "nature",
-        "priority",
-        "rules",
-    ):
-        _show(f"{key:>16}: {record[key] if record[key] not in (None, []) else '-'}")
+    from inboxbot.domain.cases import event_label
+
+    for key, label in _CASE_FIELDS:
+        _show(f"{label:>16} : {_french(key, record.get(key))}")
     print("\nÉchanges :")
     for message in record["messages"]:  # type: ignore[attr-defined]
         arrow = "→" if message["direction"] == "out" else "←"
         note = f"  [{message['note']}]" if message["note"] else ""
-        _show(f"  {message['date']}  {arrow} {message['from']}: {message['subject']}{note}")
-        for line in str(message["text"] or "").strip().splitlines()[:12]:
+        when = _french_date(str(message["date"]))
+        _show(f"  {when}  {arrow} {message['from']} : {message['subject']}{note}")
+        for line in str(message["text"] or "").strip().splitlines():  # whole: the auditor reads what was said
             _show(f"      | {line}")
         if message["archive"]:
             _show(f"      (message complet : {message['archive']})")
     print("\nHistorique :")
     for event in record["history"]:  # type: ignore[attr-defined]
-        _show(f"  {event['at']}  {event['event']:<28} {event['actor']}  {event['detail']}")
+        when = _french_date(str(event["at"]))
+        _show(f"  {when}  {event_label(str(event['event'])):<34} {event['actor']}  {event['detail']}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:

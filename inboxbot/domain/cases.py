@@ -42,6 +42,48 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "register_export": "tableau de suivi",
     "digest": "point du jour",
 }
+EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read it
+    "received": "reçu",
+    "opened": "dossier ouvert",
+    "closed": "clôturé",
+    "dismissed": "classé sans suite",
+    "reopened": "rouvert",
+    "requalified": "requalifié",
+    "extended": "délai de réponse prolongé",
+    "note": "note",
+    "feedback-requested": "avis de satisfaction demandé",
+    "not-acknowledged": "accusé de réception non envoyé",
+    "attachment-too-large": "pièce jointe trop lourde",
+    "mail:in": "message reçu",
+    "mail:out": "message envoyé par la directrice",
+}
+EVENT_FIELD_LABELS = {
+    "nature": "nature",
+    "priority": "priorité",
+    "stakeholder": "partie prenante",
+    "training": "formation concernée",
+    "claimant": "réclamant",
+}
+
+
+def event_label(kind: str) -> str:
+    """A history entry's kind in French (`sent:acknowledgement` → « envoyé : accusé de réception »)."""
+    if kind in EVENT_LABELS:
+        return EVENT_LABELS[kind]
+    prefix, _, rest = kind.partition(":")
+    if prefix == "sent":
+        return f"envoyé : {PURPOSE_LABELS.get(rest, rest)}"
+    if prefix == "failed":
+        return f"échec d'envoi : {PURPOSE_LABELS.get(rest, rest)}"
+    if prefix == "action":
+        return f"{ACTION_LABELS.get(rest, rest)} enregistrée"
+    if prefix == "action-status":
+        return f"action {ACTION_STATUS_LABELS.get(rest, rest)}"
+    if prefix == "set":
+        return f"{EVENT_FIELD_LABELS.get(rest, rest)} renseigné(e)"
+    return kind
+
+
 TRACKED_KINDS = ("corrective", "preventive", "urgent")  # actions with a status to follow
 DISMISSED_LABEL = "classée sans suite"
 OPEN = "open"

@@ -1089,8 +1089,9 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
 def parse_commands(text: str, subject: str = "") -> list[Command | Refusal]:
     """The commands of a mail body, in the order written; `subject` supplies the case when it tags one.
 
-    Callers must only obey the result for mails that provably come from the director (DESIGN §3), and
-    must still check that each named case exists: this function knows neither.
+    Callers must only obey the result for mails that provably come from the director (her Sent copy,
+    or her server's authentication), and must still check that each named case exists: this
+    function knows neither.
     """
     subject_cases = tagged_numbers(subject)
     return [_parse_line(line, subject_cases) for line in _command_lines(text)]

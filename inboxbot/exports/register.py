@@ -1,7 +1,7 @@
 """The register (tableau de suivi des réclamations), as an auditor or a script reads it.
 
-JSON follows the contract in DESIGN.md: instants in ISO 8601 with their UTC offset in the
-organisation's time zone, due dates as plain dates. CSV is written for a French Excel: UTF-8 with a
+JSON keeps its documented contract: instants in ISO 8601 with their UTC offset in the organisation's
+time zone, due dates as plain dates. CSV is written for a French Excel: UTF-8 with a
 byte-order mark, `;` between fields, French headers, and claimant text that cannot turn into a formula.
 
 Both are written case by case to an open file (`write_json`, `write_csv`), so a register of any size

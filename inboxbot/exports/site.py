@@ -49,9 +49,9 @@ from inboxbot.domain.cases import (
     DISMISSED_LABEL,
     KIND_LABELS,
     NATURE_LABELS,
-    PURPOSE_LABELS,
     CaseDetail,
     deadline_label,
+    event_label,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record
@@ -77,46 +77,6 @@ INERT_EXTENSIONS = frozenset(
 )
 TEXT_PROCEDURE = frozenset({".txt", ".md", ".text", ""})
 PRIORITY_LABELS = {"basse": "basse", "normale": "normale", "haute": "haute", "urgente": "urgente"}
-EVENT_LABELS = {
-    "received": "reçu",
-    "opened": "dossier ouvert",
-    "closed": "clôturé",
-    "dismissed": "classé sans suite",
-    "reopened": "rouvert",
-    "requalified": "requalifié",
-    "extended": "délai de réponse prolongé",
-    "note": "note",
-    "feedback-requested": "avis de satisfaction demandé",
-    "not-acknowledged": "accusé de réception non envoyé",
-    "attachment-too-large": "pièce jointe trop lourde",
-    "mail:in": "message reçu",
-    "mail:out": "message envoyé par la directrice",
-}
-FIELD_LABELS = {
-    "nature": "nature",
-    "priority": "priorité",
-    "stakeholder": "partie prenante",
-    "training": "formation concernée",
-    "claimant": "réclamant",
-}
-
-
-def event_label(kind: str) -> str:
-    """A history entry's kind in French (`sent:acknowledgement` → « envoyé : accusé de réception »)."""
-    if kind in EVENT_LABELS:
-        return EVENT_LABELS[kind]
-    prefix, _, rest = kind.partition(":")
-    if prefix == "sent":
-        return f"envoyé : {PURPOSE_LABELS.get(rest, rest)}"
-    if prefix == "failed":
-        return f"échec d'envoi : {PURPOSE_LABELS.get(rest, rest)}"
-    if prefix == "action":
-        return f"{ACTION_LABELS.get(rest, rest)} enregistrée"
-    if prefix == "action-status":
-        return f"action {ACTION_STATUS_LABELS.get(rest, rest)}"
-    if prefix == "set":
-        return f"{FIELD_LABELS.get(rest, rest)} renseigné(e)"
-    return kind
 
 
 @dataclass(frozen=True)

@@ -81,6 +81,7 @@ class Letters:
             recipient=recipient.email,
             subject=rendered.subject,
             raw=b"",
+            text=rendered.text,
         )
         try:
             raw = compose(

@@ -65,6 +65,9 @@ from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Un
 log = logging.getLogger(__name__)
 
 SUMMARY_CHARS = 500
+# A mail's own text as the exchange log keeps it: whole, as the register promises; the bound only
+# keeps a hostile mail's megabytes of text out of the database (the archive keeps the mail whole).
+LOGGED_TEXT_CHARS = 100_000
 EXCERPT_CHARS = 300  # what the digest quotes of a mail put before the director
 # A suspicious notice quotes this many of the forged mail's command lines, each this long at most.
 NOTICE_LINES = 30
@@ -525,7 +528,9 @@ class Pipeline:
         summary = fresh if fresh is not None else mail.text
         if already_recorded:
             # Her mail, seen unproven in the inbox, now proven by its copy in Sent.
-            unit.set_mail_outcome(key, decision.outcome, reason, case_id, direction, summary.strip()[:SUMMARY_CHARS])
+            unit.set_mail_outcome(
+                key, decision.outcome, reason, case_id, direction, summary.strip()[:LOGGED_TEXT_CHARS]
+            )
             return
         recognition = facts.recognition
         excerpt = ""
@@ -550,7 +555,7 @@ class Pipeline:
                 from_name=mail.from_.name if mail.from_ else "",
                 to_addresses=", ".join(a.email for a in (*mail.to, *mail.cc)),
                 subject=mail.subject,
-                summary=summary.strip()[:SUMMARY_CHARS],
+                summary=summary.strip()[:LOGGED_TEXT_CHARS],
                 archive_path=str(stored.path),
                 sha256=stored.sha256,
                 size=stored.size,

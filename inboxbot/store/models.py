@@ -298,6 +298,9 @@ class OutboxRow(Base):
     sent_copy: Mapped[str | None] = mapped_column(Bounded(16), default=None)
     # The recipient's mailbox, every spelling of it alike (`mailbox_key`): what the daily cap counts.
     recipient_key: Mapped[str | None] = mapped_column(Bounded(320), default=None)
+    # What the mail said, as rendered: the exchange log and the register show it without parsing
+    # the bytes again (they would be read for every case of an export).
+    text: Mapped[str] = mapped_column(CleanText, default="", server_default="")
 
 
 class RuntimeRow(Base):

@@ -251,6 +251,7 @@ class OutgoingDraft:
     recipient: str
     subject: str
     raw: bytes
+    text: str = ""  # the text part, as the exchange log and the register show it
 
 
 READ_ONLY = "inboxbot_read_only"  # execution option of the engine behind `Store.reading`
@@ -636,6 +637,7 @@ class Unit:
                 "recipient_key": mailbox_key(draft.recipient),
                 "subject": draft.subject,
                 "raw": draft.raw,
+                "text": draft.text,
                 "status": PENDING,
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -659,6 +661,7 @@ class Unit:
                 "recipient": draft.recipient,
                 "subject": draft.subject,
                 "raw": draft.raw,
+                "text": draft.text,
                 "status": FAILED,
                 "attempts": 0,
                 "next_attempt_at": now,
@@ -1062,6 +1065,7 @@ def read_logs(
         OutboxRow.purpose,
         OutboxRow.recipient,
         OutboxRow.status,
+        OutboxRow.text,
     ]
     if full:
         outgoing_columns.append(OutboxRow.raw)
@@ -1074,7 +1078,8 @@ def read_logs(
                 from_address=None,
                 date=out.sent_at or out.created_at,
                 subject=out.subject,
-                summary=f"{out.purpose} → {out.recipient}",
+                # Mails queued before their text was kept say what they were and to whom.
+                summary=out.text or f"{out.purpose} → {out.recipient}",
                 note=out.status if out.status != SENT else "",
                 recorded_at=out.created_at,
                 to=out.recipient if full else "",

@@ -180,6 +180,7 @@ def anonymise_case(
         outgoing.recipient = ""
         outgoing.recipient_key = None  # the same address, folded for the acknowledgement cap
         outgoing.subject = ""
+        outgoing.text = ""
         outgoing.raw = b""
         outgoing.last_error = ""  # SMTP refusals quote the recipient's address
         if outgoing.status == PENDING:
@@ -341,6 +342,7 @@ def _outgoing_is_personal(outgoing: OutboxRow) -> bool:
         outgoing.recipient
         or outgoing.recipient_key
         or outgoing.subject
+        or outgoing.text
         or outgoing.raw
         or outgoing.last_error
         or outgoing.status == PENDING
