@@ -86,6 +86,7 @@ def test_every_command_is_in_the_help_and_its_example_runs() -> None:
         "channel",
         "transmitter",
         "risk",
+        "record",
         "register",
         "report",
         "review",

@@ -76,7 +76,7 @@ def test_check_gives_its_verdicts_in_french_by_default(tmp_path: Path, monkeypat
     checked = invoke(config, "check")
     assert checked.code == 1
     assert "configuration : " in checked.out and "règles : " in checked.out
-    assert "modèles : tous les modèles de messages se compilent" in checked.out
+    assert "modèles : tous les modèles de messages et du rapport se compilent" in checked.out
     assert "base de données : " in checked.out and "schéma à jour" in checked.out
     assert "erreur : IMAP 127.0.0.1:1" in checked.out
     monkeypatch.setenv("LANG", "en_US.UTF-8")

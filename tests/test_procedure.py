@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
+from html import unescape
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -447,6 +448,25 @@ def test_the_register_the_report_and_the_help_come_by_mail(bot: Bot) -> None:
     assert "#prolonger" in text_of(report_to_director(bot))
 
 
+def test_dossier_mails_her_the_whole_case_as_one_page_in_her_own_words(bot: Bot) -> None:
+    bot.claim()  # 2026-0001
+    bot.account.append(make_mail(LEA, DIRECTOR, "Réclamation : facture", "Ma facture est fausse."))  # 2026-0002
+    bot.cycle()
+    bot.note_to_self("[Dossier 2026-0001]", "#dossier")
+    bot.cycle()
+    (mail,) = [m for m in bot.sent_to(DIRECTOR) if "le dossier complet" in m.subject]
+    assert "Dossier 2026-0001" in mail.subject
+    (page,) = list(mail.message.iter_attachments())
+    assert page.get_filename() == "dossier-2026-0001.html" and page.get_content_type() == "text/html"
+    html = unescape(page.get_payload(decode=True).decode("utf-8"))
+    # The facts, the deadlines spelled out, every exchange whole (hers and ours), in French.
+    assert "Dossier 2026-0001" in html and "Je n'ai pas reçu mon attestation." in html
+    assert "Accusé de réception (15 jours ouvrés)" in html and "délai respecté" in html
+    assert "Nous avons bien reçu votre message" in html
+    assert "Ma facture est fausse." not in html  # that case is the other one
+    assert "Dossier 2026-0001 envoyé en pièce jointe" in text_of(report_to_director(bot))
+
+
 def test_the_audit_file_comes_by_mail_zipped_and_lighter_when_too_big(
     bot: Bot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -544,7 +564,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 29 and lines.count("#") >= 29
+    assert len(COMMANDS) == 30 and lines.count("#") >= 30
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()
@@ -552,7 +572,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     assert len(bot.sink.messages) == sent_before  # no report, no register, no notice to anyone
     bot.cycle(timedelta(minutes=31))
     (warning,) = [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]
-    assert text_of(warning.message).count("#") >= 29
+    assert text_of(warning.message).count("#") >= 30
 
 
 def test_the_yearly_review_of_the_procedure_is_asked_for_and_recorded(bot: Bot) -> None:

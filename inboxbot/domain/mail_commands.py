@@ -829,6 +829,15 @@ COMMANDS: tuple[CommandSpec, ...] = (
         needs_case=False,
     ),
     CommandSpec(
+        "record",
+        ("dossier", "fiche"),
+        ("case", "record"),
+        _nothing,
+        "#dossier 2026-0001",
+        "vous envoie le dossier complet (faits, délais tenus ou non, échanges en entier, historique, actions, "
+        "satisfaction) en une page à ouvrir sur l'ordinateur ou le téléphone",
+    ),
+    CommandSpec(
         "register",
         ("registre",),
         ("register",),

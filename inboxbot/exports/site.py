@@ -179,7 +179,7 @@ def site_name(name: str, fallback: str = "fichier") -> str:
     return f"{stem}.{ext}.bin" if ext else f"{stem}.bin"
 
 
-def _case_slug(number: str) -> str:
+def case_slug(number: str) -> str:
     """A case number as a file name; numbers are ours (YYYY-NNNN), but a page name is never trusted."""
     return re.sub(r"[^0-9A-Za-z-]", "_", number) or "dossier"
 
@@ -335,7 +335,7 @@ class _Writer:
 
     def case(self, detail: CaseDetail) -> None:
         record = case_record(detail, self.pages.tz, self.own, self.today)
-        slug = _case_slug(detail.case.number)
+        slug = case_slug(detail.case.number)
         folder = f"{CASES_DIR}/{slug}"
         dismissed = detail.case.dismissed
         messages = []
@@ -483,12 +483,14 @@ def write_site(
     kind: str | None = None,
     status: str | None = None,
     include_files: bool = True,
+    number: str | None = None,
 ) -> SiteResult:
     """Write the audit site into the new or empty directory `target`, and/or zipped into `zip_to`.
 
     `register_label` says which register this is (the database, its password hidden); `now` is when
     it is produced, stated on every page; `last_review` goes to the annual reports. Without
     `include_files` (a site small enough to mail), originals and attachments are listed, not copied.
+    `number` keeps one case (#dossier).
     The ZIP holds one folder named after it, as a person zipping a folder gets; it is written beside
     its name and renamed once complete, so a failure leaves no half ZIP.
     """
@@ -520,6 +522,7 @@ def write_site(
                 kind=kind,
                 status=status,
                 include_files=include_files,
+                number=number,
             )
         if partial is not None and zip_to is not None:
             os.replace(partial, zip_to)
@@ -542,6 +545,7 @@ def _write(
     kind: str | None,
     status: str | None,
     include_files: bool,
+    number: str | None = None,
 ) -> SiteResult:
     tz = settings.organisation.timezone
     today = now.astimezone(tz).date()
@@ -554,7 +558,7 @@ def _write(
     archive, own = settings.storage.archive_dir, settings.smtp.from_address
     writer = _Writer(output, pages, archive, own, footer, include_files, today)
     by_year: dict[int, list[CaseDetail]] = {}
-    for detail in register_details(unit, Exchanges.FULL, year=year, kind=kind, status=status):
+    for detail in register_details(unit, Exchanges.FULL, year=year, kind=kind, status=status, number=number):
         writer.case(detail)
         case_year = _year_of(detail.case.number, detail.case.received_at.astimezone(tz).year)
         # The key figures read cases and actions only: the exchange log is dropped at once.

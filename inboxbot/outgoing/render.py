@@ -156,6 +156,7 @@ MAIL_TEMPLATES = (
     "closed_case_notice",
     "suspicious_notice",
     "register_export",
+    "case_record",
     "review_reminder",
     "report_export",
     "digest",

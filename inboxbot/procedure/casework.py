@@ -83,6 +83,7 @@ def audit_site(
     kind: str | None = None,
     status: str | None = None,
     include_files: bool = True,
+    number: str | None = None,
 ) -> SiteResult:
     """The audit file (a static site) written into `target` and/or zipped into `zip_to`, for the command
     line and for #registre audit."""
@@ -108,6 +109,7 @@ def audit_site(
         kind=kind,
         status=status,
         include_files=include_files,
+        number=number,
     )
 
 
@@ -189,6 +191,8 @@ class Casework:
             unit.add_risk(at, actor, command.value or "")
             return f"Analyse de risque enregistrée au {self._day(at)} ; elle figurera au rapport annuel."
         case = self._case(unit, command)
+        if name == "record":
+            return self._record(unit, case, now)
         if name == "acknowledged":
             return self._acknowledged(unit, case, command, at, actor)
         if name == "responded":
@@ -514,6 +518,33 @@ class Casework:
             files_left_out=False,
         )
         return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
+
+    def _record(self, unit: Unit, case: Case, now: datetime) -> str:
+        """The case's page of the audit file, mailed to her as one HTML file she can open on her phone
+        (its links to originals and attachments lead nowhere outside the audit file; the page names them)."""
+        import tempfile
+        import zipfile
+
+        from inboxbot.exports.site import CASES_DIR, case_slug
+
+        stem = f"dossier-{case_slug(case.number)}"
+        with tempfile.TemporaryDirectory(prefix="inboxbot-case-") as scratch:
+            archive = Path(scratch) / f"{stem}.zip"
+            audit_site(unit, self.settings, None, now, zip_to=archive, include_files=False, number=case.number)
+            with zipfile.ZipFile(archive) as site:
+                page = next(n for n in site.namelist() if n.startswith(f"{stem}/{CASES_DIR}/"))
+                content = site.read(page)
+        file_name = f"{stem}.html"
+        self.letters.to_director(
+            unit,
+            "case_record",
+            now,
+            attachments=[MailAttachment(file_name, "text/html", content)],
+            number=case.number,
+            kind=KIND_LABELS.get(case.kind, case.kind),
+            file_name=file_name,
+        )
+        return f"Dossier {case.number} envoyé en pièce jointe ({file_name})."
 
     def _audit(self, unit: Unit, command: Command, now: datetime) -> str:
         """The audit file, zipped, by mail. With every original and attachment when the ZIP stays under

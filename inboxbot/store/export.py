@@ -39,6 +39,7 @@ def register_details(
     year: int | None = None,
     kind: str | None = None,
     status: str | None = None,
+    number: str | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[CaseDetail]:
     """The cases of the register (in the order of `Unit.cases`), each with its actions and `exchanges`.
@@ -46,7 +47,10 @@ def register_details(
     A generator: iterate it inside the unit. The case ids are read first (a few bytes each), so the
     chunks follow one consistent order without holding a cursor open across the other queries.
     """
-    ids = list(unit.session.scalars(_in_register_order(select(CaseRow.id), year, kind, status)))
+    query = _in_register_order(select(CaseRow.id), year, kind, status)
+    if number is not None:
+        query = query.where(CaseRow.number == number)
+    ids = list(unit.session.scalars(query))
     for start in range(0, len(ids), chunk):
         yield from _chunk(unit, ids[start : start + chunk], exchanges)
 
