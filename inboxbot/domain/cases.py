@@ -143,8 +143,12 @@ class Case:
 
     @property
     def effective_response_due(self) -> date:
-        """The response deadline in force: the extended one when there was an extension."""
-        return self.extended_due or self.response_due
+        return response_deadline(self.response_due, self.extended_due)
+
+
+def response_deadline(response_due: date, extended_due: date | None) -> date:
+    """The response deadline in force: the extended one when there was an extension."""
+    return extended_due or response_due
 
 
 @dataclass(frozen=True)

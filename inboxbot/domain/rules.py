@@ -177,7 +177,7 @@ Condition = Callable[[_Facts], bool]
 # --- compiling conditions -------------------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
+def toml_type_name(value: object) -> str:
     """The TOML word for a value's type, so errors speak the rule author's language."""
     if isinstance(value, bool):
         return "a boolean"
@@ -233,7 +233,7 @@ def _fold_pattern(pattern: str) -> str:
 
 def _regex(value: object, key: str) -> re.Pattern[str]:
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected a regular expression (a string), got {_type_name(value)}")
+        raise _Invalid(key, f"expected a regular expression (a string), got {toml_type_name(value)}")
     try:
         # Compiled as written first, so an error's position points into what the author typed.
         re.compile(value)
@@ -245,7 +245,7 @@ def _regex(value: object, key: str) -> re.Pattern[str]:
 def _flag(value: object, key: str) -> bool:
     # TOML booleans only: `true`, not 1 or "yes", so a condition reads the same to everybody.
     if not isinstance(value, bool):
-        raise _Invalid(key, f"expected true or false, got {_type_name(value)}")
+        raise _Invalid(key, f"expected true or false, got {toml_type_name(value)}")
     return value
 
 
@@ -274,7 +274,7 @@ _HEADER_KEYS = ("name", "matches")
 
 def _header(value: object, key: str) -> Condition:
     if not isinstance(value, dict):
-        raise _Invalid(key, f'expected a table {{ name = "...", matches = "..." }}, got {_type_name(value)}')
+        raise _Invalid(key, f'expected a table {{ name = "...", matches = "..." }}, got {toml_type_name(value)}')
     for sub in value:
         if sub not in _HEADER_KEYS:
             raise _Invalid(f"{key}.{sub}", _unknown(sub, _HEADER_KEYS, "key"))
@@ -282,7 +282,7 @@ def _header(value: object, key: str) -> Condition:
     if name is None:
         raise _Invalid(f"{key}.name", "required key is missing")
     if not isinstance(name, str):
-        raise _Invalid(f"{key}.name", f"expected a header name, got {_type_name(name)}")
+        raise _Invalid(f"{key}.name", f"expected a header name, got {toml_type_name(name)}")
     if not name.strip():
         raise _Invalid(f"{key}.name", "empty header name")
     header = name.strip().lower()
@@ -294,7 +294,7 @@ def _header(value: object, key: str) -> Condition:
 
 def _subject_tag(value: object, key: str) -> Condition:
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected a tag (a string), got {_type_name(value)}")
+        raise _Invalid(key, f"expected a tag (a string), got {toml_type_name(value)}")
     if "[" in value or "]" in value:
         raise _Invalid(key, f'write the tag without brackets: "{value.strip(" []")}"')
     tag = "".join(fold(value).split())
@@ -320,7 +320,7 @@ def _context_flag(name: str) -> Callable[[object, str], Condition]:
 
 def _conditions(value: object, key: str) -> list[Condition]:
     if not isinstance(value, list):
-        raise _Invalid(key, f"expected an array of conditions, got {_type_name(value)}")
+        raise _Invalid(key, f"expected an array of conditions, got {toml_type_name(value)}")
     if not value:
         # `all = []` is vacuously true and `any = []` never true: neither is what anybody meant.
         raise _Invalid(key, "empty array of conditions")
@@ -367,7 +367,7 @@ CONDITIONS: Mapping[str, Callable[[object, str], Condition]] = {
 def _compile(value: object, key: str) -> Condition:
     """Compile one condition table; several keys in it must all hold."""
     if not isinstance(value, dict):
-        raise _Invalid(key, f"expected a condition (a table), got {_type_name(value)}")
+        raise _Invalid(key, f"expected a condition (a table), got {toml_type_name(value)}")
     if not value:
         raise _Invalid(key, "empty condition")
     parts: list[Condition] = []
@@ -414,7 +414,7 @@ class Rule:
 def _enum(value: object, key: str, choices: tuple[str, ...]) -> str:
     """An enumerated value in canonical form: "Réclamation" and "RECLAMATION" mean reclamation."""
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected one of {', '.join(choices)}, got {_type_name(value)}")
+        raise _Invalid(key, f"expected one of {', '.join(choices)}, got {toml_type_name(value)}")
     canonical = fold(value).strip()
     if canonical not in choices:
         raise _Invalid(key, f"{value!r} is not one of {', '.join(choices)}")
@@ -423,7 +423,7 @@ def _enum(value: object, key: str, choices: tuple[str, ...]) -> str:
 
 def _compile_rule(table: object, key: str, path: Path) -> Rule:
     if not isinstance(table, dict):
-        raise _Invalid(key, f"expected a rule (a table), got {_type_name(table)}")
+        raise _Invalid(key, f"expected a rule (a table), got {toml_type_name(table)}")
     for name in table:
         if name not in RULE_KEYS:
             raise _Invalid(f"{key}.{name}", _unknown(name, RULE_KEYS, "key"))
@@ -432,7 +432,7 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
             raise _Invalid(f"{key}.{required}", "required key is missing")
     name = table["name"]
     if not isinstance(name, str):
-        raise _Invalid(f"{key}.name", f"expected a string, got {_type_name(name)}")
+        raise _Invalid(f"{key}.name", f"expected a string, got {toml_type_name(name)}")
     if not name.strip():
         raise _Invalid(f"{key}.name", "empty rule name")
     if name != name.strip() or ":" in name:
@@ -449,7 +449,7 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
     stop = _flag(table.get("stop", False), f"{key}.stop")
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise _Invalid(f"{key}.description", f"expected a string, got {_type_name(description)}")
+        raise _Invalid(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
     return Rule(path=path, name=name, condition=condition, stop=stop, description=description, **outcome)
 
 
@@ -469,7 +469,7 @@ def _load_file(path: Path) -> list[Rule]:
                 raise _Invalid(top, "unknown key: a rule file holds only [[rule]] tables")
         tables = document.get("rule", [])
         if not isinstance(tables, list):
-            raise _Invalid("rule", f"expected [[rule]] tables, got {_type_name(tables)}")
+            raise _Invalid("rule", f"expected [[rule]] tables, got {toml_type_name(tables)}")
         rules: list[Rule] = []
         first_use: dict[str, int] = {}
         for index, table in enumerate(tables):

@@ -42,6 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
+from inboxbot.domain.rules import toml_type_name
 from inboxbot.domain.text import fold
 
 __all__ = [
@@ -781,22 +782,6 @@ class Recognizer:
 # --- loading --------------------------------------------------------------------------------------
 
 
-def _type_name(value: object) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a float"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "a table"
-    return "a date or time"
-
-
 def _check_keys(table: Mapping[str, object], allowed: Sequence[str], key: str) -> None:
     for name in table:
         if name not in allowed:
@@ -809,14 +794,14 @@ def _check_keys(table: Mapping[str, object], allowed: Sequence[str], key: str) -
 def _table(document: Mapping[str, object], name: str) -> Mapping[str, object]:
     value = document.get(name, {})
     if not isinstance(value, dict):
-        raise _Invalid(name, f"expected a table, got {_type_name(value)}")
+        raise _Invalid(name, f"expected a table, got {toml_type_name(value)}")
     return value
 
 
 def _number(table: Mapping[str, object], name: str, key: str, default: float, *, low: float) -> float:
     value = table.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Invalid(f"{key}.{name}", f"expected a number, got {_type_name(value)}")
+        raise _Invalid(f"{key}.{name}", f"expected a number, got {toml_type_name(value)}")
     if value < low:
         raise _Invalid(f"{key}.{name}", f"expected a number of at least {low:g}, got {value:g}")
     return float(value)
@@ -825,7 +810,7 @@ def _number(table: Mapping[str, object], name: str, key: str, default: float, *,
 def _integer(table: Mapping[str, object], name: str, key: str, default: int, *, low: int, high: int) -> int:
     value = table.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"{key}.{name}", f"expected a whole number, got {_type_name(value)}")
+        raise _Invalid(f"{key}.{name}", f"expected a whole number, got {toml_type_name(value)}")
     if not low <= value <= high:
         raise _Invalid(f"{key}.{name}", f"expected a whole number from {low} to {high}, got {value}")
     return value
@@ -833,10 +818,10 @@ def _integer(table: Mapping[str, object], name: str, key: str, default: int, *, 
 
 def _string_list(value: object, key: str) -> list[str]:
     if not isinstance(value, list):
-        raise _Invalid(key, f"expected an array of strings, got {_type_name(value)}")
+        raise _Invalid(key, f"expected an array of strings, got {toml_type_name(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise _Invalid(f"{key}[{index}]", f"expected a string, got {_type_name(item)}")
+            raise _Invalid(f"{key}[{index}]", f"expected a string, got {toml_type_name(item)}")
     return value
 
 
@@ -948,17 +933,17 @@ WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
 
 def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, list[_Phrase]]:
     if not isinstance(table, dict):
-        raise _Invalid(key, f"expected a table, got {_type_name(table)}")
+        raise _Invalid(key, f"expected a table, got {toml_type_name(table)}")
     _check_keys(table, GROUP_KEYS, key)
     for required in ("nom", "poids", "expressions"):
         if required not in table:
             raise _Invalid(f"{key}.{required}", "required key is missing")
     name = table["nom"]
     if not isinstance(name, str) or not name.strip():
-        raise _Invalid(f"{key}.nom", f"expected a non-empty string, got {_type_name(name)}")
+        raise _Invalid(f"{key}.nom", f"expected a non-empty string, got {toml_type_name(name)}")
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise _Invalid(f"{key}.description", f"expected a string, got {_type_name(description)}")
+        raise _Invalid(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
     kind_value = table.get("type")
     kind: Kind | None = None
     if kind_value is not None:
@@ -968,10 +953,10 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
         kind = KINDS[KINDS.index(folded)]
     weight = table["poids"]
     if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise _Invalid(f"{key}.poids", f"expected a number, got {_type_name(weight)}")
+        raise _Invalid(f"{key}.poids", f"expected a number, got {toml_type_name(weight)}")
     negatable = table.get("negation", True)
     if not isinstance(negatable, bool):
-        raise _Invalid(f"{key}.negation", f"expected true or false, got {_type_name(negatable)}")
+        raise _Invalid(f"{key}.negation", f"expected true or false, got {toml_type_name(negatable)}")
     where_value = table.get("ou", "tout")
     if where_value not in WHERE:
         raise _Invalid(f"{key}.ou", f"expected one of {', '.join(WHERE)}, got {where_value!r}")
@@ -981,7 +966,7 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     question = _number(table, "question", key, 1.0, low=0.0)
     reporter = table.get("signaleur", True)
     if not isinstance(reporter, bool):
-        raise _Invalid(f"{key}.signaleur", f"expected true or false, got {_type_name(reporter)}")
+        raise _Invalid(f"{key}.signaleur", f"expected true or false, got {toml_type_name(reporter)}")
     evidence = table.get("preuve")
     if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
         raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")

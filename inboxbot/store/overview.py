@@ -35,7 +35,7 @@ from sqlalchemy import (
     union_all,
 )
 
-from inboxbot.domain.cases import OPEN
+from inboxbot.domain.cases import OPEN, response_deadline
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import FAILED, SENT, Unit, mail_reference
 
@@ -116,7 +116,7 @@ class CaseBrief:
 
     @property
     def effective_response_due(self) -> date:
-        return self.extended_due or self.response_due
+        return response_deadline(self.response_due, self.extended_due)
 
 
 @dataclass(frozen=True)
