@@ -13,6 +13,8 @@ from pathlib import Path
 import pytest
 from databases import ENGINE
 
+pytestmark = pytest.mark.servers  # the benchmark starts its own Dovecot and SMTP sink
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
