@@ -707,3 +707,21 @@ def test_reception_channel_and_transmitter_of_a_claim_received_otherwise() -> No
     assert one("#transmis par l'accueil du centre").value == "l'accueil du centre"
     risk = one("#risque une seule salle partenaire", subject="")
     assert (risk.name, risk.case_number, risk.value) == ("risk", None, "une seule salle partenaire")
+
+
+@pytest.mark.parametrize(
+    "subject",
+    ["Clôture du dossier 2026-0002", "dossier n° 2026-0002", "TR: Dossier N° 2026-0002 - relance", "numéro 2026-0002"],
+)
+def test_a_subject_naming_one_case_in_her_own_words_names_it(subject: str) -> None:
+    assert one("#clore", subject=subject).case_number == "2026-0002"
+
+
+@pytest.mark.parametrize("subject", ["dossiers 2026-0002 et dossier 2026-0003", "Facture 2026-0002"])
+def test_a_subject_naming_two_cases_or_a_number_without_the_word_names_none(subject: str) -> None:
+    assert "Aucun dossier indiqué" in refused("#clore", subject=subject)
+
+
+def test_the_case_named_on_the_line_in_her_own_words() -> None:
+    command = one("#clore du dossier n° 2026-0002 réponse envoyée", subject="Divers")
+    assert (command.case_number, command.value) == ("2026-0002", "réponse envoyée")

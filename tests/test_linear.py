@@ -199,6 +199,12 @@ CASES = [
     ),
     Case("commands: [ and digits", _str(parse_commands), lambda n: "#clore [" + "1" * n, 20_000),
     Case("commands: dossier and blanks", _str(parse_commands), lambda n: "#clore dossier" + " " * n + "x", 50_000),
+    Case(
+        "commands: a subject naming cases in words",
+        _str(lambda subject: parse_commands("#clore", subject)),
+        lambda n: "dossier n° " * n + "2026-0001 " * n,
+        20_000,
+    ),
     Case("web form: a label and blanks", _reading_mail(read_form), lambda n: _text_mail("a" + " " * n + "b"), 10_000),
     Case("web form: a WPForms line", _reading_mail(read_form), lambda n: _text_mail("--x" + " " * n + "y"), 10_000),
     Case("web form: colons", _reading_mail(read_form), lambda n: _text_mail("Nom" + " :" * n + "x"), 20_000),

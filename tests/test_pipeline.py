@@ -138,7 +138,8 @@ def test_an_ordinary_mail_in_the_shared_mailbox_opens_nothing(office: Office) ->
     assert office.cases() == [] and office.smtp.sent == []
 
 
-def test_her_command_with_its_copy_in_sent_closes_the_case(office: Office) -> None:
+@pytest.mark.parametrize("subject", ["[Dossier 2026-0001]", "Clôture du dossier 2026-0001"])
+def test_her_command_with_its_copy_in_sent_closes_the_case(office: Office, subject: str) -> None:
     office.mailbox.deliver(claim())
     office.cycle()
     (ack,) = office.smtp.to("lea.martin@example.fr")
@@ -147,7 +148,7 @@ def test_her_command_with_its_copy_in_sent_closes_the_case(office: Office) -> No
     )
     office.mailbox.deliver(answer, "Sent")
     office.cycle(timedelta(hours=2))
-    office.note_to_self("[Dossier 2026-0001]", "#clore attestation envoyée")
+    office.note_to_self(subject, "#clore attestation envoyée")
     office.cycle(timedelta(hours=3))
     (case,) = office.cases()
     assert case["status"] == "closed" and case["responded_at"] is not None

@@ -979,7 +979,7 @@ def _command_lines(text: str) -> Iterator[str]:
 _LEAD = re.compile(r"^\s*(?:[:=]\s*|[–—-]\s+)?")
 _LINE_CASE = re.compile(
     r"(?:\[[^\[\]\d]{0,40}?#?\s*(?P<tagged>\d{4}-\d{4,6})\s*\]"
-    r"|(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
+    r"|(?:(?:du|de|le)\s)?(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
     r"[\s.,:;]*(?:[–—-]\s+)?",
     re.IGNORECASE,
 )
@@ -1102,5 +1102,24 @@ def parse_commands(text: str, subject: str = "") -> list[Command | Refusal]:
     or her server's authentication), and must still check that each named case exists: this
     function knows neither.
     """
-    subject_cases = tagged_numbers(subject)
+    subject_cases = tagged_numbers(subject) or named_numbers(subject)
     return [_parse_line(line, subject_cases) for line in _command_lines(text)]
+
+
+# A case named in her own words: « Clôture du dossier 2026-0002 », « dossier n° 2026-0002 »,
+# « numéro 2026-0002 ». Blanks are bounded, so no run of them can be split two ways.
+_NAMED_CASE = re.compile(
+    r"(?:dossier|n\s?[°º]|num[ée]ro)\s{0,3}(?:n\s?[°º]\s{0,3})?#?\s{0,3}(\d{4}-\d{4,6})(?![\d-])", re.IGNORECASE
+)
+
+
+_ANY_NUMBER = re.compile(r"(?<![\d-])\d{4}-\d{4,6}(?![\d-])")
+
+
+def named_numbers(subject: str) -> tuple[str, ...]:
+    """The case a subject names in words rather than in a tag, when it names exactly one: a subject
+    holding two numbers (« dossiers 2026-0002 et 2026-0003 ») names none, whatever words surround them."""
+    subject = subject[:1000]
+    if len(set(_ANY_NUMBER.findall(subject))) != 1:
+        return ()
+    return tuple(dict.fromkeys(match.group(1) for match in _NAMED_CASE.finditer(subject)))
