@@ -218,10 +218,26 @@ def test_mediation_dismissal_and_an_optional_closure_notice(
     assert [a["kind"] for a in first["actions"]] == ["mediation"] and first["status"] == "closed"
     assert second["status"] == "closed" and second["dismissed"] is True
     closures = [m for m in bot.sent_to("lea.martin@example.fr") if "Clôture" in m.subject]
-    assert [m.subject.split("]")[0] for m in closures] == ["[Dossier 2026-0001"]  # dismissal tells no one
+    assert [m.subject.split("]")[0] for m in closures] == ["[Dossier 2026-0001"]
+    # The acknowledgement promised an answer: the classement is one, with its reason.
+    (dismissal,) = [m for m in bot.sent_to("lea.martin@example.fr") if "sans suite" in m.subject]
+    assert dismissal.subject.startswith("[Dossier 2026-0002]")
+    assert "Motif : démarchage commercial, pas une réclamation" in text_of(dismissal.message)
     bot.cycle(timedelta(days=8))
     requests = [m for m in bot.sent_to("lea.martin@example.fr") if "avis" in m.subject]
     assert len(requests) == 1 and "2026-0001" in requests[0].subject  # no feedback asked on a dismissed case
+
+
+def test_a_dismissal_she_asks_to_keep_quiet_mails_no_one(bot: Bot) -> None:
+    bot.claim()
+    bot.note_to_self("[Dossier 2026-0001]", "#ignorer sans message : doublon d'un autre envoi")
+    bot.cycle()
+    case = bot.case()
+    assert case["status"] == "closed" and case["dismissed"] is True
+    assert not [m for m in bot.sent_to("lea.martin@example.fr") if "sans suite" in m.subject]
+    (event,) = [e for e in case["history"] if e["event"] == "dismissed"]
+    assert event["detail"] == "doublon d'un autre envoi"
+    assert "sans message au réclamant" in text_of(report_to_director(bot))
 
 
 def test_a_mail_merely_claiming_to_be_hers_executes_nothing_and_is_reported(bot: Bot) -> None:

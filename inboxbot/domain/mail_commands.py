@@ -749,7 +749,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("ignore", "dismiss"),
         _optional_text,
         "#ignorer simple demande d'information",
-        "classe sans suite : ce n'était pas une réclamation (motif facultatif)",
+        "classe sans suite : ce n'était pas une réclamation (motif facultatif) ; le réclamant qui a reçu "
+        "un accusé de réception en est informé avec le motif, sauf « #ignorer sans message … »",
     ),
     CommandSpec(
         "open_mail",

@@ -152,6 +152,7 @@ MAIL_TEMPLATES = (
     "extension_notice",
     "satisfaction_request",
     "closure_notice",
+    "dismissal_notice",
     "command_report",
     "closed_case_notice",
     "suspicious_notice",

@@ -23,6 +23,7 @@ from inboxbot.domain.decide import Candidate, Policy, qualify
 from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
+from inboxbot.domain.text import fold
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import Thread, open_case
@@ -216,9 +217,17 @@ class Casework:
         if name == "dismiss":
             if case.status == "closed":
                 raise Refused(f"Le dossier {case.number} est déjà clos.")
+            silent, reason = _silenced(command.value or "")
             unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
-            unit.add_event(case.id, at, actor, "dismissed", command.value or "")
-            return f"Dossier {case.number} classé sans suite."
+            unit.add_event(case.id, at, actor, "dismissed", reason)
+            # The acknowledgement promised an answer: the claimant hears of the classement, and why.
+            if silent or case.claimant is None or case.acknowledged_at is None:
+                why = "sans message au réclamant" if silent or case.claimant else "pas d'adresse pour le prévenir"
+                if case.claimant and case.acknowledged_at is None and not silent:
+                    why = "aucun accusé de réception ne lui avait été envoyé : pas de message"
+                return f"Dossier {case.number} classé sans suite ({why})."
+            self.letters.to_claimant(unit, unit.case(case.id), "dismissal_notice", now, reason=reason)
+            return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
         if name == "reopen":
             if case.status == "open":
                 raise Refused(f"Le dossier {case.number} est déjà ouvert.")
@@ -598,3 +607,17 @@ class Casework:
             year=year,
         )
         return f"Rapport annuel {year} envoyé en pièce jointe."
+
+
+_SILENT_WORDS = ("sans message", "sans prevenir", "sans avertir", "silencieux", "silently", "no notice")
+
+
+def _silenced(note: str) -> tuple[bool, str]:
+    """Whether `#ignorer` asks that the claimant not be told (« #ignorer sans message doublon »),
+    and the reason left once those words are taken off."""
+    written = note.split()
+    folded = " ".join(fold(word) for word in written)
+    for words in _SILENT_WORDS:
+        if folded == words or folded.startswith(words + " "):
+            return True, " ".join(written[len(words.split()) :]).strip(" :,-–—")
+    return False, note.strip()
