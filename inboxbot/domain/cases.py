@@ -36,6 +36,8 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "extension_notice": "avis de prolongation",
     "satisfaction_request": "questionnaire de satisfaction",
     "closure_notice": "avis de clôture",
+    "dismissal_notice": "avis de classement sans suite",
+    "case_record": "dossier complet",
     "command_report": "compte rendu de commandes",
     "closed_case_notice": "alerte dossier clos",
     "suspicious_notice": "alerte message suspect",
