@@ -406,6 +406,19 @@ def test_missed_deadlines_then_coming_ones_closest_first(database_url: str, tmp_
     app.close()
 
 
+def test_urgent_cases_come_first_and_say_so(app: App) -> None:
+    seed = Seed(app)
+    monday = paris(2027, 1, 11)
+    ordinary = seed.case(paris(2026, 12, 9), "Réponse en retard", response_due=date(2027, 1, 8))
+    urgent = seed.case(paris(2026, 12, 9), "Stagiaire blessée", response_due=date(2027, 1, 10), priority="urgente")
+    high = seed.case(paris(2026, 12, 9), "Salle inondée", response_due=date(2027, 1, 9), priority="haute")
+    missed = case_lines(block(digest_of(app, monday).text, "En retard"))
+    assert [line.split(" — ")[0] for line in missed] == [urgent.number, high.number, ordinary.number]
+    assert missed[0].startswith(f"{urgent.number} — URGENT — réponse en retard")
+    assert missed[1].startswith(f"{high.number} — priorité haute — réponse en retard")
+    assert "URGENT" not in missed[2] and "priorité haute" not in missed[2]
+
+
 def test_since_the_last_digest(app: App) -> None:
     seed = Seed(app)
     first = paris(2027, 1, 11)

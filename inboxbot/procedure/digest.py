@@ -18,7 +18,7 @@ built and tested.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
@@ -266,8 +266,25 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
     )
 
 
+# The procedure asks her to rank what went wrong by its impact: urgent cases come first in every
+# section, and say so, whatever order their dates give.
+_PRIORITY_RANK = {"urgente": 0, "haute": 1}
+_PRIORITY_MARK = {"urgente": "URGENT", "haute": "priorité haute"}
+
+
+def _priority(item: object) -> str:
+    case = getattr(item, "case", item)
+    priority = getattr(case, "priority", None)
+    return priority if isinstance(priority, str) else ""
+
+
 def _section(listing: Listing[T], word: Callable[[T], Line]) -> Section:
-    return Section(tuple(word(item) for item in listing.items), listing.total)
+    items = sorted(listing.items, key=lambda item: _PRIORITY_RANK.get(_priority(item), len(_PRIORITY_RANK)))
+    lines = []
+    for item in items:
+        line, mark = word(item), _PRIORITY_MARK.get(_priority(item))
+        lines.append(replace(line, what=f"{mark} — {line.what}") if mark else line)
+    return Section(tuple(lines), listing.total)
 
 
 # -- wording --------------------------------------------------------------------------------------
