@@ -25,7 +25,8 @@ from imapclient.imapclient import SEEN
 from imapclient.imapclient import SENT as SENT_FLAG
 
 from inboxbot.adapters.oauth import OAuthError, TokenSource
-from inboxbot.config import ImapSettings, tls_context, tls_failure
+from inboxbot.adapters.tls import tls_context, tls_failure
+from inboxbot.config import ImapSettings
 
 log = logging.getLogger(__name__)
 

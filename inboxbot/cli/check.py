@@ -16,9 +16,10 @@ import aiosmtplib
 
 from inboxbot.adapters.imap import SENT, Mailbox, MailboxError
 from inboxbot.adapters.oauth import OAuthError, TokenSource
+from inboxbot.adapters.tls import tls_context, tls_error_in, tls_failure
 from inboxbot.bootstrap import build_renderer, load_recognizer, load_rule_set
 from inboxbot.cli.language import Wording
-from inboxbot.config import Settings, tls_context, tls_error_in, tls_failure
+from inboxbot.config import Settings
 from inboxbot.domain.rules import RuleError
 from inboxbot.outgoing.outbox import smtp_login
 from inboxbot.reading.recognition import RecognitionError

@@ -28,7 +28,8 @@ from email.utils import format_datetime, formataddr
 import aiosmtplib
 
 from inboxbot.adapters.oauth import OAuthError, TokenSource
-from inboxbot.config import OutboxSettings, SmtpSettings, tls_context, tls_error_in, tls_failure
+from inboxbot.adapters.tls import tls_context, tls_error_in, tls_failure
+from inboxbot.config import OutboxSettings, SmtpSettings
 from inboxbot.domain.cases import OutgoingMail
 from inboxbot.domain.message import Address
 from inboxbot.outgoing.render import RenderedMail
