@@ -85,8 +85,9 @@ class RuleError(Exception):
         super().__init__(f"{where}: {reason}")
 
 
-class _Invalid(Exception):
-    """A fault found while compiling one file's contents; the loader adds the file name.
+class InvalidEntry(Exception):
+    """A fault found while compiling one file's contents (a rule file or the recognition
+    vocabulary); the loader adds the file name.
 
     Compile functions only know the key path they were handed; keeping the path out of them lets
     the grammar table stay free of file-handling plumbing.
@@ -233,19 +234,19 @@ def _fold_pattern(pattern: str) -> str:
 
 def _regex(value: object, key: str) -> re.Pattern[str]:
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected a regular expression (a string), got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected a regular expression (a string), got {toml_type_name(value)}")
     try:
         # Compiled as written first, so an error's position points into what the author typed.
         re.compile(value)
         return re.compile(_fold_pattern(value))
     except re.error as error:
-        raise _Invalid(key, f"invalid regular expression: {error}") from None
+        raise InvalidEntry(key, f"invalid regular expression: {error}") from None
 
 
 def _flag(value: object, key: str) -> bool:
     # TOML booleans only: `true`, not 1 or "yes", so a condition reads the same to everybody.
     if not isinstance(value, bool):
-        raise _Invalid(key, f"expected true or false, got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected true or false, got {toml_type_name(value)}")
     return value
 
 
@@ -274,17 +275,17 @@ _HEADER_KEYS = ("name", "matches")
 
 def _header(value: object, key: str) -> Condition:
     if not isinstance(value, dict):
-        raise _Invalid(key, f'expected a table {{ name = "...", matches = "..." }}, got {toml_type_name(value)}')
+        raise InvalidEntry(key, f'expected a table {{ name = "...", matches = "..." }}, got {toml_type_name(value)}')
     for sub in value:
         if sub not in _HEADER_KEYS:
-            raise _Invalid(f"{key}.{sub}", _unknown(sub, _HEADER_KEYS, "key"))
+            raise InvalidEntry(f"{key}.{sub}", _unknown(sub, _HEADER_KEYS, "key"))
     name = value.get("name")
     if name is None:
-        raise _Invalid(f"{key}.name", "required key is missing")
+        raise InvalidEntry(f"{key}.name", "required key is missing")
     if not isinstance(name, str):
-        raise _Invalid(f"{key}.name", f"expected a header name, got {toml_type_name(name)}")
+        raise InvalidEntry(f"{key}.name", f"expected a header name, got {toml_type_name(name)}")
     if not name.strip():
-        raise _Invalid(f"{key}.name", "empty header name")
+        raise InvalidEntry(f"{key}.name", "empty header name")
     header = name.strip().lower()
     if "matches" not in value:
         return lambda facts: bool(facts.ctx.mail.headers.get(header))
@@ -294,12 +295,12 @@ def _header(value: object, key: str) -> Condition:
 
 def _subject_tag(value: object, key: str) -> Condition:
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected a tag (a string), got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected a tag (a string), got {toml_type_name(value)}")
     if "[" in value or "]" in value:
-        raise _Invalid(key, f'write the tag without brackets: "{value.strip(" []")}"')
+        raise InvalidEntry(key, f'write the tag without brackets: "{value.strip(" []")}"')
     tag = "".join(fold(value).split())
     if not tag:
-        raise _Invalid(key, "empty tag")
+        raise InvalidEntry(key, "empty tag")
     return lambda facts: tag in facts.tags
 
 
@@ -320,10 +321,10 @@ def _context_flag(name: str) -> Callable[[object, str], Condition]:
 
 def _conditions(value: object, key: str) -> list[Condition]:
     if not isinstance(value, list):
-        raise _Invalid(key, f"expected an array of conditions, got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected an array of conditions, got {toml_type_name(value)}")
     if not value:
         # `all = []` is vacuously true and `any = []` never true: neither is what anybody meant.
-        raise _Invalid(key, "empty array of conditions")
+        raise InvalidEntry(key, "empty array of conditions")
     return [_compile(item, f"{key}[{index}]") for index, item in enumerate(value)]
 
 
@@ -367,14 +368,14 @@ CONDITIONS: Mapping[str, Callable[[object, str], Condition]] = {
 def _compile(value: object, key: str) -> Condition:
     """Compile one condition table; several keys in it must all hold."""
     if not isinstance(value, dict):
-        raise _Invalid(key, f"expected a condition (a table), got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected a condition (a table), got {toml_type_name(value)}")
     if not value:
-        raise _Invalid(key, "empty condition")
+        raise InvalidEntry(key, "empty condition")
     parts: list[Condition] = []
     for name, argument in value.items():
         compile_part = CONDITIONS.get(name)
         if compile_part is None:
-            raise _Invalid(f"{key}.{name}", _unknown(name, tuple(CONDITIONS), "condition"))
+            raise InvalidEntry(f"{key}.{name}", _unknown(name, tuple(CONDITIONS), "condition"))
         parts.append(compile_part(argument, f"{key}.{name}"))
     if len(parts) == 1:
         return parts[0]
@@ -414,30 +415,30 @@ class Rule:
 def _enum(value: object, key: str, choices: tuple[str, ...]) -> str:
     """An enumerated value in canonical form: "Réclamation" and "RECLAMATION" mean reclamation."""
     if not isinstance(value, str):
-        raise _Invalid(key, f"expected one of {', '.join(choices)}, got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected one of {', '.join(choices)}, got {toml_type_name(value)}")
     canonical = fold(value).strip()
     if canonical not in choices:
-        raise _Invalid(key, f"{value!r} is not one of {', '.join(choices)}")
+        raise InvalidEntry(key, f"{value!r} is not one of {', '.join(choices)}")
     return canonical
 
 
 def _compile_rule(table: object, key: str, path: Path) -> Rule:
     if not isinstance(table, dict):
-        raise _Invalid(key, f"expected a rule (a table), got {toml_type_name(table)}")
+        raise InvalidEntry(key, f"expected a rule (a table), got {toml_type_name(table)}")
     for name in table:
         if name not in RULE_KEYS:
-            raise _Invalid(f"{key}.{name}", _unknown(name, RULE_KEYS, "key"))
+            raise InvalidEntry(f"{key}.{name}", _unknown(name, RULE_KEYS, "key"))
     for required in ("name", "when"):
         if required not in table:
-            raise _Invalid(f"{key}.{required}", "required key is missing")
+            raise InvalidEntry(f"{key}.{required}", "required key is missing")
     name = table["name"]
     if not isinstance(name, str):
-        raise _Invalid(f"{key}.name", f"expected a string, got {toml_type_name(name)}")
+        raise InvalidEntry(f"{key}.name", f"expected a string, got {toml_type_name(name)}")
     if not name.strip():
-        raise _Invalid(f"{key}.name", "empty rule name")
+        raise InvalidEntry(f"{key}.name", "empty rule name")
     if name != name.strip() or ":" in name:
         # Hits read "<file>:<name>"; a colon or stray spaces would make them ambiguous.
-        raise _Invalid(f"{key}.name", "a rule name may not contain ':' or surrounding spaces")
+        raise InvalidEntry(f"{key}.name", "a rule name may not contain ':' or surrounding spaces")
     condition = _compile(table["when"], f"{key}.when")
     outcome = {
         field_name: _enum(table[field_name], f"{key}.{field_name}", choices)
@@ -445,11 +446,11 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
         if field_name in table
     }
     if not outcome:
-        raise _Invalid(key, f"the rule sets none of {', '.join(OUTCOME_FIELDS)}")
+        raise InvalidEntry(key, f"the rule sets none of {', '.join(OUTCOME_FIELDS)}")
     stop = _flag(table.get("stop", False), f"{key}.stop")
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise _Invalid(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
+        raise InvalidEntry(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
     return Rule(path=path, name=name, condition=condition, stop=stop, description=description, **outcome)
 
 
@@ -466,23 +467,23 @@ def _load_file(path: Path) -> list[Rule]:
     try:
         for top in document:
             if top != "rule":
-                raise _Invalid(top, "unknown key: a rule file holds only [[rule]] tables")
+                raise InvalidEntry(top, "unknown key: a rule file holds only [[rule]] tables")
         tables = document.get("rule", [])
         if not isinstance(tables, list):
-            raise _Invalid("rule", f"expected [[rule]] tables, got {toml_type_name(tables)}")
+            raise InvalidEntry("rule", f"expected [[rule]] tables, got {toml_type_name(tables)}")
         rules: list[Rule] = []
         first_use: dict[str, int] = {}
         for index, table in enumerate(tables):
             rule = _compile_rule(table, f"rule[{index}]", path)
             if rule.name in first_use:
                 earlier = f"rule[{first_use[rule.name]}]"
-                raise _Invalid(
+                raise InvalidEntry(
                     f"rule[{index}].name",
                     f"duplicate rule name {rule.name!r} (already used by {earlier})",
                 )
             first_use[rule.name] = index
             rules.append(rule)
-    except _Invalid as fault:
+    except InvalidEntry as fault:
         raise RuleError(path, fault.key, fault.reason) from None
     return rules
 

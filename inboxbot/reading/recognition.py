@@ -42,7 +42,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Literal
 
-from inboxbot.domain.rules import toml_type_name
+from inboxbot.domain.rules import InvalidEntry, toml_type_name
 from inboxbot.domain.text import fold
 
 __all__ = [
@@ -186,15 +186,6 @@ class RecognitionError(Exception):
         self.reason = reason
         where = f"{path}: {key}" if key else str(path)
         super().__init__(f"{where}: {reason}")
-
-
-class _Invalid(Exception):
-    """A fault found while reading one file's contents; the loader adds the file name."""
-
-    def __init__(self, key: str, reason: str) -> None:
-        super().__init__(reason)
-        self.key = key
-        self.reason = reason
 
 
 # --- the compiled vocabulary ----------------------------------------------------------------------
@@ -788,40 +779,40 @@ def _check_keys(table: Mapping[str, object], allowed: Sequence[str], key: str) -
             close = difflib.get_close_matches(name, allowed, n=1)
             hint = f"did you mean {close[0]!r}? " if close else ""
             where = f"{key}.{name}" if key else name
-            raise _Invalid(where, f"unknown key ({hint}expected one of {', '.join(allowed)})")
+            raise InvalidEntry(where, f"unknown key ({hint}expected one of {', '.join(allowed)})")
 
 
 def _table(document: Mapping[str, object], name: str) -> Mapping[str, object]:
     value = document.get(name, {})
     if not isinstance(value, dict):
-        raise _Invalid(name, f"expected a table, got {toml_type_name(value)}")
+        raise InvalidEntry(name, f"expected a table, got {toml_type_name(value)}")
     return value
 
 
 def _number(table: Mapping[str, object], name: str, key: str, default: float, *, low: float) -> float:
     value = table.get(name, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise _Invalid(f"{key}.{name}", f"expected a number, got {toml_type_name(value)}")
+        raise InvalidEntry(f"{key}.{name}", f"expected a number, got {toml_type_name(value)}")
     if value < low:
-        raise _Invalid(f"{key}.{name}", f"expected a number of at least {low:g}, got {value:g}")
+        raise InvalidEntry(f"{key}.{name}", f"expected a number of at least {low:g}, got {value:g}")
     return float(value)
 
 
 def _integer(table: Mapping[str, object], name: str, key: str, default: int, *, low: int, high: int) -> int:
     value = table.get(name, default)
     if isinstance(value, bool) or not isinstance(value, int):
-        raise _Invalid(f"{key}.{name}", f"expected a whole number, got {toml_type_name(value)}")
+        raise InvalidEntry(f"{key}.{name}", f"expected a whole number, got {toml_type_name(value)}")
     if not low <= value <= high:
-        raise _Invalid(f"{key}.{name}", f"expected a whole number from {low} to {high}, got {value}")
+        raise InvalidEntry(f"{key}.{name}", f"expected a whole number from {low} to {high}, got {value}")
     return value
 
 
 def _string_list(value: object, key: str) -> list[str]:
     if not isinstance(value, list):
-        raise _Invalid(key, f"expected an array of strings, got {toml_type_name(value)}")
+        raise InvalidEntry(key, f"expected an array of strings, got {toml_type_name(value)}")
     for index, item in enumerate(value):
         if not isinstance(item, str):
-            raise _Invalid(f"{key}[{index}]", f"expected a string, got {toml_type_name(item)}")
+            raise InvalidEntry(f"{key}[{index}]", f"expected a string, got {toml_type_name(item)}")
     return value
 
 
@@ -851,7 +842,7 @@ def _settings(document: Mapping[str, object]) -> Settings:
     open_threshold = _number(thresholds, "ouvrir", "seuils", defaults.open_threshold, low=0.1)
     candidate = _number(thresholds, "proposer", "seuils", defaults.candidate_threshold, low=0.1)
     if candidate > open_threshold:
-        raise _Invalid("seuils.proposer", f"must not exceed seuils.ouvrir ({open_threshold:g}), got {candidate:g}")
+        raise InvalidEntry("seuils.proposer", f"must not exceed seuils.ouvrir ({open_threshold:g}), got {candidate:g}")
     return Settings(
         open_threshold=open_threshold,
         candidate_threshold=candidate,
@@ -890,28 +881,28 @@ def _compile_phrase(text: str, key: str, gap: int) -> tuple[_Element, ...]:
     pending_gap = 0
     pieces = text.split()
     if not pieces:
-        raise _Invalid(key, "empty phrase")
+        raise InvalidEntry(key, "empty phrase")
     for number, piece in enumerate(pieces):
         if piece == "..":
             if not elements or number == len(pieces) - 1 or pending_gap:
-                raise _Invalid(key, f"'..' must stand between two words, in {text!r}")
+                raise InvalidEntry(key, f"'..' must stand between two words, in {text!r}")
             pending_gap = gap
             continue
         prefix = piece.endswith("*")
         body = piece[:-1] if prefix else piece
         if "*" in body:
-            raise _Invalid(key, f"'*' may only end a word, in {text!r}")
+            raise InvalidEntry(key, f"'*' may only end a word, in {text!r}")
         words = _words(body)
         if not words:
-            raise _Invalid(key, f"{piece!r} holds no letter or digit, in {text!r}")
+            raise InvalidEntry(key, f"{piece!r} holds no letter or digit, in {text!r}")
         for position, word in enumerate(words):
             is_prefix = prefix and position == len(words) - 1
             if is_prefix and len(word) < 3:
-                raise _Invalid(key, f"a prefix needs at least 3 letters before '*', in {text!r}")
+                raise InvalidEntry(key, f"a prefix needs at least 3 letters before '*', in {text!r}")
             elements.append(_Element(word if is_prefix else _stem(word), is_prefix, pending_gap))
             pending_gap = 0
     if len(elements) > MAX_PHRASE_WORDS:
-        raise _Invalid(key, f"at most {MAX_PHRASE_WORDS} words in a phrase, got {len(elements)} in {text!r}")
+        raise InvalidEntry(key, f"at most {MAX_PHRASE_WORDS} words in a phrase, got {len(elements)} in {text!r}")
     return tuple(elements)
 
 
@@ -933,46 +924,46 @@ WHERE = {"objet": "subject", "texte": "text", "tout": "both"}
 
 def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, list[_Phrase]]:
     if not isinstance(table, dict):
-        raise _Invalid(key, f"expected a table, got {toml_type_name(table)}")
+        raise InvalidEntry(key, f"expected a table, got {toml_type_name(table)}")
     _check_keys(table, GROUP_KEYS, key)
     for required in ("nom", "poids", "expressions"):
         if required not in table:
-            raise _Invalid(f"{key}.{required}", "required key is missing")
+            raise InvalidEntry(f"{key}.{required}", "required key is missing")
     name = table["nom"]
     if not isinstance(name, str) or not name.strip():
-        raise _Invalid(f"{key}.nom", f"expected a non-empty string, got {toml_type_name(name)}")
+        raise InvalidEntry(f"{key}.nom", f"expected a non-empty string, got {toml_type_name(name)}")
     description = table.get("description", "")
     if not isinstance(description, str):
-        raise _Invalid(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
+        raise InvalidEntry(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
     kind_value = table.get("type")
     kind: Kind | None = None
     if kind_value is not None:
         folded = _fold_text(kind_value).strip() if isinstance(kind_value, str) else None
         if folded not in KINDS:
-            raise _Invalid(f"{key}.type", f"expected one of {', '.join(KINDS)}, got {kind_value!r}")
+            raise InvalidEntry(f"{key}.type", f"expected one of {', '.join(KINDS)}, got {kind_value!r}")
         kind = KINDS[KINDS.index(folded)]
     weight = table["poids"]
     if isinstance(weight, bool) or not isinstance(weight, (int, float)):
-        raise _Invalid(f"{key}.poids", f"expected a number, got {toml_type_name(weight)}")
+        raise InvalidEntry(f"{key}.poids", f"expected a number, got {toml_type_name(weight)}")
     negatable = table.get("negation", True)
     if not isinstance(negatable, bool):
-        raise _Invalid(f"{key}.negation", f"expected true or false, got {toml_type_name(negatable)}")
+        raise InvalidEntry(f"{key}.negation", f"expected true or false, got {toml_type_name(negatable)}")
     where_value = table.get("ou", "tout")
     if where_value not in WHERE:
-        raise _Invalid(f"{key}.ou", f"expected one of {', '.join(WHERE)}, got {where_value!r}")
+        raise InvalidEntry(f"{key}.ou", f"expected one of {', '.join(WHERE)}, got {where_value!r}")
     cap: float | None = None
     if "plafond" in table:
         cap = _number(table, "plafond", key, 0.0, low=0.0)
     question = _number(table, "question", key, 1.0, low=0.0)
     reporter = table.get("signaleur", True)
     if not isinstance(reporter, bool):
-        raise _Invalid(f"{key}.signaleur", f"expected true or false, got {toml_type_name(reporter)}")
+        raise InvalidEntry(f"{key}.signaleur", f"expected true or false, got {toml_type_name(reporter)}")
     evidence = table.get("preuve")
     if evidence is not None and (not isinstance(evidence, str) or not evidence.strip() or "+" in evidence):
-        raise _Invalid(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
+        raise InvalidEntry(f"{key}.preuve", f"expected a word naming what the group shows, got {evidence!r}")
     phrases_value = _string_list(table["expressions"], f"{key}.expressions")
     if not phrases_value:
-        raise _Invalid(f"{key}.expressions", "empty array: a group needs at least one phrase")
+        raise InvalidEntry(f"{key}.expressions", "empty array: a group needs at least one phrase")
     group = Group(
         name=name.strip(),
         description=description,
@@ -1003,7 +994,7 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for number, word in enumerate(_string_list(negation.get("mots", []), "negation.mots")):
             words = _words(word)
             if len(words) != 1:
-                raise _Invalid(f"negation.mots[{number}]", f"expected one word, got {word!r}")
+                raise InvalidEntry(f"negation.mots[{number}]", f"expected one word, got {word!r}")
             negators.add(_stem(words[0]))
         person = _table(document, "personne")
         _check_keys(person, ("mots",), "personne")
@@ -1011,7 +1002,7 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for number, word in enumerate(_string_list(person.get("mots", []), "personne.mots")):
             words = _words(word)
             if len(words) != 1:
-                raise _Invalid(f"personne.mots[{number}]", f"expected one word, got {word!r}")
+                raise InvalidEntry(f"personne.mots[{number}]", f"expected one word, got {word!r}")
             personal.add(words[0])
         settings = replace(settings, personal=frozenset(personal))
         tags: dict[str, Kind] = {}
@@ -1022,11 +1013,11 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             for number, tag in enumerate(_string_list(values, f"etiquettes.{kind_name}")):
                 canonical = "".join(_fold_text(tag).split())
                 if not canonical or "[" in canonical or "]" in canonical:
-                    raise _Invalid(f"etiquettes.{kind_name}[{number}]", f"expected a tag's word, got {tag!r}")
+                    raise InvalidEntry(f"etiquettes.{kind_name}[{number}]", f"expected a tag's word, got {tag!r}")
                 tags[canonical] = kind
         tables = document.get("groupe", [])
         if not isinstance(tables, list) or not tables:
-            raise _Invalid("groupe", "expected at least one [[groupe]] table")
+            raise InvalidEntry("groupe", "expected at least one [[groupe]] table")
         groups: list[Group] = []
         phrases: list[_Phrase] = []
         names: dict[str, int] = {}
@@ -1034,7 +1025,7 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             group, group_phrases = _group(table, f"groupe[{number}]", settings.gap, len(phrases))
             if group.name in names:
                 earlier = f"groupe[{names[group.name]}]"
-                raise _Invalid(f"groupe[{number}].nom", f"duplicate group name {group.name!r} ({earlier})")
+                raise InvalidEntry(f"groupe[{number}].nom", f"duplicate group name {group.name!r} ({earlier})")
             names[group.name] = number
             groups.append(group)
             phrases.extend(group_phrases)
@@ -1042,18 +1033,18 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
         for name, evidence in (("ouvrir_jamais_si", settings.open_never), ("attenuer_si", settings.damp_evidence)):
             unknown_evidence = sorted(evidence - known - {"diffusion"})
             if unknown_evidence:
-                raise _Invalid(
+                raise InvalidEntry(
                     f"seuils.{name}",
                     f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
                 )
         for number, needed in enumerate(settings.open_requires):
             unknown = sorted(needed - known)
             if unknown or not all(needed):
-                raise _Invalid(
+                raise InvalidEntry(
                     f"seuils.ouvrir_si[{number}]",
                     f"unknown evidence {', '.join(unknown) or '(empty)'!s} (known: {', '.join(sorted(known))})",
                 )
-    except _Invalid as fault:
+    except InvalidEntry as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
     return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)
 
