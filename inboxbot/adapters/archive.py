@@ -25,14 +25,13 @@ import hashlib
 import os
 import re
 import sys
-import tempfile
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from inboxbot.adapters.private import private_folder
+from inboxbot.adapters.private import replaced_whole, sync_file, sync_folder
 
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _TEMPORARY_PREFIX, _TEMPORARY_SUFFIX = ".incoming-", ".tmp"
@@ -80,9 +79,9 @@ class Archive:
         folders = {path.parent for path in pending}
         if not _syncfs(self.root):
             for path in pending:
-                _sync_file(path)
+                sync_file(path)
             for folder in folders:
-                _sync_folder(folder)
+                sync_folder(folder)
         for folder in folders:
             _remove_leftovers(folder, time.time() - LEFTOVER_SECONDS)
 
@@ -179,31 +178,9 @@ def _same_size(path: Path, size: int) -> bool:
 
 
 def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
-    """Put `data` at `target` so that readers see either no file or the whole file, never part.
-
-    The temporary file lives in the same folder, so the final rename stays on one filesystem
-    and is atomic; when `durable`, both the file and the folder are synced, so a power cut after
-    returning cannot lose the mail we have told the caller is safe.
-    """
-    folder = target.parent
-    private_folder(folder)
-    # mkstemp creates the file 0600: the archive holds every mail, readable by its owner only.
-    descriptor, temporary = tempfile.mkstemp(dir=folder, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            if durable:
-                os.fsync(handle.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        try:
-            os.unlink(temporary)
-        except FileNotFoundError:
-            pass
-        raise
-    if durable:
-        _sync_folder(folder)
+    """Put `data` at `target` whole or not at all (a crash's leftovers are named for `_remove_leftovers`)."""
+    with replaced_whole(target, durable=durable, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX) as temporary:
+        temporary.write_bytes(data)
 
 
 def _remove_leftovers(folder: Path, before: float) -> None:
@@ -220,14 +197,6 @@ def _remove_leftovers(folder: Path, before: float) -> None:
                     os.unlink(entry.path)
             except OSError:
                 pass  # gone already, or not ours to remove: harmless either way
-
-
-def _sync_file(path: Path) -> None:
-    descriptor = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def _load_syncfs() -> Any:
@@ -260,16 +229,3 @@ def _syncfs(path: Path) -> bool:
     finally:
         os.close(descriptor)
     return True
-
-
-def _sync_folder(folder: Path) -> None:
-    try:
-        descriptor = os.open(folder, os.O_RDONLY)
-    except OSError:  # platforms where folders cannot be opened (Windows)
-        return
-    try:
-        os.fsync(descriptor)
-    except OSError:
-        pass
-    finally:
-        os.close(descriptor)

@@ -30,6 +30,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from inboxbot.adapters.private import replaced_whole
 from inboxbot.config import OAuthSettings
 
 log = logging.getLogger(__name__)
@@ -121,25 +122,10 @@ def write_token_file(path: Path, token: SavedToken) -> None:
         "access_token": token.access_token,
         "expires_at": token.expires_at.isoformat() if token.expires_at else None,
     }
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
     try:
-        path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
-        # Whatever is there under that name (a file left by a crash, or a symlink someone planted
-        # to have the tokens written elsewhere) is removed, not followed; then the file is created
-        # anew, by this process only (O_EXCL), never through a link (O_NOFOLLOW), readable by its
-        # user alone whatever the umask.
-        with contextlib.suppress(FileNotFoundError):
-            temporary.unlink()
-        fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            json.dump(data, handle, indent=2)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temporary, path)
+        with replaced_whole(path, durable=True) as temporary:
+            temporary.write_text(json.dumps(data, indent=2), encoding="utf-8")
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            temporary.unlink()
         raise OAuthError(f"oauth2.token_file: cannot write {path}: {exc.strerror}") from None
 
 

@@ -9,6 +9,9 @@ also sets its own umask (`PRIVATE_UMASK`) for what libraries create on their own
 from __future__ import annotations
 
 import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 PRIVATE_UMASK = 0o077
@@ -39,3 +42,56 @@ def private_folder(path: Path) -> None:
 def make_private(path: Path | str) -> None:
     """Mode 0600 for a file a library wrote on its own (a workbook, a database file)."""
     os.chmod(path, FILE_MODE)
+
+
+@contextmanager
+def replaced_whole(
+    target: Path, *, durable: bool = False, prefix: str | None = None, suffix: str = ".partial"
+) -> Iterator[Path]:
+    """A new private file beside `target`, to fill; it takes `target`'s name once the block ends.
+
+    Readers see no file, or the old one, or the whole new one: a failure half-way (a full disk, a
+    register whose reading fails) leaves nothing that looks whole, and the temporary is removed. The
+    temporary is created by this process alone (O_EXCL, a random name: never through a planted
+    symlink), mode 0600, in `target`'s folder so that the rename stays on one filesystem. When
+    `durable`, the file and its folder are synced before returning: a power cut afterwards loses
+    nothing the caller was told is safe.
+    """
+    folder = target.parent
+    private_folder(folder)
+    descriptor, name = tempfile.mkstemp(dir=folder, prefix=prefix or f".{target.name}.", suffix=suffix)
+    os.close(descriptor)
+    temporary = Path(name)
+    try:
+        yield temporary
+        if durable:
+            sync_file(temporary)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    if durable:
+        sync_folder(folder)
+
+
+def sync_file(path: Path) -> None:
+    """Data written to `path` through any descriptor is on disk (errors raised: the data is not)."""
+    descriptor = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
+def sync_folder(folder: Path) -> None:
+    """The names created in `folder` are on disk; best effort where folders cannot be synced."""
+    try:
+        descriptor = os.open(folder, os.O_RDONLY)
+    except OSError:  # platforms where folders cannot be opened (Windows)
+        return
+    try:
+        os.fsync(descriptor)
+    except OSError:
+        pass
+    finally:
+        os.close(descriptor)

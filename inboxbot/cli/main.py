@@ -17,7 +17,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
-from inboxbot.adapters.private import PRIVATE_UMASK, private_file
+from inboxbot.adapters.private import PRIVATE_UMASK, private_file, replaced_whole
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.domain.dates import leading_day
@@ -572,15 +572,11 @@ def cmd_register(args: argparse.Namespace) -> int:
             if to_stdout:
                 writer(details, sys.stdout, tz, own)
                 return 0
-            # Written beside the target and renamed once complete: a failure half-way leaves no file
-            # that looks like a whole register.
-            partial = Path(args.output).with_name(f".{Path(args.output).name}.partial")
-            try:
-                with open(private_file(partial), "w", encoding="utf-8", newline="") as out:
-                    count = writer(details, out, tz, own)
-                os.replace(partial, args.output)
-            finally:
-                partial.unlink(missing_ok=True)
+            with (
+                replaced_whole(Path(args.output)) as partial,
+                open(partial, "w", encoding="utf-8", newline="") as out,
+            ):
+                count = writer(details, out, tz, own)
     finally:
         store.close()
     print(f"{count} case(s) written to {args.output}")

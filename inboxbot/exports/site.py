@@ -27,7 +27,6 @@ import email
 import email.policy
 import hashlib
 import html
-import os
 import re
 import unicodedata
 import zipfile
@@ -42,6 +41,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
+from inboxbot.adapters.private import replaced_whole
 from inboxbot.config import ConfigError, Settings
 from inboxbot.domain.cases import (
     ACTION_LABELS,
@@ -503,32 +503,26 @@ def write_site(
         target.mkdir(parents=True, exist_ok=True)
         if any(target.iterdir()):
             raise FileExistsError(f"{target} is not empty; give a new or empty directory")
-    partial = zip_to.with_name(f".{zip_to.name}.partial") if zip_to is not None else None
-    try:
-        with contextlib.ExitStack() as stack:
-            archive = None
-            if partial is not None:
-                archive = stack.enter_context(zipfile.ZipFile(partial, "w", compresslevel=1))
-            output = _Output(target, archive, zip_to.stem if zip_to is not None else "")
-            result = _write(
-                unit,
-                settings,
-                output,
-                template_dirs=template_dirs,
-                now=now,
-                register_label=register_label,
-                last_review=last_review,
-                year=year,
-                kind=kind,
-                status=status,
-                include_files=include_files,
-                number=number,
-            )
-        if partial is not None and zip_to is not None:
-            os.replace(partial, zip_to)
-    finally:
-        if partial is not None:
-            partial.unlink(missing_ok=True)
+    with contextlib.ExitStack() as stack:
+        archive = None
+        if zip_to is not None:
+            partial = stack.enter_context(replaced_whole(zip_to))
+            archive = stack.enter_context(zipfile.ZipFile(partial, "w", compresslevel=1))
+        output = _Output(target, archive, zip_to.stem if zip_to is not None else "")
+        result = _write(
+            unit,
+            settings,
+            output,
+            template_dirs=template_dirs,
+            now=now,
+            register_label=register_label,
+            last_review=last_review,
+            year=year,
+            kind=kind,
+            status=status,
+            include_files=include_files,
+            number=number,
+        )
     return result
 
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import io
 import multiprocessing
-import os
 import re
 import traceback
 from collections.abc import Generator, Iterable, Iterator, Sequence
@@ -40,7 +39,7 @@ from xlsxwriter import Workbook
 from xlsxwriter.format import Format
 from xlsxwriter.worksheet import Worksheet
 
-from inboxbot.adapters.private import make_private
+from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
@@ -380,14 +379,8 @@ def _write_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes])
     """
     if not isinstance(target, Path):
         return _fill_workbook(rows, target)
-    partial = target.with_name(f".{target.name}.partial")
-    try:
-        count = _fill_workbook(rows, partial)
-        make_private(partial)  # the whole register: readable by its owner only
-        os.replace(partial, target)
-    finally:
-        partial.unlink(missing_ok=True)
-    return count
+    with replaced_whole(target) as partial:
+        return _fill_workbook(rows, partial)
 
 
 def _fill_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes]) -> int:

@@ -30,8 +30,6 @@ can share one. A file already missing is reported, not an error.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -40,7 +38,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from inboxbot.adapters.locks import file_lock
-from inboxbot.adapters.private import private_folder
+from inboxbot.adapters.private import replaced_whole
 from inboxbot.bootstrap import App
 from inboxbot.store import retention as records
 from inboxbot.store.retention import CaseFootprint
@@ -393,17 +391,8 @@ class _Journal:
         if not paths:
             self.path.unlink(missing_ok=True)
             return
-        private_folder(self.path.parent)
-        descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=".purge-", suffix=".tmp")
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-                json.dump(paths, handle, ensure_ascii=False)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        with replaced_whole(self.path, durable=True) as temporary:
+            temporary.write_text(json.dumps(paths, ensure_ascii=False), encoding="utf-8")
 
 
 @contextmanager
