@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import inboxbot
@@ -265,7 +265,7 @@ class _Section:
     def error(self, name: str, message: str) -> ConfigError:
         return ConfigError(self._key(name), message, self.source)
 
-    def _get(self, name: str, kind: type[T] | tuple[type, ...], expected: str, default: Any) -> Any:
+    def _get(self, name: str, kind: type | tuple[type, ...], expected: str, default: object) -> Any:
         self.used.add(name)
         if name not in self.data:
             if default is _REQUIRED:
@@ -279,48 +279,86 @@ class _Section:
             raise self.error(name, f"expected {expected}, got {value!r}")
         return value
 
-    def string(self, name: str, default: Any = None) -> Any:
-        value = self._get(name, str, "a string", default)
-        if value is not None and isinstance(value, str) and not value.strip() and default is _REQUIRED:
+    # Each accessor returns its type, optional only when the key may be missing and no default is
+    # given: the settings below are built with the types mypy checks, not with Any.
+
+    @overload
+    def string(self, name: str, default: None = None) -> str | None: ...
+    @overload
+    def string(self, name: str, default: str | _Required) -> str: ...
+    def string(self, name: str, default: str | _Required | None = None) -> str | None:
+        value: str | None = self._get(name, str, "a string", default)
+        if value is not None and not value.strip() and default is _REQUIRED:
             raise self.error(name, "must not be empty")
         return value
 
-    def integer(self, name: str, default: Any = None, minimum: int | None = None) -> Any:
-        value = self._get(name, int, "a whole number", default)
+    @overload
+    def integer(self, name: str, default: None = None, minimum: int | None = None) -> int | None: ...
+    @overload
+    def integer(self, name: str, default: int | _Required, minimum: int | None = None) -> int: ...
+    def integer(self, name: str, default: int | _Required | None = None, minimum: int | None = None) -> int | None:
+        value: int | None = self._get(name, int, "a whole number", default)
         if value is not None and minimum is not None and value < minimum:
             raise self.error(name, f"must be at least {minimum}, got {value}")
         return value
 
-    def number(self, name: str, default: Any = None, minimum: float = 0) -> Any:
-        value = self._get(name, (int, float), "a number", default)
+    @overload
+    def number(self, name: str, default: None = None, minimum: float = 0) -> float | None: ...
+    @overload
+    def number(self, name: str, default: float | _Required, minimum: float = 0) -> float: ...
+    def number(self, name: str, default: float | _Required | None = None, minimum: float = 0) -> float | None:
+        value: float | None = self._get(name, (int, float), "a number", default)
         if value is not None and value < minimum:
             raise self.error(name, f"must be at least {minimum}, got {value}")
         return None if value is None else float(value)
 
-    def boolean(self, name: str, default: Any = None) -> Any:
-        return self._get(name, bool, "true or false", default)
+    @overload
+    def boolean(self, name: str, default: None = None) -> bool | None: ...
+    @overload
+    def boolean(self, name: str, default: bool | _Required) -> bool: ...
+    def boolean(self, name: str, default: bool | _Required | None = None) -> bool | None:
+        value: bool | None = self._get(name, bool, "true or false", default)
+        return value
 
-    def choice(self, name: str, choices: tuple[str, ...], default: Any = None) -> Any:
-        value = self.string(name, default)
+    @overload
+    def choice(self, name: str, choices: tuple[str, ...], default: None = None) -> str | None: ...
+    @overload
+    def choice(self, name: str, choices: tuple[str, ...], default: str | _Required) -> str: ...
+    def choice(self, name: str, choices: tuple[str, ...], default: str | _Required | None = None) -> str | None:
+        value = self.string(name, default) if default is not None else self.string(name)
         if value is not None and value not in choices:
             raise self.error(name, f"expected one of {', '.join(choices)}, got {value!r}")
         return value
 
-    def str_list(self, name: str, default: Any = None) -> Any:
-        value = self._get(name, list, "a list of strings", default)
-        if value is not None and not all(isinstance(item, str) for item in value):
+    @overload
+    def str_list(self, name: str, default: None = None) -> list[str] | None: ...
+    @overload
+    def str_list(self, name: str, default: list[str] | _Required) -> list[str]: ...
+    def str_list(self, name: str, default: list[str] | _Required | None = None) -> list[str] | None:
+        value: list[object] | None = self._get(name, list, "a list of strings", default)
+        if value is None:
+            return None
+        strings = [item for item in value if isinstance(item, str)]
+        if len(strings) != len(value):
             raise self.error(name, f"expected a list of strings, got {value!r}")
-        return value
+        return strings
 
-    def parsed(self, name: str, parse: Callable[[str], T], expected: str, default: Any = None) -> Any:
+    @overload
+    def parsed(self, name: str, parse: Callable[[str], T], expected: str, default: None = None) -> T | None: ...
+    @overload
+    def parsed(self, name: str, parse: Callable[[str], T], expected: str, default: T | _Required) -> T: ...
+    def parsed(
+        self, name: str, parse: Callable[[str], T], expected: str, default: T | _Required | None = None
+    ) -> T | None:
         self.used.add(name)
         if name not in self.data:
-            if default is _REQUIRED:
+            if isinstance(default, _Required):
                 raise self.error(name, f"missing; expected {expected}")
             return default
         value = self.data[name]
         if isinstance(value, (date, time)) and not isinstance(value, str):
-            return value
+            # TOML's own dates and times: what `parse` makes of the written form (dates, clock times).
+            return value  # type: ignore[return-value]
         if not isinstance(value, str):
             raise self.error(name, f"expected {expected}, got {value!r}")
         try:
@@ -343,8 +381,8 @@ class _Section:
             raise self.error(name, f"missing; give {name} or {env_key}")
         return direct
 
-    def path_value(self, name: str, base: Path, default: Any = None) -> Path | None:
-        value = self.string(name, default)
+    def path_value(self, name: str, base: Path, default: str | None = None) -> Path | None:
+        value = self.string(name, default) if default is not None else self.string(name)
         if value is None:
             return None
         path = Path(value).expanduser()
@@ -367,7 +405,11 @@ class _Section:
             raise self.error(unknown[0], "unknown key (a typo?)")
 
 
-_REQUIRED: Any = object()
+class _Required:
+    """The default of a key that must be given."""
+
+
+_REQUIRED = _Required()
 
 
 def _existing_file(section: _Section, name: str, base: Path) -> Path | None:
