@@ -168,3 +168,39 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             assert "text" in {c["name"] for c in inspect(connection).get_columns("outbox")}
     finally:
         store.close()
+
+
+def test_the_vocabulary_is_stored_as_its_values_on_both_databases(database_url: str) -> None:
+    """Terms are StrEnums: a driver that wrote an Enum's name (`TODO`, `THIRD_PARTY`) would leave rows
+    that no query, rule file or earlier database reads as the same term."""
+    from datetime import UTC, date, datetime
+
+    from inboxbot.domain.vocabulary import ActionKind, Channel, Kind, Priority
+
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            case = unit.open_case(
+                number="2026-0001",
+                kind=Kind.ALEA,
+                channel=Channel.THIRD_PARTY,
+                claimant="lea@example.fr",
+                claimant_name="Léa",
+                subject="Panne",
+                received_at=now,
+                acknowledge_due=date(2026, 12, 28),
+                response_due=date(2027, 1, 6),
+                nature=None,
+                priority=Priority.URGENTE,
+                rules_hit=(),
+                now=now,
+            )
+            unit.add_action(case.id, ActionKind.CORRECTIVE, "Réparer la machine", now)
+        with store.engine.connect() as connection:
+            row = connection.execute(text("SELECT kind, channel, priority, status FROM cases")).one()
+            action = connection.execute(text("SELECT kind, status FROM actions")).one()
+        assert tuple(row) == ("alea", "third_party", "urgente", "open")
+        assert tuple(action) == ("corrective", "todo")
+    finally:
+        store.close()

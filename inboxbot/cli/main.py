@@ -23,6 +23,7 @@ from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
 from inboxbot.domain.text import fold, for_terminal
+from inboxbot.domain.vocabulary import Direction, Kind
 
 log = logging.getLogger("inboxbot")
 
@@ -240,7 +241,7 @@ def cmd_cases_add(args: argparse.Namespace) -> int:
             rules_hit=(),
             acknowledgement=None
             if args.no_acknowledge or claimant is None
-            else ("acknowledgement" if args.kind == "reclamation" else "incident_acknowledgement"),
+            else ("acknowledgement" if args.kind == Kind.RECLAMATION else "incident_acknowledgement"),
             note="entered by hand without acknowledgement" if args.no_acknowledge or claimant is None else "",
             transmitter=args.transmitter.lower() if args.transmitter else None,
         )
@@ -326,7 +327,7 @@ def _print_case(record: dict[str, object]) -> None:
         _show(f"{label:>16} : {_french(key, record.get(key))}")
     print("\nÉchanges :")
     for message in record["messages"]:  # type: ignore[attr-defined]
-        arrow = "→" if message["direction"] == "out" else "←"
+        arrow = "→" if message["direction"] == Direction.OUT else "←"
         note = f"  [{message['note']}]" if message["note"] else ""
         when = _french_date(str(message["date"]))
         _show(f"  {when}  {arrow} {message['from']} : {message['subject']}{note}")
@@ -683,7 +684,7 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--json", action="store_true")
     add = cases_sub.add_parser("add", help="record a claim received orally (phone, in session) or by post")
     add.add_argument("--subject", required=True, help="what the claim is about, in a few words")
-    add.add_argument("--kind", choices=KINDS, default="reclamation")
+    add.add_argument("--kind", choices=KINDS, default=Kind.RECLAMATION.value)
     add.add_argument(
         "--channel",
         type=_channel,

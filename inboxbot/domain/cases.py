@@ -10,26 +10,27 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
-KINDS = ("reclamation", "difficulte", "alea")
-KIND_LABELS = {"reclamation": "réclamation", "difficulte": "difficulté", "alea": "aléa"}
-CHANNELS = ("email", "form", "oral", "post", "third_party")
-STAKEHOLDERS = ("apprenant", "entreprise", "financeur", "formateur", "partenaire", "autre")
-ACTION_KINDS = ("cause", "corrective", "preventive", "mediation", "urgent")
-ACTION_STATUSES = ("todo", "doing", "done", "dropped")
-ACTION_STATUS_LABELS = {"todo": "à faire", "doing": "en cours", "done": "faite", "dropped": "abandonnée"}
-ACTION_LABELS = {
-    "cause": "cause profonde",
-    "corrective": "action corrective",
-    "preventive": "action préventive",
-    "mediation": "médiation",
-    "urgent": "mesure d'urgence",
-}
-NATURE_LABELS = {
-    "organisationnelle": "organisationnelle",
-    "humaine": "humaine",
-    "materielle": "matérielle",
-    "environnementale": "environnementale",
-}
+from inboxbot.domain.vocabulary import (
+    TRACKED_ACTIONS,
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Kind,
+    Nature,
+    Stakeholder,
+)
+
+# The vocabulary's terms in the shapes most readers want: value tuples and label maps.
+KINDS = Kind.values()
+KIND_LABELS = Kind.labels()
+CHANNELS = Channel.values()
+STAKEHOLDERS = Stakeholder.values()
+ACTION_KINDS = ActionKind.values()
+ACTION_STATUSES = ActionStatus.values()
+ACTION_STATUS_LABELS = ActionStatus.labels()
+ACTION_LABELS = ActionKind.labels()
+NATURE_LABELS = Nature.labels()
 PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the audit file's words
     "acknowledgement": "accusé de réception",
     "incident_acknowledgement": "accusé de signalement",
@@ -86,10 +87,10 @@ def event_label(kind: str) -> str:
     return kind
 
 
-TRACKED_KINDS = ("corrective", "preventive", "urgent")  # actions with a status to follow
+TRACKED_KINDS: tuple[str, ...] = TRACKED_ACTIONS
 DISMISSED_LABEL = "classée sans suite"
-OPEN = "open"
-CLOSED = "closed"
+OPEN = CaseStatus.OPEN
+CLOSED = CaseStatus.CLOSED
 
 
 @dataclass(frozen=True)

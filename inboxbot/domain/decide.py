@@ -15,9 +15,10 @@ from inboxbot.domain.conversation import ThreadMatch, base_subject
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
+from inboxbot.domain.vocabulary import CaseStatus, Channel, FolderRole, Kind, RuleAction
 
-INBOX = "inbox"
-SENT = "sent"
+INBOX = FolderRole.INBOX
+SENT = FolderRole.SENT
 # How the case history starts the reason an acknowledgement was not sent, for the digest to say it.
 DMARC_FAIL_NOTE = "sender's domain failed DMARC"
 DAILY_CAP_NOTE = "daily cap"
@@ -188,7 +189,7 @@ def decide(facts: Facts, policy: Policy) -> Decision:
 
     if action is None and policy.mode == "dedicated":
         action = "claim"
-    if action == "ignore":
+    if action == RuleAction.IGNORE:
         return Ignore("ignored", f"rules {_rules(facts.verdict)}")
     if facts.thread is not None:
         return _continue(facts)
@@ -196,16 +197,16 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         return Ignore("triage", f"answers case {facts.foreign_case.number} but its sender takes no part in it")
     if action is None:
         return _recognised(facts, policy)
-    if action == "triage":
+    if action == RuleAction.TRIAGE:
         return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
     if mail.from_ is None:
         return Ignore("set_aside", "no sender address")
     if facts.spam is not None and not (facts.from_director and facts.proven):
         # Spam borrows the words of complaints, and a DMARC fail says the From is not the sender's:
         # never opened (nor acknowledged) on a rule's say-so either, but put before the director.
-        kind = facts.verdict.kind or ("alea" if action == "incident" else "reclamation")
+        kind = facts.verdict.kind or (Kind.ALEA if action == RuleAction.INCIDENT else Kind.RECLAMATION)
         return _put_before(facts, kind, (f"rules {_rules(facts.verdict)}",))
-    return _open(facts, policy, incident=action == "incident")
+    return _open(facts, policy, incident=action == RuleAction.INCIDENT)
 
 
 def _recognised(facts: Facts, policy: Policy) -> Decision:
@@ -217,7 +218,7 @@ def _recognised(facts: Facts, policy: Policy) -> Decision:
     if facts.mail.from_ is None:
         return Ignore("set_aside", "no sender address")
     if recognition.outcome == "open" and facts.spam is None:
-        return _open(facts, policy, incident=recognition.kind != "reclamation", kind=recognition.kind)
+        return _open(facts, policy, incident=recognition.kind != Kind.RECLAMATION, kind=recognition.kind)
     return _put_before(facts, recognition.kind, recognition.reasons)
 
 
@@ -258,7 +259,7 @@ def _directors_note(facts: Facts, policy: Policy) -> Decision:
         return AwaitProof()
     claims = facts.verdict.action in ("claim", "incident")
     if claims and facts.thread is None and not (facts.answers_inboxbot and facts.has_commands):
-        return _open(facts, policy, incident=facts.verdict.action == "incident")
+        return _open(facts, policy, incident=facts.verdict.action == RuleAction.INCIDENT)
     return Obey()
 
 
@@ -268,7 +269,7 @@ def _continue(facts: Facts) -> Attach:
     sender = facts.mail.from_.email if facts.mail.from_ else None
     if facts.from_director and facts.proven:
         return Attach(thread.case, "in", "from the director", "director")
-    if thread.case.status != "open":
+    if thread.case.status != CaseStatus.OPEN:
         if facts.answers_feedback_request and sender == thread.case.claimant:
             return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")
         return Attach(thread.case, "in", "new mail on a closed case, for the director to decide", "closed_case")
@@ -278,12 +279,12 @@ def _continue(facts: Facts) -> Attach:
 def claimant_of(facts: Facts) -> Address | None:
     """Who the case would be about, and so who would be acknowledged, if the mail opened one."""
     channel = facts.verdict.channel or "email"
-    if channel == "third_party":
+    if channel == Channel.THIRD_PARTY:
         # Someone passes on another person's claim: that person is the claimant.
         return facts.forwarded_author
-    if channel == "form":
+    if channel == Channel.FORM:
         return facts.form_claimant
-    if channel == "oral":
+    if channel == Channel.ORAL:
         # The director writes down what was said; the claimant is named by #reclamant, if at all.
         return None
     return facts.mail.from_
@@ -296,12 +297,12 @@ def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None)
     claimant = claimant_of(facts)
     transmitter: str | None = None
     note = ""
-    if channel == "third_party":
+    if channel == Channel.THIRD_PARTY:
         transmitter = mail.from_.email if mail.from_ else None
         note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
-    elif channel == "form":
+    elif channel == Channel.FORM:
         note = "" if claimant else "form without the claimant's address"
-    elif channel == "oral":
+    elif channel == Channel.ORAL:
         note = "oral claim: claimant to identify (#reclamant)"
     template, note = acknowledgement(
         claimant,
@@ -385,7 +386,7 @@ def qualify(
     kind = kind or candidate.kind
     template, note = acknowledgement(
         candidate.claimant,
-        kind != "reclamation",
+        kind != Kind.RECLAMATION,
         policy,
         acknowledgements_today,
         acknowledgements_total,

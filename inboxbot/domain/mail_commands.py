@@ -26,6 +26,7 @@ from datetime import date
 from inboxbot.domain.conversation import tagged_numbers
 from inboxbot.domain.dates import WrittenDay, leading_day, read_day
 from inboxbot.domain.text import after_folded, fold
+from inboxbot.domain.vocabulary import Means
 
 __all__ = [
     "ACTION_STATUSES",
@@ -188,7 +189,7 @@ _MEANS = _Choice(
     },
 )
 MEANS = tuple(_MEANS.values)
-MEANS_LABELS = {"post": "par courrier", "phone": "par téléphone", "hand": "en main propre", "email": "par e-mail"}
+MEANS_LABELS = Means.briefs()
 _CHANNEL = _Choice(
     "canal",
     False,

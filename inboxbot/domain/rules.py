@@ -36,6 +36,7 @@ from pathlib import Path
 
 from inboxbot.domain.message import ParsedMail
 from inboxbot.domain.text import fold
+from inboxbot.domain.vocabulary import Channel, Kind, Nature, Priority, RuleAction
 
 __all__ = [
     "ACTIONS",
@@ -52,11 +53,11 @@ __all__ = [
     "load_rules",
 ]
 
-ACTIONS = ("claim", "incident", "ignore", "triage")
-KINDS = ("reclamation", "difficulte", "alea")
-NATURES = ("organisationnelle", "humaine", "materielle", "environnementale")
-PRIORITIES = ("basse", "normale", "haute", "urgente")
-CHANNELS = ("email", "form", "oral", "post", "third_party")
+ACTIONS = RuleAction.values()
+KINDS = Kind.values()
+NATURES = Nature.values()
+PRIORITIES = Priority.values()
+CHANNELS = Channel.values()
 
 # The fields a rule may set, in Verdict order, with the values each accepts.
 OUTCOME_FIELDS: Mapping[str, tuple[str, ...]] = {

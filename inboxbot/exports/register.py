@@ -19,23 +19,11 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from inboxbot.domain.cases import DISMISSED_LABEL, KIND_LABELS, CaseDetail, action_line, deadline_label
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Means
 
-CHANNEL_LABELS = {
-    "email": "e-mail",
-    "form": "formulaire en ligne",
-    "oral": "oral",
-    "post": "courrier",
-    "third_party": "transmise par un tiers",
-}
-# How an acknowledgement or an answer was made when it was not inboxbot's own mail.
-MEANS_LABELS = {
-    "email": "e-mail de la directrice",
-    "post": "courrier",
-    "phone": "téléphone",
-    "hand": "main propre",
-    "other": "autre moyen",
-}
-STATUS_LABELS = {"open": "ouverte", "closed": "clôturée"}
+CHANNEL_LABELS = Channel.labels()
+MEANS_LABELS = Means.labels()  # how an acknowledgement or an answer was made otherwise than by inboxbot
+STATUS_LABELS = CaseStatus.labels()
 
 
 def _instant(value: datetime | None, tz: ZoneInfo) -> str | None:

@@ -54,6 +54,7 @@ from inboxbot.domain.cases import (
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.mail_commands import NATURES
 from inboxbot.domain.text import fold
+from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Kind
 from inboxbot.exports.register import CHANNEL_LABELS, deadline_met
 
 __all__ = ["FORMATS", "YearFigures", "annual_report", "check_templates", "year_figures"]
@@ -419,7 +420,7 @@ def _closures_said(settings: Settings) -> str:
 def _summary(figures: YearFigures, settings: Settings) -> Section:
     kinds = figures.count(lambda case: case.kind)
     ack, response = figures.acknowledgement, figures.response
-    closed = sum(1 for case in figures.cases if case.status == "closed")
+    closed = sum(1 for case in figures.cases if case.status == CaseStatus.CLOSED)
     rows = [
         ("Dossiers enregistrés (hors classés sans suite)", str(len(figures.cases))),
         *((f"dont {KIND_LABELS[kind]}s", str(kinds[kind])) for kind in KINDS),
@@ -755,9 +756,9 @@ def _causes_section(figures: YearFigures) -> Section:
 
 def efficacy(action: Action, today: date) -> str:
     """Whether an action worked, as far as the register can tell: only a result written down proves it."""
-    if action.status == "done":
+    if action.status == ActionStatus.DONE:
         return "oui : résultat consigné" if action.result.strip() else "à vérifier : aucun résultat consigné"
-    if action.status == "dropped":
+    if action.status == ActionStatus.DROPPED:
         return "abandonnée"
     return "en retard" if action_overdue(action, today) else "en cours"
 
@@ -773,7 +774,7 @@ def _actions_section(figures: YearFigures, today: date) -> Section:
                 str(len(actions)),
                 *(str(statuses[s]) for s in ("todo", "doing", "done", "dropped")),
                 str(sum(1 for a in actions if action_overdue(a, today))),
-                str(sum(1 for a in actions if a.status == "done" and a.result.strip())),
+                str(sum(1 for a in actions if a.status == ActionStatus.DONE and a.result.strip())),
             )
         )
     detail = tuple(
@@ -984,7 +985,7 @@ def _improvements(figures: YearFigures, previous: YearFigures, last_review: date
             f"Cause récurrente : « {group.text} » ({_numbers(group.cases)}). "
             "Vérifier l'efficacité des actions engagées."
         )
-    closed_claims = [c for c in figures.cases if c.kind == "reclamation" and c.status == "closed"]
+    closed_claims = [c for c in figures.cases if c.kind == Kind.RECLAMATION and c.status == CaseStatus.CLOSED]
     with_cause = {c.number for group in figures.causes for c in group.cases}
     without_cause = [c for c in closed_claims if c.number not in with_cause]
     if without_cause:
@@ -998,7 +999,7 @@ def _improvements(figures: YearFigures, previous: YearFigures, last_review: date
             f"{_plural(len(overdue), 'action en retard', 'actions en retard')} "
             f"({', '.join(f'{c.number} n° {a.seq}' for c, a in overdue)}) : relancer ou revoir l'échéance."
         )
-    unproven = [(c, a) for c, a in figures.actions if a.status == "done" and not a.result.strip()]
+    unproven = [(c, a) for c, a in figures.actions if a.status == ActionStatus.DONE and not a.result.strip()]
     if unproven:
         items.append(
             f"{_plural(len(unproven), 'action faite', 'actions faites')} sans résultat consigné "

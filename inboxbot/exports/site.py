@@ -54,6 +54,7 @@ from inboxbot.domain.cases import (
     event_label,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
+from inboxbot.domain.vocabulary import CaseStatus, Priority
 from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record
 from inboxbot.exports.report import annual_report, year_figures
 from inboxbot.store.export import Exchanges, register_details
@@ -76,7 +77,7 @@ INERT_EXTENSIONS = frozenset(
     "zip 7z rar gz eml msg ics vcf mp3 m4a wav ogg mp4 mov avi heic".split()
 )
 TEXT_PROCEDURE = frozenset({".txt", ".md", ".text", ""})
-PRIORITY_LABELS = {"basse": "basse", "normale": "normale", "haute": "haute", "urgente": "urgente"}
+PRIORITY_LABELS = Priority.labels()
 
 
 @dataclass(frozen=True)
@@ -458,7 +459,7 @@ def _key_figures(details: Sequence[CaseDetail], year: int, settings: Settings, t
         "year": year,
         "cases": len(figures.cases),
         "kinds": [(f"{KIND_LABELS[k]}{'s' if kinds.get(k, 0) > 1 else ''}", kinds.get(k, 0)) for k in KIND_LABELS],
-        "open": sum(1 for case in figures.cases if case.status == "open"),
+        "open": sum(1 for case in figures.cases if case.status == CaseStatus.OPEN),
         "dismissed": len(figures.dismissed),
         "acknowledged": _share(figures.acknowledgement.met, figures.acknowledgement.decided),
         "responded": _share(figures.response.met, figures.response.decided),

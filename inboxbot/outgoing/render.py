@@ -21,6 +21,7 @@ import jinja2
 from babel.dates import format_date, format_datetime
 
 from inboxbot.domain.cases import KIND_LABELS
+from inboxbot.domain.vocabulary import Kind
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,7 @@ def case_view(
     extension_reason: str = "",
     channel: str = "email",
 ) -> CaseView:
-    incident = kind != "reclamation"
+    incident = kind != Kind.RECLAMATION
     return CaseView(
         number=number,
         tag=tag,

@@ -24,6 +24,7 @@ from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
+from inboxbot.domain.vocabulary import Channel
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import Thread, open_case
@@ -37,13 +38,7 @@ XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The largest audit ZIP mailed (#registre audit): base64 makes it a third larger, and many providers
 # refuse mails above 20 or 25 MB. Above it, the site goes without originals and attachments.
 AUDIT_MAIL_LIMIT = 15_000_000
-CHANNEL_WORDS = {
-    "email": "e-mail",
-    "form": "formulaire en ligne",
-    "oral": "oral",
-    "post": "courrier",
-    "third_party": "transmise par un tiers",
-}
+CHANNEL_WORDS = Channel.labels()
 FIELD_LABELS = {
     "nature": "nature",
     "priority": "priorité",

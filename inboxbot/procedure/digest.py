@@ -29,6 +29,7 @@ from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
+from inboxbot.domain.vocabulary import Channel
 from inboxbot.store import overview
 from inboxbot.store.overview import CandidateBrief, CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
@@ -46,13 +47,7 @@ SUBJECT_CHARS = 120
 TEXT_CHARS = 300
 LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive action
 
-CHANNEL_LABELS = {
-    "email": "e-mail",
-    "form": "formulaire",
-    "oral": "oral",
-    "post": "courrier",
-    "third_party": "transmis",
-}
+CHANNEL_LABELS = Channel.briefs()
 TO_CLAIMANT = frozenset(
     {"acknowledgement", "incident_acknowledgement", "extension_notice", "satisfaction_request", "closure_notice"}
 )

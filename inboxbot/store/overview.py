@@ -36,6 +36,7 @@ from sqlalchemy import (
 )
 
 from inboxbot.domain.cases import OPEN, response_deadline
+from inboxbot.domain.vocabulary import Direction, RuleAction
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import FAILED, SENT, Unit, mail_reference
 
@@ -287,7 +288,7 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
     """
     recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_(("triage", "attached")))
     kinds = {
-        "triage": and_(recorded, MailRow.outcome == "triage"),
+        "triage": and_(recorded, MailRow.outcome == RuleAction.TRIAGE),
         "closed_case": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")),
         "feedback": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
         "suspicious": and_(MailRow.outcome == "suspicious", MailRow.received_at >= suspicious_since),
@@ -591,7 +592,7 @@ def _exchange_with(claimant: SQLColumnExpression[str | None]) -> ColumnElement[b
         MailRow.automatic.is_(None),
         or_(
             MailRow.from_address == claimant,
-            and_(MailRow.direction == "out", MailRow.to_addresses.contains(claimant)),
+            and_(MailRow.direction == Direction.OUT, MailRow.to_addresses.contains(claimant)),
         ),
     )
 

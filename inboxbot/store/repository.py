@@ -50,6 +50,7 @@ from inboxbot.domain.cases import (
     exchange_order,
 )
 from inboxbot.domain.mailboxes import mailbox_key
+from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, OutboxStatus
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -66,8 +67,8 @@ from inboxbot.store.models import (
 from inboxbot.store.schema import at_head, head_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-PENDING = "pending"
-SENT = "sent"
+PENDING = OutboxStatus.PENDING
+SENT = OutboxStatus.SENT
 SENT_COPY_APPENDING = "appending"
 SENT_COPY_DONE = "done"
 SENT_COPY_REFUSED = "refused"  # the IMAP server refused this one copy (too large, say): not tried again
@@ -181,7 +182,7 @@ class SentCopy:
     maybe_there: bool  # an earlier APPEND's outcome is unknown: look it up before appending again
 
 
-FAILED = "failed"
+FAILED = OutboxStatus.FAILED
 
 
 @dataclass(frozen=True)
@@ -701,7 +702,7 @@ class Unit:
                 text=text,
                 owner=owner,
                 due=due,
-                status="todo" if trackable else None,
+                status=ActionStatus.TODO if trackable else None,
                 result="",
                 created_at=now,
                 updated_at=now,
@@ -742,7 +743,7 @@ class Unit:
         With `to`, only mails addressed to it count: a mail to the venue is no answer to the claimant.
         """
         query = select(MailRow.received_at, MailRow.to_addresses).where(
-            MailRow.case_id == case_id, MailRow.direction == "out", MailRow.from_address.in_(list(senders))
+            MailRow.case_id == case_id, MailRow.direction == Direction.OUT, MailRow.from_address.in_(list(senders))
         )
         dates = [
             received_at
@@ -766,7 +767,7 @@ class Unit:
         rows = self.session.scalars(
             select(CaseRow)
             .where(
-                CaseRow.status == "closed",
+                CaseRow.status == CaseStatus.CLOSED,
                 CaseRow.dismissed.is_(False),
                 CaseRow.claimant.is_not(None),
                 CaseRow.kind.in_(list(kinds)),
@@ -1073,7 +1074,7 @@ def read_logs(
     for out in connection.execute(outgoing.order_by(OutboxRow.id)):
         logs[out.case_id].append(
             LogEntry(
-                direction="out",
+                direction=Direction.OUT,
                 message_id=out.message_id,
                 from_address=None,
                 date=out.sent_at or out.created_at,
