@@ -10,13 +10,17 @@ from inboxbot.domain.cases import CaseRef
 from inboxbot.domain.conversation import ThreadMatch
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import (
+    FROM_FORWARD,
+    FROM_FORWARDED_HEADER,
     SENT,
+    TRANSMITTER_THANKS,
     Attach,
     AwaitProof,
     Facts,
     Ignore,
     Obey,
     OpenCase,
+    Original,
     Policy,
     decide,
     decide_in_her_name,
@@ -204,6 +208,52 @@ def test_a_claim_she_passes_on_opens_a_case_once_proven_and_obeys_its_commands()
     decision = decide(directors_note(verdict=verdict, forwarded_author=author, proven=True, has_commands=True), POLICY)
     assert isinstance(decision, OpenCase)
     assert decision.claimant == author and decision.transmitter == DIRECTOR and decision.obey
+
+
+EARLIER = datetime(2026, 12, 1, 9, 30, tzinfo=PARIS)
+
+
+def test_her_forward_is_the_originals_case_dated_by_its_reception() -> None:
+    verdict = replace(CLAIM, channel="third_party")
+    lea = Address("lea@example.fr", "Léa")
+    found = Original(author=lea, received_at=EARLIER, received_from=None)
+    decision = decide(directors_note(verdict=verdict, original=found, proven=True), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert (decision.claimant, decision.channel, decision.transmitter) == (lea, "email", None)
+    assert decision.received_at == EARLIER and decision.received_from is None
+    assert decision.acknowledge_due == date(2026, 12, 22) and decision.thanks is None
+    # Not found: the header's date, said so; no date at all: the forward's own, said so too.
+    header = Original(author=lea, received_at=EARLIER, received_from=FROM_FORWARDED_HEADER)
+    decision = decide(directors_note(verdict=verdict, original=header, proven=True), POLICY)
+    assert isinstance(decision, OpenCase) and decision.received_from == FROM_FORWARDED_HEADER
+    undated = Original(author=lea, received_at=None, received_from=FROM_FORWARDED_HEADER)
+    decision = decide(directors_note(verdict=verdict, original=undated, proven=True), POLICY)
+    assert isinstance(decision, OpenCase) and decision.received_from == FROM_FORWARD
+    assert decision.received_at == RECEIVED
+    # The original was itself a venue passing Léa's claim on: Léa's, transmitted by the venue.
+    venue = Address("accueil@lieu.example")
+    passed = Original(lea, EARLIER, None, channel="third_party", transmitter=venue)
+    decision = decide(directors_note(verdict=verdict, original=passed, proven=True), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert (decision.channel, decision.transmitter, decision.thanks) == ("third_party", venue.email, None)
+    # Already a case: her forward joins it.
+    decision = decide(directors_note(verdict=verdict, original=replace(found, case=CASE), proven=True), POLICY)
+    assert isinstance(decision, Attach) and decision.case == CASE
+
+
+def test_a_third_party_passing_a_claim_on_is_thanked_within_the_same_bounds() -> None:
+    verdict = replace(CLAIM, channel="third_party")
+    lea = Address("lea@example.fr", "Léa")
+    decision = decide(facts(verdict, sender="lieu@partenaire.fr", forwarded_author=lea), POLICY)
+    assert isinstance(decision, OpenCase) and decision.thanks == TRANSMITTER_THANKS
+    for bounded in ({"thanks_today": 3}, {"dmarc_fail": "dmarc=fail header.from=partenaire.fr"}):
+        decision = decide(facts(verdict, sender="lieu@partenaire.fr", forwarded_author=lea, **bounded), POLICY)
+        assert isinstance(decision, OpenCase) and decision.thanks is None
+    # Forwarding one's own mail transmits nothing: the forwarder is the claimant, by e-mail.
+    self_sent = Address("LEA@example.fr")
+    decision = decide(facts(verdict, sender="lea@example.fr", forwarded_author=self_sent), POLICY)
+    assert isinstance(decision, OpenCase)
+    assert (decision.channel, decision.transmitter, decision.thanks) == ("email", None, None)
 
 
 def test_her_note_without_commands_or_claim_is_an_ordinary_mail() -> None:

@@ -15,6 +15,8 @@ from inboxbot.reading.forward import (
     extract_forwarded,
     mailbox,
     parse_date,
+    same_subject,
+    says_forwarded,
     strip_forward_prefixes,
 )
 from inboxbot.reading.parse import parse
@@ -595,3 +597,27 @@ def test_parse_date_without_zone_or_local_zone_is_none() -> None:
 )
 def test_mailbox(value: str, expected: tuple[str | None, str]) -> None:
     assert mailbox(value) == expected
+
+
+def test_an_address_beyond_smtps_limits_is_nobodys() -> None:
+    """A forwarded block may be padded by whoever wrote it: no such "address" becomes a claimant."""
+    assert mailbox(f"Léa <{'a' * 65}@example.fr>")[0] is None
+    assert mailbox(f"Léa <lea@{'b' * 250}.fr>")[0] is None
+    assert mailbox(f"Léa <{'a' * 64}@example.fr>")[0] == f"{'a' * 64}@example.fr"
+
+
+def test_subjects_compare_without_forward_prefixes_accents_or_spacing() -> None:
+    assert same_subject("TR: Plainte sur la  salle", "plainte sur la salle")
+    assert same_subject("=?utf-8?q?R=C3=A9clamation?=", "Fwd: Reclamation")
+    assert not same_subject("RE: Plainte", "Plainte")
+    assert not same_subject("Plainte", "Plainte sur la salle")
+
+
+def test_a_mail_says_it_is_a_forward_by_its_subject_or_an_attached_mail() -> None:
+    def mail(subject: str, *attachments: Attachment) -> ParsedMail:
+        return ParsedMail(message_id=None, from_=None, subject=subject, attachments=attachments)
+
+    assert says_forwarded(mail("TR: Réclamation")) and says_forwarded(mail("[Lieu] Fwd: salle"))
+    assert not says_forwarded(mail("Réclamation formation"))
+    attached = Attachment("original.eml", "message/rfc822", b"From: a@b.fr\r\n\r\nx")
+    assert says_forwarded(mail("Pour suite", attached))

@@ -379,8 +379,10 @@ def test_a_claim_she_forwards_belongs_to_its_author(bot: Bot) -> None:
     bot.note_to_self("TR: [RECLAMATION] Plainte sur la salle", forwarded)
     bot.cycle()
     case = bot.case()
-    assert case["claimant"] == "lea.martin@example.fr" and case["channel"] == "third_party"
-    assert case["transmitter"] == DIRECTOR and case["stakeholder"] == "apprenant"
+    # Not in her mailbox: dated by the forwarded header, and said so; her own commands still apply.
+    assert case["claimant"] == "lea.martin@example.fr" and case["channel"] == "email"
+    assert case["received_at"] == "2026-11-23T09:12:00+01:00" and case["received_from"] == "forwarded_header"
+    assert case["transmitter"] is None and case["stakeholder"] == "apprenant"
     (ack,) = bot.sent_to("lea.martin@example.fr")
     assert "Accusé de réception" in ack.subject
 
@@ -845,8 +847,8 @@ def test_her_forward_proven_only_by_a_later_sent_copy_still_opens_the_case(bot: 
     bot.account.append(raw, folder="Sent")
     bot.cycle()
     (case,) = bot.cases()
-    assert case["channel"] == "third_party" and case["claimant"] == "victim@target.example"
-    assert case["transmitter"] == DIRECTOR
+    assert case["channel"] == "email" and case["claimant"] == "victim@target.example"
+    assert case["received_from"] == "forwarded_header"
     bot.cycle(timedelta(minutes=31))
     assert len(bot.sent_to("victim@target.example")) == 1
     assert not [m for m in bot.sent_to(DIRECTOR) if "suspect" in m.subject]

@@ -153,6 +153,7 @@ def test_sheets_headers_frozen_pane_filter_and_widths() -> None:
         "Type",
         "Date de réception",
         "Canal",
+        "Date de réception établie d'après",
         "Partie prenante",
         "Réclamant",
         "Formation concernée",
@@ -178,9 +179,9 @@ def test_sheets_headers_frozen_pane_filter_and_widths() -> None:
     ):
         assert expected in headers
     assert cases.freeze_panes == "B2"
-    assert cases.auto_filter.ref == "A1:AF6"
+    assert cases.auto_filter.ref == "A1:AG6"
     assert cases.max_row == 6
-    assert cases.column_dimensions["K"].width == 60  # Résumé
+    assert cases.column_dimensions["L"].width == 60  # Résumé
     assert cases["A1"].font.bold
     actions = sheet(book, "Actions")
     assert [c.value for c in actions[1]] == [column.header for column in ACTION_COLUMNS]
@@ -333,7 +334,7 @@ def test_dates_are_the_numbers_xlsxwriter_stores_for_them() -> None:
 def test_an_empty_register_is_a_valid_workbook() -> None:
     book = workbook([])
     assert sheet(book, "Dossiers").max_row == 1
-    assert sheet(book, "Dossiers").auto_filter.ref == "A1:AF1"
+    assert sheet(book, "Dossiers").auto_filter.ref == "A1:AG1"
     assert sheet(book, "Actions").max_row == 1
 
 
@@ -386,4 +387,4 @@ def test_a_large_register_is_streamed(count: int) -> None:
     assert len(data) < count * 400
     cases = sheet(openpyxl.load_workbook(io.BytesIO(data), read_only=False), "Dossiers")
     assert cases.max_row == count + 1
-    assert cases.auto_filter.ref == f"A1:AF{count + 1}"
+    assert cases.auto_filter.ref == f"A1:AG{count + 1}"

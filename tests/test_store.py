@@ -152,7 +152,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             connection.execute(text(f"ALTER TABLE mails DROP COLUMN {column}"))
         connection.execute(text("DROP TABLE risks"))
         connection.execute(text("ALTER TABLE outbox DROP COLUMN text"))
-        for column in ("acknowledgement_means", "response_means", "response_note"):
+        for column in ("acknowledgement_means", "response_means", "response_note", "received_from"):
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(
             text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
@@ -164,7 +164,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             indexes = {i["name"] for i in inspect(connection).get_indexes("outbox")}
             assert {"ix_outbox_purpose_created", "ix_outbox_recipient_key_created"} <= indexes
             assert "excerpt" in {c["name"] for c in inspect(connection).get_columns("mails")}
-            assert "response_means" in {c["name"] for c in inspect(connection).get_columns("cases")}
+            assert {"response_means", "received_from"} <= {c["name"] for c in inspect(connection).get_columns("cases")}
             assert "text" in {c["name"] for c in inspect(connection).get_columns("outbox")}
     finally:
         store.close()

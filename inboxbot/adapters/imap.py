@@ -15,9 +15,11 @@ import ssl
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from types import TracebackType
+from typing import Any
 
 import imapclient
 from imapclient.exceptions import IMAPClientError, LoginError
@@ -48,6 +50,23 @@ class WatchedFolder:
 class FolderStatus:
     uidvalidity: int
     uidnext: int
+
+
+@dataclass(frozen=True)
+class FoundMail:
+    """A mail found by a search in a folder: where it is, when the server received it, its headers."""
+
+    folder: str
+    uidvalidity: int
+    uid: int
+    internaldate: datetime
+    headers: bytes  # From, Subject, Date and Message-ID, as the server has them
+
+
+FOUND_PER_FOLDER = 20
+"""Mails read back per folder from one search: enough for one author's mails of a day."""
+_MAX_SEARCHED_ID = 250
+"""A Message-ID longer than any real one is not searched for: it is a stranger's padding."""
 
 
 @dataclass(frozen=True)
@@ -196,7 +215,81 @@ class Mailbox:
     def holds_message_id(self, folder: str, message_id: str) -> bool:
         self.client.select_folder(folder, readonly=True)
         self._selected, self._examined = folder, None
-        return bool(self.client.search(["HEADER", "Message-ID", f"<{message_id}>"]))
+        return bool(self.client.search(_message_id_criteria(message_id)))
+
+    def find_mails(
+        self,
+        folders: Sequence[str],
+        *,
+        message_id: str | None = None,
+        sender: str | None = None,
+        sent_on: date | None = None,
+    ) -> list[FoundMail]:
+        """Mails with this Message-ID, or from `sender` with a Date header around `sent_on`, in `folders`.
+
+        One SEARCH per folder, done by the server, and at most `FOUND_PER_FOLDER` mails read back
+        (their headers only): bounded whatever the mailbox holds. The folder open before is opened
+        again afterwards, so a fetch under way on this connection goes on where it was.
+        """
+        if message_id is not None:
+            if not _searchable(message_id) or len(message_id) > _MAX_SEARCHED_ID:
+                return []
+            criteria: list[Any] = _message_id_criteria(message_id)
+        elif sender is not None and sent_on is not None:
+            if not _searchable(sender.encode("ascii", "replace").decode()) or len(sender) > 320:
+                return []  # a quote, a backslash or a control character: no address of anyone
+            # SENTSINCE/SENTBEFORE compare the Date header's day: a day either side covers time zones.
+            criteria = [
+                "FROM",
+                sender,
+                "SENTSINCE",
+                sent_on - timedelta(days=1),
+                "SENTBEFORE",
+                sent_on + timedelta(days=2),
+            ]
+        else:
+            return []
+        charset = None if all(_searchable(str(c)) for c in criteria) else "UTF-8"
+        found: list[FoundMail] = []
+        with self._visiting():
+            for folder in folders:
+                info = self.client.select_folder(folder, readonly=True)
+                uidvalidity = int(info[b"UIDVALIDITY"])
+                uids = sorted(self.client.search(criteria, charset=charset))[:FOUND_PER_FOLDER]
+                if not uids:
+                    continue
+                wanted = "BODY.PEEK[HEADER.FIELDS (FROM SUBJECT DATE MESSAGE-ID)]"
+                for uid, data in sorted(self.client.fetch(uids, ["INTERNALDATE", wanted]).items()):
+                    headers = next((v for k, v in data.items() if k.startswith(b"BODY[HEADER")), b"")
+                    found.append(
+                        FoundMail(folder, uidvalidity, uid, _aware(data[b"INTERNALDATE"]), bytes(headers or b""))
+                    )
+        return found
+
+    def fetch_found(self, found: FoundMail) -> FetchedMail | None:
+        """The whole mail `found` names (without setting \\Seen), or None if it is gone."""
+        with self._visiting():
+            info = self.client.select_folder(found.folder, readonly=True)
+            if int(info[b"UIDVALIDITY"]) != found.uidvalidity:
+                return None
+            data = self.client.fetch([found.uid], ["BODY.PEEK[]", "INTERNALDATE"]).get(found.uid)
+        if data is None or data.get(b"BODY[]") is None:
+            return None
+        return FetchedMail(
+            found.folder, found.uidvalidity, found.uid, _aware(data[b"INTERNALDATE"]), bytes(data[b"BODY[]"])
+        )
+
+    @contextmanager
+    def _visiting(self) -> Iterator[None]:
+        """Open other folders, then the one open before again (read-only, as `examine` left it)."""
+        selected, examined = self._selected, self._examined
+        self._selected, self._examined = None, None
+        try:
+            yield
+        finally:
+            if selected is not None:
+                self.client.select_folder(selected, readonly=True)
+            self._selected, self._examined = selected, examined
 
     def examine(self, folder: str) -> FolderStatus:
         """Open `folder` read-only and return its UIDVALIDITY and UIDNEXT as it was opened.
@@ -296,6 +389,15 @@ class Mailbox:
         # What the server announced between the last check and DONE comes with DONE's answer.
         _text, late = client.idle_done()
         return announced or _announces_mail(late)
+
+
+def _message_id_criteria(message_id: str) -> list[Any]:
+    return ["HEADER", "Message-ID", f"<{message_id}>"]
+
+
+def _searchable(value: str) -> bool:
+    """Whether `value` can go into a SEARCH as it is: printable ASCII, no quote or backslash to escape."""
+    return value.isascii() and value.isprintable() and not any(c in value for c in '"\\')
 
 
 def _announces_mail(responses: Sequence[object]) -> bool:

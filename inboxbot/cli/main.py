@@ -282,6 +282,8 @@ _CASE_FIELDS = (
     ("claimant", "Réclamant"),
     ("subject", "Objet"),
     ("received_at", "Reçue le"),
+    ("received_from", "Date établie d'après"),
+    ("transmitter", "Transmise par"),
     ("acknowledge_due", "Accusé dû le"),
     ("acknowledged_at", "Accusé fait le"),
     ("response_due", "Réponse due le"),
@@ -297,14 +299,20 @@ _CASE_FIELDS = (
 def _french(key: str, value: object) -> str:
     """One field of a case as the director reads it: French words, French dates."""
     from inboxbot.domain.cases import KIND_LABELS, NATURE_LABELS
-    from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS
+    from inboxbot.exports.register import CHANNEL_LABELS, RECEIVED_FROM_LABELS, STATUS_LABELS
 
     if value in (None, [], ""):
         return "-"
     if isinstance(value, list):
         return ", ".join(str(item) for item in value)
     text = str(value)
-    labels = {"kind": KIND_LABELS, "status": STATUS_LABELS, "channel": CHANNEL_LABELS, "nature": NATURE_LABELS}
+    labels = {
+        "kind": KIND_LABELS,
+        "status": STATUS_LABELS,
+        "channel": CHANNEL_LABELS,
+        "nature": NATURE_LABELS,
+        "received_from": RECEIVED_FROM_LABELS,
+    }
     if key in labels:
         return labels[key].get(text, text)
     return _french_date(text) if key.endswith(("_at", "_due")) else text

@@ -38,6 +38,7 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "satisfaction_request": "questionnaire de satisfaction",
     "closure_notice": "avis de clôture",
     "dismissal_notice": "avis de classement sans suite",
+    "transmitter_thanks": "remerciement au transmetteur",
     "case_record": "dossier complet",
     "command_report": "compte rendu de commandes",
     "closed_case_notice": "alerte dossier clos",
@@ -59,6 +60,9 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "attachment-too-large": "pièce jointe trop lourde",
     "mail:in": "message reçu",
     "mail:out": "message envoyé par la directrice",
+    "received-from:forwarded_header": "date de réception d'après l'en-tête transféré",
+    "received-from:forward": "date de réception d'après le transfert",
+    "original-found": "message d'origine retrouvé",
 }
 EVENT_FIELD_LABELS = {
     "nature": "nature",
@@ -139,6 +143,9 @@ class Case:
     acknowledgement_means: str | None = None  # how, when inboxbot's mail did not acknowledge it
     response_means: str | None = None  # how, when the answer is not a mail of hers found in Sent
     response_note: str = ""  # what an answer made otherwise said
+    # Where `received_at` comes from when not a server's reception: "forwarded_header" (the date a
+    # forwarded mail's header block gives) or "forward" (the forward's own reception).
+    received_from: str | None = None
 
     @property
     def kind_label(self) -> str:

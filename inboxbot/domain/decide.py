@@ -13,6 +13,7 @@ from datetime import date, datetime
 from inboxbot.domain.cases import CaseRef
 from inboxbot.domain.conversation import ThreadMatch, base_subject
 from inboxbot.domain.deadlines import DuePolicy
+from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
 from inboxbot.domain.vocabulary import CaseStatus, Channel, FolderRole, Kind, RuleAction
@@ -23,6 +24,30 @@ SENT = FolderRole.SENT
 DMARC_FAIL_NOTE = "sender's domain failed DMARC"
 DAILY_CAP_NOTE = "daily cap"
 DAILY_TOTAL_CAP_NOTE = "total daily cap"
+# Where a case's reception date comes from when it is not the server's reception of a mail
+# (`OpenCase.received_from`): the date written in a forwarded header, or the forward's own reception.
+FROM_FORWARDED_HEADER = "forwarded_header"
+FROM_FORWARD = "forward"
+TRANSMITTER_THANKS = "transmitter_thanks"
+
+
+@dataclass(frozen=True)
+class Original:
+    """The mail the director forwards to herself, as found before deciding: a plain value.
+
+    `received_at` is the server's reception of the original when it was found in her mailbox (or
+    among the mails already read), else the date its forwarded header gives, else None;
+    `received_from` says which (None: the server's reception). `transmitter` is set when the
+    original was itself a third party passing on someone else's claim: then `author` is that
+    someone, and `channel` is "third_party".
+    """
+
+    author: Address | None
+    received_at: datetime | None
+    received_from: str | None
+    channel: str = "email"
+    transmitter: Address | None = None
+    case: CaseRef | None = None  # the case the original already belongs to
 
 
 @dataclass(frozen=True)
@@ -71,6 +96,10 @@ class Facts:
     has_commands: bool = False
     # The original author of a forwarded claim, and the address typed into the website's form.
     forwarded_author: Address | None = None
+    # What the director's forward to herself passes on, when it passes on a mail (see `Original`).
+    original: Original | None = None
+    # Thank-you mails already queued today to the transmitter of a third party's forward.
+    thanks_today: int = 0
     form_claimant: Address | None = None
     # The mail answers the satisfaction request of its (closed) case.
     answers_feedback_request: bool = False
@@ -112,6 +141,9 @@ class OpenCase:
     note: str  # why no acknowledgement, when there is none
     transmitter: str | None = None  # who passed on someone else's claim
     obey: bool = False  # the mail also carries the director's commands for this new case
+    received_from: str | None = None  # FROM_FORWARDED_HEADER or FROM_FORWARD; None: the server's reception
+    thanks: str | None = None  # the template thanking the transmitter, or None
+    transmitter_name: str = ""
 
     outcome = "opened"
 
@@ -258,6 +290,10 @@ def _directors_note(facts: Facts, policy: Policy) -> Decision:
     if not facts.proven:
         return AwaitProof()
     claims = facts.verdict.action in ("claim", "incident")
+    original = facts.original
+    if claims and facts.thread is None and original is not None and original.case is not None:
+        # The mail she passes on is already a case: her forward joins it rather than open it twice.
+        return Attach(original.case, "in", "the director's forward of a mail of this case", "director")
     if claims and facts.thread is None and not (facts.answers_inboxbot and facts.has_commands):
         return _open(facts, policy, incident=facts.verdict.action == RuleAction.INCIDENT)
     return Obey()
@@ -281,6 +317,8 @@ def claimant_of(facts: Facts) -> Address | None:
     channel = facts.verdict.channel or "email"
     if channel == Channel.THIRD_PARTY:
         # Someone passes on another person's claim: that person is the claimant.
+        if facts.from_director and facts.original is not None:
+            return facts.original.author
         return facts.forwarded_author
     if channel == Channel.FORM:
         return facts.form_claimant
@@ -295,15 +333,36 @@ def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None)
     kind = verdict.kind or kind or ("alea" if incident else "reclamation")
     channel = verdict.channel or "email"
     claimant = claimant_of(facts)
-    transmitter: str | None = None
+    received_at = facts.received_at
+    received_from: str | None = None
+    transmitter: Address | None = None
     note = ""
-    if channel == Channel.THIRD_PARTY:
-        transmitter = mail.from_.email if mail.from_ else None
+    thanks: str | None = None
+    if channel == Channel.THIRD_PARTY and facts.from_director and facts.original is not None:
+        # Her forward of a mail she received: the case is the original's, as it reached the organisation.
+        original = facts.original
+        channel, transmitter = original.channel, original.transmitter
+        received_at = original.received_at or facts.received_at
+        received_from = original.received_from if original.received_at is not None else FROM_FORWARD
         note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
+    elif channel == Channel.THIRD_PARTY:
+        transmitter = mail.from_
+        note = "" if claimant else "transmitted claim: claimant to identify (#reclamant)"
+        if not facts.from_director:
+            thanks, _ = acknowledgement(
+                transmitter, False, policy, facts.thanks_today, dmarc_fail=facts.dmarc_fail, template=TRANSMITTER_THANKS
+            )
     elif channel == Channel.FORM:
         note = "" if claimant else "form without the claimant's address"
     elif channel == Channel.ORAL:
         note = "oral claim: claimant to identify (#reclamant)"
+    if (
+        claimant is not None
+        and transmitter is not None
+        and mailbox_key(claimant.email) == mailbox_key(transmitter.email)
+    ):
+        # The forwarder forwards their own mail: they are the claimant, nobody transmitted anything.
+        channel, transmitter, thanks = "email", None, None
     template, note = acknowledgement(
         claimant,
         incident,
@@ -319,16 +378,19 @@ def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None)
         channel=channel,
         claimant=claimant,
         subject=base_subject(mail.subject) or mail.subject,
-        received_at=facts.received_at,
-        acknowledge_due=policy.due.acknowledge_due(facts.received_at),
-        response_due=policy.due.response_due(facts.received_at),
+        received_at=received_at,
+        acknowledge_due=policy.due.acknowledge_due(received_at),
+        response_due=policy.due.response_due(received_at),
         nature=verdict.nature,
         priority=verdict.priority,
         rules_hit=hits,
         acknowledgement=template,
         note=note,
-        transmitter=transmitter,
+        transmitter=transmitter.email if transmitter is not None else None,
         obey=facts.has_commands,
+        received_from=received_from,
+        thanks=thanks,
+        transmitter_name=transmitter.name if transmitter is not None else "",
     )
 
 
@@ -340,9 +402,13 @@ def acknowledgement(
     acknowledgements_today_total: int = 0,
     dmarc_fail: str = "",
     note: str = "",
+    template: str | None = None,
 ) -> tuple[str | None, str]:
-    """The template to acknowledge a new case with (or None), and why none when there is none."""
-    template: str | None = "incident_acknowledgement" if incident else "acknowledgement"
+    """The template to acknowledge a new case with (or None), and why none when there is none.
+
+    `template` names another mail owed on the same conditions (the transmitter's thanks).
+    """
+    template = template or ("incident_acknowledgement" if incident else "acknowledgement")
     if claimant is None:
         return None, note or "no claimant address"
     if claimant.email in policy.own_addresses:

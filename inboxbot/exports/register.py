@@ -24,6 +24,11 @@ from inboxbot.domain.vocabulary import CaseStatus, Channel, Means
 CHANNEL_LABELS = Channel.labels()
 MEANS_LABELS = Means.labels()  # how an acknowledgement or an answer was made otherwise than by inboxbot
 STATUS_LABELS = CaseStatus.labels()
+# Where a reception date comes from when it is not a server's reception of the claim (none: it is).
+RECEIVED_FROM_LABELS = {
+    "forwarded_header": "l'en-tête du message transféré (message d'origine non retrouvé)",
+    "forward": "la date du transfert (message d'origine et date d'en-tête non retrouvés)",
+}
 
 
 def _instant(value: datetime | None, tz: ZoneInfo) -> str | None:
@@ -53,6 +58,7 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
         "claimant_name": case.claimant_name,
         "subject": case.subject,
         "received_at": _instant(case.received_at, tz),
+        "received_from": case.received_from,
         "acknowledged_at": _instant(case.acknowledged_at, tz),
         "acknowledge_due": _day(case.acknowledge_due),
         "response_due": _day(case.response_due),
@@ -139,6 +145,7 @@ CSV_COLUMNS = (
     ("Nom", "claimant_name"),
     ("Objet", "subject"),
     ("Date de réception", "received_at"),
+    ("Date de réception établie d'après", "received_from"),
     ("Accusé de réception dû le", "acknowledge_due"),
     ("Accusé de réception envoyé le", "acknowledged_at"),
     ("Accusé de réception fait par", "acknowledged_by"),
@@ -198,6 +205,8 @@ def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_addr
         record["kind"] = KIND_LABELS.get(record["kind"], record["kind"])
         record["status"] = DISMISSED_LABEL if dismissed else STATUS_LABELS.get(record["status"], record["status"])
         record["channel"] = CHANNEL_LABELS.get(record["channel"], record["channel"])
+        if record["received_from"]:
+            record["received_from"] = RECEIVED_FROM_LABELS.get(record["received_from"], record["received_from"])
         record["acknowledge_met"] = deadline_label(
             record["acknowledge_met"], record["acknowledged_at"] is not None, dismissed
         )

@@ -53,7 +53,7 @@ from inboxbot.domain.cases import (
     action_overdue,
     deadline_label,
 )
-from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, deadline_met, means_label
+from inboxbot.exports.register import CHANNEL_LABELS, RECEIVED_FROM_LABELS, STATUS_LABELS, deadline_met, means_label
 from inboxbot.store import export
 
 DATE_FORMAT = "dd/mm/yyyy"  # format codes are stored in English; a French Excel shows jj/mm/aaaa
@@ -84,6 +84,7 @@ CASE_COLUMNS = (
     Column("Type", 12),
     Column("Date de réception", 17, INSTANT),
     Column("Canal", 16),
+    Column("Date de réception établie d'après", 20, WRAP),
     Column("Partie prenante", 14),
     Column("Réclamant", 22),
     Column("Adresse e-mail du réclamant", 28),
@@ -189,6 +190,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
         KIND_LABELS.get(case.kind, case.kind),
         _local(case.received_at, tz),
         CHANNEL_LABELS.get(case.channel, case.channel),
+        RECEIVED_FROM_LABELS.get(case.received_from, case.received_from) if case.received_from else None,
         case.stakeholder,
         case.claimant_name,
         case.claimant,

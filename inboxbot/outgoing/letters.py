@@ -140,6 +140,38 @@ class Letters:
             auto_submitted="auto-replied" if template.endswith("acknowledgement") else "auto-generated",
         )
 
+    def to_transmitter(
+        self,
+        unit: Unit,
+        case: Case,
+        template: str,
+        transmitter: Address,
+        now: datetime,
+        in_reply_to: str | None = None,
+        references: Sequence[str] = (),
+    ) -> str:
+        """Queue `template` to whoever passed the case's claim on, under their own mail.
+
+        It names the case and the person acknowledged, never what the claim said: the claimant's
+        words are not the transmitter's to receive again.
+        """
+        name = clamp(transmitter.name, ECHOED_NAME_CHARS)
+        return self._queue(
+            unit,
+            template=template,
+            recipient=Address(transmitter.email, name),
+            context={
+                "case": view_of(case, self.settings.organisation.case_label),
+                "transmitter": PersonView(email=transmitter.email, name=name),
+                "claimant": PersonView(email=case.claimant or "", name=clamp(case.claimant_name, ECHOED_NAME_CHARS)),
+            },
+            now=now,
+            case_id=case.id,
+            in_reply_to=in_reply_to,
+            references=references,
+            auto_submitted="auto-replied",
+        )
+
     def to_director(
         self,
         unit: Unit,

@@ -154,6 +154,7 @@ MAIL_TEMPLATES = (
     "satisfaction_request",
     "closure_notice",
     "dismissal_notice",
+    "transmitter_thanks",
     "command_report",
     "closed_case_notice",
     "suspicious_notice",

@@ -10,7 +10,7 @@ caller's transaction, together with the mails it queues (the extension notice, t
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -19,7 +19,7 @@ from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
 from inboxbot.domain.deadlines import DuePolicy
-from inboxbot.domain.decide import Candidate, Policy, qualify
+from inboxbot.domain.decide import TRANSMITTER_THANKS, Candidate, Policy, acknowledgement, qualify
 from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
@@ -312,6 +312,20 @@ class Casework:
             unit.acknowledgements_since(mailbox_key(claimant.email), local_midnight) if claimant else 0,
             unit.acknowledgements_since(None, local_midnight, at_most=cap) if cap else 0,
         )
+        if decision.channel == "third_party" and mail.from_address and mail.from_address != mail.claimant:
+            # A claim a third party passed on: its forwarder is the transmitter, thanked as on arrival.
+            transmitter = Address(mail.from_address, mail.from_name)
+            thanks, _ = acknowledgement(
+                transmitter,
+                False,
+                self.policy,
+                unit.acknowledgements_since(mailbox_key(transmitter.email), local_midnight),
+                dmarc_fail=candidate.dmarc_fail,
+                template=TRANSMITTER_THANKS,
+            )
+            decision = replace(
+                decision, transmitter=transmitter.email, transmitter_name=transmitter.name, thanks=thanks
+            )
         message_ids = (mail.message_id,) if mail.message_id else ()
         case_id, number = open_case(
             unit,
@@ -455,6 +469,7 @@ class Casework:
             acknowledge_due=self.due.acknowledge_due(when),
             response_due=response_due,
             extended_due=extended,
+            received_from=None,  # her date now, no longer one read from a forwarded header
         )
         old = case.received_at.astimezone(self.tz)
         new = when.astimezone(self.tz)

@@ -12,11 +12,19 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from inboxbot.config import Settings
-from inboxbot.domain.decide import OpenCase
+from inboxbot.domain.decide import FROM_FORWARD, FROM_FORWARDED_HEADER, OpenCase
+from inboxbot.domain.message import Address
 from inboxbot.outgoing.letters import Letters
 from inboxbot.store.repository import Unit
 
 log = logging.getLogger(__name__)
+
+RECEIVED_FROM_DETAILS = {
+    FROM_FORWARDED_HEADER: (
+        "date lue dans l'en-tête du message transféré : le message d'origine n'a pas été retrouvé dans la boîte"
+    ),
+    FROM_FORWARD: "date du transfert : ni le message d'origine ni la date de son en-tête n'ont été retrouvés",
+}
 
 
 @dataclass(frozen=True)
@@ -58,12 +66,17 @@ def open_case(
         rules_hit=decision.rules_hit,
         now=now,
         transmitter=decision.transmitter,
+        received_from=decision.received_from,
         stakeholder=stakeholder,
         training=training,
         description=description,
     )
     unit.add_event(case.id, decision.received_at, actor, "received", decision.subject)
     unit.add_event(case.id, now, "inboxbot", "opened", ", ".join(decision.rules_hit) or decision.channel)
+    if decision.received_from in (FROM_FORWARDED_HEADER, FROM_FORWARD):
+        # The auditor must see that this date is not a server's reception of the claim.
+        why = RECEIVED_FROM_DETAILS[decision.received_from]
+        unit.add_event(case.id, now, "inboxbot", f"received-from:{decision.received_from}", why)
     log.info(
         "case %s opened (%s) from %s: %s", number, decision.kind, claimant.email if claimant else "?", decision.subject
     )
@@ -79,4 +92,14 @@ def open_case(
         )
     elif decision.note:
         unit.add_event(case.id, now, "inboxbot", "not-acknowledged", decision.note)
+    if decision.thanks is not None and decision.transmitter is not None:
+        letters.to_transmitter(
+            unit,
+            case,
+            decision.thanks,
+            Address(decision.transmitter, decision.transmitter_name),
+            now,
+            in_reply_to=thread.in_reply_to if thread else None,
+            references=thread.references if thread else (),
+        )
     return case.id, number

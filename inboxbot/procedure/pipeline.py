@@ -17,15 +17,17 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
 from typing import TextIO
+from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.archive import StoredMail
-from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
+from inboxbot.adapters.imap import FetchedMail, FoundMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import Case
 from inboxbot.domain.conversation import case_tag, find_thread
 from inboxbot.domain.decide import (
+    FROM_FORWARDED_HEADER,
     INBOX,
     Attach,
     AwaitProof,
@@ -34,6 +36,7 @@ from inboxbot.domain.decide import (
     Ignore,
     Obey,
     OpenCase,
+    Original,
     Policy,
     PutBefore,
     Recognition,
@@ -54,7 +57,7 @@ from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.procedure.intake import Thread, open_case
 from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
-from inboxbot.reading.forward import extract_forwarded
+from inboxbot.reading.forward import ForwardedMail, extract_forwarded, same_subject, says_forwarded
 from inboxbot.reading.parse import ParseError, parse
 from inboxbot.reading.proof import dmarc_failure, prove_sender, spam_mark
 from inboxbot.reading.quotes import new_text
@@ -101,9 +104,28 @@ class Reading:
         return decision, Reading(self.as_stranger, (), "")
 
 
-def _forwarded_author(mail: ParsedMail) -> Address | None:
-    forwarded = extract_forwarded(mail)
-    return forwarded.author if forwarded else None
+# How far apart the Date a forwarded header block shows and the original's Date header may be:
+# clients print minutes, not seconds, and some only the hour's zone of the one who forwards.
+FORWARDED_DATE_TOLERANCE = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class Located:
+    """The mail the director's forward passes on, as found: what `decide` gets (`original`) and
+    where it is, for the case's exchange log to start with it."""
+
+    original: Original
+    forwarded: ForwardedMail
+    key: str | None = None  # its record among the mails already read
+    fetched: FetchedMail | None = None  # fetched from her mailbox, where inboxbot had not read it
+
+
+@dataclass(frozen=True)
+class Transmission:
+    """A third party's mail passing on someone else's claim: who wrote it, and what it says."""
+
+    forwarded: ForwardedMail
+    recognition: Recognition | None  # what the recognizer read in the forwarded mail, when asked
 
 
 @dataclass
@@ -139,6 +161,10 @@ class Pipeline:
         self.casework = Casework(app.settings, self.letters, app.policy)
         # The new text of the mail at hand once read for the recognizer, kept for its record.
         self._fresh: tuple[ParsedMail, str] | None = None
+        # The original the director's forward at hand passes on, once looked for.
+        self._located: tuple[ParsedMail, Located | None] | None = None
+        # The connection the folder being read comes through: where her forwards' originals are looked for.
+        self._mailbox: Mailbox | None = None
         self.directors = frozenset(app.settings.director.addresses)
         self.on_mail = on_mail
         self.should_stop = should_stop
@@ -156,6 +182,13 @@ class Pipeline:
             self.sync_folder(mailbox_for(folder.name) if mailbox_for else mailbox, folder, report)
 
     def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
+        self._mailbox = mailbox
+        try:
+            self._sync_folder(mailbox, folder, report)
+        finally:
+            self._mailbox = None
+
+    def _sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
         now = self.app.clock()
         status = mailbox.examine(folder.name)
         with self.app.store.unit() as unit:
@@ -423,28 +456,211 @@ class Pipeline:
         # recognizer say of it.
         human = not as_hers and not unproven and not common.own and common.automatic is None and role == INBOX
         spam = spam_mark(mail, self.app.settings.director.authserv_ids) if human else None
+        forwarded: ForwardedMail | None = None
+        original: Original | None = None
+        transmission = None
+        if human and thread is None and foreign is None:
+            transmission = self._transmission(unit, mail, verdict, spam is not None)
+        if transmission is not None:
+            # Passed on by a third party: the claim is its author's, the forwarder its transmitter.
+            forwarded = transmission.forwarded
+            verdict = replace(verdict, channel="third_party", hits=(*verdict.hits, "transmitted-by-third-party"))
+        elif verdict.channel == "third_party" and thread is None and not common.own:
+            located = self._locate(unit, mail, common.received_at) if as_hers else None
+            original = located.original if located is not None else None
+            forwarded = located.forwarded if located is not None else extract_forwarded(mail, self._tz)
         facts = replace(
             common,
             thread=thread,
             verdict=verdict,
             from_director=as_hers,
-            forwarded_author=_forwarded_author(mail) if verdict.channel == "third_party" else None,
+            forwarded_author=self._author(forwarded),
+            original=original,
             form_claimant=form.claimant if form is not None else None,
             answers_feedback_request=closed and "satisfaction_request" in unit.outbox_purposes(mail.thread_ids),
             foreign_case=foreign,
             spam=spam,
         )
-        if human and thread is None and foreign is None and verdict.action is None:
+        if transmission is not None and verdict.action is None:
+            facts = replace(facts, recognition=transmission.recognition)
+        elif human and thread is None and foreign is None and verdict.action is None:
             facts = replace(facts, recognition=self._recognise(unit, mail, form, spam is not None))
         claimant = claimant_of(facts) if thread is None and common.automatic is None and not common.own else None
+        midnight = self._local_midnight(self.app.clock())
+        if transmission is not None and mail.from_ is not None:
+            facts = replace(facts, thanks_today=unit.acknowledgements_since(mailbox_key(mail.from_.email), midnight))
         if claimant is None:
             return facts
         # The cap is counted on whom the acknowledgement would reach, every spelling of it together.
-        midnight = self._local_midnight(self.app.clock())
         count = unit.acknowledgements_since(mailbox_key(claimant.email), midnight)
         cap = self.app.policy.daily_cap_total
         total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
         return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
+
+    @property
+    def _tz(self) -> ZoneInfo:
+        return self.app.settings.organisation.timezone
+
+    def _author(self, forwarded: ForwardedMail | None) -> Address | None:
+        """The forwarded mail's author, unless it is the organisation itself: then nobody is known."""
+        if forwarded is None or forwarded.author.email in self.app.policy.own_addresses:
+            return None
+        return forwarded.author
+
+    # -- claims passed on ------------------------------------------------------------------
+
+    def _transmission(self, unit: Unit, mail: ParsedMail, verdict: Verdict, spam: bool) -> Transmission | None:
+        """Whether a stranger's mail passes on someone else's claim, rather than making one.
+
+        A venue, a partner or a trainer forwards a claim made to them: its author is the claimant.
+        But a claimant also forwards mail, as evidence of their own grievance, and acknowledging the
+        author of that evidence (a trainer, a colleague) is the worse mistake. So a forward is a
+        transmission only when the claim is in the forwarded mail and the forwarder's own words make
+        none (« je vous transmets la réclamation de… » names a claim, it does not make one), or when
+        a known trainer or partner forwards what the rules call a claim. An incident stays its
+        reporter's, and a mail a rule gave another channel (a form) keeps it.
+        """
+        sender = mail.from_
+        if sender is None or verdict.action not in (None, "claim") or verdict.channel not in (None, "email"):
+            return None
+        if not says_forwarded(mail):
+            return None
+        forwarded = extract_forwarded(mail, self._tz)
+        author = self._author(forwarded)
+        if forwarded is None or author is None or mailbox_key(author.email) == mailbox_key(sender.email):
+            return None
+        people = self.app.settings.people
+        reporter = sender.email in people.reporters or unit.reported_incident(sender.email)
+        recognizer = self.app.recognizer if self.app.settings.imap.mode == "shared" else None
+        if recognizer is None:
+            return Transmission(forwarded, None) if reporter and verdict.action == "claim" else None
+        outer = recognizer.assess("", new_text(mail.text, mail.html), sender_is_reporter=reporter, spam=spam)
+        if outer.outcome == "open":
+            return None  # the forwarder's own grievance, the forwarded mail its evidence
+        inner = recognizer.assess(forwarded.subject, forwarded.text, sender_is_reporter=False, spam=spam)
+        if inner.outcome == "leave" and not (reporter and verdict.action == "claim"):
+            return None
+        recognition = Recognition(
+            outcome=inner.outcome,
+            kind=inner.kind,
+            score=float(inner.score),
+            reasons=tuple(inner.reasons),
+            excerpt=" ".join(inner.excerpt.split())[:EXCERPT_CHARS],
+        )
+        return Transmission(forwarded, recognition)
+
+    def _locate(self, unit: Unit, mail: ParsedMail, forwarded_at: datetime) -> Located | None:
+        """The mail the director's forward passes on: among the mails read, else in her mailbox.
+
+        Attached, it is looked for by its Message-ID; copied inline, by its author, its subject and
+        its Date. Found, the case is dated by the server's reception of it (and, if it was itself a
+        third party's transmission, belongs to the claim it passed on); not found, by the date its
+        forwarded header gives, said so, or by the forward itself. Looked for once per mail.
+        """
+        if self._located is not None and self._located[0] is mail:
+            return self._located[1]
+        forwarded = extract_forwarded(mail, self._tz)
+        located = self._find_original(unit, mail, forwarded, forwarded_at) if forwarded is not None else None
+        self._located = (mail, located)
+        return located
+
+    def _find_original(self, unit: Unit, mail: ParsedMail, forwarded: ForwardedMail, forwarded_at: datetime) -> Located:
+        author = self._author(forwarded)
+        record = self._original_read(unit, mail, forwarded, author)
+        if record is not None and record.received_at <= forwarded_at:
+            raw = self._archived(record.archive_path)
+            original = self._original(unit, raw, record.received_at, author)
+            if record.case_id is not None and record.message_id is not None:
+                original = replace(original, case=unit.case_for_message_ids([record.message_id]))
+            return Located(original, forwarded, key=record.message_key)
+        found = self._original_in_mailbox(mail, forwarded, author, forwarded_at)
+        fetched = self._mailbox.fetch_found(found) if found is not None and self._mailbox is not None else None
+        if fetched is not None:
+            original = self._original(unit, fetched.raw, fetched.internaldate, author)
+            return Located(original, forwarded, fetched=fetched)
+        # Nowhere to be found: the date its header gives, unless it would follow the forward.
+        header_date = forwarded.date if forwarded.date is not None and forwarded.date <= forwarded_at else None
+        original = Original(author=author, received_at=header_date, received_from=FROM_FORWARDED_HEADER)
+        return Located(original, forwarded)
+
+    def _original_read(
+        self, unit: Unit, mail: ParsedMail, forwarded: ForwardedMail, author: Address | None
+    ) -> MailRecord | None:
+        if forwarded.message_id is not None:
+            record = unit.mail_with_message_id(forwarded.message_id)
+            if record is None or forwarded.message_id == mail.message_id:
+                return None
+            # A Message-ID is anyone's to copy: the mail read under it must be the same author's.
+            return record if author is None or record.from_address == author.email else None
+        if author is None or forwarded.date is None:
+            return None
+        candidates = unit.mails_from_dated(
+            author.email, forwarded.date - FORWARDED_DATE_TOLERANCE, forwarded.date + FORWARDED_DATE_TOLERANCE
+        )
+        return next((c for c in candidates if same_subject(c.subject, forwarded.subject)), None)
+
+    def _original_in_mailbox(
+        self, mail: ParsedMail, forwarded: ForwardedMail, author: Address | None, forwarded_at: datetime
+    ) -> FoundMail | None:
+        """The original in the folders inboxbot reads: one server-side SEARCH per folder, bounded."""
+        mailbox = self._mailbox
+        if mailbox is None:
+            return None
+        folders = [folder.name for folder in mailbox.watched_folders()]
+        if forwarded.message_id is not None:
+            found = mailbox.find_mails(folders, message_id=forwarded.message_id)
+        elif author is not None and forwarded.date is not None:
+            day = forwarded.date.astimezone(self._tz).date()
+            found = mailbox.find_mails(folders, sender=author.email, sent_on=day)
+        else:
+            return None
+        for candidate in sorted(found, key=lambda f: f.internaldate):
+            if candidate.internaldate > forwarded_at:
+                continue
+            try:
+                headers = parse(candidate.headers)
+            except ParseError:
+                continue
+            if headers.message_id is not None and headers.message_id == mail.message_id:
+                continue  # the forward itself
+            same_author = headers.from_ is not None and headers.from_.email == (author.email if author else None)
+            if forwarded.message_id is not None and (author is None or same_author):
+                return candidate
+            near = headers.date is not None and forwarded.date is not None
+            if (
+                near
+                and abs(headers.date - forwarded.date) <= FORWARDED_DATE_TOLERANCE  # type: ignore[operator]
+                and same_subject(headers.subject, forwarded.subject)
+                and same_author
+            ):
+                return candidate
+        return None
+
+    def _archived(self, path: str) -> bytes | None:
+        try:
+            return self.app.archive.read(path)
+        except (OSError, ValueError):
+            return None
+
+    def _original(self, unit: Unit, raw: bytes | None, received_at: datetime, author: Address | None) -> Original:
+        """The original as found: itself a third party's transmission, or a claim of its author's."""
+        if raw is not None:
+            try:
+                mail = parse(raw)
+            except ParseError:
+                mail = None
+            if mail is not None and mail.from_ is not None and mail.from_.email not in self.directors:
+                passed_on = self._transmission(unit, mail, NO_VERDICT, spam=False)
+                claimant = self._author(passed_on.forwarded) if passed_on is not None else None
+                if claimant is not None:
+                    return Original(claimant, received_at, None, channel="third_party", transmitter=mail.from_)
+                author = self._author_of(mail) or author
+        return Original(author=author, received_at=received_at, received_from=None)
+
+    def _author_of(self, mail: ParsedMail) -> Address | None:
+        if mail.from_ is None or mail.from_.email in self.app.policy.own_addresses:
+            return None
+        return mail.from_
 
     def _recognise(self, unit: Unit, mail: ParsedMail, form: FormSubmission | None, spam: bool) -> Recognition | None:
         """What the recognizer reads in the mail's own words, in shared mode; None otherwise."""
@@ -495,7 +711,13 @@ class Pipeline:
         if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore)):
             fresh = new_text(mail.text, mail.html)
         if isinstance(decision, OpenCase):
-            case_id, number = self._open_case(unit, decision, mail, fresh or "", now)
+            located = self._located[1] if self._located is not None and self._located[0] is mail else None
+            if facts.original is None:
+                located = None
+            author = located.original.author if located is not None else None
+            case_id, number = self._open_case(unit, decision, mail, fresh or "", now, author.email if author else None)
+            if located is not None:
+                self._file_original(unit, located, case_id, number, fetched, stored, key, now)
             report.opened.append(number)
             reason = decision.note
             if decision.obey:
@@ -541,25 +763,8 @@ class Pipeline:
         decided = decision if isinstance(decision, (PutBefore, OpenCase)) else None
         claimant = decided.claimant if decided is not None else None
         mail_id = unit.record_mail(
-            MailRecord(
-                message_key=key,
-                message_id=mail.message_id,
-                case_id=case_id,
-                direction=direction,
-                folder=fetched.folder,
-                uidvalidity=fetched.uidvalidity,
-                uid=fetched.uid,
-                received_at=fetched.internaldate,
-                header_date=mail.date,
-                from_address=mail.from_.email if mail.from_ else None,
-                from_name=mail.from_.name if mail.from_ else "",
-                to_addresses=", ".join(a.email for a in (*mail.to, *mail.cc)),
-                subject=mail.subject,
-                summary=summary.strip()[:LOGGED_TEXT_CHARS],
-                archive_path=str(stored.path),
-                sha256=stored.sha256,
-                size=stored.size,
-                outcome=decision.outcome,
+            replace(
+                _record_of(key, mail, fetched, stored, summary, decision.outcome, case_id, direction),
                 reason="; ".join(filter(None, [reason, *mail.defects])),
                 automatic=facts.automatic,
                 rules_hit=decision.rules_hit if isinstance(decision, PutBefore) else facts.verdict.hits,
@@ -600,6 +805,85 @@ class Pipeline:
                 )
                 unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
+    def _file_original(
+        self,
+        unit: Unit,
+        located: Located,
+        case_id: int,
+        number: str,
+        forward: FetchedMail,
+        stored: StoredMail,
+        forward_key: str,
+        now: datetime,
+    ) -> None:
+        """The original of her forward put first in the case's exchange log, with where it was found.
+
+        Already read: its record joins the case. Found in her mailbox only: fetched, archived and
+        recorded as read now. Nowhere: the copy her forward holds (author, date, text) is logged,
+        its archive being the forward's, and the history says the original was not found.
+        """
+        tz = self._tz
+        if located.key is not None:
+            unit.set_mail_outcome(located.key, "opened", f"original of the director's forward: case {number}", case_id)
+            detail = "parmi les messages déjà lus"
+        elif located.fetched is not None:
+            self._record_original(unit, located.fetched, case_id, number, now)
+            detail = f"dans le dossier {located.fetched.folder} de la boîte"
+        else:
+            forwarded = located.forwarded
+            when = located.original.received_at or forward.internaldate
+            unit.record_mail(
+                MailRecord(
+                    message_key=f"{forward_key}#forwarded-original",
+                    message_id=forwarded.message_id,
+                    case_id=case_id,
+                    direction="in",
+                    folder=forward.folder,
+                    uidvalidity=forward.uidvalidity,
+                    uid=forward.uid,
+                    received_at=when,
+                    header_date=forwarded.date,
+                    from_address=located.original.author.email if located.original.author else None,
+                    from_name=located.original.author.name if located.original.author else "",
+                    to_addresses="",
+                    subject=forwarded.subject,
+                    summary=forwarded.text.strip()[:LOGGED_TEXT_CHARS],
+                    archive_path=str(stored.path),
+                    sha256=stored.sha256,
+                    size=stored.size,
+                    outcome="opened",
+                    reason="copy of the original held by the director's forward; the original was not found",
+                    automatic=None,
+                    rules_hit=(),
+                ),
+                now,
+            )
+            return
+        received = located.original.received_at or forward.internaldate
+        unit.add_event(
+            case_id, now, "inboxbot", "original-found", f"{detail}, reçu le {received.astimezone(tz):%d/%m/%Y à %H:%M}"
+        )
+
+    def _record_original(self, unit: Unit, fetched: FetchedMail, case_id: int, number: str, now: datetime) -> None:
+        """A mail of her mailbox inboxbot had not read (it came before the first start), read now for a case."""
+        stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
+        try:
+            original = parse(fetched.raw, max_attachments=self.app.settings.storage.max_attachments)
+        except ParseError:
+            return  # archived all the same; the case's history says where it was found
+        key = original.message_id or f"sha256:{stored.sha256}"
+        if unit.mail_outcome(key) is not None:
+            unit.set_mail_outcome(key, "opened", f"original of the director's forward: case {number}", case_id)
+            return
+        summary = new_text(original.text, original.html)
+        unit.record_mail(
+            replace(
+                _record_of(key, original, fetched, stored, summary, "opened", case_id, "in"),
+                reason=f"original of the director's forward, found in her mailbox: case {number}",
+            ),
+            now,
+        )
+
     def _follow_attach(
         self, unit: Unit, decision: Attach, mail: ParsedMail, fresh: str, fetched: FetchedMail, now: datetime
     ) -> None:
@@ -638,7 +922,7 @@ class Pipeline:
         )
 
     def _open_case(
-        self, unit: Unit, decision: OpenCase, mail: ParsedMail, fresh: str, now: datetime
+        self, unit: Unit, decision: OpenCase, mail: ParsedMail, fresh: str, now: datetime, author: str | None = None
     ) -> tuple[int, str]:
         # The acknowledgement threads under the claimant's own mail.
         references = (*mail.references, *([mail.message_id] if mail.message_id else []))
@@ -647,7 +931,7 @@ class Pipeline:
             self.letters,
             self.app.settings,
             decision,
-            _who(mail),
+            author or _who(mail),  # who the claim was received from: the original's author, for her forward
             now,
             thread=Thread(in_reply_to=mail.message_id, references=references),
             description=fresh.strip()[:SUMMARY_CHARS],
@@ -933,6 +1217,42 @@ def _groups(
             group, total = [], 0
     if group:
         yield group
+
+
+def _record_of(
+    key: str,
+    mail: ParsedMail,
+    fetched: FetchedMail,
+    stored: StoredMail,
+    summary: str,
+    outcome: str,
+    case_id: int | None,
+    direction: str,
+) -> MailRecord:
+    """A mail read from the mailbox as the log of mails keeps it; the caller adds why, and what was read in it."""
+    return MailRecord(
+        message_key=key,
+        message_id=mail.message_id,
+        case_id=case_id,
+        direction=direction,
+        folder=fetched.folder,
+        uidvalidity=fetched.uidvalidity,
+        uid=fetched.uid,
+        received_at=fetched.internaldate,
+        header_date=mail.date,
+        from_address=mail.from_.email if mail.from_ else None,
+        from_name=mail.from_.name if mail.from_ else "",
+        to_addresses=", ".join(a.email for a in (*mail.to, *mail.cc)),
+        subject=mail.subject,
+        summary=summary.strip()[:LOGGED_TEXT_CHARS],
+        archive_path=str(stored.path),
+        sha256=stored.sha256,
+        size=stored.size,
+        outcome=outcome,
+        reason="",
+        automatic=None,
+        rules_hit=(),
+    )
 
 
 def _authored(mail: ParsedMail) -> tuple[object, ...]:

@@ -26,7 +26,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 
-from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.message import Address, Attachment, ParsedMail
 from inboxbot.domain.text import fold
 from inboxbot.reading.parse import ParseError, parse
 
@@ -125,10 +125,7 @@ def _attached(mail: ParsedMail, local_zone: tzinfo | None, *, bare: bool) -> _Fo
     if bare and any(line.content and not _is_device_signature(line.content) for line in _lines(mail.text)):
         return None
     for attachment in mail.attachments:
-        is_mail = attachment.content_type == "message/rfc822" or (
-            attachment.filename.lower().endswith(".eml") and attachment.content_type == "application/octet-stream"
-        )
-        if not is_mail or not attachment.payload.strip():
+        if not _is_attached_mail(attachment) or not attachment.payload.strip():
             continue
         try:
             inner = parse(attachment.payload)
@@ -148,6 +145,12 @@ def _attached(mail: ParsedMail, local_zone: tzinfo | None, *, bare: bool) -> _Fo
             inner=inner,
         )
     return None
+
+
+def _is_attached_mail(attachment: Attachment) -> bool:
+    return attachment.content_type == "message/rfc822" or (
+        attachment.filename.lower().endswith(".eml") and attachment.content_type == "application/octet-stream"
+    )
 
 
 # --- forwarded inline ------------------------------------------------------------------------
@@ -231,6 +234,28 @@ def strip_forward_prefixes(subject: str) -> str:
     "RE:" is kept: a claimant answering an earlier mail wrote it, and it is part of their subject.
     """
     return _FORWARD_PREFIXES.sub("", subject).strip()
+
+
+def says_forwarded(mail: ParsedMail) -> bool:
+    """Whether the mail announces itself as a forward ("TR:", "Fwd:" in its subject, or an attached
+    mail): a cheap test before `extract_forwarded`, for mails nobody said were transmissions."""
+    return bool(_FORWARD_ANYWHERE.search(mail.subject[:_MAX_COMPARED_SUBJECT])) or any(
+        _is_attached_mail(attachment) for attachment in mail.attachments
+    )
+
+
+def same_subject(one: str, other: str) -> bool:
+    """Whether two subjects are the same once forward prefixes, accents, case and spacing are set aside:
+    a forwarded header block copies the original's subject, but not always its exact spelling."""
+    return _comparable(one) == _comparable(other)
+
+
+def _comparable(subject: str) -> str:
+    return " ".join(fold(strip_forward_prefixes(_decode_words(subject[:_MAX_COMPARED_SUBJECT]))).split())
+
+
+_MAX_COMPARED_SUBJECT = 2000
+"""Characters of a subject compared: a huge one is compared on its start, in bounded time."""
 
 
 def _lines(text: str) -> list[_Line]:
@@ -426,6 +451,8 @@ def mailbox(value: str) -> tuple[str | None, str]:
     bracketed = [next(group for group in match.groups() if group) for match in _BRACKETED.finditer(value)]
     candidates = [token for chunk in bracketed for token in _EMAIL.findall(chunk)] or _EMAIL.findall(value)
     address = candidates[0].strip(".").lower() if candidates else None
+    if address is not None and not _deliverable(address):
+        address = None
     name = value
     for _ in range(_MAX_DECORATION_PASSES):
         stripped = _ADDRESS_DECORATION.sub(" ", name)
@@ -437,6 +464,16 @@ def mailbox(value: str) -> tuple[str | None, str]:
     if address and fold(name) == address:
         name = ""
     return address, name
+
+
+_MAX_ADDRESS = 254
+_MAX_LOCAL_PART = 64
+
+
+def _deliverable(address: str) -> bool:
+    """Within SMTP's limits (RFC 5321 4.5.3.1): a longer "address" is a stranger's padding, which
+    no server would take and which must not become anyone's claimant."""
+    return len(address) <= _MAX_ADDRESS and len(address.partition("@")[0]) <= _MAX_LOCAL_PART
 
 
 def _decode_words(value: str) -> str:

@@ -183,6 +183,8 @@ class CaseRow(Base):
     acknowledgement_means: Mapped[str | None] = mapped_column(String(16))
     response_means: Mapped[str | None] = mapped_column(String(16))
     response_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # Why `received_at` is not a server's reception: "forwarded_header" or "forward"; None when it is.
+    received_from: Mapped[str | None] = mapped_column(String(32))
 
 
 class RiskRow(Base):

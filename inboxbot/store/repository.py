@@ -85,7 +85,8 @@ _INSERT_MAIL = insert(_MAILS).returning(_MAILS.c.id)
 _INSERT_EVENT = insert(_CASE_EVENTS)
 _INSERT_OUTBOX = insert(_OUTBOX)
 # The mails a stranger's claim makes inboxbot send to whoever it names; capped per day and mailbox.
-ACKNOWLEDGEMENT_PURPOSES = ("acknowledgement", "incident_acknowledgement")
+# Mails a stranger's mail makes us send to a stranger: counted together against the daily caps.
+ACKNOWLEDGEMENT_PURPOSES = ("acknowledgement", "incident_acknowledgement", "transmitter_thanks")
 _CASE_BY_ID = select(_CASES).where(_CASES.c.id == bindparam("case_id"))
 _MAIL_OUTCOME = select(_MAILS.c.outcome).where(_MAILS.c.message_key == bindparam("key"))
 _ACKNOWLEDGEMENTS_SINCE = select(func.count(_OUTBOX.c.id)).where(
@@ -152,6 +153,7 @@ _EDITABLE_CASE_FIELDS = frozenset(
         "acknowledgement_means",
         "response_means",
         "response_note",
+        "received_from",
     }
 )
 
@@ -557,6 +559,7 @@ class Unit:
         stakeholder: str | None = None,
         training: str = "",
         description: str = "",
+        received_from: str | None = None,
     ) -> Case:
         """The new case as stored, read back by the insert itself (its acknowledgement needs it)."""
         values = dict(
@@ -578,6 +581,7 @@ class Unit:
             stakeholder=stakeholder,
             training=training,
             description=description,
+            received_from=received_from,
         )
         return _case(self._connection().execute(_INSERT_CASE, values).one())
 
@@ -818,6 +822,23 @@ class Unit:
         if summary is not None:
             values["summary"] = summary
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
+
+    def mail_with_message_id(self, message_id: str) -> MailRecord | None:
+        """The first mail read with this Message-ID (an index lookup), or None."""
+        row = self.session.scalars(
+            select(MailRow).where(MailRow.message_id == message_id).order_by(MailRow.id).limit(1)
+        ).first()
+        return _mail_record(row) if row is not None else None
+
+    def mails_from_dated(self, sender: str, since: datetime, until: datetime, limit: int = 20) -> list[MailRecord]:
+        """Mails read from `sender` whose Date header falls between `since` and `until` (at most `limit`)."""
+        rows = self.session.scalars(
+            select(MailRow)
+            .where(MailRow.from_address == sender, MailRow.header_date >= since, MailRow.header_date <= until)
+            .order_by(MailRow.received_at, MailRow.id)
+            .limit(limit)
+        )
+        return [_mail_record(row) for row in rows]
 
     def mail(self, mail_id: int) -> MailRecord | None:
         row = self.session.get(MailRow, mail_id)
@@ -1143,6 +1164,7 @@ def _case(row: CaseRow | Row[Any]) -> Case:
         acknowledgement_means=row.acknowledgement_means,
         response_means=row.response_means,
         response_note=row.response_note,
+        received_from=row.received_from,
     )
 
 
