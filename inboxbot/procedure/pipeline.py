@@ -32,8 +32,10 @@ from inboxbot.domain.decide import (
     Decision,
     Facts,
     Ignore,
+    Join,
     Obey,
     OpenCase,
+    Pending,
     Policy,
     PutBefore,
     Recognition,
@@ -60,7 +62,14 @@ from inboxbot.reading.proof import dmarc_failure, prove_sender, spam_mark
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import FormSubmission, form_plugin, read_form
-from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Unit, tied_to_its_data
+from inboxbot.store.repository import (
+    FolderState,
+    MailRecord,
+    OutgoingDraft,
+    Unit,
+    mail_reference,
+    tied_to_its_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -436,6 +445,8 @@ class Pipeline:
         )
         if human and thread is None and foreign is None and verdict.action is None:
             facts = replace(facts, recognition=self._recognise(unit, mail, form, spam is not None))
+            if facts.recognition is not None:
+                facts = replace(facts, pending=self._pending(unit, mail))
         claimant = claimant_of(facts) if thread is None and common.automatic is None and not common.own else None
         if claimant is None:
             return facts
@@ -445,6 +456,15 @@ class Pipeline:
         cap = self.app.policy.daily_cap_total
         total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
         return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
+
+    @staticmethod
+    def _pending(unit: Unit, mail: ParsedMail) -> Pending | None:
+        """The candidate still « à qualifier » this mail continues: its thread's, else its author's."""
+        found = unit.pending_candidate(mail.thread_ids, mail.from_.email if mail.from_ else None)
+        if found is None or found[0].id is None:
+            return None
+        candidate_id = found[0].id
+        return Pending(candidate_id, mail_reference(candidate_id), same_thread=found[1])
 
     def _recognise(self, unit: Unit, mail: ParsedMail, form: FormSubmission | None, spam: bool) -> Recognition | None:
         """What the recognizer reads in the mail's own words, in shared mode; None otherwise."""
@@ -492,7 +512,7 @@ class Pipeline:
         # The mail's own words without quoted history: costly (a reply parser), so read once.
         fresh = self._fresh[1] if self._fresh is not None and self._fresh[0] is mail else None
         self._fresh = None
-        if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore)):
+        if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore, Join)):
             fresh = new_text(mail.text, mail.html)
         if isinstance(decision, OpenCase):
             case_id, number = self._open_case(unit, decision, mail, fresh or "", now)
@@ -520,6 +540,9 @@ class Pipeline:
         elif isinstance(decision, PutBefore):
             reason = decision.note
             log.info("mail from %s put before the director: %s", _who(mail), reason)
+        elif isinstance(decision, Join):
+            reason = decision.note
+            log.info("mail from %s %s", _who(mail), reason)
         elif isinstance(decision, Ignore):
             reason = decision.reason
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
@@ -540,6 +563,11 @@ class Pipeline:
             excerpt = recognition.excerpt
         decided = decision if isinstance(decision, (PutBefore, OpenCase)) else None
         claimant = decided.claimant if decided is not None else None
+        kind, channel = (decided.kind, decided.channel) if decided is not None else (None, None)
+        if isinstance(decision, Ignore) and decision.outcome == "triage" and facts.mail.from_ is not None:
+            # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
+            claimant = claimant_of(facts)
+            kind, channel = facts.verdict.kind, facts.verdict.channel or "email"
         mail_id = unit.record_mail(
             MailRecord(
                 message_key=key,
@@ -563,14 +591,15 @@ class Pipeline:
                 reason="; ".join(filter(None, [reason, *mail.defects])),
                 automatic=facts.automatic,
                 rules_hit=decision.rules_hit if isinstance(decision, PutBefore) else facts.verdict.hits,
-                kind=decided.kind if decided is not None else None,
-                channel=decided.channel if decided is not None else None,
+                kind=kind,
+                channel=channel,
                 words=recognition.reasons if recognition is not None else (),
                 score=recognition.score if recognition is not None else None,
                 excerpt=excerpt,
                 spam=facts.spam or "",
                 claimant=claimant.email if claimant is not None else None,
                 claimant_name=claimant.name if claimant is not None else "",
+                joined_to=decision.pending.mail_id if isinstance(decision, Join) else None,
             ),
             now,
         )
