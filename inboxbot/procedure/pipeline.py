@@ -457,14 +457,23 @@ class Pipeline:
         total = unit.acknowledgements_since(None, midnight, at_most=cap) if cap else 0
         return replace(facts, acknowledgements_today=count, acknowledgements_today_total=total)
 
-    @staticmethod
-    def _pending(unit: Unit, mail: ParsedMail) -> Pending | None:
-        """The candidate still « à qualifier » this mail continues: its thread's, else its author's."""
-        found = unit.pending_candidate(mail.thread_ids, mail.from_.email if mail.from_ else None)
+    def _pending(self, unit: Unit, mail: ParsedMail) -> Pending | None:
+        """The candidate still « à qualifier » this mail continues: its thread's, else its author's.
+
+        A trainer or a partner writes about many sessions: their next mail is only a follow-up when
+        it answers in the thread, never for being theirs."""
+        sender = mail.from_.email if mail.from_ else None
+        if sender is not None and self._is_reporter(unit, sender):
+            sender = None
+        found = unit.pending_candidate(mail.thread_ids, sender)
         if found is None or found[0].id is None:
             return None
         candidate_id = found[0].id
         return Pending(candidate_id, mail_reference(candidate_id), same_thread=found[1])
+
+    def _is_reporter(self, unit: Unit, address: str) -> bool:
+        """A trainer or partner of the config, or whoever already sent a tagged report."""
+        return address in self.app.settings.people.reporters or unit.reported_incident(address)
 
     def _recognise(self, unit: Unit, mail: ParsedMail, form: FormSubmission | None, spam: bool) -> Recognition | None:
         """What the recognizer reads in the mail's own words, in shared mode; None otherwise."""
@@ -480,8 +489,7 @@ class Pipeline:
             # The person who filled the form in wrote the message field; the rest is the plugin's.
             claimant = form.claimant.email if form.claimant else None
             words = form.message or fresh
-        people = self.app.settings.people
-        reporter = claimant is not None and (claimant in people.reporters or unit.reported_incident(claimant))
+        reporter = claimant is not None and self._is_reporter(unit, claimant)
         assessed = recognizer.assess(mail.subject, words, sender_is_reporter=reporter, spam=spam)
         return Recognition(
             outcome=assessed.outcome,
