@@ -1055,7 +1055,8 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             )
         for name, sets in (("ouvrir_si", settings.open_requires), ("ouvrir_jamais_si", settings.open_never)):
             for number, needed in enumerate(sets):
-                unknown = sorted(needed - known)
+                # « diffusion » is also what links and lists show, group or not: never unknown to avoid.
+                unknown = sorted(needed - known - ({"diffusion"} if name == "ouvrir_jamais_si" else set()))
                 if unknown or not all(needed):
                     raise InvalidEntry(
                         f"seuils.{name}[{number}]",
