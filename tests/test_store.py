@@ -154,6 +154,8 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         connection.execute(text("ALTER TABLE outbox DROP COLUMN text"))
         for column in ("acknowledgement_means", "response_means", "response_note", "received_from"):
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
+        connection.execute(text("DROP INDEX ix_mails_joined_to"))
+        connection.execute(text("ALTER TABLE mails DROP COLUMN joined_to"))
         connection.execute(
             text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
         )
@@ -166,6 +168,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             assert "excerpt" in {c["name"] for c in inspect(connection).get_columns("mails")}
             assert {"response_means", "received_from"} <= {c["name"] for c in inspect(connection).get_columns("cases")}
             assert "text" in {c["name"] for c in inspect(connection).get_columns("outbox")}
+            assert "joined_to" in {c["name"] for c in inspect(connection).get_columns("mails")}
     finally:
         store.close()
 

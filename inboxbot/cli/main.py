@@ -14,6 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
@@ -24,6 +25,9 @@ from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
 from inboxbot.domain.text import fold, for_terminal
 from inboxbot.domain.vocabulary import Direction, Kind
+
+if TYPE_CHECKING:
+    from inboxbot.store.repository import MailRecord
 
 log = logging.getLogger("inboxbot")
 
@@ -393,6 +397,7 @@ MAIL_OUTCOMES: dict[str, tuple[str, ...]] = {
     "opened": ("opened",),
     "attached": ("attached",),
     "candidate": ("candidate",),
+    "joined": ("joined",),
     "dismissed": ("dismissed",),
     "ignored": ("ignored",),
     "triage": ("triage",),
@@ -417,11 +422,18 @@ def _outcomes(written: Sequence[str]) -> tuple[str, ...]:
     return tuple(dict.fromkeys(chosen))
 
 
+def _qualifying_commands(record: MailRecord) -> list[str]:
+    """What she types to decide a mail still waiting for her: a candidate or a rule's triage."""
+    if record.outcome not in ("candidate", "triage") or record.reference is None:
+        return []
+    return [f"#ouvrir {record.reference}", f"#ecarter {record.reference}"]
+
+
 def cmd_mails(args: argparse.Namespace) -> int:
     """Every mail read and what became of it, so nothing is silently ignored."""
     from datetime import date, time
 
-    from inboxbot.store.repository import Store
+    from inboxbot.store.repository import Store, mail_reference
 
     settings = _settings(args)
     tz = settings.organisation.timezone
@@ -459,6 +471,8 @@ def cmd_mails(args: argparse.Namespace) -> int:
                 "score": record.score,
                 "excerpt": record.excerpt,
                 "spam": record.spam or None,
+                "joined_to": mail_reference(record.joined_to) if record.joined_to is not None else None,
+                "commands": _qualifying_commands(record),
                 "archive": record.archive_path,
             }
             for record in records
@@ -475,6 +489,9 @@ def cmd_mails(args: argparse.Namespace) -> int:
         why = "; ".join(filter(None, [record.reason, ", ".join(record.rules_hit)]))
         if why:
             print(f"        {why}")
+        commands = _qualifying_commands(record)
+        if commands:
+            print(f"        à qualifier : {'  ou  '.join(commands)}")
     print(f"{len(records)} mail(s)")
     return 0
 

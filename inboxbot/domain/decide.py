@@ -72,6 +72,15 @@ class Recognition:
 
 
 @dataclass(frozen=True)
+class Pending:
+    """A mail still « à qualifier » that a new mail continues: the same thread, or the same author."""
+
+    mail_id: int
+    reference: str  # « M-0042 »
+    same_thread: bool  # False: only the same author
+
+
+@dataclass(frozen=True)
 class Facts:
     """What is known about one fetched mail when its fate is decided."""
 
@@ -113,6 +122,8 @@ class Facts:
     recognition: Recognition | None = None
     # Why the receiving server took it for spam ("X-Spam-Flag: YES", a DMARC fail...), or None.
     spam: str | None = None
+    # The candidate still waiting for her decision that this mail follows up (shared mode).
+    pending: Pending | None = None
 
 
 @dataclass(frozen=True)
@@ -195,12 +206,27 @@ class PutBefore:
 
 
 @dataclass(frozen=True)
+class Join:
+    """A second mail about a candidate still waiting for her: one line in the digest, and what she
+    decides for the first (#ouvrir, #ecarter) takes this one along."""
+
+    pending: Pending
+
+    outcome = "joined"
+
+    @property
+    def note(self) -> str:
+        how = "in its thread" if self.pending.same_thread else "from its author"
+        return f"joins {self.pending.reference}, still to qualify ({how})"
+
+
+@dataclass(frozen=True)
 class Ignore:
     outcome: str  # "ignored", "own", "automatic", "triage", "set_aside"
     reason: str
 
 
-Decision = OpenCase | Attach | Ignore | Obey | AwaitProof | PutBefore
+Decision = OpenCase | Attach | Ignore | Obey | AwaitProof | PutBefore | Join
 
 
 def decide(facts: Facts, policy: Policy) -> Decision:
@@ -244,6 +270,11 @@ def decide(facts: Facts, policy: Policy) -> Decision:
 def _recognised(facts: Facts, policy: Policy) -> Decision:
     """A human mail no rule settled, in shared mode: what the recognizer read in its own words."""
     recognition = facts.recognition
+    if facts.pending is not None and facts.spam is None and facts.mail.from_ is not None:
+        # « Vous avez eu mon message ? », or more of the same story: not a second candidate. A mail
+        # sure to be a claim still opens its own case; spam joins nobody's.
+        if recognition is None or recognition.outcome != "open":
+            return Join(facts.pending)
     if recognition is None or recognition.outcome == "leave":
         why = f"; {recognition.why}" if recognition is not None else ""
         return Ignore("ignored", f"no rule claimed it{why}")

@@ -759,8 +759,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("open",),
         _open_mail,
         f"#ouvrir {_MAIL_EXAMPLE}",
-        "ouvre le dossier d'un message présenté « à qualifier » dans le point du jour, daté de sa réception, "
-        f"et accuse réception à son auteur ; le type est facultatif (#ouvrir {_MAIL_EXAMPLE} aléa)",
+        "ouvre le dossier d'un message présenté « à qualifier » (ou laissé à trier par une règle) dans le point "
+        "du jour, daté de sa réception, avec les messages qui lui ont fait suite, et accuse réception à son "
+        f"auteur ; le type est facultatif (#ouvrir {_MAIL_EXAMPLE} aléa)",
         needs_case=False,
     ),
     CommandSpec(
@@ -769,7 +770,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("discard",),
         _discard_mail,
         f"#écarter {_MAIL_EXAMPLE}",
-        "écarte un message présenté « à qualifier » : ce n'est ni une réclamation ni un incident (motif facultatif)",
+        "écarte un message présenté « à qualifier » (ou laissé à trier), avec ceux qui lui ont fait suite : "
+        "ce n'est ni une réclamation ni un incident (motif facultatif)",
         needs_case=False,
     ),
     CommandSpec(

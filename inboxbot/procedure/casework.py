@@ -274,10 +274,17 @@ class Casework:
         raise Refused(f"Commande « {name} » non prise en charge.")
 
     def _candidate(self, unit: Unit, command: Command) -> MailRecord:
-        """The mail put before her that the command names, still waiting for her decision."""
+        """The mail put before her that the command names, still waiting for her decision: a
+        candidate, or a mail a rule left for her to qualify (triage)."""
         reference = mail_reference(command.mail_id or 0)
         mail = unit.mail(command.mail_id) if command.mail_id is not None else None
-        if mail is None or mail.outcome not in ("candidate", "opened", "dismissed"):
+        if mail is not None and mail.outcome == "joined" and mail.joined_to is not None:
+            first = mail_reference(mail.joined_to)
+            raise Refused(
+                f"Le message {reference} fait suite au message {first} et se décide avec lui : "
+                f"#ouvrir {first} ou #ecarter {first}."
+            )
+        if mail is None or mail.outcome not in ("candidate", "triage", "opened", "dismissed"):
             raise Refused(f"Aucun message à qualifier ne porte la référence {reference}.")
         if mail.outcome == "opened":
             number = unit.case(mail.case_id).number if mail.case_id is not None else "?"
@@ -291,6 +298,9 @@ class Casework:
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
+        if claimant is None and mail.outcome == "triage" and mail.channel in (None, "email") and mail.from_address:
+            # Recorded before triage mails kept their claimant: its author, as for a candidate.
+            claimant = Address(mail.from_address, mail.from_name)
         tz = self.tz
         local_midnight = datetime.combine(now.astimezone(tz).date(), datetime.min.time(), tz)
         candidate = Candidate(
@@ -339,6 +349,17 @@ class Casework:
         )
         unit.add_event(case_id, at, actor, "qualified", f"{reference} : {KIND_LABELS[decision.kind]}")
         unit.set_mail_outcome(mail.message_key, "opened", f"opened by the director as case {number}", case_id)
+        joined = unit.joined_mails(mail.id or 0)
+        for follower in joined:
+            # Its follow-ups belong to the same case: the exchange log shows them after it, in order.
+            unit.set_mail_outcome(
+                follower.message_key,
+                "attached",
+                f"joined {reference}, opened by the director as case {number}",
+                case_id,
+            )
+            unit.add_event(case_id, follower.received_at, follower.from_address or actor, "mail:in", follower.subject)
+        messages = f" avec les {len(joined) + 1} messages" if joined else ""
         if decision.acknowledgement and claimant is not None:
             told = f" ; accusé de réception envoyé à {claimant.email}"
         elif claimant is None:
@@ -346,7 +367,7 @@ class Casework:
         else:
             told = f" ; pas d'accusé de réception ({decision.note})"
         return (
-            f"Message {reference} : dossier {number} ouvert ({KIND_LABELS[decision.kind]}), "
+            f"Message {reference} : dossier {number} ouvert ({KIND_LABELS[decision.kind]}){messages}, "
             f"reçu le {self._day(mail.received_at)}{told}."
         )
 
@@ -354,10 +375,14 @@ class Casework:
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         why = f": {command.value}" if command.value else ""
-        unit.set_mail_outcome(
-            mail.message_key, "dismissed", f"set aside by {actor} on {at.astimezone(self.tz):%Y-%m-%d}{why}"
-        )
-        return f"Message {reference} écarté : ce n'est ni une réclamation ni un incident."
+        reason = f"set aside by {actor} on {at.astimezone(self.tz):%Y-%m-%d}{why}"
+        unit.set_mail_outcome(mail.message_key, "dismissed", reason)
+        joined = unit.joined_mails(mail.id or 0)
+        for follower in joined:
+            unit.set_mail_outcome(follower.message_key, "dismissed", f"joined {reference}; {reason}")
+        messages = " avec le message qui lui fait suite" if len(joined) == 1 else ""
+        messages = f" avec les {len(joined)} messages qui lui font suite" if len(joined) > 1 else messages
+        return f"Message {reference} écarté{messages} : ce n'est ni une réclamation ni un incident."
 
     def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
         if case.status == "closed":

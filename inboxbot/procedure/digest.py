@@ -285,6 +285,19 @@ def _section(listing: Listing[T], word: Callable[[T], Line]) -> Section:
 # -- wording --------------------------------------------------------------------------------------
 
 
+def _qualifying(reference: str, kind: str) -> tuple[Step, ...]:
+    """The one-step commands that decide a mail put before her: open it (as each kind), or set it aside."""
+    label = KIND_LABELS.get(kind, kind)
+    todo: list[Step] = [
+        Step(f"pour ouvrir le dossier ({label}) et accuser réception à son auteur : "),
+        Step(f"#ouvrir {reference}", True),
+    ]
+    for other in (other for other in KIND_LABELS if other != kind):
+        todo += [Step(f", en {KIND_LABELS[other]} : "), Step(f"#ouvrir {reference} {KIND_LABELS[other]}", True)]
+    todo += [Step(" ; si ce n'en est pas un : "), Step(f"#ecarter {reference}", True)]
+    return tuple(todo)
+
+
 def _one_line(text: str, limit: int) -> str:
     """Claimant text on one line and of bounded length: a digest line must stay a line."""
     flat = " ".join(text.split())
@@ -511,16 +524,18 @@ class _Wording:
         return f"message de {sender} reçu le {self.instant(mail.received_at)} : {_quoted(mail.subject)}"
 
     def triage(self, mail: MailBrief) -> Line:
-        return Line(
-            "",
-            self._mail(mail),
-            (
-                Step(
-                    "si c'est une réclamation, le transférer à votre propre adresse avec [RECLAMATION] "
-                    "dans l'objet ; sinon, rien à faire"
+        if mail.reference is None:
+            return Line(
+                "",
+                self._mail(mail),
+                (
+                    Step(
+                        "si c'est une réclamation, le transférer à votre propre adresse avec [RECLAMATION] "
+                        "dans l'objet ; sinon, rien à faire"
+                    ),
                 ),
-            ),
-        )
+            )
+        return Line(mail.reference, self._mail(mail), _qualifying(mail.reference, "reclamation"))
 
     def age(self, value: datetime) -> str:
         days = self.days_since(value)
@@ -540,16 +555,10 @@ class _Wording:
             parts.append("mots relevés : " + _one_line(", ".join(mail.words), TEXT_CHARS))
         if mail.excerpt.strip():
             parts.append(f"extrait : « {_one_line(mail.excerpt, TEXT_CHARS)} »")
-        ref = mail.reference
-        others = [other for other in KIND_LABELS if other != mail.kind]
-        todo: list[Step] = [
-            Step(f"pour ouvrir le dossier ({kind}) et accuser réception à son auteur : "),
-            Step(f"#ouvrir {ref}", True),
-        ]
-        for other in others:
-            todo += [Step(f", en {KIND_LABELS[other]} : "), Step(f"#ouvrir {ref} {KIND_LABELS[other]}", True)]
-        todo += [Step(" ; si ce n'en est pas un : "), Step(f"#ecarter {ref}", True)]
-        return Line(ref, " — ".join(parts), tuple(todo))
+        if mail.messages > 1:
+            # A follow-up or a reply in its thread joined it: one decision takes them all.
+            parts.insert(1, f"{mail.messages} messages")
+        return Line(mail.reference, " — ".join(parts), _qualifying(mail.reference, mail.kind))
 
     def closed_case_mail(self, mail: MailBrief) -> Line:
         return Line(

@@ -34,9 +34,11 @@ from inboxbot.domain.decide import (
     Decision,
     Facts,
     Ignore,
+    Join,
     Obey,
     OpenCase,
     Original,
+    Pending,
     Policy,
     PutBefore,
     Recognition,
@@ -63,7 +65,14 @@ from inboxbot.reading.proof import dmarc_failure, prove_sender, spam_mark
 from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import FormSubmission, form_plugin, read_form
-from inboxbot.store.repository import FolderState, MailRecord, OutgoingDraft, Unit, tied_to_its_data
+from inboxbot.store.repository import (
+    FolderState,
+    MailRecord,
+    OutgoingDraft,
+    Unit,
+    mail_reference,
+    tied_to_its_data,
+)
 
 log = logging.getLogger(__name__)
 
@@ -485,6 +494,8 @@ class Pipeline:
             facts = replace(facts, recognition=transmission.recognition)
         elif human and thread is None and foreign is None and verdict.action is None:
             facts = replace(facts, recognition=self._recognise(unit, mail, form, spam is not None))
+            if facts.recognition is not None:
+                facts = replace(facts, pending=self._pending(unit, mail))
         claimant = claimant_of(facts) if thread is None and common.automatic is None and not common.own else None
         midnight = self._local_midnight(self.app.clock())
         if transmission is not None and mail.from_ is not None:
@@ -662,6 +673,24 @@ class Pipeline:
             return None
         return mail.from_
 
+    def _pending(self, unit: Unit, mail: ParsedMail) -> Pending | None:
+        """The candidate still « à qualifier » this mail continues: its thread's, else its author's.
+
+        A trainer or a partner writes about many sessions: their next mail is only a follow-up when
+        it answers in the thread, never for being theirs."""
+        sender = mail.from_.email if mail.from_ else None
+        if sender is not None and self._is_reporter(unit, sender):
+            sender = None
+        found = unit.pending_candidate(mail.thread_ids, sender)
+        if found is None or found[0].id is None:
+            return None
+        candidate_id = found[0].id
+        return Pending(candidate_id, mail_reference(candidate_id), same_thread=found[1])
+
+    def _is_reporter(self, unit: Unit, address: str) -> bool:
+        """A trainer or partner of the config, or whoever already sent a tagged report."""
+        return address in self.app.settings.people.reporters or unit.reported_incident(address)
+
     def _recognise(self, unit: Unit, mail: ParsedMail, form: FormSubmission | None, spam: bool) -> Recognition | None:
         """What the recognizer reads in the mail's own words, in shared mode; None otherwise."""
         recognizer = self.app.recognizer
@@ -676,8 +705,7 @@ class Pipeline:
             # The person who filled the form in wrote the message field; the rest is the plugin's.
             claimant = form.claimant.email if form.claimant else None
             words = form.message or fresh
-        people = self.app.settings.people
-        reporter = claimant is not None and (claimant in people.reporters or unit.reported_incident(claimant))
+        reporter = claimant is not None and self._is_reporter(unit, claimant)
         assessed = recognizer.assess(mail.subject, words, sender_is_reporter=reporter, spam=spam)
         return Recognition(
             outcome=assessed.outcome,
@@ -708,7 +736,7 @@ class Pipeline:
         # The mail's own words without quoted history: costly (a reply parser), so read once.
         fresh = self._fresh[1] if self._fresh is not None and self._fresh[0] is mail else None
         self._fresh = None
-        if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore)):
+        if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore, Join)):
             fresh = new_text(mail.text, mail.html)
         if isinstance(decision, OpenCase):
             located = self._located[1] if self._located is not None and self._located[0] is mail else None
@@ -742,6 +770,9 @@ class Pipeline:
         elif isinstance(decision, PutBefore):
             reason = decision.note
             log.info("mail from %s put before the director: %s", _who(mail), reason)
+        elif isinstance(decision, Join):
+            reason = decision.note
+            log.info("mail from %s %s", _who(mail), reason)
         elif isinstance(decision, Ignore):
             reason = decision.reason
             log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
@@ -762,20 +793,26 @@ class Pipeline:
             excerpt = recognition.excerpt
         decided = decision if isinstance(decision, (PutBefore, OpenCase)) else None
         claimant = decided.claimant if decided is not None else None
+        kind, channel = (decided.kind, decided.channel) if decided is not None else (None, None)
+        if isinstance(decision, Ignore) and decision.outcome == "triage" and facts.mail.from_ is not None:
+            # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
+            claimant = claimant_of(facts)
+            kind, channel = facts.verdict.kind, facts.verdict.channel or "email"
         mail_id = unit.record_mail(
             replace(
                 _record_of(key, mail, fetched, stored, summary, decision.outcome, case_id, direction),
                 reason="; ".join(filter(None, [reason, *mail.defects])),
                 automatic=facts.automatic,
                 rules_hit=decision.rules_hit if isinstance(decision, PutBefore) else facts.verdict.hits,
-                kind=decided.kind if decided is not None else None,
-                channel=decided.channel if decided is not None else None,
+                kind=kind,
+                channel=channel,
                 words=recognition.reasons if recognition is not None else (),
                 score=recognition.score if recognition is not None else None,
                 excerpt=excerpt,
                 spam=facts.spam or "",
                 claimant=claimant.email if claimant is not None else None,
                 claimant_name=claimant.name if claimant is not None else "",
+                joined_to=decision.pending.mail_id if isinstance(decision, Join) else None,
             ),
             now,
         )

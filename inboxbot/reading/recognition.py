@@ -240,7 +240,9 @@ class Settings:
     negation_window: int = 3
     gap: int = 3
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
-    open_never: frozenset[str] = frozenset()  # evidence that keeps a mail from being opened (a supplier's reminder)
+    # evidence sets of which any keeps a mail from being opened: a supplier's reminder (« courant »), a
+    # grievance a known reporter passes on for someone else (« rapporte+signaleur »)
+    open_never: tuple[frozenset[str], ...] = ()
     damp_evidence: frozenset[str] = frozenset({"diffusion"})  # evidence whose each phrase is a damping sign
     impersonal_factor: float = 1.0  # a text that never says « je » nor « vous »: not someone's own case
     broadcast_factor: float = 1.0  # per sign of a newsletter or mass mailing (at most three count)
@@ -447,12 +449,19 @@ class Recognizer:
                     first_text_hit.setdefault(hit.phrase, hit)
 
         notes: list[str] = []
-        evidence, signs = self._evidence(
+        evidence, signs, damping_groups = self._evidence(
             best, text_tokens, text[: settings.max_chars], sender_is_reporter, reply=_is_reply(subject)
         )
         damping = settings.broadcast_factor ** min(signs, 3)
-        if signs:
+        if signs > sum(damping_groups.values()) or any(group.evidence == "diffusion" for group in damping_groups):
             notes.append("ressemble à une lettre d'information, un envoi collectif ou une demande de formation")
+        # The other damping groups say in their own (French, editable) words what they saw:
+        # « Un évènement annoncé à l'avance… », « Réponse d'absence… ».
+        notes.extend(
+            f"atténué : {group.description}"
+            for group in damping_groups
+            if group.evidence != "diffusion" and group.description
+        )
         if (
             "personnel" not in evidence
             and len(text_tokens.raws) >= settings.impersonal_words
@@ -468,7 +477,7 @@ class Recognizer:
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            if proven and not signs and not evidence & settings.open_never:
+            if proven and not signs and not any(never <= evidence for never in settings.open_never):
                 outcome = "open"
             else:
                 outcome = "candidate"
@@ -666,8 +675,9 @@ class Recognizer:
 
     def _evidence(
         self, best: Mapping[_Phrase, Match], tokens: _Tokens, text: str, reporter: bool, *, reply: bool
-    ) -> tuple[frozenset[str], int]:
-        """What the matches show (`preuve` of their groups), and how many signs of a mass mailing.
+    ) -> tuple[frozenset[str], int, dict[Group, int]]:
+        """What the matches show (`preuve` of their groups), how many signs of a mass mailing or of an
+        announcement, and how many of those signs each damping group gave (in the order found).
 
         Evidence counts only from a match at half its group's weight or more (not one in a question).
         « signaleur » is the sender being a known reporter, « personnel » the text saying « je »,
@@ -680,12 +690,14 @@ class Recognizer:
         settings = self.settings
         shown: set[str] = set()
         signs = 0
+        damping_groups: dict[Group, int] = {}
         for phrase, match in best.items():
             group = phrase.group
             if reply and match.where == "subject":
                 continue
             if group.evidence in settings.damp_evidence:
                 signs += 1
+                damping_groups[group] = damping_groups.get(group, 0) + 1
             elif group.evidence is not None and (group.weight <= 0 or match.weight >= 0.5 * group.weight):
                 shown.add(group.evidence)
         if reporter:
@@ -704,7 +716,7 @@ class Recognizer:
                 listed += 1
         if listed >= 3:
             signs += 1
-        return frozenset(shown), signs
+        return frozenset(shown), signs, damping_groups
 
     def _score(
         self, best: Mapping[_Phrase, Match], reporter: bool, damping: float = 1.0
@@ -854,11 +866,8 @@ def _settings(document: Mapping[str, object]) -> Settings:
         max_chars=_integer(reading, "caracteres", "lecture", defaults.max_chars, low=100, high=1_000_000),
         negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
-        open_requires=tuple(
-            frozenset(part.strip() for part in item.split("+"))
-            for item in _string_list(thresholds.get("ouvrir_si", []), "seuils.ouvrir_si")
-        ),
-        open_never=frozenset(_string_list(thresholds.get("ouvrir_jamais_si", []), "seuils.ouvrir_jamais_si")),
+        open_requires=_evidence_sets(thresholds, "ouvrir_si"),
+        open_never=_evidence_sets(thresholds, "ouvrir_jamais_si"),
         damp_evidence=frozenset(_string_list(thresholds.get("attenuer_si", ["diffusion"]), "seuils.attenuer_si")),
         impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
         broadcast_factor=_number(thresholds, "facteur_diffusion", "seuils", defaults.broadcast_factor, low=0),
@@ -868,6 +877,14 @@ def _settings(document: Mapping[str, object]) -> Settings:
         impersonal_words=_integer(
             thresholds, "mots_impersonnel", "seuils", defaults.impersonal_words, low=0, high=1_000_000
         ),
+    )
+
+
+def _evidence_sets(thresholds: Mapping[str, object], name: str) -> tuple[frozenset[str], ...]:
+    """`ouvrir_si` and `ouvrir_jamais_si`: each item names evidence that must all be there (« a+b »)."""
+    return tuple(
+        frozenset(part.strip() for part in item.split("+"))
+        for item in _string_list(thresholds.get(name, []), f"seuils.{name}")
     )
 
 
@@ -1030,20 +1047,21 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             groups.append(group)
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
-        for name, evidence in (("ouvrir_jamais_si", settings.open_never), ("attenuer_si", settings.damp_evidence)):
-            unknown_evidence = sorted(evidence - known - {"diffusion"})
-            if unknown_evidence:
-                raise InvalidEntry(
-                    f"seuils.{name}",
-                    f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
-                )
-        for number, needed in enumerate(settings.open_requires):
-            unknown = sorted(needed - known)
-            if unknown or not all(needed):
-                raise InvalidEntry(
-                    f"seuils.ouvrir_si[{number}]",
-                    f"unknown evidence {', '.join(unknown) or '(empty)'!s} (known: {', '.join(sorted(known))})",
-                )
+        unknown_evidence = sorted(settings.damp_evidence - known - {"diffusion"})
+        if unknown_evidence:
+            raise InvalidEntry(
+                "seuils.attenuer_si",
+                f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
+            )
+        for name, sets in (("ouvrir_si", settings.open_requires), ("ouvrir_jamais_si", settings.open_never)):
+            for number, needed in enumerate(sets):
+                # « diffusion » is also what links and lists show, group or not: never unknown to avoid.
+                unknown = sorted(needed - known - ({"diffusion"} if name == "ouvrir_jamais_si" else set()))
+                if unknown or not all(needed):
+                    raise InvalidEntry(
+                        f"seuils.{name}[{number}]",
+                        f"unknown evidence {', '.join(unknown) or '(empty)'!s} (known: {', '.join(sorted(known))})",
+                    )
     except InvalidEntry as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
     return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)

@@ -258,6 +258,8 @@ class MailRow(Base):
     # Whom a case opened from it belongs to: its author, or the address typed into a web form.
     claimant: Mapped[str | None] = mapped_column(Bounded(320))
     claimant_name: Mapped[str] = mapped_column(Bounded(256), default="", server_default="")
+    # A mail that continues a candidate still « à qualifier » (outcome "joined"): that candidate's id.
+    joined_to: Mapped[int | None] = mapped_column(Integer, index=True)
 
 
 class AttachmentRow(Base):

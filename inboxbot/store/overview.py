@@ -34,15 +34,16 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.orm import aliased
 
 from inboxbot.domain.cases import OPEN, response_deadline
 from inboxbot.domain.vocabulary import Direction, RuleAction
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
-from inboxbot.store.repository import FAILED, SENT, Unit, mail_reference
+from inboxbot.store.repository import CANDIDATE_OUTCOME, FAILED, JOINED_OUTCOME, SENT, Unit, mail_reference
 
 T = TypeVar("T")
 
-CANDIDATE = "candidate"  # the outcome of a mail put before the director (decide.PutBefore)
+CANDIDATE = CANDIDATE_OUTCOME  # the outcome of a mail put before the director (decide.PutBefore)
 DIGEST_PURPOSE = "digest"  # the outbox purpose of the digest, which is its template's name
 # The notes `decide` gives the mails it attaches (see decide._continue); tests/test_digest.py checks
 # they still match, since a changed wording would silently empty two sections of the digest.
@@ -130,6 +131,7 @@ class MailBrief:
     subject: str
     reason: str
     case_number: str | None
+    reference: str | None = None  # a mail left for triage: what #ouvrir and #ecarter name it by
 
 
 @dataclass(frozen=True)
@@ -310,6 +312,7 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
             *_CASE_COLUMNS,
             numbered.c.category,
             numbered.c.total,
+            numbered.c.mail_id,
             MailRow.received_at.label("mail_received_at"),
             MailRow.from_address,
             MailRow.from_name,
@@ -341,6 +344,7 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
                     subject=row.mail_subject,
                     reason=row.reason,
                     case_number=row.number,
+                    reference=mail_reference(row.mail_id) if row.category == "triage" else None,
                 )
             )
     return MailNotes(**{name: Listing(tuple(found[name]), totals.get(name, 0)) for name in kinds})
@@ -386,12 +390,21 @@ class CandidateBrief:
     words: tuple[str, ...]
     excerpt: str
     spam: str
+    messages: int = 1  # itself and the mails that joined it (a follow-up, a reply in its thread)
 
 
 def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
     """Every mail still waiting for her decision, oldest first, however old: silence loses nothing.
 
-    Read through the (outcome, created_at) index: the candidates are few beside all the mails."""
+    Read through the (outcome, created_at) index: the candidates are few beside all the mails; the
+    mails joined to each are counted through the `joined_to` index."""
+    joined = aliased(MailRow)
+    followers = (
+        select(func.count(joined.id))
+        .where(joined.joined_to == MailRow.id, joined.outcome == JOINED_OUTCOME)
+        .scalar_subquery()
+        .label("followers")
+    )
     rows = unit.session.execute(
         select(
             MailRow.id,
@@ -403,6 +416,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             MailRow.words,
             MailRow.excerpt,
             MailRow.spam,
+            followers,
             _total(),
         )
         .where(MailRow.outcome == CANDIDATE)
@@ -421,6 +435,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             words=tuple(json.loads(row.words or "[]")),
             excerpt=row.excerpt,
             spam=row.spam,
+            messages=1 + (row.followers or 0),
         ),
     )
 

@@ -68,6 +68,9 @@ from inboxbot.store.schema import at_head, head_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PENDING = OutboxStatus.PENDING
+CANDIDATE_OUTCOME = "candidate"  # a mail put before the director (decide.PutBefore), until she decides
+JOINED_OUTCOME = "joined"  # a mail that continues a candidate (decide.Join)
+MAX_THREAD_LOOKUP = 100  # Message-IDs of a mail's References looked up at most (hostile headers)
 SENT = OutboxStatus.SENT
 SENT_COPY_APPENDING = "appending"
 SENT_COPY_DONE = "done"
@@ -233,6 +236,7 @@ class MailRecord:
     spam: str = ""
     claimant: str | None = None  # a candidate's: its author, or the address typed into a web form
     claimant_name: str = ""
+    joined_to: int | None = None  # the candidate this mail continues (outcome "joined")
     id: int | None = None  # known once recorded
     case_number: str | None = None  # filled by the listings that join the cases
 
@@ -617,6 +621,7 @@ class Unit:
             spam=record.spam,
             claimant=record.claimant,
             claimant_name=record.claimant_name,
+            joined_to=record.joined_to,
         )
         mail_id: int = self._connection().execute(_INSERT_MAIL, values).scalar_one()
         return mail_id
@@ -843,6 +848,43 @@ class Unit:
     def mail(self, mail_id: int) -> MailRecord | None:
         row = self.session.get(MailRow, mail_id)
         return _mail_record(row) if row is not None else None
+
+    def pending_candidate(self, thread_ids: Sequence[str], sender: str | None) -> tuple[MailRecord, bool] | None:
+        """The candidate still « à qualifier » a new mail continues, and whether by its thread.
+
+        By thread first: the candidate, or a mail already joined to it, among the new mail's
+        In-Reply-To and References. Else the author's oldest candidate still waiting. Both lookups
+        go through indexes (Message-ID, From), so a mailbox of years costs no more."""
+        if thread_ids:
+            ids = list(dict.fromkeys(thread_ids))[:MAX_THREAD_LOOKUP]
+            row = self.session.scalars(
+                select(MailRow)
+                .where(MailRow.message_id.in_(ids), MailRow.outcome.in_((CANDIDATE_OUTCOME, JOINED_OUTCOME)))
+                .order_by(MailRow.id)
+                .limit(1)
+            ).first()
+            if row is not None and row.outcome == JOINED_OUTCOME and row.joined_to is not None:
+                row = self.session.get(MailRow, row.joined_to)
+            if row is not None and row.outcome == CANDIDATE_OUTCOME:
+                return _mail_record(row), True
+        if sender is None:
+            return None
+        row = self.session.scalars(
+            select(MailRow)
+            .where(MailRow.from_address == sender, MailRow.outcome == CANDIDATE_OUTCOME)
+            .order_by(MailRow.received_at, MailRow.id)
+            .limit(1)
+        ).first()
+        return (_mail_record(row), False) if row is not None else None
+
+    def joined_mails(self, mail_id: int) -> list[MailRecord]:
+        """The mails joined to candidate `mail_id`, in the order they were received."""
+        rows = self.session.scalars(
+            select(MailRow)
+            .where(MailRow.joined_to == mail_id, MailRow.outcome == JOINED_OUTCOME)
+            .order_by(MailRow.received_at, MailRow.id)
+        )
+        return [_mail_record(row) for row in rows]
 
     def reported_incident(self, sender: str) -> bool:
         """Whether `sender` already reported a difficulty or an aléa: a reporter, like config's trainers."""
@@ -1213,5 +1255,6 @@ def _mail_record(row: MailRow) -> MailRecord:
         spam=row.spam,
         claimant=row.claimant,
         claimant_name=row.claimant_name,
+        joined_to=row.joined_to,
         id=row.id,
     )
