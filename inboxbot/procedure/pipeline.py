@@ -42,7 +42,7 @@ from inboxbot.domain.decide import (
     decide_in_her_name,
 )
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
+from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, named_numbers, parse_commands
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import RuleContext, Verdict
@@ -403,7 +403,14 @@ class Pipeline:
         """The facts of a mail read as the director's (`as_hers`) or as anyone's; `unproven`: its
         From names her but is not to be believed, so it takes part in no case as her."""
         mail, role = common.mail, common.folder_role
-        thread = find_thread(mail, unit, self.directors if as_hers else (), bounced, unproven=unproven)
+        thread = find_thread(
+            mail,
+            unit,
+            self.directors if as_hers else (),
+            bounced,
+            unproven=unproven,
+            named_numbers=named_numbers(mail.subject) if as_hers else (),
+        )
         foreign = None
         if thread is not None and not thread.sender_participates and common.automatic is None and role != SENT_ROLE:
             # Message-IDs can be forged: a stranger naming someone else's case does not join it.
@@ -506,7 +513,10 @@ class Pipeline:
                 )
         elif isinstance(decision, Attach):
             case_id, direction, reason = decision.case.id, decision.direction, decision.note
-            unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
+            if decision.purpose == "note":
+                unit.add_event(case_id, fetched.internaldate, _who(mail), "mail:note", mail.subject)
+            else:
+                unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
             self._follow_attach(unit, decision, mail, fresh or "", fetched, now)
             log.info(
                 "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
@@ -527,10 +537,13 @@ class Pipeline:
             self._report_commands(unit, outcomes, reading, mail, now)
         summary = fresh if fresh is not None else mail.text
         if already_recorded:
-            # Her mail, seen unproven in the inbox, now proven by its copy in Sent.
-            unit.set_mail_outcome(
+            # Her mail, seen unproven in the inbox, now proven by its copy in Sent: what it carries
+            # joins the case now, as it would have had the copy in Sent come first.
+            mail_id = unit.set_mail_outcome(
                 key, decision.outcome, reason, case_id, direction, summary.strip()[:LOGGED_TEXT_CHARS]
             )
+            if case_id is not None and mail_id is not None:
+                self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
             return
         recognition = facts.recognition
         excerpt = ""
@@ -574,7 +587,14 @@ class Pipeline:
             ),
             now,
         )
-        if case_id is not None and mail.attachments_left_out:
+        if case_id is not None:
+            self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
+
+    def _keep_attachments(
+        self, unit: Unit, case_id: int, mail_id: int, mail: ParsedMail, stored: StoredMail, fetched: FetchedMail
+    ) -> None:
+        """The files a mail of a case carried, archived beside it within the configured bounds."""
+        if mail.attachments_left_out:
             note = (
                 f"more than {self.app.settings.storage.max_attachments} attachments: "
                 f"{len(mail.attachments)} kept; the others ({mail.attachments_left_out} parts or winmail.dat "
@@ -582,23 +602,22 @@ class Pipeline:
             )
             unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachments-over-limit", note)
             log.warning("case %s: %s", case_id, note)
-        if case_id is not None:
-            limit = self.app.settings.storage.max_attachment_bytes
-            for index, attachment in enumerate(mail.attachments, start=1):
-                size = len(attachment.payload)
-                if size > limit:
-                    note = (
-                        f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
-                        "kept only in the archived mail"
-                    )
-                    unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
-                    log.warning("case %s: %s", case_id, note)
-                    continue
-                # Synced with the group's mails, before the commit that records them.
-                path = self.app.archive.store_attachment(
-                    stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
+        limit = self.app.settings.storage.max_attachment_bytes
+        for index, attachment in enumerate(mail.attachments, start=1):
+            size = len(attachment.payload)
+            if size > limit:
+                note = (
+                    f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
+                    "kept only in the archived mail"
                 )
-                unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
+                unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
+                log.warning("case %s: %s", case_id, note)
+                continue
+            # Synced with the group's mails, before the commit that records them.
+            path = self.app.archive.store_attachment(
+                stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
+            )
+            unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
     def _follow_attach(
         self, unit: Unit, decision: Attach, mail: ParsedMail, fresh: str, fetched: FetchedMail, now: datetime

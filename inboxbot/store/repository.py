@@ -28,6 +28,7 @@ from sqlalchemy import (
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -37,6 +38,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from inboxbot.adapters.locks import file_lock
 from inboxbot.domain.cases import (
+    FROM_DIRECTOR,
     OPEN,
     Action,
     AttachedFile,
@@ -493,7 +495,7 @@ class Unit:
             .distinct()
         )
         recipients = self.session.scalars(select(OutboxRow.recipient).where(OutboxRow.case_id == row.id))
-        participants = {a for a in senders if a} | set(recipients)
+        participants = {a for a in senders if a} | set(recipients) | self._written_to(row.id)
         if row.claimant:
             participants.add(row.claimant)
         return CaseRef(
@@ -503,6 +505,16 @@ class Unit:
             claimant=row.claimant,
             participants=frozenset(participants),
         )
+
+    def _written_to(self, case_id: int) -> set[str]:
+        """Whom the director wrote to about the case from her own client (a trainer, a venue, the
+        company's HR): the recipients of her mails in the case, from Sent or proven in the inbox.
+        Their replies belong to the case as much as the claimant's do."""
+        hers = or_(MailRow.direction == Direction.OUT, MailRow.reason.startswith(FROM_DIRECTOR))
+        lists = self.session.scalars(
+            select(MailRow.to_addresses).where(MailRow.case_id == case_id, hers, MailRow.automatic.is_(None))
+        )
+        return {address for listed in lists for address in _recipients(listed)}
 
     def queued_since(self, purpose: str, since: datetime) -> int:
         """Mails of `purpose` queued since `since` (an index lookup on purpose and date)."""
@@ -748,7 +760,7 @@ class Unit:
         dates = [
             received_at
             for received_at, recipients in self.session.execute(query)
-            if to is None or to in (address.strip() for address in recipients.split(","))
+            if to is None or to in _recipients(recipients)
         ]
         return max(dates, default=None)
 
@@ -808,8 +820,9 @@ class Unit:
         case_id: int | None = None,
         direction: str | None = None,
         summary: str | None = None,
-    ) -> None:
-        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did."""
+    ) -> int | None:
+        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did.
+        Its id, for what joins a case with it (its attachments); None if no mail has that key."""
         values: dict[str, object] = {"outcome": outcome, "reason": reason}
         if case_id is not None:
             values["case_id"] = case_id
@@ -818,6 +831,7 @@ class Unit:
         if summary is not None:
             values["summary"] = summary
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
+        return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key))
 
     def mail(self, mail_id: int) -> MailRecord | None:
         row = self.session.get(MailRow, mail_id)
@@ -993,6 +1007,11 @@ class Unit:
         return [_mail_record(row) for row in self.session.scalars(query)]
 
 
+def _recipients(listed: str) -> list[str]:
+    """The addresses of a mail's `to_addresses` column, as the pipeline joined them."""
+    return [address.strip() for address in listed.split(",") if address.strip()]
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -1009,8 +1028,9 @@ def read_logs(
     """The exchange log and history of the chunk's cases, without the outgoing mails' raw bytes:
     plain selects, which `Unit.case_details` and the streamed exports share.
 
-    `full` also reads what only the audit file shows: each mail's recipients, the files a received
-    mail carried, and the bytes of every mail inboxbot sent (the only place its text is kept).
+    `full` also reads what only the audit file shows: each mail's recipients and the bytes of every
+    mail inboxbot sent (the only place its text is kept). The files a mail carried are always read:
+    `cases show` and the JSON register list them.
     """
     columns: list[Any] = [
         MailRow.case_id,
@@ -1024,22 +1044,22 @@ def read_logs(
         MailRow.reason,
         MailRow.created_at,
         MailRow.archive_path,
+        MailRow.id,
     ]
     if full:
-        columns += [MailRow.id, MailRow.to_addresses]
+        columns.append(MailRow.to_addresses)
     files: dict[int, list[AttachedFile]] = {}
-    if full:
-        attached = (
-            select(AttachmentRow.mail_id, AttachmentRow.filename, AttachmentRow.content_type, AttachmentRow.size)
-            .add_columns(AttachmentRow.path)
-            .join(MailRow, MailRow.id == AttachmentRow.mail_id)
-            .where(MailRow.case_id.in_(ids))
-            .order_by(AttachmentRow.id)
+    attached = (
+        select(AttachmentRow.mail_id, AttachmentRow.filename, AttachmentRow.content_type, AttachmentRow.size)
+        .add_columns(AttachmentRow.path)
+        .join(MailRow, MailRow.id == AttachmentRow.mail_id)
+        .where(MailRow.case_id.in_(ids))
+        .order_by(AttachmentRow.id)
+    )
+    for row in connection.execute(attached):
+        files.setdefault(row.mail_id, []).append(
+            AttachedFile(filename=row.filename, content_type=row.content_type, size=row.size, path=row.path)
         )
-        for row in connection.execute(attached):
-            files.setdefault(row.mail_id, []).append(
-                AttachedFile(filename=row.filename, content_type=row.content_type, size=row.size, path=row.path)
-            )
     mails = select(*columns).where(MailRow.case_id.in_(ids))
     for mail in connection.execute(mails.order_by(MailRow.id)):
         logs[mail.case_id].append(
@@ -1054,7 +1074,7 @@ def read_logs(
                 recorded_at=mail.created_at,
                 archive_path=mail.archive_path,
                 to=mail.to_addresses if full else "",
-                attachments=tuple(files.get(mail.id, ())) if full else (),
+                attachments=tuple(files.get(mail.id, ())),
             )
         )
     outgoing_columns: list[Any] = [
