@@ -43,6 +43,7 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "command_report": "compte rendu de commandes",
     "closed_case_notice": "alerte dossier clos",
     "suspicious_notice": "alerte message suspect",
+    "outage_notice": "alerte de panne",
     "register_export": "tableau de suivi",
     "digest": "point du jour",
 }

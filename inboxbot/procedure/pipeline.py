@@ -45,6 +45,7 @@ from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, named_numbers, parse_commands
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.outages import READING, SENDING
 from inboxbot.domain.rules import RuleContext, Verdict
 from inboxbot.domain.text import clamp
 from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
@@ -52,6 +53,7 @@ from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id
 from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.procedure.outages import OutageBook
 from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import extract_forwarded
@@ -145,6 +147,7 @@ class Pipeline:
         # Consecutive sending rounds that found the SMTP server unreachable (the daemon keeps one
         # Pipeline): how long to wait before the next try.
         self.smtp_unreachable = 0
+        self.outages = OutageBook(app)
 
     # -- folders ---------------------------------------------------------------------------
 
@@ -715,6 +718,12 @@ class Pipeline:
         with self.app.store.unit() as unit:
             unit.set_runtime("last_cycle", summary, self.app.clock())
 
+    def reading_failed(self, exc: BaseException) -> None:
+        """The mailbox could not be read: for `inboxbot status`, and for her if it lasts."""
+        cause = f"{type(exc).__name__}: {exc}"
+        self.record_error(cause)
+        self.outages.failed(READING, cause, self.app.clock())
+
     def record_error(self, cause: str) -> None:
         """Best effort: the database may itself be what is failing."""
         try:
@@ -882,6 +891,11 @@ class Pipeline:
         started = self.app.clock()
         while self._flush_batch(report) == OUTBOX_BATCH:
             pass
+        # Once mail can be sent, she hears of an outage long enough to matter, in this very round.
+        with self.app.store.unit() as unit:
+            told = self.outages.tell(unit, self.letters, self.app.clock())
+        if told:
+            self._flush_batch(report)
         if self.app.settings.imap.save_sent:
             save_sent_copies(self.app, started)
 
@@ -931,9 +945,13 @@ class Pipeline:
             if self.smtp_unreachable == 0:
                 log.warning("%d mail(s) wait for the SMTP server: %s", len(waiting), waiting[0])
             self.smtp_unreachable += 1
-        elif self.smtp_unreachable:
-            log.info("the SMTP server is reachable again")
-            self.smtp_unreachable = 0
+            self.outages.failed(SENDING, waiting[0], app.clock())
+        else:
+            if self.smtp_unreachable:
+                log.info("the SMTP server is reachable again")
+                self.smtp_unreachable = 0
+            if accepted:
+                self.outages.worked(SENDING, app.clock())
         # Only a batch sent in full says more may be waiting; failures wait for their retry time.
         return accepted if accepted == len(due) else 0
 
@@ -1004,8 +1022,10 @@ def run_once(
             with app.mailbox() as mailbox:
                 pipeline.poll(mailbox, report)
         except Exception as exc:  # noqa: BLE001 - raised below, once what waits has been sent
-            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            pipeline.reading_failed(exc)
             reading_failed = exc
+        else:
+            pipeline.outages.worked(READING, app.clock())
         # Whatever reading did, what is already queued is sent: a mailbox that fails to read must
         # not hold back the acknowledgements of the mails read before it.
         try:

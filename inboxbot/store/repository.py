@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,6 +24,7 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
@@ -52,6 +53,7 @@ from inboxbot.domain.cases import (
     exchange_order,
 )
 from inboxbot.domain.mailboxes import mailbox_key
+from inboxbot.domain.outages import Outage
 from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, OutboxStatus
 from inboxbot.store.models import (
     ActionRow,
@@ -945,6 +947,33 @@ class Unit:
     def runtime(self) -> dict[str, tuple[str, datetime]]:
         return {row.key: (row.value, row.at) for row in self.session.scalars(select(RuntimeRow))}
 
+    # -- outages: one runtime row each, kept until the digest no longer needs them ------------
+
+    def outages(self) -> list[Outage]:
+        """Every outage on record, oldest first."""
+        rows = self.session.scalars(select(RuntimeRow).where(RuntimeRow.key.startswith(_OUTAGE_KEY)))
+        found = []
+        for row in rows:
+            part = row.key[len(_OUTAGE_KEY) :].partition(":")[0]
+            try:
+                value = json.loads(row.value)
+                until = datetime.fromisoformat(value["until"]) if value.get("until") else None
+                found.append(Outage(part, row.at, str(value["cause"]), until, bool(value.get("alerted"))))
+            except (ValueError, KeyError, TypeError):
+                continue  # a row of another version: only a digest line is lost
+        return sorted(found, key=lambda outage: outage.since)
+
+    def save_outage(self, outage: Outage) -> None:
+        value = {
+            "cause": outage.cause,
+            "until": outage.until.isoformat() if outage.until else None,
+            "alerted": outage.alerted,
+        }
+        self.set_runtime(_outage_key(outage), json.dumps(value, ensure_ascii=False), outage.since)
+
+    def drop_outage(self, outage: Outage) -> None:
+        self.session.execute(delete(RuntimeRow).where(RuntimeRow.key == _outage_key(outage)))
+
     def folders(self) -> list[FolderState]:
         return [s for s in (self.folder(name) for name in self.session.scalars(select(FolderRow.name))) if s]
 
@@ -1005,6 +1034,13 @@ class Unit:
         if since is not None:
             query = query.where(MailRow.created_at >= since)
         return [_mail_record(row) for row in self.session.scalars(query)]
+
+
+_OUTAGE_KEY = "outage:"
+
+
+def _outage_key(outage: Outage) -> str:
+    return f"{_OUTAGE_KEY}{outage.part}:{outage.since.astimezone(UTC).isoformat(timespec='seconds')}"
 
 
 def _recipients(listed: str) -> list[str]:
