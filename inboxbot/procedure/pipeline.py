@@ -892,8 +892,14 @@ class Pipeline:
         while self._flush_batch(report) == OUTBOX_BATCH:
             pass
         # Once mail can be sent, she hears of an outage long enough to matter, in this very round.
-        with self.app.store.unit() as unit:
-            told = self.outages.tell(unit, self.letters, self.app.clock())
+        try:
+            with self.app.store.unit() as unit:
+                told = self.outages.tell(unit, self.letters, self.app.clock())
+        except SQLAlchemyError:
+            raise
+        except Exception:  # noqa: BLE001 - the alert must never hold back the mail that waits
+            log.exception("the outage alert could not be queued")
+            told = False
         if told:
             self._flush_batch(report)
         if self.app.settings.imap.save_sent:
