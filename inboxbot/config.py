@@ -131,6 +131,9 @@ class DirectorSettings:
     # Suspicious mails (her address, no proof) mailed to her each day; the rest wait for the digest,
     # so that a stranger cannot make inboxbot mail her once per forged mail.
     suspicious_notices_per_day: int = 1
+    # A mailbox that cannot be read, or mail that cannot be sent, for this long is told to her by
+    # mail (as soon as sending works) and in the digest; a shorter outage only in the log.
+    outage_alert_minutes: int = 120
 
 
 @dataclass(frozen=True)
@@ -641,6 +644,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         proof_grace_minutes=di.integer("proof_grace_minutes", 30, minimum=1),
         notify=di.boolean("notify", True),
         suspicious_notices_per_day=di.integer("suspicious_notices_per_day", 1, minimum=0),
+        outage_alert_minutes=di.integer("outage_alert_minutes", 120, minimum=1),
     )
     di.reject_unknown()
 

@@ -21,6 +21,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.imap import Mailbox, MailboxError
 from inboxbot.bootstrap import App
+from inboxbot.domain.outages import READING
 from inboxbot.procedure.pipeline import CycleReport, Pipeline
 from inboxbot.store.repository import AlreadyRunning
 
@@ -166,16 +167,17 @@ class Daemon:
                 except OUTAGE_ERRORS as exc:
                     self.connections.close()  # whatever state they are in, the next cycle starts afresh
                     self.mail_outage.failed(exc)
-                    pipeline.record_error(f"{type(exc).__name__}: {exc}")
+                    pipeline.reading_failed(exc)
                     self._send(report)  # what reading queued before it failed leaves all the same
                     return
                 except Exception as exc:  # noqa: BLE001 - one failing job must never stop the daemon
                     self.connections.close()
                     log.exception("mail cycle failed")
-                    pipeline.record_error(f"{type(exc).__name__}: {exc}")
+                    pipeline.reading_failed(exc)
                     self._send(report)
                     return
                 self.mail_outage.succeeded()
+                pipeline.outages.worked(READING, self.app.clock())
                 if not self._send(report):
                     return
                 pipeline.record_cycle(report)

@@ -333,18 +333,22 @@ def _french_date(text: str) -> str:
 
 
 def _print_case(record: dict[str, object]) -> None:
-    from inboxbot.domain.cases import event_label
+    from inboxbot.domain.cases import event_label, exchange_label, exchange_note
 
     for key, label in _CASE_FIELDS:
         _show(f"{label:>16} : {_french(key, record.get(key))}")
     print("\nÉchanges :")
     for message in record["messages"]:  # type: ignore[attr-defined]
         arrow = "→" if message["direction"] == Direction.OUT else "←"
-        note = f"  [{message['note']}]" if message["note"] else ""
+        label = exchange_label(str(message["direction"]), str(message["note"] or ""))
+        remark = exchange_note(str(message["note"] or ""))
+        note = f"  [{remark}]" if remark and remark != label else ""
         when = _french_date(str(message["date"]))
-        _show(f"  {when}  {arrow} {message['from']} : {message['subject']}{note}")
+        _show(f"  {when}  {arrow} {label} — {message['from']} : {message['subject']}{note}")
         for line in str(message["text"] or "").strip().splitlines():  # whole: the auditor reads what was said
             _show(f"      | {line}")
+        for attached in message["attachments"]:
+            _show(f"      pièce jointe : {attached['filename']} ({attached['archive']})")
         if message["archive"]:
             _show(f"      (message complet : {message['archive']})")
     print("\nHistorique :")

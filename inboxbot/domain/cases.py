@@ -16,6 +16,7 @@ from inboxbot.domain.vocabulary import (
     ActionStatus,
     CaseStatus,
     Channel,
+    Direction,
     Kind,
     Nature,
     Stakeholder,
@@ -43,6 +44,7 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "command_report": "compte rendu de commandes",
     "closed_case_notice": "alerte dossier clos",
     "suspicious_notice": "alerte message suspect",
+    "outage_notice": "alerte de panne",
     "register_export": "tableau de suivi",
     "digest": "point du jour",
 }
@@ -63,6 +65,7 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "received-from:forwarded_header": "date de réception d'après l'en-tête transféré",
     "received-from:forward": "date de réception d'après le transfert",
     "original-found": "message d'origine retrouvé",
+    "mail:note": "note de la directrice",
 }
 EVENT_FIELD_LABELS = {
     "nature": "nature",
@@ -184,6 +187,30 @@ class AttachedFile:
     content_type: str
     size: int
     path: str
+
+
+# Why the director's own mails are in a case's exchange log (a log entry's `note`), and how the
+# director and the auditor read it.
+WRITTEN_BY_DIRECTOR = "written by the director"  # her mail, from her Sent folder
+FROM_DIRECTOR = "from the director"  # her mail, proven in the inbox
+DIRECTORS_NOTE = "note by the director"  # her note to herself, about the case, with no command
+EXCHANGE_NOTE_LABELS = {
+    WRITTEN_BY_DIRECTOR: "écrit par la directrice",
+    FROM_DIRECTOR: "de la directrice",
+    DIRECTORS_NOTE: "note de la directrice",
+}
+
+
+def exchange_label(direction: str, note: str) -> str:
+    """What an entry of the exchange log is, in French: « reçu », « envoyé » or « note de la directrice »."""
+    if note.startswith(DIRECTORS_NOTE):
+        return EXCHANGE_NOTE_LABELS[DIRECTORS_NOTE]
+    return Direction.labels().get(direction, Direction.IN.label)
+
+
+def exchange_note(note: str) -> str:
+    """A log entry's remark in French where it is one of ours; a server's words stay as they came."""
+    return EXCHANGE_NOTE_LABELS.get(note, note)
 
 
 @dataclass(frozen=True)

@@ -65,6 +65,7 @@ def find_thread(
     trusted_senders: Collection[str] = (),
     extra_message_ids: Sequence[str] = (),
     unproven: bool = False,
+    named_numbers: Sequence[str] = (),
 ) -> ThreadMatch | None:
     """The case `mail` continues, or None if it starts something new.
 
@@ -73,6 +74,8 @@ def find_thread(
     `unproven`: its From is not to be believed (the director's address on a mail nothing proves
     hers), so the sender takes part in no case, though her address is found in every case she
     answered.
+    `named_numbers`: case numbers the subject names in words (« dossier n° 2026-0002 »), which
+    only a trusted sender's mail is filed by.
     """
     sender = None if unproven else (mail.from_.email if mail.from_ else None)
     ids = tuple(dict.fromkeys((*mail.thread_ids, *extra_message_ids)))
@@ -83,6 +86,11 @@ def find_thread(
         case = lookup.case_by_number(number)
         if case is not None and _participates(sender, case, trusted_senders):
             return ThreadMatch(case, "tag", True)
+    if sender is not None and sender in trusted_senders:
+        for number in named_numbers:
+            case = lookup.case_by_number(number)
+            if case is not None:
+                return ThreadMatch(case, "tag", True)
     return None
 
 

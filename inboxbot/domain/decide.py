@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
-from inboxbot.domain.cases import CaseRef
+from inboxbot.domain.cases import DIRECTORS_NOTE, FROM_DIRECTOR, WRITTEN_BY_DIRECTOR, CaseRef
 from inboxbot.domain.conversation import ThreadMatch, base_subject
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.mailboxes import mailbox_key
@@ -164,7 +164,7 @@ class Attach:
     case: CaseRef
     direction: str  # "in" from the claimant's side, "out" written by the organisation
     note: str
-    # "reply", "automatic", "director", "closed_case" or "feedback": what to do besides logging it.
+    # "reply", "automatic", "director", "note", "closed_case" or "feedback": what to do besides logging it.
     purpose: str = "reply"
 
     outcome = "attached"
@@ -233,12 +233,15 @@ def decide(facts: Facts, policy: Policy) -> Decision:
     mail = facts.mail
     if facts.own:
         return Ignore("own", "sent by inboxbot itself")
+    if _her_note(facts):
+        assert facts.thread is not None
+        return Attach(facts.thread.case, "out", DIRECTORS_NOTE, "note")
     action = facts.verdict.action
     if facts.from_director and facts.to_self and (facts.has_commands or action in ("claim", "incident")):
         return _directors_note(facts, policy)
     if facts.folder_role == SENT:
         if facts.thread is not None:
-            return Attach(facts.thread.case, "out", "written by the director", "director")
+            return Attach(facts.thread.case, "out", WRITTEN_BY_DIRECTOR, "director")
         return Ignore("ignored", "sent mail about no case")
     if facts.automatic is not None:
         if facts.thread is not None:
@@ -265,6 +268,19 @@ def decide(facts: Facts, policy: Policy) -> Decision:
         kind = facts.verdict.kind or (Kind.ALEA if action == RuleAction.INCIDENT else Kind.RECLAMATION)
         return _put_before(facts, kind, (f"rules {_rules(facts.verdict)}",))
     return _open(facts, policy, incident=action == RuleAction.INCIDENT)
+
+
+def _her_note(facts: Facts) -> bool:
+    """Her proven mail to herself naming a case, with no command: a document or a summary of a call
+    she files in the case (« [Dossier 2026-0002] compte rendu d'appel »)."""
+    return (
+        facts.from_director
+        and facts.proven
+        and facts.to_self
+        and not facts.has_commands
+        and facts.thread is not None
+        and facts.automatic is None
+    )
 
 
 def _recognised(facts: Facts, policy: Policy) -> Decision:
@@ -335,7 +351,7 @@ def _continue(facts: Facts) -> Attach:
     assert thread is not None
     sender = facts.mail.from_.email if facts.mail.from_ else None
     if facts.from_director and facts.proven:
-        return Attach(thread.case, "in", "from the director", "director")
+        return Attach(thread.case, "in", FROM_DIRECTOR, "director")
     if thread.case.status != CaseStatus.OPEN:
         if facts.answers_feedback_request and sender == thread.case.claimant:
             return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")

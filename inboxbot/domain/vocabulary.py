@@ -141,5 +141,12 @@ class Direction(Term):
     OUT = "out", "envoyé"
 
 
+class OutagePart(Term):
+    """What an outage stopped: reading the mailbox, or sending mail; the label says it as she would."""
+
+    READING = "reading", "la lecture de votre boîte aux lettres"
+    SENDING = "sending", "l'envoi des messages"
+
+
 TRACKED_ACTIONS = (ActionKind.CORRECTIVE, ActionKind.PREVENTIVE, ActionKind.URGENT)
 """Actions with a status to follow; a cause or a mediation is recorded, not done."""

@@ -103,6 +103,10 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
                 "text": entry.summary,
                 "note": entry.note,
                 "archive": entry.archive_path,
+                "attachments": [
+                    {"filename": a.filename, "content_type": a.content_type, "size": a.size, "archive": a.path}
+                    for a in entry.attachments
+                ],
             }
             for entry in detail.messages
         ],

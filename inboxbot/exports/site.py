@@ -52,6 +52,8 @@ from inboxbot.domain.cases import (
     CaseDetail,
     deadline_label,
     event_label,
+    exchange_label,
+    exchange_note,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.vocabulary import CaseStatus, Priority
@@ -345,6 +347,10 @@ class _Writer:
             if entry.raw is not None:  # a mail inboxbot sent: its text is in the bytes it sent
                 shown["text"] = sent_text(entry.raw)
             shown["to"] = entry.to
+            # In French: what the entry is (« note de la directrice »), and our remark on it.
+            shown["label"] = exchange_label(entry.direction, entry.note)
+            remark = exchange_note(entry.note)
+            shown["note"] = remark if remark != shown["label"] else ""
             shown["eml"] = None
             shown["eml_missing"] = False
             shown["attachments"] = []

@@ -161,6 +161,7 @@ MAIL_TEMPLATES = (
     "register_export",
     "case_record",
     "review_reminder",
+    "outage_notice",
     "report_export",
     "digest",
 )

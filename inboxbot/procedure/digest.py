@@ -17,7 +17,7 @@ built and tested.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from typing import TypeVar
@@ -30,6 +30,7 @@ from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
 from inboxbot.domain.vocabulary import Channel
+from inboxbot.procedure.outages import OutageBook, OutageView
 from inboxbot.store import overview
 from inboxbot.store.overview import CandidateBrief, CaseBrief, Deadline, Listing, MailBrief
 from inboxbot.store.repository import Unit
@@ -122,6 +123,7 @@ class DigestView:
     suspicious: Section
     set_aside: Section
     failures: Section
+    outages: Section  # the mailbox unreadable or sending impossible long enough to matter
 
     @property
     def arrivals(self) -> int:
@@ -129,7 +131,7 @@ class DigestView:
 
     @property
     def alerts(self) -> int:
-        return self.suspicious.total + self.set_aside.total + self.failures.total
+        return self.suspicious.total + self.set_aside.total + self.failures.total + self.outages.total
 
     @property
     def empty(self) -> bool:
@@ -150,6 +152,7 @@ class DigestView:
                 self.suspicious,
                 self.set_aside,
                 self.failures,
+                self.outages,
             )
         )
 
@@ -258,6 +261,7 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
         suspicious=_section(notes.suspicious, words.suspicious),
         set_aside=_section(notes.set_aside, words.set_aside),
         failures=_section(overview.send_failures(unit, since, now, limit), words.failure),
+        outages=_section(_all(OutageBook(app).in_digest(unit, since, now)), words.outage),
     )
 
 
@@ -296,6 +300,10 @@ def _qualifying(reference: str, kind: str) -> tuple[Step, ...]:
         todo += [Step(f", en {KIND_LABELS[other]} : "), Step(f"#ouvrir {reference} {KIND_LABELS[other]}", True)]
     todo += [Step(" ; si ce n'en est pas un : "), Step(f"#ecarter {reference}", True)]
     return tuple(todo)
+
+
+def _all(items: Sequence[T]) -> Listing[T]:
+    return Listing(tuple(items), len(items))
 
 
 def _one_line(text: str, limit: int) -> str:
@@ -594,6 +602,17 @@ class _Wording:
                 ),
             ),
         )
+
+    def outage(self, outage: OutageView) -> Line:
+        what = outage.label[:1].upper() + outage.label[1:]
+        if outage.until is None:
+            what += f" est impossible depuis le {self.instant(outage.since)} ({outage.duration}, panne en cours)"
+        else:
+            what += (
+                f" a été impossible du {self.instant(outage.since)} au {self.instant(outage.until)} ({outage.duration})"
+            )
+        what += f" ; dernière erreur : {_one_line(outage.cause, TEXT_CHARS)}"
+        return Line("", what, (Step(outage.meanwhile[:1].lower() + outage.meanwhile[1:]),))
 
     def failure(self, failure: overview.Failure) -> Line:
         label = PURPOSE_LABELS.get(failure.purpose, failure.purpose)

@@ -47,9 +47,10 @@ from inboxbot.domain.decide import (
     decide_in_her_name,
 )
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, parse_commands
+from inboxbot.domain.mail_commands import COMMAND_HELP, Command, Refusal, named_numbers, parse_commands
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.outages import READING, SENDING
 from inboxbot.domain.rules import RuleContext, Verdict
 from inboxbot.domain.text import clamp
 from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
@@ -57,6 +58,7 @@ from inboxbot.outgoing.outbox import SendResult, backoff, is_inboxbot_message_id
 from inboxbot.procedure.casework import Casework, Outcome, last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.procedure.outages import OutageBook
 from inboxbot.procedure.sentcopy import save_sent_copies
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded, same_subject, says_forwarded
@@ -180,6 +182,7 @@ class Pipeline:
         # Consecutive sending rounds that found the SMTP server unreachable (the daemon keeps one
         # Pipeline): how long to wait before the next try.
         self.smtp_unreachable = 0
+        self.outages = OutageBook(app)
 
     # -- folders ---------------------------------------------------------------------------
 
@@ -445,7 +448,14 @@ class Pipeline:
         """The facts of a mail read as the director's (`as_hers`) or as anyone's; `unproven`: its
         From names her but is not to be believed, so it takes part in no case as her."""
         mail, role = common.mail, common.folder_role
-        thread = find_thread(mail, unit, self.directors if as_hers else (), bounced, unproven=unproven)
+        thread = find_thread(
+            mail,
+            unit,
+            self.directors if as_hers else (),
+            bounced,
+            unproven=unproven,
+            named_numbers=named_numbers(mail.subject) if as_hers else (),
+        )
         foreign = None
         if thread is not None and not thread.sender_participates and common.automatic is None and role != SENT_ROLE:
             # Message-IDs can be forged: a stranger naming someone else's case does not join it.
@@ -756,7 +766,10 @@ class Pipeline:
                 )
         elif isinstance(decision, Attach):
             case_id, direction, reason = decision.case.id, decision.direction, decision.note
-            unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
+            if decision.purpose == "note":
+                unit.add_event(case_id, fetched.internaldate, _who(mail), "mail:note", mail.subject)
+            else:
+                unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
             self._follow_attach(unit, decision, mail, fresh or "", fetched, now)
             log.info(
                 "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
@@ -780,10 +793,13 @@ class Pipeline:
             self._report_commands(unit, outcomes, reading, mail, now)
         summary = fresh if fresh is not None else mail.text
         if already_recorded:
-            # Her mail, seen unproven in the inbox, now proven by its copy in Sent.
-            unit.set_mail_outcome(
+            # Her mail, seen unproven in the inbox, now proven by its copy in Sent: what it carries
+            # joins the case now, as it would have had the copy in Sent come first.
+            mail_id = unit.set_mail_outcome(
                 key, decision.outcome, reason, case_id, direction, summary.strip()[:LOGGED_TEXT_CHARS]
             )
+            if case_id is not None and mail_id is not None:
+                self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
             return
         recognition = facts.recognition
         excerpt = ""
@@ -816,7 +832,14 @@ class Pipeline:
             ),
             now,
         )
-        if case_id is not None and mail.attachments_left_out:
+        if case_id is not None:
+            self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
+
+    def _keep_attachments(
+        self, unit: Unit, case_id: int, mail_id: int, mail: ParsedMail, stored: StoredMail, fetched: FetchedMail
+    ) -> None:
+        """The files a mail of a case carried, archived beside it within the configured bounds."""
+        if mail.attachments_left_out:
             note = (
                 f"more than {self.app.settings.storage.max_attachments} attachments: "
                 f"{len(mail.attachments)} kept; the others ({mail.attachments_left_out} parts or winmail.dat "
@@ -824,23 +847,22 @@ class Pipeline:
             )
             unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachments-over-limit", note)
             log.warning("case %s: %s", case_id, note)
-        if case_id is not None:
-            limit = self.app.settings.storage.max_attachment_bytes
-            for index, attachment in enumerate(mail.attachments, start=1):
-                size = len(attachment.payload)
-                if size > limit:
-                    note = (
-                        f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
-                        "kept only in the archived mail"
-                    )
-                    unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
-                    log.warning("case %s: %s", case_id, note)
-                    continue
-                # Synced with the group's mails, before the commit that records them.
-                path = self.app.archive.store_attachment(
-                    stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
+        limit = self.app.settings.storage.max_attachment_bytes
+        for index, attachment in enumerate(mail.attachments, start=1):
+            size = len(attachment.payload)
+            if size > limit:
+                note = (
+                    f"attachment {attachment.filename} ({size} bytes) is over the {limit}-byte limit: "
+                    "kept only in the archived mail"
                 )
-                unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
+                unit.add_event(case_id, fetched.internaldate, "inboxbot", "attachment-too-large", note)
+                log.warning("case %s: %s", case_id, note)
+                continue
+            # Synced with the group's mails, before the commit that records them.
+            path = self.app.archive.store_attachment(
+                stored.sha256, index, attachment.filename, attachment.payload, fetched.internaldate, durable=False
+            )
+            unit.add_attachment(mail_id, attachment.filename, attachment.content_type, size, str(path))
 
     def _file_original(
         self,
@@ -1017,6 +1039,12 @@ class Pipeline:
         with self.app.store.unit() as unit:
             unit.set_runtime("last_cycle", summary, self.app.clock())
 
+    def reading_failed(self, exc: BaseException) -> None:
+        """The mailbox could not be read: for `inboxbot status`, and for her if it lasts."""
+        cause = f"{type(exc).__name__}: {exc}"
+        self.record_error(cause)
+        self.outages.failed(READING, cause, self.app.clock())
+
     def record_error(self, cause: str) -> None:
         """Best effort: the database may itself be what is failing."""
         try:
@@ -1184,6 +1212,17 @@ class Pipeline:
         started = self.app.clock()
         while self._flush_batch(report) == OUTBOX_BATCH:
             pass
+        # Once mail can be sent, she hears of an outage long enough to matter, in this very round.
+        try:
+            with self.app.store.unit() as unit:
+                told = self.outages.tell(unit, self.letters, self.app.clock())
+        except SQLAlchemyError:
+            raise
+        except Exception:  # noqa: BLE001 - the alert must never hold back the mail that waits
+            log.exception("the outage alert could not be queued")
+            told = False
+        if told:
+            self._flush_batch(report)
         if self.app.settings.imap.save_sent:
             save_sent_copies(self.app, started)
 
@@ -1233,9 +1272,13 @@ class Pipeline:
             if self.smtp_unreachable == 0:
                 log.warning("%d mail(s) wait for the SMTP server: %s", len(waiting), waiting[0])
             self.smtp_unreachable += 1
-        elif self.smtp_unreachable:
-            log.info("the SMTP server is reachable again")
-            self.smtp_unreachable = 0
+            self.outages.failed(SENDING, waiting[0], app.clock())
+        else:
+            if self.smtp_unreachable:
+                log.info("the SMTP server is reachable again")
+                self.smtp_unreachable = 0
+            if accepted:
+                self.outages.worked(SENDING, app.clock())
         # Only a batch sent in full says more may be waiting; failures wait for their retry time.
         return accepted if accepted == len(due) else 0
 
@@ -1342,8 +1385,10 @@ def run_once(
             with app.mailbox() as mailbox:
                 pipeline.poll(mailbox, report)
         except Exception as exc:  # noqa: BLE001 - raised below, once what waits has been sent
-            pipeline.record_error(f"{type(exc).__name__}: {exc}")
+            pipeline.reading_failed(exc)
             reading_failed = exc
+        else:
+            pipeline.outages.worked(READING, app.clock())
         # Whatever reading did, what is already queued is sent: a mailbox that fails to read must
         # not hold back the acknowledgements of the mails read before it.
         try:

@@ -374,6 +374,33 @@ def send_failures(unit: Unit, since: datetime, until: datetime, limit: int) -> L
     return _listing(rows, lambda row: Failure(*row[:6]))
 
 
+@dataclass(frozen=True)
+class Meanwhile:
+    """What inboxbot did while a part of it was down, for her to know nothing was lost."""
+
+    read: int  # mails read during the outage
+    sent: int  # mails sent during the outage
+    read_after: int  # mails read since it ended (those that waited on the server, for a mailbox outage)
+    sent_after: int  # mails queued before it ended and sent since (those that waited, for a sending one)
+
+
+def meanwhile(unit: Unit, since: datetime, until: datetime) -> Meanwhile:
+    """Counted by the database, four numbers in one pass over each table's dated rows."""
+    read, read_after = unit.session.execute(
+        select(
+            func.count(case((MailRow.created_at < until, 1))),
+            func.count(case((MailRow.created_at >= until, 1))),
+        ).where(MailRow.created_at >= since)
+    ).one()
+    sent, sent_after = unit.session.execute(
+        select(
+            func.count(case((OutboxRow.sent_at < until, 1))),
+            func.count(case((and_(OutboxRow.sent_at >= until, OutboxRow.created_at < until), 1))),
+        ).where(OutboxRow.status == SENT, OutboxRow.sent_at >= since)
+    ).one()
+    return Meanwhile(read=read, sent=sent, read_after=read_after, sent_after=sent_after)
+
+
 # -- what waits -----------------------------------------------------------------------------------
 
 

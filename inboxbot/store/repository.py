@@ -13,7 +13,7 @@ import os
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any, cast
 
@@ -24,10 +24,12 @@ from sqlalchemy import (
     Table,
     bindparam,
     create_engine,
+    delete,
     event,
     func,
     insert,
     inspect,
+    or_,
     select,
     text,
     update,
@@ -37,6 +39,7 @@ from sqlalchemy.orm import Session, SessionTransaction
 
 from inboxbot.adapters.locks import file_lock
 from inboxbot.domain.cases import (
+    FROM_DIRECTOR,
     OPEN,
     Action,
     AttachedFile,
@@ -50,6 +53,7 @@ from inboxbot.domain.cases import (
     exchange_order,
 )
 from inboxbot.domain.mailboxes import mailbox_key
+from inboxbot.domain.outages import Outage
 from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, OutboxStatus
 from inboxbot.store.models import (
     ActionRow,
@@ -499,7 +503,7 @@ class Unit:
             .distinct()
         )
         recipients = self.session.scalars(select(OutboxRow.recipient).where(OutboxRow.case_id == row.id))
-        participants = {a for a in senders if a} | set(recipients)
+        participants = {a for a in senders if a} | set(recipients) | self._written_to(row.id)
         if row.claimant:
             participants.add(row.claimant)
         return CaseRef(
@@ -509,6 +513,16 @@ class Unit:
             claimant=row.claimant,
             participants=frozenset(participants),
         )
+
+    def _written_to(self, case_id: int) -> set[str]:
+        """Whom the director wrote to about the case from her own client (a trainer, a venue, the
+        company's HR): the recipients of her mails in the case, from Sent or proven in the inbox.
+        Their replies belong to the case as much as the claimant's do."""
+        hers = or_(MailRow.direction == Direction.OUT, MailRow.reason.startswith(FROM_DIRECTOR))
+        lists = self.session.scalars(
+            select(MailRow.to_addresses).where(MailRow.case_id == case_id, hers, MailRow.automatic.is_(None))
+        )
+        return {address for listed in lists for address in _recipients(listed)}
 
     def queued_since(self, purpose: str, since: datetime) -> int:
         """Mails of `purpose` queued since `since` (an index lookup on purpose and date)."""
@@ -757,7 +771,7 @@ class Unit:
         dates = [
             received_at
             for received_at, recipients in self.session.execute(query)
-            if to is None or to in (address.strip() for address in recipients.split(","))
+            if to is None or to in _recipients(recipients)
         ]
         return max(dates, default=None)
 
@@ -817,8 +831,9 @@ class Unit:
         case_id: int | None = None,
         direction: str | None = None,
         summary: str | None = None,
-    ) -> None:
-        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did."""
+    ) -> int | None:
+        """A recorded mail's new fate: a mail in the director's name once her proof came, or never did.
+        Its id, for what joins a case with it (its attachments); None if no mail has that key."""
         values: dict[str, object] = {"outcome": outcome, "reason": reason}
         if case_id is not None:
             values["case_id"] = case_id
@@ -827,6 +842,7 @@ class Unit:
         if summary is not None:
             values["summary"] = summary
         self.session.execute(update(MailRow).where(MailRow.message_key == message_key).values(**values))
+        return self.session.scalar(select(MailRow.id).where(MailRow.message_key == message_key))
 
     def mail_with_message_id(self, message_id: str) -> MailRecord | None:
         """The first mail read with this Message-ID (an index lookup), or None."""
@@ -994,6 +1010,33 @@ class Unit:
     def runtime(self) -> dict[str, tuple[str, datetime]]:
         return {row.key: (row.value, row.at) for row in self.session.scalars(select(RuntimeRow))}
 
+    # -- outages: one runtime row each, kept until the digest no longer needs them ------------
+
+    def outages(self) -> list[Outage]:
+        """Every outage on record, oldest first."""
+        rows = self.session.scalars(select(RuntimeRow).where(RuntimeRow.key.startswith(_OUTAGE_KEY)))
+        found = []
+        for row in rows:
+            part = row.key[len(_OUTAGE_KEY) :].partition(":")[0]
+            try:
+                value = json.loads(row.value)
+                until = datetime.fromisoformat(value["until"]) if value.get("until") else None
+                found.append(Outage(part, row.at, str(value["cause"]), until, bool(value.get("alerted"))))
+            except (ValueError, KeyError, TypeError):
+                continue  # a row of another version: only a digest line is lost
+        return sorted(found, key=lambda outage: outage.since)
+
+    def save_outage(self, outage: Outage) -> None:
+        value = {
+            "cause": outage.cause,
+            "until": outage.until.isoformat() if outage.until else None,
+            "alerted": outage.alerted,
+        }
+        self.set_runtime(_outage_key(outage), json.dumps(value, ensure_ascii=False), outage.since)
+
+    def drop_outage(self, outage: Outage) -> None:
+        self.session.execute(delete(RuntimeRow).where(RuntimeRow.key == _outage_key(outage)))
+
     def folders(self) -> list[FolderState]:
         return [s for s in (self.folder(name) for name in self.session.scalars(select(FolderRow.name))) if s]
 
@@ -1056,6 +1099,18 @@ class Unit:
         return [_mail_record(row) for row in self.session.scalars(query)]
 
 
+_OUTAGE_KEY = "outage:"
+
+
+def _outage_key(outage: Outage) -> str:
+    return f"{_OUTAGE_KEY}{outage.part}:{outage.since.astimezone(UTC).isoformat(timespec='seconds')}"
+
+
+def _recipients(listed: str) -> list[str]:
+    """The addresses of a mail's `to_addresses` column, as the pipeline joined them."""
+    return [address.strip() for address in listed.split(",") if address.strip()]
+
+
 def _chunks(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
     for start in range(0, len(items), size):
         yield items[start : start + size]
@@ -1072,8 +1127,9 @@ def read_logs(
     """The exchange log and history of the chunk's cases, without the outgoing mails' raw bytes:
     plain selects, which `Unit.case_details` and the streamed exports share.
 
-    `full` also reads what only the audit file shows: each mail's recipients, the files a received
-    mail carried, and the bytes of every mail inboxbot sent (the only place its text is kept).
+    `full` also reads what only the audit file shows: each mail's recipients and the bytes of every
+    mail inboxbot sent (the only place its text is kept). The files a mail carried are always read:
+    `cases show` and the JSON register list them.
     """
     columns: list[Any] = [
         MailRow.case_id,
@@ -1087,22 +1143,22 @@ def read_logs(
         MailRow.reason,
         MailRow.created_at,
         MailRow.archive_path,
+        MailRow.id,
     ]
     if full:
-        columns += [MailRow.id, MailRow.to_addresses]
+        columns.append(MailRow.to_addresses)
     files: dict[int, list[AttachedFile]] = {}
-    if full:
-        attached = (
-            select(AttachmentRow.mail_id, AttachmentRow.filename, AttachmentRow.content_type, AttachmentRow.size)
-            .add_columns(AttachmentRow.path)
-            .join(MailRow, MailRow.id == AttachmentRow.mail_id)
-            .where(MailRow.case_id.in_(ids))
-            .order_by(AttachmentRow.id)
+    attached = (
+        select(AttachmentRow.mail_id, AttachmentRow.filename, AttachmentRow.content_type, AttachmentRow.size)
+        .add_columns(AttachmentRow.path)
+        .join(MailRow, MailRow.id == AttachmentRow.mail_id)
+        .where(MailRow.case_id.in_(ids))
+        .order_by(AttachmentRow.id)
+    )
+    for row in connection.execute(attached):
+        files.setdefault(row.mail_id, []).append(
+            AttachedFile(filename=row.filename, content_type=row.content_type, size=row.size, path=row.path)
         )
-        for row in connection.execute(attached):
-            files.setdefault(row.mail_id, []).append(
-                AttachedFile(filename=row.filename, content_type=row.content_type, size=row.size, path=row.path)
-            )
     mails = select(*columns).where(MailRow.case_id.in_(ids))
     for mail in connection.execute(mails.order_by(MailRow.id)):
         logs[mail.case_id].append(
@@ -1117,7 +1173,7 @@ def read_logs(
                 recorded_at=mail.created_at,
                 archive_path=mail.archive_path,
                 to=mail.to_addresses if full else "",
-                attachments=tuple(files.get(mail.id, ())) if full else (),
+                attachments=tuple(files.get(mail.id, ())),
             )
         )
     outgoing_columns: list[Any] = [
