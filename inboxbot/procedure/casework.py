@@ -9,18 +9,18 @@ caller's transaction, together with the mails it queues (the extension notice, t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.decide import Candidate, Policy, qualify
-from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
+from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
@@ -114,6 +114,14 @@ def audit_site(
     )
 
 
+def check_handlers(general: Mapping[str, object], on_case: Mapping[str, object]) -> None:
+    """Every command of the table has exactly one handler, of the kind its table entry says."""
+    expected = {spec.name: spec.needs_case for spec in COMMANDS}
+    given = {**{name: False for name in general}, **{name: True for name in on_case}}
+    if len(given) != len(general) + len(on_case) or given != expected:
+        raise ValueError(f"command handlers do not match the command table: {given} != {expected}")
+
+
 def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
     """The latest review of the procedure: recorded by #revue, or given in the config."""
     recorded = unit.runtime().get(PROCEDURE_REVIEW)
@@ -125,6 +133,21 @@ class Refused(Exception):
     """A command that cannot be carried out; the message is for the director."""
 
 
+class Order(NamedTuple):
+    """One command being carried out: the transaction, what she wrote, when she wrote it, as whom, and now."""
+
+    unit: Unit
+    command: Command
+    at: datetime
+    actor: str
+    now: datetime
+
+
+# A command about no case in particular (#registre, #ouvrir M-0042), and one about a case, found first.
+GeneralHandler = Callable[[Order], str]
+CaseHandler = Callable[[Order, Case], str]
+
+
 class Casework:
     def __init__(self, settings: Settings, letters: Letters, policy: Policy) -> None:
         self.settings = settings
@@ -132,6 +155,40 @@ class Casework:
         self.policy = policy
         self.due: DuePolicy = policy.due
         self.tz = settings.organisation.timezone
+        # The command table's names, each with what obeys it: a command added to the table without
+        # its handler (or a handler left for a command gone) stops the program here, not on her mail.
+        self._general: dict[str, GeneralHandler] = {
+            "help": self._help,
+            "register": self._register,
+            "report": self._report,
+            "review": self._review,
+            "open_mail": self._open_mail,
+            "discard_mail": self._discard_mail,
+            "risk": self._risk,
+        }
+        self._on_case: dict[str, CaseHandler] = {
+            "record": self._record,
+            "acknowledged": self._acknowledged,
+            "responded": self._responded,
+            "received": self._received,
+            "channel": self._channel,
+            "transmitter": self._transmitter,
+            "close": self._close,
+            "dismiss": self._dismiss,
+            "reopen": self._reopen,
+            "kind": self._requalify,
+            "claimant": self._claimant,
+            "extend": self._extend,
+            "action": self._action,
+            "note": self._note,
+            **{name: self._field for name in FIELD_LABELS},
+            **{name: self._new_action for name in ACTION_KINDS},
+        }
+        check_handlers(self._general, self._on_case)
+
+    def handled(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The commands obeyed without a case, and those obeyed on a case."""
+        return frozenset(self._general), frozenset(self._on_case)
 
     def carry_out(
         self, unit: Unit, commands: Sequence[Command | Refusal], at: datetime, actor: str, now: datetime
@@ -174,109 +231,106 @@ class Casework:
         return f"{value.astimezone(self.tz):%d/%m/%Y}"
 
     def _one(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
-        name = command.name
-        if name == "help":
-            return "Voici la liste des commandes."
-        if name == "register":
-            return self._register(unit, command, now)
-        if name == "report":
-            return self._report(unit, command, now)
-        if name == "review":
-            unit.set_runtime(PROCEDURE_REVIEW, at.astimezone(self.tz).date().isoformat(), at)
-            return f"Revue annuelle de la procédure enregistrée au {self._day(at)}."
-        if name == "open_mail":
-            return self._open_mail(unit, command, at, actor, now)
-        if name == "discard_mail":
-            return self._discard_mail(unit, command, at, actor)
-        if name == "risk":
-            unit.add_risk(at, actor, command.value or "")
-            return f"Analyse de risque enregistrée au {self._day(at)} ; elle figurera au rapport annuel."
-        case = self._case(unit, command)
-        if name == "record":
-            return self._record(unit, case, now)
-        if name == "acknowledged":
-            return self._acknowledged(unit, case, command, at, actor)
-        if name == "responded":
-            return self._responded(unit, case, command, at, actor)
-        if name == "received":
-            return self._received(unit, case, command, at, actor)
-        if name == "channel":
-            value = command.value or ""
-            if value == case.channel:
-                raise Refused(f"Le canal du dossier {case.number} est déjà « {CHANNEL_WORDS.get(value, value)} ».")
-            unit.update_case(case.id, channel=value)
-            unit.add_event(case.id, at, actor, "set:channel", f"{case.channel} → {value}")
-            return f"Dossier {case.number} : canal « {CHANNEL_WORDS.get(value, value)} »."
-        if name == "transmitter":
-            value = command.value or ""
-            unit.update_case(case.id, transmitter=value)
-            unit.add_event(case.id, at, actor, "set:transmitter", f"{case.transmitter or ''} → {value}")
-            return f"Dossier {case.number} : transmise par {value}."
-        if name == "close":
-            return self._close(unit, case, command, at, actor, now)
-        if name == "dismiss":
-            if case.status == "closed":
-                raise Refused(f"Le dossier {case.number} est déjà clos.")
-            silent, reason = _silenced(command.value or "")
-            unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
-            unit.add_event(case.id, at, actor, "dismissed", reason)
-            # The acknowledgement promised an answer: the claimant hears of the classement, and why.
-            if silent or case.claimant is None or case.acknowledged_at is None:
-                why = "sans message au réclamant" if silent or case.claimant else "pas d'adresse pour le prévenir"
-                if case.claimant and case.acknowledged_at is None and not silent:
-                    why = "aucun accusé de réception ne lui avait été envoyé : pas de message"
-                return f"Dossier {case.number} classé sans suite ({why})."
-            self.letters.to_claimant(unit, unit.case(case.id), "dismissal_notice", now, reason=reason)
-            return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
-        if name == "reopen":
-            if case.status == "open":
-                raise Refused(f"Le dossier {case.number} est déjà ouvert.")
-            # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
-            unit.update_case(
-                case.id,
-                status="open",
-                closed_at=None,
-                dismissed=False,
-                responded_at=None,
-                response_means=None,
-                response_note="",
-            )
-            cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
-            unit.add_event(case.id, at, actor, "reopened", cleared)
-            return f"Dossier {case.number} rouvert" + (f" ; {cleared}." if cleared else ".")
-        if name == "kind":
-            return self._requalify(unit, case, command.value or "", at, actor)
-        if name in FIELD_LABELS:
-            value = command.value or ""
-            unit.update_case(case.id, **{name: value})
-            unit.add_event(case.id, at, actor, f"set:{name}", value)
-            return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »."
-        if name == "claimant":
-            return self._claimant(unit, case, command.value or "", command.claimant_name or "", at, actor, now)
-        if name == "extend":
-            return self._extend(unit, case, command, at, actor, now)
-        if name in ACTION_KINDS:
-            text = command.value or ""
-            seq = unit.add_action(case.id, name, text, at, owner=command.owner or "", due=command.due)
-            unit.add_event(case.id, at, actor, f"action:{name}", f"{seq}. {text}")
-            details = "".join(
-                [
-                    f", responsable : {command.owner}" if command.owner else "",
-                    f", échéance : {command.due:%d/%m/%Y}" if command.due else "",
-                ]
-            )
-            return f"Dossier {case.number} : {ACTION_LABELS[name]} n° {seq} enregistrée{details}."
-        if name == "action":
-            seq, status = command.action_number or 0, command.status or "todo"
-            action = unit.update_action(case.id, seq, status, command.value or "", at)
-            if action is None:
-                raise Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
-            unit.add_event(case.id, at, actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip())
-            return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
-        if name == "note":
-            unit.add_event(case.id, at, actor, "note", command.value or "")
-            return f"Dossier {case.number} : note ajoutée."
-        raise Refused(f"Commande « {name} » non prise en charge.")
+        order = Order(unit, command, at, actor, now)
+        general = self._general.get(command.name)
+        if general is not None:
+            return general(order)
+        on_case = self._on_case.get(command.name)
+        if on_case is None:
+            raise Refused(f"Commande « {command.name} » non prise en charge.")
+        return on_case(order, self._case(unit, command))
+
+    def _help(self, order: Order) -> str:
+        return "Voici la liste des commandes."
+
+    def _review(self, order: Order) -> str:
+        order.unit.set_runtime(PROCEDURE_REVIEW, order.at.astimezone(self.tz).date().isoformat(), order.at)
+        return f"Revue annuelle de la procédure enregistrée au {self._day(order.at)}."
+
+    def _risk(self, order: Order) -> str:
+        order.unit.add_risk(order.at, order.actor, order.command.value or "")
+        return f"Analyse de risque enregistrée au {self._day(order.at)} ; elle figurera au rapport annuel."
+
+    def _channel(self, order: Order, case: Case) -> str:
+        value = order.command.value or ""
+        if value == case.channel:
+            raise Refused(f"Le canal du dossier {case.number} est déjà « {CHANNEL_WORDS.get(value, value)} ».")
+        order.unit.update_case(case.id, channel=value)
+        order.unit.add_event(case.id, order.at, order.actor, "set:channel", f"{case.channel} → {value}")
+        return f"Dossier {case.number} : canal « {CHANNEL_WORDS.get(value, value)} »."
+
+    def _transmitter(self, order: Order, case: Case) -> str:
+        value = order.command.value or ""
+        order.unit.update_case(case.id, transmitter=value)
+        order.unit.add_event(case.id, order.at, order.actor, "set:transmitter", f"{case.transmitter or ''} → {value}")
+        return f"Dossier {case.number} : transmise par {value}."
+
+    def _dismiss(self, order: Order, case: Case) -> str:
+        unit, at = order.unit, order.at
+        if case.status == "closed":
+            raise Refused(f"Le dossier {case.number} est déjà clos.")
+        silent, reason = _silenced(order.command.value or "")
+        unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
+        unit.add_event(case.id, at, order.actor, "dismissed", reason)
+        # The acknowledgement promised an answer: the claimant hears of the classement, and why.
+        if silent or case.claimant is None or case.acknowledged_at is None:
+            why = "sans message au réclamant" if silent or case.claimant else "pas d'adresse pour le prévenir"
+            if case.claimant and case.acknowledged_at is None and not silent:
+                why = "aucun accusé de réception ne lui avait été envoyé : pas de message"
+            return f"Dossier {case.number} classé sans suite ({why})."
+        self.letters.to_claimant(unit, unit.case(case.id), "dismissal_notice", order.now, reason=reason)
+        return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
+
+    def _reopen(self, order: Order, case: Case) -> str:
+        if case.status == "open":
+            raise Refused(f"Le dossier {case.number} est déjà ouvert.")
+        # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
+        order.unit.update_case(
+            case.id,
+            status="open",
+            closed_at=None,
+            dismissed=False,
+            responded_at=None,
+            response_means=None,
+            response_note="",
+        )
+        cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
+        order.unit.add_event(case.id, order.at, order.actor, "reopened", cleared)
+        return f"Dossier {case.number} rouvert" + (f" ; {cleared}." if cleared else ".")
+
+    def _field(self, order: Order, case: Case) -> str:
+        name, value = order.command.name, order.command.value or ""
+        order.unit.update_case(case.id, **{name: value})
+        order.unit.add_event(case.id, order.at, order.actor, f"set:{name}", value)
+        return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »."
+
+    def _new_action(self, order: Order, case: Case) -> str:
+        command, name = order.command, order.command.name
+        text = command.value or ""
+        seq = order.unit.add_action(case.id, name, text, order.at, owner=command.owner or "", due=command.due)
+        order.unit.add_event(case.id, order.at, order.actor, f"action:{name}", f"{seq}. {text}")
+        details = "".join(
+            [
+                f", responsable : {command.owner}" if command.owner else "",
+                f", échéance : {command.due:%d/%m/%Y}" if command.due else "",
+            ]
+        )
+        return f"Dossier {case.number} : {ACTION_LABELS[name]} n° {seq} enregistrée{details}."
+
+    def _action(self, order: Order, case: Case) -> str:
+        command = order.command
+        seq, status = command.action_number or 0, command.status or "todo"
+        action = order.unit.update_action(case.id, seq, status, command.value or "", order.at)
+        if action is None:
+            raise Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
+        order.unit.add_event(
+            case.id, order.at, order.actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip()
+        )
+        return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+
+    def _note(self, order: Order, case: Case) -> str:
+        order.unit.add_event(case.id, order.at, order.actor, "note", order.command.value or "")
+        return f"Dossier {case.number} : note ajoutée."
 
     def _candidate(self, unit: Unit, command: Command) -> MailRecord:
         """The mail put before her that the command names, still waiting for her decision."""
@@ -291,8 +345,9 @@ class Casework:
             raise Refused(f"Le message {reference} a déjà été écarté.")
         return mail
 
-    def _open_mail(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _open_mail(self, order: Order) -> str:
         """A case from the ORIGINAL mail: its author, its reception, its channel; its log starts with it."""
+        unit, command, at, actor, now = order
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
@@ -341,7 +396,8 @@ class Casework:
             f"reçu le {self._day(mail.received_at)}{told}."
         )
 
-    def _discard_mail(self, unit: Unit, command: Command, at: datetime, actor: str) -> str:
+    def _discard_mail(self, order: Order) -> str:
+        unit, command, at, actor, _ = order
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         why = f": {command.value}" if command.value else ""
@@ -350,7 +406,8 @@ class Casework:
         )
         return f"Message {reference} écarté : ce n'est ni une réclamation ni un incident."
 
-    def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _close(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est déjà clos.")
         # The response is her last mail to the claimant from her own client, or one recorded by #réponse.
@@ -403,7 +460,8 @@ class Casework:
             return datetime.combine(day, written.at, self.tz)
         return at if day == today else datetime.combine(day, time(0), self.tz)
 
-    def _acknowledged(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _acknowledged(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         if case.acknowledged_at is not None:
             raise Refused(
                 f"Le dossier {case.number} a déjà un accusé de réception, du {self._day(case.acknowledged_at)}."
@@ -420,7 +478,8 @@ class Casework:
         unit.add_event(case.id, at, actor, "acknowledged", f"{how}, le {self._day(when)} {command.value or ''}".strip())
         return f"Dossier {case.number} : accusé de réception {how} enregistré au {self._day(when)}."
 
-    def _responded(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _responded(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est clos : écrivez « #rouvrir {case.number} » d'abord.")
         when = self._past_day(command, at, "la réponse")
@@ -438,7 +497,8 @@ class Casework:
             f"Écrivez « #clore {case.number} » quand le dossier est réglé."
         )
 
-    def _received(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _received(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         when = self._past_day(command, at, "la réception")
         if (
             command.on is not None
@@ -469,14 +529,17 @@ class Casework:
             f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {(extended or response_due):%d/%m/%Y}."
         )
 
-    def _requalify(self, unit: Unit, case: Case, kind: str, at: datetime, actor: str) -> str:
+    def _requalify(self, order: Order, case: Case) -> str:
+        unit, at, actor, kind = order.unit, order.at, order.actor, order.command.value or ""
         if kind == case.kind:
             raise Refused(f"Le dossier {case.number} est déjà de type {KIND_LABELS[kind]}.")
         unit.update_case(case.id, kind=kind)
         unit.add_event(case.id, at, actor, "requalified", f"{case.kind} → {kind}")
         return f"Dossier {case.number} requalifié : {KIND_LABELS[case.kind]} → {KIND_LABELS[kind]}."
 
-    def _claimant(self, unit: Unit, case: Case, email: str, name: str, at: datetime, actor: str, now: datetime) -> str:
+    def _claimant(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
+        email, name = command.value or "", command.claimant_name or ""
         unit.update_case(case.id, claimant=email, claimant_name=name)
         unit.add_event(case.id, at, actor, "set:claimant", email)
         message = f"Dossier {case.number} : réclamant {email}."
@@ -490,7 +553,8 @@ class Casework:
             message += " Accusé de réception envoyé."
         return message
 
-    def _extend(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _extend(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
         days, reason = command.days or 0, command.value or ""
@@ -502,9 +566,10 @@ class Casework:
         told = " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
         return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
 
-    def _register(self, unit: Unit, command: Command, now: datetime) -> str:
+    def _register(self, order: Order) -> str:
         import io
 
+        unit, command, now = order.unit, order.command, order.now
         if command.value == "audit":
             return self._audit(unit, command, now)
         from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
@@ -528,9 +593,10 @@ class Casework:
         )
         return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
 
-    def _record(self, unit: Unit, case: Case, now: datetime) -> str:
+    def _record(self, order: Order, case: Case) -> str:
         """The case's page of the audit file, mailed to her as one HTML file she can open on her phone
         (its links to originals and attachments lead nowhere outside the audit file; the page names them)."""
+        unit, now = order.unit, order.now
         import tempfile
         import zipfile
 
@@ -596,7 +662,8 @@ class Casework:
             f"{'' if include_files else left_out}."
         )
 
-    def _report(self, unit: Unit, command: Command, now: datetime) -> str:
+    def _report(self, order: Order) -> str:
+        unit, command, now = order.unit, order.command, order.now
         year = command.year or now.astimezone(self.tz).year
         content = annual_report_of(unit, self.settings, year, "html").encode("utf-8")
         self.letters.to_director(
