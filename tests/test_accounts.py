@@ -29,7 +29,7 @@ from inboxbot.adapters.imap import Mailbox, find_sent
 SAVE_SENT = "save_sent = true"
 
 
-def make_bot(directory: Path, account: MailAccount, sink: SmtpSink, imap_extra: str = "") -> Bot:
+def make_bot(directory: Path, account: MailAccount, sink: SmtpSink, imap_extra: str = "", extra: str = "") -> Bot:
     directory.mkdir(exist_ok=True)
     config = write_config(
         directory,
@@ -41,6 +41,7 @@ def make_bot(directory: Path, account: MailAccount, sink: SmtpSink, imap_extra: 
         database_url=fresh_database_url(directory),
         address=DIRECTOR,
         imap_extra=imap_extra,
+        extra=extra,
     )
     bot = Bot(config, account, sink)
     bot.cycle()  # first meeting with the empty mailbox

@@ -34,6 +34,8 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "acknowledgement": "accusé de réception",
     "incident_acknowledgement": "accusé de signalement",
     "extension_notice": "avis de prolongation",
+    "extension_change": "avis de nouvelle date de réponse",
+    "urgent_alert": "alerte dossier urgent",
     "satisfaction_request": "questionnaire de satisfaction",
     "closure_notice": "avis de clôture",
     "dismissal_notice": "avis de classement sans suite",
@@ -52,6 +54,13 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "reopened": "rouvert",
     "requalified": "requalifié",
     "extended": "délai de réponse prolongé",
+    "extension-changed": "date de réponse prolongée modifiée",
+    "extension-cancelled": "prolongation annulée",
+    "action-edited": "action modifiée",
+    "action-cancelled": "action annulée",
+    "merged": "dossier fusionné dans un autre",
+    "merged-in": "dossier fusionné dans celui-ci",
+    "urgent-alert": "alerte urgence envoyée",
     "note": "note",
     "feedback-requested": "avis de satisfaction demandé",
     "not-acknowledged": "accusé de réception non envoyé",
@@ -138,6 +147,7 @@ class Case:
     acknowledgement_means: str | None = None  # how, when inboxbot's mail did not acknowledge it
     response_means: str | None = None  # how, when the answer is not a mail of hers found in Sent
     response_note: str = ""  # what an answer made otherwise said
+    merged_into: str | None = None  # the case it was merged into (#fusionner): closed, kept in the register
 
     @property
     def kind_label(self) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
@@ -26,7 +26,7 @@ from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
-from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
 from inboxbot.store.repository import MailRecord, Unit, mail_reference
 
 if TYPE_CHECKING:
@@ -165,6 +165,7 @@ class Casework:
             "open_mail": self._open_mail,
             "discard_mail": self._discard_mail,
             "risk": self._risk,
+            "merge": self._merge,
         }
         self._on_case: dict[str, CaseHandler] = {
             "record": self._record,
@@ -222,9 +223,18 @@ class Casework:
     def _case(self, unit: Unit, command: Command) -> Case:
         if command.case_number is None:
             raise Refused("Précisez le numéro du dossier (dans l'objet ou sur la ligne, par exemple 2026-0001).")
-        ref = unit.case_by_number(command.case_number)
+        return self._numbered(unit, command.case_number)
+
+    def _numbered(self, unit: Unit, number: str | None) -> Case:
+        """The case of that very number: one merged into another is not silently taken for it."""
+        ref = unit.case_by_number(number) if number is not None else None
         if ref is None:
-            raise Refused(f"Aucun dossier ne porte le numéro {command.case_number}.")
+            raise Refused(f"Aucun dossier ne porte le numéro {number}.")
+        if ref.number != number:
+            raise Refused(
+                f"Le dossier {number} a été fusionné dans le dossier {ref.number} : adressez la commande au "
+                f"dossier {ref.number}."
+            )
         return unit.case(ref.id)
 
     def _day(self, value: datetime) -> str:
@@ -302,7 +312,88 @@ class Casework:
         name, value = order.command.name, order.command.value or ""
         order.unit.update_case(case.id, **{name: value})
         order.unit.add_event(case.id, order.at, order.actor, f"set:{name}", value)
-        return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »."
+        alerted = ""
+        if name == "priority" and value == URGENT and case.priority != URGENT:
+            alert_urgent(
+                order.unit, self.letters, order.unit.case(case.id), "priorité fixée par votre commande", order.now
+            )
+            alerted = " ; alerte envoyée"
+        return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »{alerted}."
+
+    def _merge(self, order: Order) -> str:
+        """« #fusionner N M »: M (the same person from another address, the same claim sent twice) joins N.
+
+        M's mails, our mails and its actions move to N, so that every reply threads into N and M's
+        people take part in it; N's history receives a copy of M's, each line marked with M's number;
+        N keeps the earliest reception, its deadlines following, and an acknowledgement or an answer
+        only M had. M is closed « fusionné dans N », out of the figures like a case classée sans suite,
+        and stays in the register with its own history.
+        """
+        unit, command, at, actor, _ = order
+        kept = self._numbered(unit, command.case_number)
+        merged = self._numbered(unit, command.other_case)
+        if kept.id == merged.id:
+            raise Refused(f"Un dossier ne peut être fusionné dans lui-même ({kept.number}).")
+        if kept.status == "closed":
+            raise Refused(
+                f"Le dossier {kept.number} est clos : rouvrez-le d'abord (« #rouvrir {kept.number} »), "
+                f"puis fusionnez-y le dossier {merged.number}."
+            )
+        history = unit.case_detail(merged.number)
+        renumbered = unit.merge_cases(kept.id, merged.id)
+        changes: dict[str, object] = {}
+        notes: list[str] = []
+        if merged.received_at < kept.received_at:
+            changes.update(self._reception(kept, merged.received_at))
+            notes.append(f"reçu le {self._day(merged.received_at)} (réception du dossier {merged.number})")
+            unit.add_event(
+                kept.id, at, actor, "set:received",
+                f"{kept.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} → "
+                f"{merged.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} (réception du dossier {merged.number})",
+            )  # fmt: skip
+        if kept.acknowledged_at is None and merged.acknowledged_at is not None:
+            changes.update(acknowledged_at=merged.acknowledged_at, acknowledgement_means=merged.acknowledgement_means)
+            notes.append(f"accusé de réception du {self._day(merged.acknowledged_at)}")
+        if kept.responded_at is None and merged.responded_at is not None:
+            changes.update(
+                responded_at=merged.responded_at,
+                response_means=merged.response_means,
+                response_note=merged.response_note,
+            )
+            notes.append(f"réponse du {self._day(merged.responded_at)}")
+        if kept.claimant is None and merged.claimant is not None:
+            changes.update(claimant=merged.claimant, claimant_name=merged.claimant_name)
+            notes.append(f"réclamant {merged.claimant}")
+        if changes:
+            unit.update_case(kept.id, **changes)
+        unit.update_case(merged.id, status="closed", closed_at=merged.closed_at or at, dismissed=True)
+        for event in history.events if history is not None else ():
+            unit.add_event(kept.id, event.at, event.actor, event.type, f"[{merged.number}] {event.detail}".strip())
+        moved = ", ".join(f"{old} → {new}" for old, new in renumbered.items())
+        who = f"{merged.claimant}, " if merged.claimant else ""
+        note = f" : {command.value}" if command.value else ""
+        unit.add_event(
+            kept.id, at, actor, "merged-in",
+            f"dossier {merged.number} ({who}{merged.kind_label}, reçu le {self._day(merged.received_at)})"
+            + (f" ; actions renumérotées {moved}" if moved else "") + note,
+        )  # fmt: skip
+        unit.add_event(merged.id, at, actor, "merged", f"dans le dossier {kept.number}{note}")
+        told = [f"Dossier {merged.number} fusionné dans le dossier {kept.number}, qui reçoit ses messages"]
+        if moved:
+            told.append(f"ses actions (renumérotées {moved})")
+        if notes:
+            told.append("et prend " + ", ".join(notes))
+        if merged.kind != kept.kind:
+            told.append(
+                f"attention : le dossier {merged.number} était {_a(merged.kind)}, le dossier {kept.number} reste "
+                f"{_a(kept.kind)} (« #type {kept.number} … » pour le changer)"
+            )
+        if merged.claimant and kept.claimant and merged.claimant != kept.claimant:
+            told.append(f"les messages de {merged.claimant} rejoindront désormais le dossier {kept.number}")
+        if merged.status == "closed":
+            told.append(f"le dossier {merged.number} était déjà clos")
+        told.append(f"le dossier {merged.number} reste au registre, clos « fusionné dans {kept.number} »")
+        return " ; ".join(told) + "."
 
     def _new_action(self, order: Order, case: Case) -> str:
         command, name = order.command, order.command.name
@@ -319,14 +410,51 @@ class Casework:
 
     def _action(self, order: Order, case: Case) -> str:
         command = order.command
+        if command.change == "edit":
+            return self._edit_action(order, case)
+        if command.change == "cancel":
+            return self._cancel_action(order, case)
         seq, status = command.action_number or 0, command.status or "todo"
         action = order.unit.update_action(case.id, seq, status, command.value or "", order.at)
         if action is None:
-            raise Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
+            raise _no_action(case, seq)
         order.unit.add_event(
             case.id, order.at, order.actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip()
         )
         return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+
+    def _edit_action(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
+        seq = command.action_number or 0
+        old = unit.action(case.id, seq)
+        if old is None:
+            raise _no_action(case, seq)
+        new = unit.edit_action(case.id, seq, at, command.value, command.owner, command.due)
+        assert new is not None
+        changes = [
+            f"{label} : « {before or '—'} » → « {after or '—'} »"
+            for label, before, after in (
+                ("texte", old.text, new.text),
+                ("responsable", old.owner, new.owner),
+                ("échéance", f"{old.due:%d/%m/%Y}" if old.due else "", f"{new.due:%d/%m/%Y}" if new.due else ""),
+            )
+            if before != after
+        ]
+        if not changes:
+            raise Refused(f"L'action n° {seq} du dossier {case.number} est déjà ainsi : rien ne change.")
+        unit.add_event(case.id, at, actor, "action-edited", f"{seq}. " + " ; ".join(changes))
+        return f"Dossier {case.number} : action n° {seq} modifiée ({' ; '.join(changes)})."
+
+    def _cancel_action(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
+        seq = command.action_number or 0
+        action = unit.cancel_action(case.id, seq)
+        if action is None:
+            raise _no_action(case, seq)
+        why = f" — {command.value}" if command.value else ""
+        label = ACTION_LABELS.get(action.kind, action.kind)
+        unit.add_event(case.id, at, actor, "action-cancelled", f"{seq}. {label} : {action.text}{why}")
+        return f"Dossier {case.number} : {label} n° {seq} annulée (« {action.text} »)."
 
     def _note(self, order: Order, case: Case) -> str:
         order.unit.add_event(case.id, order.at, order.actor, "note", order.command.value or "")
@@ -511,23 +639,27 @@ class Casework:
                 f"La réception ne peut suivre l'accusé de réception du dossier {case.number} "
                 f"({self._day(case.acknowledged_at)})."
             )
-        response_due = self.due.response_due(when)
-        shift = response_due - case.response_due
-        extended = case.extended_due + shift if case.extended_due else None
-        unit.update_case(
-            case.id,
-            received_at=when,
-            acknowledge_due=self.due.acknowledge_due(when),
-            response_due=response_due,
-            extended_due=extended,
-        )
+        changes = self._reception(case, when)
+        unit.update_case(case.id, **changes)
+        due = changes["extended_due"] or changes["response_due"]
         old = case.received_at.astimezone(self.tz)
         new = when.astimezone(self.tz)
         unit.add_event(case.id, at, actor, "set:received", f"{old:%d/%m/%Y %H:%M} → {new:%d/%m/%Y %H:%M}")
         return (
             f"Dossier {case.number} : reçu le {new:%d/%m/%Y à %H:%M} ; accusé de réception dû le "
-            f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {(extended or response_due):%d/%m/%Y}."
+            f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {due:%d/%m/%Y}."
         )
+
+    def _reception(self, case: Case, when: datetime) -> dict[str, Any]:
+        """A case's reception moved to `when`, its deadlines following; an extension keeps its length."""
+        response_due = self.due.response_due(when)
+        shift = response_due - case.response_due
+        return {
+            "received_at": when,
+            "acknowledge_due": self.due.acknowledge_due(when),
+            "response_due": response_due,
+            "extended_due": case.extended_due + shift if case.extended_due else None,
+        }
 
     def _requalify(self, order: Order, case: Case) -> str:
         unit, at, actor, kind = order.unit, order.at, order.actor, order.command.value or ""
@@ -557,14 +689,88 @@ class Casework:
         unit, command, at, actor, now = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
-        days, reason = command.days or 0, command.value or ""
+        if command.change == "cancel":
+            return self._cancel_extension(order, case)
+        if command.change == "until":
+            return self._extend_until(order, case)
         previous = case.effective_response_due
-        new_due = self.due.promised(previous + timedelta(days=days))  # a date promised: never a Sunday
+        new_due = self.due.promised(previous + timedelta(days=command.days or 0))  # a date promised: never a Sunday
+        return self._extended(order, case, new_due, command.value or "")
+
+    def _extended(self, order: Order, case: Case, new_due: date, reason: str, moved: str = "") -> str:
+        """The answer due later, for `reason`, told to the claimant with it as the procedure asks."""
+        previous = case.effective_response_due
+        order.unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
+        detail = f"{previous.isoformat()} → {new_due.isoformat()} : {reason}"
+        order.unit.add_event(case.id, order.at, order.actor, "extended", detail)
+        told = self._tell_due(order.unit, case, "extension_notice", order.now, reason=reason)
+        return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y}{moved} au lieu du {previous:%d/%m/%Y}{told}."
+
+    def _tell_due(self, unit: Unit, case: Case, template: str, now: datetime, **context: Any) -> str:
+        """The claimant told the answer date now in force; what the director is told of it."""
+        informed = self.letters.to_claimant(unit, unit.case(case.id), template, now, **context)
+        return " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
+
+    def _extend_until(self, order: Order, case: Case) -> str:
+        """« #prolonger jusqu'au 20/01/2027 »: the answer due that day, earlier or later than the extension
+        in force. A first extension needs its reason, as any; changing one keeps it unless she gives another."""
+        unit, command, at, actor, now = order
+        today = at.astimezone(self.tz).date()
+        day = command.on.coming(today) if command.on is not None else None
+        if day is None:
+            raise Refused(
+                f"Date impossible : la nouvelle date de réponse doit exister et ne pas précéder votre message "
+                f"du {today:%d/%m/%Y}."
+            )
+        new_due = self.due.promised(day)  # a date promised: never a weekend or a holiday
+        moved = f" (le {day:%d/%m/%Y} n'est pas un jour ouvré)" if new_due != day else ""
+        previous = case.effective_response_due
+        if new_due <= case.response_due:
+            back = f" Pour revenir à cette date : « #prolonger {case.number} annuler »." if case.extended_due else ""
+            raise Refused(
+                f"Le {new_due:%d/%m/%Y}{moved} n'est pas une prolongation : sans prolongation, la réponse au dossier "
+                f"{case.number} est due le {case.response_due:%d/%m/%Y}.{back}"
+            )
+        if new_due == previous:
+            raise Refused(f"La réponse au dossier {case.number} est déjà due le {previous:%d/%m/%Y}{moved}.")
+        if case.extended_due is None:
+            if command.value is None:
+                raise Refused(
+                    "Il manque le motif de la prolongation : la procédure demande de justifier les circonstances "
+                    f"particulières auprès du réclamant, par exemple « #prolonger {case.number} jusqu'au "
+                    f"{new_due:%d/%m/%Y} attente du retour du financeur »."
+                )
+            return self._extended(order, case, new_due, command.value, moved)
+        reason = command.value or case.extension_reason
         unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
-        unit.add_event(case.id, at, actor, "extended", f"{previous.isoformat()} → {new_due.isoformat()} : {reason}")
-        informed = self.letters.to_claimant(unit, unit.case(case.id), "extension_notice", now, reason=reason)
-        told = " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
-        return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
+        why = f" : {command.value}" if command.value else ""
+        unit.add_event(case.id, at, actor, "extension-changed", f"{previous:%d/%m/%Y} → {new_due:%d/%m/%Y}{why}")
+        earlier = new_due < previous
+        told = self._tell_due(unit, case, "extension_change", now, previous=previous, earlier=earlier, reason=reason)
+        way = "avancée" if earlier else "repoussée"
+        return (
+            f"Dossier {case.number} : date de réponse {way} au {new_due:%d/%m/%Y}{moved} "
+            f"au lieu du {previous:%d/%m/%Y}{told}."
+        )
+
+    def _cancel_extension(self, order: Order, case: Case) -> str:
+        """The extension undone: the answer is due on the first date again, and the claimant told so,
+        unless that date has passed (a date already gone promises nothing: the case is late)."""
+        unit, command, at, actor, now = order
+        if case.extended_due is None:
+            raise Refused(
+                f"Le dossier {case.number} n'a pas de prolongation : la réponse est due le "
+                f"{case.response_due:%d/%m/%Y}."
+            )
+        previous, due = case.extended_due, case.response_due
+        unit.update_case(case.id, extended_due=None, extension_reason="")
+        why = f" : {command.value}" if command.value else ""
+        unit.add_event(case.id, at, actor, "extension-cancelled", f"{previous:%d/%m/%Y} → {due:%d/%m/%Y}{why}")
+        if due < at.astimezone(self.tz).date():
+            told = " ; cette date est passée : le dossier est en retard et le réclamant n'a pas été prévenu"
+        else:
+            told = self._tell_due(unit, case, "extension_change", now, previous=previous, earlier=True, reason="")
+        return f"Dossier {case.number} : prolongation annulée, réponse due le {due:%d/%m/%Y}{told}."
 
     def _register(self, order: Order) -> str:
         import io
@@ -677,6 +883,15 @@ class Casework:
 
 
 _SILENT_WORDS = ("sans message", "sans prevenir", "sans avertir", "silencieux", "silently", "no notice")
+
+
+def _no_action(case: Case, seq: int) -> Refused:
+    return Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
+
+
+def _a(kind: str) -> str:
+    """« une réclamation », « un aléa »: a kind with its article, for a sentence to the director."""
+    return f"{'un' if kind == 'alea' else 'une'} {KIND_LABELS.get(kind, kind)}"
 
 
 def _silenced(note: str) -> tuple[bool, str]:

@@ -54,7 +54,14 @@ CHANNEL_LABELS = {
     "third_party": "transmis",
 }
 TO_CLAIMANT = frozenset(
-    {"acknowledgement", "incident_acknowledgement", "extension_notice", "satisfaction_request", "closure_notice"}
+    {
+        "acknowledgement",
+        "incident_acknowledgement",
+        "extension_notice",
+        "extension_change",
+        "satisfaction_request",
+        "closure_notice",
+    }
 )
 
 

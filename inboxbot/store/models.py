@@ -183,6 +183,8 @@ class CaseRow(Base):
     acknowledgement_means: Mapped[str | None] = mapped_column(String(16))
     response_means: Mapped[str | None] = mapped_column(String(16))
     response_note: Mapped[str] = mapped_column(Text, default="", server_default="")
+    # The number of the case this one was merged into (#fusionner): it stays in the register, closed.
+    merged_into: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class RiskRow(Base):
