@@ -159,6 +159,7 @@ def test_two_cases_of_one_person_are_merged_keeping_both_histories_and_the_earli
     report = command_report(bot)
     assert "ne peut être fusionné dans lui-même" in report
     assert "Dossier 2026-0001 fusionné dans le dossier 2026-0002" in report
+    assert "le dossier 2026-0002 prend la date de réception du" in report
     merged, kept = bot.cases()
     assert merged["status"] == "closed" and merged["merged_into"] == "2026-0002"
     assert kept["status"] == "open" and kept["received_at"] == first["received_at"]  # the earliest reception

@@ -341,31 +341,15 @@ class Casework:
             )
         history = unit.case_detail(merged.number)
         renumbered = unit.merge_cases(kept.id, merged.id)
-        changes: dict[str, object] = {}
-        notes: list[str] = []
-        if merged.received_at < kept.received_at:
-            changes.update(self._reception(kept, merged.received_at))
-            notes.append(f"reçu le {self._day(merged.received_at)} (réception du dossier {merged.number})")
+        changes, taken = self._taken_over(kept, merged)
+        if changes:
+            unit.update_case(kept.id, **changes)
+        if "received_at" in changes:
             unit.add_event(
                 kept.id, at, actor, "set:received",
                 f"{kept.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} → "
                 f"{merged.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} (réception du dossier {merged.number})",
             )  # fmt: skip
-        if kept.acknowledged_at is None and merged.acknowledged_at is not None:
-            changes.update(acknowledged_at=merged.acknowledged_at, acknowledgement_means=merged.acknowledgement_means)
-            notes.append(f"accusé de réception du {self._day(merged.acknowledged_at)}")
-        if kept.responded_at is None and merged.responded_at is not None:
-            changes.update(
-                responded_at=merged.responded_at,
-                response_means=merged.response_means,
-                response_note=merged.response_note,
-            )
-            notes.append(f"réponse du {self._day(merged.responded_at)}")
-        if kept.claimant is None and merged.claimant is not None:
-            changes.update(claimant=merged.claimant, claimant_name=merged.claimant_name)
-            notes.append(f"réclamant {merged.claimant}")
-        if changes:
-            unit.update_case(kept.id, **changes)
         unit.update_case(merged.id, status="closed", closed_at=merged.closed_at or at, dismissed=True)
         for event in history.events if history is not None else ():
             unit.add_event(kept.id, event.at, event.actor, event.type, f"[{merged.number}] {event.detail}".strip())
@@ -378,11 +362,13 @@ class Casework:
             + (f" ; actions renumérotées {moved}" if moved else "") + note,
         )  # fmt: skip
         unit.add_event(merged.id, at, actor, "merged", f"dans le dossier {kept.number}{note}")
-        told = [f"Dossier {merged.number} fusionné dans le dossier {kept.number}, qui reçoit ses messages"]
-        if moved:
-            told.append(f"ses actions (renumérotées {moved})")
-        if notes:
-            told.append("et prend " + ", ".join(notes))
+        actions = f", ses actions (renumérotées {moved})" if moved else ""
+        told = [
+            f"Dossier {merged.number} fusionné dans le dossier {kept.number} : ses messages{actions} et son "
+            f"historique le rejoignent, ainsi que les réponses à venir"
+        ]
+        if taken:
+            told.append(f"le dossier {kept.number} prend {', '.join(taken)}")
         if merged.kind != kept.kind:
             told.append(
                 f"attention : le dossier {merged.number} était {_a(merged.kind)}, le dossier {kept.number} reste "
@@ -392,8 +378,31 @@ class Casework:
             told.append(f"les messages de {merged.claimant} rejoindront désormais le dossier {kept.number}")
         if merged.status == "closed":
             told.append(f"le dossier {merged.number} était déjà clos")
-        told.append(f"le dossier {merged.number} reste au registre, clos « fusionné dans {kept.number} »")
+        told.append(f"le dossier {merged.number} reste au registre, clos « fusionnée dans {kept.number} »")
         return " ; ".join(told) + "."
+
+    def _taken_over(self, kept: Case, merged: Case) -> tuple[dict[str, Any], list[str]]:
+        """What the kept case takes of the merged one: the earlier reception (its deadlines following),
+        and an acknowledgement, an answer or a claimant only the merged one had; and those, in words."""
+        changes: dict[str, Any] = {}
+        taken: list[str] = []
+        if merged.received_at < kept.received_at:
+            changes.update(self._reception(kept, merged.received_at))
+            taken.append(f"la date de réception du {self._day(merged.received_at)} et les échéances qui en découlent")
+        if kept.acknowledged_at is None and merged.acknowledged_at is not None:
+            changes.update(acknowledged_at=merged.acknowledged_at, acknowledgement_means=merged.acknowledgement_means)
+            taken.append(f"l'accusé de réception du {self._day(merged.acknowledged_at)}")
+        if kept.responded_at is None and merged.responded_at is not None:
+            changes.update(
+                responded_at=merged.responded_at,
+                response_means=merged.response_means,
+                response_note=merged.response_note,
+            )
+            taken.append(f"la réponse du {self._day(merged.responded_at)}")
+        if kept.claimant is None and merged.claimant is not None:
+            changes.update(claimant=merged.claimant, claimant_name=merged.claimant_name)
+            taken.append(f"le réclamant {merged.claimant}")
+        return changes, taken
 
     def _new_action(self, order: Order, case: Case) -> str:
         command, name = order.command, order.command.name
