@@ -15,6 +15,7 @@ from e2e import write_config
 
 from inboxbot.bootstrap import build
 from inboxbot.config import load
+from inboxbot.domain.cases import event_label
 from inboxbot.domain.mail_commands import COMMAND_HELP, COMMANDS, Command, Refusal, parse_commands
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.casework import Casework, check_handlers
@@ -123,3 +124,15 @@ def test_a_merge_names_both_cases_the_kept_one_first_unless_she_says_into(line: 
 )
 def test_a_merge_that_is_not_two_numbers_is_refused(line: str) -> None:
     assert isinstance(one(line), Refusal)
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        "extension-changed", "extension-cancelled", "action-edited", "action-cancelled", "merged", "merged-in",
+        "urgent-alert", "set:received", "set:channel", "set:transmitter",
+    ],
+)  # fmt: skip
+def test_what_a_correction_writes_in_the_history_reads_in_french(event: str) -> None:
+    label = event_label(event)
+    assert label != event and not any(word in label for word in ("received", "channel", "transmitter"))

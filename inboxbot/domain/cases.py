@@ -74,6 +74,9 @@ EVENT_FIELD_LABELS = {
     "stakeholder": "partie prenante",
     "training": "formation concernée",
     "claimant": "réclamant",
+    "received": "date de réception",
+    "channel": "canal",
+    "transmitter": "transmetteur",
 }
 
 
