@@ -79,6 +79,7 @@ def test_every_command_is_in_the_help_and_its_example_runs() -> None:
         "dismiss",
         "open_mail",
         "discard_mail",
+        "merge",
         "reopen",
         "acknowledged",
         "responded",

@@ -582,7 +582,7 @@ def test_a_forged_director_mail_runs_none_of_the_commands(bot: Bot) -> None:
     sent_before = len(bot.sink.messages)
     # Every command of the vocabulary, each in its documented example form, in one forged mail.
     lines = "\n".join(spec.example for spec in COMMANDS)
-    assert len(COMMANDS) == 30 and lines.count("#") >= 30
+    assert len(COMMANDS) == 31 and lines.count("#") >= 31
     bot.note_to_self("[Dossier 2026-0001]", lines, folders=("INBOX",))
     bot.cycle()
     after = bot.case()

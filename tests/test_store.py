@@ -152,7 +152,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             connection.execute(text(f"ALTER TABLE mails DROP COLUMN {column}"))
         connection.execute(text("DROP TABLE risks"))
         connection.execute(text("ALTER TABLE outbox DROP COLUMN text"))
-        for column in ("acknowledgement_means", "response_means", "response_note", "received_from"):
+        for column in ("acknowledgement_means", "response_means", "response_note", "received_from", "merged_into"):
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(text("DROP INDEX ix_mails_joined_to"))
         connection.execute(text("ALTER TABLE mails DROP COLUMN joined_to"))

@@ -36,6 +36,8 @@ PURPOSE_LABELS = {  # what each mail inboxbot sends is, in the digest's and the 
     "acknowledgement": "accusé de réception",
     "incident_acknowledgement": "accusé de signalement",
     "extension_notice": "avis de prolongation",
+    "extension_change": "avis de nouvelle date de réponse",
+    "urgent_alert": "alerte dossier urgent",
     "satisfaction_request": "questionnaire de satisfaction",
     "closure_notice": "avis de clôture",
     "dismissal_notice": "avis de classement sans suite",
@@ -56,6 +58,13 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "reopened": "rouvert",
     "requalified": "requalifié",
     "extended": "délai de réponse prolongé",
+    "extension-changed": "date de réponse prolongée modifiée",
+    "extension-cancelled": "prolongation annulée",
+    "action-edited": "action modifiée",
+    "action-cancelled": "action annulée",
+    "merged": "dossier fusionné dans un autre",
+    "merged-in": "dossier fusionné dans celui-ci",
+    "urgent-alert": "alerte urgence envoyée",
     "note": "note",
     "feedback-requested": "avis de satisfaction demandé",
     "not-acknowledged": "accusé de réception non envoyé",
@@ -73,6 +82,9 @@ EVENT_FIELD_LABELS = {
     "stakeholder": "partie prenante",
     "training": "formation concernée",
     "claimant": "réclamant",
+    "received": "date de réception",
+    "channel": "canal",
+    "transmitter": "transmetteur",
 }
 
 
@@ -149,6 +161,7 @@ class Case:
     # Where `received_at` comes from when not a server's reception: "forwarded_header" (the date a
     # forwarded mail's header block gives) or "forward" (the forward's own reception).
     received_from: str | None = None
+    merged_into: str | None = None  # the case it was merged into (#fusionner): closed, kept in the register
 
     @property
     def kind_label(self) -> str:

@@ -74,6 +74,21 @@ class WrittenDay:
                 return day
         return None
 
+    def coming(self, reference: date) -> date | None:
+        """The day meant, on or after `reference` (a date promised, not one recorded): a year left out
+        is the one that puts it on or after `reference`; None when it is before it or does not exist."""
+        if self.days_before is not None:
+            return reference if self.days_before == 0 else None
+        years = (self.year,) if self.year is not None else (reference.year, reference.year + 1)
+        for year in years:
+            try:
+                day = date(year, self.month, self.day)
+            except ValueError:
+                continue
+            if day >= reference:
+                return day
+        return None
+
 
 def _valid(day: int, month: int, year: int | None) -> bool:
     try:

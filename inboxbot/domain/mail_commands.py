@@ -64,6 +64,9 @@ class Command:
     mail_id: int | None = None  # open_mail, discard_mail: the mail put before her (M-0042 is mail 42)
     on: WrittenDay | None = None  # acknowledged, responded, received: the day as written
     means: str | None = None  # acknowledged, responded: "post", "phone", "hand" or "email"
+    # What is undone or redone: for action "edit" or "cancel", for extend "cancel" or "until" (`on`).
+    change: str | None = None
+    other_case: str | None = None  # merge: the case merged into `case_number`
 
 
 @dataclass(frozen=True)
@@ -231,6 +234,9 @@ class _Args:
     mail_id: int | None = None
     on: WrittenDay | None = None
     means: str | None = None
+    change: str | None = None
+    case_number: str | None = None
+    other_case: str | None = None
 
 
 @dataclass(frozen=True)
@@ -331,9 +337,38 @@ _WORKING_DAYS = frozenset({"ouvre", "ouvres", "ouvrable", "ouvrables", "business
 _REASON_LABEL = re.compile(r"(?:motif|raison|reason)\s*:\s*")
 
 
+# The words that undo something, and those that change it, after #action N or #prolonger.
+_CANCEL_WORDS = frozenset({"annuler", "annule", "annulee", "supprimer", "supprime", "retirer", "cancel", "delete"})
+_EDIT_WORDS = frozenset({"modifier", "modifie", "modifiee", "changer", "corriger", "edit", "modify", "change"})
+_UNTIL = re.compile(r"(?:jusqu'?\s*(?:au|a)|au|to|until)\s+", re.IGNORECASE)
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """The first word of `text`, folded and without closing punctuation, and what follows it."""
+    head, _, tail = text.strip().partition(" ")
+    return _key(head), tail.strip()
+
+
 def _extend(rest: str, spec: CommandSpec) -> _Parsed:
-    """Days then the reason: the procedure wants the particular circumstances of any delay stated."""
+    """Days then the reason: the procedure wants the particular circumstances of any delay stated.
+
+    « annuler » undoes the extension and « jusqu'au DATE » sets the date the answer is due instead:
+    a mistake is undone by mail, and the claimant told the date in force.
+    """
     example = f"par exemple « {spec.example} »"
+    word, tail = _first_word(rest)
+    if word in _CANCEL_WORDS:
+        return _Args(change="cancel", value=_text_or_none(tail.lstrip(":;,.-–— ")))
+    written = rest.strip()
+    until = _UNTIL.match(fold(written).replace("’", "'"))
+    day = leading_day(after_folded(written, until.end()) if until is not None else written)
+    if day is not None:
+        return _Args(change="until", on=day[0], value=_text_or_none(_REASON_LABEL.sub("", day[1], count=1)))
+    if until is not None:
+        return _Invalid(
+            f"Date illisible après « jusqu'au » : écrivez-la comme 20/01/2027 ou 2027-01-20, "
+            f"par exemple « #{spec.words[0]} jusqu'au 20/01/2027 »."
+        )
     match = _DAYS.match(rest.strip())
     if match is None:
         return _Invalid(f"Nombre de jours attendu après #{spec.words[0]} (de 1 à {_MAX_EXTENSION_DAYS}), {example}.")
@@ -500,6 +535,12 @@ def _action(rest: str, spec: CommandSpec) -> _Parsed:
     if match is None or int(match.group(1)) < 1:
         return _Invalid(f"Numéro d'action attendu (1, 2… comme dans le point du jour), {example}.")
     tail = rest[match.end() :]
+    number = int(match.group(1))
+    word, after = _first_word(tail)
+    if word in _CANCEL_WORDS:
+        return _Args(action_number=number, change="cancel", value=_text_or_none(after.lstrip(":;,.-–— ")))
+    if word in _EDIT_WORDS:
+        return _edited_action(number, after, spec)
     for count in (2, 1):
         words = re.match(rf"\s*((?:\S+\s+){{{count - 1}}}\S+)(.*)\Z", tail, re.DOTALL)
         status = _ACTION_STATUS.lookup(words.group(1)) if words else None
@@ -511,6 +552,22 @@ def _action(rest: str, spec: CommandSpec) -> _Parsed:
     if not written:
         return _Invalid(f"Il manque l'état de l'action : {expected}")
     return _Invalid(f"État d'action inconnu « {written} » : {expected}{_value_hint(written, _ACTION_STATUS)}")
+
+
+def _edited_action(number: int, rest: str, spec: CommandSpec) -> _Parsed:
+    """« #action 2 modifier nouveau texte ; responsable : X ; échéance : DATE »: what is given replaces
+    what was recorded, what is not given stays (« #action 2 modifier ; échéance : 15/02/2027 »)."""
+    example = f"par exemple « #{spec.words[0]} 2 modifier Vérifier chaque réservation ; échéance : 15/02/2027 »"
+    rest = rest.lstrip(":,.-–— ")
+    if not rest.strip(" ;"):
+        return _Invalid(f"Il manque ce qui change dans l'action n° {number}, {example}.")
+    parsed = _measure(rest if not rest.startswith(";") else "·" + rest, spec)
+    if isinstance(parsed, _Invalid):
+        return _Invalid(parsed.reason.replace(f"par exemple « {spec.example} »", example))
+    text = None if parsed.value == "·" else parsed.value
+    if text is None and parsed.owner is None and parsed.due is None:
+        return _Invalid(f"Il manque ce qui change dans l'action n° {number}, {example}.")
+    return _Args(action_number=number, change="edit", value=text, owner=parsed.owner, due=parsed.due)
 
 
 _ADDRESS = re.compile(
@@ -584,6 +641,31 @@ def _open_mail(rest: str, spec: CommandSpec) -> _Parsed:
 
 def _discard_mail(rest: str, spec: CommandSpec) -> _Parsed:
     return _mail(rest, spec, kind=False)
+
+
+_MERGE_KEEPS_FIRST = frozenset({"", "et", "avec", "and", "with", "+", "<-", "←"})
+_MERGE_KEEPS_SECOND = frozenset({"dans", "vers", "into", "in", "->", "→", "=>"})
+_NUMBER_WORDS = re.compile(r"(?:le\s+|du\s+)?(?:dossiers?|n\s*[°º]|num[ée]ros?|#)\s*", re.IGNORECASE)
+
+
+def _merge(rest: str, spec: CommandSpec) -> _Parsed:
+    """Two case numbers, the one kept first (« #fusionner 2026-0001 2026-0003 ») or written the other way
+    round (« #fusionner 2026-0003 dans 2026-0001 »); a note may follow. Both must be on the line: the
+    subject alone is never enough for something that moves a whole case."""
+    example = f"par exemple « {spec.example} » (le second est fusionné dans le premier)"
+    numbers = list(_ANY_NUMBER.finditer(rest, 0, 2000))
+    if len(numbers) < 2:
+        return _Invalid(f"Deux numéros de dossier attendus après #{spec.words[0]}, {example}.")
+    first, second = numbers[0], numbers[1]
+    between = _key(_NUMBER_WORDS.sub(" ", rest[first.end() : second.start()]))
+    lead = _text_or_none(_NUMBER_WORDS.sub(" ", rest[: first.start()]))
+    tail = _text_or_none(_NUMBER_WORDS.sub(" ", rest[second.end() :]))
+    if lead is not None or len(numbers) > 2 or (between not in _MERGE_KEEPS_FIRST | _MERGE_KEEPS_SECOND):
+        return _Invalid(f"Écrivez seulement les deux numéros, celui qu'on garde d'abord, {example}.")
+    kept, merged = (first.group(0), second.group(0))
+    if between in _MERGE_KEEPS_SECOND:
+        kept, merged = merged, kept
+    return _Args(case_number=kept, other_case=merged, value=tail)
 
 
 def _register(rest: str, spec: CommandSpec) -> _Parsed:
@@ -685,7 +767,9 @@ COMMANDS: tuple[CommandSpec, ...] = (
         ("extend",),
         _extend,
         "#prolonger 15 attente du retour du financeur",
-        f"prolonge le délai de réponse d'un nombre de jours (1 à {_MAX_EXTENSION_DAYS}), motif obligatoire",
+        f"prolonge le délai de réponse d'un nombre de jours (1 à {_MAX_EXTENSION_DAYS}), motif obligatoire ; "
+        "« #prolonger jusqu'au 20/01/2027 » fixe la date (plus tôt ou plus tard), « #prolonger annuler » revient "
+        "à la date initiale : le réclamant reçoit la nouvelle date",
     ),
     CommandSpec(
         "cause",
@@ -718,7 +802,8 @@ COMMANDS: tuple[CommandSpec, ...] = (
         _action,
         "#action 1 faite nouvelle procédure appliquée",
         f"avancement d'une action (son numéro dans le point du jour) : {_ACTION_STATUS.listing()}, "
-        "puis le résultat (facultatif)",
+        "puis le résultat (facultatif) ; « #action 1 modifier texte ; responsable : … ; échéance : … » la corrige, "
+        "« #action 1 annuler » la retire (l'historique garde l'ancienne valeur)",
     ),
     CommandSpec(
         "mediation",
@@ -772,6 +857,17 @@ COMMANDS: tuple[CommandSpec, ...] = (
         f"#écarter {_MAIL_EXAMPLE}",
         "écarte un message présenté « à qualifier » (ou laissé à trier), avec ceux qui lui ont fait suite : "
         "ce n'est ni une réclamation ni un incident (motif facultatif)",
+        needs_case=False,
+    ),
+    CommandSpec(
+        "merge",
+        ("fusionner", "fusion"),
+        ("merge",),
+        _merge,
+        "#fusionner 2026-0001 2026-0003",
+        "fusionne le second dossier dans le premier (même personne sous deux adresses, même réclamation "
+        "envoyée deux fois) : ses messages, actions et historique rejoignent le premier, qui garde la date "
+        "de réception la plus ancienne ; le second est clos « fusionné » et reste au registre",
         needs_case=False,
     ),
     CommandSpec(
@@ -1083,7 +1179,7 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
     assert isinstance(parsed, _Args)
     return Command(
         name=spec.name,
-        case_number=case.number,
+        case_number=case.number or parsed.case_number,
         line=line,
         value=parsed.value,
         days=parsed.days,
@@ -1096,6 +1192,8 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         mail_id=parsed.mail_id,
         on=parsed.on,
         means=parsed.means,
+        change=parsed.change,
+        other_case=parsed.other_case,
     )
 
 

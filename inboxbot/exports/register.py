@@ -31,6 +31,13 @@ RECEIVED_FROM_LABELS = {
 }
 
 
+def status_label(status: str, dismissed: bool, merged_into: str | None = None) -> str:
+    """A case's state as the register says it: a merged case names the case it joined."""
+    if merged_into:
+        return f"fusionnée dans {merged_into}"
+    return DISMISSED_LABEL if dismissed else STATUS_LABELS.get(status, status)
+
+
 def _instant(value: datetime | None, tz: ZoneInfo) -> str | None:
     return None if value is None else value.astimezone(tz).isoformat(timespec="seconds")
 
@@ -77,6 +84,7 @@ def case_record(detail: CaseDetail, tz: ZoneInfo, own_address: str, today: date 
         "training": case.training or None,
         "transmitter": case.transmitter,
         "dismissed": case.dismissed,
+        "merged_into": case.merged_into,
         "satisfaction_mark": case.satisfaction_mark,
         "satisfaction_comment": case.satisfaction_comment or None,
         "satisfaction_at": _instant(case.satisfaction_at, tz),
@@ -207,7 +215,7 @@ def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_addr
         record = case_record(detail, tz, own_address, today)
         dismissed = bool(record["dismissed"])
         record["kind"] = KIND_LABELS.get(record["kind"], record["kind"])
-        record["status"] = DISMISSED_LABEL if dismissed else STATUS_LABELS.get(record["status"], record["status"])
+        record["status"] = status_label(record["status"], dismissed, record["merged_into"])
         record["channel"] = CHANNEL_LABELS.get(record["channel"], record["channel"])
         if record["received_from"]:
             record["received_from"] = RECEIVED_FROM_LABELS.get(record["received_from"], record["received_from"])

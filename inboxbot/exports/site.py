@@ -46,7 +46,6 @@ from inboxbot.config import ConfigError, Settings
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
-    DISMISSED_LABEL,
     KIND_LABELS,
     NATURE_LABELS,
     CaseDetail,
@@ -57,7 +56,7 @@ from inboxbot.domain.cases import (
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.vocabulary import CaseStatus, Priority
-from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record
+from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record, status_label
 from inboxbot.exports.report import annual_report, year_figures
 from inboxbot.store.export import Exchanges, register_details
 from inboxbot.store.repository import Unit
@@ -443,7 +442,7 @@ class _Writer:
 def _labels(record: dict[str, Any], dismissed: bool) -> dict[str, str]:
     return {
         "kind": KIND_LABELS.get(record["kind"], record["kind"]),
-        "status": DISMISSED_LABEL if dismissed else STATUS_LABELS.get(record["status"], record["status"]),
+        "status": status_label(record["status"], dismissed, record["merged_into"]),
         "channel": CHANNEL_LABELS.get(record["channel"], record["channel"]),
         "nature": NATURE_LABELS.get(record["nature"] or "", record["nature"] or "non renseignée"),
         "priority": PRIORITY_LABELS.get(record["priority"] or "", record["priority"] or "non renseignée"),

@@ -43,7 +43,6 @@ from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
     ACTION_LABELS,
     ACTION_STATUS_LABELS,
-    DISMISSED_LABEL,
     KIND_LABELS,
     NATURE_LABELS,
     TRACKED_KINDS,
@@ -53,7 +52,13 @@ from inboxbot.domain.cases import (
     action_overdue,
     deadline_label,
 )
-from inboxbot.exports.register import CHANNEL_LABELS, RECEIVED_FROM_LABELS, STATUS_LABELS, deadline_met, means_label
+from inboxbot.exports.register import (
+    CHANNEL_LABELS,
+    RECEIVED_FROM_LABELS,
+    deadline_met,
+    means_label,
+    status_label,
+)
 from inboxbot.store import export
 
 DATE_FORMAT = "dd/mm/yyyy"  # format codes are stored in English; a French Excel shows jj/mm/aaaa
@@ -174,10 +179,6 @@ def export_register_xlsx(
     return _write_workbook(_rows_read_elsewhere(url, tz, today, year, kind, status, chunk), target)
 
 
-def case_status_label(status: str, dismissed: bool) -> str:
-    return DISMISSED_LABEL if dismissed else STATUS_LABELS.get(status, status)
-
-
 def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
     case = detail.case
     actions = detail.actions
@@ -214,7 +215,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
         "\n".join(a.text for a in actions if a.kind == "cause"),
         "\n".join(action_line(a) for a in actions if a.kind in TRACKED_KINDS),
         "\n".join(mediations),
-        case_status_label(case.status, dismissed),
+        status_label(case.status, dismissed, case.merged_into),
         _local(case.closed_at, tz),
         case.satisfaction_mark,
         case.satisfaction_comment,

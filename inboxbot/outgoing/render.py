@@ -151,6 +151,8 @@ MAIL_TEMPLATES = (
     "acknowledgement",
     "incident_acknowledgement",
     "extension_notice",
+    "extension_change",
+    "urgent_alert",
     "satisfaction_request",
     "closure_notice",
     "dismissal_notice",

@@ -9,25 +9,25 @@ caller's transaction, together with the mails it queues (the extension notice, t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from inboxbot.config import Settings
 from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
 from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.decide import TRANSMITTER_THANKS, Candidate, Policy, acknowledgement, qualify
-from inboxbot.domain.mail_commands import MEANS_LABELS, Command, Refusal
+from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
 from inboxbot.domain.vocabulary import Channel
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
-from inboxbot.procedure.intake import Thread, open_case
+from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
 from inboxbot.store.repository import MailRecord, Unit, mail_reference
 
 if TYPE_CHECKING:
@@ -109,6 +109,14 @@ def audit_site(
     )
 
 
+def check_handlers(general: Mapping[str, object], on_case: Mapping[str, object]) -> None:
+    """Every command of the table has exactly one handler, of the kind its table entry says."""
+    expected = {spec.name: spec.needs_case for spec in COMMANDS}
+    given = {**{name: False for name in general}, **{name: True for name in on_case}}
+    if len(given) != len(general) + len(on_case) or given != expected:
+        raise ValueError(f"command handlers do not match the command table: {given} != {expected}")
+
+
 def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
     """The latest review of the procedure: recorded by #revue, or given in the config."""
     recorded = unit.runtime().get(PROCEDURE_REVIEW)
@@ -120,6 +128,21 @@ class Refused(Exception):
     """A command that cannot be carried out; the message is for the director."""
 
 
+class Order(NamedTuple):
+    """One command being carried out: the transaction, what she wrote, when she wrote it, as whom, and now."""
+
+    unit: Unit
+    command: Command
+    at: datetime
+    actor: str
+    now: datetime
+
+
+# A command about no case in particular (#registre, #ouvrir M-0042), and one about a case, found first.
+GeneralHandler = Callable[[Order], str]
+CaseHandler = Callable[[Order, Case], str]
+
+
 class Casework:
     def __init__(self, settings: Settings, letters: Letters, policy: Policy) -> None:
         self.settings = settings
@@ -127,6 +150,41 @@ class Casework:
         self.policy = policy
         self.due: DuePolicy = policy.due
         self.tz = settings.organisation.timezone
+        # The command table's names, each with what obeys it: a command added to the table without
+        # its handler (or a handler left for a command gone) stops the program here, not on her mail.
+        self._general: dict[str, GeneralHandler] = {
+            "help": self._help,
+            "register": self._register,
+            "report": self._report,
+            "review": self._review,
+            "open_mail": self._open_mail,
+            "discard_mail": self._discard_mail,
+            "risk": self._risk,
+            "merge": self._merge,
+        }
+        self._on_case: dict[str, CaseHandler] = {
+            "record": self._record,
+            "acknowledged": self._acknowledged,
+            "responded": self._responded,
+            "received": self._received,
+            "channel": self._channel,
+            "transmitter": self._transmitter,
+            "close": self._close,
+            "dismiss": self._dismiss,
+            "reopen": self._reopen,
+            "kind": self._requalify,
+            "claimant": self._claimant,
+            "extend": self._extend,
+            "action": self._action,
+            "note": self._note,
+            **{name: self._field for name in FIELD_LABELS},
+            **{name: self._new_action for name in ACTION_KINDS},
+        }
+        check_handlers(self._general, self._on_case)
+
+    def handled(self) -> tuple[frozenset[str], frozenset[str]]:
+        """The commands obeyed without a case, and those obeyed on a case."""
+        return frozenset(self._general), frozenset(self._on_case)
 
     def carry_out(
         self, unit: Unit, commands: Sequence[Command | Refusal], at: datetime, actor: str, now: datetime
@@ -160,118 +218,251 @@ class Casework:
     def _case(self, unit: Unit, command: Command) -> Case:
         if command.case_number is None:
             raise Refused("Précisez le numéro du dossier (dans l'objet ou sur la ligne, par exemple 2026-0001).")
-        ref = unit.case_by_number(command.case_number)
+        return self._numbered(unit, command.case_number)
+
+    def _numbered(self, unit: Unit, number: str | None) -> Case:
+        """The case of that very number: one merged into another is not silently taken for it."""
+        ref = unit.case_by_number(number) if number is not None else None
         if ref is None:
-            raise Refused(f"Aucun dossier ne porte le numéro {command.case_number}.")
+            raise Refused(f"Aucun dossier ne porte le numéro {number}.")
+        if ref.number != number:
+            raise Refused(
+                f"Le dossier {number} a été fusionné dans le dossier {ref.number} : adressez la commande au "
+                f"dossier {ref.number}."
+            )
         return unit.case(ref.id)
 
     def _day(self, value: datetime) -> str:
         return f"{value.astimezone(self.tz):%d/%m/%Y}"
 
     def _one(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
-        name = command.name
-        if name == "help":
-            return "Voici la liste des commandes."
-        if name == "register":
-            return self._register(unit, command, now)
-        if name == "report":
-            return self._report(unit, command, now)
-        if name == "review":
-            unit.set_runtime(PROCEDURE_REVIEW, at.astimezone(self.tz).date().isoformat(), at)
-            return f"Revue annuelle de la procédure enregistrée au {self._day(at)}."
-        if name == "open_mail":
-            return self._open_mail(unit, command, at, actor, now)
-        if name == "discard_mail":
-            return self._discard_mail(unit, command, at, actor)
-        if name == "risk":
-            unit.add_risk(at, actor, command.value or "")
-            return f"Analyse de risque enregistrée au {self._day(at)} ; elle figurera au rapport annuel."
-        case = self._case(unit, command)
-        if name == "record":
-            return self._record(unit, case, now)
-        if name == "acknowledged":
-            return self._acknowledged(unit, case, command, at, actor)
-        if name == "responded":
-            return self._responded(unit, case, command, at, actor)
-        if name == "received":
-            return self._received(unit, case, command, at, actor)
-        if name == "channel":
-            value = command.value or ""
-            if value == case.channel:
-                raise Refused(f"Le canal du dossier {case.number} est déjà « {CHANNEL_WORDS.get(value, value)} ».")
-            unit.update_case(case.id, channel=value)
-            unit.add_event(case.id, at, actor, "set:channel", f"{case.channel} → {value}")
-            return f"Dossier {case.number} : canal « {CHANNEL_WORDS.get(value, value)} »."
-        if name == "transmitter":
-            value = command.value or ""
-            unit.update_case(case.id, transmitter=value)
-            unit.add_event(case.id, at, actor, "set:transmitter", f"{case.transmitter or ''} → {value}")
-            return f"Dossier {case.number} : transmise par {value}."
-        if name == "close":
-            return self._close(unit, case, command, at, actor, now)
-        if name == "dismiss":
-            if case.status == "closed":
-                raise Refused(f"Le dossier {case.number} est déjà clos.")
-            silent, reason = _silenced(command.value or "")
-            unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
-            unit.add_event(case.id, at, actor, "dismissed", reason)
-            # The acknowledgement promised an answer: the claimant hears of the classement, and why.
-            if silent or case.claimant is None or case.acknowledged_at is None:
-                why = "sans message au réclamant" if silent or case.claimant else "pas d'adresse pour le prévenir"
-                if case.claimant and case.acknowledged_at is None and not silent:
-                    why = "aucun accusé de réception ne lui avait été envoyé : pas de message"
-                return f"Dossier {case.number} classé sans suite ({why})."
-            self.letters.to_claimant(unit, unit.case(case.id), "dismissal_notice", now, reason=reason)
-            return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
-        if name == "reopen":
-            if case.status == "open":
-                raise Refused(f"Le dossier {case.number} est déjà ouvert.")
-            # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
-            unit.update_case(
-                case.id,
-                status="open",
-                closed_at=None,
-                dismissed=False,
-                responded_at=None,
-                response_means=None,
-                response_note="",
+        order = Order(unit, command, at, actor, now)
+        general = self._general.get(command.name)
+        if general is not None:
+            return general(order)
+        on_case = self._on_case.get(command.name)
+        if on_case is None:
+            raise Refused(f"Commande « {command.name} » non prise en charge.")
+        return on_case(order, self._case(unit, command))
+
+    def _help(self, order: Order) -> str:
+        return "Voici la liste des commandes."
+
+    def _review(self, order: Order) -> str:
+        order.unit.set_runtime(PROCEDURE_REVIEW, order.at.astimezone(self.tz).date().isoformat(), order.at)
+        return f"Revue annuelle de la procédure enregistrée au {self._day(order.at)}."
+
+    def _risk(self, order: Order) -> str:
+        order.unit.add_risk(order.at, order.actor, order.command.value or "")
+        return f"Analyse de risque enregistrée au {self._day(order.at)} ; elle figurera au rapport annuel."
+
+    def _channel(self, order: Order, case: Case) -> str:
+        value = order.command.value or ""
+        if value == case.channel:
+            raise Refused(f"Le canal du dossier {case.number} est déjà « {CHANNEL_WORDS.get(value, value)} ».")
+        order.unit.update_case(case.id, channel=value)
+        order.unit.add_event(case.id, order.at, order.actor, "set:channel", f"{case.channel} → {value}")
+        return f"Dossier {case.number} : canal « {CHANNEL_WORDS.get(value, value)} »."
+
+    def _transmitter(self, order: Order, case: Case) -> str:
+        value = order.command.value or ""
+        order.unit.update_case(case.id, transmitter=value)
+        order.unit.add_event(case.id, order.at, order.actor, "set:transmitter", f"{case.transmitter or ''} → {value}")
+        return f"Dossier {case.number} : transmise par {value}."
+
+    def _dismiss(self, order: Order, case: Case) -> str:
+        unit, at = order.unit, order.at
+        if case.status == "closed":
+            raise Refused(f"Le dossier {case.number} est déjà clos.")
+        silent, reason = _silenced(order.command.value or "")
+        unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
+        unit.add_event(case.id, at, order.actor, "dismissed", reason)
+        # The acknowledgement promised an answer: the claimant hears of the classement, and why.
+        if silent or case.claimant is None or case.acknowledged_at is None:
+            why = "sans message au réclamant" if silent or case.claimant else "pas d'adresse pour le prévenir"
+            if case.claimant and case.acknowledged_at is None and not silent:
+                why = "aucun accusé de réception ne lui avait été envoyé : pas de message"
+            return f"Dossier {case.number} classé sans suite ({why})."
+        self.letters.to_claimant(unit, unit.case(case.id), "dismissal_notice", order.now, reason=reason)
+        return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
+
+    def _reopen(self, order: Order, case: Case) -> str:
+        if case.status == "open":
+            raise Refused(f"Le dossier {case.number} est déjà ouvert.")
+        # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
+        order.unit.update_case(
+            case.id,
+            status="open",
+            closed_at=None,
+            dismissed=False,
+            responded_at=None,
+            response_means=None,
+            response_note="",
+        )
+        cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
+        order.unit.add_event(case.id, order.at, order.actor, "reopened", cleared)
+        return f"Dossier {case.number} rouvert" + (f" ; {cleared}." if cleared else ".")
+
+    def _field(self, order: Order, case: Case) -> str:
+        name, value = order.command.name, order.command.value or ""
+        order.unit.update_case(case.id, **{name: value})
+        order.unit.add_event(case.id, order.at, order.actor, f"set:{name}", value)
+        alerted = ""
+        if name == "priority" and value == URGENT and case.priority != URGENT:
+            alert_urgent(
+                order.unit, self.letters, order.unit.case(case.id), "priorité fixée par votre commande", order.now
             )
-            cleared = f"date de réponse du {self._day(case.responded_at)} effacée" if case.responded_at else ""
-            unit.add_event(case.id, at, actor, "reopened", cleared)
-            return f"Dossier {case.number} rouvert" + (f" ; {cleared}." if cleared else ".")
-        if name == "kind":
-            return self._requalify(unit, case, command.value or "", at, actor)
-        if name in FIELD_LABELS:
-            value = command.value or ""
-            unit.update_case(case.id, **{name: value})
-            unit.add_event(case.id, at, actor, f"set:{name}", value)
-            return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »."
-        if name == "claimant":
-            return self._claimant(unit, case, command.value or "", command.claimant_name or "", at, actor, now)
-        if name == "extend":
-            return self._extend(unit, case, command, at, actor, now)
-        if name in ACTION_KINDS:
-            text = command.value or ""
-            seq = unit.add_action(case.id, name, text, at, owner=command.owner or "", due=command.due)
-            unit.add_event(case.id, at, actor, f"action:{name}", f"{seq}. {text}")
-            details = "".join(
-                [
-                    f", responsable : {command.owner}" if command.owner else "",
-                    f", échéance : {command.due:%d/%m/%Y}" if command.due else "",
-                ]
+            alerted = " ; alerte envoyée"
+        return f"Dossier {case.number} : {FIELD_LABELS[name]} « {value} »{alerted}."
+
+    def _merge(self, order: Order) -> str:
+        """« #fusionner N M »: M (the same person from another address, the same claim sent twice) joins N.
+
+        M's mails, our mails and its actions move to N, so that every reply threads into N and M's
+        people take part in it; N's history receives a copy of M's, each line marked with M's number;
+        N keeps the earliest reception, its deadlines following, and an acknowledgement or an answer
+        only M had. M is closed « fusionné dans N », out of the figures like a case classée sans suite,
+        and stays in the register with its own history.
+        """
+        unit, command, at, actor, _ = order
+        kept = self._numbered(unit, command.case_number)
+        merged = self._numbered(unit, command.other_case)
+        if kept.id == merged.id:
+            raise Refused(f"Un dossier ne peut être fusionné dans lui-même ({kept.number}).")
+        if kept.status == "closed":
+            raise Refused(
+                f"Le dossier {kept.number} est clos : rouvrez-le d'abord (« #rouvrir {kept.number} »), "
+                f"puis fusionnez-y le dossier {merged.number}."
             )
-            return f"Dossier {case.number} : {ACTION_LABELS[name]} n° {seq} enregistrée{details}."
-        if name == "action":
-            seq, status = command.action_number or 0, command.status or "todo"
-            action = unit.update_action(case.id, seq, status, command.value or "", at)
-            if action is None:
-                raise Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
-            unit.add_event(case.id, at, actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip())
-            return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
-        if name == "note":
-            unit.add_event(case.id, at, actor, "note", command.value or "")
-            return f"Dossier {case.number} : note ajoutée."
-        raise Refused(f"Commande « {name} » non prise en charge.")
+        history = unit.case_detail(merged.number)
+        renumbered = unit.merge_cases(kept.id, merged.id)
+        changes, taken = self._taken_over(kept, merged)
+        if changes:
+            unit.update_case(kept.id, **changes)
+        if "received_at" in changes:
+            unit.add_event(
+                kept.id, at, actor, "set:received",
+                f"{kept.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} → "
+                f"{merged.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} (réception du dossier {merged.number})",
+            )  # fmt: skip
+        unit.update_case(merged.id, status="closed", closed_at=merged.closed_at or at, dismissed=True)
+        for event in history.events if history is not None else ():
+            unit.add_event(kept.id, event.at, event.actor, event.type, f"[{merged.number}] {event.detail}".strip())
+        moved = ", ".join(f"{old} → {new}" for old, new in renumbered.items())
+        who = f"{merged.claimant}, " if merged.claimant else ""
+        note = f" : {command.value}" if command.value else ""
+        unit.add_event(
+            kept.id, at, actor, "merged-in",
+            f"dossier {merged.number} ({who}{merged.kind_label}, reçu le {self._day(merged.received_at)})"
+            + (f" ; actions renumérotées {moved}" if moved else "") + note,
+        )  # fmt: skip
+        unit.add_event(merged.id, at, actor, "merged", f"dans le dossier {kept.number}{note}")
+        actions = f", ses actions (renumérotées {moved})" if moved else ""
+        told = [
+            f"Dossier {merged.number} fusionné dans le dossier {kept.number} : ses messages{actions} et son "
+            f"historique le rejoignent, ainsi que les réponses à venir"
+        ]
+        if taken:
+            told.append(f"le dossier {kept.number} prend {', '.join(taken)}")
+        if merged.kind != kept.kind:
+            told.append(
+                f"attention : le dossier {merged.number} était {_a(merged.kind)}, le dossier {kept.number} reste "
+                f"{_a(kept.kind)} (« #type {kept.number} … » pour le changer)"
+            )
+        if merged.claimant and kept.claimant and merged.claimant != kept.claimant:
+            told.append(f"les messages de {merged.claimant} rejoindront désormais le dossier {kept.number}")
+        if merged.status == "closed":
+            told.append(f"le dossier {merged.number} était déjà clos")
+        told.append(f"le dossier {merged.number} reste au registre, clos « fusionnée dans {kept.number} »")
+        return " ; ".join(told) + "."
+
+    def _taken_over(self, kept: Case, merged: Case) -> tuple[dict[str, Any], list[str]]:
+        """What the kept case takes of the merged one: the earlier reception (its deadlines following),
+        and an acknowledgement, an answer or a claimant only the merged one had; and those, in words."""
+        changes: dict[str, Any] = {}
+        taken: list[str] = []
+        if merged.received_at < kept.received_at:
+            changes.update(self._reception(kept, merged.received_at))
+            taken.append(f"la date de réception du {self._day(merged.received_at)} et les échéances qui en découlent")
+        if kept.acknowledged_at is None and merged.acknowledged_at is not None:
+            changes.update(acknowledged_at=merged.acknowledged_at, acknowledgement_means=merged.acknowledgement_means)
+            taken.append(f"l'accusé de réception du {self._day(merged.acknowledged_at)}")
+        if kept.responded_at is None and merged.responded_at is not None:
+            changes.update(
+                responded_at=merged.responded_at,
+                response_means=merged.response_means,
+                response_note=merged.response_note,
+            )
+            taken.append(f"la réponse du {self._day(merged.responded_at)}")
+        if kept.claimant is None and merged.claimant is not None:
+            changes.update(claimant=merged.claimant, claimant_name=merged.claimant_name)
+            taken.append(f"le réclamant {merged.claimant}")
+        return changes, taken
+
+    def _new_action(self, order: Order, case: Case) -> str:
+        command, name = order.command, order.command.name
+        text = command.value or ""
+        seq = order.unit.add_action(case.id, name, text, order.at, owner=command.owner or "", due=command.due)
+        order.unit.add_event(case.id, order.at, order.actor, f"action:{name}", f"{seq}. {text}")
+        details = "".join(
+            [
+                f", responsable : {command.owner}" if command.owner else "",
+                f", échéance : {command.due:%d/%m/%Y}" if command.due else "",
+            ]
+        )
+        return f"Dossier {case.number} : {ACTION_LABELS[name]} n° {seq} enregistrée{details}."
+
+    def _action(self, order: Order, case: Case) -> str:
+        command = order.command
+        if command.change == "edit":
+            return self._edit_action(order, case)
+        if command.change == "cancel":
+            return self._cancel_action(order, case)
+        seq, status = command.action_number or 0, command.status or "todo"
+        action = order.unit.update_action(case.id, seq, status, command.value or "", order.at)
+        if action is None:
+            raise _no_action(case, seq)
+        order.unit.add_event(
+            case.id, order.at, order.actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip()
+        )
+        return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+
+    def _edit_action(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
+        seq = command.action_number or 0
+        old = unit.action(case.id, seq)
+        if old is None:
+            raise _no_action(case, seq)
+        new = unit.edit_action(case.id, seq, at, command.value, command.owner, command.due)
+        assert new is not None
+        changes = [
+            f"{label} : « {before or '—'} » → « {after or '—'} »"
+            for label, before, after in (
+                ("texte", old.text, new.text),
+                ("responsable", old.owner, new.owner),
+                ("échéance", f"{old.due:%d/%m/%Y}" if old.due else "", f"{new.due:%d/%m/%Y}" if new.due else ""),
+            )
+            if before != after
+        ]
+        if not changes:
+            raise Refused(f"L'action n° {seq} du dossier {case.number} est déjà ainsi : rien ne change.")
+        unit.add_event(case.id, at, actor, "action-edited", f"{seq}. " + " ; ".join(changes))
+        return f"Dossier {case.number} : action n° {seq} modifiée ({' ; '.join(changes)})."
+
+    def _cancel_action(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
+        seq = command.action_number or 0
+        action = unit.cancel_action(case.id, seq)
+        if action is None:
+            raise _no_action(case, seq)
+        why = f" — {command.value}" if command.value else ""
+        label = ACTION_LABELS.get(action.kind, action.kind)
+        unit.add_event(case.id, at, actor, "action-cancelled", f"{seq}. {label} : {action.text}{why}")
+        return f"Dossier {case.number} : {label} n° {seq} annulée (« {action.text} »)."
+
+    def _note(self, order: Order, case: Case) -> str:
+        order.unit.add_event(case.id, order.at, order.actor, "note", order.command.value or "")
+        return f"Dossier {case.number} : note ajoutée."
 
     def _candidate(self, unit: Unit, command: Command) -> MailRecord:
         """The mail put before her that the command names, still waiting for her decision: a
@@ -293,8 +484,9 @@ class Casework:
             raise Refused(f"Le message {reference} a déjà été écarté.")
         return mail
 
-    def _open_mail(self, unit: Unit, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _open_mail(self, order: Order) -> str:
         """A case from the ORIGINAL mail: its author, its reception, its channel; its log starts with it."""
+        unit, command, at, actor, now = order
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
@@ -371,7 +563,8 @@ class Casework:
             f"reçu le {self._day(mail.received_at)}{told}."
         )
 
-    def _discard_mail(self, unit: Unit, command: Command, at: datetime, actor: str) -> str:
+    def _discard_mail(self, order: Order) -> str:
+        unit, command, at, actor, _ = order
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         why = f": {command.value}" if command.value else ""
@@ -384,7 +577,8 @@ class Casework:
         messages = f" avec les {len(joined)} messages qui lui font suite" if len(joined) > 1 else messages
         return f"Message {reference} écarté{messages} : ce n'est ni une réclamation ni un incident."
 
-    def _close(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _close(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est déjà clos.")
         # The response is her last mail to the claimant from her own client, or one recorded by #réponse.
@@ -437,7 +631,8 @@ class Casework:
             return datetime.combine(day, written.at, self.tz)
         return at if day == today else datetime.combine(day, time(0), self.tz)
 
-    def _acknowledged(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _acknowledged(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         if case.acknowledged_at is not None:
             raise Refused(
                 f"Le dossier {case.number} a déjà un accusé de réception, du {self._day(case.acknowledged_at)}."
@@ -454,7 +649,8 @@ class Casework:
         unit.add_event(case.id, at, actor, "acknowledged", f"{how}, le {self._day(when)} {command.value or ''}".strip())
         return f"Dossier {case.number} : accusé de réception {how} enregistré au {self._day(when)}."
 
-    def _responded(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _responded(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est clos : écrivez « #rouvrir {case.number} » d'abord.")
         when = self._past_day(command, at, "la réponse")
@@ -472,7 +668,8 @@ class Casework:
             f"Écrivez « #clore {case.number} » quand le dossier est réglé."
         )
 
-    def _received(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str) -> str:
+    def _received(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, _ = order
         when = self._past_day(command, at, "la réception")
         if (
             command.on is not None
@@ -485,33 +682,40 @@ class Casework:
                 f"La réception ne peut suivre l'accusé de réception du dossier {case.number} "
                 f"({self._day(case.acknowledged_at)})."
             )
-        response_due = self.due.response_due(when)
-        shift = response_due - case.response_due
-        extended = case.extended_due + shift if case.extended_due else None
-        unit.update_case(
-            case.id,
-            received_at=when,
-            acknowledge_due=self.due.acknowledge_due(when),
-            response_due=response_due,
-            extended_due=extended,
-            received_from=None,  # her date now, no longer one read from a forwarded header
-        )
+        changes = self._reception(case, when)
+        # Her date now, no longer one read from a forwarded header.
+        unit.update_case(case.id, **changes, received_from=None)
+        due = changes["extended_due"] or changes["response_due"]
         old = case.received_at.astimezone(self.tz)
         new = when.astimezone(self.tz)
         unit.add_event(case.id, at, actor, "set:received", f"{old:%d/%m/%Y %H:%M} → {new:%d/%m/%Y %H:%M}")
         return (
             f"Dossier {case.number} : reçu le {new:%d/%m/%Y à %H:%M} ; accusé de réception dû le "
-            f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {(extended or response_due):%d/%m/%Y}."
+            f"{self.due.acknowledge_due(when):%d/%m/%Y}, réponse due le {due:%d/%m/%Y}."
         )
 
-    def _requalify(self, unit: Unit, case: Case, kind: str, at: datetime, actor: str) -> str:
+    def _reception(self, case: Case, when: datetime) -> dict[str, Any]:
+        """A case's reception moved to `when`, its deadlines following; an extension keeps its length."""
+        response_due = self.due.response_due(when)
+        shift = response_due - case.response_due
+        return {
+            "received_at": when,
+            "acknowledge_due": self.due.acknowledge_due(when),
+            "response_due": response_due,
+            "extended_due": case.extended_due + shift if case.extended_due else None,
+        }
+
+    def _requalify(self, order: Order, case: Case) -> str:
+        unit, at, actor, kind = order.unit, order.at, order.actor, order.command.value or ""
         if kind == case.kind:
             raise Refused(f"Le dossier {case.number} est déjà de type {KIND_LABELS[kind]}.")
         unit.update_case(case.id, kind=kind)
         unit.add_event(case.id, at, actor, "requalified", f"{case.kind} → {kind}")
         return f"Dossier {case.number} requalifié : {KIND_LABELS[case.kind]} → {KIND_LABELS[kind]}."
 
-    def _claimant(self, unit: Unit, case: Case, email: str, name: str, at: datetime, actor: str, now: datetime) -> str:
+    def _claimant(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
+        email, name = command.value or "", command.claimant_name or ""
         unit.update_case(case.id, claimant=email, claimant_name=name)
         unit.add_event(case.id, at, actor, "set:claimant", email)
         message = f"Dossier {case.number} : réclamant {email}."
@@ -525,21 +729,97 @@ class Casework:
             message += " Accusé de réception envoyé."
         return message
 
-    def _extend(self, unit: Unit, case: Case, command: Command, at: datetime, actor: str, now: datetime) -> str:
+    def _extend(self, order: Order, case: Case) -> str:
+        unit, command, at, actor, now = order
         if case.status == "closed":
             raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
-        days, reason = command.days or 0, command.value or ""
+        if command.change == "cancel":
+            return self._cancel_extension(order, case)
+        if command.change == "until":
+            return self._extend_until(order, case)
         previous = case.effective_response_due
-        new_due = self.due.promised(previous + timedelta(days=days))  # a date promised: never a Sunday
-        unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
-        unit.add_event(case.id, at, actor, "extended", f"{previous.isoformat()} → {new_due.isoformat()} : {reason}")
-        informed = self.letters.to_claimant(unit, unit.case(case.id), "extension_notice", now, reason=reason)
-        told = " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
-        return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y} au lieu du {previous:%d/%m/%Y}{told}."
+        new_due = self.due.promised(previous + timedelta(days=command.days or 0))  # a date promised: never a Sunday
+        return self._extended(order, case, new_due, command.value or "")
 
-    def _register(self, unit: Unit, command: Command, now: datetime) -> str:
+    def _extended(self, order: Order, case: Case, new_due: date, reason: str, moved: str = "") -> str:
+        """The answer due later, for `reason`, told to the claimant with it as the procedure asks."""
+        previous = case.effective_response_due
+        order.unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
+        detail = f"{previous.isoformat()} → {new_due.isoformat()} : {reason}"
+        order.unit.add_event(case.id, order.at, order.actor, "extended", detail)
+        told = self._tell_due(order.unit, case, "extension_notice", order.now, reason=reason)
+        return f"Dossier {case.number} : réponse due le {new_due:%d/%m/%Y}{moved} au lieu du {previous:%d/%m/%Y}{told}."
+
+    def _tell_due(self, unit: Unit, case: Case, template: str, now: datetime, **context: Any) -> str:
+        """The claimant told the answer date now in force; what the director is told of it."""
+        informed = self.letters.to_claimant(unit, unit.case(case.id), template, now, **context)
+        return " ; le réclamant en est informé" if informed else " ; aucun réclamant à informer (adresse inconnue)"
+
+    def _extend_until(self, order: Order, case: Case) -> str:
+        """« #prolonger jusqu'au 20/01/2027 »: the answer due that day, earlier or later than the extension
+        in force. A first extension needs its reason, as any; changing one keeps it unless she gives another."""
+        unit, command, at, actor, now = order
+        today = at.astimezone(self.tz).date()
+        day = command.on.coming(today) if command.on is not None else None
+        if day is None:
+            raise Refused(
+                f"Date impossible : la nouvelle date de réponse doit exister et ne pas précéder votre message "
+                f"du {today:%d/%m/%Y}."
+            )
+        new_due = self.due.promised(day)  # a date promised: never a weekend or a holiday
+        moved = f" (le {day:%d/%m/%Y} n'est pas un jour ouvré)" if new_due != day else ""
+        previous = case.effective_response_due
+        if new_due <= case.response_due:
+            back = f" Pour revenir à cette date : « #prolonger {case.number} annuler »." if case.extended_due else ""
+            raise Refused(
+                f"Le {new_due:%d/%m/%Y}{moved} n'est pas une prolongation : sans prolongation, la réponse au dossier "
+                f"{case.number} est due le {case.response_due:%d/%m/%Y}.{back}"
+            )
+        if new_due == previous:
+            raise Refused(f"La réponse au dossier {case.number} est déjà due le {previous:%d/%m/%Y}{moved}.")
+        if case.extended_due is None:
+            if command.value is None:
+                raise Refused(
+                    "Il manque le motif de la prolongation : la procédure demande de justifier les circonstances "
+                    f"particulières auprès du réclamant, par exemple « #prolonger {case.number} jusqu'au "
+                    f"{new_due:%d/%m/%Y} attente du retour du financeur »."
+                )
+            return self._extended(order, case, new_due, command.value, moved)
+        reason = command.value or case.extension_reason
+        unit.update_case(case.id, extended_due=new_due, extension_reason=reason)
+        why = f" : {command.value}" if command.value else ""
+        unit.add_event(case.id, at, actor, "extension-changed", f"{previous:%d/%m/%Y} → {new_due:%d/%m/%Y}{why}")
+        earlier = new_due < previous
+        told = self._tell_due(unit, case, "extension_change", now, previous=previous, earlier=earlier, reason=reason)
+        way = "avancée" if earlier else "repoussée"
+        return (
+            f"Dossier {case.number} : date de réponse {way} au {new_due:%d/%m/%Y}{moved} "
+            f"au lieu du {previous:%d/%m/%Y}{told}."
+        )
+
+    def _cancel_extension(self, order: Order, case: Case) -> str:
+        """The extension undone: the answer is due on the first date again, and the claimant told so,
+        unless that date has passed (a date already gone promises nothing: the case is late)."""
+        unit, command, at, actor, now = order
+        if case.extended_due is None:
+            raise Refused(
+                f"Le dossier {case.number} n'a pas de prolongation : la réponse est due le "
+                f"{case.response_due:%d/%m/%Y}."
+            )
+        previous, due = case.extended_due, case.response_due
+        unit.update_case(case.id, extended_due=None, extension_reason="")
+        why = f" : {command.value}" if command.value else ""
+        unit.add_event(case.id, at, actor, "extension-cancelled", f"{previous:%d/%m/%Y} → {due:%d/%m/%Y}{why}")
+        if due < at.astimezone(self.tz).date():
+            told = " ; cette date est passée : le dossier est en retard et le réclamant n'a pas été prévenu"
+        else:
+            told = self._tell_due(unit, case, "extension_change", now, previous=previous, earlier=True, reason="")
+        return f"Dossier {case.number} : prolongation annulée, réponse due le {due:%d/%m/%Y}{told}."
+
+    def _register(self, order: Order) -> str:
         import io
 
+        unit, command, now = order.unit, order.command, order.now
         if command.value == "audit":
             return self._audit(unit, command, now)
         from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
@@ -563,9 +843,10 @@ class Casework:
         )
         return f"Tableau de suivi envoyé en pièce jointe ({count} dossier(s))."
 
-    def _record(self, unit: Unit, case: Case, now: datetime) -> str:
+    def _record(self, order: Order, case: Case) -> str:
         """The case's page of the audit file, mailed to her as one HTML file she can open on her phone
         (its links to originals and attachments lead nowhere outside the audit file; the page names them)."""
+        unit, now = order.unit, order.now
         import tempfile
         import zipfile
 
@@ -631,7 +912,8 @@ class Casework:
             f"{'' if include_files else left_out}."
         )
 
-    def _report(self, unit: Unit, command: Command, now: datetime) -> str:
+    def _report(self, order: Order) -> str:
+        unit, command, now = order.unit, order.command, order.now
         year = command.year or now.astimezone(self.tz).year
         content = annual_report_of(unit, self.settings, year, "html").encode("utf-8")
         self.letters.to_director(
@@ -645,6 +927,15 @@ class Casework:
 
 
 _SILENT_WORDS = ("sans message", "sans prevenir", "sans avertir", "silencieux", "silently", "no notice")
+
+
+def _no_action(case: Case, seq: int) -> Refused:
+    return Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
+
+
+def _a(kind: str) -> str:
+    """« une réclamation », « un aléa »: a kind with its article, for a sentence to the director."""
+    return f"{'un' if kind == 'alea' else 'une'} {KIND_LABELS.get(kind, kind)}"
 
 
 def _silenced(note: str) -> tuple[bool, str]:

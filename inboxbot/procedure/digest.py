@@ -50,7 +50,14 @@ LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive acti
 
 CHANNEL_LABELS = Channel.briefs()
 TO_CLAIMANT = frozenset(
-    {"acknowledgement", "incident_acknowledgement", "extension_notice", "satisfaction_request", "closure_notice"}
+    {
+        "acknowledgement",
+        "incident_acknowledgement",
+        "extension_notice",
+        "extension_change",
+        "satisfaction_request",
+        "closure_notice",
+    }
 )
 
 

@@ -12,8 +12,10 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from inboxbot.config import Settings
+from inboxbot.domain.cases import Case
 from inboxbot.domain.decide import FROM_FORWARD, FROM_FORWARDED_HEADER, OpenCase
 from inboxbot.domain.message import Address
+from inboxbot.domain.vocabulary import Priority
 from inboxbot.outgoing.letters import Letters
 from inboxbot.store.repository import Unit
 
@@ -25,6 +27,8 @@ RECEIVED_FROM_DETAILS = {
     ),
     FROM_FORWARD: "date du transfert : ni le message d'origine ni la date de son en-tête n'ont été retrouvés",
 }
+URGENT = Priority.URGENTE
+ALERT_EXCERPT_CHARS = 500
 
 
 @dataclass(frozen=True)
@@ -102,4 +106,19 @@ def open_case(
             in_reply_to=thread.in_reply_to if thread else None,
             references=thread.references if thread else (),
         )
+    if decision.priority == URGENT:
+        rules = ", ".join(decision.rules_hit)
+        alert_urgent(unit, letters, case, f"règle {rules}" if rules else "dès son ouverture", now)
     return case.id, number
+
+
+def alert_urgent(unit: Unit, letters: Letters, case: Case, why: str, now: datetime) -> None:
+    """Tell the director at once that a case became urgent, rather than in tomorrow's digest.
+
+    Queued in the transaction that made it urgent: it leaves once, whatever restarts follow, and
+    again only if the case becomes urgent again after being something else.
+    """
+    who = f"{case.claimant_name} <{case.claimant}>" if case.claimant and case.claimant_name else case.claimant or ""
+    excerpt = " ".join(case.description.split())[:ALERT_EXCERPT_CHARS]
+    letters.to_director(unit, "urgent_alert", now, case=case, why=why, claimant=who, excerpt=excerpt)
+    unit.add_event(case.id, now, "inboxbot", "urgent-alert", why)

@@ -185,6 +185,8 @@ class CaseRow(Base):
     response_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Why `received_at` is not a server's reception: "forwarded_header" or "forward"; None when it is.
     received_from: Mapped[str | None] = mapped_column(String(32))
+    # The number of the case this one was merged into (#fusionner): it stays in the register, closed.
+    merged_into: Mapped[str | None] = mapped_column(String(32), default=None)
 
 
 class RiskRow(Base):

@@ -161,6 +161,7 @@ _EDITABLE_CASE_FIELDS = frozenset(
         "response_means",
         "response_note",
         "received_from",
+        "merged_into",
     }
 )
 
@@ -493,8 +494,32 @@ class Unit:
         return None
 
     def case_by_number(self, number: str) -> CaseRef | None:
+        """The case of that number, or the one it was merged into: a reply tagged with a merged case's
+        number belongs where its messages went (a chain of merges is followed, a loop is not)."""
+        seen: set[str] = set()
         row = self.session.scalar(select(CaseRow).where(CaseRow.number == number))
+        while row is not None and row.merged_into is not None and row.number not in seen:
+            seen.add(row.number)
+            row = self.session.scalar(select(CaseRow).where(CaseRow.number == row.merged_into)) or row
         return None if row is None else self._case_ref(row)
+
+    def merge_cases(self, kept_id: int, merged_id: int) -> dict[int, int]:
+        """Move what a case holds to the one it is merged into: its mails and our mails (so that any
+        reply threads into the kept case, and its people take part in it) and its actions, numbered
+        after the kept case's own. Its history stays where it is; the caller records the merge on both.
+        Returns each moved action's old number and its new one."""
+        kept_number = self.session.get_one(CaseRow, kept_id).number
+        self.session.execute(update(MailRow).where(MailRow.case_id == merged_id).values(case_id=kept_id))
+        self.session.execute(update(OutboxRow).where(OutboxRow.case_id == merged_id).values(case_id=kept_id))
+        last = self.session.scalar(select(func.max(ActionRow.seq)).where(ActionRow.case_id == kept_id)) or 0
+        renumbered: dict[int, int] = {}
+        moved = self.session.scalars(select(ActionRow).where(ActionRow.case_id == merged_id).order_by(ActionRow.seq))
+        for offset, row in enumerate(list(moved), start=1):
+            renumbered[row.seq] = last + offset
+            row.case_id, row.seq = kept_id, last + offset
+        self.session.get_one(CaseRow, merged_id).merged_into = kept_number
+        self.session.flush()
+        return renumbered
 
     def _case_ref(self, row: CaseRow) -> CaseRef:
         senders = self.session.scalars(
@@ -734,8 +759,39 @@ class Unit:
         self.session.flush()
         return seq
 
+    def _action_row(self, case_id: int, seq: int) -> ActionRow | None:
+        return self.session.scalar(select(ActionRow).where(ActionRow.case_id == case_id, ActionRow.seq == seq))
+
+    def action(self, case_id: int, seq: int) -> Action | None:
+        row = self._action_row(case_id, seq)
+        return None if row is None else _action(row)
+
+    def edit_action(
+        self, case_id: int, seq: int, now: datetime, text: str | None, owner: str | None, due: date | None
+    ) -> Action | None:
+        """Replace what is given of an action as first recorded; None when the case has no such action."""
+        row = self._action_row(case_id, seq)
+        if row is None:
+            return None
+        row.text = text if text is not None else row.text
+        row.owner = owner if owner is not None else row.owner
+        row.due = due if due is not None else row.due
+        row.updated_at = now
+        return _action(row)
+
+    def cancel_action(self, case_id: int, seq: int) -> Action | None:
+        """Take back an action recorded by mistake: it leaves the register (its history entry stays).
+        The next action recorded may take its number if it was the last one."""
+        row = self._action_row(case_id, seq)
+        if row is None:
+            return None
+        action = _action(row)
+        self.session.delete(row)
+        self.session.flush()
+        return action
+
     def update_action(self, case_id: int, seq: int, status: str, result: str, now: datetime) -> Action | None:
-        row = self.session.scalar(select(ActionRow).where(ActionRow.case_id == case_id, ActionRow.seq == seq))
+        row = self._action_row(case_id, seq)
         if row is None:
             return None
         row.status = status
@@ -1263,6 +1319,7 @@ def _case(row: CaseRow | Row[Any]) -> Case:
         response_means=row.response_means,
         response_note=row.response_note,
         received_from=row.received_from,
+        merged_into=row.merged_into,
     )
 
 
