@@ -22,7 +22,13 @@ _PREFIX = re.compile(
     r"^(?:\s*(?:re|r[ée]f\.?|tr|fwd?|aw|wg|sv|vs|antw|rif|rv|enc)\s*(?:\[\d+\])?\s*:)+\s*",
     re.IGNORECASE,
 )
-_TAG = re.compile(r"\[[^\[\]\d]{0,40}?#?\s*(\d{4}-\d{4,6})\s*\]")
+CASE_NUMBER = r"\d{4}-\d{4,6}"
+"""A case number as pattern text: the year, a dash, the number (every pattern that finds one uses it)."""
+# A tag as our subjects carry it and clients keep it: « [Dossier 2026-0001] », « [#2026-0001] »; the
+# label before the number is whatever the organisation chose, in brackets, without digits.
+TAG_OPENING = r"\[[^\[\]\d]{0,40}?#?\s*"
+TAG_CLOSING = r"\s*\]"
+_TAG = re.compile(f"{TAG_OPENING}({CASE_NUMBER}){TAG_CLOSING}")
 
 
 def case_tag(label: str, number: str) -> str:

@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from inboxbot.domain.conversation import tagged_numbers
+from inboxbot.domain.conversation import CASE_NUMBER, TAG_CLOSING, TAG_OPENING, tagged_numbers
 from inboxbot.domain.dates import WrittenDay, leading_day, read_day
 from inboxbot.domain.text import after_folded, fold
 from inboxbot.domain.vocabulary import Means
@@ -1078,8 +1078,8 @@ def _command_lines(text: str) -> Iterator[str]:
 # What may separate a command word or a case number from the arguments: "#clore : merci", "#clore — merci".
 _LEAD = re.compile(r"^\s*(?:[:=]\s*|[–—-]\s+)?")
 _LINE_CASE = re.compile(
-    r"(?:\[[^\[\]\d]{0,40}?#?\s*(?P<tagged>\d{4}-\d{4,6})\s*\]"
-    r"|(?:(?:du|de|le)\s)?(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>\d{4}-\d{4,6})(?![\d-]))"
+    rf"(?:{TAG_OPENING}(?P<tagged>{CASE_NUMBER}){TAG_CLOSING}"
+    rf"|(?:(?:du|de|le)\s)?(?:(?:dossier|n\s*[°º]|no\.?|num[ée]ro)\s*)*#?(?P<plain>{CASE_NUMBER})(?![\d-]))"
     r"[\s.,:;]*(?:[–—-]\s+)?",
     re.IGNORECASE,
 )
@@ -1211,11 +1211,11 @@ def parse_commands(text: str, subject: str = "") -> list[Command | Refusal]:
 # A case named in her own words: « Clôture du dossier 2026-0002 », « dossier n° 2026-0002 »,
 # « numéro 2026-0002 ». Blanks are bounded, so no run of them can be split two ways.
 _NAMED_CASE = re.compile(
-    r"(?:dossier|n\s?[°º]|num[ée]ro)\s{0,3}(?:n\s?[°º]\s{0,3})?#?\s{0,3}(\d{4}-\d{4,6})(?![\d-])", re.IGNORECASE
+    rf"(?:dossier|n\s?[°º]|num[ée]ro)\s{{0,3}}(?:n\s?[°º]\s{{0,3}})?#?\s{{0,3}}({CASE_NUMBER})(?![\d-])", re.IGNORECASE
 )
 
 
-_ANY_NUMBER = re.compile(r"(?<![\d-])\d{4}-\d{4,6}(?![\d-])")
+_ANY_NUMBER = re.compile(rf"(?<![\d-]){CASE_NUMBER}(?![\d-])")
 
 
 def named_numbers(subject: str) -> tuple[str, ...]:
