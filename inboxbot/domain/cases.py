@@ -310,7 +310,7 @@ class CaseDetail:
 
 def action_overdue(action: Action, today: date) -> bool:
     """An action still to do (or under way) whose due date has passed."""
-    return action.due is not None and action.due < today and action.status in ("todo", "doing")
+    return action.due is not None and action.due < today and action.status in (ActionStatus.TODO, ActionStatus.DOING)
 
 
 def action_line(action: Action) -> str:

@@ -772,7 +772,7 @@ def _actions_section(figures: YearFigures, today: date) -> Section:
             (
                 ACTION_LABELS[kind],
                 str(len(actions)),
-                *(str(statuses[s]) for s in ("todo", "doing", "done", "dropped")),
+                *(str(statuses[s]) for s in ActionStatus),
                 str(sum(1 for a in actions if action_overdue(a, today))),
                 str(sum(1 for a in actions if a.status == ActionStatus.DONE and a.result.strip())),
             )

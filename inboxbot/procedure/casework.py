@@ -24,7 +24,7 @@ from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refus
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import Channel
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, RuleAction
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
@@ -272,10 +272,10 @@ class Casework:
 
     def _dismiss(self, order: Order, case: Case) -> str:
         unit, at = order.unit, order.at
-        if case.status == "closed":
+        if case.status == CaseStatus.CLOSED:
             raise Refused(f"Le dossier {case.number} est déjà clos.")
         silent, reason = _silenced(order.command.value or "")
-        unit.update_case(case.id, status="closed", closed_at=at, dismissed=True)
+        unit.update_case(case.id, status=CaseStatus.CLOSED, closed_at=at, dismissed=True)
         unit.add_event(case.id, at, order.actor, "dismissed", reason)
         # The acknowledgement promised an answer: the claimant hears of the classement, and why.
         if silent or case.claimant is None or case.acknowledged_at is None:
@@ -287,12 +287,12 @@ class Casework:
         return f"Dossier {case.number} classé sans suite ; {case.claimant} en est informé(e), avec le motif."
 
     def _reopen(self, order: Order, case: Case) -> str:
-        if case.status == "open":
+        if case.status == CaseStatus.OPEN:
             raise Refused(f"Le dossier {case.number} est déjà ouvert.")
         # The answer that closed it is not the answer to what reopened it: the next closure dates it again.
         order.unit.update_case(
             case.id,
-            status="open",
+            status=CaseStatus.OPEN,
             closed_at=None,
             dismissed=False,
             responded_at=None,
@@ -329,7 +329,7 @@ class Casework:
         merged = self._numbered(unit, command.other_case)
         if kept.id == merged.id:
             raise Refused(f"Un dossier ne peut être fusionné dans lui-même ({kept.number}).")
-        if kept.status == "closed":
+        if kept.status == CaseStatus.CLOSED:
             raise Refused(
                 f"Le dossier {kept.number} est clos : rouvrez-le d'abord (« #rouvrir {kept.number} »), "
                 f"puis fusionnez-y le dossier {merged.number}."
@@ -345,7 +345,7 @@ class Casework:
                 f"{kept.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} → "
                 f"{merged.received_at.astimezone(self.tz):%d/%m/%Y %H:%M} (réception du dossier {merged.number})",
             )  # fmt: skip
-        unit.update_case(merged.id, status="closed", closed_at=merged.closed_at or at, dismissed=True)
+        unit.update_case(merged.id, status=CaseStatus.CLOSED, closed_at=merged.closed_at or at, dismissed=True)
         for event in history.events if history is not None else ():
             unit.add_event(kept.id, event.at, event.actor, event.type, f"[{merged.number}] {event.detail}".strip())
         moved = ", ".join(f"{old} → {new}" for old, new in renumbered.items())
@@ -371,7 +371,7 @@ class Casework:
             )
         if merged.claimant and kept.claimant and merged.claimant != kept.claimant:
             told.append(f"les messages de {merged.claimant} rejoindront désormais le dossier {kept.number}")
-        if merged.status == "closed":
+        if merged.status == CaseStatus.CLOSED:
             told.append(f"le dossier {merged.number} était déjà clos")
         told.append(f"le dossier {merged.number} reste au registre, clos « fusionnée dans {kept.number} »")
         return " ; ".join(told) + "."
@@ -490,7 +490,12 @@ class Casework:
         mail = self._candidate(unit, command)
         reference = mail_reference(command.mail_id or 0)
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
-        if claimant is None and mail.outcome == "triage" and mail.channel in (None, "email") and mail.from_address:
+        if (
+            claimant is None
+            and mail.outcome == RuleAction.TRIAGE
+            and mail.channel in (None, Channel.EMAIL)
+            and mail.from_address
+        ):
             # Recorded before triage mails kept their claimant: its author, as for a candidate.
             claimant = Address(mail.from_address, mail.from_name)
         tz = self.tz
@@ -514,7 +519,7 @@ class Casework:
             unit.acknowledgements_since(mailbox_key(claimant.email), local_midnight) if claimant else 0,
             unit.acknowledgements_since(None, local_midnight, at_most=cap) if cap else 0,
         )
-        if decision.channel == "third_party" and mail.from_address and mail.from_address != mail.claimant:
+        if decision.channel == Channel.THIRD_PARTY and mail.from_address and mail.from_address != mail.claimant:
             # A claim a third party passed on: its forwarder is the transmitter, thanked as on arrival.
             transmitter = Address(mail.from_address, mail.from_name)
             thanks, _ = acknowledgement(
@@ -579,7 +584,7 @@ class Casework:
 
     def _close(self, order: Order, case: Case) -> str:
         unit, command, at, actor, now = order
-        if case.status == "closed":
+        if case.status == CaseStatus.CLOSED:
             raise Refused(f"Le dossier {case.number} est déjà clos.")
         # The response is her last mail to the claimant from her own client, or one recorded by #réponse.
         # With no claimant address, no mail of hers can be the answer: one to a venue is not.
@@ -594,7 +599,7 @@ class Casework:
         elif case.responded_at is not None:
             responded_at, means = case.responded_at, case.response_means
             source = f"réponse enregistrée, {MEANS_LABELS.get(means or '', 'faite autrement')}"
-        elif case.kind == "reclamation":
+        elif case.kind == Kind.RECLAMATION:
             raise Refused(
                 f"Le dossier {case.number} n'a pas de réponse au réclamant au dossier : la procédure ne "
                 "clôt une réclamation qu'une fois la réponse adressée. Répondez-lui depuis votre messagerie "
@@ -605,7 +610,9 @@ class Casework:
         else:
             # A difficulty or an incident is closed by what was done about it: closing records it.
             responded_at, means, source = at, None, "ce message"
-        unit.update_case(case.id, status="closed", closed_at=at, responded_at=responded_at, response_means=means)
+        unit.update_case(
+            case.id, status=CaseStatus.CLOSED, closed_at=at, responded_at=responded_at, response_means=means
+        )
         unit.add_event(case.id, at, actor, "closed", command.value or "")
         if self.settings.closure.notify_claimant:
             self.letters.to_claimant(unit, unit.case(case.id), "closure_notice", now, note=command.value or "")
@@ -651,7 +658,7 @@ class Casework:
 
     def _responded(self, order: Order, case: Case) -> str:
         unit, command, at, actor, _ = order
-        if case.status == "closed":
+        if case.status == CaseStatus.CLOSED:
             raise Refused(f"Le dossier {case.number} est clos : écrivez « #rouvrir {case.number} » d'abord.")
         when = self._past_day(command, at, "la réponse")
         if when.astimezone(self.tz).date() < case.received_at.astimezone(self.tz).date():
@@ -724,14 +731,14 @@ class Casework:
             "incident_acknowledgement",
         }:
             # A claim she passed on is acknowledged once its claimant is known.
-            template = "acknowledgement" if case.kind == "reclamation" else "incident_acknowledgement"
+            template = "acknowledgement" if case.kind == Kind.RECLAMATION else "incident_acknowledgement"
             self.letters.to_claimant(unit, unit.case(case.id), template, now)
             message += " Accusé de réception envoyé."
         return message
 
     def _extend(self, order: Order, case: Case) -> str:
         unit, command, at, actor, now = order
-        if case.status == "closed":
+        if case.status == CaseStatus.CLOSED:
             raise Refused(f"Le dossier {case.number} est clos : il n'y a plus de délai à prolonger.")
         if command.change == "cancel":
             return self._cancel_extension(order, case)

@@ -29,7 +29,7 @@ from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
-from inboxbot.domain.vocabulary import Channel
+from inboxbot.domain.vocabulary import CaseStatus, Channel, OutboxStatus, Priority
 from inboxbot.procedure.outages import OutageBook, OutageView
 from inboxbot.store import overview
 from inboxbot.store.overview import CandidateBrief, CaseBrief, Deadline, Listing, MailBrief
@@ -274,8 +274,8 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
 
 # The procedure asks her to rank what went wrong by its impact: urgent cases come first in every
 # section, and say so, whatever order their dates give.
-_PRIORITY_RANK = {"urgente": 0, "haute": 1}
-_PRIORITY_MARK = {"urgente": "URGENT", "haute": "priorité haute"}
+_PRIORITY_RANK: dict[str, int] = {Priority.URGENTE: 0, Priority.HAUTE: 1}
+_PRIORITY_MARK: dict[str, str] = {Priority.URGENTE: "URGENT", Priority.HAUTE: "priorité haute"}
 
 
 def _priority(item: object) -> str:
@@ -432,13 +432,13 @@ class _Wording:
     def describe(self, case: CaseBrief) -> str:
         kind = KIND_LABELS.get(case.kind, case.kind)
         channel = CHANNEL_LABELS.get(case.channel, case.channel)
-        if case.channel == "third_party" and case.transmitter:
+        if case.channel == Channel.THIRD_PARTY and case.transmitter:
             channel = f"transmis par {case.transmitter}"
         who = f" de {_claimant(case)}" if case.claimant else ", réclamant à identifier"
         return f"{kind} ({channel}){who} : {_quoted(case.subject)}"
 
     def new_case(self, case: CaseBrief) -> Line:
-        if case.status != "open":
+        if case.status != CaseStatus.OPEN:
             todo: tuple[Step, ...] = (Step("déjà clos"),)
         else:
             todo = _qualify(case) or (
@@ -463,7 +463,7 @@ class _Wording:
             return Line(case.number, f"{label} {self.due(item.due, True)}", _close_or_extend(case, lead))
         label = ACTION_LABELS.get(item.action_kind or "", item.action_kind or "action")
         owner = f" ({_one_line(item.action_owner, 80)})" if item.action_owner.strip() else ""
-        closed = ", dossier clos" if case.status != "open" else ""
+        closed = ", dossier clos" if case.status != CaseStatus.OPEN else ""
         what = (
             f"{label} n° {item.action_seq} « {_one_line(item.action_text, TEXT_CHARS)} »{owner}{closed} "
             f"{self.due(item.due, True)}"
@@ -481,9 +481,9 @@ class _Wording:
                 Step(" ; ou, s'il a été fait autrement : "),
                 Step(f"#accusé {case.number} <date> courrier", command=True),
             )
-        if item.acknowledgement_status == "pending":
+        if item.acknowledgement_status == OutboxStatus.PENDING:
             return (Step("l'accusé automatique attend d'être envoyé : vérifier le serveur d'envoi (inboxbot check)"),)
-        if item.acknowledgement_status == "failed":
+        if item.acknowledgement_status == OutboxStatus.FAILED:
             return (Step(f"l'envoi automatique a échoué : écrire à {case.claimant} depuis votre messagerie"),)
         return (Step("aucun accusé automatique n'est parti ; l'envoyer avec "), _claimant_command(case))
 
