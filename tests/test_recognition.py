@@ -593,8 +593,8 @@ def test_a_bad_public_review_is_put_before_her_never_opened(recognizer: Recogniz
         ),
         (
             "Été",
-            "Je te préviens dès maintenant : je ne pourrai pas assurer les sessions de juillet, je serai en congé "
-            "maternité.",
+            "Je te préviens dès maintenant : je ne pourrai pas assurer les sessions de juillet, je pars trois mois "
+            "au Québec.",
             True,
         ),
         (
