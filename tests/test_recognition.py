@@ -15,7 +15,7 @@ from inboxbot.reading.recognition import (
     Recognizer,
     load_recognition,
 )
-from tests.recognition_eval import BLIND, BLIND2, RULES, load_mails, measure
+from tests.recognition_eval import BLIND, BLIND2, BLIND3, RULES, load_mails, measure
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -76,18 +76,20 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # before her, not opened, for a general reason: good news about an earlier event (« bonne nouvelle »,
 # « va très bien ») never opens by itself. `blind2.toml` (120 mails) was measured once before tuning
 # (recall 46/52, 13/68 put before her, 0 opened; BENCHMARKS §8) and then tuned on, family by family:
-# it is no longer blind, but its targets must keep holding.
+# it is no longer blind, but its targets must keep holding. `blind3.toml` (120 mails) was measured once
+# after that tuning (recall 46/53, 16/67 put before her, 2 opened: a grievance against another
+# organisation, and the bank closing the organisation's own card dispute) and then tuned on in turn.
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
-    assert figures.total == {BLIND: 100, BLIND2: 120}[name]
+    assert figures.total == {BLIND: 100, BLIND2: 120, BLIND3: 120}[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
 def test_blind_sets_open_no_ordinary_mail(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
@@ -436,6 +438,187 @@ def test_suppliers_reminders_are_never_opened(recognizer: Recognizer) -> None:
         "faute de quoi nous transmettrons au contentieux."
     )
     assert assess(recognizer, "Relance", text).outcome != "open"
+
+
+# --- the families of the third blind set (fresh sentences, none taken from the set) ------------------
+
+
+def test_a_grievance_against_another_organisation_is_never_opened(recognizer: Recognizer) -> None:
+    """A former learner asking how a friend can complain about another organisation: a grievance, but
+    not against us; the same grievance about our course, with a demand, still opens. A question about
+    how to complain is an inquiry: put before her, never acknowledged as the complaint itself."""
+    elsewhere = (
+        "Je vous écris pour un ami : il a suivi une formation de cariste dans un autre organisme, le formateur "
+        "n'est jamais venu et on refuse de le rembourser. Savez-vous comment il peut déposer une réclamation ?"
+    )
+    assert assess(recognizer, "Une question", elsewhere).outcome != "open"
+    ours = (
+        "Mon fils a suivi votre formation de cariste et le formateur n'est jamais venu. Je suis scandalisée "
+        "et je demande le remboursement intégral."
+    )
+    assert assess(recognizer, "Formation de mon fils", ours).outcome == "open"
+    how = "Bonjour, comment faire une réclamation ? J'ai suivi votre stage de secourisme en mai."
+    assert assess(recognizer, "Question", how).outcome == "candidate"
+
+
+@pytest.mark.parametrize(
+    ("subject", "text"),
+    [
+        (
+            "Votre contestation de prélèvement",
+            "Nous avons étudié votre contestation du prélèvement du 4 mars (IMPRIMERIE DUPONT, 212 €). Le litige "
+            "est clos en votre faveur : la somme a été recréditée sur votre compte. Aucune action n'est requise "
+            "de votre part.",
+        ),
+        (
+            "Votre déclaration de sinistre",
+            "Votre déclaration de sinistre du 12 mai (dégât des eaux dans vos locaux) a bien été enregistrée. "
+            "Un expert prendra contact avec vous sous dix jours.",
+        ),
+    ],
+)
+def test_notices_about_the_organisations_own_disputes_are_left(recognizer: Recognizer, subject: str, text: str) -> None:
+    """The bank or the insurer answering the organisation's own claim: there the organisation is the
+    claimant, not the respondent."""
+    assert assess(recognizer, subject, text).outcome == "leave"
+
+
+def test_mixed_feedback_and_polite_annoyance_are_put_before_her(recognizer: Recognizer) -> None:
+    mixed = (
+        "Bonjour, plusieurs de nos agents m'ont fait un retour plutôt mitigé sur la deuxième journée. "
+        "Pourriez-vous me rappeler pour que nous en parlions ?"
+    )
+    assert assess(recognizer, "Formation bureautique", mixed).outcome == "candidate"
+    glad = "Bonjour, les retours de nos agents sont très positifs. Pourriez-vous me rappeler pour organiser la suite ?"
+    assert assess(recognizer, "Formation bureautique", glad).outcome == "leave"
+    again = (
+        "Je prends note que la session est encore reportée, au 14 mars cette fois. Je vous avoue que nos équipes "
+        "commencent à s'y perdre : c'est le troisième report depuis l'automne."
+    )
+    assert assess(recognizer, "Session de mars", again).outcome == "candidate"
+    ask = "Serait-il possible de décaler la session du 14 au 21 mars ? Merci d'avance."
+    assert assess(recognizer, "Session de mars", ask).outcome == "leave"
+
+
+def test_small_remarks_inside_thanks_are_put_before_her(recognizer: Recognizer) -> None:
+    """« Rien de grave, mais… » concedes, it does not settle: the remarks that follow are a grievance."""
+    remarks = (
+        "Merci pour ces trois jours, j'ai beaucoup appris. Une petite remarque quand même : on était trop de "
+        "monde pour le nombre de postes et la salle était glaciale le matin. Rien de grave, mais dommage."
+    )
+    assert assess(recognizer, "Merci !", remarks).outcome == "candidate"
+    thanks = "Merci pour ces trois jours, j'ai beaucoup appris, et la formatrice était très claire."
+    assert assess(recognizer, "Merci !", thanks).outcome == "leave"
+
+
+def test_an_injury_told_by_a_trainer_opens_an_alea(recognizer: Recognizer) -> None:
+    injury = (
+        "Une stagiaire s'est coupée en manipulant le cutter pendant l'atelier : entaille au pouce, pansement "
+        "et compresses de la trousse de secours. Je la rappelle ce soir."
+    )
+    result = assess(recognizer, "Atelier de ce matin", injury, reporter=True)
+    assert (result.outcome, result.kind) == ("open", "alea")
+    kit = "Pense à vérifier la trousse de secours et les pansements avant la session de lundi."
+    assert assess(recognizer, "Salle B", kit, reporter=True).outcome == "leave"
+    spare = "Je prendrai le vidéoprojecteur de secours au cas où, pas de souci pour lundi."
+    assert assess(recognizer, "Lundi", spare, reporter=True).outcome == "leave"
+
+
+def test_an_absence_that_costs_an_assessment_is_put_before_her(recognizer: Recognizer) -> None:
+    exam = (
+        "Bonjour, j'ai une angine et mon médecin m'arrête jusqu'à jeudi : je vais manquer l'examen final. "
+        "Pourrai-je le rattraper sur une autre session ?"
+    )
+    assert assess(recognizer, "Absence", exam).outcome == "candidate"
+    errand = "Bonjour, je serai absent demain matin pour un rendez-vous, je serai là l'après-midi. Merci."
+    assert assess(recognizer, "Absence", errand).outcome == "leave"
+
+
+def test_an_invoice_already_paid_is_disputed_not_settled(recognizer: Recognizer) -> None:
+    """« a déjà été réglée » disputes a second invoice; « a été réglée » alone says it is paid."""
+    paid = (
+        "Cette facture a déjà été réglée par notre OPCO en début d'année. Nous ne la paierons pas une seconde "
+        "fois : merci de l'annuler et de nous envoyer un avoir."
+    )
+    assert assess(recognizer, "Facture 2024-118", paid).outcome != "leave"
+    settled = "Votre facture a été réglée par virement ce jour. Bonne journée."
+    assert assess(recognizer, "Facture 2024-118", settled).outcome == "leave"
+
+
+def test_a_denied_phrase_hides_nothing_inside_it(recognizer: Recognizer) -> None:
+    """« n'a été recrédité » denies « été recrédité » (settled), so the demand « recrédité » is read."""
+    result = assess(recognizer, "CPF", "Rien n'a été recrédité sur mon compte CPF depuis un mois.")
+    assert "recrédité" in result.reasons
+    assert result.outcome == "candidate"
+
+
+def test_a_bad_public_review_is_put_before_her_never_opened(recognizer: Recognizer) -> None:
+    notice = (
+        "Votre établissement a reçu un nouvel avis.\n{stars} « {words} »\nRépondre à l'avis\n"
+        "Vous recevez cet e-mail car vous gérez cette fiche."
+    )
+    bad = notice.format(stars="★☆☆☆☆", words="Formateur dépassé, beaucoup trop de monde, je ne recommande pas.")
+    assert assess(recognizer, "Nouvel avis", bad).outcome == "candidate"
+    good = notice.format(stars="★★★★★", words="Super formation, formateur au top, je recommande !")
+    assert assess(recognizer, "Nouvel avis", good).outcome == "leave"
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "reporter"),
+    [
+        (
+            "Commande 4471",
+            "Veuillez trouver ci-joint notre bon de commande. Nous acceptons vos conditions générales de vente, "
+            "y compris les frais d'annulation. Merci d'indiquer le numéro de commande sur la facture, faute de "
+            "quoi elle ne pourra être traitée.",
+            False,
+        ),
+        (
+            "Attestation 2026",
+            "Vous trouverez ci-joint votre attestation d'assurance. Votre contrat couvre les dommages corporels "
+            "en cas d'accident ou de sinistre dans vos locaux.",
+            False,
+        ),
+        (
+            "Marc a commenté votre publication",
+            "Marc et 4 autres personnes ont réagi à votre publication sur les réclamations et les conflits en "
+            "formation. Voir toutes les notifications. Vous recevez ces e-mails car vous êtes membre.",
+            False,
+        ),
+        (
+            "Candidature formatrice",
+            "Formatrice en sécurité depuis dix ans, je me permets de vous proposer ma candidature. Je sais gérer "
+            "les imprévus, les pannes de matériel et désamorcer les conflits. Vous trouverez mon CV en pièce jointe.",
+            False,
+        ),
+        (
+            "Été",
+            "Je te préviens dès maintenant : je ne pourrai pas assurer les sessions de juillet, je pars trois mois "
+            "au Québec.",
+            True,
+        ),
+        (
+            "Votre adhésion",
+            "Votre adhésion au médiateur de la consommation arrive à échéance. En cas de litige avec un client "
+            "après une réclamation écrite, le recours effectif à un médiateur doit être garanti. Cotisation "
+            "annuelle : 80 €.",
+            False,
+        ),
+        (
+            "Inscription de Paul",
+            "Paul est malade et ne pourra pas suivre la formation de mardi. Désolés de cette annulation tardive de "
+            "notre part, nous prendrons bien sûr les frais à notre charge.",
+            False,
+        ),
+    ],
+)
+def test_conditions_notifications_and_plans_are_left(
+    recognizer: Recognizer, subject: str, text: str, reporter: bool
+) -> None:
+    """Conditions (« en cas de litige », « faute de quoi »), a network's notification, a job
+    application listing skills, an unavailability announced months ahead, a client cancelling on its
+    own side: the words of problems, nothing that happened to anyone."""
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
 
 
 # --- cost -----------------------------------------------------------------------------------------

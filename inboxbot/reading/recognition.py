@@ -611,7 +611,9 @@ class Recognizer:
             if contained:
                 continue
             kept.append(hit)
-            if widest_end.get(hit.first, -1) < hit.last:
+            # A negated phrase counts for nothing, so it hides nothing: in « rien n'a été recrédité »
+            # the denied « a été recrédité » (settled) leaves the demand « recrédité » to be read.
+            if not hit.negated and widest_end.get(hit.first, -1) < hit.last:
                 widest_end[hit.first] = hit.last
         return kept
 
