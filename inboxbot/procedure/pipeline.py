@@ -16,7 +16,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import partial
-from typing import TextIO
+from typing import Any, ClassVar, TextIO
 from zoneinfo import ZoneInfo
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -146,6 +146,46 @@ class CycleReport:
     opened: list[str] = field(default_factory=list)
     sent: int = 0
     send_failures: int = 0
+
+
+@dataclass(frozen=True)
+class AtHand:
+    """The mail being applied and where it goes: what every decision's step may need."""
+
+    unit: Unit
+    reading: Reading
+    fetched: FetchedMail
+    stored: StoredMail
+    key: str
+    report: CycleReport
+    fresh: str | None  # its own words without quoted history, when the decision needs them
+    now: datetime
+
+    @property
+    def mail(self) -> ParsedMail:
+        return self.reading.facts.mail
+
+    @property
+    def summary(self) -> str:
+        """What its record keeps of its text."""
+        return self.fresh if self.fresh is not None else self.mail.text
+
+
+@dataclass(frozen=True)
+class Applied:
+    """What a decision's own step leaves for the tail every mail shares: its record and report."""
+
+    case_id: int | None = None
+    direction: str = "in"
+    reason: str = ""
+    outcomes: Sequence[Outcome] = ()
+    # For the mail's record: whom a case or a candidate is about, of what kind, through which channel.
+    about: Address | None = None
+    kind: str | None = None
+    channel: str | None = None
+    excerpt: str | None = None  # None: the recognizer's, if it read the mail
+    rules_hit: tuple[str, ...] | None = None  # None: the rules' verdict's
+    joined_to: int | None = None  # the candidate a follow-up joins
 
 
 class _MailFailed(Exception):
@@ -739,56 +779,14 @@ class Pipeline:
         now = self.app.clock()
         facts = reading.facts
         mail = facts.mail
-        case_id: int | None = None
-        direction = "in"
-        reason = ""
-        outcomes: list[Outcome] = []
         # The mail's own words without quoted history: costly (a reply parser), so read once.
         fresh = self._fresh[1] if self._fresh is not None and self._fresh[0] is mail else None
         self._fresh = None
         if fresh is None and isinstance(decision, (OpenCase, Attach, PutBefore, Join)):
             fresh = new_text(mail.text, mail.html)
-        if isinstance(decision, OpenCase):
-            located = self._located[1] if self._located is not None and self._located[0] is mail else None
-            if facts.original is None:
-                located = None
-            author = located.original.author if located is not None else None
-            case_id, number = self._open_case(unit, decision, mail, fresh or "", now, author.email if author else None)
-            if located is not None:
-                self._file_original(unit, located, case_id, number, fetched, stored, key, now)
-            report.opened.append(number)
-            reason = decision.note
-            if decision.obey:
-                # Commands in the mail that opens a case are about that case.
-                tag = case_tag(self.app.settings.organisation.case_label, number)
-                outcomes = self.casework.carry_out(
-                    unit, parse_commands(mail.text, tag), fetched.internaldate, _who(mail), now
-                )
-        elif isinstance(decision, Attach):
-            case_id, direction, reason = decision.case.id, decision.direction, decision.note
-            if decision.purpose == "note":
-                unit.add_event(case_id, fetched.internaldate, _who(mail), "mail:note", mail.subject)
-            else:
-                unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
-            self._follow_attach(unit, decision, mail, fresh or "", fetched, now)
-            log.info(
-                "mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else ""
-            )
-        elif isinstance(decision, Obey):
-            reason = reading.proof
-            outcomes = self.casework.carry_out(unit, reading.commands, fetched.internaldate, _who(mail), now)
-        elif isinstance(decision, AwaitProof):
-            reason = "claims to be the director's: waiting for its copy in Sent or an authentication result"
-            log.info("mail from %s with commands waits for proof that it is the director's", _who(mail))
-        elif isinstance(decision, PutBefore):
-            reason = decision.note
-            log.info("mail from %s put before the director: %s", _who(mail), reason)
-        elif isinstance(decision, Join):
-            reason = decision.note
-            log.info("mail from %s %s", _who(mail), reason)
-        elif isinstance(decision, Ignore):
-            reason = decision.reason
-            log.info("mail from %s not registered: %s (%s)", _who(mail), decision.outcome, reason)
+        at = AtHand(unit, reading, fetched, stored, key, report, fresh, now)
+        done = self.HANDLERS[type(decision)](self, at, decision)
+        case_id, direction, reason, outcomes = done.case_id, done.direction, done.reason, done.outcomes
         if outcomes:
             self._report_commands(unit, outcomes, reading, mail, now)
         summary = fresh if fresh is not None else mail.text
@@ -802,38 +800,113 @@ class Pipeline:
                 self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
             return
         recognition = facts.recognition
-        excerpt = ""
-        if isinstance(decision, PutBefore):
-            excerpt = decision.excerpt or " ".join(summary.split())[:EXCERPT_CHARS]
-        elif recognition is not None:
-            excerpt = recognition.excerpt
-        decided = decision if isinstance(decision, (PutBefore, OpenCase)) else None
-        claimant = decided.claimant if decided is not None else None
-        kind, channel = (decided.kind, decided.channel) if decided is not None else (None, None)
-        if isinstance(decision, Ignore) and decision.outcome == "triage" and facts.mail.from_ is not None:
-            # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
-            claimant = claimant_of(facts)
-            kind, channel = facts.verdict.kind, facts.verdict.channel or "email"
+        excerpt = done.excerpt if done.excerpt is not None else recognition.excerpt if recognition is not None else ""
+        claimant = done.about
         mail_id = unit.record_mail(
             replace(
                 _record_of(key, mail, fetched, stored, summary, decision.outcome, case_id, direction),
                 reason="; ".join(filter(None, [reason, *mail.defects])),
                 automatic=facts.automatic,
-                rules_hit=decision.rules_hit if isinstance(decision, PutBefore) else facts.verdict.hits,
-                kind=kind,
-                channel=channel,
+                rules_hit=done.rules_hit if done.rules_hit is not None else facts.verdict.hits,
+                kind=done.kind,
+                channel=done.channel,
                 words=recognition.reasons if recognition is not None else (),
                 score=recognition.score if recognition is not None else None,
                 excerpt=excerpt,
                 spam=facts.spam or "",
                 claimant=claimant.email if claimant is not None else None,
                 claimant_name=claimant.name if claimant is not None else "",
-                joined_to=decision.pending.mail_id if isinstance(decision, Join) else None,
+                joined_to=done.joined_to,
             ),
             now,
         )
         if case_id is not None:
             self._keep_attachments(unit, case_id, mail_id, mail, stored, fetched)
+
+    def _open(self, at: AtHand, decision: OpenCase) -> Applied:
+        mail, unit = at.mail, at.unit
+        located = self._located[1] if self._located is not None and self._located[0] is mail else None
+        if at.reading.facts.original is None:
+            located = None
+        author = located.original.author if located is not None else None
+        received_from = author.email if author else None
+        case_id, number = self._open_case(unit, decision, mail, at.fresh or "", at.now, received_from)
+        if located is not None:
+            self._file_original(unit, located, case_id, number, at.fetched, at.stored, at.key, at.now)
+        at.report.opened.append(number)
+        outcomes: Sequence[Outcome] = ()
+        if decision.obey:
+            # Commands in the mail that opens a case are about that case.
+            tag = case_tag(self.app.settings.organisation.case_label, number)
+            outcomes = self.casework.carry_out(
+                unit, parse_commands(mail.text, tag), at.fetched.internaldate, _who(mail), at.now
+            )
+        return Applied(
+            case_id,
+            reason=decision.note,
+            outcomes=outcomes,
+            about=decision.claimant,
+            kind=decision.kind,
+            channel=decision.channel,
+        )
+
+    def _attach(self, at: AtHand, decision: Attach) -> Applied:
+        mail, unit, fetched = at.mail, at.unit, at.fetched
+        case_id, direction, reason = decision.case.id, decision.direction, decision.note
+        if decision.purpose == "note":
+            unit.add_event(case_id, fetched.internaldate, _who(mail), "mail:note", mail.subject)
+        else:
+            unit.add_event(case_id, fetched.internaldate, _who(mail), f"mail:{direction}", reason or mail.subject)
+        self._follow_attach(unit, decision, mail, at.fresh or "", fetched, at.now)
+        log.info("mail from %s added to case %s%s", _who(mail), decision.case.number, f" ({reason})" if reason else "")
+        return Applied(case_id, direction, reason)
+
+    def _obey(self, at: AtHand, decision: Obey) -> Applied:
+        reading = at.reading
+        outcomes = self.casework.carry_out(at.unit, reading.commands, at.fetched.internaldate, _who(at.mail), at.now)
+        return Applied(reason=reading.proof, outcomes=outcomes)
+
+    def _await_proof(self, at: AtHand, decision: AwaitProof) -> Applied:
+        log.info("mail from %s with commands waits for proof that it is the director's", _who(at.mail))
+        return Applied(reason="claims to be the director's: waiting for its copy in Sent or an authentication result")
+
+    def _put_before(self, at: AtHand, decision: PutBefore) -> Applied:
+        log.info("mail from %s put before the director: %s", _who(at.mail), decision.note)
+        return Applied(
+            reason=decision.note,
+            about=decision.claimant,
+            kind=decision.kind,
+            channel=decision.channel,
+            excerpt=decision.excerpt or " ".join(at.summary.split())[:EXCERPT_CHARS],
+            rules_hit=decision.rules_hit,
+        )
+
+    def _join(self, at: AtHand, decision: Join) -> Applied:
+        log.info("mail from %s %s", _who(at.mail), decision.note)
+        return Applied(reason=decision.note, joined_to=decision.pending.mail_id)
+
+    def _ignore(self, at: AtHand, decision: Ignore) -> Applied:
+        log.info("mail from %s not registered: %s (%s)", _who(at.mail), decision.outcome, decision.reason)
+        facts = at.reading.facts
+        if decision.outcome == "triage" and facts.mail.from_ is not None:
+            # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
+            verdict = facts.verdict
+            return Applied(
+                reason=decision.reason, about=claimant_of(facts), kind=verdict.kind, channel=verdict.channel or "email"
+            )
+        return Applied(reason=decision.reason)
+
+    # Each kind of decision's own step, before the tail every mail shares (its record); built once.
+    # A decision kind missing here fails its first mail, and the test that every kind has a step.
+    HANDLERS: ClassVar[dict[type, Callable[[Pipeline, AtHand, Any], Applied]]] = {
+        OpenCase: _open,
+        Attach: _attach,
+        Obey: _obey,
+        AwaitProof: _await_proof,
+        PutBefore: _put_before,
+        Join: _join,
+        Ignore: _ignore,
+    }
 
     def _keep_attachments(
         self, unit: Unit, case_id: int, mail_id: int, mail: ParsedMail, stored: StoredMail, fetched: FetchedMail
