@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import get_args
 
 from inboxbot.domain.decide import Decision
-from inboxbot.procedure.pipeline import Pipeline
+from inboxbot.procedure.applying import Applier
 
 
 def test_every_decision_has_its_step() -> None:
-    assert set(Pipeline.HANDLERS) == set(get_args(Decision))
+    assert set(Applier.HANDLERS) == set(get_args(Decision))
