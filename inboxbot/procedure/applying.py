@@ -109,6 +109,7 @@ class Applier:
         report: CycleReport,
         already_recorded: bool,
     ) -> None:
+        """Carry out `decision` for the mail, then record it: the step its kind needs, the shared tail."""
         now = self.app.clock()
         facts = reading.facts
         mail = facts.mail
@@ -121,7 +122,7 @@ class Applier:
         case_id, direction, reason, outcomes = done.case_id, done.direction, done.reason, done.outcomes
         if outcomes:
             self._report_commands(unit, outcomes, reading, mail, now)
-        summary = fresh if fresh is not None else mail.text
+        summary = at.summary
         if already_recorded:
             # Her mail, seen unproven in the inbox, now proven by its copy in Sent: what it carries
             # joins the case now, as it would have had the copy in Sent come first.
