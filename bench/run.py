@@ -953,7 +953,7 @@ PRODUCT_CATEGORIES = [  # first match wins, in this order
     ("rendering templates (Renderer.mail)", "Renderer.mail"),
     ("parsing (inboxbot.reading.parse)", "parse (inboxbot/reading/parse.py"),
     ("quoted-text stripping (quotes.new_text)", "new_text ("),
-    ("rules, threading, decide (Pipeline._read)", "Pipeline._read"),
+    ("rules, threading, decide (MailReader.read)", "MailReader.read"),
     ("SMTP sending (SmtpSender.send)", "SmtpSender"),
 ]
 

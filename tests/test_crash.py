@@ -46,28 +46,28 @@ COMMIT = "sqlalchemy.orm.session:SessionTransaction.commit"
 KILL_POINTS: list[tuple[str, bool]] = [
     # fetch
     ("after:imapclient:IMAPClient.fetch:1", False),  # a batch of bodies arrived, nothing done with it
-    ("before:inboxbot.procedure.pipeline:Pipeline.process:3", False),
-    ("before:inboxbot.procedure.pipeline:Pipeline.sync_folder:2", False),  # the inbox done, the Sent folder not yet
+    ("before:inboxbot.procedure.onemail:OneMail.process:3", False),
+    ("before:inboxbot.procedure.folders:FolderSync.sync_folder:2", False),  # the inbox done, the Sent folder not yet
     # archive
     ("after:inboxbot.adapters.archive:Archive.store:1", False),
     ("before:os:replace:2", False),  # mid-archive-write: the temporary file written, not renamed
     ("after:inboxbot.adapters.archive:Archive.store:5", False),
     ("after:inboxbot.adapters.archive:Archive.store_attachment:1", False),
     # parse, thread, rules, decide
-    ("before:inboxbot.procedure.pipeline:parse:2", False),
-    ("after:inboxbot.procedure.pipeline:parse:4", False),
-    ("after:inboxbot.procedure.pipeline:Pipeline._read:6", False),
-    ("after:inboxbot.procedure.pipeline:decide:3", False),
+    ("before:inboxbot.procedure.onemail:parse:2", False),
+    ("after:inboxbot.procedure.onemail:parse:4", False),
+    ("after:inboxbot.procedure.reader:MailReader.read:6", False),
+    ("after:inboxbot.procedure.reader:decide:3", False),
     # inside the mail's transaction
     (f"after:{REPO}:Unit.next_case_number:1", False),
-    ("after:inboxbot.procedure.pipeline:open_case:2", False),
+    ("after:inboxbot.procedure.applying:open_case:2", False),
     (f"after:{REPO}:Unit.queue:1", False),
     (f"after:{REPO}:Unit.record_mail:3", False),
     (f"after:{REPO}:Unit.add_event:4", False),
     (f"after:{REPO}:Unit.add_attachment:1", False),
     ("after:inboxbot.procedure.casework:Casework.carry_out:1", False),  # a command obeyed, its report not queued
     (
-        "before:inboxbot.procedure.pipeline:Pipeline._process_parsed:4",
+        "before:inboxbot.procedure.onemail:OneMail._process_parsed:4",
         False,
     ),  # the group's earlier mails done, uncommitted
     # the group's commit: every mail processed, the archive synced, the folder advanced, then committed

@@ -626,8 +626,9 @@ def test_a_long_first_ingest_reports_its_progress(
     make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink
 ) -> None:
     from inboxbot.bootstrap import build
+    from inboxbot.cli.progress import TerminalProgress
     from inboxbot.config import load
-    from inboxbot.procedure.pipeline import TerminalProgress, run_once
+    from inboxbot.procedure.pipeline import run_once
 
     day = datetime.now(UTC) - timedelta(days=2)
     with mail_account.client() as client:
@@ -814,9 +815,9 @@ def test_attachments_past_the_cap_stay_in_the_archived_mail_and_the_case_says_so
 def test_one_cycle_sends_every_batch_of_a_mail_storm(
     make_config: ConfigFactory, mail_account: MailAccount, smtp_sink: SmtpSink, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    import inboxbot.procedure.pipeline
+    import inboxbot.procedure.sending
 
-    monkeypatch.setattr(inboxbot.procedure.pipeline, "OUTBOX_BATCH", 2)  # as if 500 were 2
+    monkeypatch.setattr(inboxbot.procedure.sending, "OUTBOX_BATCH", 2)  # as if 500 were 2
     config = make_config(mode="dedicated")
     first_meeting(config)
     for index in range(5):
@@ -978,7 +979,7 @@ def test_an_unreachable_smtp_server_never_uses_up_a_mails_attempts(
     port = smtp_sink.port
     smtp_sink.stop()
     mail_account.append(complaint())
-    with caplog.at_level("WARNING", logger="inboxbot.procedure.pipeline"):
+    with caplog.at_level("WARNING", logger="inboxbot.procedure.sending"):
         for _ in range(3):
             run_once(config)
     (case,) = register(config)

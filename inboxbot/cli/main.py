@@ -45,7 +45,8 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from inboxbot.bootstrap import build
-    from inboxbot.procedure.pipeline import TerminalProgress, run_once
+    from inboxbot.cli.progress import TerminalProgress
+    from inboxbot.procedure.pipeline import run_once
 
     app = build(_settings(args))
     progress = TerminalProgress(sys.stderr) if sys.stderr.isatty() else None

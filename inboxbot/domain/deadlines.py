@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Container, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
@@ -115,3 +115,8 @@ class DuePolicy:
     def promised(self, day: date) -> date:
         """The date to promise a claimant for something due on `day`: never a weekend or a holiday."""
         return self.calendar.business_day_on_or_before(day)
+
+
+def local_midnight(instant: datetime, timezone: ZoneInfo) -> datetime:
+    """The start of the organisation's day `instant` falls in: daily bounds are counted from it."""
+    return datetime.combine(instant.astimezone(timezone).date(), time(0), timezone)
