@@ -50,18 +50,27 @@ from inboxbot.domain.cases import (
     NATURE_LABELS,
     CaseDetail,
     deadline_label,
+    event_detail,
     event_label,
     exchange_label,
     exchange_note,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.vocabulary import CaseStatus, Priority
-from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record, status_label
+from inboxbot.exports.register import (
+    CASES_DIR,
+    CHANNEL_LABELS,
+    STATUS_LABELS,
+    case_record,
+    case_slug,
+    original_name,
+    status_label,
+)
 from inboxbot.exports.report import annual_report, year_figures
 from inboxbot.store.export import Exchanges, register_details
 from inboxbot.store.repository import Unit
 
-__all__ = ["SiteResult", "site_name", "write_site"]
+__all__ = ["CASES_DIR", "SiteResult", "case_slug", "site_name", "write_site"]
 
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -69,7 +78,6 @@ MONTHS = (
 )  # fmt: skip
 # Stored as they are in a ZIP: compressing them again costs time and gains nothing.
 PACKED_EXTENSIONS = frozenset("pdf png jpg jpeg gif webp heic zip 7z rar gz docx xlsx pptx odt ods odp mp3 mp4".split())
-CASES_DIR = "dossiers"
 PROCEDURE_PAGE = "procedure.html"
 # Extensions a browser shows without running anything; every other attachment gets ".bin" added, so
 # that an ".html", ".svg" or ".xhtml" a claimant sent is downloaded, never opened as a page.
@@ -179,11 +187,6 @@ def site_name(name: str, fallback: str = "fichier") -> str:
     if ext in INERT_EXTENSIONS:
         return f"{stem}.{ext}"
     return f"{stem}.{ext}.bin" if ext else f"{stem}.bin"
-
-
-def case_slug(number: str) -> str:
-    """A case number as a file name; numbers are ours (YYYY-NNNN), but a page name is never trusted."""
-    return re.sub(r"[^0-9A-Za-z-]", "_", number) or "dossier"
 
 
 def sent_text(raw: bytes) -> str:
@@ -354,7 +357,7 @@ class _Writer:
             shown["eml_missing"] = False
             shown["attachments"] = []
             if self.include_files:
-                eml = f"{index:03d}-message.eml"
+                eml = original_name(index)  # the name the register's sheet of exchanges gives it
                 if entry.raw is not None:
                     self.output.data(f"{folder}/{eml}", entry.raw)
                     ok = True
@@ -387,7 +390,10 @@ class _Writer:
             messages.append(shown)
         record["messages"] = messages
         labels = _labels(record, dismissed)
-        history = [_Fields(event, label=event_label(event["event"])) for event in record["history"]]
+        history = [
+            _Fields(event, label=event_label(event["event"]), detail=event_detail(event["event"], event["detail"]))
+            for event in record["history"]
+        ]
         actions = [
             _Fields(
                 action,

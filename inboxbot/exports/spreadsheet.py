@@ -41,22 +41,27 @@ from xlsxwriter.worksheet import Worksheet
 
 from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
-    ACTION_LABELS,
-    ACTION_STATUS_LABELS,
     KIND_LABELS,
     NATURE_LABELS,
     TRACKED_KINDS,
     Action,
     CaseDetail,
     action_line,
-    action_overdue,
     deadline_label,
 )
 from inboxbot.exports.register import (
+    ACTION_HEADERS,
+    CASE_RULES_HEADER,
     CHANNEL_LABELS,
+    EXCHANGE_HEADERS,
+    HISTORY_HEADERS,
     RECEIVED_FROM_LABELS,
+    action_row,
     deadline_met,
+    exchange_rows,
+    history_rows,
     means_label,
+    rules_text,
     status_label,
 )
 from inboxbot.store import export
@@ -118,21 +123,42 @@ CASE_COLUMNS = (
     Column("Note de satisfaction (sur 5)", 12, NUMBER),
     Column("Commentaire du réclamant", 40, WRAP),
     Column("Nombre d'échanges", 11, NUMBER),
+    Column(CASE_RULES_HEADER, 30, WRAP),
 )
 
-ACTION_COLUMNS = (
-    Column("Dossier", 12),
-    Column("N°", 6, NUMBER),
-    Column("Type", 18),
-    Column("Description", 60, WRAP),
-    Column("Responsable", 22),
-    Column("Échéance", 12, DAY),
-    Column("Statut", 12),
-    Column("En retard", 10),
-    Column("Résultat", 50, WRAP),
-    Column("Enregistrée le", 17, INSTANT),
-    Column("Mise à jour le", 17, INSTANT),
+
+def _columns(headers: Sequence[str], *shapes: tuple[float, str]) -> tuple[Column, ...]:
+    """A sheet's columns: the headers its CSV table has too (`inboxbot.exports.register`), each shaped."""
+    return tuple(Column(header, width, kind) for header, (width, kind) in zip(headers, shapes, strict=True))
+
+
+ACTION_COLUMNS = _columns(
+    ACTION_HEADERS,
+    (12, TEXT),
+    (6, NUMBER),
+    (18, TEXT),
+    (60, WRAP),
+    (22, TEXT),
+    (12, DAY),
+    (12, TEXT),
+    (10, TEXT),
+    (50, WRAP),
+    (17, INSTANT),
+    (17, INSTANT),
 )
+EXCHANGE_COLUMNS = _columns(
+    EXCHANGE_HEADERS,
+    (12, TEXT),  # case
+    (17, INSTANT),
+    (8, TEXT),  # reçu / envoyé
+    (28, TEXT),
+    (28, WRAP),  # recipients: several addresses wrap
+    (40, WRAP),
+    (60, WRAP),
+    (34, TEXT),
+    (24, WRAP),
+)
+HISTORY_COLUMNS = _columns(HISTORY_HEADERS, (12, TEXT), (17, INSTANT), (28, TEXT), (32, TEXT), (60, WRAP))
 
 
 def register_xlsx(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str, today: date) -> bytes:
@@ -145,16 +171,16 @@ def register_xlsx(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str,
 def write_register_xlsx(
     details: Iterable[CaseDetail], target: Path | IO[bytes], tz: ZoneInfo, own_address: str, today: date
 ) -> int:
-    """Write the register to `target`: sheet "Dossiers" (one row per case) and "Actions" (one per action).
+    """Write the register to `target`: sheets "Dossiers" (one row per case), "Actions" (one per
+    action), "Échanges" (one per mail in or out) and "Historique" (one per event of a case).
 
-    `details` is read once, so it may be a stream of cases read in chunks; both sheets are filled as
-    it goes. `today` decides whether a deadline not yet kept is missed ("non") or still open ("en
-    attente"); it is passed in so the file says the same thing whenever it is built from the same data.
-    Returns the number of cases written. `own_address` is unused: a row shows how many mails were
-    exchanged, not who wrote them; it is kept so every register writer takes the same arguments.
+    `details` is read once, so it may be a stream of cases read in chunks (`Exchanges.STEPS`); every
+    sheet is filled as it goes. `today` decides whether a deadline not yet kept is missed ("non") or
+    still open ("en attente"); it is passed in so the file says the same thing whenever it is built
+    from the same data. `own_address` is the sender of inboxbot's own mails. Returns the number of
+    cases written.
     """
-    del own_address
-    return _write_workbook(register_rows(details, tz, today), target)
+    return _write_workbook(register_rows(details, tz, today, own_address), target)
 
 
 def export_register_xlsx(
@@ -167,6 +193,7 @@ def export_register_xlsx(
     kind: str | None = None,
     status: str | None = None,
     chunk: int = export.CHUNK,
+    own_address: str,
 ) -> int:
     """`write_register_xlsx` of the register in the database at `url`, read by a second process.
 
@@ -176,7 +203,7 @@ def export_register_xlsx(
     Returns the number of cases written. The other process is a new interpreter, which imports the
     caller's main module again: a script calling this must guard its main code, as multiprocessing asks.
     """
-    return _write_workbook(_rows_read_elsewhere(url, tz, today, year, kind, status, chunk), target)
+    return _write_workbook(_rows_read_elsewhere(url, tz, today, year, kind, status, chunk, own_address), target)
 
 
 def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
@@ -220,23 +247,17 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
         case.satisfaction_mark,
         case.satisfaction_comment,
         detail.exchanges,
+        rules_text(case.rules_hit),
     ]
 
 
 def _action_row(number: str, action: Action, tz: ZoneInfo, today: date) -> list[object]:
-    return [
-        number,
-        action.seq,
-        ACTION_LABELS.get(action.kind, action.kind),
-        action.text,
-        action.owner,
-        action.due,
-        ACTION_STATUS_LABELS.get(action.status, action.status) if action.status else None,
-        "oui" if action_overdue(action, today) else None,
-        action.result,
+    row = action_row(number, action, today)
+    row[-2:] = [
         action.created_at.astimezone(tz).replace(tzinfo=None),
         action.updated_at.astimezone(tz).replace(tzinfo=None),
     ]
+    return row
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -252,18 +273,32 @@ _STRIDE = len(_STYLES)  # a cell's code is column * _STRIDE + style
 # that reads the cases, so the one writing them only writes; flat, because a list of a few hundred
 # thousand small tuples costs more to pass between processes and to go through than its values.
 Cells = list[int | str | float]
-CASES_SHEET, ACTIONS_SHEET = 0, 1
+CASES_SHEET, ACTIONS_SHEET, EXCHANGES_SHEET, HISTORY_SHEET = range(4)
 _EXCEL_EPOCH = datetime(1899, 12, 31)
 _SECONDS_PER_DAY = 86_400
 
 
-def register_rows(details: Iterable[CaseDetail], tz: ZoneInfo, today: date) -> Iterator[tuple[int, Cells]]:
-    """The rows of both sheets, case by case: (sheet, cells), each case's row before its actions' rows."""
+def register_rows(
+    details: Iterable[CaseDetail], tz: ZoneInfo, today: date, own_address: str
+) -> Iterator[tuple[int, Cells]]:
+    """The rows of every sheet, case by case: (sheet, cells), each case's row before its other rows.
+
+    The sheets of exchanges and history are filled from each case's log and history: read with
+    `Exchanges.STEPS`, or they come out empty.
+    """
     case_plan, action_plan = _plan(CASE_COLUMNS), _plan(ACTION_COLUMNS)
+    exchange_plan, history_plan = _plan(EXCHANGE_COLUMNS), _plan(HISTORY_COLUMNS)
     for detail in details:
+        number = detail.case.number
         yield CASES_SHEET, _cells(_case_row(detail, tz, today), case_plan)
         for action in detail.actions:
-            yield ACTIONS_SHEET, _cells(_action_row(detail.case.number, action, tz, today), action_plan)
+            yield ACTIONS_SHEET, _cells(_action_row(number, action, tz, today), action_plan)
+        for row in exchange_rows(detail, own_address):
+            row[1] = _local(row[1], tz)
+            yield EXCHANGES_SHEET, _cells(row, exchange_plan)
+        for row in history_rows(detail):
+            row[1] = _local(row[1], tz)
+            yield HISTORY_SHEET, _cells(row, history_plan)
 
 
 def _plan(columns: Sequence[Column]) -> list[tuple[int, str, int | None]]:
@@ -390,7 +425,12 @@ def _fill_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes]) 
     # XlsxWriter writes the file only on close(): if the rows fail half-way, nothing is written.
     workbook = Workbook(target, {"constant_memory": True})
     styles = _Styles(workbook)
-    sheets = (_Sheet(workbook, styles, "Dossiers", CASE_COLUMNS), _Sheet(workbook, styles, "Actions", ACTION_COLUMNS))
+    sheets = (
+        _Sheet(workbook, styles, "Dossiers", CASE_COLUMNS),
+        _Sheet(workbook, styles, "Actions", ACTION_COLUMNS),
+        _Sheet(workbook, styles, "Échanges", EXCHANGE_COLUMNS),
+        _Sheet(workbook, styles, "Historique", HISTORY_COLUMNS),
+    )
     for sheet, cells in rows:
         sheets[sheet].append(cells)
     for each in sheets:
@@ -410,7 +450,14 @@ _AHEAD = 2
 
 
 def _rows_read_elsewhere(
-    url: str, tz: ZoneInfo, today: date, year: int | None, kind: str | None, status: str | None, chunk: int
+    url: str,
+    tz: ZoneInfo,
+    today: date,
+    year: int | None,
+    kind: str | None,
+    status: str | None,
+    chunk: int,
+    own_address: str,
 ) -> Generator[tuple[int, Cells], None, None]:
     """The register's rows, read and made by a second process (`_read_rows`), as they arrive.
 
@@ -421,7 +468,7 @@ def _rows_read_elsewhere(
     ours, theirs = context.Pipe()
     reader = context.Process(
         target=_read_rows,
-        args=(theirs, url, tz, today, year, kind, status, chunk),
+        args=(theirs, _Reading(url, tz, today, year, kind, status, chunk, own_address)),
         name="inboxbot-register-reader",
         daemon=True,
     )
@@ -457,16 +504,21 @@ def _rows_read_elsewhere(
         reader.join()
 
 
-def _read_rows(
-    connection: Connection,
-    url: str,
-    tz: ZoneInfo,
-    today: date,
-    year: int | None,
-    kind: str | None,
-    status: str | None,
-    chunk: int,
-) -> None:
+@dataclass(frozen=True)
+class _Reading:
+    """What the reading process reads and how it makes the cells, passed to it in one piece."""
+
+    url: str
+    tz: ZoneInfo
+    today: date
+    year: int | None
+    kind: str | None
+    status: str | None
+    chunk: int
+    own_address: str
+
+
+def _read_rows(connection: Connection, reading: _Reading) -> None:
     """The reading process: the register in one snapshot, sent as rows a chunk of cases at a time.
 
     Sends ("rows", [...]) batches, then ("done", None); or ("error", (summary, traceback)) if anything
@@ -474,16 +526,22 @@ def _read_rows(
     """
     from inboxbot.store.repository import Store
 
+    url, chunk = reading.url, reading.chunk
     try:
         store = Store.open(url)
         try:
             with store.reading() as unit:
                 details = export.register_details(
-                    unit, export.Exchanges.COUNT, year=year, kind=kind, status=status, chunk=chunk
+                    unit,
+                    export.Exchanges.STEPS,
+                    year=reading.year,
+                    kind=reading.kind,
+                    status=reading.status,
+                    chunk=chunk,
                 )
                 batch: list[tuple[int, Cells]] = []
                 cases = unconfirmed = 0  # batches sent whose writing this process has not yet been told of
-                for sheet, cells in register_rows(details, tz, today):
+                for sheet, cells in register_rows(details, reading.tz, reading.today, reading.own_address):
                     if sheet == CASES_SHEET:
                         if cases == chunk:
                             if unconfirmed == _AHEAD:
