@@ -32,7 +32,9 @@ from inboxbot.exports.register import case_record, to_csv, write_json
 from inboxbot.exports.spreadsheet import (
     CASES_SHEET,
     RegisterReadError,
-    _rows_read_elsewhere,
+    _pieces_read_elsewhere,
+    _Reading,
+    _Styles,
     export_register_xlsx,
     register_xlsx,
 )
@@ -42,6 +44,7 @@ from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
 from tests.e2e import invoke, write_config
 
 OWN = "alice@cafemetrie.example"
+STYLES = _Styles(Workbook(io.BytesIO(), {"constant_memory": True})).index  # a workbook's cell formats
 START = datetime(2025, 11, 20, 9, tzinfo=UTC)
 
 
@@ -385,7 +388,7 @@ def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) 
     try:
         with store.unit() as unit:
             seed(unit, 23, busy=False)
-        rows = _rows_read_elsewhere(database_url, tz, date(2026, 1, 10), None, None, None, 1, OWN)
+        rows = _pieces_read_elsewhere(_Reading(database_url, tz, date(2026, 1, 10), None, None, None, 1, OWN, STYLES))
         try:
             first = next(rows)  # the snapshot is taken; the reader, a few cases ahead at most, waits for us
             with store.unit() as unit:
@@ -403,10 +406,12 @@ def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) 
             rows.close()
     finally:
         store.close()
-    texts = [value for _sheet, cells in written for value in cells[1::2] if isinstance(value, str)]
-    assert "Objet 22" in texts
-    assert not {"Changée pendant l'export", "Ajoutée pendant l'export", "Ouvert pendant l'export"} & set(texts)
-    assert sum(1 for sheet, _cells in written if sheet == CASES_SHEET) == 23
+    # Each sheet's rows come as their XML or, for those the writer makes, as values.
+    xml = "".join(rows if isinstance(rows, str) else repr(rows) for _sheet, rows, _count in written)
+    assert "'Objet 22'" in xml
+    for later in ("Changée pendant l'export", "Ajoutée pendant l'export", "Ouvert pendant l'export"):
+        assert later not in xml
+    assert sum(count for sheet, _xml, count in written if sheet == CASES_SHEET) == 23
 
 
 def seeded_sqlite(tmp_path: Path, cases: int) -> str:
@@ -444,7 +449,9 @@ def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: P
 
 def test_xlsx_whose_reading_process_dies_raises(tmp_path: Path) -> None:
     url = seeded_sqlite(tmp_path, 12)
-    rows = _rows_read_elsewhere(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1, OWN)
+    rows = _pieces_read_elsewhere(
+        _Reading(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1, OWN, STYLES)
+    )
     next(rows)
     (reader,) = multiprocessing.active_children()
     reader.kill()  # as the kernel's OOM killer would

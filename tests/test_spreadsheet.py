@@ -28,11 +28,24 @@ from inboxbot.exports.register import CASE_RULES_HEADER, SUMMARY_CHARS, to_csv
 from inboxbot.exports.spreadsheet import (
     ACTION_COLUMNS,
     CASE_COLUMNS,
+    DAY,
+    DAY_CELL,
     EXCHANGE_COLUMNS,
     HISTORY_COLUMNS,
+    INSTANT,
+    INSTANT_CELL,
     MAX_CELL_TEXT,
+    NUMBER,
+    QUOTED,
+    QUOTED_WRAPPED,
+    WRAP,
+    WRAPPED,
+    Column,
+    _RowMaker,
+    _Styles,
     excel_serial,
     register_xlsx,
+    safe_text,
 )
 from inboxbot.store.repository import Store
 
@@ -632,3 +645,79 @@ def test_csv_tables_are_the_sheets_rows() -> None:
         "02/04/2026 → 17/04/2026 : attente du retour du centre",
     )
     assert dict(zip(header, rows[-1], strict=True))["Auteur"] == "'=cmd|' /C calc'!A0"
+
+
+def test_rows_made_apart_are_the_xml_xlsxwriter_writes_for_them() -> None:
+    """Rows are made as XML by the process reading the cases (`_RowMaker`): to the byte what XlsxWriter's
+    own cell writing gives for the same values and formats, whatever the text holds."""
+    rng = random.Random(16)
+    pieces = ["a", "é", " ", "&", "<", ">", '"', "'", "_x0041_", "\r", "\t", "\n", "😀", "\u2028", "\x00", "\uffff"]
+
+    def text(length: int) -> str:
+        return "".join(rng.choice(pieces) for _ in range(length))
+
+    columns = (
+        Column("plain", 10),
+        Column("formula", 10),
+        Column("long", 5, WRAP),
+        Column("long formula", 5, WRAP),
+        Column("day", 10, DAY),
+        Column("instant", 10, INSTANT),
+        Column("number", 10, NUMBER),
+    )
+    rows: list[list[object]] = []
+    for n in range(400):
+        instant = datetime(2020, 1, 1) + timedelta(seconds=rng.randrange(10**9))
+        rows.append(
+            [
+                "x" + text(rng.randrange(5)) + "x" if n % 7 else None,
+                "=" + text(rng.randrange(4)) + "=",
+                "a" + text(6 + rng.randrange(60)) + "." if n % 5 else "",
+                "-" + text(6 + rng.randrange(30)) + "-",
+                instant.date(),
+                instant,
+                rng.choice([n, n / 7, 4]),
+            ]
+        )
+    rows.append(["x" * 40_000, "=" + "😀" * 20_000, "a" * 100, "+b" * 100, date(2026, 1, 1), datetime(2026, 1, 1), 0])
+
+    def sheet_xml(write: str) -> bytes:
+        out = io.BytesIO()
+        book = xlsxwriter.Workbook(out, {"constant_memory": True})
+        styles = _Styles(book)
+        ws = book.add_worksheet()
+        ws.write_string(0, 0, "header", styles.header)
+        formats = [None, *(styles.formats[s] for s in (QUOTED, WRAPPED, QUOTED_WRAPPED, DAY_CELL, INSTANT_CELL)), None]
+        maker = _RowMaker(columns, styles.index)
+        for number, row in enumerate(rows, start=1):
+            if write == "apart":
+                if number == 1:
+                    ws._write_single_row(1)
+                ws.row_data_fh.write(maker.row(row))
+                ws.dim_rowmax, ws.dim_colmax, ws.previous_row = number, len(columns) - 1, number
+                continue
+            for col, value in enumerate(row):
+                if value is None or value == "":
+                    continue
+                if isinstance(value, str):
+                    ws.write_string(number, col, safe_text(value), formats[col])
+                elif isinstance(value, date):
+                    ws.write_number(number, col, excel_serial(value), formats[col])
+                else:
+                    ws.write_number(number, col, value, formats[col])
+        book.close()
+        return zipfile.ZipFile(out).read("xl/worksheets/sheet1.xml")
+
+    assert sheet_xml("apart") == sheet_xml("xlsxwriter")
+
+
+def test_text_that_looks_like_rich_text_is_escaped_like_any_other() -> None:
+    """XlsxWriter would write `<r>…</r>` as rich text, unescaped: a claimant's `<r>&</r>` would make a
+    workbook Excel cannot open. Rows made apart escape it."""
+    details = [make("2026-0001", paris(2026, 3, 3), subject="<r>&</r>", claimant_name="<r><t>x</t></r>")]
+    data = register_xlsx(details, PARIS, OWN, TODAY)
+    assert (
+        "<t>&lt;r&gt;&amp;&lt;/r&gt;</t>" in zipfile.ZipFile(io.BytesIO(data)).read("xl/worksheets/sheet1.xml").decode()
+    )
+    row = by_header(sheet(openpyxl.load_workbook(io.BytesIO(data)), "Dossiers"), 2)
+    assert (row["Objet"], row["Réclamant"]) == ("<r>&</r>", "<r><t>x</t></r>")

@@ -32,7 +32,6 @@ from inboxbot.domain.cases import (
     KIND_LABELS,
     Action,
     CaseDetail,
-    LogEntry,
     action_line,
     action_overdue,
     deadline_label,
@@ -71,12 +70,9 @@ def original_name(index: int) -> str:
     return f"{index:03d}-message.eml"
 
 
-def original_path(number: str, index: int, entry: LogEntry) -> str | None:
-    """Where the audit file keeps this mail's original, relative to its root; None when it has none
-    (a mail recorded without its bytes)."""
-    if entry.archive_path or entry.from_outbox:
-        return f"{CASES_DIR}/{case_slug(number)}/{original_name(index)}"
-    return None
+def case_folder(number: str) -> str:
+    """Where the audit file keeps a case's originals and attachments, relative to its root."""
+    return f"{CASES_DIR}/{case_slug(number)}"
 
 
 def status_label(status: str, dismissed: bool, merged_into: str | None = None) -> str:
@@ -283,8 +279,11 @@ def exchange_rows(detail: CaseDetail, own_address: str) -> Iterator[list[Any]]:
     Needs the log read with `Exchanges.STEPS` (or more): the recipients and the text's beginning.
     """
     number = detail.case.number
+    folder = case_folder(number)
     for index, entry in enumerate(detail.messages, start=1):
         note = OUTBOX_LABELS.get(entry.note, entry.note) if entry.from_outbox else exchange_note(entry.note)
+        # Where the audit file keeps the original: none for a mail recorded without its bytes.
+        original = f"{folder}/{original_name(index)}" if entry.archive_path or entry.from_outbox else None
         yield [
             number,
             entry.date,
@@ -293,7 +292,7 @@ def exchange_rows(detail: CaseDetail, own_address: str) -> Iterator[list[Any]]:
             entry.to,
             entry.subject,
             first_lines(entry.summary, SUMMARY_LINES, SUMMARY_CHARS),
-            original_path(number, index, entry),
+            original,
             note,
         ]
 

@@ -61,6 +61,7 @@ from inboxbot.exports.register import (
     CASES_DIR,
     CHANNEL_LABELS,
     STATUS_LABELS,
+    case_folder,
     case_record,
     case_slug,
     original_name,
@@ -341,7 +342,7 @@ class _Writer:
     def case(self, detail: CaseDetail) -> None:
         record = case_record(detail, self.pages.tz, self.own, self.today)
         slug = case_slug(detail.case.number)
-        folder = f"{CASES_DIR}/{slug}"
+        folder = case_folder(detail.case.number)
         dismissed = detail.case.dismissed
         messages = []
         for index, (entry, shown) in enumerate(zip(detail.messages, record["messages"], strict=True), start=1):
