@@ -22,8 +22,9 @@ import xlsxwriter
 from databases import fresh_database_url
 from openpyxl.worksheet.worksheet import Worksheet
 
-from inboxbot.domain.cases import Action, Case, CaseDetail, CaseEvent, LogEntry
+from inboxbot.domain.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, event_detail, exchange_note
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.text import first_lines
 from inboxbot.exports.register import CASE_RULES_HEADER, SUMMARY_CHARS, to_csv
 from inboxbot.exports.spreadsheet import (
     ACTION_COLUMNS,
@@ -721,3 +722,31 @@ def test_text_that_looks_like_rich_text_is_escaped_like_any_other() -> None:
     )
     row = by_header(sheet(openpyxl.load_workbook(io.BytesIO(data)), "Dossiers"), 2)
     assert (row["Objet"], row["Réclamant"]) == ("<r>&</r>", "<r><t>x</t></r>")
+
+
+@pytest.mark.parametrize(
+    ("text", "shown"),
+    [
+        ("Bonjour,\n\n  La salle   \n", "Bonjour,\nLa salle"),  # blank lines and blanks around dropped
+        ("un\ndeux\ntrois\nquatre", "un\ndeux …"),  # more lines than shown
+        ("x" * 10_000_000, "x" * 20 + " …"),  # one huge line: cut, and only its beginning is read
+        ("\n" * 5_000_000 + "fin", " …"),  # blank lines for ever: nothing to show, but something follows
+        ("court" + " " * 100, "court"),  # trailing blanks are not "more"
+        ("", ""),
+    ],
+)
+def test_a_mail_is_summed_up_by_its_first_lines(text: str, shown: str) -> None:
+    assert first_lines(text, 2, 20) == shown
+
+
+def test_history_details_recorded_as_codes_read_in_french() -> None:
+    assert event_detail("requalified", "alea → reclamation") == "aléa → réclamation"
+    assert event_detail("set:channel", "email → third_party") == "e-mail → transmise par un tiers"
+    assert event_detail("extended", "2026-04-02 → 2026-04-17 : attente : du centre") == (
+        "02/04/2026 → 17/04/2026 : attente : du centre"
+    )
+    assert event_detail("extended", "2026-04-02 → demain : x") == "2026-04-02 → demain : x"  # kept when not ours
+    assert event_detail("mail:out", "written by the director") == "écrit par la directrice"
+    assert event_detail("mail:in", "automatic mail: out of office") == "message automatique : out of office"
+    assert event_detail("note", "reclamation → alea") == "reclamation → alea"  # her words stay hers
+    assert exchange_note("a reason of its own") == "a reason of its own"  # a server's words stay as they came
