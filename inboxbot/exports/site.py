@@ -27,6 +27,7 @@ import email
 import email.policy
 import hashlib
 import html
+import io
 import re
 import unicodedata
 import zipfile
@@ -580,6 +581,7 @@ def _write(
         output.text(name, _framed_report(text, footer))
         reports.append({"year": report_year, "href": name})
     procedure = _write_procedure(settings, output, pages, footer)
+    workbook = _write_workbook(unit, settings, output, today, year, kind, status, number)
     figures = [_key_figures(by_year.get(y, []), y, settings, today) for y in sorted(years, reverse=True)]
     index = pages.render(
         "index.html.j2",
@@ -588,6 +590,7 @@ def _write(
         figures=figures,
         reports=reports,
         procedure=procedure,
+        workbook=workbook,
         footer=footer,
         filters=filters,
         kinds=KIND_LABELS,
@@ -597,6 +600,31 @@ def _write(
     return SiteResult(
         cases=len(writer.written.rows), files=writer.written.files, missing=writer.written.missing, bytes=output.bytes
     )
+
+
+WORKBOOK = "registre.xlsx"
+
+
+def _write_workbook(
+    unit: Unit,
+    settings: Settings,
+    output: _Output,
+    today: date,
+    year: int | None,
+    kind: str | None,
+    status: str | None,
+    number: str | None,
+) -> dict[str, Any]:
+    """The register as the workbook (`register export --format xlsx`) beside the pages, read in the
+    same snapshot: its sheet of exchanges names each original by its path here, so that the auditor
+    who filters it in Excel finds the mail itself next to it."""
+    from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: only when a site is made
+
+    details = register_details(unit, Exchanges.STEPS, year=year, kind=kind, status=status, number=number)
+    data = io.BytesIO()
+    write_register_xlsx(details, data, settings.organisation.timezone, settings.smtp.from_address, today)
+    output.data(WORKBOOK, data.getvalue())
+    return {"href": WORKBOOK}
 
 
 def _year_of(number: str, fallback: int) -> int:
