@@ -25,6 +25,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
+import openpyxl
 import pytest
 from databases import fresh_database_url
 from servers import DovecotServer, SmtpSink
@@ -329,6 +330,28 @@ def test_every_link_of_the_index_and_the_case_pages_opens_a_file_of_the_site(sit
     for page in (site.root / "rapport-annuel-2026.html", site.root / "procedure.html"):
         for link in Page(dom(page)).links:
             _resolves(page, link, site.root)
+
+
+def test_the_workbook_beside_the_pages_names_each_original_where_it_is(site: Site) -> None:
+    """The index offers the register for Excel; its sheet of exchanges gives, for every mail, the path of
+    its original in this site, which opens the mail itself (the claimant's, and the bytes we sent)."""
+    index = Page(dom(site.root / "index.html"))
+    assert site.root / "registre.xlsx" in {_resolves(site.root / "index.html", link, site.root) for link in index.links}
+    book = openpyxl.load_workbook(site.root / "registre.xlsx", read_only=True)
+    assert book.sheetnames == ["Dossiers", "Actions", "Échanges", "Historique"]
+    assert len(list(book["Dossiers"].iter_rows(min_row=2))) == BULK + 3
+    exchanges = list(book["Échanges"].iter_rows(values_only=True))
+    column = exchanges[0].index("Message original (dossier d'audit)")
+    (record,) = [r for r in site.records if str(r["subject"]).startswith("Attestation")]
+    mine = [row for row in exchanges[1:] if row[0] == record["number"]]
+    assert [row[2] for row in mine] == ["reçu", "envoyé"]
+    claim, acknowledgement = (site.root / str(row[column]) for row in mine)
+    assert b"je n'ai toujours pas re" in claim.read_bytes()
+    assert b"Message-ID:" in acknowledgement.read_bytes() and acknowledgement.name == "002-message.eml"
+    # Every mail of the cases that came through the mailbox (the bulk ones were seeded without files).
+    arrived = {r["number"] for r in site.records if not str(r["subject"]).startswith("Objet du dossier")}
+    paths = [row[column] for row in exchanges[1:] if row[0] in arrived]
+    assert len(paths) == 6 and all((site.root / str(path)).is_file() for path in paths), paths
 
 
 def test_a_case_page_holds_its_exchanges_originals_and_attachments_under_safe_names(site: Site) -> None:

@@ -717,7 +717,7 @@ def test_register_xlsx_and_annual_report_from_the_command_line(
     xlsx = tmp_path / "registre.xlsx"
     assert invoke(config, "register", "export", "--format", "xlsx", "--output", str(xlsx)).code == 0
     workbook = openpyxl.load_workbook(xlsx)
-    assert workbook.sheetnames == ["Dossiers", "Actions"]
+    assert workbook.sheetnames == ["Dossiers", "Actions", "Échanges", "Historique"]
     assert workbook["Dossiers"].cell(row=2, column=1).value == "2026-0001"
     assert invoke(config, "register", "export", "--format", "xlsx").code == 2  # binary needs a file
     for filters, count in (

@@ -7,6 +7,7 @@ the delay before a satisfaction request) is tested without waiting.
 
 from __future__ import annotations
 
+import csv
 import io
 import json
 import re
@@ -458,8 +459,14 @@ def test_the_register_the_report_and_the_help_come_by_mail(bot: Bot) -> None:
     (mail,) = [m for m in bot.sent_to(DIRECTOR) if "Tableau de suivi" in m.subject]
     (attachment,) = list(mail.message.iter_attachments())
     assert attachment.get_filename().endswith(".xlsx")
-    sheet = openpyxl.load_workbook(io.BytesIO(attachment.get_payload(decode=True)))["Dossiers"]
-    assert sheet.cell(row=2, column=1).value == "2026-0001"
+    book = openpyxl.load_workbook(io.BytesIO(attachment.get_payload(decode=True)))
+    assert book["Dossiers"].cell(row=2, column=1).value == "2026-0001"
+    # Every step of the case too: her claim and our acknowledgement, and what happened.
+    exchanges = list(book["Échanges"].iter_rows(min_row=2, values_only=True))
+    assert sorted((row[0], row[2]) for row in exchanges) == [("2026-0001", "envoyé"), ("2026-0001", "reçu")]
+    assert ("2026-0001", "dossier ouvert") in {
+        (row[0], row[3]) for row in book["Historique"].iter_rows(values_only=True)
+    }
     (report,) = [m for m in bot.sent_to(DIRECTOR) if "Rapport annuel" in m.subject]
     (page,) = list(report.message.iter_attachments())
     assert "<svg" in page.get_payload(decode=True).decode("utf-8")
@@ -1016,3 +1023,92 @@ def test_a_total_cap_when_configured_registers_all_and_acknowledges_up_to_it(
     assert len(bot.cases()) == 4
     assert len([m for m in bot.sink.messages if "Accusé" in m.subject]) == 2
     assert "plafond quotidien global" in bot.digest()
+
+
+def test_every_exchange_step_is_in_the_register_an_auditor_opens(bot: Bot, tmp_path: Path) -> None:
+    """A complaint, its acknowledgement, the claimant's reply and the director's commands by mail end in
+    the register's sheets of exchanges and history (and their CSV tables), each original where the
+    audit file keeps it, and the rules that opened the case on its row."""
+    # Each step minutes apart, by the server's clock (INTERNALDATE) as by the bot's.
+    start = bot.now
+
+    def at(minutes: int) -> datetime:
+        return start + timedelta(minutes=minutes)
+
+    claim_id = make_msgid(domain="example.fr")
+    body = "Bonjour,\n\nJe n'ai pas reçu mon attestation.\n\n\nLéa"
+    bot.account.append(make_mail(LEA, DIRECTOR, "Réclamation : attestation", body, claim_id), internaldate=at(1))
+    bot.cycle(later=timedelta(minutes=2))
+    number = bot.case()["number"]
+    (ack,) = bot.sent_to("lea.martin@example.fr")
+    reply = make_mail(
+        LEA,
+        DIRECTOR,
+        f"RE : {ack.subject}",
+        "Merci.\n\nJ'en ai besoin pour mon employeur avant la fin du mois.",
+        in_reply_to=ack.message["Message-ID"],
+    )
+    bot.account.append(reply, internaldate=at(10))
+    bot.cycle(later=timedelta(minutes=9))
+    commands = make_mail(
+        f"Alice <{DIRECTOR}>",
+        DIRECTOR,
+        f"RE: [Dossier {number}] suivi",
+        "#prolonger 10 attente du retour du financeur\n#note appel de Léa, très courtoise\n#type difficulté",
+        make_msgid(domain="cafemetrie.example"),
+    )
+    for folder in ("Sent", "INBOX"):  # her client's copy in Sent, the delivered one in INBOX
+        bot.account.append(commands, folder=folder, internaldate=at(20))
+    bot.cycle(later=timedelta(minutes=10))
+    (_ack, notice) = bot.sent_to("lea.martin@example.fr")
+
+    xlsx = tmp_path / "registre.xlsx"
+    assert invoke(bot.config, "register", "export", "--format", "xlsx", "--output", str(xlsx)).code == 0
+    book = openpyxl.load_workbook(xlsx)
+    assert book.sheetnames == ["Dossiers", "Actions", "Échanges", "Historique"]
+
+    def rows(title: str) -> list[dict[str, Any]]:
+        values = list(book[title].iter_rows(values_only=True))
+        return [dict(zip(values[0], row, strict=True)) for row in values[1:]]
+
+    (case,) = rows("Dossiers")
+    assert case["Type"] == "difficulté" and case["Règles qui ont ouvert le dossier"]
+    assert case["Règles qui ont ouvert le dossier"] == ", ".join(bot.case()["rules"])
+    exchanges = rows("Échanges")
+    assert [(e["Dossier"], e["Sens"], e["De"], e["À"]) for e in exchanges] == [
+        (number, "reçu", "lea.martin@example.fr", DIRECTOR),
+        (number, "envoyé", DIRECTOR, "lea.martin@example.fr"),
+        (number, "reçu", "lea.martin@example.fr", DIRECTOR),
+        (number, "envoyé", DIRECTOR, "lea.martin@example.fr"),
+    ]
+    claim, acknowledgement, reply, extension = exchanges
+    assert claim["Objet"] == "Réclamation : attestation"
+    assert claim["Résumé"] == "Bonjour,\nJe n'ai pas reçu mon attestation.\nLéa"
+    assert claim["Date"] == at(1).astimezone(PARIS).replace(tzinfo=None, microsecond=0)
+    assert (acknowledgement["Objet"], extension["Objet"]) == (ack.subject, notice.subject)
+    assert "attente du retour du financeur" in extension["Résumé"]
+    assert reply["Résumé"] == "Merci.\nJ'en ai besoin pour mon employeur avant la fin du mois."
+    assert all(isinstance(e["Date"], datetime) for e in exchanges)
+    history = [(h["Auteur"], h["Événement"], h["Détail"]) for h in rows("Historique")]
+    assert (DIRECTOR, "note", "appel de Léa, très courtoise") in history
+    assert (DIRECTOR, "requalifié", "réclamation → difficulté") in history
+    (extended,) = [h for h in history if h[1] == "délai de réponse prolongé"]
+    assert extended[0] == DIRECTOR and extended[2].endswith(" : attente du retour du financeur")
+    assert ("inboxbot", "envoyé : accusé de réception", "lea.martin@example.fr") in history
+    assert ("inboxbot", "envoyé : avis de prolongation", "lea.martin@example.fr") in history
+
+    # The same tables as CSV, one per file; and each original is where the audit file says it is.
+    for table, sheet_rows in (("exchanges", exchanges), ("history", rows("Historique"))):
+        out = tmp_path / f"{table}.csv"
+        assert (
+            invoke(bot.config, "register", "export", "--format", "csv", "--table", table, "--output", str(out)).code
+            == 0
+        )
+        header, *lines = csv.reader(io.StringIO(out.read_text(encoding="utf-8-sig")), delimiter=";")
+        assert header == list(sheet_rows[0]) and len(lines) == len(sheet_rows)
+    site = tmp_path / "audit"
+    assert invoke(bot.config, "register", "export", "--format", "html", "--output", str(site)).code == 0
+    for exchange in exchanges:
+        original = site / exchange["Message original (dossier d'audit)"]
+        assert original.is_file(), original
+    assert b"J'en ai besoin pour mon employeur" in (site / reply["Message original (dossier d'audit)"]).read_bytes()

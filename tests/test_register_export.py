@@ -15,6 +15,7 @@ import multiprocessing
 import threading
 import zipfile
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -31,16 +32,19 @@ from inboxbot.exports.register import case_record, to_csv, write_json
 from inboxbot.exports.spreadsheet import (
     CASES_SHEET,
     RegisterReadError,
-    _rows_read_elsewhere,
+    _pieces_read_elsewhere,
+    _Reading,
+    _Styles,
     export_register_xlsx,
     register_xlsx,
 )
 from inboxbot.store import export
-from inboxbot.store.export import CHUNK, Exchanges, register_cases, register_details
+from inboxbot.store.export import CHUNK, EXCERPT, Exchanges, register_cases, register_details
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
 from tests.e2e import invoke, write_config
 
 OWN = "alice@cafemetrie.example"
+STYLES = _Styles(Workbook(io.BytesIO(), {"constant_memory": True})).index  # a workbook's cell formats
 START = datetime(2025, 11, 20, 9, tzinfo=UTC)
 
 
@@ -133,6 +137,16 @@ def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) ->
                 assert list(register_cases(unit, chunk=7, **filters)) == [d.case for d in whole], filters
                 streamed = list(register_details(unit, Exchanges.LOG, chunk=7, **filters))
                 assert streamed == whole, filters
+                # The register's sheets: the same mails and events, with recipients and each text's beginning.
+                steps = list(register_details(unit, Exchanges.STEPS, chunk=7, **filters))
+                assert [(d.case, d.events, d.exchanges) for d in steps] == [
+                    (d.case, d.events, len(d.messages)) for d in whole
+                ]
+                assert [[(m.message_id, m.summary, m.from_outbox) for m in d.messages] for d in steps] == [
+                    [(m.message_id, m.summary, m.from_address is None) for m in d.messages] for d in whole
+                ]
+                assert {m.to for d in steps for m in d.messages if m.direction == "in"} == {OWN}
+                assert all(m.to == d.case.claimant for d in steps for m in d.messages if m.from_outbox)
                 counted = list(register_details(unit, Exchanges.COUNT, chunk=7, **filters))
                 assert [(d.case, d.actions, d.exchanges) for d in counted] == [
                     (d.case, d.actions, len(d.messages)) for d in whole
@@ -145,6 +159,23 @@ def test_chunks_give_what_reading_everything_at_once_gives(database_url: str) ->
         assert sum(1 for d in everything if d.actions) == 5 and sum(len(d.events) for d in everything) == 22
     finally:
         store.close()
+
+
+def test_the_sheets_read_only_the_beginning_of_a_long_text(database_url: str) -> None:
+    """A mail of any length costs the register's sheets `EXCERPT` characters: the database cuts it."""
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            seed(unit, 1, busy=False)
+            (case,) = unit.cases()
+            long = mail(case.id, 0, 1, received_of(0))
+            unit.record_mail(replace(long, summary="Je conteste.\n" * 50_000), received_of(0))
+        with store.reading() as unit:
+            (detail,) = register_details(unit, Exchanges.STEPS)
+    finally:
+        store.close()
+    assert [len(m.summary) for m in detail.messages] == [len("texte 0.0"), EXCERPT]
+    assert detail.messages[1].summary == ("Je conteste.\n" * 50_000)[:EXCERPT]
 
 
 def test_streamed_files_are_the_files_written_at_once(tmp_path: Path) -> None:
@@ -208,10 +239,29 @@ def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:
     assert [(row[0], int(row[column])) for row in rows] == [(number, exchanges[number]) for number in order]
 
     assert invoke(config, "register", "export", "--format", "xlsx", "--output", str(tmp_path / "r.xlsx")).code == 0
-    sheet = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)["Dossiers"]
-    values = list(sheet.iter_rows(values_only=True))
+    book = openpyxl.load_workbook(tmp_path / "r.xlsx", read_only=True)
+    values = list(book["Dossiers"].iter_rows(values_only=True))
     column = values[0].index("Nombre d'échanges")
     assert [(row[0], row[column]) for row in values[1:]] == [(number, exchanges[number]) for number in order]
+
+    # One row per mail, every case's in the register's order, in the sheet and in the CSV table alike.
+    expected = [
+        (number, f"Mail {m} du dossier {int(number[5:])}") for number in order for m in range(exchanges[number])
+    ]
+    values = list(book["Échanges"].iter_rows(values_only=True))
+    assert [(row[0], row[5]) for row in values[1:]] == expected
+    written = invoke(
+        config, "register", "export", "--format", "csv", "--table", "exchanges", "--output", str(tmp_path / "e.csv")
+    )
+    assert written.code == 0 and f"{CHUNK + 3} case(s)" in written.out, written.err
+    header, *rows = list(csv.reader(io.StringIO((tmp_path / "e.csv").read_text(encoding="utf-8-sig")), delimiter=";"))
+    assert header[:3] == ["Dossier", "Date", "Sens"]
+    assert [(row[0], row[header.index("Objet")]) for row in rows] == expected
+    assert {row[header.index("Sens")] for row in rows} == {"reçu"}
+    on_stdout = invoke(config, "register", "export", "--format", "csv", "--table", "history")
+    assert on_stdout.code == 0 and on_stdout.out.lstrip("\ufeff").startswith("Dossier;Date;Auteur;Événement;Détail")
+    refused = invoke(config, "register", "export", "--format", "json", "--table", "exchanges")
+    assert refused.code == 2 and "--table goes with --format csv" in refused.err
 
 
 def test_cases_list_streamed_across_the_chunk_boundary_prints_what_it_printed(tmp_path: Path) -> None:
@@ -294,9 +344,9 @@ def test_an_export_that_fails_half_way_leaves_no_file(tmp_path: Path, monkeypatc
 # -- XLSX: read in a second process ---------------------------------------------------------------
 
 
-def sheet_xml(data: bytes) -> tuple[bytes, bytes]:
+def sheet_xml(data: bytes) -> tuple[bytes, ...]:
     book = zipfile.ZipFile(io.BytesIO(data))
-    return book.read("xl/worksheets/sheet1.xml"), book.read("xl/worksheets/sheet2.xml")
+    return tuple(book.read(f"xl/worksheets/sheet{n}.xml") for n in (1, 2, 3, 4))
 
 
 def corrupt(url: str, number: str) -> None:
@@ -320,9 +370,9 @@ def test_xlsx_read_by_a_second_process_is_the_workbook_written_in_one(database_u
         for filters in ({}, {"year": 2026}, {"kind": "alea"}, {"status": "closed"}):
             target = tmp_path / "registre.xlsx"
             # Chunks of 4 cases: batches of rows on both sides of the reader's lead over the writer.
-            count = export_register_xlsx(database_url, target, tz, today, chunk=4, **filters)
+            count = export_register_xlsx(database_url, target, tz, today, chunk=4, own_address=OWN, **filters)
             with store.reading() as unit:
-                details = list(register_details(unit, Exchanges.COUNT, **filters))
+                details = list(register_details(unit, Exchanges.STEPS, **filters))
             assert count == len(details) > 0, filters
             assert sheet_xml(target.read_bytes()) == sheet_xml(register_xlsx(details, tz, OWN, today)), filters
     finally:
@@ -338,7 +388,7 @@ def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) 
     try:
         with store.unit() as unit:
             seed(unit, 23, busy=False)
-        rows = _rows_read_elsewhere(database_url, tz, date(2026, 1, 10), None, None, None, 1)
+        rows = _pieces_read_elsewhere(_Reading(database_url, tz, date(2026, 1, 10), None, None, None, 1, OWN, STYLES))
         try:
             first = next(rows)  # the snapshot is taken; the reader, a few cases ahead at most, waits for us
             with store.unit() as unit:
@@ -356,10 +406,12 @@ def test_xlsx_is_the_register_at_one_instant(database_url: str, tmp_path: Path) 
             rows.close()
     finally:
         store.close()
-    texts = [value for _sheet, cells in written for value in cells[1::2] if isinstance(value, str)]
-    assert "Objet 22" in texts
-    assert not {"Changée pendant l'export", "Ajoutée pendant l'export", "Ouvert pendant l'export"} & set(texts)
-    assert sum(1 for sheet, _cells in written if sheet == CASES_SHEET) == 23
+    # Each sheet's rows come as their XML or, for those the writer makes, as values.
+    xml = "".join(rows if isinstance(rows, str) else repr(rows) for _sheet, rows, _count in written)
+    assert "'Objet 22'" in xml
+    for later in ("Changée pendant l'export", "Ajoutée pendant l'export", "Ouvert pendant l'export"):
+        assert later not in xml
+    assert sum(count for sheet, _xml, count in written if sheet == CASES_SHEET) == 23
 
 
 def seeded_sqlite(tmp_path: Path, cases: int) -> str:
@@ -380,7 +432,9 @@ def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: P
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(RegisterReadError, match="JSONDecodeError") as raised:
-        export_register_xlsx(url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=2)
+        export_register_xlsx(
+            url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=2, own_address=OWN
+        )
     assert "In the reading process" in "\n".join(raised.value.__notes__)  # its traceback comes along
     assert "_case" in "\n".join(raised.value.__notes__)
     assert list(out.iterdir()) == []
@@ -395,7 +449,9 @@ def test_xlsx_whose_reading_fails_half_way_raises_and_leaves_no_file(tmp_path: P
 
 def test_xlsx_whose_reading_process_dies_raises(tmp_path: Path) -> None:
     url = seeded_sqlite(tmp_path, 12)
-    rows = _rows_read_elsewhere(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1)
+    rows = _pieces_read_elsewhere(
+        _Reading(url, ZoneInfo("Europe/Paris"), date(2026, 1, 10), None, None, None, 1, OWN, STYLES)
+    )
     next(rows)
     (reader,) = multiprocessing.active_children()
     reader.kill()  # as the kernel's OOM killer would
@@ -414,7 +470,9 @@ def test_xlsx_whose_writing_fails_stops_the_reading_process(tmp_path: Path, monk
     out = tmp_path / "out"
     out.mkdir()
     with pytest.raises(OSError, match="no space left"):
-        export_register_xlsx(url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=1)
+        export_register_xlsx(
+            url, out / "registre.xlsx", ZoneInfo("Europe/Paris"), date(2026, 1, 10), chunk=1, own_address=OWN
+        )
     assert list(out.iterdir()) == []
     assert multiprocessing.active_children() == []
 

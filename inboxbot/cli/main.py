@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
@@ -334,7 +334,7 @@ def _french_date(text: str) -> str:
 
 
 def _print_case(record: dict[str, object]) -> None:
-    from inboxbot.domain.cases import event_label, exchange_label, exchange_note
+    from inboxbot.domain.cases import event_detail, event_label, exchange_label, exchange_note
 
     for key, label in _CASE_FIELDS:
         _show(f"{label:>16} : {_french(key, record.get(key))}")
@@ -354,8 +354,8 @@ def _print_case(record: dict[str, object]) -> None:
             _show(f"      (message complet : {message['archive']})")
     print("\nHistorique :")
     for event in record["history"]:  # type: ignore[attr-defined]
-        when = _french_date(str(event["at"]))
-        _show(f"  {when}  {event_label(str(event['event'])):<34} {event['actor']}  {event['detail']}")
+        when, kind = _french_date(str(event["at"])), str(event["event"])
+        _show(f"  {when}  {event_label(kind):<34} {event['actor']}  {event_detail(kind, str(event['detail']))}")
 
 
 def cmd_status(args: argparse.Namespace) -> int:
@@ -575,6 +575,10 @@ def cmd_register(args: argparse.Namespace) -> int:
     if args.zip and args.format != "html":
         print("inboxbot: --zip goes with --format html", file=sys.stderr)
         return 2
+    if args.table is not None and args.format != "csv":
+        print("inboxbot: --table goes with --format csv (the xlsx has every table as a sheet)", file=sys.stderr)
+        return 2
+    table = args.table or "cases"
     status = "open" if args.open else args.status
     if args.format == "html":
         return _export_site(settings, Path(args.output), args.zip and Path(args.zip), args.year, args.kind, status)
@@ -589,25 +593,33 @@ def cmd_register(args: argparse.Namespace) -> int:
             today = datetime.now(tz).date()
             target = Path(args.output)
             count = export_register_xlsx(
-                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status
+                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status, own_address=own
             )
             print(f"{count} case(s) written to {args.output}")
             return 0
         with store.reading() as unit:
-            # JSON carries each case's exchange log and history; CSV only counts the mails.
-            exchanges = Exchanges.LOG if args.format == "json" else Exchanges.COUNT
+            # JSON carries each case's exchange log and history; the CSV of cases only counts the mails,
+            # those of exchanges and history read the beginning of each mail's text and the events.
+            if args.format == "json":
+                exchanges = Exchanges.LOG
+            else:
+                exchanges = Exchanges.STEPS if table in ("exchanges", "history") else Exchanges.COUNT
             details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
             from inboxbot.exports.register import write_csv, write_json
 
-            writer = write_json if args.format == "json" else write_csv
+            def writer(out: TextIO) -> int:
+                if args.format == "json":
+                    return write_json(details, out, tz, own)
+                return write_csv(details, out, tz, own, table)
+
             if to_stdout:
-                writer(details, sys.stdout, tz, own)
+                writer(sys.stdout)
                 return 0
             with (
                 replaced_whole(Path(args.output)) as partial,
                 open(partial, "w", encoding="utf-8", newline="") as out,
             ):
-                count = writer(details, out, tz, own)
+                count = writer(out)
     finally:
         store.close()
     print(f"{count} case(s) written to {args.output}")
@@ -763,6 +775,12 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--open", action="store_true", help="open cases only (same as --status open)")
     export.add_argument("--status", choices=("open", "closed"), help="open or closed cases only")
     export.add_argument("--kind", choices=KINDS, help="one kind of case only")
+    export.add_argument(
+        "--table",
+        choices=("cases", "exchanges", "history", "actions"),
+        help="csv only: which table of the register (default: cases, one row each; exchanges: one row per "
+        "mail in or out; history: one per event; actions: one per action)",
+    )
     register.set_defaults(func=cmd_register)
 
     digest = sub.add_parser("digest", help="the director's daily digest")

@@ -57,6 +57,10 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "dismissed": "classé sans suite",
     "reopened": "rouvert",
     "requalified": "requalifié",
+    "qualified": "message qualifié par la directrice",
+    "acknowledged": "accusé de réception enregistré",
+    "responded": "réponse enregistrée",
+    "feedback": "avis de satisfaction reçu",
     "extended": "délai de réponse prolongé",
     "extension-changed": "date de réponse prolongée modifiée",
     "extension-cancelled": "prolongation annulée",
@@ -69,6 +73,7 @@ EVENT_LABELS = {  # a history entry's kind, as the director and the auditor read
     "feedback-requested": "avis de satisfaction demandé",
     "not-acknowledged": "accusé de réception non envoyé",
     "attachment-too-large": "pièce jointe trop lourde",
+    "attachments-over-limit": "pièces jointes au-delà de la limite",
     "mail:in": "message reçu",
     "mail:out": "message envoyé par la directrice",
     "received-from:forwarded_header": "date de réception d'après l'en-tête transféré",
@@ -104,6 +109,31 @@ def event_label(kind: str) -> str:
     if prefix == "set":
         return f"{EVENT_FIELD_LABELS.get(rest, rest)} renseigné(e)"
     return kind
+
+
+def event_detail(kind: str, detail: str) -> str:
+    """A history entry's detail in French: what it recorded in codes or ISO dates, as people read it.
+
+    A requalification and a change of channel were recorded as `old → new` codes, an extension as
+    `2026-04-02 → 2026-04-17 : motif`, a mail joining the case with why (`exchange_note`); other details
+    are words already and are returned as they are.
+    """
+    if kind in ("mail:in", "mail:out"):
+        return exchange_note(detail)
+    if kind in ("requalified", "set:channel"):
+        labels = KIND_LABELS if kind == "requalified" else Channel.labels()
+        before, arrow, after = detail.partition(" → ")
+        return f"{labels.get(before, before)} → {labels.get(after, after)}" if arrow else detail
+    if kind == "extended":
+        dates, colon, reason = detail.partition(" : ")
+        before, arrow, after = dates.partition(" → ")
+        if arrow and len(before) == len(after) == 10:
+            try:
+                old, new = date.fromisoformat(before), date.fromisoformat(after)
+            except ValueError:
+                return detail
+            return f"{old:%d/%m/%Y} → {new:%d/%m/%Y}{colon}{reason}"
+    return detail
 
 
 TRACKED_KINDS: tuple[str, ...] = TRACKED_ACTIONS
@@ -211,7 +241,11 @@ EXCHANGE_NOTE_LABELS = {
     WRITTEN_BY_DIRECTOR: "écrit par la directrice",
     FROM_DIRECTOR: "de la directrice",
     DIRECTORS_NOTE: "note de la directrice",
+    # Why other mails joined a case (`decide.Attach`).
+    "answer to the satisfaction request": "réponse au questionnaire de satisfaction",
+    "new mail on a closed case, for the director to decide": "nouveau message sur un dossier clos",
 }
+_AUTOMATIC_NOTE = "automatic mail: "  # then what made it automatic, as the headers said it
 
 
 def exchange_label(direction: str, note: str) -> str:
@@ -223,6 +257,8 @@ def exchange_label(direction: str, note: str) -> str:
 
 def exchange_note(note: str) -> str:
     """A log entry's remark in French where it is one of ours; a server's words stay as they came."""
+    if note.startswith(_AUTOMATIC_NOTE):
+        return f"message automatique : {note[len(_AUTOMATIC_NOTE) :]}"
     return EXCHANGE_NOTE_LABELS.get(note, note)
 
 
@@ -247,6 +283,8 @@ class LogEntry:
     to: str = ""
     attachments: tuple[AttachedFile, ...] = ()
     raw: bytes | None = None
+    # A mail inboxbot sent (from the outbox): its original is the bytes it sent, not an archived file.
+    from_outbox: bool = False
 
 
 SIMULTANEOUS = timedelta(seconds=2)

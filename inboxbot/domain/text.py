@@ -64,3 +64,28 @@ def clamp(text: str, limit: int) -> str:
     """
     flat = " ".join(text.split())
     return flat if len(flat) <= limit else flat[: max(limit - 1, 0)].rstrip() + "…"
+
+
+def first_lines(text: str, lines: int, limit: int) -> str:
+    """The first `lines` non-blank lines of `text`, at most `limit` characters, with "…" where it was cut.
+
+    For a register's row, which must say what a mail was about without carrying all of it: a
+    stranger's text of any length or shape (one 100,000-character line, thousands of blank lines)
+    costs no more than `limit` characters to read.
+    """
+    head = text[: limit + 1]
+    kept: list[str] = []
+    # Cut when something other than blanks follows; isspace() stops at the first character that is not.
+    cut = len(text) > limit and not text[limit:].isspace()
+    for line in head.splitlines():
+        line = line.strip()
+        if not line:
+            continue
+        if len(kept) == lines:
+            cut = True
+            break
+        kept.append(line)
+    shown = "\n".join(kept)
+    if len(shown) > limit:
+        shown, cut = shown[:limit], True
+    return shown.rstrip() + " …" if cut else shown

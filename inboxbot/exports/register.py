@@ -4,6 +4,11 @@ JSON keeps its documented contract: instants in ISO 8601 with their UTC offset i
 time zone, due dates as plain dates. CSV is written for a French Excel: UTF-8 with a
 byte-order mark, `;` between fields, French headers, and claimant text that cannot turn into a formula.
 
+The procedure asks the register to show « toutes les étapes d'échange » and what was done: besides
+one row per case, the register has a table of exchanges (one row per mail in or out), of history
+(one row per event: who did what, when) and of actions. The workbook has them as sheets; a CSV file
+holds one table (`TABLES`). Their rows are made here, once, for both.
+
 Both are written case by case to an open file (`write_json`, `write_csv`), so a register of any size
 can be exported from cases read in chunks (`inboxbot.store.export`) without being held in memory.
 """
@@ -13,13 +18,30 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Iterable
+import re
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
-from inboxbot.domain.cases import DISMISSED_LABEL, KIND_LABELS, CaseDetail, action_line, deadline_label
-from inboxbot.domain.vocabulary import CaseStatus, Channel, Means
+from inboxbot.domain.cases import (
+    ACTION_LABELS,
+    ACTION_STATUS_LABELS,
+    DISMISSED_LABEL,
+    KIND_LABELS,
+    Action,
+    CaseDetail,
+    action_line,
+    action_overdue,
+    deadline_label,
+    event_detail,
+    event_label,
+    exchange_label,
+    exchange_note,
+)
+from inboxbot.domain.text import first_lines
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Means, OutboxStatus
 
 CHANNEL_LABELS = Channel.labels()
 MEANS_LABELS = Means.labels()  # how an acknowledgement or an answer was made otherwise than by inboxbot
@@ -29,6 +51,28 @@ RECEIVED_FROM_LABELS = {
     "forwarded_header": "l'en-tête du message transféré (message d'origine non retrouvé)",
     "forward": "la date du transfert (message d'origine et date d'en-tête non retrouvés)",
 }
+# A mail inboxbot has not sent (yet): the exchange it would be has not happened.
+OUTBOX_LABELS = {status: f"envoi : {label}" for status, label in OutboxStatus.labels().items()}
+# How much of a mail's text a row of the table of exchanges shows: what it was about, not all of it
+# (the JSON register and the audit file have it whole). Less than `store.export.EXCERPT`.
+SUMMARY_LINES, SUMMARY_CHARS = 5, 300
+# Where the audit file (`inboxbot.exports.site`) puts each case's page and files.
+CASES_DIR = "dossiers"
+
+
+def case_slug(number: str) -> str:
+    """A case number as a file name; numbers are ours (YYYY-NNNN), but a page name is never trusted."""
+    return re.sub(r"[^0-9A-Za-z-]", "_", number) or "dossier"
+
+
+def original_name(index: int) -> str:
+    """The file name of the `index`-th mail (from 1, in exchange order) of a case in the audit file."""
+    return f"{index:03d}-message.eml"
+
+
+def case_folder(number: str) -> str:
+    """Where the audit file keeps a case's originals and attachments, relative to its root."""
+    return f"{CASES_DIR}/{case_slug(number)}"
 
 
 def status_label(status: str, dismissed: bool, merged_into: str | None = None) -> str:
@@ -148,6 +192,8 @@ def write_json(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_add
     return count
 
 
+# On a case's row: why it was opened (the procedure's « attribue un caractère de réclamation »).
+CASE_RULES_HEADER = "Règles qui ont ouvert le dossier"
 CSV_COLUMNS = (
     ("Numéro", "number"),
     ("Type", "kind"),
@@ -179,6 +225,7 @@ CSV_COLUMNS = (
     ("Satisfaction (sur 5)", "satisfaction_mark"),
     ("Commentaire du réclamant", "satisfaction_comment"),
     ("Échanges", "exchanges"),
+    (CASE_RULES_HEADER, "rules_text"),
 )
 
 
@@ -194,20 +241,104 @@ def neutralise_formula(value: str) -> str:
     return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
 
 
-def to_csv(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str) -> str:
+def rules_text(rules: Iterable[str]) -> str:
+    """The rules (or the recognised words) that opened a case, as its row shows them."""
+    return ", ".join(rules)
+
+
+EXCHANGE_HEADERS = (
+    "Dossier",
+    "Date",
+    "Sens",
+    "De",
+    "À",
+    "Objet",
+    "Résumé",
+    "Message original (dossier d'audit)",
+    "Remarque",
+)
+HISTORY_HEADERS = ("Dossier", "Date", "Auteur", "Événement", "Détail")
+ACTION_HEADERS = (
+    "Dossier",
+    "N°",
+    "Type",
+    "Description",
+    "Responsable",
+    "Échéance",
+    "Statut",
+    "En retard",
+    "Résultat",
+    "Enregistrée le",
+    "Mise à jour le",
+)
+
+
+def exchange_rows(detail: CaseDetail, own_address: str) -> Iterator[list[Any]]:
+    """One row per mail of the case, in the order of the exchange log; the date as the store gave it.
+
+    Needs the log read with `Exchanges.STEPS` (or more): the recipients and the text's beginning.
+    """
+    number = detail.case.number
+    folder = case_folder(number)
+    for index, entry in enumerate(detail.messages, start=1):
+        note = OUTBOX_LABELS.get(entry.note, entry.note) if entry.from_outbox else exchange_note(entry.note)
+        # Where the audit file keeps the original: none for a mail recorded without its bytes.
+        original = f"{folder}/{original_name(index)}" if entry.archive_path or entry.from_outbox else None
+        yield [
+            number,
+            entry.date,
+            exchange_label(entry.direction, entry.note),  # reçu, envoyé, or her note to herself
+            entry.from_address or own_address,
+            entry.to,
+            entry.subject,
+            first_lines(entry.summary, SUMMARY_LINES, SUMMARY_CHARS),
+            original,
+            note,
+        ]
+
+
+def history_rows(detail: CaseDetail) -> Iterator[list[Any]]:
+    """One row per event of the case's history, in French (`event_label`, `event_detail`)."""
+    number = detail.case.number
+    for event in detail.events:
+        yield [number, event.at, event.actor, event_label(event.type), event_detail(event.type, event.detail)]
+
+
+def action_row(number: str, action: Action, today: date) -> list[Any]:
+    """One action of a case; instants as the store gave them."""
+    return [
+        number,
+        action.seq,
+        ACTION_LABELS.get(action.kind, action.kind),
+        action.text,
+        action.owner,
+        action.due,
+        ACTION_STATUS_LABELS.get(action.status, action.status) if action.status else None,
+        "oui" if action_overdue(action, today) else None,
+        action.result,
+        action.created_at,
+        action.updated_at,
+    ]
+
+
+def to_csv(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str, table: str = "cases") -> str:
     out = io.StringIO()
-    write_csv(details, out, tz, own_address)
+    write_csv(details, out, tz, own_address, table)
     return out.getvalue()
 
 
-def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_address: str) -> int:
-    """Write the CSV register row by row; returns the number of cases.
+def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_address: str, table: str = "cases") -> int:
+    """Write one table of the register as CSV, row by row; returns the number of cases.
 
+    `table` is one of `TABLES`: the cases (one row each), or their exchanges, history or actions
+    (the workbook's other sheets, with the same columns; instants in ISO 8601 as in the cases' table).
     Deadlines read as in the spreadsheet ("oui", "non", "en attente", "sans objet" for a step a case
     classified sans suite never needed), so the two files never disagree.
     """
     out.write("\ufeff")
     writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    if table != "cases":
+        return _write_table(details, writer, TABLES[table], tz, own_address)
     writer.writerow([header for header, _key in CSV_COLUMNS])
     today = datetime.now(tz).date()
     count = 0
@@ -227,8 +358,49 @@ def write_csv(details: Iterable[CaseDetail], out: TextIO, tz: ZoneInfo, own_addr
         record["responded_by"] = means_label(record["responded_by"], record["responded_at"])
         record["actions_text"] = " | ".join(action_line(action) for action in detail.actions)
         record["exchanges"] = detail.exchanges
+        record["rules_text"] = rules_text(detail.case.rules_hit)
         writer.writerow(
             [neutralise_formula(str(record[key])) if record[key] is not None else "" for _header, key in CSV_COLUMNS]
         )
+        count += 1
+    return count
+
+
+def _csv_cell(value: object, tz: ZoneInfo) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return value.astimezone(tz).isoformat(timespec="seconds")
+    if isinstance(value, date):
+        return value.isoformat()
+    return neutralise_formula(str(value))
+
+
+@dataclass(frozen=True)
+class Table:
+    """One of the register's tables beside the cases: its French headers, and its rows for one case."""
+
+    headers: tuple[str, ...]
+    rows: Callable[[CaseDetail, str, date], Iterable[list[Any]]]  # (case, own address, today)
+
+
+TABLES: dict[str, Table] = {
+    "exchanges": Table(EXCHANGE_HEADERS, lambda detail, own, _today: exchange_rows(detail, own)),
+    "history": Table(HISTORY_HEADERS, lambda detail, _own, _today: history_rows(detail)),
+    "actions": Table(
+        ACTION_HEADERS,
+        lambda detail, _own, today: (action_row(detail.case.number, action, today) for action in detail.actions),
+    ),
+}
+CSV_TABLES = ("cases", *TABLES)  # what `register export --format csv --table` accepts
+
+
+def _write_table(details: Iterable[CaseDetail], writer: Any, table: Table, tz: ZoneInfo, own_address: str) -> int:
+    writer.writerow(table.headers)
+    today = datetime.now(tz).date()
+    count = 0
+    for detail in details:
+        for row in table.rows(detail, own_address, today):
+            writer.writerow([_csv_cell(value, tz) for value in row])
         count += 1
     return count

@@ -27,6 +27,7 @@ import email
 import email.policy
 import hashlib
 import html
+import io
 import re
 import unicodedata
 import zipfile
@@ -50,18 +51,28 @@ from inboxbot.domain.cases import (
     NATURE_LABELS,
     CaseDetail,
     deadline_label,
+    event_detail,
     event_label,
     exchange_label,
     exchange_note,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.vocabulary import CaseStatus, Priority
-from inboxbot.exports.register import CHANNEL_LABELS, STATUS_LABELS, case_record, status_label
+from inboxbot.exports.register import (
+    CASES_DIR,
+    CHANNEL_LABELS,
+    STATUS_LABELS,
+    case_folder,
+    case_record,
+    case_slug,
+    original_name,
+    status_label,
+)
 from inboxbot.exports.report import annual_report, year_figures
 from inboxbot.store.export import Exchanges, register_details
 from inboxbot.store.repository import Unit
 
-__all__ = ["SiteResult", "site_name", "write_site"]
+__all__ = ["CASES_DIR", "SiteResult", "case_slug", "site_name", "write_site"]
 
 MONTHS = (
     "janvier", "février", "mars", "avril", "mai", "juin",
@@ -69,7 +80,6 @@ MONTHS = (
 )  # fmt: skip
 # Stored as they are in a ZIP: compressing them again costs time and gains nothing.
 PACKED_EXTENSIONS = frozenset("pdf png jpg jpeg gif webp heic zip 7z rar gz docx xlsx pptx odt ods odp mp3 mp4".split())
-CASES_DIR = "dossiers"
 PROCEDURE_PAGE = "procedure.html"
 # Extensions a browser shows without running anything; every other attachment gets ".bin" added, so
 # that an ".html", ".svg" or ".xhtml" a claimant sent is downloaded, never opened as a page.
@@ -179,11 +189,6 @@ def site_name(name: str, fallback: str = "fichier") -> str:
     if ext in INERT_EXTENSIONS:
         return f"{stem}.{ext}"
     return f"{stem}.{ext}.bin" if ext else f"{stem}.bin"
-
-
-def case_slug(number: str) -> str:
-    """A case number as a file name; numbers are ours (YYYY-NNNN), but a page name is never trusted."""
-    return re.sub(r"[^0-9A-Za-z-]", "_", number) or "dossier"
 
 
 def sent_text(raw: bytes) -> str:
@@ -338,7 +343,7 @@ class _Writer:
     def case(self, detail: CaseDetail) -> None:
         record = case_record(detail, self.pages.tz, self.own, self.today)
         slug = case_slug(detail.case.number)
-        folder = f"{CASES_DIR}/{slug}"
+        folder = case_folder(detail.case.number)
         dismissed = detail.case.dismissed
         messages = []
         for index, (entry, shown) in enumerate(zip(detail.messages, record["messages"], strict=True), start=1):
@@ -354,7 +359,7 @@ class _Writer:
             shown["eml_missing"] = False
             shown["attachments"] = []
             if self.include_files:
-                eml = f"{index:03d}-message.eml"
+                eml = original_name(index)  # the name the register's sheet of exchanges gives it
                 if entry.raw is not None:
                     self.output.data(f"{folder}/{eml}", entry.raw)
                     ok = True
@@ -387,7 +392,10 @@ class _Writer:
             messages.append(shown)
         record["messages"] = messages
         labels = _labels(record, dismissed)
-        history = [_Fields(event, label=event_label(event["event"])) for event in record["history"]]
+        history = [
+            _Fields(event, label=event_label(event["event"]), detail=event_detail(event["event"], event["detail"]))
+            for event in record["history"]
+        ]
         actions = [
             _Fields(
                 action,
@@ -573,6 +581,7 @@ def _write(
         output.text(name, _framed_report(text, footer))
         reports.append({"year": report_year, "href": name})
     procedure = _write_procedure(settings, output, pages, footer)
+    workbook = _write_workbook(unit, settings, output, today, year, kind, status, number)
     figures = [_key_figures(by_year.get(y, []), y, settings, today) for y in sorted(years, reverse=True)]
     index = pages.render(
         "index.html.j2",
@@ -581,6 +590,7 @@ def _write(
         figures=figures,
         reports=reports,
         procedure=procedure,
+        workbook=workbook,
         footer=footer,
         filters=filters,
         kinds=KIND_LABELS,
@@ -590,6 +600,31 @@ def _write(
     return SiteResult(
         cases=len(writer.written.rows), files=writer.written.files, missing=writer.written.missing, bytes=output.bytes
     )
+
+
+WORKBOOK = "registre.xlsx"
+
+
+def _write_workbook(
+    unit: Unit,
+    settings: Settings,
+    output: _Output,
+    today: date,
+    year: int | None,
+    kind: str | None,
+    status: str | None,
+    number: str | None,
+) -> dict[str, Any]:
+    """The register as the workbook (`register export --format xlsx`) beside the pages, read in the
+    same snapshot: its sheet of exchanges names each original by its path here, so that the auditor
+    who filters it in Excel finds the mail itself next to it."""
+    from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: only when a site is made
+
+    details = register_details(unit, Exchanges.STEPS, year=year, kind=kind, status=status, number=number)
+    data = io.BytesIO()
+    write_register_xlsx(details, data, settings.organisation.timezone, settings.smtp.from_address, today)
+    output.data(WORKBOOK, data.getvalue())
+    return {"href": WORKBOOK}
 
 
 def _year_of(number: str, fallback: int) -> int:

@@ -27,8 +27,8 @@ import io
 import multiprocessing
 import re
 import traceback
-from collections.abc import Generator, Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -37,26 +37,33 @@ from zoneinfo import ZoneInfo
 
 from xlsxwriter import Workbook
 from xlsxwriter.format import Format
+from xlsxwriter.utility import xl_col_to_name
 from xlsxwriter.worksheet import Worksheet
+from xlsxwriter.xmlwriter import XMLwriter
 
 from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
-    ACTION_LABELS,
-    ACTION_STATUS_LABELS,
     KIND_LABELS,
     NATURE_LABELS,
     TRACKED_KINDS,
     Action,
     CaseDetail,
     action_line,
-    action_overdue,
     deadline_label,
 )
 from inboxbot.exports.register import (
+    ACTION_HEADERS,
+    CASE_RULES_HEADER,
     CHANNEL_LABELS,
+    EXCHANGE_HEADERS,
+    HISTORY_HEADERS,
     RECEIVED_FROM_LABELS,
+    action_row,
     deadline_met,
+    exchange_rows,
+    history_rows,
     means_label,
+    rules_text,
     status_label,
 )
 from inboxbot.store import export
@@ -118,21 +125,42 @@ CASE_COLUMNS = (
     Column("Note de satisfaction (sur 5)", 12, NUMBER),
     Column("Commentaire du réclamant", 40, WRAP),
     Column("Nombre d'échanges", 11, NUMBER),
+    Column(CASE_RULES_HEADER, 30, WRAP),
 )
 
-ACTION_COLUMNS = (
-    Column("Dossier", 12),
-    Column("N°", 6, NUMBER),
-    Column("Type", 18),
-    Column("Description", 60, WRAP),
-    Column("Responsable", 22),
-    Column("Échéance", 12, DAY),
-    Column("Statut", 12),
-    Column("En retard", 10),
-    Column("Résultat", 50, WRAP),
-    Column("Enregistrée le", 17, INSTANT),
-    Column("Mise à jour le", 17, INSTANT),
+
+def _columns(headers: Sequence[str], *shapes: tuple[float, str]) -> tuple[Column, ...]:
+    """A sheet's columns: the headers its CSV table has too (`inboxbot.exports.register`), each shaped."""
+    return tuple(Column(header, width, kind) for header, (width, kind) in zip(headers, shapes, strict=True))
+
+
+ACTION_COLUMNS = _columns(
+    ACTION_HEADERS,
+    (12, TEXT),
+    (6, NUMBER),
+    (18, TEXT),
+    (60, WRAP),
+    (22, TEXT),
+    (12, DAY),
+    (12, TEXT),
+    (10, TEXT),
+    (50, WRAP),
+    (17, INSTANT),
+    (17, INSTANT),
 )
+EXCHANGE_COLUMNS = _columns(
+    EXCHANGE_HEADERS,
+    (12, TEXT),  # case
+    (17, INSTANT),
+    (8, TEXT),  # reçu / envoyé
+    (28, TEXT),
+    (28, WRAP),  # recipients: several addresses wrap
+    (40, WRAP),
+    (60, WRAP),
+    (34, TEXT),
+    (24, WRAP),
+)
+HISTORY_COLUMNS = _columns(HISTORY_HEADERS, (12, TEXT), (17, INSTANT), (28, TEXT), (32, TEXT), (60, WRAP))
 
 
 def register_xlsx(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str, today: date) -> bytes:
@@ -145,16 +173,16 @@ def register_xlsx(details: Iterable[CaseDetail], tz: ZoneInfo, own_address: str,
 def write_register_xlsx(
     details: Iterable[CaseDetail], target: Path | IO[bytes], tz: ZoneInfo, own_address: str, today: date
 ) -> int:
-    """Write the register to `target`: sheet "Dossiers" (one row per case) and "Actions" (one per action).
+    """Write the register to `target`: sheets "Dossiers" (one row per case), "Actions" (one per
+    action), "Échanges" (one per mail in or out) and "Historique" (one per event of a case).
 
-    `details` is read once, so it may be a stream of cases read in chunks; both sheets are filled as
-    it goes. `today` decides whether a deadline not yet kept is missed ("non") or still open ("en
-    attente"); it is passed in so the file says the same thing whenever it is built from the same data.
-    Returns the number of cases written. `own_address` is unused: a row shows how many mails were
-    exchanged, not who wrote them; it is kept so every register writer takes the same arguments.
+    `details` is read once, so it may be a stream of cases read in chunks (`Exchanges.STEPS`); every
+    sheet is filled as it goes. `today` decides whether a deadline not yet kept is missed ("non") or
+    still open ("en attente"); it is passed in so the file says the same thing whenever it is built
+    from the same data. `own_address` is the sender of inboxbot's own mails. Returns the number of
+    cases written.
     """
-    del own_address
-    return _write_workbook(register_rows(details, tz, today), target)
+    return _write_workbook(_rows_here(details, tz, today, own_address), target)
 
 
 def export_register_xlsx(
@@ -167,19 +195,21 @@ def export_register_xlsx(
     kind: str | None = None,
     status: str | None = None,
     chunk: int = export.CHUNK,
+    own_address: str,
 ) -> int:
     """`write_register_xlsx` of the register in the database at `url`, read by a second process.
 
-    The other process reads the cases chunk by chunk and makes their cells (`register_rows`) while
-    this one writes them: at 100,000 cases that is a third of the work taken off XlsxWriter's process.
+    The other process reads the cases chunk by chunk and makes their rows (`register_rows`) while
+    this one writes them into the file.
     Raises `RegisterReadError` if the reading fails or its process dies; the file is then not written.
     Returns the number of cases written. The other process is a new interpreter, which imports the
     caller's main module again: a script calling this must guard its main code, as multiprocessing asks.
     """
-    return _write_workbook(_rows_read_elsewhere(url, tz, today, year, kind, status, chunk), target)
+    reading = _Reading(url, tz, today, year, kind, status, chunk, own_address, {})
+    return _write_workbook(_rows_read_elsewhere(reading), target)
 
 
-def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
+def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
     case = detail.case
     actions = detail.actions
     dismissed = case.dismissed
@@ -220,23 +250,17 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[object]:
         case.satisfaction_mark,
         case.satisfaction_comment,
         detail.exchanges,
+        rules_text(case.rules_hit),
     ]
 
 
-def _action_row(number: str, action: Action, tz: ZoneInfo, today: date) -> list[object]:
-    return [
-        number,
-        action.seq,
-        ACTION_LABELS.get(action.kind, action.kind),
-        action.text,
-        action.owner,
-        action.due,
-        ACTION_STATUS_LABELS.get(action.status, action.status) if action.status else None,
-        "oui" if action_overdue(action, today) else None,
-        action.result,
+def _action_row(number: str, action: Action, tz: ZoneInfo, today: date) -> list[Any]:
+    row = action_row(number, action, today)
+    row[-2:] = [
         action.created_at.astimezone(tz).replace(tzinfo=None),
         action.updated_at.astimezone(tz).replace(tzinfo=None),
     ]
+    return row
 
 
 def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -245,58 +269,115 @@ def _local(value: datetime | None, tz: ZoneInfo) -> datetime | None:
     return None if value is None else value.astimezone(tz).replace(tzinfo=None, microsecond=0)
 
 
-# How a cell is written: its XlsxWriter call and format (`_Sheet`).
+# How a cell is written: its style, which names one of the workbook's formats (`_Styles`).
 PLAIN, WRAPPED, QUOTED, QUOTED_WRAPPED, NUMBER_CELL, DAY_CELL, INSTANT_CELL = _STYLES = range(7)
-_STRIDE = len(_STYLES)  # a cell's code is column * _STRIDE + style
-# A row's non-empty cells, flat: code, value, code, value... Made by `register_rows` in the process
-# that reads the cases, so the one writing them only writes; flat, because a list of a few hundred
-# thousand small tuples costs more to pass between processes and to go through than its values.
-Cells = list[int | str | float]
-CASES_SHEET, ACTIONS_SHEET = 0, 1
+# The XF index of each style's format: the number a cell's `s` attribute carries (none for plain cells).
+StyleIndex = dict[int, int]
+CASES_SHEET, ACTIONS_SHEET, EXCHANGES_SHEET, HISTORY_SHEET = range(4)
+SHEETS = (
+    ("Dossiers", CASE_COLUMNS),
+    ("Actions", ACTION_COLUMNS),
+    ("Échanges", EXCHANGE_COLUMNS),
+    ("Historique", HISTORY_COLUMNS),
+)
 _EXCEL_EPOCH = datetime(1899, 12, 31)
 _SECONDS_PER_DAY = 86_400
+_escape_control_characters = XMLwriter._escape_control_characters  # "\x00" and "_x0000_" as Excel escapes them
 
 
-def register_rows(details: Iterable[CaseDetail], tz: ZoneInfo, today: date) -> Iterator[tuple[int, Cells]]:
-    """The rows of both sheets, case by case: (sheet, cells), each case's row before its actions' rows."""
-    case_plan, action_plan = _plan(CASE_COLUMNS), _plan(ACTION_COLUMNS)
+def register_rows(
+    details: Iterable[CaseDetail], tz: ZoneInfo, today: date, own_address: str, styles: StyleIndex
+) -> Iterator[tuple[int, str]]:
+    """The rows of every sheet, case by case, as (sheet, the row's XML); each case's row first."""
+    makers = [_RowMaker(columns, styles) for _title, columns in SHEETS]
+    for sheet, values in register_values(details, tz, today, own_address):
+        yield sheet, makers[sheet].row(values)
+
+
+def register_values(
+    details: Iterable[CaseDetail], tz: ZoneInfo, today: date, own_address: str
+) -> Iterator[tuple[int, list[Any]]]:
+    """The rows of every sheet as (sheet, values), case by case; instants in the organisation's time.
+
+    The sheets of exchanges and history are filled from each case's log and history: read with
+    `Exchanges.STEPS`, or they come out empty.
+    """
     for detail in details:
-        yield CASES_SHEET, _cells(_case_row(detail, tz, today), case_plan)
+        number = detail.case.number
+        yield CASES_SHEET, _case_row(detail, tz, today)
         for action in detail.actions:
-            yield ACTIONS_SHEET, _cells(_action_row(detail.case.number, action, tz, today), action_plan)
+            yield ACTIONS_SHEET, _action_row(number, action, tz, today)
+        for row in exchange_rows(detail, own_address):
+            row[1] = _local(row[1], tz)
+            yield EXCHANGES_SHEET, row
+        for row in history_rows(detail):
+            row[1] = _local(row[1], tz)
+            yield HISTORY_SHEET, row
 
 
-def _plan(columns: Sequence[Column]) -> list[tuple[int, str, int | None]]:
-    """Per column: its first code, its kind, and for long text the length that still fits on one line."""
-    return [
-        (col * _STRIDE, column.kind, int(column.width) if column.kind == WRAP else None)
-        for col, column in enumerate(columns)
-    ]
+class _RowMaker:
+    """A sheet's rows as the XML XlsxWriter writes for them, made where the cases are read.
 
-
-def _cells(values: Sequence[object], plan: Sequence[tuple[int, str, int | None]]) -> Cells:
-    """The row's non-empty values as cells.
+    XlsxWriter spends about 8 µs on each cell (BENCHMARKS.md §4): with a row per mail and per event
+    besides the row per case, that was 125 s for a register of 100,000 cases. Made here, by the
+    process that reads the cases, a row is one string that the writing process only copies into the
+    sheet. The XML is XlsxWriter's own, to the byte (tests/test_spreadsheet.py compares them), with
+    XlsxWriter's escaping functions; one difference: a text that reads `<r>…</r>` is escaped like any
+    other, where XlsxWriter would write it unescaped as rich text (and a claimant's `<r>&</r>` would
+    make a workbook Excel refuses to open).
 
     Only what needs a format gets one: dates, long text that must wrap (in a long-text column, text
     that fits on one line needs none), and text a spreadsheet would take for a formula.
     """
-    cells: Cells = []
-    for (code, kind, fits), value in zip(plan, values, strict=True):
-        if value is None or value == "":
-            continue
-        if kind == DAY:
-            cells += (code + DAY_CELL, excel_serial(value))  # type: ignore[arg-type]
-        elif kind == INSTANT:
-            cells += (code + INSTANT_CELL, excel_serial(value))  # type: ignore[arg-type]
-        elif kind == NUMBER:
-            cells += (code + NUMBER_CELL, value)  # type: ignore[arg-type]
-        else:
-            text = safe_text(value)  # type: ignore[arg-type]
-            style = QUOTED if text.startswith(_FORMULA_LEADS) or text in _ERROR_CODES else PLAIN
-            if fits is not None and (len(text) > fits or "\n" in text):
-                style += WRAPPED - PLAIN  # QUOTED_WRAPPED is to QUOTED what WRAPPED is to PLAIN
-            cells += (code + style, text)
-    return cells
+
+    def __init__(self, columns: Sequence[Column], styles: StyleIndex) -> None:
+        # Per column: its letter, whether it holds text, and the attributes its cells may carry.
+        style = {kind: f' s="{index}"' for kind, index in styles.items()}
+        self.columns = [
+            (
+                xl_col_to_name(col),
+                column.kind in (TEXT, WRAP),
+                int(column.width) if column.kind == WRAP else None,
+                style.get({DAY: DAY_CELL, INSTANT: INSTANT_CELL}.get(column.kind, PLAIN), ""),
+            )
+            for col, column in enumerate(columns)
+        ]
+        self.text_style = [style.get(kind, "") for kind in (PLAIN, WRAPPED, QUOTED, QUOTED_WRAPPED)]
+        self.number = 1  # 0-based: the header is row 0
+
+    def row(self, values: Sequence[object]) -> str:
+        """One row of values (None or "" for an empty cell) as XML; the row after the last one made."""
+        self.number += 1
+        number = self.number
+        text_style = self.text_style
+        cells = [f'<row r="{number}">']
+        for (letter, is_text, fits, style), value in zip(self.columns, values, strict=True):
+            if value is None or value == "":
+                continue
+            if is_text:
+                text = safe_text(value)  # type: ignore[arg-type]
+                kind = QUOTED if text.startswith(_FORMULA_LEADS) or text in _ERROR_CODES else PLAIN
+                if fits is not None and (len(text) > fits or "\n" in text):
+                    kind += WRAPPED - PLAIN  # QUOTED_WRAPPED is to QUOTED what WRAPPED is to PLAIN
+                # What XlsxWriter's _escape_control_characters changes; the other control characters
+                # are gone (`safe_text`). Looked for first: most text has none of them.
+                if "_x" in text or "\r" in text or "\ufffe" in text or "\uffff" in text:
+                    text = _escape_control_characters(text)
+                # XlsxWriter's _preserve_whitespace: its `\s` is what str.isspace() says.
+                space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
+                if "&" in text or "<" in text or ">" in text:
+                    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+                cells.append(
+                    f'<c r="{letter}{number}"{text_style[kind]} t="inlineStr"><is><t{space}>{text}</t></is></c>'
+                )
+            elif style:  # a date or an instant
+                cells.append(f'<c r="{letter}{number}"{style}><v>{excel_serial(value):.16G}</v></c>')  # type: ignore[arg-type]
+            else:
+                cells.append(f'<c r="{letter}{number}"><v>{value:.16G}</v></c>')
+        if len(cells) == 1:
+            return ""  # XlsxWriter writes no element for a row without cells
+        cells.append("</row>")
+        return "".join(cells)
 
 
 def excel_serial(value: date) -> float:
@@ -321,15 +402,25 @@ class _Styles:
             return workbook.add_format(properties)
 
         self.header = made(bold=True, bg_color="#DDE4EE", pattern=1, text_wrap=True, valign="vcenter")
-        self.day = made(num_format=DATE_FORMAT, valign="top")
-        self.instant = made(num_format=DATETIME_FORMAT, valign="top")
-        self.wrap = made(text_wrap=True, valign="top")
-        self.quoted = made(quote_prefix=True, valign="top")
-        self.quoted_wrap = made(quote_prefix=True, text_wrap=True, valign="top")
+        self.formats = by_style = {
+            WRAPPED: made(text_wrap=True, valign="top"),
+            QUOTED: made(quote_prefix=True, valign="top"),
+            QUOTED_WRAPPED: made(quote_prefix=True, text_wrap=True, valign="top"),
+            DAY_CELL: made(num_format=DATE_FORMAT, valign="top"),
+            INSTANT_CELL: made(num_format=DATETIME_FORMAT, valign="top"),
+        }
+        # XlsxWriter numbers a format when a cell first uses it; rows made elsewhere name them by
+        # number, so every format is numbered now, in one order: the header's first.
+        self.header._get_xf_index()
+        self.index: StyleIndex = {style: each._get_xf_index() for style, each in by_style.items()}
 
 
 class _Sheet:
-    """One streamed sheet: widths, frozen header and filter; each cell written with its style's call."""
+    """One streamed sheet: widths, frozen header and filter; rows written as the XML they were made as.
+
+    The header goes through XlsxWriter; the rows are copied into the file XlsxWriter keeps the
+    sheet's rows in (`constant_memory`), after the header row, and the sheet's extent is set to them.
+    """
 
     def __init__(self, workbook: Workbook, styles: _Styles, title: str, columns: Sequence[Column]) -> None:
         self.sheet: Worksheet = workbook.add_worksheet(title)
@@ -341,44 +432,32 @@ class _Sheet:
         self.sheet.set_row(0, 48)
         for index, column in enumerate(columns):
             self.sheet.write_string(0, index, column.header, styles.header)
-        # Dates go in as Excel's numbers (`excel_serial`) with a date format: what write_datetime stores.
-        # The undecorated methods XlsxWriter's own write() calls: write_string() and write_number()
-        # first try whether the row is an "A1" cell name, an eighth of the writing process's time
-        # spent for nothing (BENCHMARKS.md §4).
-        text, number = self.sheet._write_string, self.sheet._write_number
-        by_style = {
-            PLAIN: (text, None),
-            WRAPPED: (text, styles.wrap),
-            QUOTED: (text, styles.quoted),
-            QUOTED_WRAPPED: (text, styles.quoted_wrap),
-            NUMBER_CELL: (number, None),
-            DAY_CELL: (number, styles.day),
-            INSTANT_CELL: (number, styles.instant),
-        }
-        # By code (column * _STRIDE + style): the call, the column and the format, found in one step.
-        self._writers = [
-            (by_style[style][0], col, by_style[style][1]) for col in range(len(columns)) for style in _STYLES
-        ]
 
-    def append(self, cells: Cells) -> None:
-        row = self.rows
-        writers = self._writers
-        pairs = iter(cells)
-        for code, value in zip(pairs, pairs, strict=True):
-            write, col, cell_format = writers[code]  # type: ignore[index]  # codes are ints, values not
-            write(row, col, value, cell_format)
-        self.rows += 1
+    def append(self, xml: str, rows: int = 1) -> None:
+        """Add `rows` rows, made by `_RowMaker` for this sheet in order (row 2 first)."""
+        if self.rows == 1:
+            self.sheet._write_single_row(1)  # the header row, held by XlsxWriter until the next one
+        self.sheet.row_data_fh.write(xml)
+        self.rows += rows
 
-    def add_filter(self) -> None:
-        """A filter over every written row; XlsxWriter writes it after the rows, so it can be set last."""
+    def close(self) -> None:
+        """The sheet's extent and a filter over every written row: XlsxWriter writes both after the rows."""
+        if self.rows > 1:
+            self.sheet.dim_rowmax = self.rows - 1
+            self.sheet.previous_row = self.rows - 1  # nothing left to flush: the rows are in the file
         self.sheet.autofilter(0, 0, self.rows - 1, len(self.columns) - 1)
 
 
-def _write_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes]) -> int:
+# Rows for a workbook, in pieces: (sheet, the XML of one or more rows, how many).
+Pieces = Iterable[tuple[int, str, int]]
+
+
+def _write_workbook(rows: Callable[[StyleIndex], Pieces], target: Path | IO[bytes]) -> int:
     """Write the rows into a new workbook at `target`; returns the number of case rows.
 
-    A file is written beside its target and renamed once complete: if reading the register fails
-    half-way, or writing does, no truncated workbook that looks like a whole register is left behind.
+    `rows` is given the workbook's styles and returns its rows. A file is written beside its target
+    and renamed once complete: if reading the register fails half-way, or writing does, no truncated
+    workbook that looks like a whole register is left behind.
     """
     if not isinstance(target, Path):
         return _fill_workbook(rows, target)
@@ -386,17 +465,26 @@ def _write_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes])
         return _fill_workbook(rows, partial)
 
 
-def _fill_workbook(rows: Iterable[tuple[int, Cells]], target: Path | IO[bytes]) -> int:
+def _fill_workbook(rows: Callable[[StyleIndex], Pieces], target: Path | IO[bytes]) -> int:
     # XlsxWriter writes the file only on close(): if the rows fail half-way, nothing is written.
     workbook = Workbook(target, {"constant_memory": True})
     styles = _Styles(workbook)
-    sheets = (_Sheet(workbook, styles, "Dossiers", CASE_COLUMNS), _Sheet(workbook, styles, "Actions", ACTION_COLUMNS))
-    for sheet, cells in rows:
-        sheets[sheet].append(cells)
+    sheets = [_Sheet(workbook, styles, title, columns) for title, columns in SHEETS]
+    for sheet, xml, count in rows(styles.index):
+        sheets[sheet].append(xml, count)
     for each in sheets:
-        each.add_filter()
+        each.close()
     workbook.close()
     return sheets[CASES_SHEET].rows - 1
+
+
+def _rows_here(
+    details: Iterable[CaseDetail], tz: ZoneInfo, today: date, own_address: str
+) -> Callable[[StyleIndex], Pieces]:
+    def rows(styles: StyleIndex) -> Pieces:
+        return ((sheet, xml, 1) for sheet, xml in register_rows(details, tz, today, own_address, styles))
+
+    return rows
 
 
 class RegisterReadError(Exception):
@@ -409,22 +497,46 @@ class RegisterReadError(Exception):
 _AHEAD = 2
 
 
-def _rows_read_elsewhere(
-    url: str, tz: ZoneInfo, today: date, year: int | None, kind: str | None, status: str | None, chunk: int
-) -> Generator[tuple[int, Cells], None, None]:
-    """The register's rows, read and made by a second process (`_read_rows`), as they arrive.
+@dataclass(frozen=True)
+class _Reading:
+    """What the reading process reads and how it makes the rows, passed to it in one piece."""
+
+    url: str
+    tz: ZoneInfo
+    today: date
+    year: int | None
+    kind: str | None
+    status: str | None
+    chunk: int
+    own_address: str
+    styles: StyleIndex  # the writer's (`_Styles.index`)
+
+
+# The sheets whose rows the writing process makes from the values it is sent; the reading process
+# makes the others'. Reading the register is most of the work: at 100,000 cases, with every sheet's
+# rows made by the reader, it took 25 s of CPU against the writer's 7 (BENCHMARKS.md §4).
+_MADE_BY_WRITER = frozenset((CASES_SHEET, EXCHANGES_SHEET))
+
+
+def _rows_read_elsewhere(reading: _Reading) -> Callable[[StyleIndex], Pieces]:
+    def rows(styles: StyleIndex) -> Pieces:
+        makers = [_RowMaker(columns, styles) for _title, columns in SHEETS]
+        for sheet, made, count in _pieces_read_elsewhere(replace(reading, styles=styles)):
+            yield sheet, made if isinstance(made, str) else "".join(map(makers[sheet].row, made)), count
+
+    return rows
+
+
+def _pieces_read_elsewhere(reading: _Reading) -> Generator[tuple[int, str | list[list[Any]], int], None, None]:
+    """The register's rows, read by a second process (`_read_rows`), as they arrive: each sheet's
+    as its XML, or as values for the sheets this process makes (`_MADE_BY_WRITER`).
 
     A new interpreter ("spawn"), not a fork: a fork would inherit this process's database connections
     and threads. If the consumer stops early (its writing failed), the reading process is stopped too.
     """
     context = multiprocessing.get_context("spawn")
     ours, theirs = context.Pipe()
-    reader = context.Process(
-        target=_read_rows,
-        args=(theirs, url, tz, today, year, kind, status, chunk),
-        name="inboxbot-register-reader",
-        daemon=True,
-    )
+    reader = context.Process(target=_read_rows, args=(theirs, reading), name="inboxbot-register-reader", daemon=True)
     reader.start()
     theirs.close()
     finished = False
@@ -457,44 +569,43 @@ def _rows_read_elsewhere(
         reader.join()
 
 
-def _read_rows(
-    connection: Connection,
-    url: str,
-    tz: ZoneInfo,
-    today: date,
-    year: int | None,
-    kind: str | None,
-    status: str | None,
-    chunk: int,
-) -> None:
+def _read_rows(connection: Connection, reading: _Reading) -> None:
     """The reading process: the register in one snapshot, sent as rows a chunk of cases at a time.
 
-    Sends ("rows", [...]) batches, then ("done", None); or ("error", (summary, traceback)) if anything
-    fails: the writer raises it, with the traceback, which would otherwise be lost in this process.
+    Sends ("rows", [(sheet, rows, count)...]) batches, one piece per sheet, then ("done", None); or
+    ("error", (summary, traceback)) if anything fails: the writer raises it, with the traceback,
+    which would otherwise be lost in this process.
     """
     from inboxbot.store.repository import Store
 
+    chunk = reading.chunk
     try:
-        store = Store.open(url)
+        store = Store.open(reading.url)
         try:
             with store.reading() as unit:
                 details = export.register_details(
-                    unit, export.Exchanges.COUNT, year=year, kind=kind, status=status, chunk=chunk
+                    unit,
+                    export.Exchanges.STEPS,
+                    year=reading.year,
+                    kind=reading.kind,
+                    status=reading.status,
+                    chunk=chunk,
                 )
-                batch: list[tuple[int, Cells]] = []
+                makers = [_RowMaker(columns, reading.styles) for _title, columns in SHEETS]
+                batch: list[list[Any]] = [[] for _ in SHEETS]
                 cases = unconfirmed = 0  # batches sent whose writing this process has not yet been told of
-                for sheet, cells in register_rows(details, tz, today):
+                for sheet, values in register_values(details, reading.tz, reading.today, reading.own_address):
                     if sheet == CASES_SHEET:
                         if cases == chunk:
                             if unconfirmed == _AHEAD:
                                 connection.recv()  # wait until the writer has written one more batch
                             else:
                                 unconfirmed += 1
-                            connection.send(("rows", batch))
-                            batch, cases = [], 0
+                            connection.send(("rows", _pieces(batch)))
+                            batch, cases = [[] for _ in SHEETS], 0
                         cases += 1
-                    batch.append((sheet, cells))
-                connection.send(("rows", batch))
+                    batch[sheet].append(values if sheet in _MADE_BY_WRITER else makers[sheet].row(values))
+                connection.send(("rows", _pieces(batch)))
         finally:
             store.close()
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the writer, which stops
@@ -507,9 +618,28 @@ def _read_rows(
     connection.send(("done", None))
 
 
+def _pieces(batch: Sequence[list[Any]]) -> list[tuple[int, str | list[list[Any]], int]]:
+    """A batch's rows, per sheet: their values, or their XML in one string (cheaper to pass than many)."""
+    return [
+        (sheet, rows if sheet in _MADE_BY_WRITER else "".join(rows), len(rows))
+        for sheet, rows in enumerate(batch)
+        if rows
+    ]
+
+
 def safe_text(value: str) -> str:
-    """`value` as a cell can hold it: without the control characters XLSX forbids, within Excel's length."""
-    text = _ILLEGAL_CHARACTERS.sub("", value)
+    """`value` as a cell can hold it: without the control characters XLSX forbids, within Excel's length.
+
+    Excel counts the length in UTF-16 units: a character beyond U+FFFF (an emoji) counts twice.
+    """
+    # Most text is printable ASCII: it has no control character to look for.
+    text = value if value.isascii() and value.isprintable() else _ILLEGAL_CHARACTERS.sub("", value)
     if len(text) > MAX_CELL_TEXT:
         text = text[: MAX_CELL_TEXT - 2] + " …"
+    if len(text) > MAX_CELL_TEXT // 2:
+        units = 0
+        for index, char in enumerate(text):
+            units += 2 if ord(char) > 0xFFFF else 1
+            if units > MAX_CELL_TEXT - 2:
+                return text[:index] + " …"
     return text

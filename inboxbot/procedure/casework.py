@@ -832,7 +832,7 @@ class Casework:
         from inboxbot.exports.spreadsheet import write_register_xlsx  # xlsxwriter: imported only when asked
         from inboxbot.store.export import Exchanges, register_details
 
-        details = register_details(unit, Exchanges.COUNT, year=command.year)
+        details = register_details(unit, Exchanges.STEPS, year=command.year)
         today = now.astimezone(self.tz).date()
         out = io.BytesIO()
         count = write_register_xlsx(details, out, self.tz, self.settings.smtp.from_address, today)

@@ -3,9 +3,10 @@
 At 100,000 cases, reading every case, mail, outgoing mail (with its raw bytes) and event as ORM objects
 before writing anything took gigabytes and most of the export's time. Here the cases are read a chunk
 at a time with Core selects, the caller writes each chunk before the next is read, and each output
-asks only for what it shows: the JSON register its exchange log and history, the spreadsheet and CSV
-rows only the number of mails exchanged (counted by the database), the annual report only the
-actions. Whatever the size of the register, memory holds one chunk.
+asks only for what it shows: the JSON register its exchange log and history, the spreadsheet's
+sheets of exchanges and history the beginning of each mail's text, the case rows alone (the CSV's
+default table) only the number of mails exchanged (counted by the database), the annual report only
+the actions. Whatever the size of the register, memory holds one chunk.
 """
 
 from __future__ import annotations
@@ -30,6 +31,14 @@ class Exchanges(Enum):
     COUNT = "count"  # the number of mails only (spreadsheet and CSV rows)
     NONE = "none"  # neither (the annual report)
     FULL = "full"  # the log with recipients, attachments and the bytes inboxbot sent (the audit file)
+    # The log with recipients and the beginning of each mail's text, and the history (the register's
+    # sheets of exchanges and history).
+    STEPS = "steps"
+
+
+# Characters of each mail's text read for `Exchanges.STEPS`: more than the register shows of it
+# (`inboxbot.exports.register.SUMMARY_CHARS`), so that it can tell whether it cut the text.
+EXCERPT = 400
 
 
 def register_details(
@@ -93,8 +102,9 @@ def _chunk(unit: Unit, ids: Sequence[int], exchanges: Exchanges) -> Iterator[Cas
     logs: dict[int, list[LogEntry]] = {case_id: [] for case_id in ids}
     events: dict[int, list[CaseEvent]] = {case_id: [] for case_id in ids}
     counts: dict[int, int] = dict.fromkeys(ids, 0)
-    if exchanges in (Exchanges.LOG, Exchanges.FULL):
-        read_logs(unit.session.connection(), ids, logs, events, full=exchanges is Exchanges.FULL)
+    if exchanges in (Exchanges.LOG, Exchanges.FULL, Exchanges.STEPS):
+        excerpt = EXCERPT if exchanges is Exchanges.STEPS else None
+        read_logs(connection, ids, logs, events, full=exchanges is Exchanges.FULL, excerpt=excerpt)
     elif exchanges is Exchanges.COUNT:
         for table in (MailRow, OutboxRow):
             grouped = select(table.case_id, func.count()).where(table.case_id.in_(ids)).group_by(table.case_id)

@@ -1179,6 +1179,7 @@ def read_logs(
     events: dict[int, list[CaseEvent]],
     *,
     full: bool = False,
+    excerpt: int | None = None,
 ) -> None:
     """The exchange log and history of the chunk's cases, without the outgoing mails' raw bytes:
     plain selects, which `Unit.case_details` and the streamed exports share.
@@ -1186,7 +1187,11 @@ def read_logs(
     `full` also reads what only the audit file shows: each mail's recipients and the bytes of every
     mail inboxbot sent (the only place its text is kept). The files a mail carried are always read:
     `cases show` and the JSON register list them.
+    `excerpt` reads each mail's recipients and only the first `excerpt` characters of its text (the
+    register's sheet of exchanges, which shows the beginning of each: a mail's whole text is read by
+    the database, not carried here).
     """
+    to_addresses = full or excerpt is not None
     columns: list[Any] = [
         MailRow.case_id,
         MailRow.direction,
@@ -1194,14 +1199,14 @@ def read_logs(
         MailRow.from_address,
         MailRow.received_at,
         MailRow.subject,
-        MailRow.summary,
+        MailRow.summary if excerpt is None else func.substr(MailRow.summary, 1, excerpt).label("summary"),
         MailRow.automatic,
         MailRow.reason,
         MailRow.created_at,
         MailRow.archive_path,
         MailRow.id,
     ]
-    if full:
+    if to_addresses:
         columns.append(MailRow.to_addresses)
     files: dict[int, list[AttachedFile]] = {}
     attached = (
@@ -1228,7 +1233,7 @@ def read_logs(
                 note=mail.automatic or mail.reason,
                 recorded_at=mail.created_at,
                 archive_path=mail.archive_path,
-                to=mail.to_addresses if full else "",
+                to=mail.to_addresses if to_addresses else "",
                 attachments=tuple(files.get(mail.id, ())),
             )
         )
@@ -1241,7 +1246,7 @@ def read_logs(
         OutboxRow.purpose,
         OutboxRow.recipient,
         OutboxRow.status,
-        OutboxRow.text,
+        OutboxRow.text if excerpt is None else func.substr(OutboxRow.text, 1, excerpt).label("text"),
     ]
     if full:
         outgoing_columns.append(OutboxRow.raw)
@@ -1258,8 +1263,9 @@ def read_logs(
                 summary=out.text or f"{out.purpose} → {out.recipient}",
                 note=out.status if out.status != SENT else "",
                 recorded_at=out.created_at,
-                to=out.recipient if full else "",
+                to=out.recipient if to_addresses else "",
                 raw=bytes(out.raw) if full else None,
+                from_outbox=True,
             )
         )
     history = select(CaseEventRow.case_id, CaseEventRow.at, CaseEventRow.actor, CaseEventRow.type, CaseEventRow.detail)
