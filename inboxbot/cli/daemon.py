@@ -21,7 +21,6 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.imap import Mailbox, MailboxError
 from inboxbot.bootstrap import App
-from inboxbot.domain.outages import READING
 from inboxbot.procedure.pipeline import CycleReport, Pipeline
 from inboxbot.store.repository import AlreadyRunning
 
@@ -160,27 +159,17 @@ class Daemon:
             while not self.stop.is_set():
                 self.wanted.clear()
                 report = CycleReport()
-                pipeline = self.pipeline
-                try:
-                    inbox = self.connections(self.app.settings.imap.inbox_folder)
-                    pipeline.poll(inbox, report, mailbox_for=self.connections)
-                except OUTAGE_ERRORS as exc:
+                done = self.pipeline.cycle(self._read, report, self._send)
+                if done.reading_error is not None:
                     self.connections.close()  # whatever state they are in, the next cycle starts afresh
-                    self.mail_outage.failed(exc)
-                    pipeline.reading_failed(exc)
-                    self._send(report)  # what reading queued before it failed leaves all the same
-                    return
-                except Exception as exc:  # noqa: BLE001 - one failing job must never stop the daemon
-                    self.connections.close()
-                    log.exception("mail cycle failed")
-                    pipeline.reading_failed(exc)
-                    self._send(report)
+                    if isinstance(done.reading_error, OUTAGE_ERRORS):
+                        self.mail_outage.failed(done.reading_error)
+                    else:  # one failing job must never stop the daemon: told, with where it failed
+                        log.error("mail cycle failed", exc_info=done.reading_error)
                     return
                 self.mail_outage.succeeded()
-                pipeline.outages.worked(READING, self.app.clock())
-                if not self._send(report):
+                if not done.sent:
                     return
-                pipeline.record_cycle(report)
                 if report.fetched or report.sent or report.send_failures:
                     log.info(
                         "cycle: %d mail(s) read, %d case(s) opened, %d sent, %d failed to send",
@@ -191,6 +180,11 @@ class Daemon:
                     )
                 if not self.wanted.is_set():
                     return
+
+    def _read(self, report: CycleReport) -> None:
+        """Every watched folder, each on the connection kept open for it."""
+        inbox = self.connections(self.app.settings.imap.inbox_folder)
+        self.pipeline.poll(inbox, report, mailbox_for=self.connections)
 
     def housekeeping(self) -> None:
         with self.cycle_lock:

@@ -14,6 +14,7 @@ and `bookkeeping` — so that the daemon, `run --once` and the demo drive one cy
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import NamedTuple
 
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
@@ -28,7 +29,14 @@ from inboxbot.procedure.outages import OutageBook
 from inboxbot.procedure.sending import OutboxDrain
 from inboxbot.store.repository import Unit
 
-__all__ = ["CycleReport", "Pipeline", "run_once"]
+__all__ = ["CycleReport", "Cycled", "Pipeline", "run_once"]
+
+
+class Cycled(NamedTuple):
+    """How a cycle went: the error that stopped reading, if any, and whether all that follows ran."""
+
+    reading_error: Exception | None
+    sent: bool
 
 
 class Pipeline:
@@ -63,6 +71,25 @@ class Pipeline:
         """What became of one mail (see `OneMail.process`)."""
         return self.one_mail.process(unit, fetched, role, report, alone=alone)
 
+    def cycle(
+        self, read: Callable[[CycleReport], None], report: CycleReport, send: Callable[[CycleReport], bool]
+    ) -> Cycled:
+        """One cycle, the same for `run --once` and the daemon: read the mailbox, then send what waits
+        whatever reading did (what it queued before failing leaves all the same); the cycle is recorded
+        for `inboxbot status` once both worked. `read` and `send` are the caller's: the daemon reads
+        on connections it keeps and keeps its outages' logs, `run --once` opens one and raises."""
+        try:
+            read(report)
+        except Exception as exc:  # noqa: BLE001 - returned: the caller says what a failure means to it
+            self.reading_failed(exc)
+            send(report)
+            return Cycled(exc, sent=False)
+        self.outages.worked(READING, self.app.clock())
+        sent = send(report)
+        if sent:
+            self.record_cycle(report)
+        return Cycled(None, sent)
+
     def send_what_waits(self, report: CycleReport) -> None:
         """The jobs that follow reading, in the order that lets each one's mail leave in this cycle:
         follow-up, the digest, then the outbox."""
@@ -94,27 +121,25 @@ def run_once(
     on_mail: Callable[[FetchedMail, str], None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CycleReport:
-    """One full cycle: every watched folder read, every mail processed, the outbox sent."""
+    """One full cycle: every watched folder read, every mail processed, the outbox sent; a failure
+    to read or to send is raised once the other part has done what it could."""
     report = CycleReport()
     pipeline = Pipeline(app, on_mail, progress=progress)
-    with app.store.instance_lock():
-        reading_failed: Exception | None = None
-        try:
-            with app.mailbox() as mailbox:
-                pipeline.poll(mailbox, report)
-        except Exception as exc:  # noqa: BLE001 - raised below, once what waits has been sent
-            pipeline.reading_failed(exc)
-            reading_failed = exc
-        else:
-            pipeline.outages.worked(READING, app.clock())
-        # Whatever reading did, what is already queued is sent: a mailbox that fails to read must
-        # not hold back the acknowledgements of the mails read before it.
+
+    def read(report: CycleReport) -> None:
+        with app.mailbox() as mailbox:
+            pipeline.poll(mailbox, report)
+
+    def send(report: CycleReport) -> bool:
         try:
             pipeline.send_what_waits(report)
         except Exception as exc:
             pipeline.record_error(f"{type(exc).__name__}: {exc}")
             raise
-        if reading_failed is not None:
-            raise reading_failed
-        pipeline.record_cycle(report)
+        return True
+
+    with app.store.instance_lock():
+        done = pipeline.cycle(read, report, send)
+    if done.reading_error is not None:
+        raise done.reading_error
     return report
