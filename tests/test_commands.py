@@ -19,6 +19,7 @@ from inboxbot.domain.mail_commands import (
     Refusal,
     parse_commands,
 )
+from inboxbot.reading.quotes import commands_in
 
 SUBJECT = "RE : [Dossier 2026-0007] Salle trop petite"
 
@@ -575,7 +576,7 @@ def test_several_commands_keep_their_order() -> None:
 
 def test_quoted_lines_are_ignored() -> None:
     text = "#note rappelée\n> #clore 2026-0001\n  > #clore\n>> #prolonger 15 x\n"
-    assert [item.line for item in parse_commands(text, SUBJECT)] == ["#note rappelée"]
+    assert [item.line for item in commands_in(text, None, SUBJECT)] == ["#note rappelée"]
 
 
 @pytest.mark.parametrize(
@@ -593,22 +594,32 @@ def test_quoted_lines_are_ignored() -> None:
         "De : Alice Martin <alice@exemple.fr>\nEnvoyé : lundi 5 janvier 2026 10:12\nÀ : Bob\nObjet : RE: Salle",
         "From: Alice Martin <alice@exemple.fr>\nSent: Monday, January 5, 2026 10:12 AM\nTo: Bob",
         "________________________________\nDe : Alice Martin <alice@exemple.fr>\nEnvoyé : lundi 5 janvier 2026",
+        "Begin forwarded message:",
+        "Début du message réexpédié :",
     ],
 )
 def test_reply_quote_header_ends_the_commands(header: str) -> None:
     text = f"#note appel reçu\n\n{header}\n\n#clore 2026-0001\n#prolonger 15 attente\n"
-    assert [item.line for item in parse_commands(text, SUBJECT)] == ["#note appel reçu"]
+    assert [item.line for item in commands_in(text, None, SUBJECT)] == ["#note appel reçu"]
 
 
 def test_prose_that_merely_looks_like_an_intro_does_not_end_the_commands() -> None:
     text = "Le 5 mars, le formateur m'a écrit :\n#note il est malade\nLe formateur a écrit :\n#clore\n"
-    assert [item.line for item in parse_commands(text, SUBJECT)] == ["#note il est malade", "#clore"]
+    assert [item.line for item in commands_in(text, None, SUBJECT)] == ["#note il est malade", "#clore"]
 
 
 @pytest.mark.parametrize("delimiter", ["-- ", "--"])
 def test_signature_ends_the_commands(delimiter: str) -> None:
     text = f"#clore\n{delimiter}\nAlice Martin\n#aide\n"
     assert [item.line for item in parse_commands(text, SUBJECT)] == ["#clore"]
+
+
+def test_a_mail_of_html_only_is_read_from_its_html_and_its_quote_left_out() -> None:
+    html = (
+        "<p>#note rappel fait</p><p>Le lun. 5 janv. 2026 à 10:12, Alice Martin &lt;alice@exemple.fr&gt; "
+        "a écrit :</p><blockquote><p>#clore 2026-0001</p></blockquote>"
+    )
+    assert [item.line for item in commands_in("", html, SUBJECT)] == ["#note rappel fait"]
 
 
 def test_decomposed_accents_and_invisible_characters() -> None:

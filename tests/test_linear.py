@@ -7,7 +7,7 @@ long runs of blanks, NULs, huge names and ids, HTML constructs never closed, nes
 Linear work grows about 4 times; a quadratic scan grows 16 times, a cubic one 64. The limit is 5:
 n is chosen so that one run takes a few milliseconds, and so that n and 4n fall on the same side
 of the size from which the slicer reads a mail's structure (64 KiB), each time is the best of three, and a ratio
-over the limit is measured once more before failing. Times are this process's CPU time
+over the limit is measured up to three more times before failing. Times are this process's CPU time
 (`time.process_time`), not the wall clock: on the shared two-core machine, other processes' load
 made the wall-clock ratio of one same linear scan vary from 3.7 to 13.8, the CPU-time one from 3.6
 to 4.0.
@@ -310,7 +310,9 @@ def _growth(case: Case) -> tuple[float, float, float]:
 @pytest.mark.parametrize("case", CASES, ids=[case.name for case in CASES])
 def test_time_grows_in_proportion_to_the_input(case: Case) -> None:
     ratio, once, four_times = _growth(case)
-    if ratio > GROWTH_LIMIT:  # a busy machine can slow one measure: measure again before failing
+    for _ in range(3):  # a busy machine can slow one measure (5.03 seen on a linear scan): measure again
+        if ratio <= GROWTH_LIMIT:
+            break
         ratio, once, four_times = min(_growth(case), (ratio, once, four_times))
     assert ratio <= GROWTH_LIMIT, (
         f"{case.name}: {once * 1e3:.1f} ms at n={case.n}, {four_times * 1e3:.1f} ms at 4n ({ratio:.1f} times)"

@@ -3,7 +3,8 @@
 The director runs the procedure from her mail client, so the commands must survive what mail clients
 and people do to text: accents typed or not, capitals, a period at the end of the line, a signature,
 and above all the quoted copy of earlier mails under a reply. A command quoted from yesterday's mail
-must never run twice, so everything from the first reply-quote header on is dropped, as are `>` lines.
+must never run twice: callers give these functions her mail's own words, without the quoted history
+(`reading.quotes.commands_in`), so the exchange log and the commands share one history detector.
 
 This module is pure (text in, values out): whether a mail really comes from the director, whether
 the named case exists and what a command does to it belong to the caller. Anything that cannot be
@@ -1014,61 +1015,18 @@ COMMAND_HELP = _help(COMMANDS)
 
 _COMMAND_LINE = re.compile(r"#([\w-]+)(.*)\Z", re.DOTALL)
 _INVISIBLE = re.compile("[\u200b\u200c\u200d\u2060\ufeff]")
-_QUOTE_INTRO = re.compile(r"(?:le|on)\s.*(?:\ba\s+ecrit|\bwrote)\s*:")
-# What every client's intro holds and prose rarely does: a time, an address or a numeric date.
-_INTRO_DETAIL = re.compile(r"\d{1,2}\s*[:h]\s*\d{2}|@|\d{1,2}/\d{1,2}/\d{2,4}|\d{4}-\d{2}-\d{2}")
-_FORWARD_OPENING = re.compile(r"(?:begin forwarded message|debut du message reexpedie)\s*:?")
-_MESSAGE_WORD = re.compile(r"\bmessage\b")
-_HEADER_FROM = re.compile(r"\*?(?:de|from)\s*\*?\s*:\s*\S.*")
-_HEADER_SENT = re.compile(r"\*?(?:envoye|sent|date)\s*\*?\s*:.*")
-
-
-def _is_separator(line: str) -> bool:
-    """A "----- Original message -----" line: dashes, words holding "message", dashes.
-
-    Told by position rather than by `-{2,}\\s*[^-].*\\bmessage\\b.*?-{2,}`, which read the rest of
-    the line again from every "message" in it (quadratic on a line of them).
-    """
-    if _FORWARD_OPENING.fullmatch(line):
-        return True
-    dashes = len(line) - len(line.lstrip("-"))
-    if dashes < 2 or dashes == len(line) or not line.endswith("--"):
-        return False
-    word = _MESSAGE_WORD.search(line, dashes + 1)
-    return word is not None and word.end() <= len(line) - 2
-
-
-def _is_intro(text: str) -> bool:
-    return bool(_QUOTE_INTRO.fullmatch(text)) and bool(_INTRO_DETAIL.search(text))
-
-
-def _quote_starts(lines: Sequence[str], at: int) -> bool:
-    """Whether `lines[at]` opens the quoted copy of an earlier mail (reply or forward header).
-
-    A reply intro ("Le 5 janv. 2026 à 10:12, Alice <a@x.fr> a écrit :") must hold a time, an address
-    or a numeric date, so that prose such as "Le 5 mars, le formateur m'a écrit :" followed by a
-    command is not taken for one. Clients wrap long intros, so an unfinished line is joined with up
-    to two following ones, as long as they are neither blank nor commands.
-    """
-    folded = [" ".join(fold(line).split()) for line in lines[at : at + 5]]
-    if _is_separator(folded[0]) or _is_intro(folded[0]):
-        return True
-    if _HEADER_FROM.fullmatch(folded[0]) and any(_HEADER_SENT.fullmatch(line) for line in folded[1:]):
-        return True
-    for count in (2, 3):
-        continuation = folded[1:count]
-        if len(continuation) < count - 1 or any(not line or line.startswith(("#", ">")) for line in continuation):
-            return False
-        if _is_intro(" ".join(folded[:count])):
-            return True
-    return False
 
 
 def _command_lines(text: str) -> Iterator[str]:
-    """The lines of `text` that are commands: line-initial `#word`, above any quote and signature."""
+    """The lines of `text` that are commands: line-initial `#word`, above her signature.
+
+    `text` is her mail's own words: the quoted history under a reply is the reading layer's to remove
+    (`reading.quotes.strip_history`, through `reading.quotes.commands_in`), one detector for the
+    exchange log and the commands alike.
+    """
     lines = [_INVISIBLE.sub("", line) for line in unicodedata.normalize("NFC", text).splitlines()]
-    for at, line in enumerate(lines):
-        if line.rstrip(" \t") == "--" or _quote_starts(lines, at):
+    for line in lines:
+        if line.rstrip(" \t") == "--":
             return
         stripped = line.strip()
         if _COMMAND_LINE.match(stripped):

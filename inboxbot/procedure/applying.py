@@ -28,7 +28,7 @@ from inboxbot.domain.decide import (
     PutBefore,
     claimant_of,
 )
-from inboxbot.domain.mail_commands import COMMAND_HELP, Command, parse_commands
+from inboxbot.domain.mail_commands import COMMAND_HELP, Command
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -37,7 +37,7 @@ from inboxbot.procedure.forwards import EXCERPT_CHARS, Forwards, Located
 from inboxbot.procedure.intake import Thread, open_case
 from inboxbot.procedure.reader import MailReader, Reading
 from inboxbot.reading.parse import ParseError, parse
-from inboxbot.reading.quotes import new_text
+from inboxbot.reading.quotes import commands_in, new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.store.repository import MailRecord, Unit
 
@@ -172,7 +172,7 @@ class Applier:
             # Commands in the mail that opens a case are about that case.
             tag = case_tag(self.app.settings.organisation.case_label, number)
             outcomes = self.casework.carry_out(
-                unit, parse_commands(mail.text, tag), at.fetched.internaldate, _who(mail), at.now
+                unit, commands_in(mail.text, mail.html, tag), at.fetched.internaldate, _who(mail), at.now
             )
         return Applied(
             case_id,

@@ -17,7 +17,6 @@ from sqlalchemy.exc import SQLAlchemyError
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import Case
 from inboxbot.domain.deadlines import local_midnight
-from inboxbot.domain.mail_commands import parse_commands
 from inboxbot.domain.text import clamp
 from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
 from inboxbot.outgoing.outbox import new_message_id
@@ -25,6 +24,7 @@ from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.procedure.casework import last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
 from inboxbot.reading.parse import parse
+from inboxbot.reading.quotes import commands_in
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)
@@ -108,8 +108,8 @@ class FollowUp:
             >= settings.suspicious_notices_per_day
         ):
             return
-        raw = self.app.archive.read(record.archive_path)
-        lines = [clamp(c.line, NOTICE_LINE_CHARS) for c in parse_commands(parse(raw).text, record.subject)]
+        mail = parse(self.app.archive.read(record.archive_path))
+        lines = [clamp(c.line, NOTICE_LINE_CHARS) for c in commands_in(mail.text, mail.html, record.subject)]
         self.letters.to_director(
             unit,
             "suspicious_notice",

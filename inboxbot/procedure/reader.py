@@ -27,7 +27,7 @@ from inboxbot.domain.decide import (
     decide_in_her_name,
 )
 from inboxbot.domain.decide import SENT as SENT_ROLE
-from inboxbot.domain.mail_commands import Command, Refusal, named_numbers, parse_commands
+from inboxbot.domain.mail_commands import Command, Refusal, named_numbers
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import ParsedMail
 from inboxbot.domain.rules import RuleContext
@@ -36,7 +36,7 @@ from inboxbot.procedure.forwards import NO_VERDICT, Forwards, forward_author, is
 from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded
 from inboxbot.reading.proof import dmarc_failure, prove_sender, spam_mark
-from inboxbot.reading.quotes import new_text
+from inboxbot.reading.quotes import commands_in, new_text
 from inboxbot.reading.webform import FormSubmission, form_plugin, read_form
 from inboxbot.store.repository import Unit, mail_reference
 
@@ -123,7 +123,7 @@ class MailReader:
         )
         if not in_her_name:
             return Reading(self._view(unit, common, bounced, as_hers=False, web_form=web_form), (), "")
-        commands = tuple(parse_commands(mail.text, mail.subject)) if to_self and not own else ()
+        commands = tuple(commands_in(mail.text, mail.html, mail.subject)) if to_self and not own else ()
         as_hers = self._view(
             unit, replace(common, proven=bool(proof), has_commands=bool(commands)), bounced, True, web_form=web_form
         )

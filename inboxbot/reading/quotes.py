@@ -33,6 +33,7 @@ import unicodedata
 
 from mailparser_reply.parser import EmailMessage  # type: ignore[import-untyped]
 
+from inboxbot.domain.mail_commands import Command, Refusal, parse_commands
 from inboxbot.reading.parse import html_to_text
 
 _LANGUAGES = ["fr", "en"]
@@ -147,6 +148,12 @@ def strip_history(text: str, html: str | None = None) -> str:
         return _clean(unquoted)
     rest = unquoted[end:]
     return _clean(rest[: _first_marker(rest)[0]])
+
+
+def commands_in(text: str, html: str | None, subject: str) -> list[Command | Refusal]:
+    """The director's commands in a mail: read in her own words only, so that a command quoted from an
+    earlier mail under her reply never runs twice (and an HTML-only mail is read from its HTML)."""
+    return parse_commands(strip_history(text, html), subject)
 
 
 def _source(text: str, html: str | None) -> str:
