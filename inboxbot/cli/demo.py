@@ -34,24 +34,13 @@ from aiosmtpd.controller import Controller
 from inboxbot.adapters.imap import FetchedMail
 from inboxbot.bootstrap import App, build
 from inboxbot.config import settings_from_mapping
+from inboxbot.domain.vocabulary import MailOutcome
 from inboxbot.procedure.pipeline import run_once
 
 DEMO_USER = "alice@cafemetrie.example"
 DEMO_PASSWORD = "demo"
 SENT = "Sent"
-OUTCOME_LABELS = {
-    "opened": "dossier ouvert",
-    "attached": "ajouté au dossier",
-    "ignored": "laissé de côté (aucune règle ne le concerne)",
-    "automatic": "message automatique, sans accusé de réception",
-    "own": "message d'inboxbot lui-même",
-    "triage": "à qualifier par la directrice",
-    "candidate": "présenté à la directrice « à qualifier » (sans accusé de réception)",
-    "set_aside": "mis de côté",
-    "duplicate": "déjà connu",
-    "awaiting_proof": "message à son nom : attend la preuve qu'il vient d'elle (sa copie dans « Envoyés »)",
-    "commands": "commandes de la directrice, exécutées (sa copie dans « Envoyés » prouve qu'il vient d'elle)",
-}
+OUTCOME_LABELS = MailOutcome.labels()
 
 
 def _free_port() -> int:

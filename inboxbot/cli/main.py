@@ -24,7 +24,7 @@ from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
 from inboxbot.domain.text import fold, for_terminal
-from inboxbot.domain.vocabulary import Direction, Kind
+from inboxbot.domain.vocabulary import Direction, Kind, MailOutcome
 
 if TYPE_CHECKING:
     from inboxbot.store.repository import MailRecord
@@ -55,7 +55,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             report = run_once(app, progress=progress)
             # A first ingest opens hundreds of cases: name the first few, `cases list` has the rest.
             shown = ", ".join(report.opened[:OPENED_SHOWN]) + (", …" if len(report.opened) > OPENED_SHOWN else "")
-            candidates = report.outcomes.get("candidate", 0)
+            candidates = report.outcomes.get(MailOutcome.CANDIDATE, 0)
             print(
                 f"{report.fetched} mail(s) read, {len(report.opened)} case(s) opened"
                 f"{' (' + shown + ')' if report.opened else ''}, "
@@ -377,7 +377,7 @@ def cmd_status(args: argparse.Namespace) -> int:
             outbox = unit.outbox_counts()
             next_retry = unit.next_retry()
             open_cases = open_count(unit)  # counted by the database, not loaded
-            waiting = len(unit.mails_with_outcome("awaiting_proof", received_before=datetime.now(tz)))
+            waiting = len(unit.mails_with_outcome(MailOutcome.AWAITING_PROOF, received_before=datetime.now(tz)))
             to_qualify = candidates(unit, limit=1).total
     finally:
         store.close()
@@ -429,7 +429,7 @@ def _outcomes(written: Sequence[str]) -> tuple[str, ...]:
 
 def _qualifying_commands(record: MailRecord) -> list[str]:
     """What she types to decide a mail still waiting for her: a candidate or a rule's triage."""
-    if record.outcome not in ("candidate", "triage") or record.reference is None:
+    if record.outcome not in (MailOutcome.CANDIDATE, MailOutcome.TRIAGE) or record.reference is None:
         return []
     return [f"#ouvrir {record.reference}", f"#ecarter {record.reference}"]
 

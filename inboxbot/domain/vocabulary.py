@@ -148,5 +148,27 @@ class OutagePart(Term):
     SENDING = "sending", "l'envoi des messages"
 
 
+class MailOutcome(Term):
+    """What became of a mail read in her mailbox (`inboxbot mails list`), in the director's words."""
+
+    OPENED = "opened", "dossier ouvert"
+    ATTACHED = "attached", "ajouté au dossier"
+    CANDIDATE = "candidate", "présenté à la directrice « à qualifier » (sans accusé de réception)"
+    JOINED = "joined", "joint au message déjà « à qualifier » du même auteur"
+    DISMISSED = "dismissed", "écarté par la directrice"
+    IGNORED = "ignored", "laissé de côté (aucune règle ne le concerne)"
+    TRIAGE = "triage", "à qualifier par la directrice"
+    AUTOMATIC = "automatic", "message automatique, sans accusé de réception"
+    OWN = "own", "message d'inboxbot lui-même"
+    COMMANDS = "commands", "commandes de la directrice, exécutées (sa copie dans « Envoyés » prouve qu'il vient d'elle)"
+    AWAITING_PROOF = (
+        "awaiting_proof",
+        "message à son nom : attend la preuve qu'il vient d'elle (sa copie dans « Envoyés »)",
+    )
+    SUSPICIOUS = "suspicious", "message à son nom sans preuve qu'il vient d'elle : non exécuté"
+    SET_ASIDE = "set_aside", "mis de côté"
+    DUPLICATE = "duplicate", "déjà connu"
+
+
 TRACKED_ACTIONS = (ActionKind.CORRECTIVE, ActionKind.PREVENTIVE, ActionKind.URGENT)
 """Actions with a status to follow; a cause or a mediation is recorded, not done."""

@@ -30,6 +30,7 @@ from inboxbot.domain.decide import (
 )
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command
 from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.vocabulary import MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.procedure.casework import Casework, Outcome
@@ -221,7 +222,7 @@ class Applier:
     def _ignore(self, at: AtHand, decision: Ignore) -> Applied:
         log.info("mail from %s not registered: %s (%s)", _who(at.mail), decision.outcome, decision.reason)
         facts = at.reading.facts
-        if decision.outcome == "triage" and facts.mail.from_ is not None:
+        if decision.outcome == MailOutcome.TRIAGE and facts.mail.from_ is not None:
             # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
             verdict = facts.verdict
             return Applied(

@@ -24,7 +24,7 @@ from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refus
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, RuleAction
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, MailOutcome, RuleAction
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
@@ -469,18 +469,19 @@ class Casework:
         candidate, or a mail a rule left for her to qualify (triage)."""
         reference = mail_reference(command.mail_id or 0)
         mail = unit.mail(command.mail_id) if command.mail_id is not None else None
-        if mail is not None and mail.outcome == "joined" and mail.joined_to is not None:
+        if mail is not None and mail.outcome == MailOutcome.JOINED and mail.joined_to is not None:
             first = mail_reference(mail.joined_to)
             raise Refused(
                 f"Le message {reference} fait suite au message {first} et se décide avec lui : "
                 f"#ouvrir {first} ou #ecarter {first}."
             )
-        if mail is None or mail.outcome not in ("candidate", "triage", "opened", "dismissed"):
+        qualified = (MailOutcome.CANDIDATE, MailOutcome.TRIAGE, MailOutcome.OPENED, MailOutcome.DISMISSED)
+        if mail is None or mail.outcome not in qualified:
             raise Refused(f"Aucun message à qualifier ne porte la référence {reference}.")
-        if mail.outcome == "opened":
+        if mail.outcome == MailOutcome.OPENED:
             number = unit.case(mail.case_id).number if mail.case_id is not None else "?"
             raise Refused(f"Le message {reference} a déjà donné le dossier {number}.")
-        if mail.outcome == "dismissed":
+        if mail.outcome == MailOutcome.DISMISSED:
             raise Refused(f"Le message {reference} a déjà été écarté.")
         return mail
 
@@ -574,10 +575,10 @@ class Casework:
         reference = mail_reference(command.mail_id or 0)
         why = f": {command.value}" if command.value else ""
         reason = f"set aside by {actor} on {at.astimezone(self.tz):%Y-%m-%d}{why}"
-        unit.set_mail_outcome(mail.message_key, "dismissed", reason)
+        unit.set_mail_outcome(mail.message_key, MailOutcome.DISMISSED, reason)
         joined = unit.joined_mails(mail.id or 0)
         for follower in joined:
-            unit.set_mail_outcome(follower.message_key, "dismissed", f"joined {reference}; {reason}")
+            unit.set_mail_outcome(follower.message_key, MailOutcome.DISMISSED, f"joined {reference}; {reason}")
         messages = " avec le message qui lui fait suite" if len(joined) == 1 else ""
         messages = f" avec les {len(joined)} messages qui lui font suite" if len(joined) > 1 else messages
         return f"Message {reference} écarté{messages} : ce n'est ni une réclamation ni un incident."

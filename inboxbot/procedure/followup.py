@@ -18,6 +18,7 @@ from inboxbot.bootstrap import App
 from inboxbot.domain.cases import Case
 from inboxbot.domain.deadlines import local_midnight
 from inboxbot.domain.text import clamp
+from inboxbot.domain.vocabulary import MailOutcome
 from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
 from inboxbot.outgoing.outbox import new_message_id
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -53,7 +54,7 @@ class FollowUp:
         now = app.clock()
         grace = timedelta(minutes=app.settings.director.proof_grace_minutes)
         with app.store.unit() as unit:
-            unproven = unit.mails_with_outcome("awaiting_proof", received_before=now - grace)
+            unproven = unit.mails_with_outcome(MailOutcome.AWAITING_PROOF, received_before=now - grace)
         for record in unproven:
             self._each_item(
                 f"suspicious mail from {record.from_address}",

@@ -18,6 +18,7 @@ from inboxbot.adapters.imap import FetchedMail, Mailbox
 from inboxbot.bootstrap import App
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.message import ParsedMail
+from inboxbot.domain.vocabulary import MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.applying import Applier
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -29,7 +30,7 @@ from inboxbot.store.repository import MailRecord, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)
 
-UNPROVEN = ("awaiting_proof", "suspicious")
+UNPROVEN = (MailOutcome.AWAITING_PROOF, MailOutcome.SUSPICIOUS)
 
 
 class MailFailed(Exception):

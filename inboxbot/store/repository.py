@@ -54,7 +54,7 @@ from inboxbot.domain.cases import (
 )
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.outages import Outage
-from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, OutboxStatus
+from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, MailOutcome, OutboxStatus
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -72,8 +72,8 @@ from inboxbot.store.schema import at_head, head_revision
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 PENDING = OutboxStatus.PENDING
-CANDIDATE_OUTCOME = "candidate"  # a mail put before the director (decide.PutBefore), until she decides
-JOINED_OUTCOME = "joined"  # a mail that continues a candidate (decide.Join)
+CANDIDATE_OUTCOME = MailOutcome.CANDIDATE  # a mail put before the director (decide.PutBefore), until she decides
+JOINED_OUTCOME = MailOutcome.JOINED  # a mail that continues a candidate (decide.Join)
 MAX_THREAD_LOOKUP = 100  # Message-IDs of a mail's References looked up at most (hostile headers)
 SENT = OutboxStatus.SENT
 SENT_COPY_APPENDING = "appending"
