@@ -7,6 +7,7 @@ import time
 import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -803,10 +804,15 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
 # --- a case opens only for a grievance addressed to the organisation ------------------------------
 
 
+def shipped_document() -> dict[str, Any]:
+    """The shipped vocabulary as TOML data, to compile with one part changed."""
+    with VOCABULARY.open("rb") as stream:
+        return tomllib.load(stream)
+
+
 def without_address_rule() -> Recognizer:
     """The shipped vocabulary with `[adresse] obligatoire = false`: what the rule changes."""
-    with VOCABULARY.open("rb") as stream:
-        document = tomllib.load(stream)
+    document = shipped_document()
     document["adresse"]["obligatoire"] = False
     return parse_recognition(document, VOCABULARY)
 
@@ -882,8 +888,7 @@ def test_a_known_reporter_s_incident_keeps_its_own_rule(recognizer: Recognizer) 
     ],
 )
 def test_english_politeness_about_oneself_is_ordinary_mail(recognizer: Recognizer, text: str, reporter: bool) -> None:
-    with VOCABULARY.open("rb") as stream:
-        document = tomllib.load(stream)
+    document = shipped_document()
     document["groupe"] = [group for group in document["groupe"] if group["nom"] != "politesse-anglaise"]
     assert assess(parse_recognition(document, VOCABULARY), "Quick note", text, reporter=reporter).outcome != "leave"
     assert assess(recognizer, "Quick note", text, reporter=reporter).outcome == "leave"
