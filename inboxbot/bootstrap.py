@@ -93,7 +93,7 @@ def load_recognizer(settings: Settings) -> Recognizer:
     dirs = [shipped("rules")]
     if settings.rules_dir is not None:
         dirs.append(settings.rules_dir)
-    return load_recognition(dirs)
+    return load_recognition(dirs, settings.organisation.name)
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:

@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import time
+import tomllib
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,8 +16,9 @@ from inboxbot.reading.recognition import (
     RecognitionError,
     Recognizer,
     load_recognition,
+    parse_recognition,
 )
-from tests.recognition_eval import BLIND, BLIND2, BLIND3, RULES, load_mails, measure
+from tests.recognition_eval import BLIND, BLIND2, BLIND3, BLIND4, RULES, load_mails, measure
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -79,6 +82,9 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # it is no longer blind, but its targets must keep holding. `blind3.toml` (120 mails) was measured once
 # after that tuning (recall 46/53, 16/67 put before her, 2 opened: a grievance against another
 # organisation, and the bank closing the organisation's own card dispute) and then tuned on in turn.
+# `blind4.toml` (120 mails) was measured once after that (recall 50/53, 21/67 put before her, 3 opened);
+# since the rule « addressed to the organisation » and the English politeness it opens none, but its
+# recall and share put before her are still short of the targets: only « none opened » is checked.
 
 
 @pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
@@ -89,7 +95,7 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4])
 def test_blind_sets_open_no_ordinary_mail(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
@@ -755,6 +761,19 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
         (("poids = 3", "poids = 3\nsignaleur = 'non'"), "groupe[0].signaleur", "expected true or false"),
         (("proposer = 3", "proposer = 3\nattenuer_si = ['x']"), "seuils.attenuer_si", "unknown evidence"),
+        (
+            ("[seuils]", "[adresse]\ngrief = ['colere']\nexpressions = ['vous']\n[seuils]"),
+            "adresse.grief",
+            "unknown evidence",
+        ),
+        (
+            ("[seuils]", "[adresse]\nsauf_si = ['x+y']\nexpressions = ['vous']\n[seuils]"),
+            "adresse.sauf_si[0]",
+            "unknown evidence",
+        ),
+        (("[seuils]", "[adresse]\nobligatoire = 'oui'\n[seuils]"), "adresse.obligatoire", "expected true or false"),
+        (("[seuils]", "[adresse]\nobligatoire = true\n[seuils]"), "adresse.expressions", "no case could ever open"),
+        (("[seuils]", "[adresse]\nphrase = 1\n[seuils]"), "adresse.phrase", "did you mean 'phrases'"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:
@@ -780,3 +799,96 @@ def test_invalid_toml_names_the_file(tmp_path: Path) -> None:
     with pytest.raises(RecognitionError, match="invalid TOML") as caught:
         load_recognition(path)
     assert caught.value.path == path and caught.value.key is None
+
+
+# --- a case opens only for a grievance addressed to the organisation ------------------------------
+
+
+def shipped_document() -> dict[str, Any]:
+    """The shipped vocabulary as TOML data, to compile with one part changed."""
+    with VOCABULARY.open("rb") as stream:
+        return tomllib.load(stream)
+
+
+def without_address_rule() -> Recognizer:
+    """The shipped vocabulary with `[adresse] obligatoire = false`: what the rule changes."""
+    document = shipped_document()
+    document["adresse"]["obligatoire"] = False
+    return parse_recognition(document, VOCABULARY)
+
+
+NOT_ADDRESSED = [
+    # a clause offering a right, from an administration that says « vous » too
+    "Madame, en cas de contestation de cette décision, vous pouvez introduire une réclamation écrite dans un"
+    " délai de deux mois. À défaut de réponse satisfaisante, vous pourrez saisir le conciliateur fiscal.",
+    # a grievance with nothing that points at the organisation or what it provides
+    "Je suis scandalisée et très déçue. J'exige un remboursement intégral sous huit jours, faute de quoi je"
+    " saisirai le médiateur.",
+]
+
+
+@pytest.mark.parametrize("text", NOT_ADDRESSED)
+def test_a_grievance_not_addressed_to_the_organisation_is_put_before_her_not_opened(
+    recognizer: Recognizer, text: str
+) -> None:
+    assert assess(without_address_rule(), "Décision", text).outcome == "open"  # the words alone would open
+    result = assess(recognizer, "Décision", text)
+    assert result.outcome == "candidate"
+    assert any("ne vise ni l'organisme" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Vous m'aviez promis l'attestation pour le 3 et je n'ai toujours rien reçu. J'exige qu'elle me soit envoyée.",
+        "I paid in March and you never sent the certificate. I want a refund now, this is unacceptable.",
+        "Je suis scandalisée : votre formatrice n'est jamais venue. J'exige un remboursement intégral sous huit jours.",
+        "Ton équipe m'a laissé tomber, je suis très déçu. J'exige un remboursement intégral sous huit jours.",
+    ],
+)
+def test_a_grievance_addressed_to_the_organisation_still_opens(recognizer: Recognizer, text: str) -> None:
+    assert assess(recognizer, "Suite", text).outcome == "open"
+
+
+def test_the_organisation_s_name_refers_to_it(tmp_path: Path) -> None:
+    """The name comes from the configuration, not from the vocabulary: « déçue par Torréfaction Lumière »."""
+    text = (
+        "Je suis scandalisée et très déçue par Torréfaction Lumière. J'exige un remboursement intégral sous huit"
+        " jours, faute de quoi je saisirai le médiateur."
+    )
+    assert assess(load_recognition([RULES]), "Retour", text).outcome == "candidate"
+    assert assess(load_recognition([RULES], "Torréfaction Lumière"), "Retour", text).outcome == "open"
+
+
+def test_a_known_reporter_s_incident_keeps_its_own_rule(recognizer: Recognizer) -> None:
+    text = "Coupure de courant générale à 10 h, le bâtiment a été évacué et nous n'avons pas pu reprendre avant midi."
+    assert assess(recognizer, "Panne", text, reporter=True).outcome == "open"
+
+
+# --- English politeness and negation --------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "reporter"),
+    [
+        (
+            "Hi Alice, sorry for the delay with my expense claim, the train strike made everything slow. No"
+            " problems at all during the two days, the group was lovely.",
+            True,
+        ),
+        (
+            "Sorry for the delay in getting back to you about the cancelled train. No problem at all, it's not an issue.",
+            True,
+        ),
+        (
+            "Hello, apologies for the delay in returning the signed agreement. Nothing to worry about on our side,"
+            " it's not an issue for the start date.",
+            False,
+        ),
+    ],
+)
+def test_english_politeness_about_oneself_is_ordinary_mail(recognizer: Recognizer, text: str, reporter: bool) -> None:
+    document = shipped_document()
+    document["groupe"] = [group for group in document["groupe"] if group["nom"] != "politesse-anglaise"]
+    assert assess(parse_recognition(document, VOCABULARY), "Quick note", text, reporter=reporter).outcome != "leave"
+    assert assess(recognizer, "Quick note", text, reporter=reporter).outcome == "leave"

@@ -249,6 +249,12 @@ class Settings:
     broadcast_words: int = 120  # a text at least this long with no personal word counts as a broadcast sign
     impersonal_words: int = 40  # a text shorter than this is not damped for being impersonal (a short report)
     personal: frozenset[str] = frozenset()  # stems of the words that show a person writing to someone
+    # The rule « addressed to the organisation » (`[adresse]`): a case opens only when a grievance has a
+    # reference to the organisation or what it provides within `address_sentences` sentences of it.
+    address_required: bool = False
+    address_sentences: int = 1
+    grievance_evidence: frozenset[str] = frozenset()  # what a grievance shows (« demande », « insatisfaction »…)
+    address_exempt: tuple[frozenset[str], ...] = ()  # evidence sets that open without it (a known reporter's incident)
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -375,6 +381,7 @@ class Recognizer:
         negators: frozenset[str],
         tags: Mapping[str, Kind],
         path: Path | None = None,
+        address: Sequence[_Phrase] = (),
     ) -> None:
         self.settings = settings
         self.groups: tuple[Group, ...] = tuple(groups)
@@ -396,6 +403,11 @@ class Recognizer:
         # Per distinct folded word: its stem and the phrases that may start on it. Mail repeats the
         # same few thousand words; remembering them makes the scan one dict lookup per word.
         self._word_cache: dict[str, _WordEntry] = {}
+        # The references to the organisation are scanned apart: matched in the same words, but never
+        # hiding a grievance phrase inside them nor counting in the score.
+        self._address: Recognizer | None = (
+            Recognizer(settings, [address[0].group], address, frozenset(), {}) if address else None
+        )
 
     def __repr__(self) -> str:
         return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
@@ -421,6 +433,7 @@ class Recognizer:
         matches: list[Match] = []
         best: dict[_Phrase, Match] = {}
         first_text_hit: dict[_Phrase, _Hit] = {}
+        grievances: set[int] = set()  # the text's sentences holding a grievance; -1 for the subject
         for where, tokens in (("subject", subject_tokens), ("text", text_tokens)):
             for hit in self._hits(tokens, where):
                 if hit.negated:
@@ -447,6 +460,8 @@ class Recognizer:
                     best[hit.phrase] = match
                 if where == "text":
                     first_text_hit.setdefault(hit.phrase, hit)
+                if group.evidence in settings.grievance_evidence and weight >= 0.5 * group.weight > 0:
+                    grievances.add(-1 if where == "subject" else tokens.sentences[hit.first])
 
         notes: list[str] = []
         evidence, signs, damping_groups = self._evidence(
@@ -479,6 +494,12 @@ class Recognizer:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
             if proven and not signs and not any(never <= evidence for never in settings.open_never):
                 outcome = "open"
+                if not self._addressed(text_tokens, grievances, evidence):
+                    outcome = "candidate"
+                    notes.append(
+                        "le grief ne vise ni l'organisme ni ce qu'il fournit (aucune mention de vous, de votre"
+                        " formation, de la session ou de l'organisme près de lui) : jamais ouvert seul"
+                    )
             else:
                 outcome = "candidate"
                 notes.append("pas de demande, de plainte formelle ni de signalement assez nets pour ouvrir seul")
@@ -514,6 +535,30 @@ class Recognizer:
             tag=tag,
             matches=tuple(matches),
         )
+
+    def _addressed(self, text: _Tokens, grievances: set[int], evidence: frozenset[str]) -> bool:
+        """Whether a grievance is addressed to the organisation about its own service.
+
+        A necessary condition for opening, never a reason to: the mail's own words must refer to the
+        organisation or what it provides (« votre formation », « chez vous », « vous m'aviez promis »,
+        its name, the session, the certificate it issued) near a grievance: in the same sentence or
+        one beside it. A grievance with no such reference is someone else's (another organisation's,
+        a friend's), a clause offering a right (« vous pouvez déposer une réclamation ») or a notice:
+        put before the director at most. A grievance in the subject (« Plainte ») is the title the
+        writer gave a mail sent to the organisation: addressed. A known reporter's incident keeps
+        its own rule (`[adresse].sauf_si`): the trainer who writes that the machine broke down is
+        reporting on the session. One more pass over the words, only for a mail about to be opened.
+        """
+        settings = self.settings
+        if not settings.address_required or any(exempt <= evidence for exempt in settings.address_exempt):
+            return True
+        if self._address is None or not grievances:
+            return False
+        near = settings.address_sentences
+        if -1 in grievances:
+            return True
+        referred = {text.sentences[hit.first] for hit in self._address._hits(text, "text")}
+        return any(abs(sentence - grievance) <= near for sentence in referred for grievance in grievances)
 
     # -- reading --
 
@@ -882,11 +927,11 @@ def _settings(document: Mapping[str, object]) -> Settings:
     )
 
 
-def _evidence_sets(thresholds: Mapping[str, object], name: str) -> tuple[frozenset[str], ...]:
-    """`ouvrir_si` and `ouvrir_jamais_si`: each item names evidence that must all be there (« a+b »)."""
+def _evidence_sets(table: Mapping[str, object], name: str, key: str = "seuils") -> tuple[frozenset[str], ...]:
+    """`ouvrir_si`, `ouvrir_jamais_si`, `sauf_si`: each item names evidence that must all be there (« a+b »)."""
     return tuple(
         frozenset(part.strip() for part in item.split("+"))
-        for item in _string_list(thresholds.get(name, []), f"seuils.{name}")
+        for item in _string_list(table.get(name, []), f"{key}.{name}")
     )
 
 
@@ -1002,10 +1047,65 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
     return group, phrases
 
 
-def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
-    """Compile a vocabulary already read from TOML; `path` names it in errors."""
+ADDRESS_KEYS = ("obligatoire", "phrases", "grief", "sauf_si", "expressions")
+
+
+def _address(
+    document: Mapping[str, object], settings: Settings, organisation: str | None, first_index: int
+) -> tuple[Settings, list[_Phrase]]:
+    """The `[adresse]` table: the rule « addressed to the organisation » and its references.
+
+    The organisation's name (`organisation.name` in the configuration) is one more reference, so a
+    claimant who writes « chez Cafémétrie » or « the Cafémétrie course » is understood without a
+    vocabulary edit; at most its first `MAX_PHRASE_WORDS` words are compared.
+    """
+    table = _table(document, "adresse")
+    if not table:
+        return settings, []
+    _check_keys(table, ADDRESS_KEYS, "adresse")
+    required = table.get("obligatoire", True)
+    if not isinstance(required, bool):
+        raise InvalidEntry("adresse.obligatoire", f"expected true or false, got {toml_type_name(required)}")
+    settings = replace(
+        settings,
+        address_required=required,
+        address_sentences=_integer(table, "phrases", "adresse", 1, low=0, high=3),
+        grievance_evidence=frozenset(_string_list(table.get("grief", []), "adresse.grief")),
+        address_exempt=_evidence_sets(table, "sauf_si", "adresse"),
+    )
+    group = Group(
+        name="adresse",
+        description="Ce qui désigne l'organisme ou ce qu'il fournit.",
+        kind=None,
+        weight=0.0,
+        negatable=False,
+        where="both",
+        cap=None,
+        evidence="adresse",
+    )
+    texts = _string_list(table.get("expressions", []), "adresse.expressions")
+    phrases = [
+        _Phrase(
+            text, _compile_phrase(text, f"adresse.expressions[{number}]", settings.gap), group, first_index + number
+        )
+        for number, text in enumerate(texts)
+    ]
+    name_words = _words(organisation or "")[:MAX_PHRASE_WORDS]
+    if name_words:
+        elements = tuple(
+            _Element(word if len(word) <= MAX_WORD else word[:MAX_WORD], False, 0) for word in map(_stem, name_words)
+        )
+        phrases.append(_Phrase(organisation or "", elements, group, first_index + len(texts)))
+    if settings.address_required and not phrases:
+        raise InvalidEntry("adresse.expressions", "empty: with obligatoire = true, no case could ever open")
+    return settings, phrases
+
+
+def parse_recognition(document: Mapping[str, object], path: Path, organisation: str | None = None) -> Recognizer:
+    """Compile a vocabulary already read from TOML; `path` names it in errors, `organisation` is the
+    organisation's name, a reference to it in the rule « addressed to the organisation »."""
     try:
-        _check_keys(document, ("seuils", "lecture", "negation", "personne", "etiquettes", "groupe"), "")
+        _check_keys(document, ("seuils", "lecture", "negation", "personne", "adresse", "etiquettes", "groupe"), "")
         settings = _settings(document)
         negation = _table(document, "negation")
         _check_keys(negation, ("mots",), "negation")
@@ -1049,6 +1149,15 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
             groups.append(group)
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
+        settings, address = _address(document, settings, organisation, len(phrases))
+        for name, values in (("grief", [settings.grievance_evidence]), ("sauf_si", settings.address_exempt)):
+            for number, needed in enumerate(values):
+                unknown = sorted(needed - known)
+                if unknown:
+                    raise InvalidEntry(
+                        f"adresse.{name}" + (f"[{number}]" if name == "sauf_si" else ""),
+                        f"unknown evidence {', '.join(unknown)} (known: {', '.join(sorted(known))})",
+                    )
         unknown_evidence = sorted(settings.damp_evidence - known - {"diffusion"})
         if unknown_evidence:
             raise InvalidEntry(
@@ -1066,10 +1175,10 @@ def parse_recognition(document: Mapping[str, object], path: Path) -> Recognizer:
                     )
     except InvalidEntry as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
-    return Recognizer(settings, groups, phrases, frozenset(negators), tags, path)
+    return Recognizer(settings, groups, phrases, frozenset(negators), tags, path, address)
 
 
-def load_recognition(source: Path | Sequence[Path]) -> Recognizer:
+def load_recognition(source: Path | Sequence[Path], organisation: str | None = None) -> Recognizer:
     """Load the vocabulary from a file, or from rules directories given lowest priority first.
 
     With directories, the last one holding `recognition/vocabulary.toml` wins, so a user's copy
@@ -1094,4 +1203,4 @@ def load_recognition(source: Path | Sequence[Path]) -> Recognizer:
         raise RecognitionError(path, None, "invalid TOML: the file is not UTF-8 text") from None
     except OSError as error:
         raise RecognitionError(path, None, f"cannot read the file: {error.strerror or error}") from None
-    return parse_recognition(document, path)
+    return parse_recognition(document, path, organisation)
