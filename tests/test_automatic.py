@@ -8,7 +8,8 @@ from email.message import EmailMessage
 import pytest
 from mails import large_attachment_mail
 
-from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
+from inboxbot.domain.message import LOOP_HEADER
+from inboxbot.reading.automatic import automatic_reason, bounced_message_ids
 from inboxbot.reading.parse import parse
 
 

@@ -41,3 +41,16 @@ def test_cases_list_reads_the_register_without_templates_calendar_or_mail_librar
     result = json.loads(done.stdout.splitlines()[-1])
     assert result["code"] == 0
     assert [name for name in HEAVY if name in result["modules"]] == []
+
+
+def test_the_cycle_imports_the_reading_stack_only_with_a_first_mail() -> None:
+    """An idle cycle (most of the daemon's) builds no mail reader: the parsers, the quoted-history
+    reader and the recognizer, with their patterns, are imported when a first mail is read."""
+    probe = (
+        "import json, sys\n"
+        "import inboxbot.procedure.pipeline, inboxbot.cli.daemon\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('inboxbot.reading', 'mailparser')))))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == []

@@ -10,6 +10,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
+LOOP_HEADER = "X-Inboxbot-Loop"
+"""Header our own outgoing mail carries; any mail bearing it came back to us and is never acked."""
+
 
 @dataclass(frozen=True)
 class Address:

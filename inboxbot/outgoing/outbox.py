@@ -31,9 +31,8 @@ from inboxbot.adapters.oauth import OAuthError, TokenSource
 from inboxbot.adapters.tls import tls_context, tls_error_in, tls_failure
 from inboxbot.config import OutboxSettings, SmtpSettings
 from inboxbot.domain.cases import OutgoingMail
-from inboxbot.domain.message import Address
+from inboxbot.domain.message import LOOP_HEADER, Address
 from inboxbot.outgoing.render import RenderedMail
-from inboxbot.reading.automatic import LOOP_HEADER
 
 log = logging.getLogger(__name__)
 

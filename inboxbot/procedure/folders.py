@@ -11,14 +11,17 @@ import logging
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from datetime import datetime, time, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
 from inboxbot.procedure.bookkeeping import CycleReport
-from inboxbot.procedure.onemail import MailFailed, OneMail
 from inboxbot.store.repository import FolderState, tied_to_its_data
+
+if TYPE_CHECKING:  # the reading stack is imported with the first mail, not by an idle cycle
+    from inboxbot.procedure.onemail import OneMail
 
 log = logging.getLogger(__name__)
 
@@ -28,11 +31,20 @@ GROUP_MAILS = 50
 GROUP_BYTES = 32 << 20
 
 
+class MailFailed(Exception):
+    """A mail processed without a savepoint failed inside inboxbot: its group must be done again."""
+
+    def __init__(self, folder: str, uid: int) -> None:
+        super().__init__(f"mail UID {uid} in {folder} failed")
+        self.folder = folder
+        self.uid = uid
+
+
 class FolderSync:
     def __init__(
         self,
         app: App,
-        one_mail: OneMail,
+        one_mail: Callable[[], OneMail],
         on_mail: Callable[[FetchedMail, str], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         progress: Callable[[str, int, int], None] | None = None,
@@ -51,10 +63,6 @@ class FolderSync:
             self.sync_folder(mailbox_for(folder.name) if mailbox_for else mailbox, folder, report)
 
     def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
-        with self.one_mail.reading_from(mailbox):
-            self._sync_folder(mailbox, folder, report)
-
-    def _sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
         now = self.app.clock()
         status = mailbox.examine(folder.name)
         with self.app.store.unit() as unit:
@@ -85,6 +93,18 @@ class FolderSync:
             dates = mailbox.internaldates(old)
             skipped = {uid for uid in old if dates.get(uid, cutoff) < cutoff}
             uids = [uid for uid in uids if uid not in skipped]
+        with self.one_mail().reading_from(mailbox):
+            self._read_new(mailbox, folder, state, found, uids, report)
+
+    def _read_new(
+        self,
+        mailbox: Mailbox,
+        folder: WatchedFolder,
+        state: FolderState,
+        found: Sequence[int],
+        uids: Sequence[int],
+        report: CycleReport,
+    ) -> None:
         done = 0
         for group in _groups(mailbox.fetch(folder.name, state.uidvalidity, uids)):
             processed = self._process_group(group, folder.role, report)
@@ -165,7 +185,7 @@ class FolderSync:
             for fetched in group:
                 if self.should_stop():
                     break
-                processed.append((fetched, self.one_mail.process(unit, fetched, role, report, alone=alone)))
+                processed.append((fetched, self.one_mail().process(unit, fetched, role, report, alone=alone)))
             if processed:
                 unit.advance_folder(group[0].folder, processed[-1][0].uid)
             # The archived files must be on disk before the commit that says they are archived.

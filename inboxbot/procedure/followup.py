@@ -24,8 +24,6 @@ from inboxbot.outgoing.outbox import new_message_id
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.procedure.casework import last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
-from inboxbot.reading.parse import parse
-from inboxbot.reading.quotes import commands_in
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)
@@ -109,6 +107,9 @@ class FollowUp:
             >= settings.suspicious_notices_per_day
         ):
             return
+        from inboxbot.reading.parse import parse  # the reading stack: only when a suspicious mail is told
+        from inboxbot.reading.quotes import commands_in
+
         mail = parse(self.app.archive.read(record.archive_path))
         lines = [clamp(c.line, NOTICE_LINE_CHARS) for c in commands_in(mail.text, mail.html, record.subject)]
         self.letters.to_director(

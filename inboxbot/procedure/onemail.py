@@ -23,6 +23,7 @@ from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.applying import Applier
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.procedure.casework import Casework
+from inboxbot.procedure.folders import MailFailed
 from inboxbot.procedure.forwards import Forwards
 from inboxbot.procedure.reader import MailReader
 from inboxbot.reading.parse import ParseError, parse
@@ -31,15 +32,6 @@ from inboxbot.store.repository import MailRecord, Unit, tied_to_its_data
 log = logging.getLogger(__name__)
 
 UNPROVEN = (MailOutcome.AWAITING_PROOF, MailOutcome.SUSPICIOUS)
-
-
-class MailFailed(Exception):
-    """A mail processed without a savepoint failed inside inboxbot: its group must be done again."""
-
-    def __init__(self, folder: str, uid: int) -> None:
-        super().__init__(f"mail UID {uid} in {folder} failed")
-        self.folder = folder
-        self.uid = uid
 
 
 class OneMail:

@@ -14,7 +14,7 @@ and `bookkeeping` — so that the daemon, `run --once` and the demo drive one cy
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
@@ -24,10 +24,12 @@ from inboxbot.procedure.bookkeeping import Bookkeeping, CycleReport
 from inboxbot.procedure.casework import Casework
 from inboxbot.procedure.folders import FolderSync
 from inboxbot.procedure.followup import FollowUp
-from inboxbot.procedure.onemail import OneMail
 from inboxbot.procedure.outages import OutageBook
 from inboxbot.procedure.sending import OutboxDrain
 from inboxbot.store.repository import Unit
+
+if TYPE_CHECKING:
+    from inboxbot.procedure.onemail import OneMail
 
 __all__ = ["CycleReport", "Cycled", "Pipeline", "run_once"]
 
@@ -54,8 +56,8 @@ class Pipeline:
         self.letters = Letters(app.settings, app.renderer)
         self.casework = Casework(app.settings, self.letters, app.policy)
         self.outages = OutageBook(app)
-        self.one_mail = OneMail(app, self.letters, self.casework)
-        self.folders = FolderSync(app, self.one_mail, on_mail, should_stop, progress)
+        self._one_mail: OneMail | None = None
+        self.folders = FolderSync(app, lambda: self.one_mail, on_mail, should_stop, progress)
         self.follow_ups = FollowUp(app, self.letters)
         self.outbox = OutboxDrain(app, self.letters, self.outages)
         self.books = Bookkeeping(app, self.outages)
@@ -70,6 +72,16 @@ class Pipeline:
     def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
         """What became of one mail (see `OneMail.process`)."""
         return self.one_mail.process(unit, fetched, role, report, alone=alone)
+
+    @property
+    def one_mail(self) -> OneMail:
+        """Built, and the reading stack imported (parsers, recognition, their ~280 patterns), at the
+        first mail: an idle cycle, most of the daemon's, never pays for them."""
+        if self._one_mail is None:
+            from inboxbot.procedure.onemail import OneMail
+
+            self._one_mail = OneMail(self.app, self.letters, self.casework)
+        return self._one_mail
 
     def cycle(
         self, read: Callable[[CycleReport], None], report: CycleReport, send: Callable[[CycleReport], bool]

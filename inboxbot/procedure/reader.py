@@ -29,11 +29,11 @@ from inboxbot.domain.decide import (
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.mail_commands import Command, Refusal, named_numbers
 from inboxbot.domain.mailboxes import mailbox_key
-from inboxbot.domain.message import ParsedMail
+from inboxbot.domain.message import LOOP_HEADER, ParsedMail
 from inboxbot.domain.rules import RuleContext
 from inboxbot.outgoing.outbox import is_inboxbot_message_id
 from inboxbot.procedure.forwards import NO_VERDICT, Forwards, forward_author, is_reporter, recognition_of
-from inboxbot.reading.automatic import LOOP_HEADER, automatic_reason, bounced_message_ids
+from inboxbot.reading.automatic import automatic_reason, bounced_message_ids
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded
 from inboxbot.reading.proof import dmarc_failure, prove_sender, spam_mark
 from inboxbot.reading.quotes import commands_in, new_text

@@ -24,13 +24,10 @@ import email.message
 import email.parser
 import re
 
-from inboxbot.domain.message import ParsedMail
+from inboxbot.domain.message import LOOP_HEADER, ParsedMail
 from inboxbot.domain.text import fold
 from inboxbot.reading.parse import message_ids
 from inboxbot.reading.slicing import header_block, slice_mail
-
-LOOP_HEADER = "X-Inboxbot-Loop"
-"""Header our own outgoing mail carries; any mail bearing it came back to us and is never acked."""
 
 _PRECEDENCE_AUTOMATIC = frozenset({"bulk", "junk", "list", "auto_reply", "auto-reply"})
 
