@@ -35,6 +35,7 @@ BLIND = "blind.toml"
 BLIND2 = "blind2.toml"  # measured once before tuning (BENCHMARKS §8), then tuned on: no longer blind
 BLIND3 = "blind3.toml"  # measured once after the tuning on blind2 (BENCHMARKS §8), then tuned on: no longer blind
 BLIND4 = "blind4.toml"  # measured once after the tuning on blind3 (BENCHMARKS §8), then tuned on: no longer blind
+BLIND5 = "blind5.toml"  # measured once after the rule « addressed » (BENCHMARKS §8), then looked at: no longer blind
 LABELS = ("claim", "incident", "ordinary")
 
 
@@ -187,6 +188,7 @@ def main() -> int:
         parts.append((f"second blind set {BLIND2}, tuned on since its first measure", load_mails(files=(BLIND2,))))
         parts.append((f"third blind set {BLIND3}, tuned on since its first measure", load_mails(files=(BLIND3,))))
         parts.append((f"fourth blind set {BLIND4}, tuned on since its first measure", load_mails(files=(BLIND4,))))
+        parts.append((f"fifth blind set {BLIND5}, looked at since its first measure", load_mails(files=(BLIND5,))))
     for title, mails in parts:
         if not mails:
             continue

@@ -18,7 +18,7 @@ from inboxbot.reading.recognition import (
     load_recognition,
     parse_recognition,
 )
-from tests.recognition_eval import BLIND, BLIND2, BLIND3, BLIND4, RULES, load_mails, measure
+from tests.recognition_eval import BLIND, BLIND2, BLIND3, BLIND4, BLIND5, RULES, load_mails, measure
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -85,6 +85,10 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # `blind4.toml` (120 mails) was measured once after that (recall 50/53, 21/67 put before her, 3 opened);
 # since the rule « addressed to the organisation » and the English politeness it opens none, but its
 # recall and share put before her are still short of the targets: only « none opened » is checked.
+# `blind5.toml` (120 mails) was measured once after that rule (recall 47/53, 15/67 put before her, 5
+# opened: three trainers' incidents at another client, two funders' remedy clauses); since the rules
+# « about the organisation's own session » and « a remedy clause is no grievance » it opens none, and
+# only that is checked.
 
 
 @pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
@@ -95,7 +99,7 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5])
 def test_blind_sets_open_no_ordinary_mail(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
@@ -774,6 +778,13 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         (("[seuils]", "[adresse]\nobligatoire = 'oui'\n[seuils]"), "adresse.obligatoire", "expected true or false"),
         (("[seuils]", "[adresse]\nobligatoire = true\n[seuils]"), "adresse.expressions", "no case could ever open"),
         (("[seuils]", "[adresse]\nphrase = 1\n[seuils]"), "adresse.phrase", "did you mean 'phrases'"),
+        (("[seuils]", "[session]\nobligatoire = 1\n[seuils]"), "session.obligatoire", "expected true or false"),
+        (("[seuils]", "[session]\nobligatoire = true\n[seuils]"), "session.expressions", "no reported incident"),
+        (("[seuils]", "[session]\nchez_nom = ['chez nous']\n[seuils]"), "session.chez_nom[0]", "expected one word"),
+        (("[seuils]", "[session]\nailleurs = ['.. client']\n[seuils]"), "session.ailleurs[0]", "'..' must stand"),
+        (("[seuils]", "[session]\nsans_effets = []\n[seuils]"), "session.sans_effets", "did you mean 'sans_effet'"),
+        (("[seuils]", "[recours]\nexpressions = [3]\n[seuils]"), "recours.expressions[0]", "expected a string"),
+        (("[seuils]", "[recours]\nsauf_mots = 'je'\n[seuils]"), "recours.sauf_mots", "expected an array"),
     ],
 )
 def test_errors_name_the_file_and_the_key(tmp_path: Path, change: tuple[str, str], key: str, reason: str) -> None:
@@ -810,17 +821,28 @@ def shipped_document() -> dict[str, Any]:
         return tomllib.load(stream)
 
 
-def without_address_rule() -> Recognizer:
-    """The shipped vocabulary with `[adresse] obligatoire = false`: what the rule changes."""
+def without(*rules: str) -> Recognizer:
+    """The shipped vocabulary with structural rules switched off (`adresse`, `session`: `obligatoire =
+    false`; `recours`: no clause), to show what each one changes."""
     document = shipped_document()
-    document["adresse"]["obligatoire"] = False
+    for rule in rules:
+        if rule == "recours":
+            del document["recours"]
+        else:
+            document[rule]["obligatoire"] = False
     return parse_recognition(document, VOCABULARY)
 
 
+def without_address_rule() -> Recognizer:
+    """The shipped vocabulary with `[adresse] obligatoire = false` (and no remedy clauses, which stop
+    some of the same mails on their own): what the rule changes."""
+    return without("adresse", "recours")
+
+
 NOT_ADDRESSED = [
-    # a clause offering a right, from an administration that says « vous » too
-    "Madame, en cas de contestation de cette décision, vous pouvez introduire une réclamation écrite dans un"
-    " délai de deux mois. À défaut de réponse satisfaisante, vous pourrez saisir le conciliateur fiscal.",
+    # a grievance against someone else, in words that name nothing of ours
+    "Ce garage m'a facturé deux fois la même vidange. Je suis furieux et j'exige un remboursement immédiat,"
+    " faute de quoi je porterai plainte.",
     # a grievance with nothing that points at the organisation or what it provides
     "Je suis scandalisée et très déçue. J'exige un remboursement intégral sous huit jours, faute de quoi je"
     " saisirai le médiateur.",
@@ -863,6 +885,96 @@ def test_the_organisation_s_name_refers_to_it(tmp_path: Path) -> None:
 def test_a_known_reporter_s_incident_keeps_its_own_rule(recognizer: Recognizer) -> None:
     text = "Coupure de courant générale à 10 h, le bâtiment a été évacué et nous n'avons pas pu reprendre avant midi."
     assert assess(recognizer, "Panne", text, reporter=True).outcome == "open"
+
+
+# --- a known reporter's incident opens only when it is about the organisation's own session -------
+
+
+ANOTHER_CLIENTS_INCIDENT = [
+    "Coucou Alice, journée mémorable hier chez mon autre client : le four a pris feu pendant la démo et tout"
+    " le bâtiment a été évacué. Les pompiers sont restés deux heures.",
+    "Hi Alice, rough week. At my other client the projector blew up on day one and a trainee cut her hand on"
+    " the broken glass, first aid had to come.",
+    "Petite anecdote : chez Boulangeries Marchand, un apprenti s'est coupé assez profond au pétrin, on a dû"
+    " appeler les pompiers.",
+]
+
+
+@pytest.mark.parametrize("text", ANOTHER_CLIENTS_INCIDENT)
+def test_a_known_reporter_s_incident_at_another_client_is_not_opened(recognizer: Recognizer, text: str) -> None:
+    assert assess(without("session"), "Nouvelles", text, reporter=True).outcome == "open"  # the words alone
+    result = assess(recognizer, "Nouvelles", text, reporter=True)
+    assert result.outcome == "candidate"
+    assert any("autre client" in note for note in result.notes)
+
+
+def test_another_client_s_incident_that_changes_nothing_for_us_is_left(recognizer: Recognizer) -> None:
+    text = (
+        "Salut Alice, grosse panne chez mon autre client, la chambre froide a lâché et ils ont annulé leurs deux"
+        " jours. Pour toi rien ne change, je serai bien là mardi à 9 h."
+    )
+    assert assess(without("session"), "Info", text, reporter=True).outcome == "open"
+    result = assess(recognizer, "Info", text, reporter=True)
+    assert result.outcome == "leave"
+    assert any("ne change rien" in note for note in result.notes)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        # the other client named, but the incident is ours: the session is nearer to it
+        "Je sors de chez mon autre client. Ce matin en pleine session, une stagiaire a fait un malaise et les"
+        " pompiers l'ont emmenée.",
+        # a session held at a client's premises is still ours: « chez » + a name yields to the session
+        "Alice, la session chez Transports Veyrat a été coupée à 10 h : le vidéoprojecteur a lâché et la salle"
+        " a été évacuée après une alarme incendie.",
+        # no other client at all: the group is named
+        "Le four a pris feu pendant la démo, j'ai fait sortir le groupe et appelé les pompiers.",
+    ],
+)
+def test_a_known_reporter_s_incident_at_our_session_still_opens(recognizer: Recognizer, text: str) -> None:
+    assert assess(recognizer, "Incident", text, reporter=True).outcome == "open"
+
+
+def test_the_organisation_s_name_places_the_incident_at_its_session() -> None:
+    """« chez <name> » is another client, unless the name is the organisation's (from the configuration)."""
+    text = "Chez Atelier Brun, la machine a pris feu pendant la démo et une apprentie s'est brûlée."
+    assert assess(load_recognition([RULES]), "Incident", text, reporter=True).outcome == "candidate"
+    assert assess(load_recognition([RULES], "Atelier Brun"), "Incident", text, reporter=True).outcome == "open"
+
+
+# --- a clause offering a remedy is never a grievance ----------------------------------------------
+
+
+REMEDY_CLAUSES = [
+    "Nous vous confirmons la prise en charge de la formation Tableur avancé. En cas de désaccord sur le"
+    " montant retenu, vous pouvez former un recours gracieux et exiger un réexamen dans les deux mois.",
+    "Votre dossier de formation a été examiné. Voies de recours : vous pouvez contester cette décision et"
+    " demander le remboursement des frais engagés auprès du médiateur.",
+    "Your training grant has been approved. If you disagree with the amount, you may contest this decision and"
+    " file a formal complaint within 30 days.",
+]
+
+
+@pytest.mark.parametrize("text", REMEDY_CLAUSES)
+def test_a_clause_offering_a_remedy_is_not_a_grievance(recognizer: Recognizer, text: str) -> None:
+    assert assess(without("recours"), "Décision", text).outcome != "leave"  # its words alone are a grievance
+    result = assess(recognizer, "Décision", text)
+    assert result.outcome == "leave"
+    assert any("voie de recours" in note for note in result.notes)
+
+
+def test_a_remedy_clause_cancels_only_its_own_sentence(recognizer: Recognizer) -> None:
+    """The grievance beside the clause still counts; so does a threat the writer makes herself."""
+    beside = (
+        "Votre formatrice n'est jamais venue et je suis scandalisée. J'exige un remboursement intégral. Je sais"
+        " qu'en cas de litige vous pouvez proposer une médiation."
+    )
+    assert assess(recognizer, "Formation du 4", beside).outcome == "open"
+    threat = "Votre attestation est toujours fausse. En cas de litige persistant, je saisirai le médiateur et j'exige un avoir."
+    result = assess(recognizer, "Attestation", threat)
+    assert result.outcome == "open"
+    assert "saisirai le médiateur" in result.reasons
 
 
 # --- English politeness and negation --------------------------------------------------------------

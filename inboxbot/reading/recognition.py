@@ -255,6 +255,13 @@ class Settings:
     address_sentences: int = 1
     grievance_evidence: frozenset[str] = frozenset()  # what a grievance shows (« demande », « insatisfaction »…)
     address_exempt: tuple[frozenset[str], ...] = ()  # evidence sets that open without it (a known reporter's incident)
+    # The rule « about the organisation's own session » (`[session]`): a known reporter's incident opens
+    # only when a reference to the session is nearer to it than a reference to another client.
+    session_required: bool = False
+    session_sentences: int = 1
+    elsewhere_before_name: frozenset[str] = frozenset()  # « chez » before a capitalised name: another client
+    own_names: frozenset[str] = frozenset()  # the organisation's name's words, never « another client »
+    remedy_unless: frozenset[str] = frozenset()  # words of a writer acting for herself: a threat, not a clause
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -370,6 +377,12 @@ class _Hit:
     negated: bool
 
 
+def _scanner(settings: Settings, phrases: Sequence[_Phrase]) -> Recognizer | None:
+    """A recogniser for one list of reference phrases, matched in the mail's words apart from the
+    vocabulary so that they neither count in the score nor hide a grievance phrase inside them."""
+    return Recognizer(settings, [phrases[0].group], phrases, frozenset(), {}) if phrases else None
+
+
 class Recognizer:
     """A compiled vocabulary; `assess` reads one mail. Build it with `load_recognition`."""
 
@@ -382,6 +395,7 @@ class Recognizer:
         tags: Mapping[str, Kind],
         path: Path | None = None,
         address: Sequence[_Phrase] = (),
+        scopes: Mapping[str, Sequence[_Phrase]] | None = None,
     ) -> None:
         self.settings = settings
         self.groups: tuple[Group, ...] = tuple(groups)
@@ -405,9 +419,13 @@ class Recognizer:
         self._word_cache: dict[str, _WordEntry] = {}
         # The references to the organisation are scanned apart: matched in the same words, but never
         # hiding a grievance phrase inside them nor counting in the score.
-        self._address: Recognizer | None = (
-            Recognizer(settings, [address[0].group], address, frozenset(), {}) if address else None
-        )
+        self._address: Recognizer | None = _scanner(settings, address)
+        # Scanned apart in the same way: a clause offering a remedy (« recours »), references to the
+        # organisation's own session (« session »), to another client (« ailleurs ») and a report that
+        # changes nothing for the organisation (« sans_effet »).
+        self._scopes: dict[str, Recognizer] = {
+            name: scanner for name, phrases in (scopes or {}).items() if (scanner := _scanner(settings, phrases))
+        }
 
     def __repr__(self) -> str:
         return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
@@ -434,11 +452,16 @@ class Recognizer:
         best: dict[_Phrase, Match] = {}
         first_text_hit: dict[_Phrase, _Hit] = {}
         grievances: set[int] = set()  # the text's sentences holding a grievance; -1 for the subject
+        incidents: set[int] = set()  # the text's sentences holding an incident
+        offers: list[str] = []  # the clauses offering a remedy, as the mail wrote them
         for where, tokens in (("subject", subject_tokens), ("text", text_tokens)):
+            offered = self._offered(tokens, where, offers)
             for hit in self._hits(tokens, where):
                 if hit.negated:
                     continue
                 group = hit.phrase.group
+                if group.weight > 0 and tokens.sentences[hit.first] in offered:
+                    continue
                 weight = group.weight
                 if where == "subject":
                     weight *= subject_factor
@@ -462,8 +485,14 @@ class Recognizer:
                     first_text_hit.setdefault(hit.phrase, hit)
                 if group.evidence in settings.grievance_evidence and weight >= 0.5 * group.weight > 0:
                     grievances.add(-1 if where == "subject" else tokens.sentences[hit.first])
+                if where == "text" and group.kind in INCIDENT_KINDS and weight >= 0.5 * group.weight > 0:
+                    incidents.add(tokens.sentences[hit.first])
 
         notes: list[str] = []
+        if offers:
+            notes.append(
+                "une clause offre une voie de recours (« " + offers[0] + " ») : ce qu'elle contient n'est pas un grief"
+            )
         evidence, signs, damping_groups = self._evidence(
             best, text_tokens, text[: settings.max_chars], sender_is_reporter, reply=_is_reply(subject)
         )
@@ -494,7 +523,11 @@ class Recognizer:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
             if proven and not signs and not any(never <= evidence for never in settings.open_never):
                 outcome = "open"
-                if not self._addressed(text_tokens, grievances, evidence):
+                elsewhere = self._elsewhere(text_tokens, incidents, evidence)
+                if elsewhere is not None:
+                    outcome = "candidate"
+                    notes.append(elsewhere)
+                elif not self._addressed(text_tokens, grievances, evidence):
                     outcome = "candidate"
                     notes.append(
                         "le grief ne vise ni l'organisme ni ce qu'il fournit (aucune mention de vous, de votre"
@@ -507,6 +540,9 @@ class Recognizer:
             outcome = "candidate"
         else:
             outcome = "leave"
+        if outcome != "leave" and sender_is_reporter and self._changes_nothing(text_tokens, incidents, evidence):
+            outcome = "leave"
+            notes.append("le signalement concerne un autre client et ne change rien pour l'organisme")
         if spam and outcome == "open":
             outcome = "candidate"
             notes.append("message signalé comme indésirable par le serveur : jamais ouvert automatiquement")
@@ -535,6 +571,103 @@ class Recognizer:
             tag=tag,
             matches=tuple(matches),
         )
+
+    def _offered(self, tokens: _Tokens, where: str, offers: list[str]) -> set[int]:
+        """The sentences of one field holding a clause that offers a remedy (`[recours]`).
+
+        « En cas de désaccord, vous pouvez adresser une réclamation », « voies de recours », « you may
+        contest »: the reader is offered a procedure, nobody complains. Like a negation, the clause
+        cancels the grievance words in its scope (its whole sentence: « en cas de contestation de cette
+        décision … adresser une réclamation » holds the grievance words on both sides), so the notice of
+        an OPCO or of the tax office that names the training it funds is not a claim about it; the
+        grievance words in the mail's other sentences still count. A sentence where the writer speaks for
+        herself (`sauf_mots`: « en cas de litige, je saisirai le médiateur ») is a threat, not an offer.
+        Appends what it found to `offers`.
+        """
+        scanner = self._scopes.get("recours")
+        if scanner is None:
+            return set()
+        unless = self.settings.remedy_unless
+        threats = {tokens.sentences[k] for k, raw in enumerate(tokens.raws) if raw in unless}
+        found = [hit for hit in scanner._hits(tokens, where) if tokens.sentences[hit.first] not in threats]
+        offers.extend(tokens.show(hit.first, hit.last) for hit in found[:1] if not offers)
+        return {tokens.sentences[hit.first] for hit in found}
+
+    def _reported_elsewhere(self, text: _Tokens, incidents: set[int]) -> bool | None:
+        """Whether a known reporter's incidents happened at another client: None when the text says
+        nothing of where, False when it names the session and no other client, or when a sentence of an
+        incident is nearer to the organisation's session than to another client, True otherwise.
+
+        Trainers work for several organisations and tell the director their week: « chez mon autre
+        client la machine a lâché », « my other client has cancelled, their manager is off sick », a
+        burn « chez Torréfaction Dupuis ». The incident is real, and not the organisation's. Its own
+        session is what the report must name (the place, the group, « les stagiaires », « ce matin »,
+        its name) nearer to the incident than another client, named (« mon autre client ») or a bare
+        « chez » before a capitalised name (`[session].chez_nom`), which wins a tie. Right after a
+        reference to the session, « chez » names where the organisation's session is held (« la session
+        chez Renault », an intra-company session): not another client.
+        """
+        settings = self.settings
+        near = settings.session_sentences
+
+        def found(name: str) -> list[_Hit]:
+            scanner = self._scopes.get(name)
+            return scanner._hits(text, "text") if scanner else []
+
+        own_hits = found("session")
+        own = [text.sentences[hit.first] for hit in own_hits]
+        strong = [text.sentences[hit.first] for hit in found("ailleurs")]
+        named_session = {hit.last + 1 for hit in own_hits}  # « la session chez Renault »: ours, held there
+        weak = [
+            text.sentences[k]
+            for k in range(len(text.raws) - 1)
+            if text.raws[k] in settings.elsewhere_before_name
+            and k not in named_session
+            and text.source[text.starts[k + 1] : text.starts[k + 1] + 1].isupper()
+            and text.raws[k + 1] not in settings.own_names
+            and text.raws[k + 1] not in settings.personal
+        ]
+        if not strong and not weak:
+            # no other client in sight: a reference to the session anywhere in the report is enough
+            return False if own else None
+
+        def distance(found: list[int], sentence: int) -> int:
+            return min((abs(s - sentence) for s in found if abs(s - sentence) <= near), default=near + 1)
+
+        # An incident told in the subject only (« Brûlure stagiaire »): where the text names the session.
+        for sentence in incidents or set(own):
+            ours = distance(own, sentence)
+            if ours <= near and ours < distance(strong + weak, sentence):
+                return False
+        return True
+
+    def _elsewhere(self, text: _Tokens, incidents: set[int], evidence: frozenset[str]) -> str | None:
+        """Why a known reporter's incident about to open is not the organisation's (a French note),
+        or None: the rule « about the organisation's own session » (`[session]`).
+
+        Only for the mails the reporter's exemption of `[adresse]` would open (`sauf_si`); other
+        grievances are judged by the rule « addressed to the organisation ».
+        """
+        settings = self.settings
+        if not settings.session_required or not any(exempt <= evidence for exempt in settings.address_exempt):
+            return None
+        elsewhere = self._reported_elsewhere(text, incidents)
+        if elsewhere is False:
+            return None
+        if elsewhere:
+            return "l'incident est arrivé chez un autre client, pas à une session de l'organisme : jamais ouvert seul"
+        return (
+            "le signalement ne désigne pas une session de l'organisme (ni le lieu, ni le groupe, ni les"
+            " stagiaires, ni le jour) : jamais ouvert seul"
+        )
+
+    def _changes_nothing(self, text: _Tokens, incidents: set[int], evidence: frozenset[str]) -> bool:
+        """Whether a known reporter tells of another client's incident and says it changes nothing
+        for the organisation (« pour toi rien ne change, je suis bien là lundi »): ordinary news."""
+        scanner = self._scopes.get("sans_effet")
+        if scanner is None or not self.settings.session_required or not (incidents or "incident" in evidence):
+            return False
+        return bool(scanner._hits(text, "text")) and self._reported_elsewhere(text, incidents) is True
 
     def _addressed(self, text: _Tokens, grievances: set[int], evidence: frozenset[str]) -> bool:
         """Whether a grievance is addressed to the organisation about its own service.
@@ -1048,6 +1181,64 @@ def _group(table: object, key: str, gap: int, first_index: int) -> tuple[Group, 
 
 
 ADDRESS_KEYS = ("obligatoire", "phrases", "grief", "sauf_si", "expressions")
+SESSION_KEYS = ("obligatoire", "phrases", "expressions", "ailleurs", "chez_nom", "sans_effet")
+REMEDY_KEYS = ("expressions", "sauf_mots")
+
+
+def _references(
+    table: Mapping[str, object], name: str, key: str, settings: Settings, first_index: int, description: str
+) -> list[_Phrase]:
+    """A list of reference phrases (`key.name`), each compiled alone and named in its errors."""
+    group = _reference_group(key, name, description)
+    texts = _string_list(table.get(name, []), f"{key}.{name}")
+    return [
+        _Phrase(text, _compile_phrase(text, f"{key}.{name}[{number}]", settings.gap), group, first_index + number)
+        for number, text in enumerate(texts)
+    ]
+
+
+def _switch(table: Mapping[str, object], key: str) -> bool:
+    """A structural rule's `obligatoire` (on unless switched off)."""
+    required = table.get("obligatoire", True)
+    if not isinstance(required, bool):
+        raise InvalidEntry(f"{key}.obligatoire", f"expected true or false, got {toml_type_name(required)}")
+    return required
+
+
+def _single_words(table: Mapping[str, object], name: str, key: str) -> list[str]:
+    """A list of single words (`key.name`), folded as the mail's words are."""
+    found: list[str] = []
+    for number, word in enumerate(_string_list(table.get(name, []), f"{key}.{name}")):
+        words = _words(word)
+        if len(words) != 1:
+            raise InvalidEntry(f"{key}.{name}[{number}]", f"expected one word, got {word!r}")
+        found.append(words[0])
+    return found
+
+
+def _reference_group(key: str, name: str, description: str = "") -> Group:
+    """The weightless group of a list of references: found, never counted."""
+    return Group(
+        name=key if name == "expressions" else f"{key}.{name}",
+        description=description,
+        kind=None,
+        weight=0.0,
+        negatable=False,
+        where="both",
+        cap=None,
+        evidence=key,
+    )
+
+
+def _name_phrase(organisation: str | None, group: Group, index: int) -> list[_Phrase]:
+    """The organisation's name as one more reference phrase (its first words)."""
+    name_words = _words(organisation or "")[:MAX_PHRASE_WORDS]
+    if not name_words:
+        return []
+    elements = tuple(
+        _Element(word if len(word) <= MAX_WORD else word[:MAX_WORD], False, 0) for word in map(_stem, name_words)
+    )
+    return [_Phrase(organisation or "", elements, group, index)]
 
 
 def _address(
@@ -1063,66 +1254,72 @@ def _address(
     if not table:
         return settings, []
     _check_keys(table, ADDRESS_KEYS, "adresse")
-    required = table.get("obligatoire", True)
-    if not isinstance(required, bool):
-        raise InvalidEntry("adresse.obligatoire", f"expected true or false, got {toml_type_name(required)}")
     settings = replace(
         settings,
-        address_required=required,
+        address_required=_switch(table, "adresse"),
         address_sentences=_integer(table, "phrases", "adresse", 1, low=0, high=3),
         grievance_evidence=frozenset(_string_list(table.get("grief", []), "adresse.grief")),
         address_exempt=_evidence_sets(table, "sauf_si", "adresse"),
     )
-    group = Group(
-        name="adresse",
-        description="Ce qui désigne l'organisme ou ce qu'il fournit.",
-        kind=None,
-        weight=0.0,
-        negatable=False,
-        where="both",
-        cap=None,
-        evidence="adresse",
+    description = "Ce qui désigne l'organisme ou ce qu'il fournit."
+    phrases = _references(table, "expressions", "adresse", settings, first_index, description)
+    phrases += _name_phrase(
+        organisation, _reference_group("adresse", "expressions", description), first_index + len(phrases)
     )
-    texts = _string_list(table.get("expressions", []), "adresse.expressions")
-    phrases = [
-        _Phrase(
-            text, _compile_phrase(text, f"adresse.expressions[{number}]", settings.gap), group, first_index + number
-        )
-        for number, text in enumerate(texts)
-    ]
-    name_words = _words(organisation or "")[:MAX_PHRASE_WORDS]
-    if name_words:
-        elements = tuple(
-            _Element(word if len(word) <= MAX_WORD else word[:MAX_WORD], False, 0) for word in map(_stem, name_words)
-        )
-        phrases.append(_Phrase(organisation or "", elements, group, first_index + len(texts)))
     if settings.address_required and not phrases:
         raise InvalidEntry("adresse.expressions", "empty: with obligatoire = true, no case could ever open")
     return settings, phrases
+
+
+def _session(
+    document: Mapping[str, object], settings: Settings, organisation: str | None, first_index: int
+) -> tuple[Settings, dict[str, list[_Phrase]]]:
+    """The `[session]` table: the rule « a known reporter's incident is about the organisation's own
+    session » (its references, another client's, and what says the report changes nothing for us),
+    and the `[recours]` table: the clauses offering a remedy. The organisation's name is a reference
+    to its session, and never « another client » after « chez »."""
+    scopes: dict[str, list[_Phrase]] = {}
+    remedy = _table(document, "recours")
+    _check_keys(remedy, REMEDY_KEYS, "recours")
+    scopes["recours"] = _references(remedy, "expressions", "recours", settings, first_index, "")
+    settings = replace(settings, remedy_unless=frozenset(_single_words(remedy, "sauf_mots", "recours")))
+    first_index += len(scopes["recours"])
+    table = _table(document, "session")
+    if not table:
+        return settings, scopes
+    _check_keys(table, SESSION_KEYS, "session")
+    settings = replace(
+        settings,
+        session_required=_switch(table, "session"),
+        session_sentences=_integer(table, "phrases", "session", 1, low=0, high=3),
+        elsewhere_before_name=frozenset(_single_words(table, "chez_nom", "session")),
+        own_names=frozenset(_words(organisation or "")),
+    )
+    for name, scope in (("expressions", "session"), ("ailleurs", "ailleurs"), ("sans_effet", "sans_effet")):
+        scopes[scope] = _references(table, name, "session", settings, first_index, "")
+        first_index += len(scopes[scope])
+    scopes["session"] += _name_phrase(organisation, _reference_group("session", "expressions"), first_index)
+    if settings.session_required and not scopes["session"]:
+        raise InvalidEntry("session.expressions", "empty: with obligatoire = true, no reported incident could open")
+    return settings, scopes
 
 
 def parse_recognition(document: Mapping[str, object], path: Path, organisation: str | None = None) -> Recognizer:
     """Compile a vocabulary already read from TOML; `path` names it in errors, `organisation` is the
     organisation's name, a reference to it in the rule « addressed to the organisation »."""
     try:
-        _check_keys(document, ("seuils", "lecture", "negation", "personne", "adresse", "etiquettes", "groupe"), "")
+        _check_keys(
+            document,
+            ("seuils", "lecture", "negation", "personne", "adresse", "session", "recours", "etiquettes", "groupe"),
+            "",
+        )
         settings = _settings(document)
         negation = _table(document, "negation")
         _check_keys(negation, ("mots",), "negation")
-        negators: set[str] = set()
-        for number, word in enumerate(_string_list(negation.get("mots", []), "negation.mots")):
-            words = _words(word)
-            if len(words) != 1:
-                raise InvalidEntry(f"negation.mots[{number}]", f"expected one word, got {word!r}")
-            negators.add(_stem(words[0]))
+        negators = {_stem(word) for word in _single_words(negation, "mots", "negation")}
         person = _table(document, "personne")
         _check_keys(person, ("mots",), "personne")
-        personal: set[str] = set()
-        for number, word in enumerate(_string_list(person.get("mots", []), "personne.mots")):
-            words = _words(word)
-            if len(words) != 1:
-                raise InvalidEntry(f"personne.mots[{number}]", f"expected one word, got {word!r}")
-            personal.add(words[0])
+        personal = set(_single_words(person, "mots", "personne"))
         settings = replace(settings, personal=frozenset(personal))
         tags: dict[str, Kind] = {}
         tag_table = _table(document, "etiquettes")
@@ -1150,6 +1347,7 @@ def parse_recognition(document: Mapping[str, object], path: Path, organisation: 
             phrases.extend(group_phrases)
         known = {group.evidence for group in groups if group.evidence} | {"signaleur", "personnel"}
         settings, address = _address(document, settings, organisation, len(phrases))
+        settings, scopes = _session(document, settings, organisation, len(phrases) + len(address))
         for name, values in (("grief", [settings.grievance_evidence]), ("sauf_si", settings.address_exempt)):
             for number, needed in enumerate(values):
                 unknown = sorted(needed - known)
@@ -1175,7 +1373,7 @@ def parse_recognition(document: Mapping[str, object], path: Path, organisation: 
                     )
     except InvalidEntry as fault:
         raise RecognitionError(path, fault.key, fault.reason) from None
-    return Recognizer(settings, groups, phrases, frozenset(negators), tags, path, address)
+    return Recognizer(settings, groups, phrases, frozenset(negators), tags, path, address, scopes)
 
 
 def load_recognition(source: Path | Sequence[Path], organisation: str | None = None) -> Recognizer:
