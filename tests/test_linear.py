@@ -4,7 +4,9 @@ Each is timed on n and 4n of its worst input: the inputs the security review fou
 `--b` lines, `De` and 8,000 spaces, `#réclamant a<spaces>b`, a forged `#prolonger` mail, a 20,000
 character form line, a satisfaction reply) and their siblings found since (many sibling MIME parts,
 long runs of blanks, NULs, huge names and ids, HTML constructs never closed, nested brackets).
-Linear work grows about 4 times; a quadratic scan grows 16 times, a cubic one 64. The limit is 5:
+Linear work grows about 4 times; a quadratic scan grows 16 times, a cubic one 64, n^1.5 eight. The limit
+is 6 (it was 5: the HTML reader on an `<a` never closed grows 4.4 times alone and measured 5.0 and 5.5 while
+two suites shared the two cores, allocation and caches growing with the text):
 n is chosen so that one run takes a few milliseconds, and so that n and 4n fall on the same side
 of the size from which the slicer reads a mail's structure (64 KiB), each time is the best of three, and a ratio
 over the limit is measured up to three more times before failing. Times are this process's CPU time
@@ -39,7 +41,7 @@ from inboxbot.reading.quotes import new_text
 from inboxbot.reading.satisfaction import read_feedback
 from inboxbot.reading.webform import form_plugin, read_form
 
-GROWTH_LIMIT = 5.0
+GROWTH_LIMIT = 6.0
 RULES = load_rules([Path(shipped("rules"))])
 DIRECTOR = "alice@cafemetrie.example"
 
