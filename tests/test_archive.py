@@ -238,10 +238,26 @@ def test_a_temporary_file_left_by_a_crash_is_removed_when_its_folder_is_next_syn
     stale, fresh = folder / ".incoming-crashed.tmp", folder / ".incoming-being-written.tmp"
     for leftover in (stale, fresh):
         leftover.write_bytes(RAW[:10])
-    two_hours_ago = time.time() - 7200
+    two_hours_ago = fresh.stat().st_mtime - 7200  # by the filesystem's clock, which dates the files
     os.utime(stale, (two_hours_ago, two_hours_ago))
     archive.store(RAW + b"\r\nanother", RECEIVED, durable=False)
     assert stale.exists()  # nothing is removed until the group is synced
     archive.sync()
     assert not stale.exists() and fresh.exists()  # a write in progress elsewhere is left alone
     assert (tmp_path / first.path).read_bytes() == RAW
+
+
+def test_a_file_being_written_is_left_alone_when_this_process_s_clock_runs_ahead_of_the_filesystem_s(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leftovers are aged by the filesystem's clock: on a share whose server is hours behind this
+    machine, a file another process is writing right now must not look like a crash's leftover."""
+    archive = Archive(tmp_path)
+    folder = (tmp_path / archive.store(RAW, RECEIVED).path).parent
+    fresh = folder / ".incoming-being-written.tmp"
+    fresh.write_bytes(RAW[:10])
+    ahead = time.time() + 2 * 86400
+    monkeypatch.setattr(archive_module.time, "time", lambda: ahead)
+    archive.store(RAW + b"\r\nanother", RECEIVED, durable=False)
+    archive.sync()
+    assert fresh.exists()

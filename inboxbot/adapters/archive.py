@@ -83,7 +83,10 @@ class Archive:
             for folder in folders:
                 sync_folder(folder)
         for folder in folders:
-            _remove_leftovers(folder, time.time() - LEFTOVER_SECONDS)
+            # "An hour ago" by the filesystem's clock, read off a file it has just written: a network
+            # share's server, or a shifted test clock, need not agree with this process's.
+            written = next(path for path in pending if path.parent == folder)
+            _remove_leftovers(folder, _filesystem_now(written) - LEFTOVER_SECONDS)
 
     def read(self, path: Path | str) -> bytes:
         """The bytes archived at `path` (relative to the root, as `store` returned it)."""
@@ -181,6 +184,13 @@ def _write_atomically(target: Path, data: bytes, durable: bool = True) -> None:
     """Put `data` at `target` whole or not at all (a crash's leftovers are named for `_remove_leftovers`)."""
     with replaced_whole(target, durable=durable, prefix=_TEMPORARY_PREFIX, suffix=_TEMPORARY_SUFFIX) as temporary:
         temporary.write_bytes(data)
+
+
+def _filesystem_now(written: Path) -> float:
+    try:
+        return written.stat().st_mtime
+    except OSError:
+        return time.time()
 
 
 def _remove_leftovers(folder: Path, before: float) -> None:
