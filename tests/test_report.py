@@ -542,6 +542,20 @@ def test_figures_directly() -> None:
     assert year_figures(undismissed, 2026, PARIS, CALENDAR, TODAY).acknowledgement.decided == 7
 
 
+def test_a_merged_case_is_counted_once_in_the_case_it_joined_not_as_dismissed() -> None:
+    """#fusionner closes the duplicate « classée sans suite » in the data; the report must not count
+    one complaint sent twice as a second case, nor as one the organisation dismissed."""
+    details = year_2026()
+    merged = [
+        replace(d, case=replace(d.case, dismissed=True, status="closed", merged_into="2026-0001"))
+        if d.case.number == "2026-0002"
+        else d
+        for d in details
+    ]
+    figures = year_figures(merged, 2026, PARIS, CALENDAR, TODAY)
+    assert len(figures.cases) == 6 and [c.number for c in figures.dismissed] == ["2026-0008"]
+
+
 # --- Markdown --------------------------------------------------------------------------------------
 
 

@@ -163,6 +163,8 @@ def year_figures(
     dismissed: list[Case] = []
     for detail in details:
         case = _local(detail.case, tz)
+        if case.merged_into:
+            continue  # the same claim as the case it joined (#fusionner), counted there once
         if case.dismissed:
             dismissed.append(case)
         else:
