@@ -93,7 +93,7 @@ def load_recognizer(settings: Settings) -> Recognizer:
     dirs = [shipped("rules")]
     if settings.rules_dir is not None:
         dirs.append(settings.rules_dir)
-    return load_recognition(dirs, settings.organisation.name)
+    return load_recognition(dirs, settings.organisation.name, settings.imap.open_on_words)
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
