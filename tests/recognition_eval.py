@@ -35,7 +35,7 @@ BLIND = "blind.toml"
 BLIND2 = "blind2.toml"  # measured once before tuning (BENCHMARKS §8), then tuned on: no longer blind
 BLIND3 = "blind3.toml"  # measured once after the tuning on blind2 (BENCHMARKS §8), then tuned on: no longer blind
 BLIND4 = "blind4.toml"  # measured once after the tuning on blind3 (BENCHMARKS §8), then tuned on: no longer blind
-BLIND5 = "blind5.toml"  # measured once after the rule « addressed » (BENCHMARKS §8), then looked at: no longer blind
+BLIND5 = "blind5.toml"  # measured once after the rule « addressed » (BENCHMARKS §8), then tuned on: no longer blind
 LABELS = ("claim", "incident", "ordinary")
 
 
