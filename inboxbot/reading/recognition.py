@@ -302,6 +302,9 @@ class Assessment:
     notes: tuple[str, ...] = ()
     tag: str | None = None
     matches: tuple[Match, ...] = field(default=(), repr=False)
+    # Whether it opens, or would were the organisation opening on words too (`open_on_words`): the
+    # sender's own clear grievance, which a forward of someone else's mail must not be mistaken for.
+    opens_on_words: bool = False
 
     def summary(self) -> str:
         """One French line for the digest: the words found, then the excerpt."""
@@ -519,15 +522,15 @@ class Recognizer:
         score, by_kind = self._score(best, sender_is_reporter, damping)
         kind = self._kind(by_kind, sender_is_reporter)
         outcome: Outcome
+        worded = False  # would open on the sender's words alone (`ouvrir_si_mots`), not on `ouvrir_si`
         if tag_kind is not None:
             kind = tag_kind
             outcome = "open"
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            worded = any(needed <= evidence for needed in settings.open_requires_words)
-            proven = proven or (settings.open_on_words and worded)
-            if proven and not signs and not any(never <= evidence for never in settings.open_never):
+            worded = not proven and any(needed <= evidence for needed in settings.open_requires_words)
+            if (proven or worded) and not signs and not any(never <= evidence for never in settings.open_never):
                 outcome = "open"
                 elsewhere = self._elsewhere(text_tokens, incidents, evidence)
                 if elsewhere is not None:
@@ -539,12 +542,6 @@ class Recognizer:
                         "le grief ne vise ni l'organisme ni ce qu'il fournit (aucune mention de vous, de votre"
                         " formation, de la session ou de l'organisme près de lui) : jamais ouvert seul"
                     )
-            elif worded:
-                outcome = "candidate"
-                notes.append(
-                    "grief net, à qualifier : seuls une réclamation formelle et l'aléa d'un formateur ou d'un"
-                    " partenaire connu ouvrent un dossier seuls (seuils.ouvrir_sur_les_mots)"
-                )
             else:
                 outcome = "candidate"
                 notes.append("pas de demande, de plainte formelle ni de signalement assez nets pour ouvrir seul")
@@ -558,6 +555,13 @@ class Recognizer:
         if spam and outcome == "open":
             outcome = "candidate"
             notes.append("message signalé comme indésirable par le serveur : jamais ouvert automatiquement")
+        opens_on_words = outcome == "open"
+        if opens_on_words and worded and not settings.open_on_words:
+            outcome = "candidate"
+            notes.append(
+                "grief net, à qualifier : seuls une réclamation formelle et l'aléa d'un formateur ou d'un"
+                " partenaire connu ouvrent un dossier seuls (seuils.ouvrir_sur_les_mots)"
+            )
 
         positive = sorted(
             (match for match in best.values() if match.weight > 0),
@@ -582,6 +586,7 @@ class Recognizer:
             notes=tuple(notes),
             tag=tag,
             matches=tuple(matches),
+            opens_on_words=opens_on_words,
         )
 
     def _offered(self, tokens: _Tokens, where: str, offers: list[str]) -> set[int]:
