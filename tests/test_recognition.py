@@ -1515,3 +1515,15 @@ def test_keeping_a_session_on_the_planning_is_not_maintaining_a_claim(recognizer
     assert assess(recognizer, "Planning", planning, reporter=True).outcome == "leave"
     claim = "Je maintiens ma demande de remboursement : la deuxième journée n'a pas eu lieu."
     assert assess(recognizer, "Votre réponse", claim).outcome != "leave"
+
+
+def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(recognizer: Recognizer) -> None:
+    """A trainer sorry for her own lateness, who « a mis une alarme » so that it does not happen again:
+    nothing to open (the fire alarm is an aléa; the alarm clock is an idiom, like « du coup »)."""
+    text = (
+        "Désolée pour mon retard de ce matin avec le groupe. Pour que ça ne se reproduise pas, j'ai mis une alarme"
+        " de plus sur mon téléphone."
+    )
+    idiom = ("mis une alarme", "mettre une alarme", "mets une alarme", "mis un réveil", "set an alarm")
+    assert assess(without_phrases(*idiom), "Ce matin", text, reporter=True).outcome == "open"
+    assert assess(recognizer, "Ce matin", text, reporter=True).outcome != "open"
