@@ -37,6 +37,8 @@ BLIND2 = "blind2.toml"  # measured once before tuning (BENCHMARKS §8), then tun
 BLIND3 = "blind3.toml"  # measured once after the tuning on blind2 (BENCHMARKS §8), then tuned on: no longer blind
 BLIND4 = "blind4.toml"  # measured once after the tuning on blind3 (BENCHMARKS §8), then tuned on: no longer blind
 BLIND5 = "blind5.toml"  # measured once after the rule « addressed » (BENCHMARKS §8), then tuned on: no longer blind
+BLIND6 = "blind6.toml"  # measured twice as shipped and on words (BENCHMARKS §8), then tuned on: no longer blind
+BLIND7 = "blind7.toml"  # measured twice as shipped and on words (BENCHMARKS §8), then tuned on: no longer blind
 LABELS = ("claim", "incident", "ordinary")
 
 
@@ -192,6 +194,8 @@ def main() -> int:
         parts.append((f"third blind set {BLIND3}, tuned on since its first measure", load_mails(files=(BLIND3,))))
         parts.append((f"fourth blind set {BLIND4}, tuned on since its first measure", load_mails(files=(BLIND4,))))
         parts.append((f"fifth blind set {BLIND5}, looked at since its first measure", load_mails(files=(BLIND5,))))
+        parts.append((f"sixth blind set {BLIND6}, tuned on since its first measure", load_mails(files=(BLIND6,))))
+        parts.append((f"seventh blind set {BLIND7}, tuned on since its first measure", load_mails(files=(BLIND7,))))
     for title, mails in parts:
         if not mails:
             continue

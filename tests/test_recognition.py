@@ -18,7 +18,18 @@ from inboxbot.reading.recognition import (
     load_recognition,
     parse_recognition,
 )
-from tests.recognition_eval import BLIND, BLIND2, BLIND3, BLIND4, BLIND5, RULES, load_mails, measure
+from tests.recognition_eval import (
+    BLIND,
+    BLIND2,
+    BLIND3,
+    BLIND4,
+    BLIND5,
+    BLIND6,
+    BLIND7,
+    RULES,
+    load_mails,
+    measure,
+)
 
 VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
@@ -98,18 +109,24 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # « about the organisation's own session » and « a remedy clause is no grievance » it opens none.
 # Both were then tuned on by families of phrasing (BENCHMARKS §8, « after the tuning on blind sets 4
 # and 5 »), each family checked on fresh sentences below: their targets now hold and are checked.
+# `blind6.toml` and `blind7.toml` (120 mails each, two more writers) were measured as shipped, where only
+# a formal claim, a tag or a known reporter's incident opens (recall 45/53 and 49/53, 19/67 and 12/67 put
+# before her, none opened), and with `open_on_words` (one ordinary mail opened in each: a lawyer for a
+# former employee, a sales pitch for complaint software); then tuned on by families (BENCHMARKS §8,
+# « after the tuning on blind sets 6 and 7 »), checked on fresh sentences below.
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
-    assert figures.total == {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120}[name]
+    totals = {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120, BLIND6: 120, BLIND7: 120}
+    assert figures.total == totals[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
 @pytest.mark.parametrize("opening", ["shipped", "on words"])
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7])
 def test_blind_sets_open_no_ordinary_mail(
     recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
 ) -> None:
@@ -1056,17 +1073,21 @@ def test_english_politeness_about_oneself_is_ordinary_mail(recognizer: Recognize
 # --- families seen on blind sets 4 and 5, checked on fresh sentences ------------------------------
 
 
-def without_phrases(*phrases: str) -> Recognizer:
+def without_phrases(*phrases: str, open_on_words: bool | None = None) -> Recognizer:
     """The shipped vocabulary without these expressions (in any group or structural list) or, for a
     name prefixed by « groupe: », without that group: what a family of phrasing changes."""
     document = shipped_document()
     groups = {phrase.removeprefix("groupe:") for phrase in phrases if phrase.startswith("groupe:")}
+    gone = {group.get("preuve") for group in document["groupe"] if group["nom"] in groups}
     document["groupe"] = [group for group in document["groupe"] if group["nom"] not in groups]
+    gone -= {group.get("preuve") for group in document["groupe"]}
+    for name in ("ouvrir_jamais_si", "attenuer_si"):  # an evidence no group shows any more is not named
+        document["seuils"][name] = [needed for needed in document["seuils"][name] if needed not in gone]
     for group in document["groupe"]:
         group["expressions"] = [phrase for phrase in group["expressions"] if phrase not in phrases]
     for table, key in (("recours", "expressions"), ("session", "ailleurs"), ("session", "sans_effet")):
         document[table][key] = [phrase for phrase in document[table][key] if phrase not in phrases]
-    return parse_recognition(document, VOCABULARY)
+    return parse_recognition(document, VOCABULARY, open_on_words=open_on_words)
 
 
 CLAIM_FAMILIES = [
@@ -1221,3 +1242,288 @@ def test_nobody_warned_me_is_still_an_incident(recognizer: Recognizer) -> None:
         "Je découvre ce matin qu'une stagiaire ne lit pas le français, personne ne m'avait prévenue. Elle ne suit pas."
     )
     assert assess(recognizer, "Stagiaire", text, reporter=True).outcome != "leave"
+
+
+# --- families seen on blind sets 6 and 7, checked on fresh sentences ------------------------------
+
+FAMILIES_6_7 = [
+    # the silence after a promise to come back, and the deadline long past (SMS French, English)
+    (
+        "coaching",
+        "pour le coaching apres la formation on ma dit quon me recontactait, puis plus rien",
+        ("puis plus rien", "et puis plus rien"),
+        False,
+    ),
+    (
+        "Entretien de suivi",
+        "L'entretien de suivi annoncé sur votre site devait avoir lieu en avril. Le délai est largement dépassé.",
+        ("largement dépassé", "délai .. dépassé", "délai est passé"),
+        False,
+    ),
+    (
+        "Follow-up call",
+        "The course page mentioned a follow-up call after six weeks. I wrote in May and heard nothing since.",
+        ("heard nothing since",),
+        False,
+    ),
+    # the client that holds back payment until the service conforms
+    (
+        "Facture F-2291",
+        "Le support de cours prévu au devis n'a pas été remis. Nous suspendons le paiement de votre facture.",
+        ("suspendons le paiement", "suspendre le paiement"),
+        False,
+    ),
+    (
+        "Invoice 4471",
+        "The names on the certificates are wrong, so we are withholding payment for now.",
+        ("withholding payment", "withhold payment"),
+        False,
+    ),
+    # a grievance passed on with a word in between, or left at a partner's front desk
+    (
+        "Retour des participants",
+        "Nos apprentis sont revenus contents, ils m'ont toutefois fait part de remarques sur les horaires.",
+        ("m'ont .. fait part",),
+        False,
+    ),
+    (
+        "Message pour Cafémétrie",
+        "Bonjour, une dame a laissé ce mot hier à notre accueil, je vous le transmets tel quel.",
+        ("laissé .. à notre accueil", "laissé à notre accueil", "vous le transmets tel quel"),
+        True,
+    ),
+    # « rien de grave, je voulais juste… » announces the remark; a part rushed; more practice wished
+    (
+        "Journée dégustation",
+        "Rien de grave, je voulais juste vous dire que la partie dégustation a été un peu expédiée.",
+        ("rien de grave je voulais", "rien de grave je voulais juste"),
+        False,
+    ),
+    ("Atelier du 3", "Merci, c'était bien. La partie sur le moulin a été vite expédiée.", ("vite expédié",), False),
+    (
+        "Atelier du 3",
+        "Merci, c'était bien. J'aurais bien aimé un peu plus de pratique sur la machine.",
+        ("aurais bien aimé .. plus de", "aimé .. plus de pratique"),
+        False,
+    ),
+    # objectives not reached (an opinion is not a document found), hours missing, nobody explained
+    (
+        "Evaluation",
+        "J'ai trouvé que ça allait vite, et les objectifs n'ont pas été atteints pour moi. Un complément de"
+        " pratique est-il possible ?",
+        (
+            "objectifs n'ont pas été atteints",
+            "objectifs .. pas .. atteints",
+            "groupe:opinion",
+            "complément de pratique",
+        ),
+        False,
+    ),
+    (
+        "horaires",
+        "le stage faisait 14h sur le papier, on a fait seulement 10 heures. les heures qui manquent c'est pour qui ?",
+        ("fait seulement .. heures", "heures qui manquent"),
+        False,
+    ),
+    (
+        "Formation",
+        "Personne ne nous a expliqué pourquoi l'après-midi s'est fait en vidéo.",
+        ("personne ne nous a expliqué",),
+        False,
+    ),
+    # a learner set apart by the group, and the unease that keeps her from saying it in the room
+    (
+        "Le groupe",
+        "Depuis lundi je me sens un peu mise à l'écart, les autres font les binômes entre eux.",
+        ("mis à l'écart", "mise à l'écart"),
+        False,
+    ),
+    (
+        "Le groupe",
+        "Je n'ose pas en parler en séance, mais je trouve que la formatrice va trop vite pour moi.",
+        ("je n'ose pas", "n'ose pas en parler"),
+        False,
+    ),
+    ("Group work", "I feel left out in the group, the others always pair up together.", ("left out",), False),
+    # a trainer's incidents: the heat, the room booked twice, a machine to have checked, what must not recur
+    (
+        "Journée de mardi",
+        "Salle sous les toits, 35 degrés l'après-midi, c'était intenable et deux stagiaires ont eu des vertiges.",
+        ("intenable", "vertige"),
+        True,
+    ),
+    (
+        "Room",
+        "The room had a double booking this morning, the group waited in the hall for an hour.",
+        ("double booking", "double booked"),
+        True,
+    ),
+    (
+        "Machine 2",
+        "La machine 2 siffle depuis hier, ce serait bien de la faire regarder avant lundi.",
+        ("siffle", "faire regarder", "à faire regarder"),
+        True,
+    ),
+    (
+        "Compte rendu",
+        "Mercredi nous avons mangé sur place faute de traiteur. Il faudrait voir avec lui pour que ça ne se"
+        " reproduise pas.",
+        ("ne se reproduise pas", "que ça ne se reproduise"),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7)
+def test_claim_and_incident_families_of_blind_sets_6_and_7_are_seen(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Quiet claims and incidents: each family flags a mail it alone makes seen."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
+
+
+ORDINARY_FAMILIES_6_7 = [
+    # a supplier's shipping delay, with the offer to cancel
+    (
+        "Your order 88213",
+        "We are sorry to inform you that your order will be shipped with a delay of ten days due to a stock"
+        " shortage. If you prefer to cancel, we will issue a full refund.",
+        ("will be shipped", "shipped with a delay", "stock shortage", "if you prefer to cancel", "issue a full refund"),
+        False,
+    ),
+    # a trainer announcing her own slight lateness
+    (
+        "Lundi",
+        "Je confirme Chambéry lundi ; j'aurai peut-être un léger retard, je rentre de Lyon la veille au soir.",
+        ("aurai peut être un léger retard", "aurai .. léger retard"),
+        True,
+    ),
+    # an administration's or a platform's notice: a document available, a deadline and its consequence
+    (
+        "URSSAF",
+        "Votre attestation de vigilance est disponible dans votre espace. Vous êtes à jour de vos obligations et"
+        " aucune majoration de retard n'est due.",
+        (
+            "attestation de vigilance",
+            "à jour de vos obligations",
+            "disponible dans votre espace",
+            "est disponible dans votre espace",
+        ),
+        False,
+    ),
+    (
+        "Dossier 12-889",
+        "Nous vous rappelons que la feuille d'émargement doit être transmise sous dix jours, sous peine de rejet"
+        " de la prise en charge.",
+        ("sous peine de rejet",),
+        False,
+    ),
+    (
+        "Nouvelle demande",
+        "Un candidat a déposé une demande. Vous disposez de 48 h pour l'accepter ou la refuser. À défaut, la"
+        " demande sera automatiquement annulée.",
+        ("à défaut la demande", "automatiquement annulé", "accepter ou refuser"),
+        False,
+    ),
+    (
+        "Pièces justificatives",
+        "Les pièces suivantes sont manquantes ou illisibles : facture, émargements. Une relance vous sera adressée"
+        " dans 30 jours.",
+        ("manquantes ou illisibles", "relance vous sera adressée"),
+        False,
+    ),
+    # the accountant's questions about the organisation's own books
+    (
+        "Bilan",
+        "Pour la clôture, peux-tu me dire si le dossier Martin peut donner lieu à une provision pour litige ? Et le"
+        " crédit de TVA a été remboursé.",
+        ("provision pour litige", "donner lieu à une provision", "crédit de tva"),
+        False,
+    ),
+    # a venue's booking conditions and its equipment serviced
+    (
+        "Réservation avril",
+        "Je te rappelle nos conditions : annulation gratuite jusqu'à 15 jours avant. Le four a été révisé, tu ne"
+        " devrais plus avoir de mauvaise surprise.",
+        (
+            "annulation gratuite",
+            "rappelle nos conditions",
+            "a été révisé",
+            "a été révisée",
+            "plus de mauvaise surprise",
+        ),
+        True,
+    ),
+    # a learner whose employer will not release her asks to move to a later session
+    (
+        "Formation juin",
+        "Mon patron refuse de me libérer en juin, je suis vraiment dégoûtée. Est-il possible de me reporter sur"
+        " la session de septembre ?",
+        ("refus* .. de me libérer", "possible de me reporter", "me reporter sur la session"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7)
+def test_ordinary_families_of_blind_sets_6_and_7_are_left(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Suppliers, notices, bookkeeping, a venue's conditions, one's own lateness or rescheduling."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+
+
+def test_a_sales_pitch_about_complaints_never_opens(on_words: Recognizer) -> None:
+    """Software or an agency selling complaint handling writes every claim word; its demo, free trial and
+    « saviez-vous » are signs of a mass mailing, which never opens."""
+    subject = "Plus aucune réclamation sans réponse"
+    text = (
+        "Saviez-vous qu'un client mécontent sur trois ne revient jamais ? Notre outil centralise vos réclamations,"
+        " vos plaintes et vos relances. Essai gratuit, réservez une démo."
+    )
+    pitch = ("réservez une démo", "réserver une démo", "demander une démo", "essai gratuit", "saviez vous que")
+    assert assess(without_phrases(*pitch, "centralisez", open_on_words=True), subject, text).outcome == "open"
+    assert assess(on_words, subject, text).outcome != "open"
+
+
+def test_a_dispute_with_a_former_employee_never_opens(on_words: Recognizer) -> None:
+    """A lawyer writing for a former employee disputes the organisation as an employer, not a training:
+    the director sees it, nothing is acknowledged as a complaint."""
+    text = (
+        "Maître Duval, avocat. Je représente Mme Lenoir, votre ancienne salariée, qui conteste les conditions de"
+        " la rupture de son contrat de travail. Je vous propose une médiation et attends votre réponse sous huit"
+        " jours, à défaut de quoi je saisirai le conseil de prud'hommes."
+    )
+    assert assess(without_phrases("groupe:droit-du-travail", open_on_words=True), "Mme Lenoir", text).outcome == "open"
+    assert assess(on_words, "Mme Lenoir", text).outcome == "candidate"
+
+
+def test_a_signature_s_name_is_not_a_crowded_room(recognizer: Recognizer) -> None:
+    """« Serre » signing a request is a name; « on était très serrés » is the room that was too small."""
+    request = "Pourriez-vous nous envoyer les attestations d'assiduité de nos salariés ?\n\nMerci,\nClaire Serre"
+    assert assess(recognizer, "Attestations", request).outcome == "leave"
+    crowded = "On était très serrés autour d'une seule machine, à peine vingt minutes chacun."
+    assert assess(without_phrases("très serrés"), "Atelier", crowded).outcome == "leave"
+    assert assess(recognizer, "Atelier", crowded).outcome != "leave"
+
+
+def test_keeping_a_session_on_the_planning_is_not_maintaining_a_claim(recognizer: Recognizer) -> None:
+    """« je maintiens Grenoble » keeps a date; « je maintiens ma demande » keeps a claim."""
+    planning = "Comme convenu, je maintiens Grenoble les 3 et 4 ; pour Valence, on annule faute d'inscrits."
+    assert assess(recognizer, "Planning", planning, reporter=True).outcome == "leave"
+    claim = "Je maintiens ma demande de remboursement : la deuxième journée n'a pas eu lieu."
+    assert assess(recognizer, "Votre réponse", claim).outcome != "leave"
+
+
+def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(recognizer: Recognizer) -> None:
+    """A trainer sorry for her own lateness, who « a mis une alarme » so that it does not happen again:
+    nothing to open (the fire alarm is an aléa; the alarm clock is an idiom, like « du coup »)."""
+    text = (
+        "Désolée pour mon retard de ce matin avec le groupe. Pour que ça ne se reproduise pas, j'ai mis une alarme"
+        " de plus sur mon téléphone."
+    )
+    idiom = ("mis une alarme", "mettre une alarme", "mets une alarme", "mis un réveil", "set an alarm")
+    assert assess(without_phrases(*idiom), "Ce matin", text, reporter=True).outcome == "open"
+    assert assess(recognizer, "Ce matin", text, reporter=True).outcome != "open"
