@@ -397,27 +397,27 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # What `mails list --outcome` accepts: the words of the README, and each outcome the store records.
-MAIL_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "case": ("opened", "attached"),
-    "opened": ("opened",),
-    "attached": ("attached",),
-    "candidate": ("candidate",),
-    "joined": ("joined",),
-    "dismissed": ("dismissed",),
-    "ignored": ("ignored",),
-    "triage": ("triage",),
-    "automatic": ("automatic",),
-    "command": ("commands", "awaiting_proof", "suspicious"),
-    "awaiting_proof": ("awaiting_proof",),
-    "suspicious": ("suspicious",),
-    "own": ("own",),
-    "set_aside": ("set_aside",),
+MAIL_OUTCOMES: dict[str, tuple[MailOutcome, ...]] = {
+    "case": (MailOutcome.OPENED, MailOutcome.ATTACHED),
+    MailOutcome.OPENED.value: (MailOutcome.OPENED,),
+    MailOutcome.ATTACHED.value: (MailOutcome.ATTACHED,),
+    MailOutcome.CANDIDATE.value: (MailOutcome.CANDIDATE,),
+    MailOutcome.JOINED.value: (MailOutcome.JOINED,),
+    MailOutcome.DISMISSED.value: (MailOutcome.DISMISSED,),
+    MailOutcome.IGNORED.value: (MailOutcome.IGNORED,),
+    MailOutcome.TRIAGE.value: (MailOutcome.TRIAGE,),
+    MailOutcome.AUTOMATIC.value: (MailOutcome.AUTOMATIC,),
+    "command": (MailOutcome.COMMANDS, MailOutcome.AWAITING_PROOF, MailOutcome.SUSPICIOUS),
+    MailOutcome.AWAITING_PROOF.value: (MailOutcome.AWAITING_PROOF,),
+    MailOutcome.SUSPICIOUS.value: (MailOutcome.SUSPICIOUS,),
+    MailOutcome.OWN.value: (MailOutcome.OWN,),
+    MailOutcome.SET_ASIDE.value: (MailOutcome.SET_ASIDE,),
 }
 
 
-def _outcomes(written: Sequence[str]) -> tuple[str, ...]:
+def _outcomes(written: Sequence[str]) -> tuple[MailOutcome, ...]:
     """The stored outcomes `--outcome` names; "set-aside" and "set aside" mean set_aside."""
-    chosen: list[str] = []
+    chosen: list[MailOutcome] = []
     for item in written:
         for word in item.split(","):
             key = "_".join(word.strip().lower().replace("-", " ").split())
@@ -846,6 +846,7 @@ _USER_ERRORS = (
     ("inboxbot.domain.rules", "RuleError"),
     ("inboxbot.reading.recognition", "RecognitionError"),
     ("inboxbot.store.repository", "AlreadyRunning"),
+    ("inboxbot.store.models", "UnknownTerm"),
 )
 
 

@@ -27,7 +27,7 @@ from datetime import date
 from inboxbot.domain.conversation import CASE_NUMBER, TAG_CLOSING, TAG_OPENING, tagged_numbers
 from inboxbot.domain.dates import WrittenDay, leading_day, read_day
 from inboxbot.domain.text import after_folded, fold
-from inboxbot.domain.vocabulary import Means
+from inboxbot.domain.vocabulary import ActionStatus, Means
 
 __all__ = [
     "ACTION_STATUSES",
@@ -59,12 +59,12 @@ class Command:
     owner: str | None = None  # corrective / preventive
     due: date | None = None  # corrective / preventive
     action_number: int | None = None  # action
-    status: str | None = None  # action: "todo" | "doing" | "done" | "dropped"
+    status: ActionStatus | None = None  # action
     year: int | None = None  # register, report
     claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
     mail_id: int | None = None  # open_mail, discard_mail: the mail put before her (M-0042 is mail 42)
     on: WrittenDay | None = None  # acknowledged, responded, received: the day as written
-    means: str | None = None  # acknowledged, responded: "post", "phone", "hand" or "email"
+    means: Means | None = None  # acknowledged, responded
     # What is undone or redone: for action "edit" or "cancel", for extend "cancel" or "until" (`on`).
     change: str | None = None
     other_case: str | None = None  # merge: the case merged into `case_number`
@@ -1144,12 +1144,12 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         owner=parsed.owner,
         due=parsed.due,
         action_number=parsed.action_number,
-        status=parsed.status,
+        status=ActionStatus(parsed.status) if parsed.status else None,
         year=parsed.year,
         claimant_name=parsed.claimant_name,
         mail_id=parsed.mail_id,
         on=parsed.on,
-        means=parsed.means,
+        means=Means(parsed.means) if parsed.means else None,
         change=parsed.change,
         other_case=parsed.other_case,
     )

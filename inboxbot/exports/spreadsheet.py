@@ -67,6 +67,7 @@ from inboxbot.exports.register import (
     status_label,
 )
 from inboxbot.store import export
+from inboxbot.store.models import UnknownTerm
 
 DATE_FORMAT = "dd/mm/yyyy"  # format codes are stored in English; a French Excel shows jj/mm/aaaa
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
@@ -552,9 +553,14 @@ def _pieces_read_elsewhere(reading: _Reading) -> Generator[tuple[int, str | list
             if tag == "done":
                 finished = True
                 return
-            if tag == "error":
+            if tag in ("error", "unknown-term"):
                 summary, detail = payload
-                error = RegisterReadError(f"reading the register failed: {summary}")
+                # A row the vocabulary cannot read is hers to fix, and said as the other commands say it.
+                error: Exception = (
+                    UnknownTerm(summary)
+                    if tag == "unknown-term"
+                    else RegisterReadError(f"reading the register failed: {summary}")
+                )
                 error.add_note(f"In the reading process:\n{detail}")
                 raise error
             yield from payload
@@ -610,8 +616,9 @@ def _read_rows(connection: Connection, reading: _Reading) -> None:
             store.close()
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the writer, which stops
         detail = "".join(traceback.format_exception(exc)).rstrip()
+        summary = str(exc) if isinstance(exc, UnknownTerm) else f"{type(exc).__name__}: {exc}"
         try:
-            connection.send(("error", (f"{type(exc).__name__}: {exc}", detail)))
+            connection.send(("unknown-term" if isinstance(exc, UnknownTerm) else "error", (summary, detail)))
         except OSError:
             pass  # the writer is gone: nobody to tell
         return

@@ -24,7 +24,15 @@ from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refus
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, MailOutcome, RuleAction
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Kind,
+    MailOutcome,
+    Means,
+)
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
@@ -212,7 +220,7 @@ class Casework:
         """
         if case.acknowledged_at is not None or case.claimant is None or case.claimant not in recipients:
             return
-        unit.update_case(case.id, acknowledged_at=at, acknowledgement_means="email")
+        unit.update_case(case.id, acknowledged_at=at, acknowledgement_means=Means.EMAIL)
         unit.add_event(case.id, at, "inboxbot", "acknowledged", "par le premier message de la directrice au réclamant")
 
     def _case(self, unit: Unit, command: Command) -> Case:
@@ -402,7 +410,9 @@ class Casework:
     def _new_action(self, order: Order, case: Case) -> str:
         command, name = order.command, order.command.name
         text = command.value or ""
-        seq = order.unit.add_action(case.id, name, text, order.at, owner=command.owner or "", due=command.due)
+        seq = order.unit.add_action(
+            case.id, ActionKind(name), text, order.at, owner=command.owner or "", due=command.due
+        )
         order.unit.add_event(case.id, order.at, order.actor, f"action:{name}", f"{seq}. {text}")
         details = "".join(
             [
@@ -418,7 +428,7 @@ class Casework:
             return self._edit_action(order, case)
         if command.change == "cancel":
             return self._cancel_action(order, case)
-        seq, status = command.action_number or 0, command.status or "todo"
+        seq, status = command.action_number or 0, command.status or ActionStatus.TODO
         action = order.unit.update_action(case.id, seq, status, command.value or "", order.at)
         if action is None:
             raise _no_action(case, seq)
@@ -493,7 +503,7 @@ class Casework:
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
         if (
             claimant is None
-            and mail.outcome == RuleAction.TRIAGE
+            and mail.outcome == MailOutcome.TRIAGE
             and mail.channel in (None, Channel.EMAIL)
             and mail.from_address
         ):
@@ -506,8 +516,8 @@ class Casework:
             claimant=claimant,
             subject=mail.subject,
             received_at=mail.received_at,
-            kind=mail.kind or "reclamation",
-            channel=mail.channel or "email",
+            kind=mail.kind or Kind.RECLAMATION,
+            channel=mail.channel or Channel.EMAIL,
             reasons=mail.words,
             # Its receiving server said its From was forged: no acknowledgement to whoever it names.
             dmarc_fail=mail.spam if mail.spam.startswith("dmarc=fail") else "",
@@ -515,7 +525,7 @@ class Casework:
         cap = self.policy.daily_cap_total
         decision = qualify(
             candidate,
-            command.value,
+            Kind(command.value) if command.value else None,
             self.policy,
             unit.acknowledgements_since(mailbox_key(claimant.email), local_midnight) if claimant else 0,
             unit.acknowledgements_since(None, local_midnight, at_most=cap) if cap else 0,
@@ -546,13 +556,13 @@ class Casework:
             description=mail.summary,
         )
         unit.add_event(case_id, at, actor, "qualified", f"{reference} : {KIND_LABELS[decision.kind]}")
-        unit.set_mail_outcome(mail.message_key, "opened", f"opened by the director as case {number}", case_id)
+        unit.set_mail_outcome(mail.message_key, MailOutcome.OPENED, f"opened by the director as case {number}", case_id)
         joined = unit.joined_mails(mail.id or 0)
         for follower in joined:
             # Its follow-ups belong to the same case: the exchange log shows them after it, in order.
             unit.set_mail_outcome(
                 follower.message_key,
-                "attached",
+                MailOutcome.ATTACHED,
                 f"joined {reference}, opened by the director as case {number}",
                 case_id,
             )
@@ -652,7 +662,7 @@ class Casework:
                 f"({self._day(case.received_at)})."
             )
         means = command.means
-        unit.update_case(case.id, acknowledged_at=when, acknowledgement_means=means or "other")
+        unit.update_case(case.id, acknowledged_at=when, acknowledgement_means=means or Means.OTHER)
         how = MEANS_LABELS.get(means or "", "fait autrement")
         unit.add_event(case.id, at, actor, "acknowledged", f"{how}, le {self._day(when)} {command.value or ''}".strip())
         return f"Dossier {case.number} : accusé de réception {how} enregistré au {self._day(when)}."
@@ -669,7 +679,7 @@ class Casework:
         means, text = command.means, command.value or ""
         how = MEANS_LABELS.get(means or "", "faite autrement")
         if case.responded_at is None or when >= case.responded_at:
-            unit.update_case(case.id, responded_at=when, response_means=means or "other", response_note=text)
+            unit.update_case(case.id, responded_at=when, response_means=means or Means.OTHER, response_note=text)
         unit.add_event(case.id, at, actor, "responded", f"{how}, le {self._day(when)} : {text}")
         return (
             f"Dossier {case.number} : réponse {how} enregistrée au {self._day(when)}. "

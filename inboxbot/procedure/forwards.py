@@ -17,6 +17,7 @@ from inboxbot.domain.decide import FROM_FORWARDED_HEADER, Original, Policy, Reco
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
+from inboxbot.domain.vocabulary import Channel, Kind
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded, same_subject, says_forwarded
 from inboxbot.reading.parse import ParseError, parse
 from inboxbot.reading.quotes import new_text
@@ -53,7 +54,7 @@ def recognition_of(assessed: Assessment) -> Recognition:
     """What the recognizer read, as `decide` and the mail's record take it."""
     return Recognition(
         outcome=assessed.outcome,
-        kind=assessed.kind,
+        kind=Kind(assessed.kind),
         score=float(assessed.score),
         reasons=tuple(assessed.reasons),
         excerpt=" ".join(assessed.excerpt.split())[:EXCERPT_CHARS],
@@ -222,7 +223,7 @@ class Forwards:
                 passed_on = self.transmission(unit, mail, NO_VERDICT, spam=False)
                 claimant = forward_author(self.app.policy, passed_on.forwarded) if passed_on is not None else None
                 if claimant is not None:
-                    return Original(claimant, received_at, None, channel="third_party", transmitter=mail.from_)
+                    return Original(claimant, received_at, None, channel=Channel.THIRD_PARTY, transmitter=mail.from_)
                 author = self._author_of(mail) or author
         return Original(author=author, received_at=received_at, received_from=None)
 

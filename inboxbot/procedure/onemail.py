@@ -18,7 +18,7 @@ from inboxbot.adapters.imap import FetchedMail, Mailbox
 from inboxbot.bootstrap import App
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.message import ParsedMail
-from inboxbot.domain.vocabulary import MailOutcome
+from inboxbot.domain.vocabulary import Direction, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.applying import Applier
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -121,7 +121,7 @@ class OneMail:
                     message_key=key,
                     message_id=None,
                     case_id=None,
-                    direction="in",
+                    direction=Direction.IN,
                     folder=fetched.folder,
                     uidvalidity=fetched.uidvalidity,
                     uid=fetched.uid,
@@ -135,7 +135,7 @@ class OneMail:
                     archive_path=str(stored.path),
                     sha256=stored.sha256,
                     size=stored.size,
-                    outcome="set_aside",
+                    outcome=MailOutcome.SET_ASIDE,
                     reason=reason,
                     automatic=None,
                     rules_hit=(),

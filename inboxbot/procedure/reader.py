@@ -31,6 +31,7 @@ from inboxbot.domain.mail_commands import Command, Refusal, named_numbers
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import LOOP_HEADER, ParsedMail
 from inboxbot.domain.rules import RuleContext
+from inboxbot.domain.vocabulary import Channel
 from inboxbot.outgoing.outbox import is_inboxbot_message_id
 from inboxbot.procedure.forwards import NO_VERDICT, Forwards, forward_author, is_reporter, recognition_of
 from inboxbot.reading.automatic import automatic_reason, bounced_message_ids
@@ -179,8 +180,8 @@ class MailReader:
         if transmission is not None:
             # Passed on by a third party: the claim is its author's, the forwarder its transmitter.
             forwarded = transmission.forwarded
-            verdict = replace(verdict, channel="third_party", hits=(*verdict.hits, "transmitted-by-third-party"))
-        elif verdict.channel == "third_party" and thread is None and not common.own:
+            verdict = replace(verdict, channel=Channel.THIRD_PARTY, hits=(*verdict.hits, "transmitted-by-third-party"))
+        elif verdict.channel == Channel.THIRD_PARTY and thread is None and not common.own:
             located = self.forwards.locate(unit, mail, common.received_at) if as_hers else None
             original = located.original if located is not None else None
             forwarded = located.forwarded if located is not None else extract_forwarded(mail, self.tz)

@@ -37,7 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from inboxbot.domain.cases import OPEN, response_deadline
-from inboxbot.domain.vocabulary import Direction, RuleAction
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Direction, Kind, MailOutcome, Nature, Priority
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import CANDIDATE_OUTCOME, FAILED, JOINED_OUTCOME, SENT, Unit, mail_reference
 
@@ -98,9 +98,9 @@ class CaseBrief:
 
     id: int
     number: str
-    kind: str
-    status: str
-    channel: str
+    kind: Kind
+    status: CaseStatus
+    channel: Channel
     claimant: str | None
     claimant_name: str
     transmitter: str | None
@@ -111,8 +111,8 @@ class CaseBrief:
     response_due: date
     extended_due: date | None
     extension_reason: str
-    nature: str | None
-    priority: str | None
+    nature: Nature | None
+    priority: Priority | None
     # Why no acknowledgement was sent when the case was opened ("" if one was, or not asked for).
     not_acknowledged: str = ""
 
@@ -290,7 +290,7 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
     """
     recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_(("triage", "attached")))
     kinds = {
-        "triage": and_(recorded, MailRow.outcome == RuleAction.TRIAGE),
+        "triage": and_(recorded, MailRow.outcome == MailOutcome.TRIAGE),
         "closed_case": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")),
         "feedback": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
         "suspicious": and_(MailRow.outcome == "suspicious", MailRow.received_at >= suspicious_since),
@@ -413,7 +413,7 @@ class CandidateBrief:
     from_address: str | None
     from_name: str
     subject: str
-    kind: str
+    kind: Kind
     words: tuple[str, ...]
     excerpt: str
     spam: str
@@ -458,7 +458,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             from_address=row.from_address,
             from_name=row.from_name,
             subject=row.subject,
-            kind=row.kind or "reclamation",
+            kind=row.kind or Kind.RECLAMATION,
             words=tuple(json.loads(row.words or "[]")),
             excerpt=row.excerpt,
             spam=row.spam,
