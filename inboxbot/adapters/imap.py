@@ -29,11 +29,12 @@ from imapclient.imapclient import SENT as SENT_FLAG
 from inboxbot.adapters.oauth import OAuthError, TokenSource
 from inboxbot.adapters.tls import tls_context, tls_failure
 from inboxbot.config import ImapSettings
+from inboxbot.domain.vocabulary import FolderRole
 
 log = logging.getLogger(__name__)
 
-INBOX = "inbox"
-SENT = "sent"
+INBOX = FolderRole.INBOX
+SENT = FolderRole.SENT
 
 
 class MailboxError(Exception):
@@ -43,7 +44,7 @@ class MailboxError(Exception):
 @dataclass(frozen=True)
 class WatchedFolder:
     name: str
-    role: str  # INBOX or SENT
+    role: FolderRole
 
 
 @dataclass(frozen=True)

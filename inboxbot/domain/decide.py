@@ -95,7 +95,7 @@ class Facts:
     """What is known about one fetched mail when its fate is decided."""
 
     mail: ParsedMail
-    folder_role: str  # INBOX or SENT
+    folder_role: FolderRole
     received_at: datetime  # the server's INTERNALDATE, never the sender's Date header
     thread: ThreadMatch | None
     verdict: Verdict

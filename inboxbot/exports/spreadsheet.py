@@ -43,18 +43,16 @@ from xlsxwriter.xmlwriter import XMLwriter
 
 from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
-    KIND_LABELS,
-    NATURE_LABELS,
     TRACKED_KINDS,
     Action,
     CaseDetail,
     action_line,
     deadline_label,
 )
+from inboxbot.domain.vocabulary import ActionKind, CaseStatus, Kind
 from inboxbot.exports.register import (
     ACTION_HEADERS,
     CASE_RULES_HEADER,
-    CHANNEL_LABELS,
     EXCHANGE_HEADERS,
     HISTORY_HEADERS,
     RECEIVED_FROM_LABELS,
@@ -193,8 +191,8 @@ def export_register_xlsx(
     today: date,
     *,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     chunk: int = export.CHUNK,
     own_address: str,
 ) -> int:
@@ -216,12 +214,12 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
     dismissed = case.dismissed
     acknowledge_met = deadline_met(case.acknowledged_at, case.acknowledge_due, tz, today)
     response_met = deadline_met(case.responded_at, case.effective_response_due, tz, today)
-    mediations = [a.text or "oui" for a in actions if a.kind == "mediation"]
+    mediations = [a.text or "oui" for a in actions if a.kind == ActionKind.MEDIATION]
     return [
         case.number,
-        KIND_LABELS.get(case.kind, case.kind),
+        case.kind.label,
         _local(case.received_at, tz),
-        CHANNEL_LABELS.get(case.channel, case.channel),
+        case.channel.label,
         RECEIVED_FROM_LABELS.get(case.received_from, case.received_from) if case.received_from else None,
         case.stakeholder,
         case.claimant_name,
@@ -230,7 +228,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
         case.training,
         case.subject,
         case.description,
-        NATURE_LABELS.get(case.nature, case.nature) if case.nature is not None else None,
+        case.nature.label if case.nature is not None else None,
         case.priority,
         case.acknowledge_due,
         _local(case.acknowledged_at, tz),
@@ -243,7 +241,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
         means_label(case.response_means, case.responded_at),
         case.response_note,
         deadline_label(response_met, case.responded_at is not None, dismissed),
-        "\n".join(a.text for a in actions if a.kind == "cause"),
+        "\n".join(a.text for a in actions if a.kind == ActionKind.CAUSE),
         "\n".join(action_line(a) for a in actions if a.kind in TRACKED_KINDS),
         "\n".join(mediations),
         status_label(case.status, dismissed, case.merged_into),
@@ -506,8 +504,8 @@ class _Reading:
     tz: ZoneInfo
     today: date
     year: int | None
-    kind: str | None
-    status: str | None
+    kind: Kind | None
+    status: CaseStatus | None
     chunk: int
     own_address: str
     styles: StyleIndex  # the writer's (`_Styles.index`)

@@ -371,7 +371,7 @@ class Applier:
                 satisfaction_at=fetched.internaldate,
             )
             unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
-        elif decision.purpose == "director" and decision.direction == "out":
+        elif decision.purpose == "director" and decision.direction == Direction.OUT:
             recipients = [address.email for address in (*mail.to, *mail.cc)]
             self.casework.her_mail_out(unit, case, fetched.internaldate, recipients)
         elif decision.purpose == "closed_case" and self.app.settings.director.notify:

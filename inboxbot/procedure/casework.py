@@ -16,8 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from inboxbot.config import Settings
-from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
-from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
+from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, Case
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.decide import TRANSMITTER_THANKS, Candidate, Policy, acknowledgement, qualify
 from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refusal
@@ -84,8 +83,8 @@ def audit_site(
     *,
     zip_to: Path | None = None,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     include_files: bool = True,
     number: str | None = None,
 ) -> SiteResult:
@@ -435,7 +434,7 @@ class Casework:
         order.unit.add_event(
             case.id, order.at, order.actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip()
         )
-        return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+        return f"Dossier {case.number} : action n° {seq} {status.label}."
 
     def _edit_action(self, order: Order, case: Case) -> str:
         unit, command, at, actor, _ = order
@@ -466,7 +465,7 @@ class Casework:
         if action is None:
             raise _no_action(case, seq)
         why = f" — {command.value}" if command.value else ""
-        label = ACTION_LABELS.get(action.kind, action.kind)
+        label = action.kind.label
         unit.add_event(case.id, at, actor, "action-cancelled", f"{seq}. {label} : {action.text}{why}")
         return f"Dossier {case.number} : {label} n° {seq} annulée (« {action.text} »)."
 
@@ -555,7 +554,7 @@ class Casework:
             thread=Thread(in_reply_to=mail.message_id, references=message_ids),
             description=mail.summary,
         )
-        unit.add_event(case_id, at, actor, "qualified", f"{reference} : {KIND_LABELS[decision.kind]}")
+        unit.add_event(case_id, at, actor, "qualified", f"{reference} : {decision.kind.label}")
         unit.set_mail_outcome(mail.message_key, MailOutcome.OPENED, f"opened by the director as case {number}", case_id)
         joined = unit.joined_mails(mail.id or 0)
         for follower in joined:
@@ -575,7 +574,7 @@ class Casework:
         else:
             told = f" ; pas d'accusé de réception ({decision.note})"
         return (
-            f"Message {reference} : dossier {number} ouvert ({KIND_LABELS[decision.kind]}){messages}, "
+            f"Message {reference} : dossier {number} ouvert ({decision.kind.label}){messages}, "
             f"reçu le {self._day(mail.received_at)}{told}."
         )
 
@@ -604,9 +603,9 @@ class Casework:
             if case.claimant is not None
             else None
         )
-        means: str | None
+        means: Means | None
         if replied is not None and (case.responded_at is None or replied > case.responded_at):
-            responded_at, means, source = replied, "email", "votre dernier message au réclamant"
+            responded_at, means, source = replied, Means.EMAIL, "votre dernier message au réclamant"
         elif case.responded_at is not None:
             responded_at, means = case.responded_at, case.response_means
             source = f"réponse enregistrée, {MEANS_LABELS.get(means or '', 'faite autrement')}"
@@ -724,12 +723,12 @@ class Casework:
         }
 
     def _requalify(self, order: Order, case: Case) -> str:
-        unit, at, actor, kind = order.unit, order.at, order.actor, order.command.value or ""
+        unit, at, actor, kind = order.unit, order.at, order.actor, Kind(order.command.value or "")
         if kind == case.kind:
-            raise Refused(f"Le dossier {case.number} est déjà de type {KIND_LABELS[kind]}.")
+            raise Refused(f"Le dossier {case.number} est déjà de type {kind.label}.")
         unit.update_case(case.id, kind=kind)
         unit.add_event(case.id, at, actor, "requalified", f"{case.kind} → {kind}")
-        return f"Dossier {case.number} requalifié : {KIND_LABELS[case.kind]} → {KIND_LABELS[kind]}."
+        return f"Dossier {case.number} requalifié : {case.kind.label} → {kind.label}."
 
     def _claimant(self, order: Order, case: Case) -> str:
         unit, command, at, actor, now = order
@@ -884,7 +883,7 @@ class Casework:
             now,
             attachments=[MailAttachment(file_name, "text/html", content)],
             number=case.number,
-            kind=KIND_LABELS.get(case.kind, case.kind),
+            kind=case.kind.label,
             file_name=file_name,
         )
         return f"Dossier {case.number} envoyé en pièce jointe ({file_name})."
@@ -951,9 +950,9 @@ def _no_action(case: Case, seq: int) -> Refused:
     return Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
 
 
-def _a(kind: str) -> str:
+def _a(kind: Kind) -> str:
     """« une réclamation », « un aléa »: a kind with its article, for a sentence to the director."""
-    return f"{'un' if kind == 'alea' else 'une'} {KIND_LABELS.get(kind, kind)}"
+    return f"{'un' if kind == Kind.ALEA else 'une'} {kind.label}"
 
 
 def _silenced(note: str) -> tuple[bool, str]:

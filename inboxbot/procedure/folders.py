@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
+from inboxbot.domain.vocabulary import FolderRole
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.store.repository import FolderState, tied_to_its_data
 
@@ -139,7 +140,7 @@ class FolderSync:
     # -- one mail --------------------------------------------------------------------------
 
     def _process_group(
-        self, group: Sequence[FetchedMail], role: str, report: CycleReport
+        self, group: Sequence[FetchedMail], role: FolderRole, report: CycleReport
     ) -> list[tuple[FetchedMail, str]]:
         """Process mails in one transaction; what became of each.
 
@@ -178,7 +179,7 @@ class FolderSync:
         return self._process_together(group, role, report, alone=True)
 
     def _process_together(
-        self, group: Sequence[FetchedMail], role: str, report: CycleReport, alone: bool
+        self, group: Sequence[FetchedMail], role: FolderRole, report: CycleReport, alone: bool
     ) -> list[tuple[FetchedMail, str]]:
         processed: list[tuple[FetchedMail, str]] = []
         with self.app.store.unit() as unit:

@@ -18,7 +18,7 @@ from inboxbot.adapters.imap import FetchedMail, Mailbox
 from inboxbot.bootstrap import App
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.message import ParsedMail
-from inboxbot.domain.vocabulary import Direction, MailOutcome
+from inboxbot.domain.vocabulary import Direction, FolderRole, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.applying import Applier
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -50,7 +50,9 @@ class OneMail:
         finally:
             self.forwards.mailbox = None
 
-    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
+    def process(
+        self, unit: Unit, fetched: FetchedMail, role: FolderRole, report: CycleReport, alone: bool = True
+    ) -> str:
         """What became of one mail. `alone`: in a savepoint, so that if it fails inside inboxbot it
         is set aside and the unit goes on; otherwise such a failure raises `MailFailed`."""
         stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
@@ -73,7 +75,13 @@ class OneMail:
             return self._set_aside(unit, fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
 
     def _process_parsed(
-        self, unit: Unit, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
+        self,
+        unit: Unit,
+        fetched: FetchedMail,
+        stored: StoredMail,
+        mail: ParsedMail,
+        role: FolderRole,
+        report: CycleReport,
     ) -> str:
         key = mail.message_id or f"sha256:{stored.sha256}"
         seen = unit.mail_outcome(key)

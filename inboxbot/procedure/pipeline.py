@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
 from inboxbot.domain.outages import READING
+from inboxbot.domain.vocabulary import FolderRole
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import Bookkeeping, CycleReport
 from inboxbot.procedure.casework import Casework
@@ -69,7 +70,9 @@ class Pipeline:
     def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
         self.folders.sync_folder(mailbox, folder, report)
 
-    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
+    def process(
+        self, unit: Unit, fetched: FetchedMail, role: FolderRole, report: CycleReport, alone: bool = True
+    ) -> str:
         """What became of one mail (see `OneMail.process`)."""
         return self.one_mail.process(unit, fetched, role, report, alone=alone)
 

@@ -37,7 +37,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from inboxbot.domain.cases import OPEN, response_deadline
-from inboxbot.domain.vocabulary import CaseStatus, Channel, Direction, Kind, MailOutcome, Nature, Priority
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    MailOutcome,
+    Nature,
+    Priority,
+)
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import CANDIDATE_OUTCOME, FAILED, JOINED_OUTCOME, SENT, Unit, mail_reference
 
@@ -49,7 +59,7 @@ DIGEST_PURPOSE = "digest"  # the outbox purpose of the digest, which is its temp
 # they still match, since a changed wording would silently empty two sections of the digest.
 CLOSED_CASE_NOTE = "new mail on a closed case"
 FEEDBACK_NOTE = "answer to the satisfaction request"
-TRACKED_ACTION_STATUSES = ("todo", "doing")  # "done" and "dropped" need nothing more
+TRACKED_ACTION_STATUSES = (ActionStatus.TODO, ActionStatus.DOING)  # DONE and DROPPED need nothing more
 
 __all__ = [
     "CANDIDATE",
@@ -153,7 +163,7 @@ class Deadline:
     # acknowledgement: the state of the last automatic acknowledgement queued, None if none was.
     acknowledgement_status: str | None = None
     action_seq: int | None = None
-    action_kind: str | None = None
+    action_kind: ActionKind | None = None
     action_text: str = ""
     action_owner: str = ""
 
@@ -288,14 +298,16 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
     so suspicious mails are taken by reception from `suspicious_since` (the window's start minus
     that grace).
     """
-    recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_(("triage", "attached")))
+    recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_((MailOutcome.TRIAGE, MailOutcome.ATTACHED)))
     kinds = {
         "triage": and_(recorded, MailRow.outcome == MailOutcome.TRIAGE),
-        "closed_case": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")),
-        "feedback": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
-        "suspicious": and_(MailRow.outcome == "suspicious", MailRow.received_at >= suspicious_since),
+        "closed_case": and_(
+            recorded, MailRow.outcome == MailOutcome.ATTACHED, MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")
+        ),
+        "feedback": and_(recorded, MailRow.outcome == MailOutcome.ATTACHED, MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
+        "suspicious": and_(MailRow.outcome == MailOutcome.SUSPICIOUS, MailRow.received_at >= suspicious_since),
         # Unreadable, or failed inside inboxbot: archived, but only a person can tell what it was.
-        "set_aside": and_(MailRow.created_at >= since, MailRow.outcome == "set_aside"),
+        "set_aside": and_(MailRow.created_at >= since, MailRow.outcome == MailOutcome.SET_ASIDE),
     }
     category = case(*((condition, literal_column(f"'{name}'")) for name, condition in kinds.items())).label("category")
     picked = (

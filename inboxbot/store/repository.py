@@ -64,6 +64,7 @@ from inboxbot.domain.vocabulary import (
     Kind,
     MailOutcome,
     Nature,
+    OutagePart,
     OutboxStatus,
     Priority,
     Stakeholder,
@@ -1090,7 +1091,7 @@ class Unit:
             try:
                 value = json.loads(row.value)
                 until = datetime.fromisoformat(value["until"]) if value.get("until") else None
-                found.append(Outage(part, row.at, str(value["cause"]), until, bool(value.get("alerted"))))
+                found.append(Outage(OutagePart(part), row.at, str(value["cause"]), until, bool(value.get("alerted"))))
             except (ValueError, KeyError, TypeError):
                 continue  # a row of another version: only a digest line is lost
         return sorted(found, key=lambda outage: outage.since)
@@ -1119,7 +1120,11 @@ class Unit:
     # -- the register ----------------------------------------------------------------------
 
     def cases(
-        self, open_only: bool = False, year: int | None = None, kind: str | None = None, status: str | None = None
+        self,
+        open_only: bool = False,
+        year: int | None = None,
+        kind: Kind | None = None,
+        status: CaseStatus | None = None,
     ) -> list[Case]:
         query = select(CaseRow).order_by(CaseRow.received_at, CaseRow.id)
         if open_only:
