@@ -190,7 +190,12 @@ def case_line(case: Case, tz: ZoneInfo) -> str:
     )
 
 
-_CHANNEL_WORDS = {"courrier": "post", "lettre": "post", "telephone": "oral", "transmise": "third_party"}
+_CHANNEL_WORDS = {
+    "courrier": Channel.POST,
+    "lettre": Channel.POST,
+    "telephone": Channel.ORAL,
+    "transmise": Channel.THIRD_PARTY,
+}
 
 
 def _channel(text: str) -> Channel:

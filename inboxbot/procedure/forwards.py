@@ -17,7 +17,7 @@ from inboxbot.domain.decide import FROM_FORWARDED_HEADER, Original, Policy, Reco
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
-from inboxbot.domain.vocabulary import Channel, Kind, RuleAction
+from inboxbot.domain.vocabulary import Channel, RuleAction
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded, same_subject, says_forwarded
 from inboxbot.reading.parse import ParseError, parse
 from inboxbot.reading.quotes import new_text
@@ -54,7 +54,7 @@ def recognition_of(assessed: Assessment) -> Recognition:
     """What the recognizer read, as `decide` and the mail's record take it."""
     return Recognition(
         outcome=assessed.outcome,
-        kind=Kind(assessed.kind),
+        kind=assessed.kind,
         score=float(assessed.score),
         reasons=tuple(assessed.reasons),
         excerpt=" ".join(assessed.excerpt.split())[:EXCERPT_CHARS],

@@ -52,7 +52,7 @@ class OneMail:
 
     def process(
         self, unit: Unit, fetched: FetchedMail, role: FolderRole, report: CycleReport, alone: bool = True
-    ) -> str:
+    ) -> MailOutcome:
         """What became of one mail. `alone`: in a savepoint, so that if it fails inside inboxbot it
         is set aside and the unit goes on; otherwise such a failure raises `MailFailed`."""
         stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
@@ -82,7 +82,7 @@ class OneMail:
         mail: ParsedMail,
         role: FolderRole,
         report: CycleReport,
-    ) -> str:
+    ) -> MailOutcome:
         key = mail.message_id or f"sha256:{stored.sha256}"
         seen = unit.mail_outcome(key)
         if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
@@ -98,7 +98,7 @@ class OneMail:
             seen = unit.mail_outcome(key)
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
-            return "duplicate"
+            return MailOutcome.DUPLICATE
         decision, reading = self.reader.read(unit, mail, fetched, role).decision(self.app.policy)
         self.applier.apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
@@ -120,7 +120,7 @@ class OneMail:
             return True
         return _authored(first) == _authored(mail)
 
-    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
+    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> MailOutcome:
         log.warning("mail UID %s in %s set aside: %s", fetched.uid, fetched.folder, reason)
         key = f"sha256:{stored.sha256}"
         if unit.mail_outcome(key) is None:
@@ -150,7 +150,7 @@ class OneMail:
                 ),
                 self.app.clock(),
             )
-        return "set_aside"
+        return MailOutcome.SET_ASIDE
 
 
 def _authored(mail: ParsedMail) -> tuple[object, ...]:
