@@ -7,9 +7,9 @@ view and carries filters.
 
 The workbook is streamed (XlsxWriter in `constant_memory` mode): each row goes to a temporary file as
 soon as the next one starts, so the memory it takes does not grow with the register, and the cases
-can come straight from a query read in chunks. XlsxWriter rather than openpyxl's write-only mode: on
-100,000 rows it writes the cells in less than half the time (bench/xlsx_writers.py), which is what
-keeps a register of that size under 30 seconds.
+can come straight from a query read in chunks. XlsxWriter rather than openpyxl's write-only mode: it
+writes the cells in less than half the time (bench/xlsx_writers.py), which is what keeps a register of
+100,000 cases within its target (BENCHMARKS.md §4).
 
 XlsxWriter's cell writing is still most of an export's time, and it runs in one process; so the
 command line's export (`export_register_xlsx`) reads the cases and turns them into cells in a second
@@ -317,10 +317,10 @@ def register_values(
 class _RowMaker:
     """A sheet's rows as the XML XlsxWriter writes for them, made where the cases are read.
 
-    XlsxWriter spends about 8 µs on each cell (BENCHMARKS.md §4): with a row per mail and per event
-    besides the row per case, that was 125 s for a register of 100,000 cases. Made here, by the
-    process that reads the cases, a row is one string that the writing process only copies into the
-    sheet. The XML is XlsxWriter's own, to the byte (tests/test_spreadsheet.py compares them), with
+    XlsxWriter's cost is per cell, and a register has a row per mail and per event besides the row
+    per case: written cell by cell, a large register missed its target (BENCHMARKS.md §4). Made here,
+    by the process that reads the cases, a row is one string that the writing process only copies
+    into the sheet. The XML is XlsxWriter's own, to the byte (tests/test_spreadsheet.py compares them), with
     XlsxWriter's escaping functions; one difference: a text that reads `<r>…</r>` is escaped like any
     other, where XlsxWriter would write it unescaped as rich text (and a claimant's `<r>&</r>` would
     make a workbook Excel refuses to open).
@@ -512,8 +512,8 @@ class _Reading:
 
 
 # The sheets whose rows the writing process makes from the values it is sent; the reading process
-# makes the others'. Reading the register is most of the work: at 100,000 cases, with every sheet's
-# rows made by the reader, it took 25 s of CPU against the writer's 7 (BENCHMARKS.md §4).
+# makes the others'. Reading the register is most of the work: with every sheet's rows made by the
+# reader, the writer sat idle most of the time (BENCHMARKS.md §4), so it makes these two.
 _MADE_BY_WRITER = frozenset((CASES_SHEET, EXCHANGES_SHEET))
 
 

@@ -19,7 +19,7 @@ applied to both the text and the vocabulary (final -s/-x, up to two final -e, th
 « déçu » matches déçue, déçus, DECUES, and « annulé » matches annulée, annuler, annulait, annulent.
 A vocabulary word ending in `*` is a prefix (« rembours* »). A French lemmatiser (simplemma) was
 considered and not used: it only knows accented spellings (« decue », « annulee » stay unknown), which
-is how much real mail is typed, and it costs 150 ms to load.
+is how much real mail is typed, and loading it would slow every start.
 
 Deciding: the score opens a case only with evidence of the right kind (`seuils.ouvrir_si`: a formal
 complaint, a demand with dissatisfaction or insistence, a known reporter describing an incident…);

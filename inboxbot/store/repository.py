@@ -341,12 +341,12 @@ class Store:
     def migrate(self, *, new_at_once: bool = True) -> None:
         """Bring the schema to the newest migration; a new, empty database gets it in one step.
 
-        Importing alembic and running every migration made a first start 0.15 s slower; the
+        Importing alembic and running every migration made a first start noticeably slower; the
         migrations are kept for databases that exist (`tests/test_store.py` checks that they build
         exactly the schema a new database gets).
         """
         if at_head(self.engine.execution_options(**{READ_ONLY: True}), MIGRATIONS / "versions"):
-            return  # the usual start: one SELECT rather than importing alembic (0.2-0.7 s)
+            return  # the usual start: one SELECT rather than importing alembic
         if new_at_once and self._create_new():
             return
         from alembic import command
