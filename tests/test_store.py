@@ -9,7 +9,7 @@ from pathlib import Path
 from subprocess import run
 
 import pytest
-from e2e import invoke, write_config
+from e2e import invoke, offline_config
 from sqlalchemy import inspect, text
 
 from inboxbot.domain.vocabulary import ActionKind, ActionStatus, CaseStatus, Channel, Kind, Nature, Priority
@@ -244,15 +244,7 @@ def test_the_store_reads_terms_back_and_names_the_column_of_a_value_no_term_has(
     finally:
         store.close()
 
-    config = write_config(
-        tmp_path,
-        imap_host="127.0.0.1",
-        imap_port=9,
-        username="alice",
-        password="unused",
-        smtp_port=9,
-        database_url=database_url,
-    )
+    config = offline_config(tmp_path, database_url)
     for command in (
         ("cases", "list"),
         ("cases", "show", "2026-0001"),
