@@ -146,6 +146,8 @@ class TermColumn(TypeDecorator[TermT]):
         self.term = term
         self.length = length
         self.column = column  # "table.column", for the error that names it
+        # Looked up rather than called: calling an Enum class is slow, and this runs for every row read.
+        self._members: dict[str, TermT] = {member.value: member for member in term}
 
     def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
         if value is None:
@@ -156,11 +158,11 @@ class TermColumn(TypeDecorator[TermT]):
     def process_result_value(self, value: str | None, dialect: Dialect) -> TermT | None:
         if value is None:
             return None
-        try:
-            return self.term(value)
-        except ValueError:
+        member = self._members.get(value)
+        if member is None:
             known = ", ".join(self.term.values())
-            raise UnknownTerm(f"{self.column} holds {value!r}, which is none of {known}") from None
+            raise UnknownTerm(f"{self.column} holds {value!r}, which is none of {known}")
+        return member
 
 
 class CleanText(TypeDecorator[str]):
