@@ -19,6 +19,7 @@ from typing import Any, TypeVar, overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import inboxbot
+from inboxbot.domain.vocabulary import Kind
 
 T = TypeVar("T")
 
@@ -153,7 +154,7 @@ class PeopleSettings:
 class FeedbackSettings:
     enabled: bool = True
     delay_days: int = 7
-    kinds: tuple[str, ...] = ("reclamation",)
+    kinds: tuple[Kind, ...] = (Kind.RECLAMATION,)
 
 
 @dataclass(frozen=True)
@@ -705,14 +706,14 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
     ob.reject_unknown()
 
     fb = root.sub("feedback", required=False)
-    kinds = fb.str_list("kinds", ["reclamation"])
+    kinds = fb.str_list("kinds", [Kind.RECLAMATION.value])
     for kind in kinds:
-        if kind not in ("reclamation", "difficulte", "alea"):
+        if kind not in Kind.values():
             raise fb.error("kinds", f"expected reclamation, difficulte or alea, got {kind!r}")
     feedback = FeedbackSettings(
         enabled=fb.boolean("enabled", True),
         delay_days=fb.integer("delay_days", 7, minimum=0),
-        kinds=tuple(kinds),
+        kinds=tuple(Kind(kind) for kind in kinds),
     )
     fb.reject_unknown()
 

@@ -121,6 +121,21 @@ def account_config(directory: Path, account: MailAccountLike, sink: SinkLike, **
     return write_config(directory, **settings)
 
 
+def offline_config(directory: Path, database_url: str, address: str = "alice@cafemetrie.example") -> Path:
+    """A config for commands that only read the database, or a mailbox faked in memory: no mail server
+    is ever contacted (nothing listens on port 9)."""
+    return write_config(
+        directory,
+        imap_host="127.0.0.1",
+        imap_port=9,
+        username="alice",
+        password="unused",
+        smtp_port=9,
+        database_url=database_url,
+        address=address,
+    )
+
+
 def invoke(config: Path, *args: str) -> Result:
     out, err = StringIO(), StringIO()
     with redirect_stdout(out), redirect_stderr(err):

@@ -8,9 +8,14 @@ import pytest
 from inboxbot.domain.cases import CaseRef
 from inboxbot.domain.conversation import base_subject, case_tag, find_thread, strip_reply_prefixes, tagged_numbers
 from inboxbot.domain.message import Address, ParsedMail
+from inboxbot.domain.vocabulary import CaseStatus, Direction
 
 CASE = CaseRef(
-    id=7, number="2026-0007", status="open", claimant="lea@example.fr", participants=frozenset({"lea@example.fr"})
+    id=7,
+    number="2026-0007",
+    status=CaseStatus.OPEN,
+    claimant="lea@example.fr",
+    participants=frozenset({"lea@example.fr"}),
 )
 
 
@@ -107,7 +112,7 @@ def test_the_exchange_log_orders_by_date_but_keeps_causes_before_near_simultaneo
     t = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
     def entry(name: str, date: datetime, recorded: datetime) -> LogEntry:
-        return LogEntry("in", name, None, date, name, "", "", recorded)
+        return LogEntry(Direction.IN, name, None, date, name, "", "", recorded)
 
     # The server rounded the claim's arrival up: it looks one second later than its acknowledgement.
     claim = entry("claim", t + timedelta(seconds=1), t + timedelta(seconds=1.2))

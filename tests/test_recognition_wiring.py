@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from conftest import MailAccount
-from e2e import invoke, register, write_config
+from e2e import invoke, offline_config, register, write_config
 from mails import make_mail
 from servers import SmtpSink
 
@@ -531,16 +531,7 @@ def test_ouvrir_and_ecarter_are_refused_with_a_reason_when_they_cannot_apply(tmp
     is opened or acknowledged twice, and her report says why each refused line was refused."""
     from fakes import InMemoryMailbox, RecordingSender
 
-    config = write_config(
-        tmp_path,
-        imap_host="127.0.0.1",
-        imap_port=9,
-        username="alice",
-        password="unused",
-        smtp_port=9,
-        database_url="sqlite:///" + str(tmp_path / "inboxbot.db"),
-        address=DIRECTOR,
-    )
+    config = offline_config(tmp_path, "sqlite:///" + str(tmp_path / "inboxbot.db"), DIRECTOR)
     now = datetime(2026, 12, 8, 9, 0, tzinfo=UTC)
     mailbox, smtp = InMemoryMailbox(lambda: now), RecordingSender()
 

@@ -41,7 +41,7 @@ from inboxbot.exports.spreadsheet import (
 from inboxbot.store import export
 from inboxbot.store.export import CHUNK, EXCERPT, Exchanges, register_cases, register_details
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Store, Unit
-from tests.e2e import invoke, write_config
+from tests.e2e import invoke, offline_config
 
 OWN = "alice@cafemetrie.example"
 STYLES = _Styles(Workbook(io.BytesIO(), {"constant_memory": True})).index  # a workbook's cell formats
@@ -200,16 +200,7 @@ def test_streamed_files_are_the_files_written_at_once(tmp_path: Path) -> None:
 
 def export_config(directory: Path, database: Path) -> Path:
     """A config for commands that only read the database: no mail server is ever contacted."""
-    return write_config(
-        directory,
-        imap_host="127.0.0.1",
-        imap_port=9,
-        username="alice",
-        password="unused",
-        smtp_port=9,
-        database_url=f"sqlite:///{database}",
-        address=OWN,
-    )
+    return offline_config(directory, f"sqlite:///{database}", OWN)
 
 
 def test_export_commands_across_the_chunk_boundary(tmp_path: Path) -> None:

@@ -11,6 +11,7 @@ import pytest
 from inboxbot.bootstrap import shipped
 from inboxbot.config import MediatorSettings
 from inboxbot.domain.message import Address
+from inboxbot.domain.vocabulary import Channel, Kind
 from inboxbot.outgoing.outbox import UnsafeHeader, compose
 from inboxbot.outgoing.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
 
@@ -32,12 +33,12 @@ def context(
         "case": case_view(
             number="2026-0001",
             tag="[Dossier 2026-0001]",
-            kind=kind,
+            kind=Kind(kind),
             subject=subject,
             received_at=received_at,
             acknowledge_due=date(2027, 1, 12),
             response_due=date(2027, 1, 15),
-            channel=channel,
+            channel=Channel(channel),
         ),
         "claimant": PersonView(email="lea@example.fr", name=name),
         "organisation": {"name": "Cafémétrie"},

@@ -20,6 +20,16 @@ from databases import fresh_database_url
 from inboxbot.config import Settings, settings_from_mapping
 from inboxbot.domain.cases import Action, Case, CaseDetail
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Kind,
+    Nature,
+    Priority,
+    Stakeholder,
+)
 from inboxbot.exports.report import annual_report, cause_key, review_overdue, year_figures
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -40,7 +50,7 @@ def action(
     seq: int, kind: str, text: str, status: str | None = None, result: str = "", due: date | None = None
 ) -> Action:
     at = paris(2026, 1, 1)
-    return Action(seq, kind, text, "Alice", due, status, result, at, at)
+    return Action(seq, ActionKind(kind), text, "Alice", due, ActionStatus(status) if status else None, result, at, at)
 
 
 def make(
@@ -66,9 +76,9 @@ def make(
     case = Case(
         id=int(number.replace("-", "")),
         number=number,
-        kind=kind,
-        status="closed" if closed else "open",
-        channel=channel,
+        kind=Kind(kind),
+        status=CaseStatus.CLOSED if closed else CaseStatus.OPEN,
+        channel=Channel(channel),
         claimant=f"{number}@example.fr",
         claimant_name="",
         subject=subject,
@@ -78,10 +88,10 @@ def make(
         acknowledged_at=acknowledged,
         responded_at=responded,
         closed_at=closed,
-        nature=nature,
-        priority="normale",
+        nature=Nature(nature) if nature else None,
+        priority=Priority.NORMALE,
         rules_hit=(),
-        stakeholder=stakeholder,
+        stakeholder=Stakeholder(stakeholder) if stakeholder else None,
         training=training,
         extended_due=extended_due,
         extension_reason=extension_reason,

@@ -25,6 +25,19 @@ from openpyxl.worksheet.worksheet import Worksheet
 from inboxbot.domain.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, event_detail, exchange_note
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.text import first_lines
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    Means,
+    Nature,
+    Priority,
+    Stakeholder,
+    Term,
+)
 from inboxbot.exports.register import CASE_RULES_HEADER, SUMMARY_CHARS, to_csv
 from inboxbot.exports.spreadsheet import (
     ACTION_COLUMNS,
@@ -65,7 +78,29 @@ def action(
     seq: int, kind: str, text: str, status: str | None = None, result: str = "", due: date | None = None
 ) -> Action:
     at = paris(2026, 3, 4, 9)
-    return Action(seq, kind, text, "Alice", due, status, result, at, at + timedelta(days=2))
+    return Action(
+        seq,
+        ActionKind(kind),
+        text,
+        "Alice",
+        due,
+        ActionStatus(status) if status else None,
+        result,
+        at,
+        at + timedelta(days=2),
+    )
+
+
+CASE_TERMS: dict[str, type[Term]] = {
+    "kind": Kind,
+    "status": CaseStatus,
+    "channel": Channel,
+    "nature": Nature,
+    "priority": Priority,
+    "stakeholder": Stakeholder,
+    "acknowledgement_means": Means,
+    "response_means": Means,
+}
 
 
 def make(number: str, received: datetime, **fields: object) -> CaseDetail:
@@ -90,6 +125,9 @@ def make(number: str, received: datetime, **fields: object) -> CaseDetail:
     }
     actions = fields.pop("actions", ())
     base.update(fields)
+    for name, term in CASE_TERMS.items():  # as the store reads them back
+        if base.get(name) is not None:
+            base[name] = term(str(base[name]))
     return CaseDetail(case=Case(**base), messages=(), events=(), actions=actions)  # type: ignore[arg-type]
 
 
@@ -424,7 +462,7 @@ def entry(
     direction: str, at: datetime, subject: str, text: str, *, sender: str | None, to: str, **fields: object
 ) -> LogEntry:
     return LogEntry(
-        direction=direction,
+        direction=Direction(direction),
         message_id=f"<{subject[:8]}@example.fr>",
         from_address=sender,
         date=at,

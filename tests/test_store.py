@@ -4,13 +4,17 @@ import importlib.util
 import sys
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, date, datetime
 from pathlib import Path
 from subprocess import run
 
 import pytest
+from e2e import invoke, offline_config
 from sqlalchemy import inspect, text
 
-from inboxbot.store.repository import Store, create_store_engine
+from inboxbot.domain.vocabulary import ActionKind, ActionStatus, CaseStatus, Channel, Kind, Nature, Priority
+from inboxbot.store.models import UnknownTerm
+from inboxbot.store.repository import Store, Unit, create_store_engine
 
 
 def test_case_numbers_are_unique_per_year_under_concurrency(database_url: str) -> None:
@@ -173,33 +177,33 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
         store.close()
 
 
+def _an_incident_with_an_action(unit: Unit, now: datetime) -> None:
+    opened = unit.open_case(
+        number="2026-0001",
+        kind=Kind.ALEA,
+        channel=Channel.THIRD_PARTY,
+        claimant="lea@example.fr",
+        claimant_name="Léa",
+        subject="Panne",
+        received_at=now,
+        acknowledge_due=date(2026, 12, 28),
+        response_due=date(2027, 1, 6),
+        nature=Nature.MATERIELLE,
+        priority=Priority.URGENTE,
+        rules_hit=(),
+        now=now,
+    )
+    unit.add_action(opened.id, ActionKind.CORRECTIVE, "Réparer la machine", now)
+
+
 def test_the_vocabulary_is_stored_as_its_values_on_both_databases(database_url: str) -> None:
     """Terms are StrEnums: a driver that wrote an Enum's name (`TODO`, `THIRD_PARTY`) would leave rows
     that no query, rule file or earlier database reads as the same term."""
-    from datetime import UTC, date, datetime
-
-    from inboxbot.domain.vocabulary import ActionKind, Channel, Kind, Priority
-
     now = datetime(2026, 12, 7, 9, tzinfo=UTC)
     store = Store.open(database_url)
     try:
         with store.unit() as unit:
-            case = unit.open_case(
-                number="2026-0001",
-                kind=Kind.ALEA,
-                channel=Channel.THIRD_PARTY,
-                claimant="lea@example.fr",
-                claimant_name="Léa",
-                subject="Panne",
-                received_at=now,
-                acknowledge_due=date(2026, 12, 28),
-                response_due=date(2027, 1, 6),
-                nature=None,
-                priority=Priority.URGENTE,
-                rules_hit=(),
-                now=now,
-            )
-            unit.add_action(case.id, ActionKind.CORRECTIVE, "Réparer la machine", now)
+            _an_incident_with_an_action(unit, now)
         with store.engine.connect() as connection:
             row = connection.execute(text("SELECT kind, channel, priority, status FROM cases")).one()
             action = connection.execute(text("SELECT kind, status FROM actions")).one()
@@ -207,3 +211,50 @@ def test_the_vocabulary_is_stored_as_its_values_on_both_databases(database_url: 
         assert tuple(action) == ("corrective", "todo")
     finally:
         store.close()
+
+
+def test_the_store_reads_terms_back_and_names_the_column_of_a_value_no_term_has(
+    database_url: str, tmp_path: Path
+) -> None:
+    """A row written by hand or by another version, with a value the vocabulary does not know: every
+    command that reads it says which column holds what, in one line, instead of failing later in a
+    template or an export with a traceback that names neither."""
+    now = datetime(2026, 12, 7, 9, tzinfo=UTC)
+    store = Store.open(database_url)
+    try:
+        with store.unit() as unit:
+            _an_incident_with_an_action(unit, now)
+        with store.reading() as unit:
+            (case,) = unit.cases()
+            (detail,) = unit.case_details([case])
+        # Terms, not bare strings: their French is at hand for whoever renders them.
+        assert (case.kind, case.status, case.channel, case.nature) == (
+            Kind.ALEA,
+            CaseStatus.OPEN,
+            Channel.THIRD_PARTY,
+            Nature.MATERIELLE,
+        )
+        assert (case.kind.label, case.nature.label) == ("aléa", "matérielle")
+        assert (detail.actions[0].kind, detail.actions[0].status) == (ActionKind.CORRECTIVE, ActionStatus.TODO)
+
+        with store.engine.begin() as connection:
+            connection.execute(text("UPDATE cases SET nature = 'plomberie'"))
+        with store.reading() as unit, pytest.raises(UnknownTerm, match=r"^cases\.nature holds 'plomberie', which"):
+            unit.cases()
+    finally:
+        store.close()
+
+    config = offline_config(tmp_path, database_url)
+    for command in (
+        ("cases", "list"),
+        ("cases", "show", "2026-0001"),
+        ("register", "export", "--format", "csv"),
+        ("register", "export", "--format", "xlsx", "--output", str(tmp_path / "registre.xlsx")),
+    ):
+        result = invoke(config, *command)
+        assert result.code == 2, command
+        assert result.err.strip().splitlines()[-1] == (
+            "inboxbot: cases.nature holds 'plomberie', which is none of "
+            "organisationnelle, humaine, materielle, environnementale"
+        ), command
+    assert not (tmp_path / "registre.xlsx").exists()

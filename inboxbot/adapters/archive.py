@@ -15,7 +15,7 @@ not the time of fetching: it is what keeps a re-fetched mail in the same month f
 
 Durability: by default every file is synced to disk before `store` returns. The pipeline instead
 stores a batch of mails with `durable=False` and calls `sync()` once before the transaction that
-refers to them commits: a sync per mail measured 2-7 ms here, a tenth of a mail storm's budget.
+refers to them commits: a sync per mail was a large share of a mail storm's time (BENCHMARKS.md §1).
 """
 
 from __future__ import annotations

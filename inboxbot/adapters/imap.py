@@ -29,11 +29,12 @@ from imapclient.imapclient import SENT as SENT_FLAG
 from inboxbot.adapters.oauth import OAuthError, TokenSource
 from inboxbot.adapters.tls import tls_context, tls_failure
 from inboxbot.config import ImapSettings
+from inboxbot.domain.vocabulary import FolderRole
 
 log = logging.getLogger(__name__)
 
-INBOX = "inbox"
-SENT = "sent"
+INBOX = FolderRole.INBOX
+SENT = FolderRole.SENT
 
 
 class MailboxError(Exception):
@@ -43,7 +44,7 @@ class MailboxError(Exception):
 @dataclass(frozen=True)
 class WatchedFolder:
     name: str
-    role: str  # INBOX or SENT
+    role: FolderRole
 
 
 @dataclass(frozen=True)
@@ -100,8 +101,8 @@ class Mailbox:
                 s.host, port=s.port, ssl=s.security == "tls", ssl_context=context, timeout=s.timeout
             )
             # imapclient sets imaplib's debug level to 5, and imaplib then formats the repr of
-            # every response, whole fetched mails included, into a message nobody logs: a 30 MB
-            # attachment cost 30 MB more and a second of CPU for nothing.
+            # every response, whole fetched mails included, into a message nobody logs: a large
+            # attachment's size again in memory, and its CPU, for nothing.
             client._imap.debug = 0
         except ssl.SSLError as exc:
             raise MailboxError(f"{where}: TLS failed: {tls_failure(exc)}") from exc
@@ -295,8 +296,8 @@ class Mailbox:
         """Open `folder` read-only and return its UIDVALIDITY and UIDNEXT as it was opened.
 
         On a connection that already has `folder` open nothing is sent: the next command (the UID
-        SEARCH for new mail) is where the server reports what came. Opening a 50,000-mail maildir
-        cost Dovecot ~20 ms (and STATUS as much), which a kept connection pays once.
+        SEARCH for new mail) is where the server reports what came. Opening a folder costs the server
+        more the bigger it is (and STATUS as much), which a kept connection pays once.
         """
         if self._selected == folder and self._examined is not None:
             return self._examined

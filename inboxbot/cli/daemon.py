@@ -57,7 +57,7 @@ class Connections:
     """The mail cycle's IMAP connections, one per watched folder, kept open between cycles.
 
     Each folder stays open on its own connection, so a poll costs a NOOP and a UID SEARCH instead
-    of opening the folder anew: on a 50,000-mail maildir that was ~20 ms of Dovecot's time a cycle.
+    of opening the folder anew, which costs the server more the bigger the folder (BENCHMARKS.md §2).
     """
 
     def __init__(self, app: App) -> None:

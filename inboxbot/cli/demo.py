@@ -40,7 +40,6 @@ from inboxbot.procedure.pipeline import run_once
 DEMO_USER = "alice@cafemetrie.example"
 DEMO_PASSWORD = "demo"
 SENT = "Sent"
-OUTCOME_LABELS = MailOutcome.labels()
 
 
 def _free_port() -> int:
@@ -152,13 +151,13 @@ def _settings(directory: Path, imap_port: int, smtp_port: int) -> dict[str, Any]
     }
 
 
-def _print_cycle(title: str, seen: list[tuple[FetchedMail, str]], sink: _Sink, sent_before: int) -> None:
+def _print_cycle(title: str, seen: list[tuple[FetchedMail, MailOutcome]], sink: _Sink, sent_before: int) -> None:
     print(f"\n=== {title} ===")
     print("Reçu :")
     for fetched, outcome in seen:
         message = message_from_bytes(fetched.raw, policy=policy.default)
         print(f"  - de {message['From']} : « {message['Subject']} »")
-        print(f"      → {OUTCOME_LABELS.get(outcome, outcome)}")
+        print(f"      → {outcome.label}")
     with sink.lock:
         sent = sink.messages[sent_before:]
     print("Envoyé :" if sent else "Envoyé : rien")
@@ -277,7 +276,7 @@ def _demo(app: App, imap_port: int, sink: _Sink) -> None:
             ),
         ):
             imap.append("INBOX", raw)
-        seen: list[tuple[FetchedMail, str]] = []
+        seen: list[tuple[FetchedMail, MailOutcome]] = []
         run_once(app, on_mail=lambda fetched, outcome: seen.append((fetched, outcome)))
         _print_cycle("Premier passage", seen, sink, 0)
         first_seen = list(seen)

@@ -24,7 +24,17 @@ from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
 from inboxbot.domain.dates import leading_day
 from inboxbot.domain.rules import NATURES, PRIORITIES
 from inboxbot.domain.text import fold, for_terminal
-from inboxbot.domain.vocabulary import Direction, Kind, MailOutcome
+from inboxbot.domain.vocabulary import (
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    MailOutcome,
+    Nature,
+    OutboxStatus,
+    Priority,
+    Stakeholder,
+)
 
 if TYPE_CHECKING:
     from inboxbot.store.repository import MailRecord
@@ -180,15 +190,20 @@ def case_line(case: Case, tz: ZoneInfo) -> str:
     )
 
 
-_CHANNEL_WORDS = {"courrier": "post", "lettre": "post", "telephone": "oral", "transmise": "third_party"}
+_CHANNEL_WORDS = {
+    "courrier": Channel.POST,
+    "lettre": Channel.POST,
+    "telephone": Channel.ORAL,
+    "transmise": Channel.THIRD_PARTY,
+}
 
 
-def _channel(text: str) -> str:
+def _channel(text: str) -> Channel:
     """A channel by its code or its French word (`courrier` is `post`)."""
     value = _CHANNEL_WORDS.get(fold(text.strip()), text.strip())
     if value not in CHANNELS:
         raise argparse.ArgumentTypeError(f"expected one of {', '.join(CHANNELS)} (or courrier), got {text!r}")
-    return value
+    return Channel(value)
 
 
 def _received(text: str, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -234,15 +249,15 @@ def cmd_cases_add(args: argparse.Namespace) -> int:
             received = now
         claimant = Address(args.claimant.strip().lower(), args.name or "") if args.claimant else None
         decision = OpenCase(
-            kind=args.kind,
+            kind=Kind(args.kind),
             channel=args.channel,
             claimant=claimant,
             subject=args.subject,
             received_at=received,
             acknowledge_due=app.policy.due.acknowledge_due(received),
             response_due=app.policy.due.response_due(received),
-            nature=args.nature,
-            priority=args.priority,
+            nature=Nature(args.nature) if args.nature else None,
+            priority=Priority(args.priority) if args.priority else None,
             rules_hit=(),
             acknowledgement=None
             if args.no_acknowledge or claimant is None
@@ -259,7 +274,7 @@ def cmd_cases_add(args: argparse.Namespace) -> int:
                 args.by or settings.director.addresses[0],
                 now,
                 description=args.description or "",
-                stakeholder=args.stakeholder,
+                stakeholder=Stakeholder(args.stakeholder) if args.stakeholder else None,
                 training=args.training or "",
             )
         from inboxbot.procedure.pipeline import CycleReport, Pipeline
@@ -386,9 +401,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     print(f" ({last_cycle[0]})" if last_cycle else "")
     for folder in folders:
         print(f"  {folder.name}: last polled {when(folder.last_poll_at)}, up to UID {folder.last_uid}")
-    pending, failed = outbox.get("pending", 0), outbox.get("failed", 0)
+    pending, failed = outbox.get(OutboxStatus.PENDING, 0), outbox.get(OutboxStatus.FAILED, 0)
     retry = f", next attempt {when(next_retry)}" if pending and next_retry else ""
-    print(f"outbox: {pending} waiting{retry}, {outbox.get('sent', 0)} sent, {failed} given up")
+    print(f"outbox: {pending} waiting{retry}, {outbox.get(OutboxStatus.SENT, 0)} sent, {failed} given up")
     last_error = runtime.get("last_error")
     print(f"last error: {when(last_error[1])} {last_error[0]}" if last_error else "last error: none")
     print(f"open cases: {open_cases}; director's mails waiting for proof: {waiting}")
@@ -397,27 +412,27 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 # What `mails list --outcome` accepts: the words of the README, and each outcome the store records.
-MAIL_OUTCOMES: dict[str, tuple[str, ...]] = {
-    "case": ("opened", "attached"),
-    "opened": ("opened",),
-    "attached": ("attached",),
-    "candidate": ("candidate",),
-    "joined": ("joined",),
-    "dismissed": ("dismissed",),
-    "ignored": ("ignored",),
-    "triage": ("triage",),
-    "automatic": ("automatic",),
-    "command": ("commands", "awaiting_proof", "suspicious"),
-    "awaiting_proof": ("awaiting_proof",),
-    "suspicious": ("suspicious",),
-    "own": ("own",),
-    "set_aside": ("set_aside",),
+MAIL_OUTCOMES: dict[str, tuple[MailOutcome, ...]] = {
+    "case": (MailOutcome.OPENED, MailOutcome.ATTACHED),
+    MailOutcome.OPENED.value: (MailOutcome.OPENED,),
+    MailOutcome.ATTACHED.value: (MailOutcome.ATTACHED,),
+    MailOutcome.CANDIDATE.value: (MailOutcome.CANDIDATE,),
+    MailOutcome.JOINED.value: (MailOutcome.JOINED,),
+    MailOutcome.DISMISSED.value: (MailOutcome.DISMISSED,),
+    MailOutcome.IGNORED.value: (MailOutcome.IGNORED,),
+    MailOutcome.TRIAGE.value: (MailOutcome.TRIAGE,),
+    MailOutcome.AUTOMATIC.value: (MailOutcome.AUTOMATIC,),
+    "command": (MailOutcome.COMMANDS, MailOutcome.AWAITING_PROOF, MailOutcome.SUSPICIOUS),
+    MailOutcome.AWAITING_PROOF.value: (MailOutcome.AWAITING_PROOF,),
+    MailOutcome.SUSPICIOUS.value: (MailOutcome.SUSPICIOUS,),
+    MailOutcome.OWN.value: (MailOutcome.OWN,),
+    MailOutcome.SET_ASIDE.value: (MailOutcome.SET_ASIDE,),
 }
 
 
-def _outcomes(written: Sequence[str]) -> tuple[str, ...]:
+def _outcomes(written: Sequence[str]) -> tuple[MailOutcome, ...]:
     """The stored outcomes `--outcome` names; "set-aside" and "set aside" mean set_aside."""
-    chosen: list[str] = []
+    chosen: list[MailOutcome] = []
     for item in written:
         for word in item.split(","):
             key = "_".join(word.strip().lower().replace("-", " ").split())
@@ -579,9 +594,10 @@ def cmd_register(args: argparse.Namespace) -> int:
         print("inboxbot: --table goes with --format csv (the xlsx has every table as a sheet)", file=sys.stderr)
         return 2
     table = args.table or "cases"
-    status = "open" if args.open else args.status
+    status = CaseStatus.OPEN if args.open else CaseStatus(args.status) if args.status else None
+    kind = Kind(args.kind) if args.kind else None
     if args.format == "html":
-        return _export_site(settings, Path(args.output), args.zip and Path(args.zip), args.year, args.kind, status)
+        return _export_site(settings, Path(args.output), args.zip and Path(args.zip), args.year, kind, status)
     store = Store.open(settings.database.url)
     try:
         if args.format == "xlsx":
@@ -593,7 +609,7 @@ def cmd_register(args: argparse.Namespace) -> int:
             today = datetime.now(tz).date()
             target = Path(args.output)
             count = export_register_xlsx(
-                settings.database.url, target, tz, today, year=args.year, kind=args.kind, status=status, own_address=own
+                settings.database.url, target, tz, today, year=args.year, kind=kind, status=status, own_address=own
             )
             print(f"{count} case(s) written to {args.output}")
             return 0
@@ -604,7 +620,7 @@ def cmd_register(args: argparse.Namespace) -> int:
                 exchanges = Exchanges.LOG
             else:
                 exchanges = Exchanges.STEPS if table in ("exchanges", "history") else Exchanges.COUNT
-            details = register_details(unit, exchanges, year=args.year, kind=args.kind, status=status)
+            details = register_details(unit, exchanges, year=args.year, kind=kind, status=status)
             from inboxbot.exports.register import write_csv, write_json
 
             def writer(out: TextIO) -> int:
@@ -627,7 +643,12 @@ def cmd_register(args: argparse.Namespace) -> int:
 
 
 def _export_site(
-    settings: Settings, target: Path, archive: Path | None, year: int | None, kind: str | None, status: str | None
+    settings: Settings,
+    target: Path,
+    archive: Path | None,
+    year: int | None,
+    kind: Kind | None,
+    status: CaseStatus | None,
 ) -> int:
     """The audit file: a static site in `target`, and the same site zipped into `archive` if given."""
     from inboxbot.procedure.casework import audit_site
@@ -773,7 +794,7 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--zip", metavar="FILE.zip", help="html only: also write the site zipped into this file")
     export.add_argument("--year", type=int, help="only cases numbered in this year")
     export.add_argument("--open", action="store_true", help="open cases only (same as --status open)")
-    export.add_argument("--status", choices=("open", "closed"), help="open or closed cases only")
+    export.add_argument("--status", choices=CaseStatus.values(), help="open or closed cases only")
     export.add_argument("--kind", choices=KINDS, help="one kind of case only")
     export.add_argument(
         "--table",
@@ -846,6 +867,7 @@ _USER_ERRORS = (
     ("inboxbot.domain.rules", "RuleError"),
     ("inboxbot.reading.recognition", "RecognitionError"),
     ("inboxbot.store.repository", "AlreadyRunning"),
+    ("inboxbot.store.models", "UnknownTerm"),
 )
 
 

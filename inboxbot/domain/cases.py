@@ -18,7 +18,9 @@ from inboxbot.domain.vocabulary import (
     Channel,
     Direction,
     Kind,
+    Means,
     Nature,
+    Priority,
     Stakeholder,
 )
 
@@ -148,7 +150,7 @@ class CaseRef:
 
     id: int
     number: str
-    status: str
+    status: CaseStatus
     claimant: str | None
     participants: frozenset[str]
 
@@ -159,9 +161,9 @@ class Case:
 
     id: int
     number: str
-    kind: str
-    status: str
-    channel: str
+    kind: Kind
+    status: CaseStatus
+    channel: Channel
     claimant: str | None
     claimant_name: str
     subject: str
@@ -171,10 +173,10 @@ class Case:
     acknowledged_at: datetime | None
     responded_at: datetime | None
     closed_at: datetime | None
-    nature: str | None
-    priority: str | None
+    nature: Nature | None
+    priority: Priority | None
     rules_hit: tuple[str, ...]
-    stakeholder: str | None = None
+    stakeholder: Stakeholder | None = None
     training: str = ""
     description: str = ""
     transmitter: str | None = None
@@ -185,8 +187,8 @@ class Case:
     satisfaction_mark: int | None = None
     satisfaction_comment: str = ""
     satisfaction_at: datetime | None = None
-    acknowledgement_means: str | None = None  # how, when inboxbot's mail did not acknowledge it
-    response_means: str | None = None  # how, when the answer is not a mail of hers found in Sent
+    acknowledgement_means: Means | None = None  # how, when inboxbot's mail did not acknowledge it
+    response_means: Means | None = None  # how, when the answer is not a mail of hers found in Sent
     response_note: str = ""  # what an answer made otherwise said
     # Where `received_at` comes from when not a server's reception: "forwarded_header" (the date a
     # forwarded mail's header block gives) or "forward" (the forward's own reception).
@@ -195,7 +197,7 @@ class Case:
 
     @property
     def kind_label(self) -> str:
-        return KIND_LABELS.get(self.kind, self.kind)
+        return self.kind.label
 
     @property
     def effective_response_due(self) -> date:
@@ -212,11 +214,11 @@ class Action:
     """A cause found, or a measure taken, on a case; `seq` is its number as the director sees it."""
 
     seq: int
-    kind: str
+    kind: ActionKind
     text: str
     owner: str
     due: date | None
-    status: str | None
+    status: ActionStatus | None
     result: str
     created_at: datetime
     updated_at: datetime
@@ -269,7 +271,7 @@ class LogEntry:
     `recorded_at` is when inboxbot wrote it down (see `exchange_order`).
     """
 
-    direction: str
+    direction: Direction
     message_id: str | None
     from_address: str | None
     date: datetime
@@ -353,9 +355,9 @@ def action_overdue(action: Action, today: date) -> bool:
 
 def action_line(action: Action) -> str:
     """One action as a line of the register's row for its case: the director quotes it by its number."""
-    line = f"{action.seq}. {ACTION_LABELS.get(action.kind, action.kind)} : {action.text}"
+    line = f"{action.seq}. {action.kind.label} : {action.text}"
     if action.status:
-        line += f" [{ACTION_STATUS_LABELS.get(action.status, action.status)}]"
+        line += f" [{action.status.label}]"
     if action.result:
         line += f" — résultat : {action.result}"
     return line

@@ -16,7 +16,17 @@ from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
-from inboxbot.domain.vocabulary import CaseStatus, Channel, FolderRole, Kind, RuleAction
+from inboxbot.domain.vocabulary import (
+    CaseStatus,
+    Channel,
+    Direction,
+    FolderRole,
+    Kind,
+    MailOutcome,
+    Nature,
+    Priority,
+    RuleAction,
+)
 
 INBOX = FolderRole.INBOX
 SENT = FolderRole.SENT
@@ -45,7 +55,7 @@ class Original:
     author: Address | None
     received_at: datetime | None
     received_from: str | None
-    channel: str = "email"
+    channel: Channel = Channel.EMAIL
     transmitter: Address | None = None
     case: CaseRef | None = None  # the case the original already belongs to
 
@@ -59,7 +69,7 @@ class Recognition:
     """
 
     outcome: str
-    kind: str
+    kind: Kind
     score: float
     reasons: tuple[str, ...]
     excerpt: str
@@ -85,7 +95,7 @@ class Facts:
     """What is known about one fetched mail when its fate is decided."""
 
     mail: ParsedMail
-    folder_role: str  # INBOX or SENT
+    folder_role: FolderRole
     received_at: datetime  # the server's INTERNALDATE, never the sender's Date header
     thread: ThreadMatch | None
     verdict: Verdict
@@ -138,15 +148,15 @@ class Policy:
 
 @dataclass(frozen=True)
 class OpenCase:
-    kind: str
-    channel: str
+    kind: Kind
+    channel: Channel
     claimant: Address | None
     subject: str
     received_at: datetime
     acknowledge_due: date
     response_due: date
-    nature: str | None
-    priority: str | None
+    nature: Nature | None
+    priority: Priority | None
     rules_hit: tuple[str, ...]
     acknowledgement: str | None  # the template to acknowledge with, or None
     note: str  # why no acknowledgement, when there is none
@@ -156,32 +166,32 @@ class OpenCase:
     thanks: str | None = None  # the template thanking the transmitter, or None
     transmitter_name: str = ""
 
-    outcome = "opened"
+    outcome = MailOutcome.OPENED
 
 
 @dataclass(frozen=True)
 class Attach:
     case: CaseRef
-    direction: str  # "in" from the claimant's side, "out" written by the organisation
+    direction: Direction  # IN from the claimant's side, OUT written by the organisation
     note: str
     # "reply", "automatic", "director", "note", "closed_case" or "feedback": what to do besides logging it.
     purpose: str = "reply"
 
-    outcome = "attached"
+    outcome = MailOutcome.ATTACHED
 
 
 @dataclass(frozen=True)
 class Obey:
     """The director's proven commands, about existing cases."""
 
-    outcome = "commands"
+    outcome = MailOutcome.COMMANDS
 
 
 @dataclass(frozen=True)
 class AwaitProof:
     """It claims to be the director's, with commands or a claim to open, but nothing proves it yet."""
 
-    outcome = "awaiting_proof"
+    outcome = MailOutcome.AWAITING_PROOF
 
 
 @dataclass(frozen=True)
@@ -189,15 +199,15 @@ class PutBefore:
     """A mail that may be a claim or an incident: no acknowledgement, listed « à qualifier » for the
     director until she opens a case from it (#ouvrir) or sets it aside (#ecarter)."""
 
-    kind: str
-    channel: str
+    kind: Kind
+    channel: Channel
     claimant: Address | None  # its author, or the address typed into a web form
     reasons: tuple[str, ...]  # the words (or rules) that made it a candidate
     excerpt: str
     spam: str | None  # why the receiving server took it for spam, if it did
     rules_hit: tuple[str, ...]
 
-    outcome = "candidate"
+    outcome = MailOutcome.CANDIDATE
 
     @property
     def note(self) -> str:
@@ -212,7 +222,7 @@ class Join:
 
     pending: Pending
 
-    outcome = "joined"
+    outcome = MailOutcome.JOINED
 
     @property
     def note(self) -> str:
@@ -222,7 +232,7 @@ class Join:
 
 @dataclass(frozen=True)
 class Ignore:
-    outcome: str  # "ignored", "own", "automatic", "triage", "set_aside"
+    outcome: MailOutcome  # IGNORED, OWN, AUTOMATIC, TRIAGE or SET_ASIDE
     reason: str
 
 
@@ -232,36 +242,42 @@ Decision = OpenCase | Attach | Ignore | Obey | AwaitProof | PutBefore | Join
 def decide(facts: Facts, policy: Policy) -> Decision:
     mail = facts.mail
     if facts.own:
-        return Ignore("own", "sent by inboxbot itself")
+        return Ignore(MailOutcome.OWN, "sent by inboxbot itself")
     if _her_note(facts):
         assert facts.thread is not None
-        return Attach(facts.thread.case, "out", DIRECTORS_NOTE, "note")
+        return Attach(facts.thread.case, Direction.OUT, DIRECTORS_NOTE, "note")
     action = facts.verdict.action
-    if facts.from_director and facts.to_self and (facts.has_commands or action in ("claim", "incident")):
+    if (
+        facts.from_director
+        and facts.to_self
+        and (facts.has_commands or action in (RuleAction.CLAIM, RuleAction.INCIDENT))
+    ):
         return _directors_note(facts, policy)
     if facts.folder_role == SENT:
         if facts.thread is not None:
-            return Attach(facts.thread.case, "out", WRITTEN_BY_DIRECTOR, "director")
-        return Ignore("ignored", "sent mail about no case")
+            return Attach(facts.thread.case, Direction.OUT, WRITTEN_BY_DIRECTOR, "director")
+        return Ignore(MailOutcome.IGNORED, "sent mail about no case")
     if facts.automatic is not None:
         if facts.thread is not None:
-            return Attach(facts.thread.case, "in", f"automatic mail: {facts.automatic}", "automatic")
-        return Ignore("automatic", facts.automatic)
+            return Attach(facts.thread.case, Direction.IN, f"automatic mail: {facts.automatic}", "automatic")
+        return Ignore(MailOutcome.AUTOMATIC, facts.automatic)
 
     if action is None and policy.mode == "dedicated":
-        action = "claim"
+        action = RuleAction.CLAIM
     if action == RuleAction.IGNORE:
-        return Ignore("ignored", f"rules {_rules(facts.verdict)}")
+        return Ignore(MailOutcome.IGNORED, f"rules {_rules(facts.verdict)}")
     if facts.thread is not None:
         return _continue(facts)
     if action is None and facts.foreign_case is not None:
-        return Ignore("triage", f"answers case {facts.foreign_case.number} but its sender takes no part in it")
+        return Ignore(
+            MailOutcome.TRIAGE, f"answers case {facts.foreign_case.number} but its sender takes no part in it"
+        )
     if action is None:
         return _recognised(facts, policy)
     if action == RuleAction.TRIAGE:
-        return Ignore("triage", f"rules {_rules(facts.verdict)} ask the director to qualify it")
+        return Ignore(MailOutcome.TRIAGE, f"rules {_rules(facts.verdict)} ask the director to qualify it")
     if mail.from_ is None:
-        return Ignore("set_aside", "no sender address")
+        return Ignore(MailOutcome.SET_ASIDE, "no sender address")
     if facts.spam is not None and not (facts.from_director and facts.proven):
         # Spam borrows the words of complaints, and a DMARC fail says the From is not the sender's:
         # never opened (nor acknowledged) on a rule's say-so either, but put before the director.
@@ -293,20 +309,20 @@ def _recognised(facts: Facts, policy: Policy) -> Decision:
             return Join(facts.pending)
     if recognition is None or recognition.outcome == "leave":
         why = f"; {recognition.why}" if recognition is not None else ""
-        return Ignore("ignored", f"no rule claimed it{why}")
+        return Ignore(MailOutcome.IGNORED, f"no rule claimed it{why}")
     if facts.mail.from_ is None:
-        return Ignore("set_aside", "no sender address")
+        return Ignore(MailOutcome.SET_ASIDE, "no sender address")
     if recognition.outcome == "open" and facts.spam is None:
         return _open(facts, policy, incident=recognition.kind != Kind.RECLAMATION, kind=recognition.kind)
     return _put_before(facts, recognition.kind, recognition.reasons)
 
 
-def _put_before(facts: Facts, kind: str, reasons: tuple[str, ...]) -> PutBefore:
+def _put_before(facts: Facts, kind: Kind, reasons: tuple[str, ...]) -> PutBefore:
     recognition = facts.recognition
     hits = facts.verdict.hits + ((recognition.why,) if recognition is not None else ())
     return PutBefore(
         kind=kind,
-        channel=facts.verdict.channel or "email",
+        channel=facts.verdict.channel or Channel.EMAIL,
         claimant=claimant_of(facts),
         reasons=reasons,
         excerpt=recognition.excerpt if recognition is not None else "",
@@ -336,11 +352,11 @@ def _directors_note(facts: Facts, policy: Policy) -> Decision:
     """Her commands, or a claim she passes on: only hers once proven, since anyone can forge From."""
     if not facts.proven:
         return AwaitProof()
-    claims = facts.verdict.action in ("claim", "incident")
+    claims = facts.verdict.action in (RuleAction.CLAIM, RuleAction.INCIDENT)
     original = facts.original
     if claims and facts.thread is None and original is not None and original.case is not None:
         # The mail she passes on is already a case: her forward joins it rather than open it twice.
-        return Attach(original.case, "in", "the director's forward of a mail of this case", "director")
+        return Attach(original.case, Direction.IN, "the director's forward of a mail of this case", "director")
     if claims and facts.thread is None and not (facts.answers_inboxbot and facts.has_commands):
         return _open(facts, policy, incident=facts.verdict.action == RuleAction.INCIDENT)
     return Obey()
@@ -351,17 +367,17 @@ def _continue(facts: Facts) -> Attach:
     assert thread is not None
     sender = facts.mail.from_.email if facts.mail.from_ else None
     if facts.from_director and facts.proven:
-        return Attach(thread.case, "in", FROM_DIRECTOR, "director")
+        return Attach(thread.case, Direction.IN, FROM_DIRECTOR, "director")
     if thread.case.status != CaseStatus.OPEN:
         if facts.answers_feedback_request and sender == thread.case.claimant:
-            return Attach(thread.case, "in", "answer to the satisfaction request", "feedback")
-        return Attach(thread.case, "in", "new mail on a closed case, for the director to decide", "closed_case")
-    return Attach(thread.case, "in", "")
+            return Attach(thread.case, Direction.IN, "answer to the satisfaction request", "feedback")
+        return Attach(thread.case, Direction.IN, "new mail on a closed case, for the director to decide", "closed_case")
+    return Attach(thread.case, Direction.IN, "")
 
 
 def claimant_of(facts: Facts) -> Address | None:
     """Who the case would be about, and so who would be acknowledged, if the mail opened one."""
-    channel = facts.verdict.channel or "email"
+    channel = facts.verdict.channel or Channel.EMAIL
     if channel == Channel.THIRD_PARTY:
         # Someone passes on another person's claim: that person is the claimant.
         if facts.from_director and facts.original is not None:
@@ -375,10 +391,10 @@ def claimant_of(facts: Facts) -> Address | None:
     return facts.mail.from_
 
 
-def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None) -> OpenCase:
+def _open(facts: Facts, policy: Policy, incident: bool, kind: Kind | None = None) -> OpenCase:
     mail, verdict = facts.mail, facts.verdict
-    kind = verdict.kind or kind or ("alea" if incident else "reclamation")
-    channel = verdict.channel or "email"
+    kind = verdict.kind or kind or (Kind.ALEA if incident else Kind.RECLAMATION)
+    channel = verdict.channel or Channel.EMAIL
     claimant = claimant_of(facts)
     received_at = facts.received_at
     received_from: str | None = None
@@ -409,7 +425,7 @@ def _open(facts: Facts, policy: Policy, incident: bool, kind: str | None = None)
         and mailbox_key(claimant.email) == mailbox_key(transmitter.email)
     ):
         # The forwarder forwards their own mail: they are the claimant, nobody transmitted anything.
-        channel, transmitter, thanks = "email", None, None
+        channel, transmitter, thanks = Channel.EMAIL, None, None
     template, note = acknowledgement(
         claimant,
         incident,
@@ -481,14 +497,18 @@ class Candidate:
     claimant: Address | None  # None: a form that gave no address; she names it with #réclamant
     subject: str
     received_at: datetime  # the original's INTERNALDATE
-    kind: str
-    channel: str
+    kind: Kind
+    channel: Channel
     reasons: tuple[str, ...]
     dmarc_fail: str = ""  # its receiving server said its From was forged
 
 
 def qualify(
-    candidate: Candidate, kind: str | None, policy: Policy, acknowledgements_today: int, acknowledgements_total: int = 0
+    candidate: Candidate,
+    kind: Kind | None,
+    policy: Policy,
+    acknowledgements_today: int,
+    acknowledgements_total: int = 0,
 ) -> OpenCase:
     """The case the director opens from a mail put before her (#ouvrir): dated and owned by the original.
 

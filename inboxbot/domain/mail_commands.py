@@ -27,7 +27,7 @@ from datetime import date
 from inboxbot.domain.conversation import CASE_NUMBER, TAG_CLOSING, TAG_OPENING, tagged_numbers
 from inboxbot.domain.dates import WrittenDay, leading_day, read_day
 from inboxbot.domain.text import after_folded, fold
-from inboxbot.domain.vocabulary import Means
+from inboxbot.domain.vocabulary import ActionKind, ActionStatus, Channel, Kind, Means, Nature, Priority, Stakeholder
 
 __all__ = [
     "ACTION_STATUSES",
@@ -59,12 +59,12 @@ class Command:
     owner: str | None = None  # corrective / preventive
     due: date | None = None  # corrective / preventive
     action_number: int | None = None  # action
-    status: str | None = None  # action: "todo" | "doing" | "done" | "dropped"
+    status: ActionStatus | None = None  # action
     year: int | None = None  # register, report
     claimant_name: str | None = None  # claimant: the display name of "Nom <adresse>", if given
     mail_id: int | None = None  # open_mail, discard_mail: the mail put before her (M-0042 is mail 42)
     on: WrittenDay | None = None  # acknowledged, responded, received: the day as written
-    means: str | None = None  # acknowledged, responded: "post", "phone", "hand" or "email"
+    means: Means | None = None  # acknowledged, responded
     # What is undone or redone: for action "edit" or "cancel", for extend "cancel" or "until" (`on`).
     change: str | None = None
     other_case: str | None = None  # merge: the case merged into `case_number`
@@ -123,9 +123,9 @@ _KIND = _Choice(
     False,
     "type",
     {
-        "reclamation": ("réclamation", "plainte", "complaint", "claim"),
-        "difficulte": ("difficulté", "difficulty"),
-        "alea": ("aléa", "incident", "hazard"),
+        Kind.RECLAMATION: ("réclamation", "plainte", "complaint", "claim"),
+        Kind.DIFFICULTE: ("difficulté", "difficulty"),
+        Kind.ALEA: ("aléa", "incident", "hazard"),
     },
 )
 _NATURE = _Choice(
@@ -133,16 +133,16 @@ _NATURE = _Choice(
     True,
     "nature",
     {
-        "organisationnelle": (
+        Nature.ORGANISATIONNELLE: (
             "organisationnelle",
             "organisationnel",
             "organisation",
             "organisational",
             "organizational",
         ),
-        "humaine": ("humaine", "humain", "human"),
-        "materielle": ("matérielle", "matériel", "material"),
-        "environnementale": ("environnementale", "environnemental", "environnement", "environmental"),
+        Nature.HUMAINE: ("humaine", "humain", "human"),
+        Nature.MATERIELLE: ("matérielle", "matériel", "material"),
+        Nature.ENVIRONNEMENTALE: ("environnementale", "environnemental", "environnement", "environmental"),
     },
 )
 _PRIORITY = _Choice(
@@ -150,10 +150,10 @@ _PRIORITY = _Choice(
     True,
     "priorité",
     {
-        "basse": ("basse", "bas", "faible", "low"),
-        "normale": ("normale", "normal", "moyenne", "medium"),
-        "haute": ("haute", "haut", "élevée", "high"),
-        "urgente": ("urgente", "urgent"),
+        Priority.BASSE: ("basse", "bas", "faible", "low"),
+        Priority.NORMALE: ("normale", "normal", "moyenne", "medium"),
+        Priority.HAUTE: ("haute", "haut", "élevée", "high"),
+        Priority.URGENTE: ("urgente", "urgent"),
     },
 )
 _STAKEHOLDER = _Choice(
@@ -161,12 +161,12 @@ _STAKEHOLDER = _Choice(
     True,
     "partie",
     {
-        "apprenant": ("apprenant", "apprenante", "stagiaire", "learner", "trainee"),
-        "entreprise": ("entreprise", "client", "cliente", "employeur", "company", "employer"),
-        "financeur": ("financeur", "opco", "funder"),
-        "formateur": ("formateur", "formatrice", "intervenant", "trainer"),
-        "partenaire": ("partenaire", "partner"),
-        "autre": ("autre", "other"),
+        Stakeholder.APPRENANT: ("apprenant", "apprenante", "stagiaire", "learner", "trainee"),
+        Stakeholder.ENTREPRISE: ("entreprise", "client", "cliente", "employeur", "company", "employer"),
+        Stakeholder.FINANCEUR: ("financeur", "opco", "funder"),
+        Stakeholder.FORMATEUR: ("formateur", "formatrice", "intervenant", "trainer"),
+        Stakeholder.PARTENAIRE: ("partenaire", "partner"),
+        Stakeholder.AUTRE: ("autre", "other"),
     },
 )
 _ACTION_STATUS = _Choice(
@@ -174,10 +174,10 @@ _ACTION_STATUS = _Choice(
     False,
     "action",
     {
-        "todo": ("à-faire", "a faire", "to-do"),
-        "doing": ("en-cours", "en cours", "in-progress"),
-        "done": ("faite", "fait", "finie", "fini", "terminée", "terminé", "réalisée", "réalisé"),
-        "dropped": ("abandonnée", "abandonné", "abandon", "abandoned"),
+        ActionStatus.TODO: ("à-faire", "a faire", "to-do"),
+        ActionStatus.DOING: ("en-cours", "en cours", "in-progress"),
+        ActionStatus.DONE: ("faite", "fait", "finie", "fini", "terminée", "terminé", "réalisée", "réalisé"),
+        ActionStatus.DROPPED: ("abandonnée", "abandonné", "abandon", "abandoned"),
     },
 )
 # How something was done otherwise than by inboxbot's mail: an acknowledgement, an answer.
@@ -186,10 +186,10 @@ _MEANS = _Choice(
     False,
     "accusé",
     {
-        "post": ("courrier", "lettre", "courrier postal", "par courrier", "post", "letter"),
-        "phone": ("téléphone", "telephone", "tel", "par téléphone", "appel", "phone", "call"),
-        "hand": ("main propre", "en main propre", "main-propre", "remis en main propre", "by hand", "in person"),
-        "email": ("e-mail", "mail", "email", "courriel", "par mail", "par e-mail"),
+        Means.POST: ("courrier", "lettre", "courrier postal", "par courrier", "post", "letter"),
+        Means.PHONE: ("téléphone", "telephone", "tel", "par téléphone", "appel", "phone", "call"),
+        Means.HAND: ("main propre", "en main propre", "main-propre", "remis en main propre", "by hand", "in person"),
+        Means.EMAIL: ("e-mail", "mail", "email", "courriel", "par mail", "par e-mail"),
     },
 )
 MEANS = tuple(_MEANS.values)
@@ -199,11 +199,11 @@ _CHANNEL = _Choice(
     False,
     "canal",
     {
-        "email": ("e-mail", "mail", "courriel", "email"),
-        "form": ("formulaire", "formulaire en ligne", "site", "form"),
-        "oral": ("oral", "orale", "téléphone", "telephone", "appel", "en session", "phone"),
-        "post": ("courrier", "courrier postal", "lettre", "post", "letter"),
-        "third_party": ("transmise", "transmis", "tiers", "par un tiers", "third-party"),
+        Channel.EMAIL: ("e-mail", "mail", "courriel", "email"),
+        Channel.FORM: ("formulaire", "formulaire en ligne", "site", "form"),
+        Channel.ORAL: ("oral", "orale", "téléphone", "telephone", "appel", "en session", "phone"),
+        Channel.POST: ("courrier", "courrier postal", "lettre", "post", "letter"),
+        Channel.THIRD_PARTY: ("transmise", "transmis", "tiers", "par un tiers", "third-party"),
     },
 )
 _CASE_CHOICES = (_KIND, _NATURE, _PRIORITY, _STAKEHOLDER)
@@ -773,7 +773,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "à la date initiale : le réclamant reçoit la nouvelle date",
     ),
     CommandSpec(
-        "cause",
+        ActionKind.CAUSE,
         ("cause", "cause-profonde"),
         ("root-cause",),
         _required_text("la cause"),
@@ -781,7 +781,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "cause profonde du dysfonctionnement",
     ),
     CommandSpec(
-        "corrective",
+        ActionKind.CORRECTIVE,
         ("corrective", "action-corrective"),
         (),
         _measure,
@@ -789,7 +789,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "action corrective ; responsable et échéance facultatifs",
     ),
     CommandSpec(
-        "preventive",
+        ActionKind.PREVENTIVE,
         ("préventive", "action-préventive"),
         (),
         _measure,
@@ -807,7 +807,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "« #action 1 annuler » la retire (l'historique garde l'ancienne valeur)",
     ),
     CommandSpec(
-        "mediation",
+        ActionKind.MEDIATION,
         ("médiation",),
         (),
         _optional_text,
@@ -815,7 +815,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
         "médiation conduite par la directrice (note facultative)",
     ),
     CommandSpec(
-        "urgent",
+        ActionKind.URGENT,
         ("urgence", "mesure-urgence", "mesure-d-urgence"),
         ("urgent",),
         _urgent,
@@ -1144,12 +1144,12 @@ def _parse_line(line: str, subject_cases: Sequence[str]) -> Command | Refusal:
         owner=parsed.owner,
         due=parsed.due,
         action_number=parsed.action_number,
-        status=parsed.status,
+        status=ActionStatus(parsed.status) if parsed.status else None,
         year=parsed.year,
         claimant_name=parsed.claimant_name,
         mail_id=parsed.mail_id,
         on=parsed.on,
-        means=parsed.means,
+        means=Means(parsed.means) if parsed.means else None,
         change=parsed.change,
         other_case=parsed.other_case,
     )

@@ -24,7 +24,7 @@ CAUSE_CHARS = 300  # a server's error as quoted to her: a line, not a traceback
 class Outage:
     """One outage of one part: since when, why (the last error seen), until when once it ended."""
 
-    part: str
+    part: OutagePart
     since: datetime
     cause: str
     until: datetime | None = None
@@ -32,7 +32,7 @@ class Outage:
 
     @property
     def label(self) -> str:
-        return OutagePart.labels().get(self.part, self.part)
+        return self.part.label
 
     @property
     def ongoing(self) -> bool:

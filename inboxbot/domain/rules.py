@@ -33,10 +33,11 @@ from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
+from typing import TypeVar
 
 from inboxbot.domain.message import ParsedMail
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import Channel, Kind, Nature, Priority, RuleAction
+from inboxbot.domain.vocabulary import Channel, Kind, Nature, Priority, RuleAction, Term
 
 __all__ = [
     "ACTIONS",
@@ -59,14 +60,15 @@ NATURES = Nature.values()
 PRIORITIES = Priority.values()
 CHANNELS = Channel.values()
 
-# The fields a rule may set, in Verdict order, with the values each accepts.
-OUTCOME_FIELDS: Mapping[str, tuple[str, ...]] = {
-    "action": ACTIONS,
-    "kind": KINDS,
-    "nature": NATURES,
-    "priority": PRIORITIES,
-    "channel": CHANNELS,
+# The fields a rule may set, in Verdict order, with the terms each accepts.
+OUTCOME_FIELDS: Mapping[str, type[Term]] = {
+    "action": RuleAction,
+    "kind": Kind,
+    "nature": Nature,
+    "priority": Priority,
+    "channel": Channel,
 }
+TermT = TypeVar("TermT", bound=Term)
 RULE_KEYS = ("name", "when", *OUTCOME_FIELDS, "stop", "description")
 
 
@@ -119,11 +121,11 @@ class Verdict:
     record why it was opened (or a mail why it was left alone).
     """
 
-    action: str | None
-    kind: str | None
-    nature: str | None
-    priority: str | None
-    channel: str | None
+    action: RuleAction | None
+    kind: Kind | None
+    nature: Nature | None
+    priority: Priority | None
+    channel: Channel | None
     hits: tuple[str, ...]
 
 
@@ -393,15 +395,15 @@ class Rule:
     path: Path
     name: str
     condition: Condition = field(repr=False, compare=False)
-    action: str | None = None
-    kind: str | None = None
-    nature: str | None = None
-    priority: str | None = None
-    channel: str | None = None
+    action: RuleAction | None = None
+    kind: Kind | None = None
+    nature: Nature | None = None
+    priority: Priority | None = None
+    channel: Channel | None = None
     stop: bool = False
     description: str = ""
     label: str = field(init=False)
-    outcome: tuple[tuple[str, str], ...] = field(init=False, repr=False)
+    outcome: tuple[tuple[str, Term], ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "label", f"{self.path.name}:{self.name}")
@@ -413,14 +415,22 @@ class Rule:
         return self.condition(_Facts(ctx))
 
 
-def _enum(value: object, key: str, choices: tuple[str, ...]) -> str:
-    """An enumerated value in canonical form: "Réclamation" and "RECLAMATION" mean reclamation."""
+def _enum(value: object, key: str, term: type[Term]) -> Term:
+    """The term a value names, in any case and with or without accents: "Réclamation" and
+    "RECLAMATION" mean reclamation."""
+    choices = term.values()
     if not isinstance(value, str):
         raise InvalidEntry(key, f"expected one of {', '.join(choices)}, got {toml_type_name(value)}")
     canonical = fold(value).strip()
     if canonical not in choices:
         raise InvalidEntry(key, f"{value!r} is not one of {', '.join(choices)}")
-    return canonical
+    return term(canonical)
+
+
+def _set(outcome: Mapping[str, Term], name: str, term: type[TermT]) -> TermT | None:
+    """The term a rule (or the first hit) set for `name`, typed as its field is."""
+    value = outcome.get(name)
+    return None if value is None else term(value)
 
 
 def _compile_rule(table: object, key: str, path: Path) -> Rule:
@@ -442,8 +452,8 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
         raise InvalidEntry(f"{key}.name", "a rule name may not contain ':' or surrounding spaces")
     condition = _compile(table["when"], f"{key}.when")
     outcome = {
-        field_name: _enum(table[field_name], f"{key}.{field_name}", choices)
-        for field_name, choices in OUTCOME_FIELDS.items()
+        field_name: _enum(table[field_name], f"{key}.{field_name}", term)
+        for field_name, term in OUTCOME_FIELDS.items()
         if field_name in table
     }
     if not outcome:
@@ -452,7 +462,18 @@ def _compile_rule(table: object, key: str, path: Path) -> Rule:
     description = table.get("description", "")
     if not isinstance(description, str):
         raise InvalidEntry(f"{key}.description", f"expected a string, got {toml_type_name(description)}")
-    return Rule(path=path, name=name, condition=condition, stop=stop, description=description, **outcome)
+    return Rule(
+        path=path,
+        name=name,
+        condition=condition,
+        action=_set(outcome, "action", RuleAction),
+        kind=_set(outcome, "kind", Kind),
+        nature=_set(outcome, "nature", Nature),
+        priority=_set(outcome, "priority", Priority),
+        channel=_set(outcome, "channel", Channel),
+        stop=stop,
+        description=description,
+    )
 
 
 def _load_file(path: Path) -> list[Rule]:
@@ -512,7 +533,7 @@ class RuleSet:
         kept with the case; only a hit with `stop = true` ends the run.
         """
         facts = _Facts(ctx)
-        decided: dict[str, str] = {}
+        decided: dict[str, Term] = {}
         hits: list[str] = []
         for rule in self.rules:
             if rule.condition(facts):
@@ -522,11 +543,11 @@ class RuleSet:
                 if rule.stop:
                     break
         return Verdict(
-            action=decided.get("action"),
-            kind=decided.get("kind"),
-            nature=decided.get("nature"),
-            priority=decided.get("priority"),
-            channel=decided.get("channel"),
+            action=_set(decided, "action", RuleAction),
+            kind=_set(decided, "kind", Kind),
+            nature=_set(decided, "nature", Nature),
+            priority=_set(decided, "priority", Priority),
+            channel=_set(decided, "channel", Channel),
             hits=tuple(hits),
         )
 

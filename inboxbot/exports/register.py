@@ -26,8 +26,6 @@ from typing import Any, TextIO
 from zoneinfo import ZoneInfo
 
 from inboxbot.domain.cases import (
-    ACTION_LABELS,
-    ACTION_STATUS_LABELS,
     DISMISSED_LABEL,
     KIND_LABELS,
     Action,
@@ -309,11 +307,11 @@ def action_row(number: str, action: Action, today: date) -> list[Any]:
     return [
         number,
         action.seq,
-        ACTION_LABELS.get(action.kind, action.kind),
+        action.kind.label,
         action.text,
         action.owner,
         action.due,
-        ACTION_STATUS_LABELS.get(action.status, action.status) if action.status else None,
+        action.status.label if action.status else None,
         "oui" if action_overdue(action, today) else None,
         action.result,
         action.created_at,

@@ -38,7 +38,6 @@ from babel.dates import format_date
 from inboxbot.config import Settings, template_dirs
 from inboxbot.domain.cases import (
     ACTION_LABELS,
-    ACTION_STATUS_LABELS,
     CHANNELS,
     KIND_LABELS,
     KINDS,
@@ -54,7 +53,7 @@ from inboxbot.domain.cases import (
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.mail_commands import NATURES
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Kind
+from inboxbot.domain.vocabulary import ActionKind, ActionStatus, CaseStatus, Kind
 from inboxbot.exports.register import CHANNEL_LABELS, deadline_met
 
 __all__ = ["FORMATS", "YearFigures", "annual_report", "check_templates", "year_figures"]
@@ -108,7 +107,7 @@ class KindDeadlines:
 
 # A réclamation's deadlines are the ones the procedure promises a claimant; an incident's response is
 # what was done about it. Mixed, a good year of incidents would hide late answers to claimants.
-KIND_GROUPS = (("réclamations", ("reclamation",)), ("aléas et difficultés", ("alea", "difficulte")))
+KIND_GROUPS = (("réclamations", (Kind.RECLAMATION,)), ("aléas et difficultés", (Kind.ALEA, Kind.DIFFICULTE)))
 
 
 @dataclass(frozen=True)
@@ -212,7 +211,7 @@ def year_figures(
         response=response,
         causes=_causes(kept),
         actions=tuple((d.case, a) for d in kept for a in d.actions if a.kind in TRACKED_KINDS),
-        mediations=sum(1 for d in kept for a in d.actions if a.kind == "mediation"),
+        mediations=sum(1 for d in kept for a in d.actions if a.kind == ActionKind.MEDIATION),
         per_kind=per_kind,
     )
 
@@ -270,7 +269,7 @@ def _causes(details: Sequence[CaseDetail]) -> tuple[CauseGroup, ...]:
     found: dict[str, dict[str, Case]] = {}  # by number: a cause noted twice on one case counts once
     for detail in details:
         for action in detail.actions:
-            key = cause_key(action.text) if action.kind == "cause" else ""
+            key = cause_key(action.text) if action.kind == ActionKind.CAUSE else ""
             if key:
                 first_text.setdefault(key, action.text.strip())
                 found.setdefault(key, {})[detail.case.number] = detail.case
@@ -783,11 +782,11 @@ def _actions_section(figures: YearFigures, today: date) -> Section:
         (
             case.number,
             str(action.seq),
-            ACTION_LABELS.get(action.kind, action.kind),
+            action.kind.label,
             action.text,
             action.owner,
             _day(action.due),
-            ACTION_STATUS_LABELS.get(action.status or "", action.status or ""),
+            action.status.label if action.status else "",
             action.result,
             efficacy(action, today),
         )

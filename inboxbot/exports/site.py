@@ -57,7 +57,7 @@ from inboxbot.domain.cases import (
     exchange_note,
 )
 from inboxbot.domain.deadlines import WorkingDayCalendar
-from inboxbot.domain.vocabulary import CaseStatus, Priority
+from inboxbot.domain.vocabulary import CaseStatus, Kind, Priority
 from inboxbot.exports.register import (
     CASES_DIR,
     CHANNEL_LABELS,
@@ -494,8 +494,8 @@ def write_site(
     last_review: date | None,
     zip_to: Path | None = None,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     include_files: bool = True,
     number: str | None = None,
 ) -> SiteResult:
@@ -550,8 +550,8 @@ def _write(
     register_label: str,
     last_review: date | None,
     year: int | None,
-    kind: str | None,
-    status: str | None,
+    kind: Kind | None,
+    status: CaseStatus | None,
     include_files: bool,
     number: str | None = None,
 ) -> SiteResult:
@@ -611,8 +611,8 @@ def _write_workbook(
     output: _Output,
     today: date,
     year: int | None,
-    kind: str | None,
-    status: str | None,
+    kind: Kind | None,
+    status: CaseStatus | None,
     number: str | None,
 ) -> dict[str, Any]:
     """The register as the workbook (`register export --format xlsx`) beside the pages, read in the
@@ -632,7 +632,7 @@ def _year_of(number: str, fallback: int) -> int:
     return int(head) if head.isdigit() and len(head) == 4 else fallback
 
 
-def _filters_text(year: int | None, kind: str | None, status: str | None) -> str:
+def _filters_text(year: int | None, kind: Kind | None, status: CaseStatus | None) -> str:
     parts = []
     if year is not None:
         parts.append(f"année {year}")

@@ -7,9 +7,9 @@ view and carries filters.
 
 The workbook is streamed (XlsxWriter in `constant_memory` mode): each row goes to a temporary file as
 soon as the next one starts, so the memory it takes does not grow with the register, and the cases
-can come straight from a query read in chunks. XlsxWriter rather than openpyxl's write-only mode: on
-100,000 rows it writes the cells in less than half the time (bench/xlsx_writers.py), which is what
-keeps a register of that size under 30 seconds.
+can come straight from a query read in chunks. XlsxWriter rather than openpyxl's write-only mode: it
+writes the cells in less than half the time (bench/xlsx_writers.py), which is what keeps a register of
+100,000 cases within its target (BENCHMARKS.md §4).
 
 XlsxWriter's cell writing is still most of an export's time, and it runs in one process; so the
 command line's export (`export_register_xlsx`) reads the cases and turns them into cells in a second
@@ -43,18 +43,16 @@ from xlsxwriter.xmlwriter import XMLwriter
 
 from inboxbot.adapters.private import replaced_whole
 from inboxbot.domain.cases import (
-    KIND_LABELS,
-    NATURE_LABELS,
     TRACKED_KINDS,
     Action,
     CaseDetail,
     action_line,
     deadline_label,
 )
+from inboxbot.domain.vocabulary import ActionKind, CaseStatus, Kind
 from inboxbot.exports.register import (
     ACTION_HEADERS,
     CASE_RULES_HEADER,
-    CHANNEL_LABELS,
     EXCHANGE_HEADERS,
     HISTORY_HEADERS,
     RECEIVED_FROM_LABELS,
@@ -67,6 +65,7 @@ from inboxbot.exports.register import (
     status_label,
 )
 from inboxbot.store import export
+from inboxbot.store.models import UnknownTerm
 
 DATE_FORMAT = "dd/mm/yyyy"  # format codes are stored in English; a French Excel shows jj/mm/aaaa
 DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
@@ -192,8 +191,8 @@ def export_register_xlsx(
     today: date,
     *,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     chunk: int = export.CHUNK,
     own_address: str,
 ) -> int:
@@ -215,12 +214,12 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
     dismissed = case.dismissed
     acknowledge_met = deadline_met(case.acknowledged_at, case.acknowledge_due, tz, today)
     response_met = deadline_met(case.responded_at, case.effective_response_due, tz, today)
-    mediations = [a.text or "oui" for a in actions if a.kind == "mediation"]
+    mediations = [a.text or "oui" for a in actions if a.kind == ActionKind.MEDIATION]
     return [
         case.number,
-        KIND_LABELS.get(case.kind, case.kind),
+        case.kind.label,
         _local(case.received_at, tz),
-        CHANNEL_LABELS.get(case.channel, case.channel),
+        case.channel.label,
         RECEIVED_FROM_LABELS.get(case.received_from, case.received_from) if case.received_from else None,
         case.stakeholder,
         case.claimant_name,
@@ -229,7 +228,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
         case.training,
         case.subject,
         case.description,
-        NATURE_LABELS.get(case.nature, case.nature) if case.nature is not None else None,
+        case.nature.label if case.nature is not None else None,
         case.priority,
         case.acknowledge_due,
         _local(case.acknowledged_at, tz),
@@ -242,7 +241,7 @@ def _case_row(detail: CaseDetail, tz: ZoneInfo, today: date) -> list[Any]:
         means_label(case.response_means, case.responded_at),
         case.response_note,
         deadline_label(response_met, case.responded_at is not None, dismissed),
-        "\n".join(a.text for a in actions if a.kind == "cause"),
+        "\n".join(a.text for a in actions if a.kind == ActionKind.CAUSE),
         "\n".join(action_line(a) for a in actions if a.kind in TRACKED_KINDS),
         "\n".join(mediations),
         status_label(case.status, dismissed, case.merged_into),
@@ -318,10 +317,10 @@ def register_values(
 class _RowMaker:
     """A sheet's rows as the XML XlsxWriter writes for them, made where the cases are read.
 
-    XlsxWriter spends about 8 µs on each cell (BENCHMARKS.md §4): with a row per mail and per event
-    besides the row per case, that was 125 s for a register of 100,000 cases. Made here, by the
-    process that reads the cases, a row is one string that the writing process only copies into the
-    sheet. The XML is XlsxWriter's own, to the byte (tests/test_spreadsheet.py compares them), with
+    XlsxWriter's cost is per cell, and a register has a row per mail and per event besides the row
+    per case: written cell by cell, a large register missed its target (BENCHMARKS.md §4). Made here,
+    by the process that reads the cases, a row is one string that the writing process only copies
+    into the sheet. The XML is XlsxWriter's own, to the byte (tests/test_spreadsheet.py compares them), with
     XlsxWriter's escaping functions; one difference: a text that reads `<r>…</r>` is escaped like any
     other, where XlsxWriter would write it unescaped as rich text (and a claimant's `<r>&</r>` would
     make a workbook Excel refuses to open).
@@ -505,16 +504,16 @@ class _Reading:
     tz: ZoneInfo
     today: date
     year: int | None
-    kind: str | None
-    status: str | None
+    kind: Kind | None
+    status: CaseStatus | None
     chunk: int
     own_address: str
     styles: StyleIndex  # the writer's (`_Styles.index`)
 
 
 # The sheets whose rows the writing process makes from the values it is sent; the reading process
-# makes the others'. Reading the register is most of the work: at 100,000 cases, with every sheet's
-# rows made by the reader, it took 25 s of CPU against the writer's 7 (BENCHMARKS.md §4).
+# makes the others'. Reading the register is most of the work: with every sheet's rows made by the
+# reader, the writer sat idle most of the time (BENCHMARKS.md §4), so it makes these two.
 _MADE_BY_WRITER = frozenset((CASES_SHEET, EXCHANGES_SHEET))
 
 
@@ -552,9 +551,14 @@ def _pieces_read_elsewhere(reading: _Reading) -> Generator[tuple[int, str | list
             if tag == "done":
                 finished = True
                 return
-            if tag == "error":
+            if tag in ("error", "unknown-term"):
                 summary, detail = payload
-                error = RegisterReadError(f"reading the register failed: {summary}")
+                # A row the vocabulary cannot read is hers to fix, and said as the other commands say it.
+                error: Exception = (
+                    UnknownTerm(summary)
+                    if tag == "unknown-term"
+                    else RegisterReadError(f"reading the register failed: {summary}")
+                )
                 error.add_note(f"In the reading process:\n{detail}")
                 raise error
             yield from payload
@@ -610,8 +614,9 @@ def _read_rows(connection: Connection, reading: _Reading) -> None:
             store.close()
     except BaseException as exc:  # noqa: BLE001 - any failure must reach the writer, which stops
         detail = "".join(traceback.format_exception(exc)).rstrip()
+        summary = str(exc) if isinstance(exc, UnknownTerm) else f"{type(exc).__name__}: {exc}"
         try:
-            connection.send(("error", (f"{type(exc).__name__}: {exc}", detail)))
+            connection.send(("unknown-term" if isinstance(exc, UnknownTerm) else "error", (summary, detail)))
         except OSError:
             pass  # the writer is gone: nobody to tell
         return

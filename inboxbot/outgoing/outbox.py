@@ -2,8 +2,8 @@
 
 The bytes, Message-ID included, are fixed when the outbox row is written, so a retry after a crash
 is recognisably the same mail, and a reply to it threads into the case even if the first attempt's
-fate is unknown. Mail is built with the compat32 API: the notes measured it ~8x cheaper than
-`EmailMessage` under `policy.default` for the same headers, which matters in a mail storm.
+fate is unknown. Mail is built with the compat32 API: several times cheaper than `EmailMessage` under
+`policy.default` for the same headers, which matters in a mail storm.
 """
 
 from __future__ import annotations
@@ -37,7 +37,7 @@ from inboxbot.outgoing.render import RenderedMail
 log = logging.getLogger(__name__)
 
 # A mail storm composes hundreds of mails a minute: the stdlib's folding and quoted-printable are
-# pure Python and cost ~2 ms a mail (its RFC 2047 encoder is quadratic in the subject's length).
+# pure Python and slow (its RFC 2047 encoder is quadratic in the subject's length).
 # Headers are therefore encoded here once, already folded, and bodies with the C `binascii`.
 _LINE = 78
 _WORD_BYTES = 30  # UTF-8 bytes per encoded word: "=?utf-8?b?" + 40 base64 chars + "?=" stays short

@@ -20,8 +20,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from babel.dates import format_date, format_datetime
 
-from inboxbot.domain.cases import KIND_LABELS
-from inboxbot.domain.vocabulary import Kind
+from inboxbot.domain.vocabulary import Channel, Kind
 
 
 @dataclass(frozen=True)
@@ -30,7 +29,7 @@ class CaseView:
 
     number: str
     tag: str
-    kind: str
+    kind: Kind
     kind_label: str
     subject: str
     received_at: datetime
@@ -38,7 +37,7 @@ class CaseView:
     response_due: date
     effective_response_due: date
     extension_reason: str
-    channel: str = "email"  # how it reached the organisation: the claimant is told « reçue par courrier »
+    channel: Channel = Channel.EMAIL  # how it reached the organisation: the claimant is told « reçue par courrier »
     title: str = ""  # the subject without its leading tags ([ALÉA], [ORAL]…): ours say it already
     noun: str = "réclamation"  # what the claimant made: a « réclamation », or a « signalement » for an incident
     feminine: bool = True  # for the agreement of what is said of `noun` (« clôturée », « clos »)
@@ -71,21 +70,21 @@ def case_view(
     *,
     number: str,
     tag: str,
-    kind: str,
+    kind: Kind,
     subject: str,
     received_at: datetime,
     acknowledge_due: date,
     response_due: date,
     effective_response_due: date | None = None,
     extension_reason: str = "",
-    channel: str = "email",
+    channel: Channel = Channel.EMAIL,
 ) -> CaseView:
     incident = kind != Kind.RECLAMATION
     return CaseView(
         number=number,
         tag=tag,
         kind=kind,
-        kind_label=KIND_LABELS.get(kind, kind),
+        kind_label=kind.label,
         subject=subject,
         received_at=received_at,
         acknowledge_due=acknowledge_due,

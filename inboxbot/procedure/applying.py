@@ -30,7 +30,7 @@ from inboxbot.domain.decide import (
 )
 from inboxbot.domain.mail_commands import COMMAND_HELP, Command
 from inboxbot.domain.message import Address, ParsedMail
-from inboxbot.domain.vocabulary import MailOutcome
+from inboxbot.domain.vocabulary import Channel, Direction, Kind, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.procedure.casework import Casework, Outcome
@@ -78,13 +78,13 @@ class Applied:
     """What a decision's own step leaves for the tail every mail shares: its record and report."""
 
     case_id: int | None = None
-    direction: str = "in"
+    direction: Direction = Direction.IN
     reason: str = ""
     outcomes: Sequence[Outcome] = ()
     # For the mail's record: whom a case or a candidate is about, of what kind, through which channel.
     about: Address | None = None
-    kind: str | None = None
-    channel: str | None = None
+    kind: Kind | None = None
+    channel: Channel | None = None
     excerpt: str | None = None  # None: the recognizer's, if it read the mail
     rules_hit: tuple[str, ...] | None = None  # None: the rules' verdict's
     joined_to: int | None = None  # the candidate a follow-up joins
@@ -226,7 +226,10 @@ class Applier:
             # Left for her by a rule: #ouvrir opens it as it would a candidate, so keep whom it is about.
             verdict = facts.verdict
             return Applied(
-                reason=decision.reason, about=claimant_of(facts), kind=verdict.kind, channel=verdict.channel or "email"
+                reason=decision.reason,
+                about=claimant_of(facts),
+                kind=verdict.kind,
+                channel=verdict.channel or Channel.EMAIL,
             )
         return Applied(reason=decision.reason)
 
@@ -290,7 +293,9 @@ class Applier:
         """
         tz = self.tz
         if located.key is not None:
-            unit.set_mail_outcome(located.key, "opened", f"original of the director's forward: case {number}", case_id)
+            unit.set_mail_outcome(
+                located.key, MailOutcome.OPENED, f"original of the director's forward: case {number}", case_id
+            )
             detail = "parmi les messages déjà lus"
         elif located.fetched is not None:
             self._record_original(unit, located.fetched, case_id, number, now)
@@ -303,7 +308,7 @@ class Applier:
                     message_key=f"{forward_key}#forwarded-original",
                     message_id=forwarded.message_id,
                     case_id=case_id,
-                    direction="in",
+                    direction=Direction.IN,
                     folder=forward.folder,
                     uidvalidity=forward.uidvalidity,
                     uid=forward.uid,
@@ -317,7 +322,7 @@ class Applier:
                     archive_path=str(stored.path),
                     sha256=stored.sha256,
                     size=stored.size,
-                    outcome="opened",
+                    outcome=MailOutcome.OPENED,
                     reason="copy of the original held by the director's forward; the original was not found",
                     automatic=None,
                     rules_hit=(),
@@ -339,12 +344,14 @@ class Applier:
             return  # archived all the same; the case's history says where it was found
         key = original.message_id or f"sha256:{stored.sha256}"
         if unit.mail_outcome(key) is not None:
-            unit.set_mail_outcome(key, "opened", f"original of the director's forward: case {number}", case_id)
+            unit.set_mail_outcome(
+                key, MailOutcome.OPENED, f"original of the director's forward: case {number}", case_id
+            )
             return
         summary = new_text(original.text, original.html)
         unit.record_mail(
             replace(
-                _record_of(key, original, fetched, stored, summary, "opened", case_id, "in"),
+                _record_of(key, original, fetched, stored, summary, MailOutcome.OPENED, case_id, Direction.IN),
                 reason=f"original of the director's forward, found in her mailbox: case {number}",
             ),
             now,
@@ -364,7 +371,7 @@ class Applier:
                 satisfaction_at=fetched.internaldate,
             )
             unit.add_event(case.id, fetched.internaldate, _who(mail), "feedback", f"{feedback.mark or '?'}/5")
-        elif decision.purpose == "director" and decision.direction == "out":
+        elif decision.purpose == "director" and decision.direction == Direction.OUT:
             recipients = [address.email for address in (*mail.to, *mail.cc)]
             self.casework.her_mail_out(unit, case, fetched.internaldate, recipients)
         elif decision.purpose == "closed_case" and self.app.settings.director.notify:
@@ -410,9 +417,9 @@ def _record_of(
     fetched: FetchedMail,
     stored: StoredMail,
     summary: str,
-    outcome: str,
+    outcome: MailOutcome,
     case_id: int | None,
-    direction: str,
+    direction: Direction,
 ) -> MailRecord:
     """A mail read from the mailbox as the log of mails keeps it; the caller adds why, and what was read in it."""
     return MailRecord(

@@ -16,15 +16,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 from inboxbot.config import Settings
-from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, KIND_LABELS, Case
-from inboxbot.domain.cases import ACTION_STATUS_LABELS as STATUS_LABELS
+from inboxbot.domain.cases import ACTION_KINDS, ACTION_LABELS, Case
 from inboxbot.domain.deadlines import DuePolicy
 from inboxbot.domain.decide import TRANSMITTER_THANKS, Candidate, Policy, acknowledgement, qualify
 from inboxbot.domain.mail_commands import COMMANDS, MEANS_LABELS, Command, Refusal
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address
 from inboxbot.domain.text import fold
-from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, MailOutcome, RuleAction
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Kind,
+    MailOutcome,
+    Means,
+)
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
@@ -76,8 +83,8 @@ def audit_site(
     *,
     zip_to: Path | None = None,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     include_files: bool = True,
     number: str | None = None,
 ) -> SiteResult:
@@ -212,7 +219,7 @@ class Casework:
         """
         if case.acknowledged_at is not None or case.claimant is None or case.claimant not in recipients:
             return
-        unit.update_case(case.id, acknowledged_at=at, acknowledgement_means="email")
+        unit.update_case(case.id, acknowledged_at=at, acknowledgement_means=Means.EMAIL)
         unit.add_event(case.id, at, "inboxbot", "acknowledged", "par le premier message de la directrice au réclamant")
 
     def _case(self, unit: Unit, command: Command) -> Case:
@@ -402,7 +409,9 @@ class Casework:
     def _new_action(self, order: Order, case: Case) -> str:
         command, name = order.command, order.command.name
         text = command.value or ""
-        seq = order.unit.add_action(case.id, name, text, order.at, owner=command.owner or "", due=command.due)
+        seq = order.unit.add_action(
+            case.id, ActionKind(name), text, order.at, owner=command.owner or "", due=command.due
+        )
         order.unit.add_event(case.id, order.at, order.actor, f"action:{name}", f"{seq}. {text}")
         details = "".join(
             [
@@ -418,14 +427,14 @@ class Casework:
             return self._edit_action(order, case)
         if command.change == "cancel":
             return self._cancel_action(order, case)
-        seq, status = command.action_number or 0, command.status or "todo"
+        seq, status = command.action_number or 0, command.status or ActionStatus.TODO
         action = order.unit.update_action(case.id, seq, status, command.value or "", order.at)
         if action is None:
             raise _no_action(case, seq)
         order.unit.add_event(
             case.id, order.at, order.actor, f"action-status:{status}", f"{seq}. {command.value or ''}".strip()
         )
-        return f"Dossier {case.number} : action n° {seq} {STATUS_LABELS.get(status, status)}."
+        return f"Dossier {case.number} : action n° {seq} {status.label}."
 
     def _edit_action(self, order: Order, case: Case) -> str:
         unit, command, at, actor, _ = order
@@ -456,7 +465,7 @@ class Casework:
         if action is None:
             raise _no_action(case, seq)
         why = f" — {command.value}" if command.value else ""
-        label = ACTION_LABELS.get(action.kind, action.kind)
+        label = action.kind.label
         unit.add_event(case.id, at, actor, "action-cancelled", f"{seq}. {label} : {action.text}{why}")
         return f"Dossier {case.number} : {label} n° {seq} annulée (« {action.text} »)."
 
@@ -493,7 +502,7 @@ class Casework:
         claimant = Address(mail.claimant, mail.claimant_name) if mail.claimant else None
         if (
             claimant is None
-            and mail.outcome == RuleAction.TRIAGE
+            and mail.outcome == MailOutcome.TRIAGE
             and mail.channel in (None, Channel.EMAIL)
             and mail.from_address
         ):
@@ -506,8 +515,8 @@ class Casework:
             claimant=claimant,
             subject=mail.subject,
             received_at=mail.received_at,
-            kind=mail.kind or "reclamation",
-            channel=mail.channel or "email",
+            kind=mail.kind or Kind.RECLAMATION,
+            channel=mail.channel or Channel.EMAIL,
             reasons=mail.words,
             # Its receiving server said its From was forged: no acknowledgement to whoever it names.
             dmarc_fail=mail.spam if mail.spam.startswith("dmarc=fail") else "",
@@ -515,7 +524,7 @@ class Casework:
         cap = self.policy.daily_cap_total
         decision = qualify(
             candidate,
-            command.value,
+            Kind(command.value) if command.value else None,
             self.policy,
             unit.acknowledgements_since(mailbox_key(claimant.email), local_midnight) if claimant else 0,
             unit.acknowledgements_since(None, local_midnight, at_most=cap) if cap else 0,
@@ -545,14 +554,14 @@ class Casework:
             thread=Thread(in_reply_to=mail.message_id, references=message_ids),
             description=mail.summary,
         )
-        unit.add_event(case_id, at, actor, "qualified", f"{reference} : {KIND_LABELS[decision.kind]}")
-        unit.set_mail_outcome(mail.message_key, "opened", f"opened by the director as case {number}", case_id)
+        unit.add_event(case_id, at, actor, "qualified", f"{reference} : {decision.kind.label}")
+        unit.set_mail_outcome(mail.message_key, MailOutcome.OPENED, f"opened by the director as case {number}", case_id)
         joined = unit.joined_mails(mail.id or 0)
         for follower in joined:
             # Its follow-ups belong to the same case: the exchange log shows them after it, in order.
             unit.set_mail_outcome(
                 follower.message_key,
-                "attached",
+                MailOutcome.ATTACHED,
                 f"joined {reference}, opened by the director as case {number}",
                 case_id,
             )
@@ -565,7 +574,7 @@ class Casework:
         else:
             told = f" ; pas d'accusé de réception ({decision.note})"
         return (
-            f"Message {reference} : dossier {number} ouvert ({KIND_LABELS[decision.kind]}){messages}, "
+            f"Message {reference} : dossier {number} ouvert ({decision.kind.label}){messages}, "
             f"reçu le {self._day(mail.received_at)}{told}."
         )
 
@@ -594,9 +603,9 @@ class Casework:
             if case.claimant is not None
             else None
         )
-        means: str | None
+        means: Means | None
         if replied is not None and (case.responded_at is None or replied > case.responded_at):
-            responded_at, means, source = replied, "email", "votre dernier message au réclamant"
+            responded_at, means, source = replied, Means.EMAIL, "votre dernier message au réclamant"
         elif case.responded_at is not None:
             responded_at, means = case.responded_at, case.response_means
             source = f"réponse enregistrée, {MEANS_LABELS.get(means or '', 'faite autrement')}"
@@ -652,7 +661,7 @@ class Casework:
                 f"({self._day(case.received_at)})."
             )
         means = command.means
-        unit.update_case(case.id, acknowledged_at=when, acknowledgement_means=means or "other")
+        unit.update_case(case.id, acknowledged_at=when, acknowledgement_means=means or Means.OTHER)
         how = MEANS_LABELS.get(means or "", "fait autrement")
         unit.add_event(case.id, at, actor, "acknowledged", f"{how}, le {self._day(when)} {command.value or ''}".strip())
         return f"Dossier {case.number} : accusé de réception {how} enregistré au {self._day(when)}."
@@ -669,7 +678,7 @@ class Casework:
         means, text = command.means, command.value or ""
         how = MEANS_LABELS.get(means or "", "faite autrement")
         if case.responded_at is None or when >= case.responded_at:
-            unit.update_case(case.id, responded_at=when, response_means=means or "other", response_note=text)
+            unit.update_case(case.id, responded_at=when, response_means=means or Means.OTHER, response_note=text)
         unit.add_event(case.id, at, actor, "responded", f"{how}, le {self._day(when)} : {text}")
         return (
             f"Dossier {case.number} : réponse {how} enregistrée au {self._day(when)}. "
@@ -714,12 +723,12 @@ class Casework:
         }
 
     def _requalify(self, order: Order, case: Case) -> str:
-        unit, at, actor, kind = order.unit, order.at, order.actor, order.command.value or ""
+        unit, at, actor, kind = order.unit, order.at, order.actor, Kind(order.command.value or "")
         if kind == case.kind:
-            raise Refused(f"Le dossier {case.number} est déjà de type {KIND_LABELS[kind]}.")
+            raise Refused(f"Le dossier {case.number} est déjà de type {kind.label}.")
         unit.update_case(case.id, kind=kind)
         unit.add_event(case.id, at, actor, "requalified", f"{case.kind} → {kind}")
-        return f"Dossier {case.number} requalifié : {KIND_LABELS[case.kind]} → {KIND_LABELS[kind]}."
+        return f"Dossier {case.number} requalifié : {case.kind.label} → {kind.label}."
 
     def _claimant(self, order: Order, case: Case) -> str:
         unit, command, at, actor, now = order
@@ -874,7 +883,7 @@ class Casework:
             now,
             attachments=[MailAttachment(file_name, "text/html", content)],
             number=case.number,
-            kind=KIND_LABELS.get(case.kind, case.kind),
+            kind=case.kind.label,
             file_name=file_name,
         )
         return f"Dossier {case.number} envoyé en pièce jointe ({file_name})."
@@ -941,9 +950,9 @@ def _no_action(case: Case, seq: int) -> Refused:
     return Refused(f"Le dossier {case.number} n'a pas d'action n° {seq}.")
 
 
-def _a(kind: str) -> str:
+def _a(kind: Kind) -> str:
     """« une réclamation », « un aléa »: a kind with its article, for a sentence to the director."""
-    return f"{'un' if kind == 'alea' else 'une'} {KIND_LABELS.get(kind, kind)}"
+    return f"{'un' if kind == Kind.ALEA else 'une'} {kind.label}"
 
 
 def _silenced(note: str) -> tuple[bool, str]:

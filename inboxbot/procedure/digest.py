@@ -26,10 +26,10 @@ from zoneinfo import ZoneInfo
 from babel.dates import format_date
 
 from inboxbot.bootstrap import App
-from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
+from inboxbot.domain.cases import PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
-from inboxbot.domain.vocabulary import CaseStatus, Channel, OutboxStatus, Priority
+from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, OutboxStatus, Priority
 from inboxbot.procedure.outages import OutageBook, OutageView
 from inboxbot.store import overview
 from inboxbot.store.overview import CandidateBrief, CaseBrief, Deadline, Listing, MailBrief
@@ -296,15 +296,15 @@ def _section(listing: Listing[T], word: Callable[[T], Line]) -> Section:
 # -- wording --------------------------------------------------------------------------------------
 
 
-def _qualifying(reference: str, kind: str) -> tuple[Step, ...]:
+def _qualifying(reference: str, kind: Kind) -> tuple[Step, ...]:
     """The one-step commands that decide a mail put before her: open it (as each kind), or set it aside."""
-    label = KIND_LABELS.get(kind, kind)
+    label = kind.label
     todo: list[Step] = [
         Step(f"pour ouvrir le dossier ({label}) et accuser réception à son auteur : "),
         Step(f"#ouvrir {reference}", True),
     ]
-    for other in (other for other in KIND_LABELS if other != kind):
-        todo += [Step(f", en {KIND_LABELS[other]} : "), Step(f"#ouvrir {reference} {KIND_LABELS[other]}", True)]
+    for other in (other for other in Kind if other != kind):
+        todo += [Step(f", en {other.label} : "), Step(f"#ouvrir {reference} {other.label}", True)]
     todo += [Step(" ; si ce n'en est pas un : "), Step(f"#ecarter {reference}", True)]
     return tuple(todo)
 
@@ -430,8 +430,8 @@ class _Wording:
     # -- cases ---------------------------------------------------------------------------------
 
     def describe(self, case: CaseBrief) -> str:
-        kind = KIND_LABELS.get(case.kind, case.kind)
-        channel = CHANNEL_LABELS.get(case.channel, case.channel)
+        kind = case.kind.label
+        channel = case.channel.brief
         if case.channel == Channel.THIRD_PARTY and case.transmitter:
             channel = f"transmis par {case.transmitter}"
         who = f" de {_claimant(case)}" if case.claimant else ", réclamant à identifier"
@@ -461,7 +461,7 @@ class _Wording:
             label = "réponse (délai prolongé)" if case.extended_due else "réponse"
             lead = "répondre au plus vite puis " if item.due < self.today else "répondre puis "
             return Line(case.number, f"{label} {self.due(item.due, True)}", _close_or_extend(case, lead))
-        label = ACTION_LABELS.get(item.action_kind or "", item.action_kind or "action")
+        label = item.action_kind.label if item.action_kind else "action"
         owner = f" ({_one_line(item.action_owner, 80)})" if item.action_owner.strip() else ""
         closed = ", dossier clos" if case.status != CaseStatus.OPEN else ""
         what = (
@@ -550,7 +550,7 @@ class _Wording:
                     ),
                 ),
             )
-        return Line(mail.reference, self._mail(mail), _qualifying(mail.reference, "reclamation"))
+        return Line(mail.reference, self._mail(mail), _qualifying(mail.reference, Kind.RECLAMATION))
 
     def age(self, value: datetime) -> str:
         days = self.days_since(value)
@@ -559,7 +559,7 @@ class _Wording:
     def candidate(self, mail: CandidateBrief) -> Line:
         """A mail that may be a claim or an incident, with the exact commands that decide it."""
         sender = _person(mail.from_address, mail.from_name)
-        kind = KIND_LABELS.get(mail.kind, mail.kind)
+        kind = mail.kind.label
         parts = [
             f"{kind} possible : message de {sender} reçu le {self.instant(mail.received_at)} "
             f"({self.age(mail.received_at)}) : {_quoted(mail.subject)}"

@@ -17,6 +17,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
+from inboxbot.domain.vocabulary import FolderRole, MailOutcome
 from inboxbot.procedure.bookkeeping import CycleReport
 from inboxbot.store.repository import FolderState, tied_to_its_data
 
@@ -45,7 +46,7 @@ class FolderSync:
         self,
         app: App,
         one_mail: Callable[[], OneMail],
-        on_mail: Callable[[FetchedMail, str], None] | None = None,
+        on_mail: Callable[[FetchedMail, MailOutcome], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
@@ -139,8 +140,8 @@ class FolderSync:
     # -- one mail --------------------------------------------------------------------------
 
     def _process_group(
-        self, group: Sequence[FetchedMail], role: str, report: CycleReport
-    ) -> list[tuple[FetchedMail, str]]:
+        self, group: Sequence[FetchedMail], role: FolderRole, report: CycleReport
+    ) -> list[tuple[FetchedMail, MailOutcome]]:
         """Process mails in one transaction; what became of each.
 
         One commit (and one archive sync) per group instead of per mail: in a mail storm the
@@ -178,9 +179,9 @@ class FolderSync:
         return self._process_together(group, role, report, alone=True)
 
     def _process_together(
-        self, group: Sequence[FetchedMail], role: str, report: CycleReport, alone: bool
-    ) -> list[tuple[FetchedMail, str]]:
-        processed: list[tuple[FetchedMail, str]] = []
+        self, group: Sequence[FetchedMail], role: FolderRole, report: CycleReport, alone: bool
+    ) -> list[tuple[FetchedMail, MailOutcome]]:
+        processed: list[tuple[FetchedMail, MailOutcome]] = []
         with self.app.store.unit() as unit:
             for fetched in group:
                 if self.should_stop():

@@ -95,7 +95,7 @@ class FollowUp:
                 set_aside(unit, reason)
 
     def _declare_suspicious(self, unit: Unit, record: MailRecord, now: datetime) -> None:
-        unit.set_mail_outcome(record.message_key, "suspicious", "no proof that the director wrote it")
+        unit.set_mail_outcome(record.message_key, MailOutcome.SUSPICIOUS, "no proof that the director wrote it")
         log.warning("mail from %s claiming to be the director's was never proven: suspicious", record.from_address)
         settings = self.app.settings.director
         if not settings.notify:
@@ -127,7 +127,9 @@ class FollowUp:
     @staticmethod
     def _suspicious_set_aside(unit: Unit, reason: str, record: MailRecord) -> None:
         """Suspicious all the same (the digest lists it so), without the notice that failed."""
-        unit.set_mail_outcome(record.message_key, "suspicious", f"no proof that the director wrote it; {reason}")
+        unit.set_mail_outcome(
+            record.message_key, MailOutcome.SUSPICIOUS, f"no proof that the director wrote it; {reason}"
+        )
 
     @staticmethod
     def _reminder_set_aside(unit: Unit, reason: str, now: datetime) -> None:

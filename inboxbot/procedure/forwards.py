@@ -17,6 +17,7 @@ from inboxbot.domain.decide import FROM_FORWARDED_HEADER, Original, Policy, Reco
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
+from inboxbot.domain.vocabulary import Channel, RuleAction
 from inboxbot.reading.forward import ForwardedMail, extract_forwarded, same_subject, says_forwarded
 from inboxbot.reading.parse import ParseError, parse
 from inboxbot.reading.quotes import new_text
@@ -98,7 +99,11 @@ class Forwards:
         reporter's, and a mail a rule gave another channel (a form) keeps it.
         """
         sender = mail.from_
-        if sender is None or verdict.action not in (None, "claim") or verdict.channel not in (None, "email"):
+        if (
+            sender is None
+            or verdict.action not in (None, RuleAction.CLAIM)
+            or verdict.channel not in (None, Channel.EMAIL)
+        ):
             return None
         if not says_forwarded(mail):
             return None
@@ -109,12 +114,12 @@ class Forwards:
         reporter = is_reporter(self.app, unit, sender.email)
         recognizer = self.app.recognizer if self.app.settings.imap.mode == "shared" else None
         if recognizer is None:
-            return Transmission(forwarded, None) if reporter and verdict.action == "claim" else None
+            return Transmission(forwarded, None) if reporter and verdict.action == RuleAction.CLAIM else None
         outer = recognizer.assess("", new_text(mail.text, mail.html), sender_is_reporter=reporter, spam=spam)
         if outer.opens_on_words:
             return None  # the forwarder's own grievance, the forwarded mail its evidence
         inner = recognizer.assess(forwarded.subject, forwarded.text, sender_is_reporter=False, spam=spam)
-        if inner.outcome == "leave" and not (reporter and verdict.action == "claim"):
+        if inner.outcome == "leave" and not (reporter and verdict.action == RuleAction.CLAIM):
             return None
         return Transmission(forwarded, recognition_of(inner))
 
@@ -222,7 +227,7 @@ class Forwards:
                 passed_on = self.transmission(unit, mail, NO_VERDICT, spam=False)
                 claimant = forward_author(self.app.policy, passed_on.forwarded) if passed_on is not None else None
                 if claimant is not None:
-                    return Original(claimant, received_at, None, channel="third_party", transmitter=mail.from_)
+                    return Original(claimant, received_at, None, channel=Channel.THIRD_PARTY, transmitter=mail.from_)
                 author = self._author_of(mail) or author
         return Original(author=author, received_at=received_at, received_from=None)
 

@@ -15,7 +15,7 @@ from inboxbot.config import Settings
 from inboxbot.domain.cases import Case
 from inboxbot.domain.decide import FROM_FORWARD, FROM_FORWARDED_HEADER, OpenCase
 from inboxbot.domain.message import Address
-from inboxbot.domain.vocabulary import Priority
+from inboxbot.domain.vocabulary import Priority, Stakeholder
 from inboxbot.outgoing.letters import Letters
 from inboxbot.store.repository import Unit
 
@@ -48,7 +48,7 @@ def open_case(
     now: datetime,
     thread: Thread | None = None,
     description: str = "",
-    stakeholder: str | None = None,
+    stakeholder: Stakeholder | None = None,
     training: str = "",
 ) -> tuple[int, str]:
     """Register the case `decision` describes, queue its acknowledgement; its id and number."""

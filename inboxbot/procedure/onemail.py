@@ -18,7 +18,7 @@ from inboxbot.adapters.imap import FetchedMail, Mailbox
 from inboxbot.bootstrap import App
 from inboxbot.domain.decide import SENT as SENT_ROLE
 from inboxbot.domain.message import ParsedMail
-from inboxbot.domain.vocabulary import MailOutcome
+from inboxbot.domain.vocabulary import Direction, FolderRole, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.applying import Applier
 from inboxbot.procedure.bookkeeping import CycleReport
@@ -50,7 +50,9 @@ class OneMail:
         finally:
             self.forwards.mailbox = None
 
-    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
+    def process(
+        self, unit: Unit, fetched: FetchedMail, role: FolderRole, report: CycleReport, alone: bool = True
+    ) -> MailOutcome:
         """What became of one mail. `alone`: in a savepoint, so that if it fails inside inboxbot it
         is set aside and the unit goes on; otherwise such a failure raises `MailFailed`."""
         stored = self.app.archive.store(fetched.raw, fetched.internaldate, durable=False)
@@ -73,8 +75,14 @@ class OneMail:
             return self._set_aside(unit, fetched, stored, f"internal error: {type(exc).__name__}: {exc}")
 
     def _process_parsed(
-        self, unit: Unit, fetched: FetchedMail, stored: StoredMail, mail: ParsedMail, role: str, report: CycleReport
-    ) -> str:
+        self,
+        unit: Unit,
+        fetched: FetchedMail,
+        stored: StoredMail,
+        mail: ParsedMail,
+        role: FolderRole,
+        report: CycleReport,
+    ) -> MailOutcome:
         key = mail.message_id or f"sha256:{stored.sha256}"
         seen = unit.mail_outcome(key)
         if seen is not None and mail.message_id and not self._same_mail(unit, key, mail):
@@ -90,7 +98,7 @@ class OneMail:
             seen = unit.mail_outcome(key)
         # The director's unproven note is proven when its copy turns up in her Sent folder.
         if seen is not None and not (seen in UNPROVEN and role == SENT_ROLE):
-            return "duplicate"
+            return MailOutcome.DUPLICATE
         decision, reading = self.reader.read(unit, mail, fetched, role).decision(self.app.policy)
         self.applier.apply(unit, decision, reading, fetched, stored, key, report, already_recorded=seen is not None)
         return decision.outcome
@@ -112,7 +120,7 @@ class OneMail:
             return True
         return _authored(first) == _authored(mail)
 
-    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> str:
+    def _set_aside(self, unit: Unit, fetched: FetchedMail, stored: StoredMail, reason: str) -> MailOutcome:
         log.warning("mail UID %s in %s set aside: %s", fetched.uid, fetched.folder, reason)
         key = f"sha256:{stored.sha256}"
         if unit.mail_outcome(key) is None:
@@ -121,7 +129,7 @@ class OneMail:
                     message_key=key,
                     message_id=None,
                     case_id=None,
-                    direction="in",
+                    direction=Direction.IN,
                     folder=fetched.folder,
                     uidvalidity=fetched.uidvalidity,
                     uid=fetched.uid,
@@ -135,14 +143,14 @@ class OneMail:
                     archive_path=str(stored.path),
                     sha256=stored.sha256,
                     size=stored.size,
-                    outcome="set_aside",
+                    outcome=MailOutcome.SET_ASIDE,
                     reason=reason,
                     automatic=None,
                     rules_hit=(),
                 ),
                 self.app.clock(),
             )
-        return "set_aside"
+        return MailOutcome.SET_ASIDE
 
 
 def _authored(mail: ParsedMail) -> tuple[object, ...]:

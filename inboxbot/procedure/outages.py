@@ -16,6 +16,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from inboxbot.bootstrap import App
 from inboxbot.domain.outages import CAUSE_CHARS, READING, SENDING, Outage, duration_fr, to_tell, worth_telling
+from inboxbot.domain.vocabulary import OutagePart
 from inboxbot.outgoing.letters import Letters
 from inboxbot.store.overview import Meanwhile, meanwhile
 from inboxbot.store.repository import Unit
@@ -50,11 +51,11 @@ class OutageBook:
     def after(self) -> timedelta:
         return timedelta(minutes=self.app.settings.director.outage_alert_minutes)
 
-    def failed(self, part: str, cause: str, now: datetime) -> None:
+    def failed(self, part: OutagePart, cause: str, now: datetime) -> None:
         """`part` failed at `now`: an outage starts, or goes on with this as its latest cause."""
         self._best_effort(lambda unit: self._failed(unit, part, cause[:CAUSE_CHARS], now))
 
-    def worked(self, part: str, now: datetime) -> None:
+    def worked(self, part: OutagePart, now: datetime) -> None:
         """`part` worked at `now`: its outage, if any, ends; kept for her if it lasted, else forgotten."""
         self._best_effort(lambda unit: self._worked(unit, part, now))
 
@@ -90,11 +91,11 @@ class OutageBook:
             meanwhile=_meanwhile(outage, done),
         )
 
-    def _failed(self, unit: Unit, part: str, cause: str, now: datetime) -> None:
+    def _failed(self, unit: Unit, part: OutagePart, cause: str, now: datetime) -> None:
         current = _ongoing(unit, part)
         unit.save_outage(replace(current, cause=cause) if current else Outage(part, now.replace(microsecond=0), cause))
 
-    def _worked(self, unit: Unit, part: str, now: datetime) -> None:
+    def _worked(self, unit: Unit, part: OutagePart, now: datetime) -> None:
         for outage in unit.outages():
             if outage.until is not None and now - outage.until > KEPT:
                 unit.drop_outage(outage)
@@ -117,7 +118,7 @@ class OutageBook:
             log.debug("could not record the outage in the database", exc_info=True)
 
 
-def _ongoing(unit: Unit, part: str) -> Outage | None:
+def _ongoing(unit: Unit, part: OutagePart) -> Outage | None:
     return next((o for o in unit.outages() if o.part == part and o.until is None), None)
 
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, NamedTuple
 from inboxbot.adapters.imap import FetchedMail, Mailbox, WatchedFolder
 from inboxbot.bootstrap import App
 from inboxbot.domain.outages import READING
+from inboxbot.domain.vocabulary import FolderRole, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import Bookkeeping, CycleReport
 from inboxbot.procedure.casework import Casework
@@ -48,7 +49,7 @@ class Pipeline:
     def __init__(
         self,
         app: App,
-        on_mail: Callable[[FetchedMail, str], None] | None = None,
+        on_mail: Callable[[FetchedMail, MailOutcome], None] | None = None,
         should_stop: Callable[[], bool] = lambda: False,
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
@@ -69,7 +70,9 @@ class Pipeline:
     def sync_folder(self, mailbox: Mailbox, folder: WatchedFolder, report: CycleReport) -> None:
         self.folders.sync_folder(mailbox, folder, report)
 
-    def process(self, unit: Unit, fetched: FetchedMail, role: str, report: CycleReport, alone: bool = True) -> str:
+    def process(
+        self, unit: Unit, fetched: FetchedMail, role: FolderRole, report: CycleReport, alone: bool = True
+    ) -> MailOutcome:
         """What became of one mail (see `OneMail.process`)."""
         return self.one_mail.process(unit, fetched, role, report, alone=alone)
 
@@ -130,7 +133,7 @@ class Pipeline:
 
 def run_once(
     app: App,
-    on_mail: Callable[[FetchedMail, str], None] | None = None,
+    on_mail: Callable[[FetchedMail, MailOutcome], None] | None = None,
     progress: Callable[[str, int, int], None] | None = None,
 ) -> CycleReport:
     """One full cycle: every watched folder read, every mail processed, the outbox sent; a failure

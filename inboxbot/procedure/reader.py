@@ -31,6 +31,7 @@ from inboxbot.domain.mail_commands import Command, Refusal, named_numbers
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import LOOP_HEADER, ParsedMail
 from inboxbot.domain.rules import RuleContext
+from inboxbot.domain.vocabulary import CaseStatus, Channel, FolderRole
 from inboxbot.outgoing.outbox import is_inboxbot_message_id
 from inboxbot.procedure.forwards import NO_VERDICT, Forwards, forward_author, is_reporter, recognition_of
 from inboxbot.reading.automatic import automatic_reason, bounced_message_ids
@@ -76,7 +77,7 @@ class MailReader:
         self._fresh = None
         return fresh
 
-    def read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: str) -> Reading:
+    def read(self, unit: Unit, mail: ParsedMail, fetched: FetchedMail, role: FolderRole) -> Reading:
         """Everything known about the mail before deciding: threading, rules, proof, commands.
 
         Her authority comes from proof, never from the From header: a mail in her name is read
@@ -165,8 +166,8 @@ class MailReader:
                 web_form=web_form,
             )
         )
-        closed = thread is not None and thread.case.status != "open"
-        form = read_form(mail) if verdict.channel == "form" else None
+        closed = thread is not None and thread.case.status != CaseStatus.OPEN
+        form = read_form(mail) if verdict.channel == Channel.FORM else None
         # A stranger's own mail (not hers, proven or not): what the receiving server and the
         # recognizer say of it.
         human = not as_hers and not unproven and not common.own and common.automatic is None and role == INBOX
@@ -179,8 +180,8 @@ class MailReader:
         if transmission is not None:
             # Passed on by a third party: the claim is its author's, the forwarder its transmitter.
             forwarded = transmission.forwarded
-            verdict = replace(verdict, channel="third_party", hits=(*verdict.hits, "transmitted-by-third-party"))
-        elif verdict.channel == "third_party" and thread is None and not common.own:
+            verdict = replace(verdict, channel=Channel.THIRD_PARTY, hits=(*verdict.hits, "transmitted-by-third-party"))
+        elif verdict.channel == Channel.THIRD_PARTY and thread is None and not common.own:
             located = self.forwards.locate(unit, mail, common.received_at) if as_hers else None
             original = located.original if located is not None else None
             forwarded = located.forwarded if located is not None else extract_forwarded(mail, self.tz)

@@ -19,7 +19,7 @@ applied to both the text and the vocabulary (final -s/-x, up to two final -e, th
 « déçu » matches déçue, déçus, DECUES, and « annulé » matches annulée, annuler, annulait, annulent.
 A vocabulary word ending in `*` is a prefix (« rembours* »). A French lemmatiser (simplemma) was
 considered and not used: it only knows accented spellings (« decue », « annulee » stay unknown), which
-is how much real mail is typed, and it costs 150 ms to load.
+is how much real mail is typed, and loading it would slow every start.
 
 Deciding: the score opens a case only with evidence of the right kind (`seuils.ouvrir_si`: a formal
 complaint, a demand with dissatisfaction or insistence, a known reporter describing an incident…);
@@ -44,6 +44,7 @@ from typing import Literal
 
 from inboxbot.domain.rules import InvalidEntry, toml_type_name
 from inboxbot.domain.text import fold
+from inboxbot.domain.vocabulary import Kind
 
 __all__ = [
     "KINDS",
@@ -57,11 +58,10 @@ __all__ = [
     "parse_recognition",
 ]
 
-Kind = Literal["reclamation", "alea", "difficulte"]
 Outcome = Literal["open", "candidate", "leave"]
-KINDS: tuple[Kind, ...] = ("reclamation", "alea", "difficulte")
+KINDS: tuple[Kind, ...] = (Kind.RECLAMATION, Kind.ALEA, Kind.DIFFICULTE)  # in the order its errors list them
 OUTCOMES: tuple[Outcome, ...] = ("open", "candidate", "leave")
-INCIDENT_KINDS: frozenset[str] = frozenset({"alea", "difficulte"})
+INCIDENT_KINDS: frozenset[Kind] = frozenset({Kind.ALEA, Kind.DIFFICULTE})
 
 VOCABULARY_PATH = Path("recognition") / "vocabulary.toml"
 """Where the vocabulary lives inside a rules directory.
@@ -917,7 +917,7 @@ class Recognizer:
 
     def _score(
         self, best: Mapping[_Phrase, Match], reporter: bool, damping: float = 1.0
-    ) -> tuple[float, dict[str, float]]:
+    ) -> tuple[float, dict[Kind, float]]:
         """The total, and the positive part per kind; each group's sum is held within its cap.
 
         `damping` multiplies what counts for a case (not what counts against one): a newsletter or
@@ -928,7 +928,7 @@ class Recognizer:
             group = phrase.group
             per_group[group] = per_group.get(group, 0.0) + match.weight
         total = 0.0
-        by_kind = {"reclamation": 0.0, "alea": 0.0, "difficulte": 0.0}
+        by_kind = dict.fromkeys(KINDS, 0.0)
         for group, value in per_group.items():
             if group.cap is not None:
                 cap = group.cap
@@ -943,18 +943,18 @@ class Recognizer:
         return total, by_kind
 
     @staticmethod
-    def _kind(by_kind: Mapping[str, float], reporter: bool) -> Kind:
+    def _kind(by_kind: Mapping[Kind, float], reporter: bool) -> Kind:
         """The likely kind: incidents from known reporters, claims from everybody else.
 
         A learner who writes that the projector failed and the trainer never came is making a claim;
         the same words from the trainer are an aléa. The director can requalify either way.
         """
-        claim = by_kind["reclamation"]
-        alea, difficulty = by_kind["alea"], by_kind["difficulte"]
+        claim = by_kind[Kind.RECLAMATION]
+        alea, difficulty = by_kind[Kind.ALEA], by_kind[Kind.DIFFICULTE]
         incident = alea + difficulty
         if incident > 0 and (incident >= claim if reporter else incident > 2 * claim):
-            return "alea" if alea >= difficulty else "difficulte"
-        return "reclamation"
+            return Kind.ALEA if alea >= difficulty else Kind.DIFFICULTE
+        return Kind.RECLAMATION
 
     @staticmethod
     def _excerpt(tokens: _Tokens, positive: Sequence[Match], hits: Mapping[_Phrase, _Hit]) -> str:
@@ -1354,7 +1354,7 @@ def parse_recognition(
             settings = replace(settings, open_on_words=open_on_words)
         tags: dict[str, Kind] = {}
         tag_table = _table(document, "etiquettes")
-        _check_keys(tag_table, KINDS, "etiquettes")
+        _check_keys(tag_table, [kind.value for kind in KINDS], "etiquettes")
         for kind_name, values in tag_table.items():
             kind = KINDS[KINDS.index(kind_name)]
             for number, tag in enumerate(_string_list(values, f"etiquettes.{kind_name}")):

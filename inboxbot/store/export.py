@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import Select, func, select
 
 from inboxbot.domain.cases import Action, Case, CaseDetail, CaseEvent, LogEntry, exchange_order
+from inboxbot.domain.vocabulary import CaseStatus, Kind
 from inboxbot.store.models import ActionRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import Unit, _action, _case, read_logs
 
@@ -46,8 +47,8 @@ def register_details(
     exchanges: Exchanges,
     *,
     year: int | None = None,
-    kind: str | None = None,
-    status: str | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
     number: str | None = None,
     chunk: int = CHUNK,
 ) -> Iterator[CaseDetail]:
@@ -65,7 +66,12 @@ def register_details(
 
 
 def register_cases(
-    unit: Unit, *, year: int | None = None, kind: str | None = None, status: str | None = None, chunk: int = CHUNK
+    unit: Unit,
+    *,
+    year: int | None = None,
+    kind: Kind | None = None,
+    status: CaseStatus | None = None,
+    chunk: int = CHUNK,
 ) -> Iterator[Case]:
     """The cases alone (`cases list`), in the order of `Unit.cases`, fetched `chunk` rows at a time.
 
@@ -77,7 +83,9 @@ def register_cases(
         yield _case(cast(CaseRow, row))
 
 
-def _in_register_order(query: Select[Any], year: int | None, kind: str | None, status: str | None) -> Select[Any]:
+def _in_register_order(
+    query: Select[Any], year: int | None, kind: Kind | None, status: CaseStatus | None
+) -> Select[Any]:
     if status is not None:
         query = query.where(CaseRow.status == status)
     if kind is not None:

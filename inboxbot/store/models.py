@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -33,6 +33,22 @@ from sqlalchemy import (
     false,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    MailOutcome,
+    Means,
+    Nature,
+    OutboxStatus,
+    Priority,
+    Stakeholder,
+    Term,
+)
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -109,6 +125,46 @@ class Bounded(TypeDecorator[str]):
         return bounded(clean_text(value), self.length, self.key)
 
 
+TermT = TypeVar("TermT", bound=Term)
+
+
+class UnknownTerm(ValueError):
+    """A row holds a value the vocabulary has no term for (written by hand, or by another version).
+
+    Raised where the row is read, naming the column and the value, rather than later as a crash
+    deep in a template or an export that cannot say which row was wrong."""
+
+
+class TermColumn(TypeDecorator[TermT]):
+    """A column holding one of the vocabulary's terms: its value is written, the term is read back."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, term: type[TermT], length: int, column: str) -> None:
+        super().__init__(length)
+        self.term = term
+        self.length = length
+        self.column = column  # "table.column", for the error that names it
+        # Looked up rather than called: calling an Enum class is slow, and this runs for every row read.
+        self._members: dict[str, TermT] = {member.value: member for member in term}
+
+    def process_bind_param(self, value: str | None, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        plain = value.value if isinstance(value, Term) else value
+        return bounded(clean_text(plain), self.length)
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> TermT | None:
+        if value is None:
+            return None
+        member = self._members.get(value)
+        if member is None:
+            known = ", ".join(self.term.values())
+            raise UnknownTerm(f"{self.column} holds {value!r}, which is none of {known}")
+        return member
+
+
 class CleanText(TypeDecorator[str]):
     """A TEXT that drops what no database can store (see `clean_text`)."""
 
@@ -151,9 +207,9 @@ class CaseRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     number: Mapped[str] = mapped_column(Bounded(32), unique=True)
-    kind: Mapped[str] = mapped_column(Bounded(32))
-    status: Mapped[str] = mapped_column(Bounded(16), index=True)
-    channel: Mapped[str] = mapped_column(Bounded(32))
+    kind: Mapped[Kind] = mapped_column(TermColumn(Kind, 32, "cases.kind"))
+    status: Mapped[CaseStatus] = mapped_column(TermColumn(CaseStatus, 16, "cases.status"), index=True)
+    channel: Mapped[Channel] = mapped_column(TermColumn(Channel, 32, "cases.channel"))
     claimant: Mapped[str | None] = mapped_column(Bounded(320), index=True)
     claimant_name: Mapped[str] = mapped_column(Bounded(256), default="")
     subject: Mapped[str] = mapped_column(CleanText, default="")
@@ -163,11 +219,11 @@ class CaseRow(Base):
     acknowledged_at: Mapped[datetime | None]
     responded_at: Mapped[datetime | None]
     closed_at: Mapped[datetime | None]
-    nature: Mapped[str | None] = mapped_column(Bounded(32))
-    priority: Mapped[str | None] = mapped_column(Bounded(32))
+    nature: Mapped[Nature | None] = mapped_column(TermColumn(Nature, 32, "cases.nature"))
+    priority: Mapped[Priority | None] = mapped_column(TermColumn(Priority, 32, "cases.priority"))
     rules_hit: Mapped[str] = mapped_column(CleanText, default="[]")
     created_at: Mapped[datetime] = mapped_column(index=True)  # the digest's new cases
-    stakeholder: Mapped[str | None] = mapped_column(Bounded(32))
+    stakeholder: Mapped[Stakeholder | None] = mapped_column(TermColumn(Stakeholder, 32, "cases.stakeholder"))
     training: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     description: Mapped[str] = mapped_column(CleanText, default="", server_default="")
     transmitter: Mapped[str | None] = mapped_column(Bounded(320))
@@ -180,8 +236,8 @@ class CaseRow(Base):
     satisfaction_at: Mapped[datetime | None]
     # How the acknowledgement and the answer were made when not by inboxbot's own mail:
     # "email" (hers, from Sent), "post", "phone", "hand"; None when inboxbot's mail made it.
-    acknowledgement_means: Mapped[str | None] = mapped_column(String(16))
-    response_means: Mapped[str | None] = mapped_column(String(16))
+    acknowledgement_means: Mapped[Means | None] = mapped_column(TermColumn(Means, 16, "cases.acknowledgement_means"))
+    response_means: Mapped[Means | None] = mapped_column(TermColumn(Means, 16, "cases.response_means"))
     response_note: Mapped[str] = mapped_column(Text, default="", server_default="")
     # Why `received_at` is not a server's reception: "forwarded_header" or "forward"; None when it is.
     received_from: Mapped[str | None] = mapped_column(String(32))
@@ -209,11 +265,11 @@ class ActionRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     case_id: Mapped[int] = mapped_column(ForeignKey("cases.id"), index=True)
     seq: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(Bounded(16))
+    kind: Mapped[ActionKind] = mapped_column(TermColumn(ActionKind, 16, "actions.kind"))
     text: Mapped[str] = mapped_column(CleanText)
     owner: Mapped[str] = mapped_column(Bounded(320), default="")
     due: Mapped[date | None] = mapped_column(Date, index=True)
-    status: Mapped[str | None] = mapped_column(Bounded(16))
+    status: Mapped[ActionStatus | None] = mapped_column(TermColumn(ActionStatus, 16, "actions.status"))
     result: Mapped[str] = mapped_column(CleanText, default="")
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
@@ -230,7 +286,7 @@ class MailRow(Base):
     message_key: Mapped[str] = mapped_column(Bounded(1000, key=True), unique=True)
     message_id: Mapped[str | None] = mapped_column(Bounded(1000, key=True), index=True)
     case_id: Mapped[int | None] = mapped_column(ForeignKey("cases.id"), index=True)
-    direction: Mapped[str] = mapped_column(Bounded(8))
+    direction: Mapped[Direction] = mapped_column(TermColumn(Direction, 8, "mails.direction"))
     folder: Mapped[str] = mapped_column(Bounded(512))
     uidvalidity: Mapped[int] = mapped_column(BigInteger)
     uid: Mapped[int] = mapped_column(BigInteger)
@@ -244,15 +300,15 @@ class MailRow(Base):
     archive_path: Mapped[str] = mapped_column(Bounded(512))
     sha256: Mapped[str] = mapped_column(Bounded(64))
     size: Mapped[int] = mapped_column(BigInteger)
-    outcome: Mapped[str] = mapped_column(Bounded(32))
+    outcome: Mapped[MailOutcome] = mapped_column(TermColumn(MailOutcome, 32, "mails.outcome"))
     reason: Mapped[str] = mapped_column(CleanText, default="")
     automatic: Mapped[str | None] = mapped_column(CleanText)
     rules_hit: Mapped[str] = mapped_column(CleanText, default="[]")
     created_at: Mapped[datetime]
     # What the recognizer read in it (shared mode), and for a mail put before the director
     # (outcome "candidate", reference M-<id>) the kind and channel a case opened from it takes.
-    kind: Mapped[str | None] = mapped_column(Bounded(32))
-    channel: Mapped[str | None] = mapped_column(Bounded(32))
+    kind: Mapped[Kind | None] = mapped_column(TermColumn(Kind, 32, "mails.kind"))
+    channel: Mapped[Channel | None] = mapped_column(TermColumn(Channel, 32, "mails.channel"))
     words: Mapped[str] = mapped_column(CleanText, default="[]", server_default="[]")
     score: Mapped[float | None] = mapped_column(Float)
     excerpt: Mapped[str] = mapped_column(CleanText, default="", server_default="")
@@ -293,7 +349,7 @@ class OutboxRow(Base):
     recipient: Mapped[str] = mapped_column(Bounded(320), index=True)
     subject: Mapped[str] = mapped_column(CleanText, default="")
     raw: Mapped[bytes] = mapped_column(LargeBinary)
-    status: Mapped[str] = mapped_column(Bounded(16))
+    status: Mapped[OutboxStatus] = mapped_column(TermColumn(OutboxStatus, 16, "outbox.status"))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime]
     last_error: Mapped[str] = mapped_column(CleanText, default="")

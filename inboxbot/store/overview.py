@@ -37,7 +37,17 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from inboxbot.domain.cases import OPEN, response_deadline
-from inboxbot.domain.vocabulary import Direction, RuleAction
+from inboxbot.domain.vocabulary import (
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    MailOutcome,
+    Nature,
+    Priority,
+)
 from inboxbot.store.models import ActionRow, CaseEventRow, CaseRow, MailRow, OutboxRow
 from inboxbot.store.repository import CANDIDATE_OUTCOME, FAILED, JOINED_OUTCOME, SENT, Unit, mail_reference
 
@@ -49,7 +59,7 @@ DIGEST_PURPOSE = "digest"  # the outbox purpose of the digest, which is its temp
 # they still match, since a changed wording would silently empty two sections of the digest.
 CLOSED_CASE_NOTE = "new mail on a closed case"
 FEEDBACK_NOTE = "answer to the satisfaction request"
-TRACKED_ACTION_STATUSES = ("todo", "doing")  # "done" and "dropped" need nothing more
+TRACKED_ACTION_STATUSES = (ActionStatus.TODO, ActionStatus.DOING)  # DONE and DROPPED need nothing more
 
 __all__ = [
     "CANDIDATE",
@@ -98,9 +108,9 @@ class CaseBrief:
 
     id: int
     number: str
-    kind: str
-    status: str
-    channel: str
+    kind: Kind
+    status: CaseStatus
+    channel: Channel
     claimant: str | None
     claimant_name: str
     transmitter: str | None
@@ -111,8 +121,8 @@ class CaseBrief:
     response_due: date
     extended_due: date | None
     extension_reason: str
-    nature: str | None
-    priority: str | None
+    nature: Nature | None
+    priority: Priority | None
     # Why no acknowledgement was sent when the case was opened ("" if one was, or not asked for).
     not_acknowledged: str = ""
 
@@ -153,7 +163,7 @@ class Deadline:
     # acknowledgement: the state of the last automatic acknowledgement queued, None if none was.
     acknowledgement_status: str | None = None
     action_seq: int | None = None
-    action_kind: str | None = None
+    action_kind: ActionKind | None = None
     action_text: str = ""
     action_owner: str = ""
 
@@ -288,14 +298,16 @@ def mail_notes(unit: Unit, since: datetime, suspicious_since: datetime, until: d
     so suspicious mails are taken by reception from `suspicious_since` (the window's start minus
     that grace).
     """
-    recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_(("triage", "attached")))
+    recorded = and_(MailRow.created_at >= since, MailRow.outcome.in_((MailOutcome.TRIAGE, MailOutcome.ATTACHED)))
     kinds = {
-        "triage": and_(recorded, MailRow.outcome == RuleAction.TRIAGE),
-        "closed_case": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")),
-        "feedback": and_(recorded, MailRow.outcome == "attached", MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
-        "suspicious": and_(MailRow.outcome == "suspicious", MailRow.received_at >= suspicious_since),
+        "triage": and_(recorded, MailRow.outcome == MailOutcome.TRIAGE),
+        "closed_case": and_(
+            recorded, MailRow.outcome == MailOutcome.ATTACHED, MailRow.reason.like(f"{CLOSED_CASE_NOTE}%")
+        ),
+        "feedback": and_(recorded, MailRow.outcome == MailOutcome.ATTACHED, MailRow.reason.like(f"{FEEDBACK_NOTE}%")),
+        "suspicious": and_(MailRow.outcome == MailOutcome.SUSPICIOUS, MailRow.received_at >= suspicious_since),
         # Unreadable, or failed inside inboxbot: archived, but only a person can tell what it was.
-        "set_aside": and_(MailRow.created_at >= since, MailRow.outcome == "set_aside"),
+        "set_aside": and_(MailRow.created_at >= since, MailRow.outcome == MailOutcome.SET_ASIDE),
     }
     category = case(*((condition, literal_column(f"'{name}'")) for name, condition in kinds.items())).label("category")
     picked = (
@@ -413,7 +425,7 @@ class CandidateBrief:
     from_address: str | None
     from_name: str
     subject: str
-    kind: str
+    kind: Kind
     words: tuple[str, ...]
     excerpt: str
     spam: str
@@ -458,7 +470,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             from_address=row.from_address,
             from_name=row.from_name,
             subject=row.subject,
-            kind=row.kind or "reclamation",
+            kind=row.kind or Kind.RECLAMATION,
             words=tuple(json.loads(row.words or "[]")),
             excerpt=row.excerpt,
             spam=row.spam,

@@ -54,7 +54,21 @@ from inboxbot.domain.cases import (
 )
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.outages import Outage
-from inboxbot.domain.vocabulary import ActionStatus, CaseStatus, Direction, MailOutcome, OutboxStatus
+from inboxbot.domain.vocabulary import (
+    TRACKED_ACTIONS,
+    ActionKind,
+    ActionStatus,
+    CaseStatus,
+    Channel,
+    Direction,
+    Kind,
+    MailOutcome,
+    Nature,
+    OutagePart,
+    OutboxStatus,
+    Priority,
+    Stakeholder,
+)
 from inboxbot.store.models import (
     ActionRow,
     AttachmentRow,
@@ -215,7 +229,7 @@ class MailRecord:
     message_key: str
     message_id: str | None
     case_id: int | None
-    direction: str
+    direction: Direction
     folder: str
     uidvalidity: int
     uid: int
@@ -229,12 +243,12 @@ class MailRecord:
     archive_path: str
     sha256: str
     size: int
-    outcome: str
+    outcome: MailOutcome
     reason: str
     automatic: str | None
     rules_hit: tuple[str, ...]
-    kind: str | None = None
-    channel: str | None = None
+    kind: Kind | None = None
+    channel: Channel | None = None
     words: tuple[str, ...] = ()
     score: float | None = None
     excerpt: str = ""
@@ -327,12 +341,12 @@ class Store:
     def migrate(self, *, new_at_once: bool = True) -> None:
         """Bring the schema to the newest migration; a new, empty database gets it in one step.
 
-        Importing alembic and running every migration made a first start 0.15 s slower; the
+        Importing alembic and running every migration made a first start noticeably slower; the
         migrations are kept for databases that exist (`tests/test_store.py` checks that they build
         exactly the schema a new database gets).
         """
         if at_head(self.engine.execution_options(**{READ_ONLY: True}), MIGRATIONS / "versions"):
-            return  # the usual start: one SELECT rather than importing alembic (0.2-0.7 s)
+            return  # the usual start: one SELECT rather than importing alembic
         if new_at_once and self._create_new():
             return
         from alembic import command
@@ -586,20 +600,20 @@ class Unit:
         self,
         *,
         number: str,
-        kind: str,
-        channel: str,
+        kind: Kind,
+        channel: Channel,
         claimant: str | None,
         claimant_name: str,
         subject: str,
         received_at: datetime,
         acknowledge_due: date,
         response_due: date,
-        nature: str | None,
-        priority: str | None,
+        nature: Nature | None,
+        priority: Priority | None,
         rules_hit: Sequence[str],
         now: datetime,
         transmitter: str | None = None,
-        stakeholder: str | None = None,
+        stakeholder: Stakeholder | None = None,
         training: str = "",
         description: str = "",
         received_from: str | None = None,
@@ -736,12 +750,12 @@ class Unit:
             setattr(row, name, value)
 
     def add_action(
-        self, case_id: int, kind: str, text: str, now: datetime, owner: str = "", due: date | None = None
+        self, case_id: int, kind: ActionKind, text: str, now: datetime, owner: str = "", due: date | None = None
     ) -> int:
         """Record an action; its number is the next one on this case, as the director will quote it."""
         last = self.session.scalar(select(func.max(ActionRow.seq)).where(ActionRow.case_id == case_id))
         seq = (last or 0) + 1
-        trackable = kind in ("corrective", "preventive", "urgent")
+        trackable = kind in TRACKED_ACTIONS
         self.session.add(
             ActionRow(
                 case_id=case_id,
@@ -790,7 +804,7 @@ class Unit:
         self.session.flush()
         return action
 
-    def update_action(self, case_id: int, seq: int, status: str, result: str, now: datetime) -> Action | None:
+    def update_action(self, case_id: int, seq: int, status: ActionStatus, result: str, now: datetime) -> Action | None:
         row = self._action_row(case_id, seq)
         if row is None:
             return None
@@ -842,7 +856,7 @@ class Unit:
         )
         return [Risk(at=row.at, actor=row.actor, text=row.text) for row in rows]
 
-    def cases_due_for_feedback(self, closed_before: datetime, kinds: Sequence[str]) -> list[Case]:
+    def cases_due_for_feedback(self, closed_before: datetime, kinds: Sequence[Kind]) -> list[Case]:
         rows = self.session.scalars(
             select(CaseRow)
             .where(
@@ -875,17 +889,17 @@ class Unit:
         )
         return path
 
-    def mail_outcome(self, message_key: str) -> str | None:
-        outcome: str | None = self._connection().scalar(_MAIL_OUTCOME, {"key": message_key})
+    def mail_outcome(self, message_key: str) -> MailOutcome | None:
+        outcome: MailOutcome | None = self._connection().scalar(_MAIL_OUTCOME, {"key": message_key})
         return outcome
 
     def set_mail_outcome(
         self,
         message_key: str,
-        outcome: str,
+        outcome: MailOutcome,
         reason: str,
         case_id: int | None = None,
-        direction: str | None = None,
+        direction: Direction | None = None,
         summary: str | None = None,
     ) -> int | None:
         """A recorded mail's new fate: a mail in the director's name once her proof came, or never did.
@@ -960,10 +974,10 @@ class Unit:
 
     def reported_incident(self, sender: str) -> bool:
         """Whether `sender` already reported a difficulty or an aléa: a reporter, like config's trainers."""
-        query = select(_CASES.c.id).where(_CASES.c.claimant == sender, _CASES.c.kind.in_(("alea", "difficulte")))
+        query = select(_CASES.c.id).where(_CASES.c.claimant == sender, _CASES.c.kind.in_((Kind.ALEA, Kind.DIFFICULTE)))
         return self._connection().scalar(query.limit(1)) is not None
 
-    def mails(self, outcomes: Sequence[str] = (), since: datetime | None = None) -> Iterator[MailRecord]:
+    def mails(self, outcomes: Sequence[MailOutcome] = (), since: datetime | None = None) -> Iterator[MailRecord]:
         """Every mail read, oldest first, with the number of its case; only `outcomes` when given.
 
         Streamed in chunks: `inboxbot mails list` may run over a mailbox of years."""
@@ -980,7 +994,7 @@ class Unit:
         for row, number in self.session.execute(query):
             yield replace(_mail_record(row), case_number=number)
 
-    def mails_with_outcome(self, outcome: str, received_before: datetime) -> list[MailRecord]:
+    def mails_with_outcome(self, outcome: MailOutcome, received_before: datetime) -> list[MailRecord]:
         rows = self.session.scalars(
             select(MailRow)
             .where(MailRow.outcome == outcome, MailRow.received_at <= received_before)
@@ -1077,7 +1091,7 @@ class Unit:
             try:
                 value = json.loads(row.value)
                 until = datetime.fromisoformat(value["until"]) if value.get("until") else None
-                found.append(Outage(part, row.at, str(value["cause"]), until, bool(value.get("alerted"))))
+                found.append(Outage(OutagePart(part), row.at, str(value["cause"]), until, bool(value.get("alerted"))))
             except (ValueError, KeyError, TypeError):
                 continue  # a row of another version: only a digest line is lost
         return sorted(found, key=lambda outage: outage.since)
@@ -1106,7 +1120,11 @@ class Unit:
     # -- the register ----------------------------------------------------------------------
 
     def cases(
-        self, open_only: bool = False, year: int | None = None, kind: str | None = None, status: str | None = None
+        self,
+        open_only: bool = False,
+        year: int | None = None,
+        kind: Kind | None = None,
+        status: CaseStatus | None = None,
     ) -> list[Case]:
         query = select(CaseRow).order_by(CaseRow.received_at, CaseRow.id)
         if open_only:
