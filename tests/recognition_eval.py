@@ -39,6 +39,7 @@ BLIND4 = "blind4.toml"  # measured once after the tuning on blind3 (BENCHMARKS �
 BLIND5 = "blind5.toml"  # measured once after the rule « addressed » (BENCHMARKS §8), then tuned on: no longer blind
 BLIND6 = "blind6.toml"  # measured twice as shipped and on words (BENCHMARKS §8), then tuned on: no longer blind
 BLIND7 = "blind7.toml"  # measured twice as shipped and on words (BENCHMARKS §8), then tuned on: no longer blind
+BLIND8 = "blind8.toml"  # measured twice (before and after the tuning on sets 6-7), then tuned on: no longer blind
 LABELS = ("claim", "incident", "ordinary")
 
 
@@ -196,6 +197,7 @@ def main() -> int:
         parts.append((f"fifth blind set {BLIND5}, looked at since its first measure", load_mails(files=(BLIND5,))))
         parts.append((f"sixth blind set {BLIND6}, tuned on since its first measure", load_mails(files=(BLIND6,))))
         parts.append((f"seventh blind set {BLIND7}, tuned on since its first measure", load_mails(files=(BLIND7,))))
+        parts.append((f"eighth blind set {BLIND8}, tuned on since its first measures", load_mails(files=(BLIND8,))))
     for title, mails in parts:
         if not mails:
             continue

@@ -26,6 +26,7 @@ from tests.recognition_eval import (
     BLIND5,
     BLIND6,
     BLIND7,
+    BLIND8,
     RULES,
     load_mails,
     measure,
@@ -113,20 +114,23 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # a formal claim, a tag or a known reporter's incident opens (recall 45/53 and 49/53, 19/67 and 12/67 put
 # before her, none opened), and with `open_on_words` (one ordinary mail opened in each: a lawyer for a
 # former employee, a sales pitch for complaint software); then tuned on by families (BENCHMARKS §8,
-# « after the tuning on blind sets 6 and 7 »), checked on fresh sentences below.
+# « after the tuning on blind sets 6 and 7 »), checked on fresh sentences below. `blind8.toml` (120 mails)
+# was measured as shipped before and after that tuning (recall 47/53 then 48/53, 12/67 put before her,
+# none opened as shipped, one on words: a mediation body reminding its member of its obligations), then
+# tuned on by families of quiet phrasing (BENCHMARKS §8, « after the tuning on blind set 8 »).
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
-    totals = {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120, BLIND6: 120, BLIND7: 120}
+    totals = {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120, BLIND6: 120, BLIND7: 120, BLIND8: 120}
     assert figures.total == totals[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
 @pytest.mark.parametrize("opening", ["shipped", "on words"])
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8])
 def test_blind_sets_open_no_ordinary_mail(
     recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
 ) -> None:
@@ -1374,15 +1378,6 @@ FAMILIES_6_7 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7)
-def test_claim_and_incident_families_of_blind_sets_6_and_7_are_seen(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Quiet claims and incidents: each family flags a mail it alone makes seen."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
-
-
 ORDINARY_FAMILIES_6_7 = [
     # a supplier's shipping delay, with the offer to cancel
     (
@@ -1466,15 +1461,6 @@ ORDINARY_FAMILIES_6_7 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7)
-def test_ordinary_families_of_blind_sets_6_and_7_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Suppliers, notices, bookkeeping, a venue's conditions, one's own lateness or rescheduling."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
-
-
 def test_a_sales_pitch_about_complaints_never_opens(on_words: Recognizer) -> None:
     """Software or an agency selling complaint handling writes every claim word; its demo, free trial and
     « saviez-vous » are signs of a mass mailing, which never opens."""
@@ -1527,3 +1513,157 @@ def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(recognizer: Recognizer) -> 
     idiom = ("mis une alarme", "mettre une alarme", "mets une alarme", "mis un réveil", "set an alarm")
     assert assess(without_phrases(*idiom), "Ce matin", text, reporter=True).outcome == "open"
     assert assess(recognizer, "Ce matin", text, reporter=True).outcome != "open"
+
+
+# --- families seen on blind set 8, checked on fresh sentences -------------------------------------
+
+FAMILIES_8 = [
+    # the gap between what was agreed, promised or announced and what happened, said quietly
+    (
+        "Programme",
+        "Le programme envoyé ne colle pas tout à fait à ce que nous avions convenu lors du rendez-vous.",
+        ("pas tout à fait à ce que", "pas .. à ce que nous avions convenu", "pas .. ce que nous avions convenu"),
+        False,
+    ),
+    (
+        "horaires",
+        "les horaires c pas du tout ce quon avait dit au tel",
+        ("pas .. ce quon avait dit",),
+        False,
+    ),
+    (
+        "Room",
+        "The room we were given for the workshop was not what we agreed on the phone.",
+        ("not what we agreed",),
+        False,
+    ),
+    # a document of ours that says something else, noticed politely, and its correction asked
+    (
+        "Certificat",
+        "Bonjour, je constate que le certificat indique deux jours au lieu de trois. Serait-il possible de le"
+        " corriger ?",
+        ("groupe:ecart-document",),
+        False,
+    ),
+    # the disappointment or surprise of having had nothing back
+    (
+        "Re: Demande de devis",
+        "Légèrement étonnée de ne pas avoir eu de nouvelles depuis ma demande de devis de septembre.",
+        ("groupe:silence-decu",),
+        False,
+    ),
+    (
+        "Certificate",
+        "Bit surprised not to have heard back about my certificate since the course ended.",
+        ("groupe:silence-decu",),
+        False,
+    ),
+    # not understanding why, in SMS French and in English
+    ("facture", "jcomprends pas pk on ma facturé 3 jours", ("groupe:incomprehension",), False),
+    (
+        "Invoice",
+        "I don't understand why the invoice shows three days when our two people attended two.",
+        ("groupe:incomprehension",),
+        False,
+    ),
+    # a trainer unable to run the session, in her own words
+    (
+        "demain",
+        "Salut Alice, je suis au fond du lit, pas en état d'animer demain avec le groupe de Villeurbanne.",
+        ("groupe:empechement-formateur",),
+        True,
+    ),
+    (
+        "Tomorrow",
+        "Alice, bedridden since last night, no way I can do tomorrow with the group.",
+        ("groupe:empechement-formateur",),
+        True,
+    ),
+    # a group whose level does not match the course, even « rien de grave »
+    (
+        "Bilan module avancé",
+        "Groupe sympa mais très hétérogène : trois débutants complets dans un module avancé, j'ai fait deux"
+        " niveaux toute la journée. Rien de grave.",
+        ("groupe:niveau-groupe",),
+        True,
+    ),
+]
+
+
+ORDINARY_FAMILIES_8 = [
+    # a payment processor's refund made, a supplier's precautionary recall
+    (
+        "Remboursement effectué",
+        "Un remboursement de 120,00 € a été effectué pour le paiement en double. Les fonds apparaîtront sur le"
+        " relevé du client sous 5 jours.",
+        ("groupe:avis-paiement",),
+        False,
+    ),
+    (
+        "Avis de rappel",
+        "Par mesure de précaution, nous procédons au rappel des bouilloires du lot 17 : risque de brûlure.",
+        ("groupe:avis-paiement",),
+        False,
+    ),
+    # a network's interruption announced with its date
+    (
+        "Coupure d'électricité du 3 mars",
+        "L'électricité sera coupée le 3 mars de 9 h à 11 h dans le cadre de travaux sur le réseau.",
+        ("sera coupée le", "dans le cadre de travaux", "coupure .. programmée"),
+        False,
+    ),
+    # a question asked out of curiosity, before enrolling
+    (
+        "Examen",
+        "Si on échoue à l'épreuve pratique, peut-on la repasser ? Je demande par curiosité, je stresse déjà.",
+        ("groupe:curiosite",),
+        False,
+    ),
+    (
+        "Accessibilité",
+        "Je suis intéressée par la formation de mai. Je me déplace en fauteuil roulant : la salle et les"
+        " toilettes sont-elles accessibles ?",
+        ("je suis intéressé par la formation",),
+        False,
+    ),
+    # a bank's own incident, set right at no cost
+    (
+        "Incident de paiement régularisé",
+        "Votre prélèvement, rejeté suite à un incident technique de notre côté, a été représenté. Aucun frais ne"
+        " vous a été facturé.",
+        ("incident de paiement", "incident .. régularisé", "incident technique de notre côté", "aucun frais ne vous"),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8)
+def test_claim_and_incident_families_of_blind_sets_6_to_8_are_seen(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Quiet claims and incidents, often with no problem word: each family flags a mail it alone makes seen."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8)
+def test_ordinary_families_of_blind_sets_6_to_8_are_left(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
+    lateness or rescheduling, a question asked out of curiosity or before enrolling."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+
+
+def test_a_reminder_of_the_organisation_s_own_obligations_never_opens(on_words: Recognizer) -> None:
+    """A mediation body reminding its member to inform consumers cites médiation, litige and réclamation;
+    nobody claims anything, even with `open_on_words`."""
+    subject = "Rappel : vos obligations d'information sur la médiation"
+    text = (
+        "En tant que professionnel adhérent, vous devez indiquer à vos clients consommateurs les coordonnées du"
+        " médiateur. Le consommateur ne peut saisir le médiateur qu'après une réclamation écrite restée sans"
+        " suite auprès de vous. Votre adhésion court jusqu'en décembre."
+    )
+    assert assess(without_phrases("groupe:obligations-organisme", open_on_words=True), subject, text).outcome == "open"
+    assert assess(on_words, subject, text).outcome != "open"
