@@ -7,6 +7,7 @@ a reading command must not pull in.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -54,3 +55,36 @@ def test_the_cycle_imports_the_reading_stack_only_with_a_first_mail() -> None:
     done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) == []
+
+
+def test_a_start_of_run_with_the_templates_and_vocabulary_it_checked_before_compiles_neither(tmp_path: Path) -> None:
+    """`run` compiles the templates and the vocabulary at start (a broken one stops it there); a start
+    that finds them as they were when last compiled builds Jinja2 and the recognizer at first use only
+    (tests/test_checked.py: a changed or corrupt mark is not trusted)."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[organisation]\nname = "Cafémétrie"\n[director]\naddresses = ["alice@cafemetrie.example"]\n'
+        '[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\nmode = "shared"\n'
+        '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nfrom_address = "alice@cafemetrie.example"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "inboxbot.db"}"\n[storage]\narchive_dir = "archive"\n',
+        encoding="utf-8",
+    )
+    probe = (
+        "import json, sys\n"
+        "from inboxbot.bootstrap import build\n"
+        "from pathlib import Path\nfrom inboxbot.config import load\n"
+        "from inboxbot.procedure.pipeline import Pipeline\n"
+        f"Pipeline(build(load(Path({str(config)!r}))))\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('jinja2', 'babel', 'inboxbot.reading')))))\n"
+    )
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=environment)
+        for _ in range(2)
+    ]
+    assert [done.returncode for done in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    first, second = (json.loads(done.stdout) for done in runs)
+    assert "jinja2" in first and "inboxbot.reading.recognition" in first  # the first start compiled both
+    assert second == []

@@ -23,8 +23,6 @@ from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import ACTION_LABELS, KIND_LABELS, PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
@@ -399,7 +397,10 @@ class _Wording:
 
     def day(self, value: date) -> str:
         """Like "mar. 12/01": the weekday tells whether a weekend lies between; the year is added when
-        it is not this year's ("mer. 30/12/2026") and "férié" when a weekday is a public holiday."""
+        it is not this year's ("mer. 30/12/2026") and "férié" when a weekday is a public holiday.
+        Babel is imported here: an idle cycle imports this module to know whether a digest is due."""
+        from babel.dates import format_date
+
         shown = format_date(value, "EEE dd/MM", locale=LOCALE)
         if value.year != self.today.year:
             shown += f"/{value.year}"

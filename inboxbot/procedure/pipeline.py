@@ -53,7 +53,7 @@ class Pipeline:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.app = app
-        self.letters = Letters(app.settings, app.renderer)
+        self.letters = Letters(app.settings, lambda: app.renderer)
         self.casework = Casework(app.settings, self.letters, app.policy)
         self.outages = OutageBook(app)
         self._one_mail: OneMail | None = None
