@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import inboxbot
-from inboxbot.adapters.archive import Archive
 from inboxbot.adapters.checked import (
     CheckedSources,
     default_folder,
@@ -24,12 +23,13 @@ from inboxbot.adapters.checked import (
 )
 from inboxbot.config import Settings, shipped, template_dirs
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
-from inboxbot.domain.decide import Policy
 from inboxbot.domain.rules import RuleSet, load_rules
 from inboxbot.store.repository import Store
 
 if TYPE_CHECKING:
+    from inboxbot.adapters.archive import Archive
     from inboxbot.adapters.imap import Mailbox
+    from inboxbot.domain.decide import Policy
     from inboxbot.outgoing.outbox import SmtpSender
     from inboxbot.outgoing.render import Renderer
     from inboxbot.reading.recognition import Recognizer
@@ -49,10 +49,13 @@ __all__ = ["App", "build", "build_renderer", "shipped", "system_clock"]
 class App:
     settings: Settings
     store: Store
-    archive: Archive
     rules: RuleSet
-    policy: Policy
     clock: Clock
+    calendar: WorkingDayCalendar
+    # The policy and the archive are built at first use: `cases show` and the exports need neither
+    # the decisions' module nor the archive's.
+    _policy: Policy | None = None
+    _archive: Archive | None = None
     # Built at start-up by the commands that send mail (so a broken template stops them there), on
     # first use by the others: `cases show` needs no Jinja2.
     _renderer: Renderer | None = None
@@ -60,6 +63,20 @@ class App:
     # at start-up with the templates, on first use otherwise.
     _recognizer: Recognizer | None = None
     _recognizer_loaded: bool = False
+
+    @property
+    def policy(self) -> Policy:
+        if self._policy is None:
+            self._policy = build_policy(self.settings, self.calendar)
+        return self._policy
+
+    @property
+    def archive(self) -> Archive:
+        if self._archive is None:
+            from inboxbot.adapters.archive import Archive
+
+            self._archive = Archive(self.settings.storage.archive_dir)
+        return self._archive
 
     @property
     def renderer(self) -> Renderer:
@@ -107,6 +124,24 @@ def load_recognizer(settings: Settings) -> Recognizer:
     from inboxbot.reading.recognition import load_recognition
 
     return load_recognition(rule_dirs(settings), settings.organisation.name)
+
+
+def build_policy(settings: Settings, calendar: WorkingDayCalendar) -> Policy:
+    from inboxbot.domain.decide import Policy
+
+    return Policy(
+        mode=settings.imap.mode,
+        acknowledge=settings.acknowledgement.enabled,
+        daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
+        daily_cap_total=settings.acknowledgement.daily_cap_total,
+        due=DuePolicy(
+            calendar=calendar,
+            timezone=settings.organisation.timezone,
+            acknowledge_working_days=settings.deadlines.acknowledge_working_days,
+            response_days=settings.deadlines.response_days,
+        ),
+        own_addresses=frozenset({*settings.director.addresses, settings.smtp.from_address}),
+    )
 
 
 def build_renderer(settings: Settings, check: bool = True) -> Renderer:
@@ -173,27 +208,13 @@ def build(
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
-    policy = Policy(
-        mode=settings.imap.mode,
-        acknowledge=settings.acknowledgement.enabled,
-        daily_cap_per_sender=settings.acknowledgement.daily_cap_per_sender,
-        daily_cap_total=settings.acknowledgement.daily_cap_total,
-        due=DuePolicy(
-            calendar=calendar,
-            timezone=settings.organisation.timezone,
-            acknowledge_working_days=settings.deadlines.acknowledge_working_days,
-            response_days=settings.deadlines.response_days,
-        ),
-        own_addresses=frozenset({*settings.director.addresses, settings.smtp.from_address}),
-    )
     store = Store.open(settings.database.url)
     return App(
         settings=settings,
         store=store,
-        archive=Archive(settings.storage.archive_dir),
         rules=rules,
-        policy=policy,
         clock=clock,
+        calendar=calendar,
         _renderer=renderer,
         _recognizer=recognizer,
         _recognizer_loaded=check_templates and (recognizer is not None or not shared),

@@ -12,7 +12,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-HEAVY = ["jinja2", "holidays", "imapclient", "aiosmtplib", "mailparser", "babel", "inboxbot.reading.parse"]
+HEAVY = [
+    "jinja2",
+    "holidays",
+    "imapclient",
+    "aiosmtplib",
+    "mailparser",
+    "babel",
+    "inboxbot.reading.parse",
+    # What deciding on a mail and archiving one need: built at first use, never by a reading command.
+    "inboxbot.domain.decide",
+    "inboxbot.adapters.archive",
+]
 
 PROBE = """
 import json, sys
