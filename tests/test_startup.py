@@ -99,3 +99,42 @@ def test_a_start_of_run_with_the_templates_and_vocabulary_it_checked_before_comp
     first, second = (json.loads(done.stdout) for done in runs)
     assert "jinja2" in first and "inboxbot.reading.recognition" in first  # the first start compiled both
     assert second == []
+
+
+def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(tmp_path: Path) -> None:
+    """What follows reading in a cycle with no mail (follow-up, the digest not yet due, an empty
+    outbox) carries out no command, decides on no mail and writes no letter: it imports neither the
+    mail commands, the casework, the decisions nor Jinja2. The clock is pinned before the digest's
+    hour and the procedure's review is recent, so that nothing is due."""
+    config = tmp_path / "config.toml"
+    config.write_text(
+        '[organisation]\nname = "Cafémétrie"\nprocedure_reviewed = "2026-11-02"\n'
+        '[director]\naddresses = ["alice@cafemetrie.example"]\ndigest_time = "08:00"\n'
+        '[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\nmode = "shared"\n'
+        '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nfrom_address = "alice@cafemetrie.example"\n'
+        f'[database]\nurl = "sqlite:///{tmp_path / "inboxbot.db"}"\n[storage]\narchive_dir = "archive"\n',
+        encoding="utf-8",
+    )
+    probe = (
+        "import json, sys\n"
+        "from datetime import UTC, datetime\n"
+        "from pathlib import Path\n"
+        "from inboxbot.bootstrap import build\n"
+        "from inboxbot.config import load\n"
+        "from inboxbot.procedure.pipeline import CycleReport, Pipeline\n"
+        f"app = build(load(Path({str(config)!r})), clock=lambda: datetime(2026, 12, 7, 5, 0, tzinfo=UTC))\n"
+        "report = CycleReport()\n"
+        "Pipeline(app).send_what_waits(report)\n"
+        "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('jinja2', 'inboxbot')))))\n"
+    )
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    for _ in range(2):  # the second start finds the templates and vocabulary compiled by the first
+        done = subprocess.run(
+            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=environment
+        )
+        assert done.returncode == 0, done.stderr
+    modules = json.loads(done.stdout)
+    unused = ["jinja2", "inboxbot.domain.decide", "inboxbot.domain.mail_commands", "inboxbot.procedure.casework"]
+    assert [name for name in unused if name in modules] == []
