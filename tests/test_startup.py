@@ -33,15 +33,36 @@ print(json.dumps({"code": code, "modules": sorted(m for m in sys.modules)}))
 """
 
 
-def test_cases_list_reads_the_register_without_templates_calendar_or_mail_libraries(tmp_path: Path) -> None:
+def write_config(tmp_path: Path, mode: str = "dedicated", organisation: str = "") -> Path:
+    """A config on a throw-away SQLite database; the mail servers are never reached by these tests."""
     config = tmp_path / "config.toml"
     config.write_text(
-        '[organisation]\nname = "Cafémétrie"\n[director]\naddresses = ["alice@cafemetrie.example"]\n'
-        '[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\n'
+        f'[organisation]\nname = "Cafémétrie"\n{organisation}'
+        '[director]\naddresses = ["alice@cafemetrie.example"]\ndigest_time = "08:00"\n'
+        f'[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\nmode = "{mode}"\n'
         '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nfrom_address = "alice@cafemetrie.example"\n'
         f'[database]\nurl = "sqlite:///{tmp_path / "inboxbot.db"}"\n[storage]\narchive_dir = "archive"\n',
         encoding="utf-8",
     )
+    return config
+
+
+def imported_by_twice(probe: str, tmp_path: Path) -> list[str]:
+    """The modules `probe` prints, from its second start: the first compiles the templates and the
+    vocabulary (and marks them, in a temporary folder of the test's own), the second finds them."""
+    temporary = tmp_path / "tmp"
+    temporary.mkdir()
+    environment = {**os.environ, "TMPDIR": str(temporary)}
+    runs = [
+        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=environment)
+        for _ in range(2)
+    ]
+    assert [done.returncode for done in runs] == [0, 0], runs[0].stderr + runs[1].stderr
+    return [json.loads(done.stdout) for done in runs][1]
+
+
+def test_cases_list_reads_the_register_without_templates_calendar_or_mail_libraries(tmp_path: Path) -> None:
+    config = write_config(tmp_path)
     done = subprocess.run(
         [sys.executable, "-c", PROBE, "--config", str(config), "cases", "list"],
         capture_output=True,
@@ -72,33 +93,17 @@ def test_a_start_of_run_with_the_templates_and_vocabulary_it_checked_before_comp
     """`run` compiles the templates and the vocabulary at start (a broken one stops it there); a start
     that finds them as they were when last compiled builds Jinja2 and the recognizer at first use only
     (tests/test_checked.py: a changed or corrupt mark is not trusted)."""
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[organisation]\nname = "Cafémétrie"\n[director]\naddresses = ["alice@cafemetrie.example"]\n'
-        '[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\nmode = "shared"\n'
-        '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nfrom_address = "alice@cafemetrie.example"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "inboxbot.db"}"\n[storage]\narchive_dir = "archive"\n',
-        encoding="utf-8",
-    )
+    config = write_config(tmp_path, mode="shared")
     probe = (
         "import json, sys\n"
+        "from pathlib import Path\n"
         "from inboxbot.bootstrap import build\n"
-        "from pathlib import Path\nfrom inboxbot.config import load\n"
+        "from inboxbot.config import load\n"
         "from inboxbot.procedure.pipeline import Pipeline\n"
         f"Pipeline(build(load(Path({str(config)!r}))))\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('jinja2', 'babel', 'inboxbot.reading')))))\n"
     )
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    environment = {**os.environ, "TMPDIR": str(temporary)}
-    runs = [
-        subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=environment)
-        for _ in range(2)
-    ]
-    assert [done.returncode for done in runs] == [0, 0], runs[0].stderr + runs[1].stderr
-    first, second = (json.loads(done.stdout) for done in runs)
-    assert "jinja2" in first and "inboxbot.reading.recognition" in first  # the first start compiled both
-    assert second == []
+    assert imported_by_twice(probe, tmp_path) == []
 
 
 def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(tmp_path: Path) -> None:
@@ -106,15 +111,7 @@ def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(t
     outbox) carries out no command, decides on no mail and writes no letter: it imports neither the
     mail commands, the casework, the decisions nor Jinja2. The clock is pinned before the digest's
     hour and the procedure's review is recent, so that nothing is due."""
-    config = tmp_path / "config.toml"
-    config.write_text(
-        '[organisation]\nname = "Cafémétrie"\nprocedure_reviewed = "2026-11-02"\n'
-        '[director]\naddresses = ["alice@cafemetrie.example"]\ndigest_time = "08:00"\n'
-        '[imap]\nhost = "127.0.0.1"\nsecurity = "plain"\nusername = "alice"\npassword = "x"\nmode = "shared"\n'
-        '[smtp]\nhost = "127.0.0.1"\nsecurity = "plain"\nfrom_address = "alice@cafemetrie.example"\n'
-        f'[database]\nurl = "sqlite:///{tmp_path / "inboxbot.db"}"\n[storage]\narchive_dir = "archive"\n',
-        encoding="utf-8",
-    )
+    config = write_config(tmp_path, mode="shared", organisation='procedure_reviewed = "2026-11-02"\n')
     probe = (
         "import json, sys\n"
         "from datetime import UTC, datetime\n"
@@ -123,18 +120,9 @@ def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(t
         "from inboxbot.config import load\n"
         "from inboxbot.procedure.pipeline import CycleReport, Pipeline\n"
         f"app = build(load(Path({str(config)!r})), clock=lambda: datetime(2026, 12, 7, 5, 0, tzinfo=UTC))\n"
-        "report = CycleReport()\n"
-        "Pipeline(app).send_what_waits(report)\n"
+        "Pipeline(app).send_what_waits(CycleReport())\n"
         "print(json.dumps(sorted(m for m in sys.modules if m.startswith(('jinja2', 'inboxbot')))))\n"
     )
-    temporary = tmp_path / "tmp"
-    temporary.mkdir()
-    environment = {**os.environ, "TMPDIR": str(temporary)}
-    for _ in range(2):  # the second start finds the templates and vocabulary compiled by the first
-        done = subprocess.run(
-            [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60, env=environment
-        )
-        assert done.returncode == 0, done.stderr
-    modules = json.loads(done.stdout)
+    modules = imported_by_twice(probe, tmp_path)
     unused = ["jinja2", "inboxbot.domain.decide", "inboxbot.domain.mail_commands", "inboxbot.procedure.casework"]
     assert [name for name in unused if name in modules] == []
