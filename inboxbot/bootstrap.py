@@ -30,8 +30,8 @@ if TYPE_CHECKING:
     from inboxbot.adapters.archive import Archive
     from inboxbot.adapters.imap import Mailbox
     from inboxbot.domain.decide import Policy
-    from inboxbot.outgoing.outbox import SmtpSender
     from inboxbot.outgoing.render import Renderer
+    from inboxbot.outgoing.smtp import SmtpSender
     from inboxbot.reading.recognition import Recognizer
 
 Clock = Callable[[], datetime]
@@ -99,7 +99,7 @@ class App:
         return Mailbox(self.settings.imap)
 
     def sender(self) -> SmtpSender:
-        from inboxbot.outgoing.outbox import SmtpSender
+        from inboxbot.outgoing.smtp import SmtpSender
 
         return SmtpSender(self.settings.smtp)
 
