@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import inboxbot
+from inboxbot.adapters import collector
 from inboxbot.adapters.checked import (
     CheckedSources,
     default_folder,
@@ -209,7 +210,7 @@ def build(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
     store = Store.open(settings.database.url)
-    return App(
+    app = App(
         settings=settings,
         store=store,
         rules=rules,
@@ -219,3 +220,5 @@ def build(
         _recognizer=recognizer,
         _recognizer_loaded=check_templates and (recognizer is not None or not shared),
     )
+    collector.resume()  # start-up is over (see the collector's module)
+    return app

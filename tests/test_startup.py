@@ -6,11 +6,18 @@ a reading command must not pull in.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inboxbot import bootstrap
+from inboxbot.cli.main import main
 
 HEAVY = [
     "jinja2",
@@ -133,3 +140,32 @@ def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(t
         "inboxbot.procedure.casework",
     ]
     assert [name for name in unused if name in modules] == []
+
+
+def test_collection_is_paused_while_the_program_starts_and_resumed_once_it_is_built(tmp_path: Path) -> None:
+    """The collector is off from the command line's start until `build` (a daemon, a first ingest and
+    an export are collected as usual), and each command leaves it as it found it: off stays off."""
+    config = write_config(tmp_path)
+    seen: list[bool] = []
+    real_build = bootstrap.build
+
+    def build(*args: Any, **kwargs: Any) -> bootstrap.App:
+        seen.append(gc.isenabled())
+        app = real_build(*args, **kwargs)
+        seen.append(gc.isenabled())
+        return app
+
+    assert gc.isenabled()
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(bootstrap, "build", build)
+        assert main(["--config", str(config), "cases", "list"]) == 0
+    assert seen == [False, True] and gc.isenabled()
+    # A command that stops before building anything resumes it all the same.
+    assert main(["--config", str(tmp_path / "missing.toml"), "cases", "list"]) == 2
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        assert main(["--config", str(config), "cases", "list"]) == 0
+        assert not gc.isenabled()  # disabled by its caller: left so
+    finally:
+        gc.enable()

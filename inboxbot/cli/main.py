@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
+from inboxbot.adapters import collector
 from inboxbot.adapters.private import PRIVATE_UMASK, private_file, replaced_whole
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
@@ -808,6 +809,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    collector.pause()  # until the program is built, or this returns
+    try:
+        return _main(argv)
+    finally:
+        collector.resume()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
