@@ -124,7 +124,7 @@ def load_recognizer(settings: Settings) -> Recognizer:
     """The vocabulary that reads claims and incidents in mail: the shipped one, or the user's copy of it."""
     from inboxbot.reading.recognition import load_recognition
 
-    return load_recognition(rule_dirs(settings), settings.organisation.name)
+    return load_recognition(rule_dirs(settings), settings.organisation.name, settings.imap.open_on_words)
 
 
 def build_policy(settings: Settings, calendar: WorkingDayCalendar) -> Policy:
@@ -162,7 +162,12 @@ def _templates_key(settings: Settings) -> str:
 
 
 def _vocabulary_key(settings: Settings) -> str:
-    code: list[bytes | str] = [inboxbot.__version__, own_source("reading/recognition.py"), settings.organisation.name]
+    code: list[bytes | str] = [
+        inboxbot.__version__,
+        own_source("reading/recognition.py"),
+        settings.organisation.name,
+        str(settings.imap.open_on_words),
+    ]
     return fingerprint(["vocabulary", *code, *source_files([d / "recognition" for d in rule_dirs(settings)], "*")])
 
 

@@ -93,6 +93,7 @@ class ImapSettings:
     sent_folder: str | None = None
     watch_sent: bool = True
     mode: str = "shared"
+    open_on_words: bool | None = None  # None: the recognition vocabulary's `seuils.ouvrir_sur_les_mots`
     poll_interval: float = 60.0
     idle: bool = True
     ingest_since: date | None = None
@@ -602,6 +603,7 @@ def settings_from_mapping(data: Mapping[str, Any], base_dir: Path, source: Path 
         sent_folder=im.string("sent_folder"),
         watch_sent=im.boolean("watch_sent", True),
         mode=im.choice("mode", MAILBOX_MODES, "shared"),
+        open_on_words=im.boolean("open_on_words"),
         poll_interval=im.number("poll_interval", 60.0, minimum=1),
         idle=im.boolean("idle", True),
         ingest_since=ingest_since,

@@ -5,6 +5,7 @@ from pathlib import Path
 
 import pytest
 
+from inboxbot.bootstrap import load_recognizer
 from inboxbot.config import ConfigError, load
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,12 +115,25 @@ def test_the_password_never_shows_in_the_settings_repr(tmp_path: Path) -> None:
         ('mode = "dedicated"', 'mode = "dedicated"\npoll_intervall = 5', r"imap\.poll_intervall: unknown key"),
         ("[database]", "[databse]", r"databse: unknown key|database: missing section"),
         ('password = "secret"', "", r"imap\.password: missing; give password or password_env"),
+        (
+            'mode = "dedicated"',
+            'mode = "shared"\nopen_on_words = "yes"',
+            r"imap\.open_on_words: expected true or false",
+        ),
     ],
 )
 def test_errors_name_the_key(tmp_path: Path, old: str, new: str, message: str) -> None:
     assert old in MINIMAL
     with pytest.raises(ConfigError, match=message):
         load(write(tmp_path, MINIMAL.replace(old, new, 1)))
+
+
+def test_open_on_words_reaches_the_recognition_and_defaults_to_the_vocabulary(tmp_path: Path) -> None:
+    """Unset, the shipped vocabulary decides (only formal claims open); set, it wins over the vocabulary."""
+    shared = MINIMAL.replace('mode = "dedicated"', 'mode = "shared"')
+    assert load_recognizer(load(write(tmp_path, shared))).settings.open_on_words is False
+    widened = shared.replace('mode = "shared"', 'mode = "shared"\nopen_on_words = true')
+    assert load_recognizer(load(write(tmp_path, widened))).settings.open_on_words is True
 
 
 def test_ingest_since_accepts_a_toml_date_or_a_string(tmp_path: Path) -> None:

@@ -84,7 +84,9 @@ def forward_inline(client: str) -> str:
 @pytest.fixture
 def bot_factory(tmp_path: Path, smtp_sink: SmtpSink) -> Callable[..., Bot]:
     """inboxbot meeting `account` for the first time (what is there already is left alone)."""
-    return lambda account, extra="": make_bot(tmp_path, account, smtp_sink, extra=extra)
+    return lambda account, extra="", imap_extra="": make_bot(
+        tmp_path, account, smtp_sink, imap_extra=imap_extra, extra=extra
+    )
 
 
 @pytest.fixture
@@ -232,7 +234,13 @@ def test_a_venue_passing_a_claim_on_in_its_own_words_is_its_transmitter(bot: Bot
     assert len(bot.sent_to(LEA_ADDRESS)) == 1 and len(bot.sent_to("accueil@lieu.example")) == 1
 
 
-def test_a_claimant_forwarding_evidence_of_her_own_grievance_stays_the_claimant(bot: Bot) -> None:
+@pytest.mark.parametrize("on_words", [False, True], ids=["as shipped", "open_on_words"])
+def test_a_claimant_forwarding_evidence_of_her_own_grievance_stays_the_claimant(
+    bot_factory: Callable[..., Bot], mail_account: MailAccount, on_words: bool
+) -> None:
+    """Her clear grievance is hers whether it opens by itself (`open_on_words`) or is put before the
+    director first: never a transmission of the trainer's forwarded reply."""
+    bot = bot_factory(mail_account, imap_extra="open_on_words = true" if on_words else "")
     evidence = (
         "Voici ce que le formateur m'a répondu, c'est inadmissible, je veux être remboursée.\n\n"
         "---------- Forwarded message ---------\n"
@@ -243,6 +251,12 @@ def test_a_claimant_forwarding_evidence_of_her_own_grievance_stays_the_claimant(
     )
     bot.account.append(make_mail(LEA, DIRECTOR, "TR: Re: salle", evidence))
     bot.cycle()
+    if not on_words:
+        assert bot.cases() == []
+        (candidate,) = json.loads(invoke(bot.config, "mails", "list", "--outcome", "candidate", "--json").out)
+        assert candidate["from"] == LEA_ADDRESS
+        bot.note_to_self("Qualification", f"#ouvrir {candidate['reference']}")
+        bot.cycle(timedelta(minutes=1))
     (case,) = bot.cases()
     assert (case["claimant"], case["channel"], case["transmitter"]) == (LEA_ADDRESS, "email", None)
     assert not bot.sent_to(TRAINER)

@@ -25,7 +25,15 @@ VOCABULARY = RULES / "recognition" / "vocabulary.toml"
 
 @pytest.fixture(scope="module")
 def recognizer() -> Recognizer:
+    """The shipped vocabulary as shipped: only a formal claim, a tag or a known reporter's incident opens."""
     return load_recognition([RULES])
+
+
+@pytest.fixture(scope="module")
+def on_words() -> Recognizer:
+    """The shipped vocabulary with `imap.open_on_words = true`: a clear grievance in the sender's own words
+    opens too. The rules that keep such an opening safe are shown on it."""
+    return load_recognition([RULES], open_on_words=True)
 
 
 def assess(
@@ -87,22 +95,51 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # recall and share put before her are still short of the targets: only « none opened » is checked.
 # `blind5.toml` (120 mails) was measured once after that rule (recall 47/53, 15/67 put before her, 5
 # opened: three trainers' incidents at another client, two funders' remedy clauses); since the rules
-# « about the organisation's own session » and « a remedy clause is no grievance » it opens none, and
-# only that is checked.
+# « about the organisation's own session » and « a remedy clause is no grievance » it opens none.
+# Both were then tuned on by families of phrasing (BENCHMARKS §8, « after the tuning on blind sets 4
+# and 5 »), each family checked on fresh sentences below: their targets now hold and are checked.
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
-    assert figures.total == {BLIND: 100, BLIND2: 120, BLIND3: 120}[name]
+    assert figures.total == {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120}[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
+@pytest.mark.parametrize("opening", ["shipped", "on words"])
 @pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5])
-def test_blind_sets_open_no_ordinary_mail(recognizer: Recognizer, name: str) -> None:
-    figures = measure(recognizer, load_mails(files=(name,)))
+def test_blind_sets_open_no_ordinary_mail(
+    recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
+) -> None:
+    """As shipped, and with the wider opening an organisation may choose, on every set tuned on."""
+    figures = measure(recognizer if opening == "shipped" else on_words, load_mails(files=(name,)))
     assert figures.ordinary_open == 0, f"ordinary opened: {figures.false_alarms}"
+
+
+def test_as_shipped_a_clear_grievance_in_own_words_is_put_before_her(recognizer: Recognizer) -> None:
+    """Only a formal claim, a tag or a known reporter's incident opens by itself; a grievance that would
+    open on words goes before her, saying so, and `imap.open_on_words` opens it."""
+    text = "Votre formateur n'est jamais venu le deuxième jour. Je suis furieux et j'exige d'être remboursé."
+    shipped = assess(recognizer, "Stage du 12", text)
+    assert shipped.outcome == "candidate"
+    assert shipped.kind == "reclamation"
+    assert any("grief net, à qualifier" in note for note in shipped.notes)
+    assert assess(load_recognition([RULES], open_on_words=True), "Stage du 12", text).outcome == "open"
+    formal = "Je souhaite formuler une réclamation : le formateur n'est jamais venu le deuxième jour."
+    assert assess(recognizer, "Stage du 12", formal).outcome == "open"
+    report = "Une stagiaire s'est brûlée à la main avec la buse vapeur, j'ai appelé les pompiers et arrêté la séance."
+    assert assess(recognizer, "Session de ce matin", report, reporter=True).outcome == "open"
+
+
+def test_the_vocabulary_switch_and_the_configuration_agree(tmp_path: Path) -> None:
+    """`seuils.ouvrir_sur_les_mots` in a user's copy opens on words; the configuration's switch wins."""
+    document = shipped_document()
+    document["seuils"]["ouvrir_sur_les_mots"] = True
+    text = "Vous ne m'avez jamais envoyé l'attestation promise. Je suis très déçue et je demande qu'elle me parvienne."
+    assert assess(parse_recognition(document, VOCABULARY), "Attestation", text).outcome == "open"
+    assert assess(parse_recognition(document, VOCABULARY, None, False), "Attestation", text).outcome == "candidate"
 
 
 def test_spam_is_never_opened_whatever_it_says(recognizer: Recognizer) -> None:
@@ -241,9 +278,9 @@ def test_a_learner_reporting_failures_is_guessed_a_claim(recognizer: Recognizer)
     assert assess(recognizer, "Formation", text).kind == "reclamation"
 
 
-def test_reasons_excerpt_and_summary_speak_french(recognizer: Recognizer) -> None:
+def test_reasons_excerpt_and_summary_speak_french(on_words: Recognizer) -> None:
     text = "Bonjour,\n\nJe n'ai toujours pas reçu mon attestation malgré mes relances.\nC'est inadmissible.\n\nMerci"
-    result = assess(recognizer, "Attestation", text)
+    result = assess(on_words, "Attestation", text)
     assert result.outcome == "open"
     assert {"toujours pas", "malgré mes relances", "inadmissible"} <= set(result.reasons)
     assert "toujours pas reçu mon attestation" in result.excerpt
@@ -296,20 +333,18 @@ def test_plural_nouns_are_not_cut_like_verbs() -> None:
     assert _stem(_fold_text("frais")) != _stem(_fold_text("fr"))
 
 
-def test_opening_needs_evidence_not_only_a_score(recognizer: Recognizer) -> None:
+def test_opening_needs_evidence_not_only_a_score(on_words: Recognizer) -> None:
     """Many incident words from a stranger are put before her; a demand with dissatisfaction opens."""
     words = "Panne de courant, fuite d'eau, alarme incendie, évacuation, pompiers sur place."
-    many = assess(recognizer, "Information", words)
-    assert many.score >= recognizer.settings.open_threshold
+    many = assess(on_words, "Information", words)
+    assert many.score >= on_words.settings.open_threshold
     assert many.outcome == "candidate"
-    demand = assess(
-        recognizer, "Formation", "Je suis très déçue, c'est inadmissible. Je vous demande de me rembourser."
-    )
+    demand = assess(on_words, "Formation", "Je suis très déçue, c'est inadmissible. Je vous demande de me rembourser.")
     assert demand.outcome == "open"
-    assert assess(recognizer, "Information", words, reporter=True).outcome == "open"
+    assert assess(on_words, "Information", words, reporter=True).outcome == "open"
 
 
-def test_a_grievance_passed_on_by_a_known_reporter_is_a_claim_never_opened_alone(recognizer: Recognizer) -> None:
+def test_a_grievance_passed_on_by_a_known_reporter_is_a_claim_never_opened_alone(on_words: Recognizer) -> None:
     """A venue or a trainer relaying a learner's grievance: a claim (its author is the learner), put
     before her, since acknowledging the venue as the claimant would be wrong. A client company relaying
     what its staff lived through claims on its own account and may be opened."""
@@ -317,13 +352,13 @@ def test_a_grievance_passed_on_by_a_known_reporter_is_a_claim_never_opened_alone
         "Bonjour, un de vos stagiaires est venu me voir en partant : il était très remonté, on lui avait promis "
         "une clé USB avec les exercices et il n'a rien reçu. Il ne savait pas à qui s'adresser."
     )
-    venue = assess(recognizer, "Un de vos stagiaires", relayed, reporter=True)
+    venue = assess(on_words, "Un de vos stagiaires", relayed, reporter=True)
     assert (venue.outcome, venue.kind) == ("candidate", "reclamation")
     employer = (
         "Nos salariés m'ont rapporté que le formateur était absent deux après-midi. Je suis très déçue "
         "et je vous demande un avoir sur la facture."
     )
-    assert assess(recognizer, "Formation de nos salariés", employer).outcome == "open"
+    assert assess(on_words, "Formation de nos salariés", employer).outcome == "open"
 
 
 def test_thanks_with_a_but_is_put_before_her(recognizer: Recognizer) -> None:
@@ -394,10 +429,10 @@ def test_phishing_borrowing_claim_words_is_left(recognizer: Recognizer) -> None:
     assert assess(recognizer, "Litige en cours", text, spam=True).outcome == "leave"
 
 
-def test_a_reply_subject_shows_no_evidence(recognizer: Recognizer) -> None:
+def test_a_reply_subject_shows_no_evidence(on_words: Recognizer) -> None:
     text = "Suite à votre appel, un geste commercial a été proposé au client."
-    assert assess(recognizer, "Plainte de M. X", text).outcome == "open"
-    assert assess(recognizer, "Re: Plainte de M. X", text).outcome != "open"
+    assert assess(on_words, "Plainte de M. X", text).outcome == "open"
+    assert assess(on_words, "Re: Plainte de M. X", text).outcome != "open"
 
 
 def test_newsletters_about_problems_are_damped_and_never_opened(recognizer: Recognizer) -> None:
@@ -453,7 +488,7 @@ def test_suppliers_reminders_are_never_opened(recognizer: Recognizer) -> None:
 # --- the families of the third blind set (fresh sentences, none taken from the set) ------------------
 
 
-def test_a_grievance_against_another_organisation_is_never_opened(recognizer: Recognizer) -> None:
+def test_a_grievance_against_another_organisation_is_never_opened(on_words: Recognizer) -> None:
     """A former learner asking how a friend can complain about another organisation: a grievance, but
     not against us; the same grievance about our course, with a demand, still opens. A question about
     how to complain is an inquiry: put before her, never acknowledged as the complaint itself."""
@@ -461,14 +496,14 @@ def test_a_grievance_against_another_organisation_is_never_opened(recognizer: Re
         "Je vous écris pour un ami : il a suivi une formation de cariste dans un autre organisme, le formateur "
         "n'est jamais venu et on refuse de le rembourser. Savez-vous comment il peut déposer une réclamation ?"
     )
-    assert assess(recognizer, "Une question", elsewhere).outcome != "open"
+    assert assess(on_words, "Une question", elsewhere).outcome != "open"
     ours = (
         "Mon fils a suivi votre formation de cariste et le formateur n'est jamais venu. Je suis scandalisée "
         "et je demande le remboursement intégral."
     )
-    assert assess(recognizer, "Formation de mon fils", ours).outcome == "open"
+    assert assess(on_words, "Formation de mon fils", ours).outcome == "open"
     how = "Bonjour, comment faire une réclamation ? J'ai suivi votre stage de secourisme en mai."
-    assert assess(recognizer, "Question", how).outcome == "candidate"
+    assert assess(on_words, "Question", how).outcome == "candidate"
 
 
 @pytest.mark.parametrize(
@@ -762,6 +797,16 @@ def test_a_minimal_vocabulary_works(tmp_path: Path) -> None:
         (("[seuils]", "vocabulaire = 1\n[seuils]"), "vocabulaire", "unknown key"),
         (("proposer = 3", "proposer = 3\nouvrir_si = ['demande+colere']"), "seuils.ouvrir_si[0]", "unknown evidence"),
         (("proposer = 3", "proposer = 3\nouvrir_jamais_si = ['x']"), "seuils.ouvrir_jamais_si[0]", "unknown evidence"),
+        (
+            ("proposer = 3", "proposer = 3\nouvrir_si_mots = ['demande+colere']"),
+            "seuils.ouvrir_si_mots[0]",
+            "unknown evidence",
+        ),
+        (
+            ("proposer = 3", "proposer = 3\nouvrir_sur_les_mots = 'oui'"),
+            "seuils.ouvrir_sur_les_mots",
+            "expected true or false",
+        ),
         (("poids = 3", "poids = 3\npreuve = 'a+b'"), "groupe[0].preuve", "expected a word"),
         (("poids = 3", "poids = 3\nsignaleur = 'non'"), "groupe[0].signaleur", "expected true or false"),
         (("proposer = 3", "proposer = 3\nattenuer_si = ['x']"), "seuils.attenuer_si", "unknown evidence"),
@@ -822,9 +867,10 @@ def shipped_document() -> dict[str, Any]:
 
 
 def without(*rules: str) -> Recognizer:
-    """The shipped vocabulary with structural rules switched off (`adresse`, `session`: `obligatoire =
-    false`; `recours`: no clause), to show what each one changes."""
+    """The shipped vocabulary opening on words, with structural rules switched off (`adresse`, `session`:
+    `obligatoire = false`; `recours`: no clause), to show what each one changes."""
     document = shipped_document()
+    document["seuils"]["ouvrir_sur_les_mots"] = True
     for rule in rules:
         if rule == "recours":
             del document["recours"]
@@ -851,10 +897,10 @@ NOT_ADDRESSED = [
 
 @pytest.mark.parametrize("text", NOT_ADDRESSED)
 def test_a_grievance_not_addressed_to_the_organisation_is_put_before_her_not_opened(
-    recognizer: Recognizer, text: str
+    on_words: Recognizer, text: str
 ) -> None:
     assert assess(without_address_rule(), "Décision", text).outcome == "open"  # the words alone would open
-    result = assess(recognizer, "Décision", text)
+    result = assess(on_words, "Décision", text)
     assert result.outcome == "candidate"
     assert any("ne vise ni l'organisme" in note for note in result.notes)
 
@@ -868,8 +914,8 @@ def test_a_grievance_not_addressed_to_the_organisation_is_put_before_her_not_ope
         "Ton équipe m'a laissé tomber, je suis très déçu. J'exige un remboursement intégral sous huit jours.",
     ],
 )
-def test_a_grievance_addressed_to_the_organisation_still_opens(recognizer: Recognizer, text: str) -> None:
-    assert assess(recognizer, "Suite", text).outcome == "open"
+def test_a_grievance_addressed_to_the_organisation_still_opens(on_words: Recognizer, text: str) -> None:
+    assert assess(on_words, "Suite", text).outcome == "open"
 
 
 def test_the_organisation_s_name_refers_to_it(tmp_path: Path) -> None:
@@ -878,8 +924,9 @@ def test_the_organisation_s_name_refers_to_it(tmp_path: Path) -> None:
         "Je suis scandalisée et très déçue par Torréfaction Lumière. J'exige un remboursement intégral sous huit"
         " jours, faute de quoi je saisirai le médiateur."
     )
-    assert assess(load_recognition([RULES]), "Retour", text).outcome == "candidate"
-    assert assess(load_recognition([RULES], "Torréfaction Lumière"), "Retour", text).outcome == "open"
+    assert assess(load_recognition([RULES], open_on_words=True), "Retour", text).outcome == "candidate"
+    named = load_recognition([RULES], "Torréfaction Lumière", open_on_words=True)
+    assert assess(named, "Retour", text).outcome == "open"
 
 
 def test_a_known_reporter_s_incident_keeps_its_own_rule(recognizer: Recognizer) -> None:
@@ -964,15 +1011,15 @@ def test_a_clause_offering_a_remedy_is_not_a_grievance(recognizer: Recognizer, t
     assert any("voie de recours" in note for note in result.notes)
 
 
-def test_a_remedy_clause_cancels_only_its_own_sentence(recognizer: Recognizer) -> None:
+def test_a_remedy_clause_cancels_only_its_own_sentence(on_words: Recognizer) -> None:
     """The grievance beside the clause still counts; so does a threat the writer makes herself."""
     beside = (
         "Votre formatrice n'est jamais venue et je suis scandalisée. J'exige un remboursement intégral. Je sais"
         " qu'en cas de litige vous pouvez proposer une médiation."
     )
-    assert assess(recognizer, "Formation du 4", beside).outcome == "open"
+    assert assess(on_words, "Formation du 4", beside).outcome == "open"
     threat = "Votre attestation est toujours fausse. En cas de litige persistant, je saisirai le médiateur et j'exige un avoir."
-    result = assess(recognizer, "Attestation", threat)
+    result = assess(on_words, "Attestation", threat)
     assert result.outcome == "open"
     assert "saisirai le médiateur" in result.reasons
 
@@ -1004,3 +1051,173 @@ def test_english_politeness_about_oneself_is_ordinary_mail(recognizer: Recognize
     document["groupe"] = [group for group in document["groupe"] if group["nom"] != "politesse-anglaise"]
     assert assess(parse_recognition(document, VOCABULARY), "Quick note", text, reporter=reporter).outcome != "leave"
     assert assess(recognizer, "Quick note", text, reporter=reporter).outcome == "leave"
+
+
+# --- families seen on blind sets 4 and 5, checked on fresh sentences ------------------------------
+
+
+def without_phrases(*phrases: str) -> Recognizer:
+    """The shipped vocabulary without these expressions (in any group or structural list) or, for a
+    name prefixed by « groupe: », without that group: what a family of phrasing changes."""
+    document = shipped_document()
+    groups = {phrase.removeprefix("groupe:") for phrase in phrases if phrase.startswith("groupe:")}
+    document["groupe"] = [group for group in document["groupe"] if group["nom"] not in groups]
+    for group in document["groupe"]:
+        group["expressions"] = [phrase for phrase in group["expressions"] if phrase not in phrases]
+    for table, key in (("recours", "expressions"), ("session", "ailleurs"), ("session", "sans_effet")):
+        document[table][key] = [phrase for phrase in document[table][key] if phrase not in phrases]
+    return parse_recognition(document, VOCABULARY)
+
+
+CLAIM_FAMILIES = [
+    # paying only one's share: the disputed invoice said as a decision, not as a complaint
+    (
+        "Facture formation",
+        "Votre facture compte six stagiaires ; or deux d'entre eux n'ont jamais été convoqués. Nous ne paierons"
+        " que les quatre places suivies.",
+        ("ne paierons que", "ne paierons .. que"),
+    ),
+    # what was paid for against what the schedule shows, asked as a question
+    (
+        "Dates",
+        "My receipt says four evening lessons but the timetable only lists three. Which is correct? I paid for four.",
+        ("only lists", "which is correct", "i paid for"),
+    ),
+    # cancelled, then cancelled again, and the polite weariness that follows
+    (
+        "Atelier",
+        "L'atelier de novembre a été reporté puis annulé. Je commence à me dire que ça ne se fera jamais :"
+        " pouvez-vous rembourser mon fils ?",
+        ("reporté puis", "reportée puis", "je commence à me dire"),
+    ),
+    (
+        "atelier",
+        "latelier a ete annule deux fois, je commence a douter que ca se fasse un jour. possible d etre rembourse ?",
+        ("annulé deux fois", "je commence à douter"),
+    ),
+    # the precaution before the critique, and the programme cut short
+    (
+        "Quelques mots",
+        "Merci pour ces deux jours. Sans vouloir être désagréable, la partie sur la torréfaction a été écourtée à"
+        " une heure.",
+        ("groupe:precaution", "a été écourtée", "écourté", "écourtée"),
+    ),
+    (
+        "Handouts",
+        "Thank you for a lovely day. I don't want to be a pain, but the recipe booklet mentioned in the course"
+        " description has not arrived. Could you send it?",
+        ("groupe:precaution", "mentioned in the course description"),
+    ),
+    # the document to send again, corrected
+    (
+        "Attestation",
+        "Ma date de naissance est fausse sur l'attestation. Pourriez-vous me renvoyer une version corrigée ?",
+        ("renvoyer une version corrigée", "une version corrigée"),
+    ),
+    # cleanliness, reported lightly
+    (
+        "Un détail",
+        "Rien de grave, juste pour info : les verres du bar n'étaient pas très propres le deuxième jour,"
+        " on les a relavés nous-mêmes.",
+        ("pas très propres", "pas très propre", "rien de grave juste"),
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases"), CLAIM_FAMILIES)
+def test_claim_families_are_put_before_her(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...]
+) -> None:
+    """Polite, indirect or administrative claims: each family flags a mail it alone makes seen."""
+    assert assess(without_phrases(*phrases), subject, text).outcome == "leave", text
+    assert assess(recognizer, subject, text).outcome != "leave", text
+
+
+def test_nearly_nothing_to_report_is_an_incident(recognizer: Recognizer) -> None:
+    """« RAS ou presque » announces the incident that follows; « RAS » alone says the day went well."""
+    text = "Bonne journée dans l'ensemble. La bouilloire a lâché à 11 h, le groupe a fini sans thé. À racheter."
+    assert assess(without_phrases("groupe:ou-presque"), "RAS ou presque", text, reporter=True).outcome == "leave"
+    assert assess(recognizer, "RAS ou presque", text, reporter=True).outcome != "leave"
+
+
+ORDINARY_FAMILIES = [
+    # a notice that says itself nothing is expected of the reader
+    (
+        "Remboursement de frais",
+        "Madame, nous vous informons que votre demande de remboursement de frais de déplacement a été examinée."
+        " Le remboursement sera effectué par virement sous quinze jours.",
+        ("groupe:notification",),
+        False,
+    ),
+    # a journalist's subject is the difficulty
+    (
+        "Demande d'interview",
+        "Bonjour, je prépare un article sur les difficultés de recrutement des cafés et les reconversions ratées."
+        " Auriez-vous vingt minutes ? Pauline, journaliste",
+        ("groupe:presse",),
+        False,
+    ),
+    # the accountant's reminder about the organisation's own books
+    (
+        "Relance : pièces manquantes",
+        "Il nous manque toujours les relevés de caisse de mars pour la clôture des comptes ; sans eux nous serons"
+        " en retard pour le dépôt de la liasse.",
+        ("pièces manquantes", "clôture des comptes", "dépôt de la liasse"),
+        False,
+    ),
+    # a rule offered to others: « pourra … réclamation »
+    (
+        "Règlement du concours",
+        "Nouveau règlement du concours : chaque finaliste pourra contester sa note et déposer une réclamation"
+        " écrite auprès du jury.",
+        ("pourra .. réclamation", "pourra .. contester"),
+        False,
+    ),
+    # a learner moving her own session for a childcare problem, in SMS French
+    (
+        "report",
+        "bjr c possible de decaler ma session en juin ? souci de garde pour mon fils, dsl pour le derangement",
+        (
+            "c possible de décaler",
+            "possible de décaler ma",
+            "décaler ma session",
+            "souci de garde",
+            "dsl pour",
+            "désolé pour le dérangement",
+        ),
+        False,
+    ),
+    # a trainer noting a departure the learner had announced
+    (
+        "émargement",
+        "Pour info, M. Perrin est parti à 15 h, il m'avait prévenu la veille. C'est noté sur la feuille.",
+        ("il m avait prévenu", "il m avait prévenue"),
+        True,
+    ),
+    # a trainer free again because another client cancelled
+    (
+        "Dispo jeudi",
+        "Mon autre client à Annecy a annulé jeudi, leur gérant est malade : je me retrouve libre ce jour-là si"
+        " tu veux me confier le groupe du matin.",
+        ("je me retrouve libre",),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES)
+def test_ordinary_families_are_left(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Notices, press, bookkeeping, rules offered to others, one's own rescheduling, a departure announced,
+    a trainer's news about another client: problem words, no claim against the organisation."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+
+
+def test_nobody_warned_me_is_still_an_incident(recognizer: Recognizer) -> None:
+    """« il m'avait prévenu » is an absence announced; « personne ne m'avait prévenue » is the opposite."""
+    text = (
+        "Je découvre ce matin qu'une stagiaire ne lit pas le français, personne ne m'avait prévenue. Elle ne suit pas."
+    )
+    assert assess(recognizer, "Stagiaire", text, reporter=True).outcome != "leave"

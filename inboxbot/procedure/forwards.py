@@ -111,7 +111,7 @@ class Forwards:
         if recognizer is None:
             return Transmission(forwarded, None) if reporter and verdict.action == "claim" else None
         outer = recognizer.assess("", new_text(mail.text, mail.html), sender_is_reporter=reporter, spam=spam)
-        if outer.outcome == "open":
+        if outer.opens_on_words:
             return None  # the forwarder's own grievance, the forwarded mail its evidence
         inner = recognizer.assess(forwarded.subject, forwarded.text, sender_is_reporter=False, spam=spam)
         if inner.outcome == "leave" and not (reporter and verdict.action == "claim"):

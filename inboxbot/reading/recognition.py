@@ -240,6 +240,10 @@ class Settings:
     negation_window: int = 3
     gap: int = 3
     open_requires: tuple[frozenset[str], ...] = ()  # evidence sets of which one must be found to open
+    # evidence sets that open only when the organisation chose to open on people's own words too
+    # (`ouvrir_sur_les_mots`): off by default, since words alone have mistaken business mail for a claim
+    open_on_words: bool = False
+    open_requires_words: tuple[frozenset[str], ...] = ()
     # evidence sets of which any keeps a mail from being opened: a supplier's reminder (« courant »), a
     # grievance a known reporter passes on for someone else (« rapporte+signaleur »)
     open_never: tuple[frozenset[str], ...] = ()
@@ -298,6 +302,9 @@ class Assessment:
     notes: tuple[str, ...] = ()
     tag: str | None = None
     matches: tuple[Match, ...] = field(default=(), repr=False)
+    # Whether it opens, or would were the organisation opening on words too (`open_on_words`): the
+    # sender's own clear grievance, which a forward of someone else's mail must not be mistaken for.
+    opens_on_words: bool = False
 
     def summary(self) -> str:
         """One French line for the digest: the words found, then the excerpt."""
@@ -515,13 +522,15 @@ class Recognizer:
         score, by_kind = self._score(best, sender_is_reporter, damping)
         kind = self._kind(by_kind, sender_is_reporter)
         outcome: Outcome
+        worded = False  # would open on the sender's words alone (`ouvrir_si_mots`), not on `ouvrir_si`
         if tag_kind is not None:
             kind = tag_kind
             outcome = "open"
             notes.append(f"étiquette {tag} dans l'objet")
         elif score >= settings.open_threshold:
             proven = not settings.open_requires or any(needed <= evidence for needed in settings.open_requires)
-            if proven and not signs and not any(never <= evidence for never in settings.open_never):
+            worded = not proven and any(needed <= evidence for needed in settings.open_requires_words)
+            if (proven or worded) and not signs and not any(never <= evidence for never in settings.open_never):
                 outcome = "open"
                 elsewhere = self._elsewhere(text_tokens, incidents, evidence)
                 if elsewhere is not None:
@@ -546,6 +555,13 @@ class Recognizer:
         if spam and outcome == "open":
             outcome = "candidate"
             notes.append("message signalé comme indésirable par le serveur : jamais ouvert automatiquement")
+        opens_on_words = outcome == "open"
+        if opens_on_words and worded and not settings.open_on_words:
+            outcome = "candidate"
+            notes.append(
+                "grief net, à qualifier : seuls une réclamation formelle et l'aléa d'un formateur ou d'un"
+                " partenaire connu ouvrent un dossier seuls (seuils.ouvrir_sur_les_mots)"
+            )
 
         positive = sorted(
             (match for match in best.values() if match.weight > 0),
@@ -570,6 +586,7 @@ class Recognizer:
             notes=tuple(notes),
             tag=tag,
             matches=tuple(matches),
+            opens_on_words=opens_on_words,
         )
 
     def _offered(self, tokens: _Tokens, where: str, offers: list[str]) -> set[int]:
@@ -1019,6 +1036,8 @@ def _settings(document: Mapping[str, object]) -> Settings:
             "facteur_objet_reponse",
             "facteur_signaleur",
             "ouvrir_si",
+            "ouvrir_sur_les_mots",
+            "ouvrir_si_mots",
             "ouvrir_jamais_si",
             "attenuer_si",
             "facteur_impersonnel",
@@ -1047,6 +1066,8 @@ def _settings(document: Mapping[str, object]) -> Settings:
         negation_window=_integer(reading, "fenetre_negation", "lecture", defaults.negation_window, low=0, high=MAX_GAP),
         gap=_integer(reading, "ecart", "lecture", defaults.gap, low=0, high=MAX_GAP),
         open_requires=_evidence_sets(thresholds, "ouvrir_si"),
+        open_on_words=_flag(thresholds, "ouvrir_sur_les_mots", "seuils", default=False),
+        open_requires_words=_evidence_sets(thresholds, "ouvrir_si_mots"),
         open_never=_evidence_sets(thresholds, "ouvrir_jamais_si"),
         damp_evidence=frozenset(_string_list(thresholds.get("attenuer_si", ["diffusion"]), "seuils.attenuer_si")),
         impersonal_factor=_number(thresholds, "facteur_impersonnel", "seuils", defaults.impersonal_factor, low=0),
@@ -1199,10 +1220,14 @@ def _references(
 
 def _switch(table: Mapping[str, object], key: str) -> bool:
     """A structural rule's `obligatoire` (on unless switched off)."""
-    required = table.get("obligatoire", True)
-    if not isinstance(required, bool):
-        raise InvalidEntry(f"{key}.obligatoire", f"expected true or false, got {toml_type_name(required)}")
-    return required
+    return _flag(table, "obligatoire", key, default=True)
+
+
+def _flag(table: Mapping[str, object], name: str, key: str, *, default: bool) -> bool:
+    value = table.get(name, default)
+    if not isinstance(value, bool):
+        raise InvalidEntry(f"{key}.{name}", f"expected true or false, got {toml_type_name(value)}")
+    return value
 
 
 def _single_words(table: Mapping[str, object], name: str, key: str) -> list[str]:
@@ -1304,9 +1329,13 @@ def _session(
     return settings, scopes
 
 
-def parse_recognition(document: Mapping[str, object], path: Path, organisation: str | None = None) -> Recognizer:
+def parse_recognition(
+    document: Mapping[str, object], path: Path, organisation: str | None = None, open_on_words: bool | None = None
+) -> Recognizer:
     """Compile a vocabulary already read from TOML; `path` names it in errors, `organisation` is the
-    organisation's name, a reference to it in the rule « addressed to the organisation »."""
+    organisation's name, a reference to it in the rule « addressed to the organisation ».
+    `open_on_words`, when given (the configuration's `imap.open_on_words`), replaces the vocabulary's
+    `seuils.ouvrir_sur_les_mots`: one switch in the configuration, without copying the whole file."""
     try:
         _check_keys(
             document,
@@ -1321,6 +1350,8 @@ def parse_recognition(document: Mapping[str, object], path: Path, organisation: 
         _check_keys(person, ("mots",), "personne")
         personal = set(_single_words(person, "mots", "personne"))
         settings = replace(settings, personal=frozenset(personal))
+        if open_on_words is not None:
+            settings = replace(settings, open_on_words=open_on_words)
         tags: dict[str, Kind] = {}
         tag_table = _table(document, "etiquettes")
         _check_keys(tag_table, KINDS, "etiquettes")
@@ -1362,7 +1393,11 @@ def parse_recognition(document: Mapping[str, object], path: Path, organisation: 
                 "seuils.attenuer_si",
                 f"unknown evidence {', '.join(unknown_evidence)} (known: {', '.join(sorted(known))})",
             )
-        for name, sets in (("ouvrir_si", settings.open_requires), ("ouvrir_jamais_si", settings.open_never)):
+        for name, sets in (
+            ("ouvrir_si", settings.open_requires),
+            ("ouvrir_si_mots", settings.open_requires_words),
+            ("ouvrir_jamais_si", settings.open_never),
+        ):
             for number, needed in enumerate(sets):
                 # « diffusion » is also what links and lists show, group or not: never unknown to avoid.
                 unknown = sorted(needed - known - ({"diffusion"} if name == "ouvrir_jamais_si" else set()))
@@ -1376,7 +1411,9 @@ def parse_recognition(document: Mapping[str, object], path: Path, organisation: 
     return Recognizer(settings, groups, phrases, frozenset(negators), tags, path, address, scopes)
 
 
-def load_recognition(source: Path | Sequence[Path], organisation: str | None = None) -> Recognizer:
+def load_recognition(
+    source: Path | Sequence[Path], organisation: str | None = None, open_on_words: bool | None = None
+) -> Recognizer:
     """Load the vocabulary from a file, or from rules directories given lowest priority first.
 
     With directories, the last one holding `recognition/vocabulary.toml` wins, so a user's copy
@@ -1401,4 +1438,4 @@ def load_recognition(source: Path | Sequence[Path], organisation: str | None = N
         raise RecognitionError(path, None, "invalid TOML: the file is not UTF-8 text") from None
     except OSError as error:
         raise RecognitionError(path, None, f"cannot read the file: {error.strerror or error}") from None
-    return parse_recognition(document, path, organisation)
+    return parse_recognition(document, path, organisation, open_on_words)
