@@ -12,11 +12,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
-import pytest
-
-from inboxbot import bootstrap
 from inboxbot.cli.main import main
 
 HEAVY = [
@@ -142,30 +138,38 @@ def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(t
     assert [name for name in unused if name in modules] == []
 
 
-def test_collection_is_paused_while_the_program_starts_and_resumed_once_it_is_built(tmp_path: Path) -> None:
-    """The collector is off from the command line's start until `build` (a daemon, a first ingest and
-    an export are collected as usual), and each command leaves it as it found it: off stays off."""
+def test_collection_is_paused_while_the_program_starts_and_resumes_once_it_is_built(tmp_path: Path) -> None:
+    """The program's entry turns the collector off until `build`, which sets what start-up made
+    aside (frozen) and turns it back on: a daemon, a first ingest and an export are collected as
+    usual. `main` called in a process of the caller's (the tests) leaves the collector alone."""
     config = write_config(tmp_path)
-    seen: list[bool] = []
-    real_build = bootstrap.build
-
-    def build(*args: Any, **kwargs: Any) -> bootstrap.App:
-        seen.append(gc.isenabled())
-        app = real_build(*args, **kwargs)
-        seen.append(gc.isenabled())
-        return app
-
-    assert gc.isenabled()
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(bootstrap, "build", build)
-        assert main(["--config", str(config), "cases", "list"]) == 0
-    assert seen == [False, True] and gc.isenabled()
-    # A command that stops before building anything resumes it all the same.
-    assert main(["--config", str(tmp_path / "missing.toml"), "cases", "list"]) == 2
-    assert gc.isenabled()
+    probe = (
+        "import gc, json, sys\n"
+        "from inboxbot import bootstrap\n"
+        "from inboxbot.cli.main import entry\n"
+        "seen = []\n"
+        "real = bootstrap.build\n"
+        "def build(*args, **kwargs):\n"
+        "    seen.append(gc.isenabled())\n"
+        "    app = real(*args, **kwargs)\n"
+        "    seen.append(gc.isenabled())\n"
+        "    seen.append(gc.get_freeze_count() > 0)\n"
+        "    return app\n"
+        "bootstrap.build = build\n"
+        f"sys.argv = ['inboxbot', '--config', {str(config)!r}, 'cases', 'list']\n"
+        "code = entry()\n"
+        "print(json.dumps([code, *seen, gc.isenabled()]))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout.splitlines()[-1]) == [0, False, True, True, True]
+    # In this process: main leaves the collector as it found it, on or off.
+    frozen = gc.get_freeze_count()
+    assert main(["--config", str(config), "cases", "list"]) == 0
+    assert gc.isenabled() and gc.get_freeze_count() == frozen
     gc.disable()
     try:
         assert main(["--config", str(config), "cases", "list"]) == 0
-        assert not gc.isenabled()  # disabled by its caller: left so
+        assert not gc.isenabled()
     finally:
         gc.enable()

@@ -1,12 +1,13 @@
 """Python's cyclic garbage collector, paused while the program starts.
 
 Start-up makes a few hundred thousand objects that live as long as the process (modules, classes,
-the database models, the settings); the collector's passes over them while they are made free
-nothing, and cost about a tenth of a short command's time. The command line pauses collection at
-its start; building the program (`bootstrap.build`) resumes it, so that whatever runs afterwards (a
-daemon's life, a first ingest, an export) is collected as usual; so does the command's end, for
-those that build nothing. Only a pause made here is resumed here: a caller that disabled the
-collector itself keeps it disabled.
+the database models, the settings). The collector's passes over them, while they are made and at
+the first collection after, free nothing: about a tenth of a short command's time. The program's
+entry pauses collection; building the program (`bootstrap.build`) ends the pause, moving what
+start-up made out of the collector's sight (`gc.freeze`), so that whatever runs afterwards (a
+daemon's life, a first ingest, an export) is collected as usual, without going over it again; so
+does the program's end, for the commands that build nothing. Only a pause made here is ended here:
+code that calls `main` in its own process (the tests) or disabled the collector itself is left alone.
 """
 
 from __future__ import annotations
@@ -27,4 +28,5 @@ def resume() -> None:
     global _paused
     if _paused:
         _paused = False
+        gc.freeze()
         gc.enable()

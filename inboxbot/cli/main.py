@@ -808,15 +808,17 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    collector.pause()  # until the program is built, or this returns
+def entry() -> int:
+    """The `inboxbot` program (`python -m inboxbot` too): `main` in a process of its own, with the
+    collector paused until the program is built (see the collector's module)."""
+    collector.pause()
     try:
-        return _main(argv)
+        return main()
     finally:
         collector.resume()
 
 
-def _main(argv: Sequence[str] | None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     logging.basicConfig(
         level=logging.DEBUG if args.verbose else logging.INFO,
