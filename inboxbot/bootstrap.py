@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 import inboxbot
-from inboxbot.adapters import collector
 from inboxbot.adapters.checked import (
     CheckedSources,
     default_folder,
@@ -214,8 +213,8 @@ def build(
     calendar = calendar or WorkingDayCalendar.for_country(
         settings.deadlines.holiday_country, settings.deadlines.holiday_subdivision, settings.deadlines.closures
     )
-    store = Store.open(settings.database.url)
-    app = App(
+    store = Store.open(settings.database.url)  # start-up ends there (see the collector's module)
+    return App(
         settings=settings,
         store=store,
         rules=rules,
@@ -225,5 +224,3 @@ def build(
         _recognizer=recognizer,
         _recognizer_loaded=check_templates and (recognizer is not None or not shared),
     )
-    collector.resume()  # start-up is over (see the collector's module)
-    return app

@@ -139,9 +139,10 @@ def test_an_idle_cycle_after_reading_builds_no_casework_decisions_or_templates(t
 
 
 def test_collection_is_paused_while_the_program_starts_and_resumes_once_it_is_built(tmp_path: Path) -> None:
-    """The program's entry turns the collector off until `build`, which sets what start-up made
-    aside (frozen) and turns it back on: a daemon, a first ingest and an export are collected as
-    usual. `main` called in a process of the caller's (the tests) leaves the collector alone."""
+    """The program's entry turns the collector off until the register is opened (by `build`, or by
+    the exports that open it alone), which sets what start-up made aside (frozen) and turns it back
+    on: a daemon, a first ingest and an export are collected as usual. `main` called in a process of
+    the caller's (the tests) leaves the collector alone."""
     config = write_config(tmp_path)
     probe = (
         "import gc, json, sys\n"
