@@ -118,7 +118,12 @@ class Measured:
 
 
 def run_measured(
-    command: Sequence[str], *, stdout_path: Path | None = None, timeout: float = 600, cwd: Path | None = None
+    command: Sequence[str],
+    *,
+    stdout_path: Path | None = None,
+    timeout: float = 600,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
 ) -> Measured:
     """Run a program and return its wall time and its own peak RSS.
 
@@ -132,7 +137,7 @@ def run_measured(
     if GNU_TIME:
         command = [GNU_TIME, "-q", "-f", "%M", "-o", str(rss_file), *command]
     start = time.monotonic()
-    process = subprocess.Popen(command, stdout=out_handle, stderr=subprocess.PIPE, cwd=cwd)
+    process = subprocess.Popen(command, stdout=out_handle, stderr=subprocess.PIPE, cwd=cwd, env=env)
     hwm_kb = 0
     stderr_chunks: list[bytes] = []
     stdout_chunks: list[bytes] = []

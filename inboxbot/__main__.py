@@ -1,3 +1,3 @@
-from inboxbot.cli.main import main
+from inboxbot.cli.main import entry
 
-raise SystemExit(main())
+raise SystemExit(entry())

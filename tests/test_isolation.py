@@ -28,7 +28,8 @@ from sqlalchemy.exc import DataError
 from inboxbot.bootstrap import App, build
 from inboxbot.config import load
 from inboxbot.domain.cases import OutgoingMail
-from inboxbot.outgoing.outbox import NO_SMTPUTF8, SendResult, SmtpSender
+from inboxbot.outgoing.outbox import NO_SMTPUTF8, SendResult
+from inboxbot.outgoing.smtp import SmtpSender
 from inboxbot.procedure.pipeline import run_once
 from inboxbot.store.repository import Unit
 

@@ -12,7 +12,7 @@ from inboxbot.bootstrap import shipped
 from inboxbot.config import MediatorSettings
 from inboxbot.domain.message import Address
 from inboxbot.domain.vocabulary import Channel, Kind
-from inboxbot.outgoing.outbox import UnsafeHeader, compose
+from inboxbot.outgoing.outbox import UnsafeHeader, compose, mailbox
 from inboxbot.outgoing.render import MAIL_TEMPLATES, PersonView, Renderer, case_view
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -202,3 +202,24 @@ def test_the_mediator_is_named_in_the_acknowledgement_and_the_closing_mail_only_
                 "recourir au médiateur que nous avons désigné : Médiation Exemple (https://mediation.example)" in body
             )
         assert "médiateur" not in renderer.mail(name, **context(), **extra).text
+
+
+# RFC 5322 atext, and what a host name's label may hold (letters of any script, digits, "_", "-").
+ATEXT = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789!#$%&'*+/=?^_`{|}~-")
+LABEL = set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_-")
+
+
+def test_an_address_takes_exactly_rfc_5322_atext_and_any_non_ascii_character() -> None:
+    """Every ASCII character, and a sample of the rest (accents, other scripts, emoji, the last code
+    point), between two letters of a local part and of a host name (where a dot separates atoms)."""
+    others = ["é", "ß", "日", "Ж", "😀", "\U0010ffff", "\u00a0", "\u0080"]
+    for character in [chr(code) for code in range(128)] + others:
+        local_ok = character in ATEXT | {"."} or not character.isascii()
+        domain_ok = character in LABEL | {"."} or not character.isascii()
+        control = ord(character) < 0x20 or 0x7F <= ord(character) <= 0x9F
+        for address, ok in ((f"a{character}b@example.fr", local_ok), (f"lea@ex{character}mple.fr", domain_ok)):
+            if ok and not control:
+                assert mailbox(address) == address
+            else:
+                with pytest.raises(UnsafeHeader):
+                    mailbox(address)

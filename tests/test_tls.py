@@ -19,7 +19,8 @@ from servers import DovecotServer, SmtpSink, free_port
 from inboxbot.cli.check import CheckFailed, _check_smtp
 from inboxbot.config import Settings, settings_from_mapping
 from inboxbot.domain.cases import OutgoingMail
-from inboxbot.outgoing.outbox import SendResult, SmtpSender
+from inboxbot.outgoing.outbox import SendResult
+from inboxbot.outgoing.smtp import SmtpSender
 
 LEA_ADDRESS = "lea.martin@example.fr"
 LEA = f"Léa Martin <{LEA_ADDRESS}>"

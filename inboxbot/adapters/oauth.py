@@ -21,9 +21,6 @@ import hashlib
 import json
 import logging
 import os
-import urllib.error
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -154,7 +151,14 @@ def _locked(path: Path) -> Iterator[None]:
 
 
 def post_form(url: str, form: Mapping[str, str], timeout: float) -> dict[str, Any]:
-    """POST a form to an OAuth2 endpoint and return its JSON answer; OAuth2 errors are raised."""
+    """POST a form to an OAuth2 endpoint and return its JSON answer; OAuth2 errors are raised.
+
+    The HTTP client is imported here: the IMAP adapter imports this module, and an idle cycle with
+    a password (or a token still valid) makes no request."""
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
     body = urllib.parse.urlencode(form).encode("ascii")
     request = urllib.request.Request(
         url, data=body, headers={"Accept": "application/json", "Content-Type": "application/x-www-form-urlencoded"}

@@ -21,7 +21,7 @@ from inboxbot.bootstrap import build_renderer, load_recognizer, load_rule_set
 from inboxbot.cli.language import Wording
 from inboxbot.config import Settings
 from inboxbot.domain.rules import RuleError
-from inboxbot.outgoing.outbox import smtp_login
+from inboxbot.outgoing.smtp import smtp_login
 from inboxbot.reading.recognition import RecognitionError
 from inboxbot.store.repository import Store
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, TextIO
 from zoneinfo import ZoneInfo
 
 from inboxbot import __version__
+from inboxbot.adapters import collector
 from inboxbot.adapters.private import PRIVATE_UMASK, private_file, replaced_whole
 from inboxbot.config import ConfigError, Settings, load
 from inboxbot.domain.cases import CHANNELS, KINDS, OPEN, STAKEHOLDERS, Case
@@ -826,6 +827,16 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--keep", metavar="DIR", help="keep the demo's database and archive in DIR")
     demo.set_defaults(func=cmd_demo)
     return parser
+
+
+def entry() -> int:
+    """The `inboxbot` program (`python -m inboxbot` too): `main` in a process of its own, with the
+    collector paused until the program is built (see the collector's module)."""
+    collector.pause()
+    try:
+        return main()
+    finally:
+        collector.resume()
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -9,7 +9,7 @@ was recorded.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 from typing import Any
@@ -51,10 +51,17 @@ def view_of(case: Case, label: str) -> CaseView:
 
 
 class Letters:
-    def __init__(self, settings: Settings, renderer: Renderer) -> None:
+    def __init__(self, settings: Settings, renderer: Renderer | Callable[[], Renderer]) -> None:
+        """`renderer`, or how to get it at the first letter: an idle cycle writes none and builds no Jinja2."""
         self.settings = settings
-        self.renderer = renderer
+        self._renderer = renderer
         self.sender = Address(settings.smtp.from_address, settings.smtp.from_name)
+
+    @property
+    def renderer(self) -> Renderer:
+        if callable(self._renderer):
+            self._renderer = self._renderer()
+        return self._renderer
 
     def _queue(
         self,

@@ -14,13 +14,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
-import jinja2
-from babel.dates import format_date, format_datetime
-
 from inboxbot.domain.vocabulary import Channel, Kind
+
+if TYPE_CHECKING:
+    import jinja2
 
 
 @dataclass(frozen=True)
@@ -100,10 +100,15 @@ def case_view(
 
 class Renderer:
     def __init__(self, directories: Sequence[Path], timezone: ZoneInfo, locale: str = "fr_FR") -> None:
-        """`directories` in priority order, highest first (the user's, then the shipped ones)."""
+        """`directories` in priority order, highest first (the user's, then the shipped ones).
+
+        Jinja2 and babel are imported here, not with the module: the mail's values (`CaseView`) are
+        built by an idle cycle too, which renders nothing."""
+        import jinja2
+
         self.timezone = timezone
         self.locale = locale
-        self.env = jinja2.Environment(
+        self.env: jinja2.Environment = jinja2.Environment(
             loader=jinja2.ChoiceLoader([jinja2.FileSystemLoader(str(d)) for d in directories]),
             undefined=jinja2.StrictUndefined,
             autoescape=jinja2.select_autoescape(enabled_extensions=("html", "html.j2"), default=False),
@@ -118,16 +123,20 @@ class Renderer:
         self.env.filters["when_fr"] = self._when
 
     def _date(self, value: date, style: str = "full") -> str:
+        from babel.dates import format_date
+
         return format_date(value, format=style, locale=self.locale)
 
     def _datetime(self, value: datetime) -> str:
+        from babel.dates import format_datetime
+
         return format_datetime(value, "d MMMM y 'à' HH:mm", tzinfo=self.timezone, locale=self.locale)
 
     def _when(self, value: datetime) -> str:
         """« 20 novembre 2026 à 14:30 », or the day alone when only the day is known (recorded at 00:00)."""
         local = value.astimezone(self.timezone)
         if (local.hour, local.minute, local.second) == (0, 0, 0):
-            return format_date(local.date(), format="d MMMM y", locale=self.locale)
+            return self._date(local.date(), "d MMMM y")
         return self._datetime(value)
 
     def mail(self, name: str, **context: Any) -> RenderedMail:

@@ -35,12 +35,12 @@ from inboxbot.domain.vocabulary import (
 from inboxbot.outgoing.letters import Letters
 from inboxbot.outgoing.outbox import MailAttachment
 from inboxbot.procedure.intake import URGENT, Thread, alert_urgent, open_case
+from inboxbot.procedure.review import PROCEDURE_REVIEW, last_procedure_review
 from inboxbot.store.repository import MailRecord, Unit, mail_reference
 
 if TYPE_CHECKING:
     from inboxbot.exports.site import SiteResult
 
-PROCEDURE_REVIEW = "procedure_review"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The largest audit ZIP mailed (#registre audit): base64 makes it a third larger, and many providers
 # refuse mails above 20 or 25 MB. Above it, the site goes without originals and attachments.
@@ -122,13 +122,6 @@ def check_handlers(general: Mapping[str, object], on_case: Mapping[str, object])
     given = {**{name: False for name in general}, **{name: True for name in on_case}}
     if len(given) != len(general) + len(on_case) or given != expected:
         raise ValueError(f"command handlers do not match the command table: {given} != {expected}")
-
-
-def last_procedure_review(unit: Unit, settings: Settings) -> date | None:
-    """The latest review of the procedure: recorded by #revue, or given in the config."""
-    recorded = unit.runtime().get(PROCEDURE_REVIEW)
-    dates = [d for d in (settings.organisation.procedure_reviewed, recorded and date.fromisoformat(recorded[0])) if d]
-    return max(dates) if dates else None
 
 
 class Refused(Exception):

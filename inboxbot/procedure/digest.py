@@ -23,12 +23,9 @@ from datetime import date, datetime, time, timedelta
 from typing import TypeVar
 from zoneinfo import ZoneInfo
 
-from babel.dates import format_date
-
 from inboxbot.bootstrap import App
 from inboxbot.domain.cases import PURPOSE_LABELS
 from inboxbot.domain.deadlines import WorkingDayCalendar
-from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
 from inboxbot.domain.vocabulary import CaseStatus, Channel, Kind, OutboxStatus, Priority
 from inboxbot.procedure.outages import OutageBook, OutageView
 from inboxbot.store import overview
@@ -208,7 +205,7 @@ def digest_due(app: App, now: datetime) -> bool:
     tz = settings.organisation.timezone
     local = now.astimezone(tz)
     today = local.date()
-    if settings.digest.skip_non_working_days and not app.policy.due.calendar.is_working_day(today):
+    if settings.digest.skip_non_working_days and not app.calendar.is_working_day(today):
         return False
     if local.time().replace(tzinfo=None) < settings.director.digest_time.replace(tzinfo=None):
         return False
@@ -231,7 +228,7 @@ def gather(app: App, unit: Unit, now: datetime) -> DigestView:
     """Read every section (one query each) and word its lines."""
     settings = app.settings
     tz = settings.organisation.timezone
-    calendar = app.policy.due.calendar
+    calendar = app.calendar
     today = now.astimezone(tz).date()
     last = overview.last_digest_at(unit, before=now)
     since = last if last is not None else now - FIRST_WINDOW
@@ -335,7 +332,10 @@ def _person(email: str | None, name: str) -> str:
 
 def _not_acknowledged(note: str) -> str:
     """In French, why a case got no automatic acknowledgement, when it is something she must know:
-    the claimant must then be answered by hand, if at all (other reasons show in what to do)."""
+    the claimant must then be answered by hand, if at all (other reasons show in what to do).
+    The notes are the decisions' own: imported with a digest to build, not by every idle cycle."""
+    from inboxbot.domain.decide import DAILY_CAP_NOTE, DAILY_TOTAL_CAP_NOTE, DMARC_FAIL_NOTE
+
     if note.startswith(DMARC_FAIL_NOTE):
         return (
             "le domaine de l'expéditeur déclare ce message usurpé (échec DMARC constaté par votre serveur "
@@ -399,7 +399,10 @@ class _Wording:
 
     def day(self, value: date) -> str:
         """Like "mar. 12/01": the weekday tells whether a weekend lies between; the year is added when
-        it is not this year's ("mer. 30/12/2026") and "férié" when a weekday is a public holiday."""
+        it is not this year's ("mer. 30/12/2026") and "férié" when a weekday is a public holiday.
+        Babel is imported here: an idle cycle imports this module to know whether a digest is due."""
+        from babel.dates import format_date
+
         shown = format_date(value, "EEE dd/MM", locale=LOCALE)
         if value.year != self.today.year:
             shown += f"/{value.year}"

@@ -22,8 +22,8 @@ from inboxbot.domain.vocabulary import MailOutcome
 from inboxbot.outgoing.letters import ECHOED_SUBJECT_CHARS, Letters
 from inboxbot.outgoing.outbox import new_message_id
 from inboxbot.procedure.bookkeeping import CycleReport
-from inboxbot.procedure.casework import last_procedure_review
 from inboxbot.procedure.digest import digest_due, queue_digest
+from inboxbot.procedure.review import last_procedure_review
 from inboxbot.store.repository import MailRecord, OutgoingDraft, Unit, tied_to_its_data
 
 log = logging.getLogger(__name__)

@@ -22,7 +22,6 @@ from inboxbot.domain.outages import READING
 from inboxbot.domain.vocabulary import FolderRole, MailOutcome
 from inboxbot.outgoing.letters import Letters
 from inboxbot.procedure.bookkeeping import Bookkeeping, CycleReport
-from inboxbot.procedure.casework import Casework
 from inboxbot.procedure.folders import FolderSync
 from inboxbot.procedure.followup import FollowUp
 from inboxbot.procedure.outages import OutageBook
@@ -30,6 +29,7 @@ from inboxbot.procedure.sending import OutboxDrain
 from inboxbot.store.repository import Unit
 
 if TYPE_CHECKING:
+    from inboxbot.procedure.casework import Casework
     from inboxbot.procedure.onemail import OneMail
 
 __all__ = ["CycleReport", "Cycled", "Pipeline", "run_once"]
@@ -54,8 +54,8 @@ class Pipeline:
         progress: Callable[[str, int, int], None] | None = None,
     ) -> None:
         self.app = app
-        self.letters = Letters(app.settings, app.renderer)
-        self.casework = Casework(app.settings, self.letters, app.policy)
+        self.letters = Letters(app.settings, lambda: app.renderer)
+        self._casework: Casework | None = None
         self.outages = OutageBook(app)
         self._one_mail: OneMail | None = None
         self.folders = FolderSync(app, lambda: self.one_mail, on_mail, should_stop, progress)
@@ -75,6 +75,15 @@ class Pipeline:
     ) -> MailOutcome:
         """What became of one mail (see `OneMail.process`)."""
         return self.one_mail.process(unit, fetched, role, report, alone=alone)
+
+    @property
+    def casework(self) -> Casework:
+        """Built, and the commands' module imported, at the first mail: an idle cycle carries out none."""
+        if self._casework is None:
+            from inboxbot.procedure.casework import Casework
+
+            self._casework = Casework(self.app.settings, self.letters, self.app.policy)
+        return self._casework
 
     @property
     def one_mail(self) -> OneMail:

@@ -37,6 +37,7 @@ from sqlalchemy import (
 from sqlalchemy.exc import DataError, IntegrityError, SQLAlchemyError, StatementError
 from sqlalchemy.orm import Session, SessionTransaction
 
+from inboxbot.adapters import collector
 from inboxbot.adapters.locks import file_lock
 from inboxbot.domain.cases import (
     FROM_DIRECTOR,
@@ -333,9 +334,13 @@ class Store:
 
     @classmethod
     def open(cls, url: str) -> Store:
-        """Connect to `url` and bring its schema up to date."""
+        """Connect to `url` and bring its schema up to date.
+
+        The last step of every command's start that touches the register: the collector's pause
+        ends here (see the collector's module), before an export or a daemon's life."""
         store = cls(create_store_engine(url))
         store.migrate()
+        collector.resume()
         return store
 
     def migrate(self, *, new_at_once: bool = True) -> None:
