@@ -1,5 +1,6 @@
 """Templates: French by default, overridable file by file, strict, and safe with claimant text."""
 
+from dataclasses import replace
 from datetime import date, datetime
 from email import message_from_bytes, policy
 from pathlib import Path
@@ -109,6 +110,25 @@ def test_claimant_text_can_never_add_a_header_or_a_recipient() -> None:
                 message_id="inboxbot.2@cafemetrie.com",
                 date=datetime(2026, 12, 18, tzinfo=PARIS),
             )
+
+
+def test_a_lone_surrogate_is_refused_in_an_address_and_shown_as_a_replacement_elsewhere() -> None:
+    """What a `surrogateescape` decoder leaves of an undecodable byte cannot be written as UTF-8: an
+    address holding one is refused like any unsafe address, a name, subject or text shows « � »."""
+    with pytest.raises(UnsafeHeader):
+        mailbox("l\udce9a@example.fr")
+    rendered = Renderer([DEFAULTS], PARIS).mail("acknowledgement", **context(subject="R\udce9clamation"))
+    raw = compose(
+        sender=Address("alice@cafemetrie.com", "Cafémétrie"),
+        recipient=Address("lea@example.fr", "L\udce9a"),
+        rendered=replace(rendered, text=rendered.text + "\nmot \udce9 seul"),
+        message_id="inboxbot.3@cafemetrie.com",
+        date=datetime(2026, 12, 18, tzinfo=PARIS),
+    )
+    message = message_from_bytes(raw, policy=policy.default)
+    assert message["To"] == "L\ufffda <lea@example.fr>"
+    assert "R\ufffdclamation" in message["Subject"]
+    assert "mot \ufffd seul" in message.get_body(("plain",)).get_content()
 
 
 @pytest.mark.parametrize(

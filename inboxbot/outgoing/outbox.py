@@ -81,7 +81,7 @@ def _text_part(text: str, subtype: str) -> MIMENonMultipart:
     """A UTF-8 text part in quoted-printable, which keeps French readable in the raw mail."""
     part = MIMENonMultipart("text", subtype, charset="utf-8")
     part["Content-Transfer-Encoding"] = "quoted-printable"
-    encoded = binascii.b2a_qp(text.replace("\r\n", "\n").encode("utf-8"), istext=True)
+    encoded = binascii.b2a_qp(_whole(text).replace("\r\n", "\n").encode("utf-8"), istext=True)
     part.set_payload(encoded.decode("ascii"))
     return part
 
@@ -117,7 +117,17 @@ def is_inboxbot_message_id(message_id: str) -> bool:
 
 
 def _one_line(value: str) -> str:
-    return " ".join(value.replace("\r", " ").replace("\n", " ").split())
+    return " ".join(_whole(value).replace("\r", " ").replace("\n", " ").split())
+
+
+# A lone surrogate: what a decoder with `surrogateescape` leaves of a byte it could not read.
+_LONE_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def _whole(text: str) -> str:
+    """`text` with each lone surrogate shown as U+FFFD: no UTF-8 can hold one, and a byte some stranger's
+    mail left undecodable must cost a « � » in the acknowledgement, not the acknowledgement."""
+    return _LONE_SURROGATE.sub("\ufffd", text)
 
 
 # RFC 5321: a path is at most 256 octets with its angle brackets.
@@ -144,7 +154,7 @@ def mailbox(email: str) -> str:
     can neither add a recipient nor end the address. Non-ASCII is allowed (RFC 6531; sent with
     SMTPUTF8). Control characters and line breaks never are.
     """
-    if _CONTROL.search(email) or len(email.encode("utf-8")) > MAX_ADDRESS:
+    if _CONTROL.search(email) or _LONE_SURROGATE.search(email) or len(email.encode("utf-8")) > MAX_ADDRESS:
         raise UnsafeHeader(f"refusing to send to {email!r}")
     local, at, domain = email.rpartition("@")
     if not at or not local or not _DOMAIN.fullmatch(domain):
