@@ -1806,6 +1806,13 @@ ORDINARY_FAMILIES_9 = [
         ("groupe:avis-fournisseur",),
         False,
     ),
+    # « ça vaut le coup » (worth it) is no cut cable
+    (
+        "Nouveau moulin",
+        "Le nouveau moulin vaut vraiment le coup, les stagiaires ont adoré. Ça vaudrait le coup d'en prendre un second.",
+        ("vaut le coup", "vaudrait le coup", "vaut vraiment le coup"),
+        True,
+    ),
     (
         "Vos mugs",
         "Vos 40 mugs sont prêts, avec un petit retard sur la date annoncée. Ils peuvent être retirés dès lundi.",
