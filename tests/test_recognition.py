@@ -27,6 +27,7 @@ from tests.recognition_eval import (
     BLIND6,
     BLIND7,
     BLIND8,
+    BLIND9,
     RULES,
     load_mails,
     measure,
@@ -118,19 +119,33 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # was measured as shipped before and after that tuning (recall 47/53 then 48/53, 12/67 put before her,
 # none opened as shipped, one on words: a mediation body reminding its member of its obligations), then
 # tuned on by families of quiet phrasing (BENCHMARKS §8, « after the tuning on blind set 8 »).
+# `blind9.toml` (120 mails) was measured the same way (recall 50/54 both times, 18/66 then 17/66 put before
+# her, none opened in either setting), then tuned on by families (« after the tuning on blind set 9 »):
+# what is due asked without a problem word, and ordinary mail about the same subjects (a grievance against
+# an hotel or an employer, a question before booking, a supplier's or an administration's notice).
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
-    totals = {BLIND: 100, BLIND2: 120, BLIND3: 120, BLIND4: 120, BLIND5: 120, BLIND6: 120, BLIND7: 120, BLIND8: 120}
+    totals = {
+        BLIND: 100,
+        BLIND2: 120,
+        BLIND3: 120,
+        BLIND4: 120,
+        BLIND5: 120,
+        BLIND6: 120,
+        BLIND7: 120,
+        BLIND8: 120,
+        BLIND9: 120,
+    }
     assert figures.total == totals[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
     assert figures.candidate_rate <= 0.20, f"ordinary flagged: {figures.false_alarms}"
 
 
 @pytest.mark.parametrize("opening", ["shipped", "on words"])
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9])
 def test_blind_sets_open_no_ordinary_mail(
     recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
 ) -> None:
@@ -1637,25 +1652,6 @@ ORDINARY_FAMILIES_8 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8)
-def test_claim_and_incident_families_of_blind_sets_6_to_8_are_seen(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Quiet claims and incidents, often with no problem word: each family flags a mail it alone makes seen."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
-
-
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8)
-def test_ordinary_families_of_blind_sets_6_to_8_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
-    lateness or rescheduling, a question asked out of curiosity or before enrolling."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
-
-
 def test_a_reminder_of_the_organisation_s_own_obligations_never_opens(on_words: Recognizer) -> None:
     """A mediation body reminding its member to inform consumers cites médiation, litige and réclamation;
     nobody claims anything, even with `open_on_words`."""
@@ -1667,3 +1663,192 @@ def test_a_reminder_of_the_organisation_s_own_obligations_never_opens(on_words: 
     )
     assert assess(without_phrases("groupe:obligations-organisme", open_on_words=True), subject, text).outcome == "open"
     assert assess(on_words, subject, text).outcome != "open"
+
+
+# --- families seen on blind set 9, checked on fresh sentences -------------------------------------
+
+FAMILIES_9 = [
+    # charged twice for one enrolment, noticed on a bank statement
+    (
+        "Mon relevé",
+        "Je vois deux prélèvements de 650 € pour le module de juin, alors que je ne me suis inscrit qu'une fois."
+        " Vous pouvez vérifier ?",
+        ("groupe:double-debit",),
+        False,
+    ),
+    (
+        "paiement",
+        "jcrois que jai été prelevé 2 fois pour la formation, vous pouvez regarder svp",
+        ("groupe:double-debit",),
+        False,
+    ),
+    (
+        "Card payment",
+        "I think I was charged twice for the latte art workshop. Could you look into it?",
+        ("groupe:double-debit",),
+        False,
+    ),
+    # a name misspelt on a document due, asked kindly
+    (
+        "Mon certificat",
+        "Merci beaucoup pour le certificat ! Petit détail : il y a une faute dans mon nom (Dupond et non Dupont)."
+        " Serait-il possible de le corriger ?",
+        ("groupe:erreur-nom",),
+        False,
+    ),
+    (
+        "Certificate",
+        "Thanks for the certificate! Just one thing, my name is misspelled (Sean, not Shaun). Could you please"
+        " correct it?",
+        ("groupe:erreur-nom",),
+        False,
+    ),
+    # what the brochure or programme announced and was not there, asked as a question
+    (
+        "Les supports",
+        "Le programme indiquait un livret de recettes remis à chaque stagiaire ; je ne l'ai pas eu. Merci !",
+        ("groupe:annonce-non-tenue",),
+        False,
+    ),
+    (
+        "Coffee break?",
+        "The brochure said coffee and pastries were included, but there was nothing this morning. Will there be"
+        " some tomorrow?",
+        ("groupe:annonce-non-tenue",),
+        False,
+    ),
+    # a partner venue's machine that died before the session, in English
+    (
+        "Tomorrow",
+        "Our grinder died this morning and the technician can't come before Friday. We'll have to share the"
+        " small one with your group tomorrow.",
+        ("died this morning", "technician can t come"),
+        True,
+    ),
+]
+
+ORDINARY_FAMILIES_9 = [
+    # a grievance against an hotel, told as an aside: the course itself is not in question
+    (
+        "Logement",
+        "Petit message hors formation : l'hôtel où j'ai dormi était horrible, chauffage en panne et personne à"
+        " l'accueil. La formation elle-même était top ; auriez-vous une autre adresse pour la prochaine session ?",
+        ("groupe:hors-formation",),
+        False,
+    ),
+    # an employer who will not let the learner go, and the question what to do with the seat
+    (
+        "Ma place",
+        "Mon manager refuse finalement que je parte en formation en juin, c'est injuste. Puis-je garder ma place"
+        " et venir sur mes congés ?",
+        ("groupe:hors-formation",),
+        False,
+    ),
+    # a question before booking, in English, after a bad experience elsewhere
+    (
+        "Evening classes",
+        "I'm looking for a course in the evenings. My last school cancelled half the lessons and never refunded"
+        " me, so what is your refund policy before I book?",
+        ("before booking", "before i book", "looking for a course", "i m looking for a"),
+        False,
+    ),
+    # a trainer proposing a module whose subject is complaints
+    (
+        "Nouveau module",
+        "Une idée de module : accueillir les réclamations au comptoir, avec des jeux de rôle sur des cas réels"
+        " (remboursement exigé, erreur de commande).",
+        ("jeux de rôle", "jeu de rôle", "cas réels", "nouveau module", "idée de module"),
+        True,
+    ),
+    # a law firm's pitch
+    (
+        "Vos CGV",
+        "Contentieux, médiateur, mises en demeure : notre cabinet vous protège. Premier audit offert, prenez"
+        " rendez-vous en ligne. Pour ne plus recevoir nos messages, répondez STOP.",
+        ("prenez rendez vous en ligne", "audit offert", "premier audit"),
+        False,
+    ),
+    # a funder's file closed for want of documents, and an invoice that needs its purchase order
+    (
+        "Dossier 4471",
+        "Pour instruire la prise en charge, merci de déposer l'attestation d'assiduité. Sans ces pièces sous 8"
+        " jours, la demande sera classée sans suite.",
+        ("sera classée sans suite", "sera classé sans suite", "seront classées sans suite", "sans ces pièces"),
+        False,
+    ),
+    (
+        "Facture 118",
+        "Merci de rééditer la facture 118 avec notre numéro de bon de commande, faute de quoi elle ne pourra pas"
+        " être payée.",
+        ("faute de quoi .. ne pourra pas être", "numéro de bon de commande"),
+        False,
+    ),
+    (
+        "Nouvelle demande d'inscription",
+        "Caisse des Dépôts : un titulaire a déposé une demande d'inscription à votre session de mars. Sans"
+        " réponse, la demande sera automatiquement annulée.",
+        ("sans réponse .. sera automatiquement", "sans réponse de votre part .. sera automatiquement"),
+        False,
+    ),
+    # one's own postponement, for a personal reason
+    (
+        "Ma formation",
+        "Malheureusement je me suis cassé le poignet au ski, impossible de tenir un pichet. Serait-il possible de"
+        " reporter ma formation à la rentrée ? Désolé pour le changement !",
+        ("possible de reporter ma", "reporter ma formation", "désolé pour le changement", "désolée pour le changement"),
+        False,
+    ),
+    # a supplier's or a software vendor's own incident, already repaired and compensated
+    (
+        "Incident du 12",
+        "L'interruption de service de notre plateforme de visio le 12 est désormais résolue. En dédommagement, un"
+        " mois d'abonnement sera crédité sur votre compte.",
+        ("groupe:avis-fournisseur",),
+        False,
+    ),
+    # « ça vaut le coup » (worth it) is no cut cable
+    (
+        "Nouveau moulin",
+        "Le nouveau moulin vaut vraiment le coup, les stagiaires ont adoré. Ça vaudrait le coup d'en prendre un second.",
+        ("vaut le coup", "vaudrait le coup", "vaut vraiment le coup"),
+        True,
+    ),
+    (
+        "Vos mugs",
+        "Vos 40 mugs sont prêts, avec un petit retard sur la date annoncée. Ils peuvent être retirés dès lundi.",
+        ("groupe:avis-fournisseur",),
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9)
+def test_claim_and_incident_families_of_blind_sets_6_to_9_are_seen(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
+    promised): each family flags a mail it alone makes seen."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9
+)
+def test_ordinary_families_of_blind_sets_6_to_9_are_left(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
+    lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
+    an hotel or an employer, a module about complaints, a law firm's pitch."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+
+
+def test_a_doctor_advising_against_is_no_threat_to_advise_others(recognizer: Recognizer) -> None:
+    """« déconseiller » threatens the organisation's reputation when the writer advises others against it;
+    « mon médecin me déconseille » is a health reason, and the request that follows is ordinary."""
+    text = "Mon médecin me déconseille de porter des charges ce printemps. Pourrais-je suivre la session d'automne ?"
+    assert assess(recognizer, "Session", text).outcome == "leave"
+    threat = "Formateur absent deux jours sur trois : je déconseillerai votre centre à tout mon entourage."
+    assert assess(recognizer, "Session", threat).outcome != "leave"
