@@ -1845,6 +1845,20 @@ def test_ordinary_families_of_blind_sets_6_to_9_are_left(
     assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
 
 
+def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
+    recognizer: Recognizer, on_words: Recognizer
+) -> None:
+    """Its lawyer writing about the organisation's dispute with a landlord or a supplier: a formal notice is
+    in it, but the organisation sent it; the mail is never opened as a claim against the organisation."""
+    text = (
+        "Madame, la partie adverse accepte enfin de reprendre le torréfacteur défectueux, à la suite de notre mise"
+        " en demeure. Elle conteste toutefois les frais d'expertise ; je vous propose d'en parler mardi."
+    )
+    assert assess(without_phrases("notre mise en demeure", "la partie adverse"), "Litige", text).outcome == "open"
+    assert assess(recognizer, "Litige", text).outcome != "open"
+    assert assess(on_words, "Litige", text).outcome != "open"
+
+
 def test_a_doctor_advising_against_is_no_threat_to_advise_others(recognizer: Recognizer) -> None:
     """« déconseiller » threatens the organisation's reputation when the writer advises others against it;
     « mon médecin me déconseille » is a health reason, and the request that follows is ordinary."""
