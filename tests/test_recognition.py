@@ -28,6 +28,7 @@ from tests.recognition_eval import (
     BLIND7,
     BLIND8,
     BLIND9,
+    BLIND10,
     RULES,
     load_mails,
     measure,
@@ -145,7 +146,7 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
 
 
 @pytest.mark.parametrize("opening", ["shipped", "on words"])
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10])
 def test_blind_sets_open_no_ordinary_mail(
     recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
 ) -> None:
