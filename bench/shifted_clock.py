@@ -16,9 +16,10 @@ wait lasts as long as the shift (days). That hangs the daemon's scheduler and th
 `wait_for`. Leaving the monotonic clock real (FAKETIME_DONT_FAKE_MONOTONIC) fixes the wait, but the
 same library's `clock_nanosleep` still shifts an absolute monotonic deadline, so `time.sleep` fails
 with EINVAL. So this builds the library from the source the PyPI package `libfaketime` (a test
-dependency) ships, without its sleep wrappers (a few seconds with the C compiler): the wall clock and
-the files' dates move, sleeps and timed waits run on the real monotonic clock. The shift is a fixed offset rather
-than a start time ("@..."), so a process started ten minutes into the run is ten minutes later too.
+dependency) ships, without its sleep and thread wrappers (a few seconds with the C compiler): the wall
+clock and the files' dates move, sleeps and timed waits run on the real monotonic clock. The shift is
+a fixed offset rather than a start time ("@..."), so a process started ten minutes into the run is ten
+minutes later too.
 """
 
 from __future__ import annotations
@@ -49,18 +50,28 @@ def source() -> Path:
 
 
 def build(folder: Path) -> Path:
-    """The preload library, built without its sleep wrappers, where the test servers can load it.
+    """The preload library, built without its sleep and thread wrappers, where the test servers can load it.
 
     Dovecot's processes drop to unprivileged users, for whom an installation under a private home
     is out of reach (the loader then skips the preload with a warning and they run on the real
-    clock), so the library is built in a folder anyone may read. The stat and utime wrappers stay:
+    clock), so the library is built in a folder anyone may read. The thread wrappers only translate
+    deadlines between a shifted and a real clock, which the monotonic clock left real makes needless, and
+    with them headless Chromium (the audit file's tests) never finishes a page. The stat and utime
+    wrappers stay:
     Dovecot dates a maildir message by its file's modification time, which must be on the same
     clock as the process that appended it.
     """
     folder.chmod(0o755)
     shutil.copytree(source(), folder / "src", ignore=shutil.ignore_patterns("*.so*", "*.o"))
     subprocess.run(
-        ["make", "-s", "-C", str(folder / "src"), "libfaketime.so.1", "FAKETIME_COMPILE_CFLAGS=-UFAKE_SLEEP"],
+        [
+            "make",
+            "-s",
+            "-C",
+            str(folder / "src"),
+            "libfaketime.so.1",
+            "FAKETIME_COMPILE_CFLAGS=-UFAKE_SLEEP -UFAKE_PTHREAD",
+        ],
         check=True,
         stdout=subprocess.DEVNULL,
     )

@@ -5,6 +5,7 @@ clock or never end: these tests keep it honest."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from datetime import UTC, datetime
@@ -42,6 +43,8 @@ def test_every_process_reads_the_shifted_clock_and_timed_waits_still_end():
 def test_a_run_on_christmas_eve_at_23_59_sees_that_time_in_every_process(tmp_path: Path) -> None:
     probe = tmp_path / "test_probe.py"
     probe.write_text(PROBE, encoding="utf-8")
+    # From the real clock, even when this suite itself runs under a shifted one.
+    real = {name: value for name, value in os.environ.items() if name != "LD_PRELOAD" and "FAKETIME" not in name}
     done = subprocess.run(
         [sys.executable, str(ROOT / "bench" / "shifted_clock.py"), "--at", "2026-12-24 23:59"]
         + ["-q", "-p", "no:cacheprovider", "--rootdir", str(tmp_path), str(probe)],
@@ -50,6 +53,7 @@ def test_a_run_on_christmas_eve_at_23_59_sees_that_time_in_every_process(tmp_pat
         timeout=300,
         check=False,
         cwd=tmp_path,
+        env=real,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
     assert "Thursday 2026-12-24 23:59 CET" in done.stdout and "1 passed" in done.stdout
