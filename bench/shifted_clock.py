@@ -55,11 +55,13 @@ def build(folder: Path) -> Path:
     Dovecot's processes drop to unprivileged users, for whom an installation under a private home
     is out of reach (the loader then skips the preload with a warning and they run on the real
     clock), so the library is built in a folder anyone may read. The thread wrappers only translate
-    deadlines between a shifted and a real clock, which the monotonic clock left real makes needless, and
-    with them headless Chromium (the audit file's tests) never finishes a page. The stat and utime
-    wrappers stay:
-    Dovecot dates a maildir message by its file's modification time, which must be on the same
-    clock as the process that appended it.
+    deadlines between a shifted and a real clock, which the monotonic clock left real makes needless;
+    with them headless Chromium (the audit file's tests) never finishes a page. The file-date wrappers
+    stay, both ways: Dovecot dates a maildir message by its file's modification time, so a file written
+    now must read as the shifted now (stat adds the shift), and a date a test gives (APPEND with an
+    internal date, which Dovecot sets with utime) must read back as given (utime takes the shift off).
+    Built with FAKE_UTIME, the library leaves the second off unless the variable FAKE_UTIME is set,
+    which Dovecot would not pass on; FAKE_FILE_TIMESTAMPS alone has it on.
     """
     folder.chmod(0o755)
     shutil.copytree(source(), folder / "src", ignore=shutil.ignore_patterns("*.so*", "*.o"))
@@ -70,7 +72,7 @@ def build(folder: Path) -> Path:
             "-C",
             str(folder / "src"),
             "libfaketime.so.1",
-            "FAKETIME_COMPILE_CFLAGS=-UFAKE_SLEEP -UFAKE_PTHREAD",
+            "FAKETIME_COMPILE_CFLAGS=-UFAKE_SLEEP -UFAKE_PTHREAD -UFAKE_UTIME -DFAKE_FILE_TIMESTAMPS",
         ],
         check=True,
         stdout=subprocess.DEVNULL,
