@@ -61,7 +61,9 @@ def build(folder: Path) -> Path:
     now must read as the shifted now (stat adds the shift), and a date a test gives (APPEND with an
     internal date, which Dovecot sets with utime) must read back as given (utime takes the shift off).
     Built with FAKE_UTIME, the library leaves the second off unless the variable FAKE_UTIME is set,
-    which Dovecot would not pass on; FAKE_FILE_TIMESTAMPS alone has it on.
+    which Dovecot would not pass on; FAKE_FILE_TIMESTAMPS alone has it on. Python is the other way
+    round: its stat64 calls are not wrapped, so its files keep the kernel's dates, and FAKE_UTIME=0
+    (see environment) keeps its utime unshifted too, or a date it gave would read back two days off.
     """
     folder.chmod(0o755)
     shutil.copytree(source(), folder / "src", ignore=shutil.ignore_patterns("*.so*", "*.o"))
@@ -92,6 +94,7 @@ def environment(preload_library: Path, target: datetime, now: datetime) -> dict[
     env = dict(os.environ)
     preload = [str(preload_library), *filter(None, env.get("LD_PRELOAD", "").split(":"))]
     env.update(LD_PRELOAD=":".join(preload), FAKETIME=f"{offset:+d}", FAKETIME_DONT_FAKE_MONOTONIC="1")
+    env["FAKE_UTIME"] = "0"  # for Python's own file dates (see build); Dovecot does not import it
     return env
 
 

@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "bench"))
 from shifted_clock import PARIS, next_monday  # noqa: E402
 
 PROBE = """
-import subprocess, sys, threading, time
+import os, subprocess, sys, threading, time
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
@@ -36,6 +36,15 @@ def test_every_process_reads_the_shifted_clock_and_timed_waits_still_end():
     with condition:
         assert not condition.wait(0.05)  # libfaketime 0.9.10 with a shifted monotonic clock: forever
     time.sleep(0.05)  # and with the monotonic clock left real: EINVAL
+
+
+def test_a_date_given_to_a_file_reads_back_as_given(tmp_path):
+    # Tests backdate files (the archive's leftovers, Dovecot's password files) by the dates they read.
+    written = tmp_path / "file"
+    written.write_bytes(b"")
+    given = written.stat().st_mtime - 7200
+    os.utime(written, (given, given))
+    assert written.stat().st_mtime == given
 """
 
 
@@ -56,7 +65,7 @@ def test_a_run_on_christmas_eve_at_23_59_sees_that_time_in_every_process(tmp_pat
         env=real,
     )
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
-    assert "Thursday 2026-12-24 23:59 CET" in done.stdout and "1 passed" in done.stdout
+    assert "Thursday 2026-12-24 23:59 CET" in done.stdout and "2 passed" in done.stdout
 
 
 @pytest.mark.parametrize(
