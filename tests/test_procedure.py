@@ -32,6 +32,7 @@ from servers import DovecotServer, ReceivedMessage, SmtpSink
 
 from inboxbot.bootstrap import App, build
 from inboxbot.config import load
+from inboxbot.domain.deadlines import WorkingDayCalendar
 from inboxbot.procedure import casework
 from inboxbot.procedure.digest import build_digest
 from inboxbot.procedure.pipeline import run_once
@@ -40,6 +41,7 @@ DIRECTOR = "alice@cafemetrie.example"
 LEA = "Léa Martin <lea.martin@example.fr>"
 PARIS = ZoneInfo("Europe/Paris")
 TRUSTED_MX = "mx.cafemetrie.example"
+FRANCE = WorkingDayCalendar.for_country("FR")  # the configuration's calendar
 
 
 @dataclass
@@ -166,7 +168,10 @@ def test_the_director_qualifies_and_acts_on_a_case_by_mail(bot: Bot) -> None:
     corrective = case["actions"][1]
     assert corrective["owner"] == "Alice" and corrective["due"] == "2027-01-31"
     original_due = date.fromisoformat(case["response_due"])
-    assert case["extended_response_due"] == (original_due + timedelta(days=15)).isoformat()
+    # 15 days later, or the working day before when that is a weekend or a public holiday: a date promised
+    # never is one (a claim made on a Wednesday evening made it a Saturday).
+    extended_due = FRANCE.business_day_on_or_before(original_due + timedelta(days=15))
+    assert case["extended_response_due"] == extended_due.isoformat()
     assert case["extension_reason"] == "attente du retour du formateur"
     events = [e["event"] for e in case["history"]]
     assert {"set:nature", "set:priority", "action:corrective", "extended", "note"} <= set(events)
@@ -177,7 +182,7 @@ def test_the_director_qualifies_and_acts_on_a_case_by_mail(bot: Bot) -> None:
     assert len(notice) == 1
     body = text_of(notice[0].message)
     assert "attente du retour du formateur" in body
-    assert f"{original_due + timedelta(days=15):%Y}" in body and "[Dossier 2026-0001]" in notice[0].subject
+    assert f"{extended_due:%Y}" in body and "[Dossier 2026-0001]" in notice[0].subject
     assert notice[0].message["In-Reply-To"]
 
     report = text_of(report_to_director(bot))
