@@ -1829,29 +1829,6 @@ ORDINARY_FAMILIES_9 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9)
-def test_claim_and_incident_families_of_blind_sets_6_to_9_are_seen(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
-    promised): each family flags a mail it alone makes seen."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
-
-
-@pytest.mark.parametrize(
-    ("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9
-)
-def test_ordinary_families_of_blind_sets_6_to_9_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
-    lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
-    an hotel or an employer, a module about complaints, a law firm's pitch."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
-
-
 def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
     recognizer: Recognizer, on_words: Recognizer
 ) -> None:
@@ -2020,23 +1997,29 @@ ORDINARY_FAMILIES_10 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_10)
-def test_claim_and_incident_families_of_blind_set_10_are_seen(
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9 + FAMILIES_10
+)
+def test_claim_and_incident_families_of_blind_sets_6_to_10_are_seen(
     recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
 ) -> None:
-    """What is due asked without a problem word (a discount not applied, an invoice that does not match the
-    quote, papers that never arrived, the right certificate), the pace too fast for the client's staff, and the
-    trainer's own delay: each family flags a mail it alone makes seen."""
+    """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
+    promised, a discount not applied, an invoice against its quote, papers that never arrived, a trainer late who
+    has warned the group): each family flags a mail it alone makes seen."""
     assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
     assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_10)
-def test_ordinary_families_of_blind_set_10_are_left(
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases", "reporter"),
+    ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9 + ORDINARY_FAMILIES_10,
+)
+def test_ordinary_families_of_blind_sets_6_to_10_are_left(
     recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
 ) -> None:
-    """A request that accepts a refusal, instalments, the previous provider's faults, a venue's own terms,
-    announced maintenance, a cancellation for want of enrolments, a platform's deadline, data entry, and a
-    trip's trouble told after the session."""
+    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
+    lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
+    an hotel, an employer or the previous provider, a module about complaints, a law firm's pitch, instalments, a
+    request that accepts a refusal, a platform's deadline, data entry, a trip's trouble told after the session."""
     assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
     assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
