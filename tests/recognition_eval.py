@@ -41,7 +41,7 @@ BLIND6 = "blind6.toml"  # measured twice as shipped and on words (BENCHMARKS §8
 BLIND7 = "blind7.toml"  # measured twice as shipped and on words (BENCHMARKS §8), then tuned on: no longer blind
 BLIND8 = "blind8.toml"  # measured twice (before and after the tuning on sets 6-7), then tuned on: no longer blind
 BLIND9 = "blind9.toml"  # measured twice (before and after the tuning on set 8), then tuned on: no longer blind
-BLIND10 = "blind10.toml"  # measured once after the tuning on blind9 (BENCHMARKS §8): recall 84.6 %; looked at since
+BLIND10 = "blind10.toml"  # measured once after the tuning on blind9 (BENCHMARKS §8): recall 84.6 %; tuned on since
 LABELS = ("claim", "incident", "ordinary")
 
 
@@ -201,7 +201,7 @@ def main() -> int:
         parts.append((f"seventh blind set {BLIND7}, tuned on since its first measure", load_mails(files=(BLIND7,))))
         parts.append((f"eighth blind set {BLIND8}, tuned on since its first measures", load_mails(files=(BLIND8,))))
         parts.append((f"ninth blind set {BLIND9}, tuned on since its first measures", load_mails(files=(BLIND9,))))
-        parts.append((f"tenth blind set {BLIND10}, looked at since its first measure", load_mails(files=(BLIND10,))))
+        parts.append((f"tenth blind set {BLIND10}, tuned on since its first measure", load_mails(files=(BLIND10,))))
     for title, mails in parts:
         if not mails:
             continue

@@ -124,9 +124,14 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # her, none opened in either setting), then tuned on by families (« after the tuning on blind set 9 »):
 # what is due asked without a problem word, and ordinary mail about the same subjects (a grievance against
 # an hotel or an employer, a question before booking, a supplier's or an administration's notice).
+# `blind10.toml` (120 mails) was measured once after every tuning of that day (recall 44/52, 14/68 put before
+# her, one opened: the organisation's own lawyer, since fixed), then tuned on by families (« after the tuning
+# on blind set 10 »): what is due asked politely (a discount not applied, an invoice against its quote, papers
+# that never arrived), and ordinary mail about the same subjects (a venue's own terms, a platform's deadline,
+# instalments, a request that accepts a refusal, the previous provider's faults).
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9])
+@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10])
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
     totals = {
@@ -139,6 +144,7 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
         BLIND7: 120,
         BLIND8: 120,
         BLIND9: 120,
+        BLIND10: 120,
     }
     assert figures.total == totals[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
@@ -1823,29 +1829,6 @@ ORDINARY_FAMILIES_9 = [
 ]
 
 
-@pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9)
-def test_claim_and_incident_families_of_blind_sets_6_to_9_are_seen(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
-    promised): each family flags a mail it alone makes seen."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
-
-
-@pytest.mark.parametrize(
-    ("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9
-)
-def test_ordinary_families_of_blind_sets_6_to_9_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
-) -> None:
-    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
-    lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
-    an hotel or an employer, a module about complaints, a law firm's pitch."""
-    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
-
-
 def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
     recognizer: Recognizer, on_words: Recognizer
 ) -> None:
@@ -1867,3 +1850,176 @@ def test_a_doctor_advising_against_is_no_threat_to_advise_others(recognizer: Rec
     assert assess(recognizer, "Session", text).outcome == "leave"
     threat = "Formateur absent deux jours sur trois : je déconseillerai votre centre à tout mon entourage."
     assert assess(recognizer, "Session", threat).outcome != "leave"
+
+
+# --- families seen on blind set 10, checked on fresh sentences -------------------------------------
+
+FAMILIES_10 = [
+    # the discount or reduced rate agreed, and the full price charged
+    (
+        "Inscription",
+        "Bonjour, j'ai été débité du plein tarif alors que j'avais droit au tarif demandeur d'emploi.",
+        ("groupe:remise-non-appliquee",),
+        False,
+    ),
+    (
+        "weekend course",
+        "The discount code was accepted at checkout but I was charged full price. Could you look into it?",
+        ("groupe:remise-non-appliquee",),
+        False,
+    ),
+    # an invoice that does not match the quote, or counts someone who did not attend
+    (
+        "Facture de mars",
+        "Nous avons bien reçu votre facture de mars. Elle ne correspond pas au devis signé (950 € HT, et non"
+        " 1 020 €). Merci de nous adresser une facture au bon montant.",
+        ("groupe:facture-ecart",),
+        False,
+    ),
+    (
+        "Invoice",
+        "Your invoice lists five trainees, but only four attended on the day. Could you send an amended one?",
+        ("groupe:facture-ecart",),
+        False,
+    ),
+    # paid for a course the website no longer offers
+    (
+        "Mes arrhes",
+        "Votre site ne propose plus cette formation alors que j'ai payé l'acompte.",
+        ("groupe:formation-disparue",),
+        False,
+    ),
+    # what was promised at the end of the course never arrived, even looked for in the spam folder
+    (
+        "Fiches",
+        "Les fiches techniques promises le dernier jour ne me sont jamais parvenues. Pouvez-vous me les renvoyer ?",
+        ("jamais parvenu", "ne me sont jamais parvenus"),
+        False,
+    ),
+    (
+        "Documents",
+        "Le support annoncé le dernier jour, je ne l'ai pas eu. J'ai vérifié mes spams.",
+        ("groupe:verification-spams",),
+        False,
+    ),
+    # the wrong date of birth on the certificate, the right one asked for
+    (
+        "Attestation",
+        "L'attestation vient d'arriver, mais la date de naissance n'est pas la bonne. Pouvez-vous m'envoyer la"
+        " bonne attestation ?",
+        ("date de naissance n'est pas la bonne", "la bonne attestation"),
+        False,
+    ),
+    # the pace too fast for the group, said by the client between two thanks
+    (
+        "Retour session",
+        "Merci pour ces deux jours. Le rythme était beaucoup trop dense pour nos apprentis, ils ont eu du mal à tout"
+        " retenir.",
+        ("groupe:rythme-soutenu",),
+        False,
+    ),
+    # the trainer late, who has told the group to start without them
+    (
+        "ce matin",
+        "Rdv chez le dentiste, je serai là vers 9 h 45. J'ai prévenu le groupe, ils commencent sans moi par le quiz.",
+        ("groupe:retard-formateur",),
+        True,
+    ),
+]
+
+ORDINARY_FAMILIES_10 = [
+    # a request for oneself that accepts a refusal in advance
+    (
+        "Notre atelier",
+        "Désolé pour ce changement de dernière minute, imprévu chez nous : pourrait-on décaler l'atelier ? Si ce"
+        " n'est pas possible, pas de souci.",
+        ("groupe:souplesse",),
+        False,
+    ),
+    # paying in instalments is no repeated chasing
+    (
+        "Règlement",
+        "Est-ce possible de payer en plusieurs fois, voire en trois fois ? La période est difficile pour moi.",
+        ("groupe:paiement-echelonne",),
+        False,
+    ),
+    # a grievance against the previous provider, told to choose a new one
+    (
+        "Partenariat",
+        "Our previous provider kept cancelling at the last minute. A colleague recommended you: could we talk?",
+        ("previous provider",),
+        False,
+    ),
+    # a venue recalling its own terms
+    (
+        "Réservation",
+        "Rappel de nos conditions : en cas d'annulation moins de 15 jours avant, 50 % reste dû ; tout retard dans"
+        " la restitution des clés est facturé.",
+        ("groupe:conditions-propres",),
+        True,
+    ),
+    # maintenance announced, the room still usable
+    (
+        "Jeudi",
+        "Pour information, le chauffage sera coupé jeudi matin ; la salle reste utilisable.",
+        ("sera coupé", "reste utilisable"),
+        True,
+    ),
+    # a cancellation for want of enrolments
+    (
+        "Planning juin",
+        "La session annulée à Tours faute d'inscrits : je bloque mes deux jours sur Blois à la place.",
+        ("décidée ensemble", "faute d'inscrits"),
+        True,
+    ),
+    # a platform's deadline to validate, and its consequence
+    (
+        "Nouvelle demande",
+        "Un titulaire a déposé une demande via Mon Compte Formation. Vous disposez de 2 jours ouvrés pour la"
+        " valider. Sans réponse de votre part, elle sera automatiquement annulée.",
+        ("vous disposez de", "sera automatiquement annulée"),
+        False,
+    ),
+    # data entry is no « saisir » a mediator
+    (
+        "Dossier",
+        "Merci de saisir le devis sur la plateforme au plus tard le 10, sinon le dossier ne pourra pas être traité.",
+        ("groupe:saisie", "ne pourra pas être traitée"),
+        False,
+    ),
+    # the travel trouble told afterwards, with no effect on the session
+    (
+        "Ma facture",
+        "Voici ma facture. Quelle galère le train hier, retard au retour, heureusement c'était après la session !",
+        ("groupe:apres-coup",),
+        True,
+    ),
+]
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9 + FAMILIES_10
+)
+def test_claim_and_incident_families_of_blind_sets_6_to_10_are_seen(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
+    promised, a discount not applied, an invoice against its quote, papers that never arrived, a trainer late who
+    has warned the group): each family flags a mail it alone makes seen."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
+
+
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases", "reporter"),
+    ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9 + ORDINARY_FAMILIES_10,
+)
+def test_ordinary_families_of_blind_sets_6_to_10_are_left(
+    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+) -> None:
+    """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
+    lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
+    an hotel, an employer or the previous provider, a module about complaints, a law firm's pitch, instalments, a
+    request that accepts a refusal, a platform's deadline, data entry, a trip's trouble told after the session."""
+    assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
