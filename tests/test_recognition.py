@@ -44,6 +44,14 @@ def recognizer() -> Recognizer:
 
 
 @pytest.fixture(scope="module")
+def vocabulary_alone() -> Recognizer:
+    """The shipped vocabulary without its learned model: what the families of phrasing are tested on, each
+    a mail the vocabulary alone must see or leave (the model's share is measured on whole sets)."""
+    with VOCABULARY.open("rb") as stream:
+        return parse_recognition(tomllib.load(stream), VOCABULARY)
+
+
+@pytest.fixture(scope="module")
 def on_words() -> Recognizer:
     """The shipped vocabulary with `imap.open_on_words = true`: a clear grievance in the sender's own words
     opens too. The rules that keep such an opening safe are shown on it."""
@@ -1173,18 +1181,18 @@ CLAIM_FAMILIES = [
 
 @pytest.mark.parametrize(("subject", "text", "phrases"), CLAIM_FAMILIES)
 def test_claim_families_are_put_before_her(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...]
+    vocabulary_alone: Recognizer, subject: str, text: str, phrases: tuple[str, ...]
 ) -> None:
     """Polite, indirect or administrative claims: each family flags a mail it alone makes seen."""
     assert assess(without_phrases(*phrases), subject, text).outcome == "leave", text
-    assert assess(recognizer, subject, text).outcome != "leave", text
+    assert assess(vocabulary_alone, subject, text).outcome != "leave", text
 
 
-def test_nearly_nothing_to_report_is_an_incident(recognizer: Recognizer) -> None:
+def test_nearly_nothing_to_report_is_an_incident(vocabulary_alone: Recognizer) -> None:
     """« RAS ou presque » announces the incident that follows; « RAS » alone says the day went well."""
     text = "Bonne journée dans l'ensemble. La bouilloire a lâché à 11 h, le groupe a fini sans thé. À racheter."
     assert assess(without_phrases("groupe:ou-presque"), "RAS ou presque", text, reporter=True).outcome == "leave"
-    assert assess(recognizer, "RAS ou presque", text, reporter=True).outcome != "leave"
+    assert assess(vocabulary_alone, "RAS ou presque", text, reporter=True).outcome != "leave"
 
 
 ORDINARY_FAMILIES = [
@@ -1254,12 +1262,12 @@ ORDINARY_FAMILIES = [
 
 @pytest.mark.parametrize(("subject", "text", "phrases", "reporter"), ORDINARY_FAMILIES)
 def test_ordinary_families_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+    vocabulary_alone: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
 ) -> None:
     """Notices, press, bookkeeping, rules offered to others, one's own rescheduling, a departure announced,
     a trainer's news about another client: problem words, no claim against the organisation."""
     assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(vocabulary_alone, subject, text, reporter=reporter).outcome == "leave", text
 
 
 def test_nobody_warned_me_is_still_an_incident(recognizer: Recognizer) -> None:
@@ -1508,13 +1516,13 @@ def test_a_dispute_with_a_former_employee_never_opens(on_words: Recognizer) -> N
     assert assess(on_words, "Mme Lenoir", text).outcome == "candidate"
 
 
-def test_a_signature_s_name_is_not_a_crowded_room(recognizer: Recognizer) -> None:
+def test_a_signature_s_name_is_not_a_crowded_room(vocabulary_alone: Recognizer) -> None:
     """« Serre » signing a request is a name; « on était très serrés » is the room that was too small."""
     request = "Pourriez-vous nous envoyer les attestations d'assiduité de nos salariés ?\n\nMerci,\nClaire Serre"
-    assert assess(recognizer, "Attestations", request).outcome == "leave"
+    assert assess(vocabulary_alone, "Attestations", request).outcome == "leave"
     crowded = "On était très serrés autour d'une seule machine, à peine vingt minutes chacun."
     assert assess(without_phrases("très serrés"), "Atelier", crowded).outcome == "leave"
-    assert assess(recognizer, "Atelier", crowded).outcome != "leave"
+    assert assess(vocabulary_alone, "Atelier", crowded).outcome != "leave"
 
 
 def test_keeping_a_session_on_the_planning_is_not_maintaining_a_claim(recognizer: Recognizer) -> None:
@@ -1525,7 +1533,7 @@ def test_keeping_a_session_on_the_planning_is_not_maintaining_a_claim(recognizer
     assert assess(recognizer, "Votre réponse", claim).outcome != "leave"
 
 
-def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(recognizer: Recognizer) -> None:
+def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(vocabulary_alone: Recognizer) -> None:
     """A trainer sorry for her own lateness, who « a mis une alarme » so that it does not happen again:
     nothing to open (the fire alarm is an aléa; the alarm clock is an idiom, like « du coup »)."""
     text = (
@@ -1534,7 +1542,7 @@ def test_an_alarm_set_to_wake_up_is_not_a_fire_alarm(recognizer: Recognizer) -> 
     )
     idiom = ("mis une alarme", "mettre une alarme", "mets une alarme", "mis un réveil", "set an alarm")
     assert assess(without_phrases(*idiom), "Ce matin", text, reporter=True).outcome == "open"
-    assert assess(recognizer, "Ce matin", text, reporter=True).outcome != "open"
+    assert assess(vocabulary_alone, "Ce matin", text, reporter=True).outcome != "open"
 
 
 # --- families seen on blind set 8, checked on fresh sentences -------------------------------------
@@ -1830,7 +1838,7 @@ ORDINARY_FAMILIES_9 = [
 
 
 def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
-    recognizer: Recognizer, on_words: Recognizer
+    vocabulary_alone: Recognizer, on_words: Recognizer
 ) -> None:
     """Its lawyer writing about the organisation's dispute with a landlord or a supplier: a formal notice is
     in it, but the organisation sent it; the mail is never opened as a claim against the organisation."""
@@ -1839,7 +1847,7 @@ def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
         " en demeure. Elle conteste toutefois les frais d'expertise ; je vous propose d'en parler mardi."
     )
     assert assess(without_phrases("notre mise en demeure", "la partie adverse"), "Litige", text).outcome == "open"
-    assert assess(recognizer, "Litige", text).outcome != "open"
+    assert assess(vocabulary_alone, "Litige", text).outcome != "open"
     assert assess(on_words, "Litige", text).outcome != "open"
 
 
@@ -2001,13 +2009,13 @@ ORDINARY_FAMILIES_10 = [
     ("subject", "text", "phrases", "reporter"), FAMILIES_6_7 + FAMILIES_8 + FAMILIES_9 + FAMILIES_10
 )
 def test_claim_and_incident_families_of_blind_sets_6_to_10_are_seen(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+    vocabulary_alone: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
 ) -> None:
     """Quiet claims and incidents, often with no problem word (a double debit, a misspelt name, what the brochure
     promised, a discount not applied, an invoice against its quote, papers that never arrived, a trainer late who
     has warned the group): each family flags a mail it alone makes seen."""
     assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome == "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome != "leave", text
+    assert assess(vocabulary_alone, subject, text, reporter=reporter).outcome != "leave", text
 
 
 @pytest.mark.parametrize(
@@ -2015,11 +2023,11 @@ def test_claim_and_incident_families_of_blind_sets_6_to_10_are_seen(
     ORDINARY_FAMILIES_6_7 + ORDINARY_FAMILIES_8 + ORDINARY_FAMILIES_9 + ORDINARY_FAMILIES_10,
 )
 def test_ordinary_families_of_blind_sets_6_to_10_are_left(
-    recognizer: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
+    vocabulary_alone: Recognizer, subject: str, text: str, phrases: tuple[str, ...], reporter: bool
 ) -> None:
     """Suppliers, payment and recall notices, bookkeeping, planned works, a venue's conditions, one's own
     lateness or rescheduling, a question asked out of curiosity or before enrolling or booking, a grievance against
     an hotel, an employer or the previous provider, a module about complaints, a law firm's pitch, instalments, a
     request that accepts a refusal, a platform's deadline, data entry, a trip's trouble told after the session."""
     assert assess(without_phrases(*phrases), subject, text, reporter=reporter).outcome != "leave", text
-    assert assess(recognizer, subject, text, reporter=reporter).outcome == "leave", text
+    assert assess(vocabulary_alone, subject, text, reporter=reporter).outcome == "leave", text

@@ -45,6 +45,7 @@ from typing import Literal
 from inboxbot.domain.rules import InvalidEntry, toml_type_name
 from inboxbot.domain.text import fold
 from inboxbot.domain.vocabulary import Kind
+from inboxbot.reading.learned import SEPARATOR, Model, features, parse_model
 
 __all__ = [
     "KINDS",
@@ -266,6 +267,13 @@ class Settings:
     elsewhere_before_name: frozenset[str] = frozenset()  # « chez » before a capitalised name: another client
     own_names: frozenset[str] = frozenset()  # the organisation's name's words, never « another client »
     remedy_unless: frozenset[str] = frozenset()  # words of a writer acting for herself: a threat, not a clause
+    # The learned model (`[modele]`): the file of its table, relative to the vocabulary ("" for none),
+    # the probability from which it puts a mail the vocabulary leaves before the director, and the one
+    # below which it leaves a mail the vocabulary only half suspects (a score between the thresholds).
+    model_file: str = "modele.tsv"
+    model_alone: float = 0.4
+    model_with_words: float = 0.3
+    model_min_words: int = 25  # a shorter text gives the model too few words to judge: it abstains
 
 
 # --- results --------------------------------------------------------------------------------------
@@ -403,8 +411,10 @@ class Recognizer:
         path: Path | None = None,
         address: Sequence[_Phrase] = (),
         scopes: Mapping[str, Sequence[_Phrase]] | None = None,
+        model: Model | None = None,
     ) -> None:
         self.settings = settings
+        self.model = model
         self.groups: tuple[Group, ...] = tuple(groups)
         self.path = path
         self._phrases = tuple(phrases)
@@ -436,6 +446,12 @@ class Recognizer:
 
     def __repr__(self) -> str:
         return f"Recognizer({len(self._phrases)} phrases in {len(self.groups)} groups from {self.path})"
+
+    def features(self, subject: str, text: str) -> list[str]:
+        """The learned model's features of a mail, read exactly as `assess` reads it (for training)."""
+        subject_tokens = self._tokenize(subject[:SUBJECT_CHARS])
+        text_tokens = self._tokenize(text[: self.settings.max_chars])
+        return features(subject_tokens.stems, text_tokens.stems)
 
     # -- public --
 
@@ -523,6 +539,7 @@ class Recognizer:
         kind = self._kind(by_kind, sender_is_reporter)
         outcome: Outcome
         worded = False  # would open on the sender's words alone (`ouvrir_si_mots`), not on `ouvrir_si`
+        doubtful = False  # a candidate on its score alone, below the opening threshold
         if tag_kind is not None:
             kind = tag_kind
             outcome = "open"
@@ -547,8 +564,26 @@ class Recognizer:
                 notes.append("pas de demande, de plainte formelle ni de signalement assez nets pour ouvrir seul")
         elif score >= settings.candidate_threshold:
             outcome = "candidate"
+            doubtful = True
         else:
             outcome = "leave"
+        learned: list[str] = []  # the words that made the model put the mail before her
+        learned_at: tuple[int, int] | None = None
+        if self.model is not None and outcome != "open" and len(text_tokens.raws) >= settings.model_min_words:
+            opinion = self.model.judge(features(subject_tokens.stems, text_tokens.stems))
+            likely = f"{opinion.probability:.0%}".replace("%", " %")
+            if outcome == "leave" and opinion.probability >= settings.model_alone:
+                outcome = "candidate"
+                learned, learned_at = self._shown(opinion.strongest, subject_tokens, text_tokens)
+                notes.append(
+                    f"modèle appris : ressemble à une réclamation ou un aléa (probabilité {likely}) sans expression"
+                    " du vocabulaire assez nette"
+                )
+            elif doubtful and opinion.probability < settings.model_with_words:
+                outcome = "leave"
+                notes.append(
+                    f"modèle appris : ressemble à un message ordinaire (probabilité {likely}), malgré les mots relevés"
+                )
         if outcome != "leave" and sender_is_reporter and self._changes_nothing(text_tokens, incidents, evidence):
             outcome = "leave"
             notes.append("le signalement concerne un autre client et ne change rien pour l'organisme")
@@ -568,15 +603,15 @@ class Recognizer:
             key=lambda match: -match.weight,
         )
         reasons: list[str] = []
-        for match in positive:
-            if match.found not in reasons:
-                reasons.append(match.found)
+        for found in [*(match.found for match in positive), *learned]:
+            if found not in reasons:
+                reasons.append(found)
             if len(reasons) == MAX_REASONS:
                 break
         if tag is not None:
             inner = "".join(_fold_text(tag[1:-1]).split())
             reasons = [tag, *(reason for reason in reasons if "".join(_fold_text(reason).split()) != inner)]
-        excerpt = self._excerpt(text_tokens, positive, first_text_hit)
+        excerpt = self._excerpt(text_tokens, positive, first_text_hit, learned_at)
         return Assessment(
             outcome=outcome,
             kind=kind,
@@ -957,20 +992,54 @@ class Recognizer:
         return Kind.RECLAMATION
 
     @staticmethod
-    def _excerpt(tokens: _Tokens, positive: Sequence[Match], hits: Mapping[_Phrase, _Hit]) -> str:
-        """A short passage of the text around the strongest text match (else the text's start)."""
+    def _shown(
+        strongest: Sequence[tuple[str, float]], subject: _Tokens, text: _Tokens
+    ) -> tuple[list[str], tuple[int, int] | None]:
+        """The model's strongest features as the mail wrote them (« toujours pas », not « toujour pas »),
+        and the words of the first one found in the text, for the excerpt."""
+        shown: list[str] = []
+        anchor: tuple[int, int] | None = None
+        for feature, _ in strongest:
+            wanted = feature.split(SEPARATOR)
+            for tokens in (subject, text):
+                stems = tokens.stems
+                at = next(
+                    (
+                        k
+                        for k in range(len(stems) - len(wanted) + 1)
+                        if stems[k] == wanted[0] and stems[k : k + len(wanted)] == wanted
+                    ),
+                    None,
+                )
+                if at is not None:
+                    shown.append(tokens.show(at, at + len(wanted) - 1))
+                    if tokens is text and anchor is None:
+                        anchor = (at, at + len(wanted) - 1)
+                    break
+        return shown, anchor
+
+    @staticmethod
+    def _excerpt(
+        tokens: _Tokens,
+        positive: Sequence[Match],
+        hits: Mapping[_Phrase, _Hit],
+        fallback: tuple[int, int] | None = None,
+    ) -> str:
+        """A short passage of the text around the strongest text match, else around the words that
+        made the model suspect the mail (`fallback`), else the text's start."""
         source = tokens.source
-        anchor: _Hit | None = None
+        span = fallback
         for match in positive:
             if match.where == "text":
                 anchor = next((hit for phrase, hit in hits.items() if phrase.text == match.phrase), None)
                 if anchor is not None:
+                    span = (anchor.first, anchor.last)
                     break
-        if anchor is None:
+        if span is None:
             start, end = 0, min(len(source), EXCERPT_BEFORE + EXCERPT_AFTER)
         else:
-            start = max(0, tokens.starts[anchor.first] - EXCERPT_BEFORE)
-            end = min(len(source), tokens.ends[anchor.last] + EXCERPT_AFTER)
+            start = max(0, tokens.starts[span[0]] - EXCERPT_BEFORE)
+            end = min(len(source), tokens.ends[span[1]] + EXCERPT_AFTER)
         excerpt = " ".join(source[start:end].split())
         if start > 0:
             excerpt = "…" + excerpt
@@ -1079,6 +1148,28 @@ def _settings(document: Mapping[str, object]) -> Settings:
             thresholds, "mots_impersonnel", "seuils", defaults.impersonal_words, low=0, high=1_000_000
         ),
     )
+
+
+def _model_settings(document: Mapping[str, object], settings: Settings) -> Settings:
+    """`[modele]`: the learned model's table and its two thresholds; no table, no model."""
+    table = _table(document, "modele")
+    _check_keys(table, ("fichier", "seul", "avec_mots", "mots_min"), "modele")
+    if not table:
+        return replace(settings, model_file="")
+    name = table.get("fichier", "")
+    if not isinstance(name, str):
+        raise InvalidEntry("modele.fichier", f"expected a file name, got {toml_type_name(name)}")
+    if name and (name != Path(name).name or name.startswith(".")):
+        raise InvalidEntry("modele.fichier", f"expected a file name beside the vocabulary, got {name!r}")
+    alone = _number(table, "seul", "modele", Settings.model_alone, low=0)
+    with_words = _number(table, "avec_mots", "modele", Settings.model_with_words, low=0)
+    for key, value in (("seul", alone), ("avec_mots", with_words)):
+        if value > 1:
+            raise InvalidEntry(f"modele.{key}", f"expected a probability between 0 and 1, got {value:g}")
+    if with_words > alone:
+        raise InvalidEntry("modele.avec_mots", f"must not exceed modele.seul ({alone:g}), got {with_words:g}")
+    least = _integer(table, "mots_min", "modele", Settings.model_min_words, low=1, high=1_000_000)
+    return replace(settings, model_file=name, model_alone=alone, model_with_words=with_words, model_min_words=least)
 
 
 def _evidence_sets(table: Mapping[str, object], name: str, key: str = "seuils") -> tuple[frozenset[str], ...]:
@@ -1339,10 +1430,21 @@ def parse_recognition(
     try:
         _check_keys(
             document,
-            ("seuils", "lecture", "negation", "personne", "adresse", "session", "recours", "etiquettes", "groupe"),
+            (
+                "seuils",
+                "lecture",
+                "negation",
+                "personne",
+                "adresse",
+                "session",
+                "recours",
+                "etiquettes",
+                "modele",
+                "groupe",
+            ),
             "",
         )
-        settings = _settings(document)
+        settings = _model_settings(document, _settings(document))
         negation = _table(document, "negation")
         _check_keys(negation, ("mots",), "negation")
         negators = {_stem(word) for word in _single_words(negation, "mots", "negation")}
@@ -1419,7 +1521,10 @@ def load_recognition(
     With directories, the last one holding `recognition/vocabulary.toml` wins, so a user's copy
     replaces the shipped one whole (as a user's rule file replaces the shipped file of that name).
     None holding it is an error: a shared mailbox without recognition would silently miss claims.
+    The learned model's table (`[modele] fichier`) is looked for the same way, beside the vocabulary
+    or in the last directory holding it, so a copied vocabulary keeps the shipped table.
     """
+    directories: list[Path] = []
     if isinstance(source, (str, Path)) and not Path(source).is_dir():
         path = Path(source)
     else:
@@ -1438,4 +1543,22 @@ def load_recognition(
         raise RecognitionError(path, None, "invalid TOML: the file is not UTF-8 text") from None
     except OSError as error:
         raise RecognitionError(path, None, f"cannot read the file: {error.strerror or error}") from None
-    return parse_recognition(document, path, organisation, open_on_words)
+    recognizer = parse_recognition(document, path, organisation, open_on_words)
+    name = recognizer.settings.model_file
+    if name:
+        places = [path.parent / name, *(d / VOCABULARY_PATH.parent / name for d in directories)]
+        found = [place for place in places if place.is_file()]
+        if not found:
+            raise RecognitionError(path, "modele.fichier", f"no file {name!r} beside the vocabulary")
+        model_path = found[-1]
+        try:
+            text = model_path.read_text(encoding="utf-8")
+        except UnicodeDecodeError:
+            raise RecognitionError(model_path, None, "the file is not UTF-8 text") from None
+        except OSError as error:
+            raise RecognitionError(model_path, None, f"cannot read the file: {error.strerror or error}") from None
+        try:
+            recognizer.model = parse_model(text)
+        except InvalidEntry as fault:
+            raise RecognitionError(model_path, fault.key, fault.reason) from None
+    return recognizer
