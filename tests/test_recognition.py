@@ -1851,6 +1851,51 @@ def test_the_organisation_s_own_counsel_on_its_own_dispute_never_opens(
     assert assess(on_words, "Litige", text).outcome != "open"
 
 
+@pytest.mark.parametrize(
+    ("subject", "text", "phrases"),
+    [
+        (
+            "Lundi",
+            "Le bus de 7 h 40 ne passe plus depuis une semaine, c'est insupportable, je vais leur faire une"
+            " réclamation. Pourriez-vous prévenir le formateur que j'arriverai à 9 h 30 lundi ?",
+            ("leur faire une réclamation",),
+        ),
+        (
+            "Inscription",
+            "Mon ancien organisme a annulé ma session sans me prévenir et ne répond plus : je vais faire une"
+            " réclamation. Avez-vous encore une place en septembre pour le parcours barista ?",
+            ("mon ancien organisme",),
+        ),
+        (
+            "Remboursement",
+            "My previous school cancelled my course and never refunded me, so I'm making a formal complaint. Do you"
+            " run evening classes in October?",
+            ("my previous school",),
+        ),
+    ],
+)
+def test_a_claim_the_writer_makes_to_someone_else_never_opens(
+    vocabulary_alone: Recognizer, on_words: Recognizer, subject: str, text: str, phrases: tuple[str, ...]
+) -> None:
+    """A formal claim the writer addresses to a carrier, a platform or the organisation she left: the words
+    of a formal claim, none against the organisation; never acknowledged as one (the director may see it)."""
+    assert assess(without_phrases(*phrases), subject, text).outcome == "open", text
+    assert assess(vocabulary_alone, subject, text).outcome != "open", text
+    assert assess(on_words, subject, text).outcome != "open", text
+
+
+def test_zero_broken_is_nothing_broken(vocabulary_alone: Recognizer) -> None:
+    """« zéro brûlure, zéro tasse cassée » says nothing went wrong, like « aucune »; a trainer's good news."""
+    text = "Session terminée : zéro brûlure, zéro tasse cassée cette fois-ci, le rappel sécurité a porté ses fruits."
+    document = shipped_document()
+    document["negation"]["mots"] = [word for word in document["negation"]["mots"] if word != "zéro"]
+    without_zero = parse_recognition(document, VOCABULARY)
+    assert assess(without_zero, "Photos", text, reporter=True).outcome == "open"
+    assert assess(vocabulary_alone, "Photos", text, reporter=True).outcome == "leave"
+    hurt = "Une brûlure à la main ce matin au bec vapeur, et une tasse cassée : la stagiaire est soignée."
+    assert assess(vocabulary_alone, "Atelier", hurt, reporter=True).outcome == "open"
+
+
 def test_a_doctor_advising_against_is_no_threat_to_advise_others(recognizer: Recognizer) -> None:
     """« déconseiller » threatens the organisation's reputation when the writer advises others against it;
     « mon médecin me déconseille » is a health reason, and the request that follows is ordinary."""
