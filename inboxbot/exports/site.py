@@ -575,8 +575,8 @@ def _write(
     years = sorted(by_year) or [year or today.year]
     reports = []
     for report_year in sorted(years, reverse=True):
-        this_year = list(register_details(unit, Exchanges.NONE, year=report_year))
-        previous = list(register_details(unit, Exchanges.NONE, year=report_year - 1))
+        this_year = register_details(unit, Exchanges.NONE, year=report_year)
+        previous = register_details(unit, Exchanges.NONE, year=report_year - 1)
         text = annual_report(this_year, previous, report_year, settings, last_review, "html", today=today)
         name = f"rapport-annuel-{report_year}.html"
         output.text(name, _framed_report(text, footer))
