@@ -556,7 +556,11 @@ def bench_poll(bench: Bench, size: dict[str, Any], results: dict[str, Any]) -> N
             peaks[name].add(measured.peak_mb)
     ratio = Stat([o / e for o, e in zip(stats["old"].values, stats["empty"].values, strict=True)])
     version = run_measured([PYTHON, "-m", "inboxbot", "--version"])
-    import_command = [PYTHON, "-c", "import inboxbot.cli.main, inboxbot.bootstrap, inboxbot.procedure.pipeline, inboxbot.cli.daemon"]
+    import_command = [
+        PYTHON,
+        "-c",
+        "import inboxbot.cli.main, inboxbot.bootstrap, inboxbot.procedure.pipeline, inboxbot.cli.daemon",
+    ]
     imports = Stat([run_measured(import_command).seconds for _ in range(3)])
     inprocess = {name: inprocess_cycles(config, size["inprocess"]) for name, config in configs.items()}
     results["poll"] = {

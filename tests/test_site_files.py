@@ -5,11 +5,14 @@
 
 from __future__ import annotations
 
+import errno
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from databases import fresh_database_url
 
+from inboxbot.exports import site
 from inboxbot.store.repository import Store
 from tests.e2e import invoke, write_config
 
@@ -109,3 +112,35 @@ def test_a_missing_procedure_file_is_named_before_anything_is_written(tmp_path: 
     )
     assert result.code == 2 and "organisation.procedure_file: no file at" in result.err
     assert not (tmp_path / "a.zip").exists() and not list((tmp_path / "a").glob("*"))
+
+
+@pytest.mark.parametrize("existing", [False, True], ids=["new folder", "empty folder"])
+def test_a_write_failing_half_way_leaves_no_audit_file_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, existing: bool
+) -> None:
+    """A folder with the case pages but no index (or a ZIP without its end) would pass for a finished
+    audit file to whoever opens it later: the export is whole or absent, and the command says which."""
+    config = _config(tmp_path)
+    target, archive = tmp_path / "sortie" / "audit", tmp_path / "audit.zip"
+    if existing:
+        target.mkdir(parents=True)
+    before = sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*"))
+    written = site._Output.data
+
+    def disk_full_at_the_index(self: site._Output, relative: str, data: bytes) -> None:
+        if relative == "index.html":  # the last file: every case page is already written
+            raise OSError(errno.ENOSPC, "No space left on device")
+        written(self, relative, data)
+
+    monkeypatch.setattr(site._Output, "data", disk_full_at_the_index)
+    args = ("register", "export", "--format", "html", "--output", str(target), "--zip", str(archive))
+    result = invoke(config, *args)
+    assert result.code == 1
+    assert result.err.count("\n") == 1 and result.err.startswith("inboxbot: ")
+    assert "No space left on device" in result.err and str(target) in result.err
+    assert sorted(p.relative_to(tmp_path) for p in tmp_path.rglob("*")) == before  # nothing new, nothing left over
+
+    monkeypatch.setattr(site._Output, "data", written)
+    assert invoke(config, *args).code == 0  # once the disk has room, the same command works
+    assert (target / "index.html").is_file() and len(list((target / "dossiers").glob("*.html"))) == 4
+    assert sorted(p.name for p in target.parent.iterdir()) == ["audit"] and archive.is_file()

@@ -8,7 +8,9 @@ also sets its own umask (`PRIVATE_UMASK`) for what libraries create on their own
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -72,6 +74,37 @@ def replaced_whole(
         raise
     if durable:
         sync_folder(folder)
+
+
+@contextmanager
+def replaced_whole_folder(target: Path) -> Iterator[Path]:
+    """A new private folder beside `target`, to fill; it takes `target`'s place once the block ends.
+
+    The folder's twin of `replaced_whole`: a folder half filled (the pages written, the index not)
+    would pass for a finished one to whoever opens it later. `target` may be missing or an empty
+    folder (a rename replaces an empty folder in one step); anything else, or a failure inside the
+    block, leaves it as it was, and the temporary folder and the parents made for it are removed.
+    """
+    made = [folder for folder in target.parents if not folder.exists()]  # the nearest first
+    private_folder(target.parent)
+    try:
+        temporary = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
+    except BaseException:
+        _remove_empty(made)
+        raise
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    except BaseException:
+        shutil.rmtree(temporary, ignore_errors=True)
+        _remove_empty(made)
+        raise
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for folder in folders:
+        with contextlib.suppress(OSError):
+            folder.rmdir()
 
 
 def sync_file(path: Path) -> None:

@@ -663,6 +663,10 @@ def _export_site(
         with store.reading() as unit:
             now = datetime.now(settings.organisation.timezone)
             result = audit_site(unit, settings, target, now, zip_to=archive, year=year, kind=kind, status=status)
+    except OSError as exc:  # a full disk, a folder not writable: nothing half written was left
+        left = f"{target} and {archive} are left as they were" if archive else f"{target} is left as it was"
+        print(f"inboxbot: the audit file was not written ({exc}); {left}", file=sys.stderr)
+        return 1
     finally:
         store.close()
     print(

@@ -338,8 +338,8 @@ class Document:
 
 
 def annual_report(
-    details_this_year: Sequence[CaseDetail],
-    details_previous_year: Sequence[CaseDetail],
+    details_this_year: Iterable[CaseDetail],
+    details_previous_year: Iterable[CaseDetail],
     year: int,
     settings: Settings,
     last_review: date | None,

@@ -42,7 +42,7 @@ from zoneinfo import ZoneInfo
 import jinja2
 from markupsafe import Markup
 
-from inboxbot.adapters.private import replaced_whole
+from inboxbot.adapters.private import replaced_whole, replaced_whole_folder
 from inboxbot.config import ConfigError, Settings
 from inboxbot.domain.cases import (
     ACTION_LABELS,
@@ -505,24 +505,25 @@ def write_site(
     it is produced, stated on every page; `last_review` goes to the annual reports. Without
     `include_files` (a site small enough to mail), originals and attachments are listed, not copied.
     `number` keeps one case (#dossier).
-    The ZIP holds one folder named after it, as a person zipping a folder gets; it is written beside
-    its name and renamed once complete, so a failure leaves no half ZIP.
+    The ZIP holds one folder named after it, as a person zipping a folder gets. Both are written beside
+    their names and renamed once complete: a failure half-way leaves no half site that would pass for
+    a finished audit file, and `target` as it was.
     """
     if target is None and zip_to is None:
         raise ValueError("write_site needs a directory, a ZIP file or both")
     procedure = settings.organisation.procedure_file
     if procedure is not None and not procedure.is_file():
         raise ConfigError("organisation.procedure_file", f"no file at {procedure}", settings.source)
-    if target is not None:
-        target.mkdir(parents=True, exist_ok=True)
-        if any(target.iterdir()):
-            raise FileExistsError(f"{target} is not empty; give a new or empty directory")
+    if target is not None and target.exists() and (not target.is_dir() or any(target.iterdir())):
+        raise FileExistsError(f"{target} is not empty; give a new or empty directory")
     with contextlib.ExitStack() as stack:
+        # Entered first, so left last: the folder takes its name once the ZIP is whole.
+        folder = stack.enter_context(replaced_whole_folder(target)) if target is not None else None
         archive = None
         if zip_to is not None:
             partial = stack.enter_context(replaced_whole(zip_to))
             archive = stack.enter_context(zipfile.ZipFile(partial, "w", compresslevel=1))
-        output = _Output(target, archive, zip_to.stem if zip_to is not None else "")
+        output = _Output(folder, archive, zip_to.stem if zip_to is not None else "")
         result = _write(
             unit,
             settings,
@@ -574,8 +575,8 @@ def _write(
     years = sorted(by_year) or [year or today.year]
     reports = []
     for report_year in sorted(years, reverse=True):
-        this_year = list(register_details(unit, Exchanges.NONE, year=report_year))
-        previous = list(register_details(unit, Exchanges.NONE, year=report_year - 1))
+        this_year = register_details(unit, Exchanges.NONE, year=report_year)
+        previous = register_details(unit, Exchanges.NONE, year=report_year - 1)
         text = annual_report(this_year, previous, report_year, settings, last_review, "html", today=today)
         name = f"rapport-annuel-{report_year}.html"
         output.text(name, _framed_report(text, footer))

@@ -66,9 +66,11 @@ def annual_report_of(unit: Unit, settings: Settings, year: int, fmt: str) -> str
     from inboxbot.exports.report import annual_report  # babel and the report's code: imported only when asked
     from inboxbot.store.export import Exchanges, register_details
 
-    # The report reads cases and actions only: never the mails, whatever the size of the register.
-    this_year = list(register_details(unit, Exchanges.NONE, year=year))
-    previous = list(register_details(unit, Exchanges.NONE, year=year - 1))
+    # The report reads cases and actions only: never the mails, whatever the size of the register. Read
+    # as the figures are made, a chunk at a time: a list of each year's records, beside the figures'
+    # copies of them, doubled the report's memory.
+    this_year = register_details(unit, Exchanges.NONE, year=year)
+    previous = register_details(unit, Exchanges.NONE, year=year - 1)
     tz = settings.organisation.timezone
     since = datetime(year, 1, 1, tzinfo=tz)
     risks = unit.risks(since, datetime(year + 1, 1, 1, tzinfo=tz))
