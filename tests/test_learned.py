@@ -213,3 +213,24 @@ def test_the_shipped_table_is_what_its_header_says() -> None:
     names = [name.strip() for name in header.split(":", 1)[1].split(",")]
     data = RULES.parent / "tests" / "data" / "recognition"
     assert names and all((data / f"{name}.toml").is_file() for name in names)
+
+
+def test_the_shipped_table_is_what_fitting_the_labelled_sets_gives() -> None:
+    """A labelled set added or changed without refitting would leave the product on an older model."""
+    pytest.importorskip("sklearn", reason="fitting needs the optional extra 'train'")
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("train_recognition", RULES.parent / "bench" / "train_recognition.py")
+    assert spec is not None and spec.loader is not None
+    training = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(training)
+    recognizer = training.reader()
+    sets = training.load_sets([])
+    documents = [training.mail_features(recognizer, mail) for mails in sets.values() for mail in mails]
+    labels = [mail["label"] != "ordinary" for mails in sets.values() for mail in mails]
+    intercept, terms = training.fit(documents, labels)
+    shipped = parse_model(TABLE.read_text(encoding="utf-8"))
+    assert shipped.terms.keys() == terms.keys(), "refit: python bench/train_recognition.py"
+    assert shipped.intercept == pytest.approx(intercept, rel=1e-4, abs=1e-5)
+    for name, (idf, weight) in terms.items():
+        assert shipped.terms[name] == pytest.approx((idf, weight), rel=1e-4, abs=1e-5), name
