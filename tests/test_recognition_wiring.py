@@ -488,6 +488,49 @@ def test_a_candidate_never_qualified_stays_in_every_digest_with_its_age(
     assert story.sink.messages == []
 
 
+def test_a_quiet_claim_only_the_learned_model_sees_reaches_the_digest(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
+) -> None:
+    """No phrase of the vocabulary in it, a promise not kept: the learned model puts it before her, the
+    digest says so with the words that weighed; nobody is acknowledged; the table comes from the rules."""
+    story = Story(tmp_path, mail_account, smtp_sink, "sqlite:///" + str(tmp_path / "inboxbot.db"))
+    story.cycle()
+    quiet = make_msgid(domain="example.fr")
+    mail_account.append(
+        make_mail(
+            "Inès Moreau <ines.moreau@example.fr>",
+            DIRECTOR,
+            "Suite à notre échange",
+            "Bonjour Madame,\n\nVous m'aviez indiqué au téléphone le 2 mars que le solde me serait reversé sous"
+            " quinze jours. Nous sommes le 20 avril et je ne vois rien sur mon compte. Pouvez-vous regarder ?"
+            "\n\nMerci,\nInès",
+            quiet,
+        )
+    )
+    lunch = make_msgid(domain="example.fr")
+    mail_account.append(
+        make_mail(
+            "Paul <paul@example.fr>",
+            DIRECTOR,
+            "Déjeuner jeudi ?",
+            "Bonjour Alice, on se retrouve jeudi midi au café du coin comme d'habitude ? Je réserve une table"
+            " pour quatre, dis-moi si Marc vient aussi. À jeudi, Paul",
+            lunch,
+        )
+    )
+    story.cycle()
+    (candidate,) = story.mails("--outcome", "candidate")
+    assert candidate["message_id"] == quiet.strip("<>")
+    assert "sous quinze jours" in candidate["words"]
+    (ignored,) = story.mails("--outcome", "ignored")
+    assert ignored["message_id"] == lunch.strip("<>")
+    story.now += timedelta(minutes=5)
+    line = next(line for line in text_of(story.digest()).splitlines() if candidate["reference"] in line)
+    assert "Inès Moreau <ines.moreau@example.fr>" in line and "sous quinze jours" in line
+    assert f"#ouvrir {candidate['reference']}" in line
+    assert not story.sent_to("ines.moreau@example.fr") and not story.sent_to("paul@example.fr")
+
+
 def test_a_trainers_report_in_his_own_words_and_the_web_form(
     tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
 ) -> None:
