@@ -164,6 +164,7 @@ def _vocabulary_key(settings: Settings) -> str:
     code: list[bytes | str] = [
         inboxbot.__version__,
         own_source("reading/recognition.py"),
+        own_source("reading/learned.py"),
         settings.organisation.name,
         str(settings.imap.open_on_words),
     ]

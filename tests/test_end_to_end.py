@@ -455,11 +455,19 @@ def test_cases_list_show_and_csv_export(
 
 def test_check_says_what_is_wrong(make_config: ConfigFactory, mail_account: MailAccount, tmp_path: Path) -> None:
     config = make_config()
+    text = config.read_text()
     good = invoke(config, "check")
     assert good.code == 0, good.out + good.err
     assert "'INBOX' (inbox)" in good.out and "'Sent' (sent)" in good.out
+    assert "learned model: " in good.out  # shared mode: the vocabulary and its learned table are read
 
-    text = config.read_text()
+    table = tmp_path / "my-table"
+    (table / "recognition").mkdir(parents=True)
+    (table / "recognition" / "modele.tsv").write_text("constante\t-1\nrembours\ttrois\t2\n", encoding="utf-8")
+    config.write_text(config.read_text() + f'\n[rules]\ndir = "{table}"\n')
+    bad = invoke(config, "check")
+    assert bad.code != 0 and "modele.tsv: line 2" in bad.out and "expected a number" in bad.out
+
     config.write_text(text.replace(f'password = "{mail_account.password}"', 'password = "wrong"'))
     bad = invoke(config, "check")
     assert bad.code != 0 and "login refused" in bad.out

@@ -128,14 +128,23 @@ def run_checks(settings: Settings, say: Callable[[str], None], w: Wording | None
         )
         if settings.imap.mode == "shared":
             try:
-                load_recognizer(settings)
+                recognizer = load_recognizer(settings)
             except RecognitionError as exc:
                 raise CheckFailed(w(f"reconnaissance : {exc}", f"recognition: {exc}")) from exc
+            learned = (
+                w(
+                    f", modèle appris : {len(recognizer.model.terms)} termes",
+                    f", learned model: {len(recognizer.model.terms)} terms",
+                )
+                if recognizer.model is not None
+                else w(", sans modèle appris", ", no learned model")
+            )
             say(
                 w(
-                    "reconnaissance : vocabulaire chargé (en mode partagé, chaque message humain est lu "
+                    f"reconnaissance : vocabulaire chargé{learned} (en mode partagé, chaque message humain est lu "
                     "pour y reconnaître réclamations et aléas)",
-                    "recognition: vocabulary loaded (shared mode reads every human mail for claims and incidents)",
+                    f"recognition: vocabulary loaded{learned} (shared mode reads every human mail for claims and"
+                    " incidents)",
                 )
             )
         from inboxbot.exports.report import check_templates as check_report_templates  # babel: only when asked

@@ -26,6 +26,11 @@ complaint, a demand with dissatisfaction or insistence, a known reporter describ
 otherwise a high score puts the mail before the director. What counts for a case is damped in a text
 that reads like a newsletter (unsubscribe words, links, lists) or that never says « je » nor « vous ».
 
+A learned second opinion (`inboxbot/reading/learned.py`, table `rules/recognition/modele.tsv`) then
+moves mail only between « leave » and « candidate », never to « open »: each new writer brought quiet
+claims no phrase foresaw, and the model, fitted on every labelled mail, carries to unseen writers better
+than phrases tuned on one writer did (BENCHMARKS §8). Under `[modele] mots_min` words it abstains.
+
 Hostile input: a stranger writes the text. The text looked at is capped (`lecture.caracteres`), words
 are found with one character-class pattern (no backtracking), and each token is looked up in hash
 tables; phrases have a bounded length, so a scan is linear in the capped input.
@@ -267,10 +272,10 @@ class Settings:
     elsewhere_before_name: frozenset[str] = frozenset()  # « chez » before a capitalised name: another client
     own_names: frozenset[str] = frozenset()  # the organisation's name's words, never « another client »
     remedy_unless: frozenset[str] = frozenset()  # words of a writer acting for herself: a threat, not a clause
-    # The learned model (`[modele]`): the file of its table, relative to the vocabulary ("" for none),
-    # the probability from which it puts a mail the vocabulary leaves before the director, and the one
-    # below which it leaves a mail the vocabulary only half suspects (a score between the thresholds).
-    model_file: str = "modele.tsv"
+    # The learned model (`[modele]`): the file of its table, beside the vocabulary ("": none, as without
+    # the table), the probability from which it puts a mail the vocabulary leaves before the director, and
+    # the one below which it leaves a mail the vocabulary only half suspects (a score between the thresholds).
+    model_file: str = ""
     model_alone: float = 0.4
     model_with_words: float = 0.3
     model_min_words: int = 25  # a shorter text gives the model too few words to judge: it abstains
@@ -411,10 +416,9 @@ class Recognizer:
         path: Path | None = None,
         address: Sequence[_Phrase] = (),
         scopes: Mapping[str, Sequence[_Phrase]] | None = None,
-        model: Model | None = None,
     ) -> None:
         self.settings = settings
-        self.model = model
+        self.model: Model | None = None  # the learned second opinion, set by `load_recognition`
         self.groups: tuple[Group, ...] = tuple(groups)
         self.path = path
         self._phrases = tuple(phrases)
