@@ -1898,6 +1898,19 @@ def test_a_claim_the_writer_makes_to_someone_else_never_opens(
     assert assess(on_words, subject, text).outcome != "open", text
 
 
+def test_a_grievance_against_a_platform_said_in_passing_never_opens_on_words(on_words: Recognizer) -> None:
+    """« leur site », « leur hotline »: the writer's anger is at the CPF platform she could not enrol on, and
+    she asks the organisation for a place; with `open_on_words` too it is at most put before the director."""
+    text = (
+        "Impossible de valider mon dossier sur Mon Compte Formation, leur site affiche une erreur depuis lundi et"
+        " leur hotline ne répond jamais, c'est scandaleux. Pouvez-vous me réserver une place en mars ?"
+    )
+    assert (
+        assess(without_phrases("leur site", "leur hotline", open_on_words=True), "Inscription", text).outcome == "open"
+    )
+    assert assess(on_words, "Inscription", text).outcome != "open"
+
+
 def test_zero_broken_is_nothing_broken(vocabulary_alone: Recognizer) -> None:
     """« zéro brûlure, zéro tasse cassée » says nothing went wrong, like « aucune »; a trainer's good news."""
     text = "Session terminée : zéro brûlure, zéro tasse cassée cette fois-ci, le rappel sécurité a porté ses fruits."
