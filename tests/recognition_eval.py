@@ -44,6 +44,8 @@ BLIND9 = "blind9.toml"  # measured twice (before and after the tuning on set 8),
 BLIND10 = "blind10.toml"  # measured once after the tuning on blind9 (BENCHMARKS §8): recall 84.6 %; tuned on since
 BLIND11 = "blind11.toml"  # measured once with the learned model (BENCHMARKS §8), then fitted and tuned on
 BLIND12 = "blind12.toml"  # measured once with the learned model (BENCHMARKS §8), then fitted and tuned on
+BLIND13 = "blind13.toml"  # measured once with the model fitted up to blind12 (BENCHMARKS §8), then fitted on
+BLIND14 = "blind14.toml"  # measured once with the model fitted up to blind12 (BENCHMARKS §8), then fitted on
 LABELS = ("claim", "incident", "ordinary")
 
 
@@ -206,6 +208,8 @@ def main() -> int:
         parts.append((f"tenth blind set {BLIND10}, tuned on since its first measure", load_mails(files=(BLIND10,))))
         parts.append((f"eleventh blind set {BLIND11}, fitted on since its one measure", load_mails(files=(BLIND11,))))
         parts.append((f"twelfth blind set {BLIND12}, fitted on since its one measure", load_mails(files=(BLIND12,))))
+        parts.append((f"thirteenth blind set {BLIND13}, fitted on since its one measure", load_mails(files=(BLIND13,))))
+        parts.append((f"fourteenth blind set {BLIND14}, fitted on since its one measure", load_mails(files=(BLIND14,))))
     for title, mails in parts:
         if not mails:
             continue
