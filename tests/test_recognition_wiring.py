@@ -30,6 +30,8 @@ from inboxbot.bootstrap import App, build
 from inboxbot.config import load
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import (
+    MAX_NOTES,
+    NOTE_CHARS,
     Candidate,
     Facts,
     Ignore,
@@ -43,10 +45,13 @@ from inboxbot.domain.decide import (
 from inboxbot.domain.mail_commands import Command, parse_commands
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
+from inboxbot.domain.vocabulary import Kind
 from inboxbot.procedure.digest import build_digest, queue_digest
+from inboxbot.procedure.forwards import recognition_of
 from inboxbot.procedure.pipeline import CycleReport, Pipeline, run_once
 from inboxbot.reading.parse import parse
 from inboxbot.reading.proof import spam_mark
+from inboxbot.reading.recognition import Assessment
 from inboxbot.reading.webform import form_plugin, read_form
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -102,6 +107,22 @@ def test_possible_is_put_before_the_director_without_acknowledgement() -> None:
     assert decision.reasons == ("déçue", "ne correspondait pas")
     assert decision.claimant == Address("sophie.bernard@example.fr", "Sophie Bernard")
     assert decision.excerpt == "ne correspondait pas du tout"
+
+
+def test_the_recognizers_notes_reach_the_candidate_bounded() -> None:
+    """Why it is before her beyond the words travels with it; the notes may quote a hostile mail, so
+    a few are kept, the last ones (those that settled the outcome), each on one line and capped."""
+    learned = "modèle appris : ressemble à une réclamation ou un aléa (probabilité 91 %)"
+    quoting = "une clause offre une voie de recours (« " + "médiateur\x00\n" * 20_000 + " ») : pas un grief"
+    notes = (quoting, "atténué : un évènement annoncé", "atténué : une réponse d'absence", "un de plus", learned)
+    read = recognition_of(Assessment("candidate", Kind.RECLAMATION, 2.5, ("sous quinze jours",), "", notes))
+    assert len(read.notes) == MAX_NOTES and read.notes[-1] == learned
+    assert read.notes[0] == "atténué : un évènement annoncé"
+    huge = recognition_of(Assessment("candidate", Kind.RECLAMATION, 2.5, (), "", (quoting,))).notes[0]
+    assert len(huge) == NOTE_CHARS and huge.endswith("…") and "\n" not in huge
+    decision = decide(facts(replace(recognised("candidate"), notes=read.notes)), POLICY)
+    assert isinstance(decision, PutBefore) and decision.notes == read.notes
+    assert learned not in decision.note  # the English reason stays English; the notes are hers
 
 
 def test_ordinary_mail_is_left_with_its_reason() -> None:
