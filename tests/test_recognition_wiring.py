@@ -513,7 +513,8 @@ def test_a_quiet_claim_only_the_learned_model_sees_reaches_the_digest(
     tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
 ) -> None:
     """No phrase of the vocabulary in it, a promise not kept: the learned model puts it before her, the
-    digest says so with the words that weighed; nobody is acknowledged; the table comes from the rules."""
+    digest says so with the words that weighed and the model's note, so she knows no telling phrase
+    did; nobody is acknowledged; the table comes from the rules."""
     story = Story(tmp_path, mail_account, smtp_sink, "sqlite:///" + str(tmp_path / "inboxbot.db"))
     story.cycle()
     quiet = make_msgid(domain="example.fr")
@@ -543,13 +544,49 @@ def test_a_quiet_claim_only_the_learned_model_sees_reaches_the_digest(
     (candidate,) = story.mails("--outcome", "candidate")
     assert candidate["message_id"] == quiet.strip("<>")
     assert "sous quinze jours" in candidate["words"]
+    learned = "modèle appris : ressemble à une réclamation ou un aléa (probabilité "
+    assert any(note.startswith(learned) for note in candidate["notes"])
     (ignored,) = story.mails("--outcome", "ignored")
     assert ignored["message_id"] == lunch.strip("<>")
     story.now += timedelta(minutes=5)
-    line = next(line for line in text_of(story.digest()).splitlines() if candidate["reference"] in line)
+    digest = story.digest()
+    line = next(line for line in text_of(digest).splitlines() if candidate["reference"] in line)
     assert "Inès Moreau <ines.moreau@example.fr>" in line and "sous quinze jours" in line
+    # The note follows the words, before the excerpt: why the words alone would not have sufficed.
+    assert line.index("mots relevés") < line.index(learned) < line.index("extrait")
+    html = digest.get_body(preferencelist=("html",))
+    assert html is not None and learned in str(html.get_content())
     assert f"#ouvrir {candidate['reference']}" in line
     assert not story.sent_to("ines.moreau@example.fr") and not story.sent_to("paul@example.fr")
+
+
+def test_a_clear_grievance_as_shipped_is_before_her_saying_why_it_opened_nothing(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    """As shipped, a grievance in the claimant's own words opens nothing by itself: the digest line and
+    `mails list` say it is a clear grievance kept for her to qualify, and which setting decides that."""
+    story = Story(tmp_path, mail_account, smtp_sink, database_url)
+    story.cycle()
+    mail_account.append(
+        make_mail(
+            "Hugo Petit <hugo.petit@example.fr>",
+            DIRECTOR,
+            "Stage du 12",
+            "Votre formateur n'est jamais venu le deuxième jour. Je suis furieux et j'exige d'être remboursé.",
+        )
+    )
+    story.cycle()
+    assert register(story.config) == [] and not story.sent_to("hugo.petit@example.fr")
+    (candidate,) = story.mails("--outcome", "candidate")
+    clear = "grief net, à qualifier : "
+    (note,) = [note for note in candidate["notes"] if note.startswith(clear)]
+    assert "(seuils.ouvrir_sur_les_mots)" in note
+    listed = invoke(story.config, "mails", "list", "--outcome", "candidate")
+    assert listed.code == 0 and f"notes : {note}" in listed.out
+    story.now += timedelta(minutes=5)
+    line = next(line for line in text_of(story.digest()).splitlines() if candidate["reference"] in line)
+    assert line.index("mots relevés") < line.index(clear) < line.index("extrait")
+    assert f"#ouvrir {candidate['reference']}" in line
 
 
 def test_a_trainers_report_in_his_own_words_and_the_web_form(
