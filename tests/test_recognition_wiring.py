@@ -30,6 +30,8 @@ from inboxbot.bootstrap import App, build
 from inboxbot.config import load
 from inboxbot.domain.deadlines import DuePolicy, WorkingDayCalendar
 from inboxbot.domain.decide import (
+    MAX_NOTES,
+    NOTE_CHARS,
     Candidate,
     Facts,
     Ignore,
@@ -43,10 +45,13 @@ from inboxbot.domain.decide import (
 from inboxbot.domain.mail_commands import Command, parse_commands
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
+from inboxbot.domain.vocabulary import Kind
 from inboxbot.procedure.digest import build_digest, queue_digest
+from inboxbot.procedure.forwards import recognition_of
 from inboxbot.procedure.pipeline import CycleReport, Pipeline, run_once
 from inboxbot.reading.parse import parse
 from inboxbot.reading.proof import spam_mark
+from inboxbot.reading.recognition import Assessment
 from inboxbot.reading.webform import form_plugin, read_form
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -102,6 +107,22 @@ def test_possible_is_put_before_the_director_without_acknowledgement() -> None:
     assert decision.reasons == ("déçue", "ne correspondait pas")
     assert decision.claimant == Address("sophie.bernard@example.fr", "Sophie Bernard")
     assert decision.excerpt == "ne correspondait pas du tout"
+
+
+def test_the_recognizers_notes_reach_the_candidate_bounded() -> None:
+    """Why it is before her beyond the words travels with it; the notes may quote a hostile mail, so
+    a few are kept, the last ones (those that settled the outcome), each on one line and capped."""
+    learned = "modèle appris : ressemble à une réclamation ou un aléa (probabilité 91 %)"
+    quoting = "une clause offre une voie de recours (« " + "médiateur\x00\n" * 20_000 + " ») : pas un grief"
+    notes = (quoting, "atténué : un évènement annoncé", "atténué : une réponse d'absence", "un de plus", learned)
+    read = recognition_of(Assessment("candidate", Kind.RECLAMATION, 2.5, ("sous quinze jours",), "", notes))
+    assert len(read.notes) == MAX_NOTES and read.notes[-1] == learned
+    assert read.notes[0] == "atténué : un évènement annoncé"
+    huge = recognition_of(Assessment("candidate", Kind.RECLAMATION, 2.5, (), "", (quoting,))).notes[0]
+    assert len(huge) == NOTE_CHARS and huge.endswith("…") and "\n" not in huge
+    decision = decide(facts(replace(recognised("candidate"), notes=read.notes)), POLICY)
+    assert isinstance(decision, PutBefore) and decision.notes == read.notes
+    assert learned not in decision.note  # the English reason stays English; the notes are hers
 
 
 def test_ordinary_mail_is_left_with_its_reason() -> None:
@@ -492,7 +513,8 @@ def test_a_quiet_claim_only_the_learned_model_sees_reaches_the_digest(
     tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink
 ) -> None:
     """No phrase of the vocabulary in it, a promise not kept: the learned model puts it before her, the
-    digest says so with the words that weighed; nobody is acknowledged; the table comes from the rules."""
+    digest says so with the words that weighed and the model's note, so she knows no telling phrase
+    did; nobody is acknowledged; the table comes from the rules."""
     story = Story(tmp_path, mail_account, smtp_sink, "sqlite:///" + str(tmp_path / "inboxbot.db"))
     story.cycle()
     quiet = make_msgid(domain="example.fr")
@@ -522,13 +544,49 @@ def test_a_quiet_claim_only_the_learned_model_sees_reaches_the_digest(
     (candidate,) = story.mails("--outcome", "candidate")
     assert candidate["message_id"] == quiet.strip("<>")
     assert "sous quinze jours" in candidate["words"]
+    learned = "modèle appris : ressemble à une réclamation ou un aléa (probabilité "
+    assert any(note.startswith(learned) for note in candidate["notes"])
     (ignored,) = story.mails("--outcome", "ignored")
     assert ignored["message_id"] == lunch.strip("<>")
     story.now += timedelta(minutes=5)
-    line = next(line for line in text_of(story.digest()).splitlines() if candidate["reference"] in line)
+    digest = story.digest()
+    line = next(line for line in text_of(digest).splitlines() if candidate["reference"] in line)
     assert "Inès Moreau <ines.moreau@example.fr>" in line and "sous quinze jours" in line
+    # The note follows the words, before the excerpt: why the words alone would not have sufficed.
+    assert line.index("mots relevés") < line.index(learned) < line.index("extrait")
+    html = digest.get_body(preferencelist=("html",))
+    assert html is not None and learned in str(html.get_content())
     assert f"#ouvrir {candidate['reference']}" in line
     assert not story.sent_to("ines.moreau@example.fr") and not story.sent_to("paul@example.fr")
+
+
+def test_a_clear_grievance_as_shipped_is_before_her_saying_why_it_opened_nothing(
+    tmp_path: Path, mail_account: MailAccount, smtp_sink: SmtpSink, database_url: str
+) -> None:
+    """As shipped, a grievance in the claimant's own words opens nothing by itself: the digest line and
+    `mails list` say it is a clear grievance kept for her to qualify, and which setting decides that."""
+    story = Story(tmp_path, mail_account, smtp_sink, database_url)
+    story.cycle()
+    mail_account.append(
+        make_mail(
+            "Hugo Petit <hugo.petit@example.fr>",
+            DIRECTOR,
+            "Stage du 12",
+            "Votre formateur n'est jamais venu le deuxième jour. Je suis furieux et j'exige d'être remboursé.",
+        )
+    )
+    story.cycle()
+    assert register(story.config) == [] and not story.sent_to("hugo.petit@example.fr")
+    (candidate,) = story.mails("--outcome", "candidate")
+    clear = "grief net, à qualifier : "
+    (note,) = [note for note in candidate["notes"] if note.startswith(clear)]
+    assert "(seuils.ouvrir_sur_les_mots)" in note
+    listed = invoke(story.config, "mails", "list", "--outcome", "candidate")
+    assert listed.code == 0 and f"notes : {note}" in listed.out
+    story.now += timedelta(minutes=5)
+    line = next(line for line in text_of(story.digest()).splitlines() if candidate["reference"] in line)
+    assert line.index("mots relevés") < line.index(clear) < line.index("extrait")
+    assert f"#ouvrir {candidate['reference']}" in line
 
 
 def test_a_trainers_report_in_his_own_words_and_the_web_form(

@@ -21,14 +21,14 @@ from zoneinfo import ZoneInfo
 import pytest
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import inspect, select
+from sqlalchemy import func, inspect, select, update
 
 import inboxbot.procedure.purge as retention
 from inboxbot.bootstrap import App, build
 from inboxbot.config import ConfigError, settings_from_mapping
 from inboxbot.procedure.purge import PurgeRefused, format_plan, format_report, plan_purge, purge, purgeable_until
 from inboxbot.store import retention as records
-from inboxbot.store.models import Base
+from inboxbot.store.models import Base, MailRow
 from inboxbot.store.repository import MIGRATIONS, MailRecord, OutgoingDraft, Store
 
 PARIS = ZoneInfo("Europe/Paris")
@@ -85,6 +85,7 @@ def seed_case(
     closed: datetime | None,
     claimant: str = LEA,
     name: str = LEA_NAME,
+    notes: tuple[str, ...] = (),
 ) -> Seeded:
     """A case as the pipeline leaves it: mail, attachment, acknowledgement, history, action, feedback."""
     raw = (
@@ -139,6 +140,7 @@ def seed_case(
                 reason="",
                 automatic=None,
                 rules_hit=("reclamation-mot-cle",),
+                notes=notes,
             ),
             received,
         )
@@ -342,6 +344,25 @@ def test_anonymising_keeps_the_statistics_and_forgets_the_person(make_app: Calla
     assert entries[0].detail.startswith(f"purged case {old.number} (anonymised; 1 mail and 1 outgoing mail emptied")
     assert all(e.actor == "alice (inboxbot purge)" and e.at == now for e in entries)
     assert old.number in format_report(report)
+
+
+def test_the_recognizers_notes_on_a_mail_go_with_the_person(make_app: Callable[..., App]) -> None:
+    """Its notes may quote the mail (the clause a claimant wrote): emptied with the excerpt, and a note
+    written back into an anonymised case's mail has the next purge anonymise it again."""
+    app = make_app("anonymise")
+    quoted = f"une clause offre une voie de recours (« {LEA_NAME} saisira le médiateur ») : ce n'est pas un grief"
+    case = seed_case(app, received=paris(2022, 5, 2), closed=paris(2022, 6, 1), notes=(quoted,))
+    with app.store.reading() as unit:
+        assert [mail.notes for mail in unit.mails()] == [(quoted,)]
+    purge(app, paris(2026, 1, 15), "test")
+    with app.store.reading() as unit:
+        assert [mail.notes for mail in unit.mails()] == [()]
+    assert "médiateur" not in database_text(app)
+    with app.store.unit() as unit:
+        unit.session.execute(update(MailRow).where(MailRow.case_id == case.case_id).values(notes=json.dumps([quoted])))
+    assert [c.number for c in plan_purge(app, paris(2026, 1, 16)).cases] == [case.number]
+    purge(app, paris(2026, 1, 16), "test")
+    assert "médiateur" not in database_text(app)
 
 
 def test_purging_twice_does_nothing_the_second_time(make_app: Callable[..., App]) -> None:
@@ -638,6 +659,38 @@ def test_the_audit_log_migration_applies_and_reverts(database_url: str) -> None:
             assert [(e.at, e.detail) for e in records.audit_log(unit)] == [
                 (datetime(2026, 1, 1, tzinfo=UTC), "nothing")
             ]
+    finally:
+        store.close()
+
+
+def test_the_recognition_notes_migration_keeps_the_mails_read_before_it(database_url: str) -> None:
+    """An existing database gains the notes column: its mails keep everything and read with no note,
+    new ones keep theirs (JSON, non-ASCII intact); going back drops only the column."""
+    model = "modèle appris : ressemble à une réclamation ou un aléa (probabilité 91 %)"
+    store = Store.open(database_url)
+    try:
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with store.unit() as unit:
+            before = dataclasses.replace(_orphan_record("before"), words=("sous quinze jours",))
+            unit.record_mail(before, paris(2026, 12, 1))
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0013")
+        assert "notes" not in {c["name"] for c in inspect(store.engine).get_columns("mails")}
+        store.migrate()
+        with store.unit() as unit:
+            unit.record_mail(dataclasses.replace(_orphan_record("after"), notes=(model,)), paris(2026, 12, 7))
+        with store.reading() as unit:
+            read = {mail.message_key: mail for mail in unit.mails()}
+        assert (read["mid:before"].words, read["mid:before"].notes) == (("sous quinze jours",), ())
+        assert read["mid:after"].notes == (model,)
+        with store.engine.begin() as connection:
+            config.attributes["connection"] = connection
+            command.downgrade(config, "0013")
+        assert "notes" not in {c["name"] for c in inspect(store.engine).get_columns("mails")}
+        with store.engine.connect() as connection:
+            assert connection.execute(select(func.count()).select_from(MailRow.__table__)).scalar_one() == 2
     finally:
         store.close()
 

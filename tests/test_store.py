@@ -160,6 +160,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             connection.execute(text(f"ALTER TABLE cases DROP COLUMN {column}"))
         connection.execute(text("DROP INDEX ix_mails_joined_to"))
         connection.execute(text("ALTER TABLE mails DROP COLUMN joined_to"))
+        connection.execute(text("ALTER TABLE mails DROP COLUMN notes"))
         connection.execute(
             text("UPDATE alembic_version SET version_num = :before"), {"before": _before_digest_indexes()}
         )
@@ -172,7 +173,7 @@ def test_a_new_or_up_to_date_database_opens_without_alembic_and_an_older_one_is_
             assert "excerpt" in {c["name"] for c in inspect(connection).get_columns("mails")}
             assert {"response_means", "received_from"} <= {c["name"] for c in inspect(connection).get_columns("cases")}
             assert "text" in {c["name"] for c in inspect(connection).get_columns("outbox")}
-            assert "joined_to" in {c["name"] for c in inspect(connection).get_columns("mails")}
+            assert {"joined_to", "notes"} <= {c["name"] for c in inspect(connection).get_columns("mails")}
     finally:
         store.close()
 

@@ -491,6 +491,7 @@ def cmd_mails(args: argparse.Namespace) -> int:
                 "words": list(record.words),
                 "score": record.score,
                 "excerpt": record.excerpt,
+                "notes": list(record.notes),
                 "spam": record.spam or None,
                 "joined_to": mail_reference(record.joined_to) if record.joined_to is not None else None,
                 "commands": _qualifying_commands(record),
@@ -510,6 +511,8 @@ def cmd_mails(args: argparse.Namespace) -> int:
         why = "; ".join(filter(None, [record.reason, ", ".join(record.rules_hit)]))
         if why:
             print(f"        {why}")
+        if record.notes:
+            print(f"        notes : {' ; '.join(record.notes)}")
         commands = _qualifying_commands(record)
         if commands:
             print(f"        à qualifier : {'  ou  '.join(commands)}")

@@ -7,6 +7,7 @@ reception instant — is passed in, so every branch of the procedure is tested w
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime
 
@@ -39,6 +40,10 @@ DAILY_TOTAL_CAP_NOTE = "total daily cap"
 FROM_FORWARDED_HEADER = "forwarded_header"
 FROM_FORWARD = "forward"
 TRANSMITTER_THANKS = "transmitter_thanks"
+# The recognizer's notes kept with a mail: a digest line stays readable on a phone, and a note that
+# quotes the mail (a clause offering a remedy) stores no more of it than the excerpt would.
+MAX_NOTES = 4
+NOTE_CHARS = 240
 
 
 @dataclass(frozen=True)
@@ -66,6 +71,10 @@ class Recognition:
 
     `outcome` is "open" (sure: a case and its acknowledgement), "candidate" (possible: put before the
     director, no acknowledgement) or "leave" (ordinary mail); `reasons` are the words that counted.
+    `notes` say in French what decided beyond the words (the learned model, a spam flag, the shipped
+    setting that keeps a clear grievance for her to qualify): without them she cannot tell why a
+    mail with no telling word is before her. They may quote the mail, so they are bounded like the
+    excerpt (`MAX_NOTES`, `NOTE_CHARS`).
     """
 
     outcome: str
@@ -73,12 +82,28 @@ class Recognition:
     score: float
     reasons: tuple[str, ...]
     excerpt: str
+    notes: tuple[str, ...] = ()
 
     @property
     def why(self) -> str:
         """The explanation kept with a case or a mail, in the form rule hits take."""
         words = ", ".join(self.reasons) or "-"
         return f"recognition:{self.outcome} ({self.kind}, score {self.score:g}: {words})"
+
+
+def bounded_notes(notes: Sequence[str]) -> tuple[str, ...]:
+    """At most `MAX_NOTES` notes of at most `NOTE_CHARS` characters each, on one line each.
+
+    The recognizer writes its notes in the order it reasons, the one that settled the outcome
+    last (the model's opinion, a spam flag, the shipped setting): so the last ones are kept."""
+    kept: list[str] = []
+    for note in notes[-MAX_NOTES:]:
+        line = " ".join(note.split())
+        if len(line) > NOTE_CHARS:
+            line = line[: NOTE_CHARS - 1].rstrip() + "…"
+        if line and line not in kept:
+            kept.append(line)
+    return tuple(kept)
 
 
 @dataclass(frozen=True)
@@ -206,6 +231,7 @@ class PutBefore:
     excerpt: str
     spam: str | None  # why the receiving server took it for spam, if it did
     rules_hit: tuple[str, ...]
+    notes: tuple[str, ...] = ()  # the recognizer's French notes: why it is before her (`Recognition.notes`)
 
     outcome = MailOutcome.CANDIDATE
 
@@ -328,6 +354,7 @@ def _put_before(facts: Facts, kind: Kind, reasons: tuple[str, ...]) -> PutBefore
         excerpt=recognition.excerpt if recognition is not None else "",
         spam=facts.spam,
         rules_hit=hits,
+        notes=recognition.notes if recognition is not None else (),
     )
 
 

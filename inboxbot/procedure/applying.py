@@ -86,6 +86,7 @@ class Applied:
     kind: Kind | None = None
     channel: Channel | None = None
     excerpt: str | None = None  # None: the recognizer's, if it read the mail
+    notes: tuple[str, ...] | None = None  # None: the recognizer's, if it read the mail
     rules_hit: tuple[str, ...] | None = None  # None: the rules' verdict's
     joined_to: int | None = None  # the candidate a follow-up joins
 
@@ -135,6 +136,7 @@ class Applier:
             return
         recognition = facts.recognition
         excerpt = done.excerpt if done.excerpt is not None else recognition.excerpt if recognition is not None else ""
+        notes = done.notes if done.notes is not None else recognition.notes if recognition is not None else ()
         claimant = done.about
         mail_id = unit.record_mail(
             replace(
@@ -147,6 +149,7 @@ class Applier:
                 words=recognition.reasons if recognition is not None else (),
                 score=recognition.score if recognition is not None else None,
                 excerpt=excerpt,
+                notes=notes,
                 spam=facts.spam or "",
                 claimant=claimant.email if claimant is not None else None,
                 claimant_name=claimant.name if claimant is not None else "",
@@ -212,6 +215,7 @@ class Applier:
             kind=decision.kind,
             channel=decision.channel,
             excerpt=decision.excerpt or " ".join(at.summary.split())[:EXCERPT_CHARS],
+            notes=decision.notes,
             rules_hit=decision.rules_hit,
         )
 

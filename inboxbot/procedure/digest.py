@@ -43,6 +43,9 @@ LINES_PER_SECTION = 40
 LOCALE = "fr_FR"
 SUBJECT_CHARS = 120
 TEXT_CHARS = 300
+# The recognizer's notes on a line « à qualifier »: why it is there beyond the words (the learned
+# model, the shipped setting), a sentence or two, so a little more room than a quote.
+NOTES_CHARS = 400
 LOW_MARK = 2  # a satisfaction mark at or below this calls for a preventive action
 
 CHANNEL_LABELS = Channel.briefs()
@@ -571,6 +574,9 @@ class _Wording:
             parts.append(f"marqué comme indésirable (spam) par le serveur de réception : {_one_line(mail.spam, 80)}")
         if mail.words:
             parts.append("mots relevés : " + _one_line(", ".join(mail.words), TEXT_CHARS))
+        if mail.notes:
+            # Set apart from the words it follows: on a phone the line wraps into a paragraph.
+            parts.append("pourquoi : " + _one_line(" ; ".join(mail.notes), NOTES_CHARS))
         if mail.excerpt.strip():
             parts.append(f"extrait : « {_one_line(mail.excerpt, TEXT_CHARS)} »")
         if mail.messages > 1:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 from inboxbot.adapters.imap import FetchedMail, FoundMail, Mailbox
 from inboxbot.bootstrap import App
-from inboxbot.domain.decide import FROM_FORWARDED_HEADER, Original, Policy, Recognition
+from inboxbot.domain.decide import FROM_FORWARDED_HEADER, Original, Policy, Recognition, bounded_notes
 from inboxbot.domain.mailboxes import mailbox_key
 from inboxbot.domain.message import Address, ParsedMail
 from inboxbot.domain.rules import Verdict
@@ -58,6 +58,7 @@ def recognition_of(assessed: Assessment) -> Recognition:
         score=float(assessed.score),
         reasons=tuple(assessed.reasons),
         excerpt=" ".join(assessed.excerpt.split())[:EXCERPT_CHARS],
+        notes=bounded_notes(assessed.notes),
     )
 
 

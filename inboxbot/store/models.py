@@ -318,6 +318,10 @@ class MailRow(Base):
     claimant_name: Mapped[str] = mapped_column(Bounded(256), default="", server_default="")
     # A mail that continues a candidate still « à qualifier » (outcome "joined"): that candidate's id.
     joined_to: Mapped[int | None] = mapped_column(Integer, index=True)
+    # The recognizer's French notes (a JSON list): why it is before her beyond the words, such as the
+    # learned model's opinion. They may quote the mail: anonymised with the excerpt. Last, as the
+    # migration that added it leaves it, so a new database has the migrated one's column order.
+    notes: Mapped[str] = mapped_column(CleanText, default="[]", server_default="[]")
 
 
 class AttachmentRow(Base):

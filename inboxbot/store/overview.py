@@ -429,6 +429,7 @@ class CandidateBrief:
     words: tuple[str, ...]
     excerpt: str
     spam: str
+    notes: tuple[str, ...] = ()  # why the recognizer put it before her beyond the words, in French
     messages: int = 1  # itself and the mails that joined it (a follow-up, a reply in its thread)
 
 
@@ -455,6 +456,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             MailRow.words,
             MailRow.excerpt,
             MailRow.spam,
+            MailRow.notes,
             followers,
             _total(),
         )
@@ -474,6 +476,7 @@ def candidates(unit: Unit, limit: int) -> Listing[CandidateBrief]:
             words=tuple(json.loads(row.words or "[]")),
             excerpt=row.excerpt,
             spam=row.spam,
+            notes=tuple(json.loads(row.notes or "[]")),
             messages=1 + (row.followers or 0),
         ),
     )

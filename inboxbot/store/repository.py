@@ -253,6 +253,7 @@ class MailRecord:
     words: tuple[str, ...] = ()
     score: float | None = None
     excerpt: str = ""
+    notes: tuple[str, ...] = ()  # the recognizer's French notes (`Recognition.notes`)
     spam: str = ""
     claimant: str | None = None  # a candidate's: its author, or the address typed into a web form
     claimant_name: str = ""
@@ -676,6 +677,7 @@ class Unit:
             words=json.dumps(list(record.words), ensure_ascii=False),
             score=record.score,
             excerpt=record.excerpt,
+            notes=json.dumps(list(record.notes), ensure_ascii=False),
             spam=record.spam,
             claimant=record.claimant,
             claimant_name=record.claimant_name,
@@ -1394,6 +1396,7 @@ def _mail_record(row: MailRow) -> MailRecord:
         words=tuple(json.loads(row.words or "[]")),
         score=row.score,
         excerpt=row.excerpt,
+        notes=tuple(json.loads(row.notes or "[]")),
         spam=row.spam,
         claimant=row.claimant,
         claimant_name=row.claimant_name,

@@ -170,10 +170,11 @@ def anonymise_case(
         mail.subject = ""
         mail.summary = ""
         mail.archive_path = ""
-        # What the recognizer kept of it: the words and excerpt are the claimant's, as are the
-        # address and name a case opened from it would take.
+        # What the recognizer kept of it: the words, excerpt and notes quote the claimant; the address
+        # and name a case opened from it would take are theirs too.
         mail.words = "[]"
         mail.excerpt = ""
+        mail.notes = "[]"
         mail.claimant = None
         mail.claimant_name = ""
     for outgoing in contents.outgoing:
@@ -332,6 +333,7 @@ def _mail_is_personal(mail: MailRow) -> bool:
         or mail.archive_path
         or mail.words not in ("", "[]")
         or mail.excerpt
+        or mail.notes not in ("", "[]")
         or mail.claimant is not None
         or mail.claimant_name
     )
