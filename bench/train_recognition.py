@@ -18,6 +18,7 @@ neither half has seen the writer it is measured on.
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import re
 import subprocess
@@ -128,9 +129,7 @@ def historical_outcomes(commit: str, name: str) -> dict[str, str]:
             check=True,
             capture_output=True,
         ).stdout
-        archive_path = Path(place) / "old.tar"
-        archive_path.write_bytes(archive)
-        with tarfile.open(archive_path) as tar:
+        with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
             tar.extractall(place, filter="data")
         done = subprocess.run(
             [sys.executable, "-c", program, place, str(DATA / name)],

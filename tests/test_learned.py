@@ -38,6 +38,14 @@ def shipped() -> Recognizer:
     return load_recognition([RULES])
 
 
+def certain(intercept: float) -> Recognizer:
+    """The shipped vocabulary with a model made sure of its answer: +50, a claim; -50, ordinary mail."""
+    recognizer = load_recognition([RULES])
+    assert recognizer.model is not None
+    recognizer.model = Model(intercept=intercept, terms=recognizer.model.terms)
+    return recognizer
+
+
 @pytest.fixture(scope="module")
 def vocabulary_alone() -> Recognizer:
     with VOCABULARY.open("rb") as stream:
@@ -111,28 +119,26 @@ def test_a_quiet_claim_the_vocabulary_leaves_is_put_before_her(
     assert result.excerpt
 
 
-def test_the_model_never_opens_nor_acknowledges(shipped: Recognizer) -> None:
+def test_the_model_never_opens_nor_acknowledges() -> None:
     """However sure the model is, only the vocabulary's sure signals open; spam is never opened either."""
     subject, text = QUIET_CLAIMS[0]
-    sure = load_recognition([RULES])
-    assert sure.model is not None
-    sure.model = Model(intercept=50.0, terms=sure.model.terms)
+    sure = certain(50.0)
     assert sure.assess(subject, text, sender_is_reporter=False, spam=False).outcome == "candidate"
     assert sure.assess(subject, text, sender_is_reporter=False, spam=True).outcome == "candidate"
 
 
-def test_the_model_leaves_what_the_vocabulary_only_half_suspects(vocabulary_alone: Recognizer) -> None:
+def test_the_model_leaves_what_the_vocabulary_only_half_suspects(
+    shipped: Recognizer, vocabulary_alone: Recognizer
+) -> None:
     """A candidate on its score alone is left when the model finds it unlikely; a clear grievance is not."""
-    recognizer = load_recognition([RULES])
-    assert recognizer.model is not None
     text = (
         "Bonjour, sur votre site la formation torréfaction était annoncée avec une visite de la brûlerie. Nous"
         " sommes restés toute la semaine en salle, la visite n'a jamais été évoquée. Était-ce prévu ? Hugo Martin"
     )
     alone = vocabulary_alone.assess("Stage de juin", text, sender_is_reporter=False, spam=False)
-    assert alone.outcome == "candidate" and alone.score < recognizer.settings.open_threshold
-    assert recognizer.assess("Stage de juin", text, sender_is_reporter=False, spam=False).outcome == "candidate"
-    recognizer.model = Model(intercept=-50.0, terms=recognizer.model.terms)
+    assert alone.outcome == "candidate" and alone.score < shipped.settings.open_threshold
+    assert shipped.assess("Stage de juin", text, sender_is_reporter=False, spam=False).outcome == "candidate"
+    recognizer = certain(-50.0)
     doubted = recognizer.assess("Stage de juin", text, sender_is_reporter=False, spam=False)
     assert doubted.outcome == "leave"
     assert any(note.startswith("modèle appris : ressemble à un message ordinaire") for note in doubted.notes)
@@ -145,9 +151,7 @@ def test_the_model_leaves_what_the_vocabulary_only_half_suspects(vocabulary_alon
 
 def test_a_short_text_is_left_to_the_vocabulary() -> None:
     """Under `mots_min` words, too few for word statistics, the model abstains either way."""
-    recognizer = load_recognition([RULES])
-    assert recognizer.model is not None
-    recognizer.model = Model(intercept=50.0, terms=recognizer.model.terms)
+    recognizer = certain(50.0)
     short = "Je suis très satisfaite de cette formation, merci."
     assert recognizer.assess("Formation", short, sender_is_reporter=False, spam=False).outcome == "leave"
 
